@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# fogprobe: the one entry point. `make` builds build/fogprobe; see `make help`.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX_ARCH ?= $(shell uname -m)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+BUILD := build
+V ?= 0
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-I$(BUILD) -Iinclude -Ivmlinux/$(VMLINUX_ARCH) -MMD -MP
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+	-Iinclude -Iuser -I$(BUILD) -MMD -MP -DFOGPROBE_VERSION='"$(VERSION)"' -pthread
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -ljansson -lcurl -lm -pthread
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+
+USER_SRCS := $(shell find user -name '*.c' | sort)
+USER_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(USER_SRCS))
+LIB_OBJS := $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
+BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFTEST_SRCS))
+
+.PHONY: all deps run test unit-test bpf-test integration-test bench fuzz vmlinux clean help check-env
+
+all: $(BUILD)/fogprobe
+
+help:
+	@echo "make            build build/fogprobe"
+	@echo "make deps       install the Debian packages needed (idempotent)"
+	@echo "make run        deps + build + run with the default config (root)"
+	@echo "make test       deps + build + unit, BPF and integration tests (root)"
+	@echo "make bench      overhead: bpf_stats ns/event, iperf3 with and without the probe"
+	@echo "make fuzz       run the libFuzzer targets for FUZZ_SECONDS (default 60) each"
+	@echo "make vmlinux    regenerate vmlinux/$(VMLINUX_ARCH)/vmlinux.h from this kernel's BTF"
+
+deps:
+	$(Q)./tests/deps.sh
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c Makefile | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# Every userspace object may include any skeleton.
+$(USER_OBJS): $(SKELS)
+
+$(BUILD)/%.o: %.c Makefile
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/fogprobe: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) Makefile
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(LIB_OBJS) Makefile
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/bpf:
+	$(Q)mkdir -p $@
+
+run: deps all
+	./$(BUILD)/fogprobe $(ARGS)
+
+unit-test: $(UNIT_BINS)
+	$(Q)./tests/run_unit.sh $(UNIT_BINS)
+
+bpf-test: $(BPFTEST_BINS) $(BUILD)/fogprobe
+	$(Q)./tests/run_unit.sh $(BPFTEST_BINS)
+
+integration-test: $(BUILD)/fogprobe
+	$(Q)./tests/integration/run.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFTEST_BINS)
+	$(Q)./tests/run_all.sh
+
+bench: deps all
+	$(Q)./tests/bench/bench.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	$(Q)./tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+vmlinux:
+	$(Q)mkdir -p vmlinux/$(VMLINUX_ARCH)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(VMLINUX_ARCH)/vmlinux.h
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

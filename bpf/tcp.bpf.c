@@ -1,0 +1,946 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TCP lifecycle, throughput, retransmissions, resets, RTT and drops per service.
+ *
+ * Sockets are classified once (fp_classify) when first seen and remembered in the
+ * flows LRU keyed by their struct sock address; every later event on the socket finds
+ * its service there. Counters aggregate in per-CPU arrays indexed by service and kind;
+ * lifecycle events go to userspace through the ring buffer.
+ *
+ * Hooks: classic tracepoints, cgroup_skb and, when the kernel allows them, tp_btf
+ * variants (userspace picks one of each pair with bpf_program__set_autoload).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+#include "tcp.h"
+#include "maps.bpf.h"
+#include "core_fixes.bpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define ECONNREFUSED 111
+#define ETIMEDOUT 110
+#define EHOSTUNREACH 113
+#define ENETUNREACH 101
+
+char LICENSE[] SEC("license") = "GPL";
+
+static const __u64 lat_bounds_us[FP_LAT_BOUNDS] = FP_LAT_BOUNDS_US;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FP_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} svc_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FP_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct fp_svc_match);
+} svc_match SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FP_MAX_SERVICES * FP_KINDS);
+	__type(key, __u32);
+	__type(value, struct fp_svc_stats);
+} svc_stats SEC(".maps");
+
+/* Slot FP_MAX_SERVICES holds drops of no configured service (host-wide = sum). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, (FP_MAX_SERVICES + 1) * FP_DROP_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FP_LOST_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_MAX_FLOWS);
+	__type(key, __u64);
+	__type(value, struct fp_flow);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FP_MAX_LISTENERS);
+	__type(key, struct fp_listener_key);
+	__type(value, struct fp_listener);
+} listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_MAX_TUPLES);
+	__type(key, struct fp_tuple_key);
+	__type(value, __u64);
+} tuples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FP_RINGBUF_BYTES);
+} events SEC(".maps");
+
+static __always_inline void count_lost(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&lost_stats, &slot);
+
+	if (v)
+		fp_add(v, 1);
+}
+
+static __always_inline struct fp_svc_stats *stats_of(__u8 svc, __u8 kind)
+{
+	__u32 idx = (__u32)svc * FP_KINDS + kind;
+
+	if (svc >= FP_MAX_SERVICES || kind >= FP_KINDS)
+		return 0;
+	return bpf_map_lookup_elem(&svc_stats, &idx);
+}
+
+static __always_inline __u32 lat_bucket(__u64 us)
+{
+	__u32 i;
+
+	for (i = 0; i < FP_LAT_BOUNDS; i++)
+		if (us <= lat_bounds_us[i])
+			return i;
+	return FP_LAT_BOUNDS;
+}
+
+/* What a classification may look at; a matcher whose input is unknown fails. */
+struct cls_ctx {
+	const char *comm; /* NULL: no task context (softirq) */
+	struct cgroup *cg; /* socket's cgroup, or NULL */
+	bool current_cg; /* use the current task's cgroup */
+};
+
+static __always_inline bool comm_eq(const char *a, const char *b)
+{
+	int i;
+
+	for (i = 0; i < FP_COMM_LEN; i++) {
+		if (a[i] != b[i])
+			return false;
+		if (!a[i])
+			return true;
+	}
+	return true;
+}
+
+static __always_inline __u32 port_mask(__u16 port)
+{
+	__u32 key = port;
+	__u32 *m = bpf_map_lookup_elem(&svc_ports, &key);
+
+	return m ? *m : 0;
+}
+
+struct cls_loop {
+	char comm[FP_COMM_LEN];
+	struct cgroup *cg;
+	__u32 lmask;
+	__u32 mask;
+	__u32 base; /* lowest candidate id */
+	bool have_comm;
+	bool current_cg;
+	__u8 svc;
+	__u8 kind;
+};
+
+/* One candidate service; bpf_loop callback so the verifier walks it once, not once per
+ * service and call site. Returns 1 (stop) on a match. */
+static long cls_step(__u32 n, void *ctx)
+{
+	struct cls_loop *l = ctx;
+	struct fp_svc_match *m;
+	__u32 i = n + l->base, key = i;
+
+	if (i >= FP_MAX_SERVICES || !(l->mask & (1U << i)))
+		return 0;
+	m = bpf_map_lookup_elem(&svc_match, &key);
+	if (!m || !m->active)
+		return 0;
+	if (m->n_comm) {
+		bool hit = false;
+		int j;
+
+		if (!l->have_comm)
+			return 0;
+		for (j = 0; j < FP_MAX_COMM_MATCH; j++)
+			if (j < m->n_comm && comm_eq(m->comm[j], l->comm))
+				hit = true;
+		if (!hit)
+			return 0;
+	}
+	if (m->cg_level) {
+		__u64 id = 0;
+
+		if (l->current_cg)
+			id = bpf_get_current_ancestor_cgroup_id(m->cg_level);
+		else if (l->cg)
+			id = cgroup_ancestor_id(l->cg, m->cg_level);
+		if (id != m->cg_id)
+			return 0;
+	}
+	l->svc = i;
+	l->kind = (l->lmask & (1U << i)) ? FP_KIND_SERVER : FP_KIND_CLIENT;
+	return 1;
+}
+
+/* Index of the lowest set bit; clang 14's BPF backend cannot lower __builtin_ctz. */
+static __always_inline __u32 lowest_bit(__u32 m)
+{
+	__u32 b = m & -m, n = 0;
+
+	if (b & 0xffff0000)
+		n += 16;
+	if (b & 0xff00ff00)
+		n += 8;
+	if (b & 0xf0f0f0f0)
+		n += 4;
+	if (b & 0xcccccccc)
+		n += 2;
+	if (b & 0xaaaaaaaa)
+		n += 1;
+	return n;
+}
+
+/*
+ * The classification rule (mirrored by user/model/services.c): the lowest service id
+ * that lists the local or remote port and whose comm and cgroup matchers hold.
+ */
+static __always_inline __u8 fp_classify(__u16 lport, __u16 rport, const struct cls_ctx *c,
+					__u8 *kind)
+{
+	struct cls_loop l = {};
+
+	*kind = FP_KIND_CLIENT;
+	l.lmask = port_mask(lport);
+	l.mask = l.lmask | (lport == rport ? 0 : port_mask(rport));
+	if (!l.mask)
+		return FP_SVC_NONE;
+	if (c->comm) {
+		__builtin_memcpy(l.comm, c->comm, FP_COMM_LEN);
+		l.have_comm = true;
+	}
+	l.cg = c->cg;
+	l.current_cg = c->current_cg;
+	l.svc = FP_SVC_NONE;
+	/* start at the lowest candidate: most ports name one service */
+	l.base = lowest_bit(l.mask);
+	bpf_loop(FP_MAX_SERVICES - l.base, cls_step, &l, 0);
+	*kind = l.kind;
+	return l.svc;
+}
+
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline void sk_addrs(const struct sock *sk, struct fp_flow *f)
+{
+	f->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	f->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	f->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (f->family == AF_INET6) {
+		bpf_core_read(f->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(f->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	} else {
+		bpf_core_read(f->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(f->raddr, 4, &sk->__sk_common.skc_daddr);
+	}
+}
+
+static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, __u8 reason,
+				 __u64 duration_ns, __s32 sk_err)
+{
+	struct fp_conn_event *e;
+	__u64 flags;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_lost(FP_LOST_RINGBUF);
+		return;
+	}
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sk = sk;
+	e->cgroup_id = f->cgroup_id;
+	e->duration_ns = duration_ns;
+	e->pid = f->pid;
+	e->netns = f->netns;
+	e->sk_err = sk_err;
+	e->lport = f->lport;
+	e->rport = f->rport;
+	e->type = type;
+	e->svc = f->svc;
+	e->kind = f->kind;
+	e->family = f->family;
+	e->reason = reason;
+	__builtin_memcpy(e->comm, f->comm, sizeof(e->comm));
+	__builtin_memcpy(e->laddr, f->laddr, sizeof(e->laddr));
+	__builtin_memcpy(e->raddr, f->raddr, sizeof(e->raddr));
+	/* Batch wakeups: userspace drains on a short timer and is woken only when the
+	 * ring is filling up. */
+	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FP_RINGBUF_WAKEUP_BYTES ?
+			BPF_RB_FORCE_WAKEUP :
+			BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+}
+
+static __always_inline struct fp_flow *flow_insert(__u64 key, const struct fp_flow *init)
+{
+	__u32 slot = FP_STAT_FLOWS_INSERTED;
+	__u64 *n;
+
+	if (bpf_map_update_elem(&flows, &key, init, BPF_NOEXIST)) {
+		struct fp_flow *f = bpf_map_lookup_elem(&flows, &key);
+
+		if (!f)
+			count_lost(FP_LOST_FLOW_INSERT);
+		return f;
+	}
+	n = bpf_map_lookup_elem(&lost_stats, &slot);
+	if (n)
+		fp_add(n, 1);
+	return bpf_map_lookup_elem(&flows, &key);
+}
+
+static __always_inline void flow_delete(__u64 key)
+{
+	if (!bpf_map_delete_elem(&flows, &key))
+		count_lost(FP_STAT_FLOWS_DELETED);
+}
+
+static __always_inline void task_attrib(struct fp_flow *f)
+{
+	f->pid = bpf_get_current_pid_tgid() >> 32;
+	f->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(f->comm, sizeof(f->comm));
+}
+
+static __always_inline void tuple_of(const struct fp_flow *f, struct fp_tuple_key *k, bool rev)
+{
+	__builtin_memcpy(k->laddr, rev ? f->raddr : f->laddr, 16);
+	__builtin_memcpy(k->raddr, rev ? f->laddr : f->raddr, 16);
+	k->lport = rev ? f->rport : f->lport;
+	k->rport = rev ? f->lport : f->rport;
+	k->family = f->family;
+}
+
+/* ---- lifecycle -------------------------------------------------------------------- */
+
+static __always_inline void on_listen(const struct sock *sk, __u16 port, __u16 family)
+{
+	struct fp_listener_key k = { .netns = sk_netns(sk), .port = port, .family = family };
+	struct cls_ctx c = { .current_cg = true };
+	struct fp_listener *l, init = {};
+	struct fp_flow f = {};
+	char comm[FP_COMM_LEN];
+	__u8 kind, svc;
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	c.comm = comm;
+	svc = fp_classify(port, port, &c, &kind);
+	if (svc == FP_SVC_NONE)
+		return;
+	l = bpf_map_lookup_elem(&listeners, &k);
+	if (l) {
+		fp_add(&l->count, 1);
+		return;
+	}
+	init.count = 1;
+	init.svc = svc;
+	init.pid = bpf_get_current_pid_tgid() >> 32;
+	init.cgroup_id = bpf_get_current_cgroup_id();
+	__builtin_memcpy(init.comm, comm, sizeof(comm));
+	if (bpf_map_update_elem(&listeners, &k, &init, BPF_NOEXIST)) {
+		count_lost(FP_LOST_LISTENER_MAP);
+		return;
+	}
+	f.svc = svc;
+	f.kind = FP_KIND_SERVER;
+	f.lport = port;
+	f.family = family;
+	f.netns = k.netns;
+	f.pid = init.pid;
+	f.cgroup_id = init.cgroup_id;
+	__builtin_memcpy(f.comm, comm, sizeof(comm));
+	emit(&f, (__u64)sk, FP_EV_LISTEN, 0, 0, 0);
+}
+
+static __always_inline void on_unlisten(const struct sock *sk, __u16 port, __u16 family)
+{
+	struct fp_listener_key k = { .netns = sk_netns(sk), .port = port, .family = family };
+	struct fp_listener *l = bpf_map_lookup_elem(&listeners, &k);
+	struct fp_flow f = {};
+
+	if (!l)
+		return;
+	if (l->count > 1) {
+		fp_add(&l->count, -1);
+		return;
+	}
+	f.svc = l->svc;
+	f.kind = FP_KIND_SERVER;
+	f.lport = port;
+	f.family = family;
+	f.netns = k.netns;
+	f.pid = l->pid;
+	f.cgroup_id = l->cgroup_id;
+	__builtin_memcpy(f.comm, l->comm, sizeof(f.comm));
+	bpf_map_delete_elem(&listeners, &k);
+	emit(&f, (__u64)sk, FP_EV_UNLISTEN, 0, 0, 0);
+}
+
+/* connect(): the task is the owner; the source port is not bound yet (tcp_v4_connect
+ * sets SYN_SENT before inet_hash_connect), so the remote port classifies. */
+static __always_inline void on_syn_sent(const struct sock *sk, __u16 dport, __u16 family)
+{
+	struct cls_ctx c = { .current_cg = true };
+	struct fp_flow f = {};
+	__u8 kind = FP_KIND_CLIENT;
+
+	task_attrib(&f);
+	c.comm = f.comm;
+	f.svc = fp_classify(0, dport, &c, &kind);
+	if (f.svc == FP_SVC_NONE)
+		return;
+	f.kind = FP_KIND_CLIENT;
+	f.start_ns = bpf_ktime_get_ns();
+	f.rport = dport;
+	f.family = family;
+	f.netns = sk_netns(sk);
+	flow_insert((__u64)sk, &f);
+}
+
+static __always_inline void on_active_established(const struct sock *sk)
+{
+	__u64 key = (__u64)sk, now = bpf_ktime_get_ns(), us;
+	struct fp_svc_stats *s;
+	struct fp_tuple_key tk;
+	struct fp_flow *f;
+
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f)
+		return;
+	sk_addrs(sk, f);
+	f->established = 1;
+	us = (now - f->start_ns) / 1000;
+	s = stats_of(f->svc, f->kind);
+	if (s) {
+		fp_add(&s->opens, 1);
+		fp_add(&s->conn_bucket[lat_bucket(us)], 1);
+		fp_add(&s->conn_sum_us, us);
+	}
+	tuple_of(f, &tk, false);
+	if (bpf_map_update_elem(&tuples, &tk, &key, BPF_ANY))
+		count_lost(FP_LOST_TUPLE_INSERT);
+	emit(f, key, FP_EV_OPEN, 0, now - f->start_ns, 0);
+}
+
+/* A child socket completed the handshake (softirq): it belongs to its listener. */
+static __always_inline void on_passive_established(const struct sock *sk)
+{
+	struct fp_listener_key lk = {};
+	struct fp_svc_stats *s;
+	struct fp_tuple_key tk;
+	struct fp_listener *l;
+	struct fp_flow f = {}, *fp, *peer;
+	__u64 key = (__u64)sk, *peer_sk;
+
+	sk_addrs(sk, &f);
+	f.netns = sk_netns(sk);
+	lk.netns = f.netns;
+	lk.port = f.lport;
+	lk.family = f.family;
+	l = bpf_map_lookup_elem(&listeners, &lk);
+	if (l) {
+		f.svc = l->svc;
+		f.kind = FP_KIND_SERVER;
+		f.pid = l->pid;
+		f.cgroup_id = l->cgroup_id;
+		__builtin_memcpy(f.comm, l->comm, sizeof(f.comm));
+	} else {
+		/* Listener older than the probe: ports and the socket's cgroup only. */
+		struct cgroup *cg = sock_cgroup(sk);
+		struct cls_ctx c = { .cg = cg };
+
+		f.svc = fp_classify(f.lport, f.rport, &c, &f.kind);
+		if (f.svc == FP_SVC_NONE)
+			return;
+		f.cgroup_id = BPF_CORE_READ(cg, kn, id);
+	}
+	f.start_ns = bpf_ktime_get_ns();
+	f.established = 1;
+	fp = flow_insert(key, &f);
+	if (!fp)
+		return;
+	s = stats_of(f.svc, f.kind);
+	if (s)
+		fp_add(&s->opens, 1);
+
+	/* Is the client end on this host too? Then the server's view is the one that
+	 * counts once: move the client's open to the local-peer kind. */
+	tuple_of(&f, &tk, true);
+	peer_sk = bpf_map_lookup_elem(&tuples, &tk);
+	if (peer_sk) {
+		__u64 pk = *peer_sk;
+
+		peer = bpf_map_lookup_elem(&flows, &pk);
+		if (peer && peer->kind == FP_KIND_CLIENT) {
+			s = stats_of(peer->svc, FP_KIND_CLIENT);
+			if (s)
+				fp_add(&s->opens, -1);
+			peer->kind = FP_KIND_CLIENT_LOCALPEER;
+			s = stats_of(peer->svc, FP_KIND_CLIENT_LOCALPEER);
+			if (s)
+				fp_add(&s->opens, 1);
+		}
+	}
+	emit(fp, key, FP_EV_OPEN, 0, 0, 0);
+}
+
+static __always_inline __u8 connfail_reason(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return FP_CONNFAIL_REFUSED;
+	case ETIMEDOUT:
+		return FP_CONNFAIL_TIMEOUT;
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return FP_CONNFAIL_UNREACHABLE;
+	case 0:
+		return FP_CONNFAIL_ABORTED;
+	default:
+		return FP_CONNFAIL_OTHER;
+	}
+}
+
+static __always_inline void on_close(const struct sock *sk, int oldstate)
+{
+	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
+	struct fp_svc_stats *s;
+	struct fp_tuple_key tk;
+	struct fp_flow *f;
+	int err;
+
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f)
+		return;
+	/* tcp_done_with_error() and tcp_write_err() set sk_err before tcp_done(). */
+	err = BPF_CORE_READ(sk, sk_err);
+	s = stats_of(f->svc, f->kind);
+	if (!f->established) {
+		if (oldstate == TCP_SYN_SENT) {
+			__u8 r = connfail_reason(err);
+
+			if (!f->lport)
+				sk_addrs(sk, f);
+			if (s)
+				fp_add(&s->conn_fail[r], 1);
+			emit(f, key, FP_EV_CONNECT_FAIL, r, now - f->start_ns, err);
+		}
+	} else {
+		if (s) {
+			fp_add(&s->closes, 1);
+			if (err == ETIMEDOUT)
+				fp_add(&s->timeouts, 1);
+		}
+		if (f->kind != FP_KIND_SERVER) {
+			tuple_of(f, &tk, false);
+			bpf_map_delete_elem(&tuples, &tk);
+		}
+		emit(f, key, FP_EV_CLOSE, 0, now - f->start_ns, err);
+	}
+	flow_delete(key);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	const struct sock *sk = BPF_CORE_READ(ctx, skaddr);
+	int oldstate = BPF_CORE_READ(ctx, oldstate), newstate = BPF_CORE_READ(ctx, newstate);
+	__u16 family = BPF_CORE_READ(ctx, family);
+
+	if (BPF_CORE_READ(ctx, protocol) != IPPROTO_TCP)
+		return 0;
+	switch (newstate) {
+	case TCP_LISTEN:
+		on_listen(sk, BPF_CORE_READ(ctx, sport), family);
+		break;
+	case TCP_SYN_SENT:
+		on_syn_sent(sk, BPF_CORE_READ(ctx, dport), family);
+		break;
+	case TCP_ESTABLISHED:
+		if (oldstate == TCP_SYN_SENT)
+			on_active_established(sk);
+		else if (oldstate == TCP_SYN_RECV)
+			on_passive_established(sk);
+		break;
+	case TCP_CLOSE:
+		if (oldstate == TCP_LISTEN)
+			on_unlisten(sk, BPF_CORE_READ(ctx, sport), family);
+		else
+			on_close(sk, oldstate);
+		break;
+	}
+	return 0;
+}
+
+/* ---- throughput: cgroup_skb on the cgroup v2 root sees every socket's packets ---- */
+
+/* A socket that predates the probe: classify it on its first packet. */
+static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, struct bpf_sock *bsk,
+						     struct sock *sk, __u64 key)
+{
+	struct cls_ctx c = { .cg = sock_cgroup(sk) };
+	struct fp_flow f = {};
+	__u32 state = bsk->state;
+
+	if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_SYN_SENT ||
+	    state == TCP_SYN_RECV || state == TCP_NEW_SYN_RECV)
+		return 0;
+	f.svc = fp_classify(bsk->src_port, bpf_ntohs(bsk->dst_port), &c, &f.kind);
+	if (f.svc == FP_SVC_NONE)
+		return 0;
+	sk_addrs(sk, &f);
+	f.netns = sk_netns(sk);
+	f.cgroup_id = bpf_skb_cgroup_id(skb);
+	f.start_ns = bpf_ktime_get_ns();
+	f.established = 1;
+	return flow_insert(key, &f);
+}
+
+static __always_inline int count_skb(struct __sk_buff *skb, int dir)
+{
+	struct bpf_sock *bsk = skb->sk;
+	struct fp_svc_stats *s;
+	struct tcp_sock *tp;
+	struct fp_flow *f;
+	__u32 hdr = 0, segs;
+	__u8 b[2];
+	__u64 key;
+
+	if (!bsk)
+		return 1;
+	bsk = bpf_sk_fullsock(bsk);
+	if (!bsk || bsk->protocol != IPPROTO_TCP)
+		return 1;
+	tp = bpf_skc_to_tcp_sock(bsk);
+	if (!tp)
+		return 1;
+	key = (__u64)tp;
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f) {
+		if (!(port_mask(bsk->src_port) | port_mask(bpf_ntohs(bsk->dst_port))))
+			return 1;
+		f = flow_from_skb(skb, bsk, (struct sock *)tp, key);
+		if (!f)
+			return 1;
+	}
+	s = stats_of(f->svc, f->kind);
+	if (!s)
+		return 1;
+	/* cgroup_skb sees the packet from its network header; a GSO/GRO skb carries the
+	 * headers once and gso_segs segments. */
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (bpf_skb_load_bytes(skb, 0, b, 1))
+			return 1;
+		hdr = (b[0] & 0x0f) * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		hdr = 40;
+	} else {
+		return 1;
+	}
+	if (bpf_skb_load_bytes(skb, hdr + 12, b, 1))
+		return 1;
+	hdr += (b[0] >> 4) * 4;
+	segs = skb->gso_segs ?: 1;
+	if (skb->len > hdr)
+		fp_add(&s->bytes[dir], skb->len - hdr);
+	fp_add(&s->segs[dir], segs);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int count_egress(struct __sk_buff *skb)
+{
+	return count_skb(skb, FP_TX);
+}
+
+SEC("cgroup_skb/ingress")
+int count_ingress(struct __sk_buff *skb)
+{
+	return count_skb(skb, FP_RX);
+}
+
+/* ---- retransmissions ----------------------------------------------------------------- */
+
+static __always_inline struct fp_svc_stats *stats_by_sock(const void *sk, __u16 lport, __u16 rport)
+{
+	__u64 key = (__u64)sk;
+	struct fp_flow *f = sk ? bpf_map_lookup_elem(&flows, &key) : 0;
+	struct cls_ctx c = {};
+	__u8 kind, svc;
+
+	if (f)
+		return stats_of(f->svc, f->kind);
+	svc = fp_classify(lport, rport, &c, &kind);
+	return stats_of(svc, kind);
+}
+
+/*
+ * __tcp_retransmit_skb adds tcp_skb_pcount(skb) to TCP_MIB_RETRANSSEGS before
+ * transmitting, and (since 6.12 with an err field) traces whatever the outcome, so the
+ * segment count comes from the skb's control block: one GSO skb, many segments.
+ */
+static __always_inline int on_retransmit(const struct sock *sk, const struct sk_buff *skb)
+{
+	const struct tcp_skb_cb *cb;
+	struct fp_svc_stats *s;
+	__u16 segs;
+
+	s = stats_by_sock(sk, BPF_CORE_READ(sk, __sk_common.skc_num),
+			  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
+	if (!s)
+		return 0;
+	cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
+	segs = BPF_CORE_READ(cb, tcp_gso_segs);
+	fp_add(&s->retrans_segs, segs ?: 1);
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int handle_retransmit(void *ctx)
+{
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb)) {
+		struct trace_event_raw_tcp_retransmit_skb *n = ctx;
+
+		return on_retransmit(BPF_CORE_READ(n, skaddr), BPF_CORE_READ(n, skbaddr));
+	}
+	struct trace_event_raw_tcp_event_sk_skb___old *o = ctx;
+
+	return on_retransmit(BPF_CORE_READ(o, skaddr), BPF_CORE_READ(o, skbaddr));
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(handle_retransmit_btf, const struct sock *sk, const struct sk_buff *skb)
+{
+	return on_retransmit(sk, skb);
+}
+
+/* tcp_rtx_synack counts one RETRANSSEGS per successful SYN-ACK resend; sk = listener. */
+SEC("tracepoint/tcp/tcp_retransmit_synack")
+int handle_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
+{
+	const struct sock *sk = BPF_CORE_READ(ctx, skaddr);
+	struct fp_listener_key k = {
+		.netns = sk_netns(sk),
+		.port = BPF_CORE_READ(ctx, sport),
+		.family = BPF_CORE_READ(ctx, family),
+	};
+	struct fp_listener *l = bpf_map_lookup_elem(&listeners, &k);
+	struct fp_svc_stats *s;
+
+	s = l ? stats_of(l->svc, FP_KIND_SERVER) :
+		stats_by_sock(0, BPF_CORE_READ(ctx, sport), BPF_CORE_READ(ctx, dport));
+	if (s)
+		fp_add(&s->retrans_segs, 1);
+	return 0;
+}
+
+/* ---- resets ------------------------------------------------------------------------ */
+
+SEC("tracepoint/tcp/tcp_receive_reset")
+int handle_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	const struct sock *sk = BPF_CORE_READ(ctx, skaddr);
+	__u64 key = (__u64)sk;
+	struct fp_svc_stats *s;
+	struct fp_flow *f;
+
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f)
+		return 0;
+	s = stats_of(f->svc, f->kind);
+	if (s)
+		fp_add(&s->resets[FP_RX], 1);
+	emit(f, key, FP_EV_RESET, FP_RX, 0, 0);
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int handle_send_reset(void *ctx)
+{
+	struct trace_event_raw_tcp_send_reset *n = ctx;
+	struct trace_event_raw_tcp_send_reset___old *o = ctx;
+	const struct sock *sk = BPF_CORE_READ(n, skaddr);
+	__u64 key = (__u64)sk;
+	struct fp_svc_stats *s;
+	struct cls_ctx c = {};
+	struct fp_flow *f;
+	__u16 lport, rport;
+	__u8 kind, svc;
+
+	f = sk ? bpf_map_lookup_elem(&flows, &key) : 0;
+	if (f) {
+		s = stats_of(f->svc, f->kind);
+		if (s)
+			fp_add(&s->resets[FP_TX], 1);
+		emit(f, key, FP_EV_RESET, FP_TX, 0, 0);
+		return 0;
+	}
+	/* No full socket (closed port, TIME_WAIT, request sock): the tracepoint already
+	 * reversed the offending skb's tuple, so saddr is this host's end. */
+	if (bpf_core_field_exists(o->sport)) {
+		lport = BPF_CORE_READ(o, sport);
+		rport = BPF_CORE_READ(o, dport);
+	} else {
+		__u8 a[4];
+
+		/* sin_port and sin6_port both sit at offset 2, network order */
+		BPF_CORE_READ_INTO(&a, n, saddr);
+		lport = (__u16)a[2] << 8 | a[3];
+		BPF_CORE_READ_INTO(&a, n, daddr);
+		rport = (__u16)a[2] << 8 | a[3];
+	}
+	svc = fp_classify(lport, rport, &c, &kind);
+	s = stats_of(svc, kind);
+	if (s)
+		fp_add(&s->resets[FP_TX], 1);
+	return 0;
+}
+
+/* ---- RTT: one smoothed-RTT sample per flow per round trip ----------------------------- */
+
+static __always_inline int on_rtt(const struct sock *sk, __u32 srtt_us)
+{
+	__u64 key = (__u64)sk, now;
+	struct fp_svc_stats *s;
+	struct fp_flow *f;
+
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f || !srtt_us)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (now - f->last_rtt_ns < (__u64)srtt_us * 1000)
+		return 0;
+	f->last_rtt_ns = now;
+	s = stats_of(f->svc, f->kind);
+	if (s) {
+		fp_add(&s->rtt_bucket[lat_bucket(srtt_us)], 1);
+		fp_add(&s->rtt_sum_us, srtt_us);
+	}
+	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_probe")
+int handle_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
+{
+	/* TP_fast_assign stores tp->srtt_us >> 3: microseconds */
+	return on_rtt(BPF_CORE_READ(ctx, skaddr), BPF_CORE_READ(ctx, srtt));
+}
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(handle_tcp_probe_btf, struct sock *sk, struct sk_buff *skb)
+{
+	return on_rtt(sk, BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3);
+}
+
+/* ---- drops ------------------------------------------------------------------------- */
+
+/* Ports of a socketless skb from its headers (e.g. an inbound packet that netfilter
+ * dropped before socket lookup). */
+static __always_inline bool skb_ports(const struct sk_buff *skb, __u16 *sport, __u16 *dport)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	__u8 vihl, l4;
+	__u32 off;
+	__be16 p[2];
+
+	if (nh == (__u16)~0U)
+		return false;
+	if (proto == ETH_P_IP) {
+		if (bpf_probe_read_kernel(&vihl, 1, head + nh) ||
+		    bpf_probe_read_kernel(&l4, 1, head + nh + 9))
+			return false;
+		off = nh + (vihl & 0x0f) * 4;
+	} else if (proto == ETH_P_IPV6) {
+		if (bpf_probe_read_kernel(&l4, 1, head + nh + 6))
+			return false;
+		off = nh + 40;
+	} else {
+		return false;
+	}
+	if (l4 != IPPROTO_TCP || bpf_probe_read_kernel(p, sizeof(p), head + off))
+		return false;
+	*sport = bpf_ntohs(p[0]);
+	*dport = bpf_ntohs(p[1]);
+	return true;
+}
+
+static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 reason)
+{
+	const struct sock *sk;
+	__u32 slot = FP_MAX_SERVICES, idx;
+	__u16 sport, dport;
+	__u64 *v;
+
+	/* SKB_NOT_DROPPED_YET and SKB_CONSUMED are normal frees, not drops */
+	if (reason <= SKB_CONSUMED)
+		return 0;
+	sk = BPF_CORE_READ(skb, sk);
+	if (!sk && ctx && bpf_core_field_exists(((struct trace_event_raw_kfree_skb___new *)ctx)->rx_sk))
+		sk = BPF_CORE_READ((struct trace_event_raw_kfree_skb___new *)ctx, rx_sk);
+	if (sk) {
+		__u64 key = (__u64)sk;
+		struct fp_flow *f = bpf_map_lookup_elem(&flows, &key);
+
+		if (f && f->svc < FP_MAX_SERVICES)
+			slot = f->svc;
+	}
+	if (slot == FP_MAX_SERVICES && skb_ports(skb, &sport, &dport)) {
+		struct cls_ctx c = {};
+		__u8 kind, svc = fp_classify(dport, sport, &c, &kind);
+
+		if (svc < FP_MAX_SERVICES)
+			slot = svc;
+	}
+	/* Subsystem reasons (high 16 bits) share the last slot. */
+	idx = slot * FP_DROP_REASONS + (reason < FP_DROP_REASONS ? reason : FP_DROP_REASONS - 1);
+	v = bpf_map_lookup_elem(&drop_stats, &idx);
+	if (v)
+		fp_add(v, 1);
+	return 0;
+}
+
+SEC("tracepoint/skb/kfree_skb")
+int handle_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
+{
+	return on_drop(ctx, BPF_CORE_READ(ctx, skbaddr), BPF_CORE_READ(ctx, reason));
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(handle_kfree_skb_btf, struct sk_buff *skb, void *location,
+	     enum skb_drop_reason reason)
+{
+	return on_drop(0, skb, reason);
+}

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Records and limits shared by bpf/tcp.bpf.c and user/collect/tcp.c.
+ * This header includes nothing: the BPF side gets the __uN types from vmlinux.h,
+ * userspace from <linux/types.h>. Padding is spelled out; userspace asserts sizes.
+ */
+#ifndef FOGPROBE_TCP_H
+#define FOGPROBE_TCP_H
+
+#define FP_MAX_SERVICES 32 /* service ids 0..31 */
+#define FP_SVC_NONE 0xff /* socket or packet of no configured service */
+#define FP_MAX_COMM_MATCH 4
+#define FP_COMM_LEN 16
+#define FP_PORTS 65536
+
+#define FP_MAX_FLOWS 65536 /* LRU: per-socket attribution */
+#define FP_MAX_LISTENERS 4096
+#define FP_MAX_TUPLES 65536 /* LRU: 4-tuple -> client socket, for same-host dedup */
+#define FP_RINGBUF_BYTES (1U << 20)
+/* Wake userspace only once this much is queued; it also polls on a timer. */
+#define FP_RINGBUF_WAKEUP_BYTES (FP_RINGBUF_BYTES / 8)
+#define FP_DROP_REASONS 256 /* > SKB_DROP_REASON_MAX on every kernel seen */
+
+/* Map names, so that userspace and tests can find them by name. */
+#define FP_MAP_PORTS "svc_ports"
+#define FP_MAP_MATCH "svc_match"
+#define FP_MAP_STATS "svc_stats"
+#define FP_MAP_DROPS "drop_stats"
+#define FP_MAP_LOST "lost_stats"
+#define FP_MAP_FLOWS "flows"
+
+/*
+ * Which end of the connection this socket is. A client socket whose server socket
+ * lives on this host too is FP_KIND_CLIENT_LOCALPEER, so that per-service families can
+ * count each connection once (server view) while fogprobe_tcp_* counts every socket.
+ */
+enum fp_kind {
+	FP_KIND_SERVER = 0,
+	FP_KIND_CLIENT = 1,
+	FP_KIND_CLIENT_LOCALPEER = 2,
+	FP_KINDS = 3,
+};
+
+enum fp_dir {
+	FP_TX = 0,
+	FP_RX = 1,
+	FP_DIRS = 2,
+};
+
+enum fp_connfail {
+	FP_CONNFAIL_REFUSED = 0, /* RST in SYN_SENT (ECONNREFUSED) */
+	FP_CONNFAIL_TIMEOUT = 1, /* SYN retries exhausted (ETIMEDOUT) */
+	FP_CONNFAIL_UNREACHABLE = 2, /* ICMP: EHOSTUNREACH, ENETUNREACH */
+	FP_CONNFAIL_ABORTED = 3, /* closed by its owner before the handshake ended */
+	FP_CONNFAIL_OTHER = 4,
+	FP_CONNFAILS = 5,
+};
+
+enum fp_lost {
+	FP_LOST_RINGBUF = 0, /* bpf_ringbuf_reserve failed: event dropped */
+	FP_LOST_LISTENER_MAP = 1, /* listener hash full */
+	FP_LOST_FLOW_INSERT = 2, /* flow LRU update failed */
+	FP_LOST_TUPLE_INSERT = 3,
+	FP_LOSTS = 4,
+};
+
+/* Counters of the lost_stats per-CPU array that are not losses. */
+#define FP_STAT_FLOWS_INSERTED FP_LOSTS
+#define FP_STAT_FLOWS_DELETED (FP_LOSTS + 1)
+#define FP_LOST_SLOTS (FP_LOSTS + 2)
+
+/*
+ * Latency histogram bounds in microseconds, shared by RTT and connect duration.
+ * Bucket i counts samples v with bound[i-1] < v <= bound[i] (Prometheus "le");
+ * bucket FP_LAT_BOUNDS counts v > the last bound (+Inf).
+ */
+#define FP_LAT_BOUNDS 17
+#define FP_LAT_BOUNDS_US                                                                   \
+	{ 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,    \
+	  500000, 1000000, 2500000, 5000000 }
+
+/* Value of svc_match, indexed by service id. */
+struct fp_svc_match {
+	__u8 active;
+	__u8 n_comm; /* 0: any process */
+	__u8 cg_level; /* 0: any cgroup; else ancestor level of cg_id */
+	__u8 pad[5];
+	__u64 cg_id; /* cgroup v2 id of the configured prefix directory */
+	char comm[FP_MAX_COMM_MATCH][FP_COMM_LEN];
+};
+
+/* Value of svc_stats (per-CPU array), indexed by svc * FP_KINDS + kind. */
+struct fp_svc_stats {
+	__u64 bytes[FP_DIRS]; /* TCP payload bytes */
+	__u64 segs[FP_DIRS]; /* TCP segments, GSO/GRO expanded */
+	__u64 retrans_segs;
+	__u64 opens; /* sockets that reached ESTABLISHED */
+	__u64 closes; /* established sockets that closed */
+	__u64 conn_fail[FP_CONNFAILS];
+	__u64 resets[FP_DIRS];
+	__u64 timeouts; /* established sockets closed with ETIMEDOUT */
+	__u64 rtt_bucket[FP_LAT_BOUNDS + 1];
+	__u64 rtt_sum_us;
+	__u64 conn_bucket[FP_LAT_BOUNDS + 1];
+	__u64 conn_sum_us;
+};
+
+/* Value of flows (LRU hash keyed by the kernel's struct sock address). */
+struct fp_flow {
+	__u64 start_ns; /* SYN_SENT for active opens, else first sight */
+	__u64 cgroup_id;
+	__u64 last_rtt_ns; /* RTT sampling: at most one sample per srtt */
+	__u32 pid;
+	__u32 netns;
+	__u16 lport;
+	__u16 rport;
+	__u8 svc;
+	__u8 kind;
+	__u8 family; /* AF_INET or AF_INET6 */
+	__u8 established;
+	char comm[FP_COMM_LEN];
+	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+};
+
+/* Key of listeners: one entry per (netns, port, family); count covers SO_REUSEPORT. */
+struct fp_listener_key {
+	__u32 netns;
+	__u16 port;
+	__u16 family;
+};
+
+struct fp_listener {
+	__u32 count;
+	__u32 pid;
+	__u64 cgroup_id;
+	__u8 svc;
+	__u8 pad[7];
+	char comm[FP_COMM_LEN];
+};
+
+struct fp_tuple_key {
+	__u8 laddr[16];
+	__u8 raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u32 family;
+};
+
+enum fp_event_type {
+	FP_EV_OPEN = 1, /* ESTABLISHED; duration = connect latency for active opens */
+	FP_EV_CLOSE = 2, /* established socket closed; duration = lifetime */
+	FP_EV_CONNECT_FAIL = 3, /* reason = enum fp_connfail */
+	FP_EV_LISTEN = 4,
+	FP_EV_UNLISTEN = 5,
+	FP_EV_RESET = 6, /* reason = enum fp_dir */
+};
+
+/* Ring buffer record, one per lifecycle event of a service socket. */
+struct fp_conn_event {
+	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 sk;
+	__u64 cgroup_id;
+	__u64 duration_ns;
+	__u32 pid;
+	__u32 netns;
+	__s32 sk_err;
+	__u16 lport;
+	__u16 rport;
+	__u8 type;
+	__u8 svc;
+	__u8 kind;
+	__u8 family;
+	__u8 reason;
+	__u8 pad[3];
+	char comm[FP_COMM_LEN];
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+#endif /* FOGPROBE_TCP_H */

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Install the Debian packages fogprobe needs to build, run and test. Idempotent: when
+# everything is present it only checks (dpkg-query), it does not touch the network.
+set -euo pipefail
+
+PKGS=(
+	# build
+	make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
+	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libcmocka-dev
+	# run
+	iproute2 procps
+	# tests: ground truth and peers
+	nftables iperf3 prometheus curl python3 libclang-rt-14-dev
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ "$st" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+	if [[ $EUID -ne 0 ]]; then
+		echo "deps: missing packages: ${missing[*]} (run as root: sudo make deps)" >&2
+		exit 1
+	fi
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Prometheus from Debian starts itself where systemd runs; the tests start their own.
+exit 0

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Shared helpers for integration tests: two network namespaces joined by veth, the
+# daemon, scraping, and ground-truth readers. Sourced by test_*.sh; everything a test
+# creates is removed by the EXIT trap.
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+FOGPROBE=${FOGPROBE:-$ROOT/build/fogprobe}
+ID=$$
+NS_SRV=fp-srv-$ID
+NS_CLI=fp-cli-$ID
+SRV_IP=10.213.$((ID % 200)).1
+CLI_IP=10.213.$((ID % 200)).2
+METRICS_PORT=${METRICS_PORT:-$((19000 + ID % 1000))}
+WORK=$(mktemp -d /tmp/fogprobe-test.XXXXXX)
+DAEMON_PID=
+FAILS=0
+CHECKS=0
+CLEANUPS=()
+
+cleanup() {
+	local i
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUPS[i]}" >/dev/null 2>&1 || true
+	done
+	if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -TERM "$DAEMON_PID"
+		wait "$DAEMON_PID" 2>/dev/null
+	fi
+	ip netns del "$NS_SRV" 2>/dev/null
+	ip netns del "$NS_CLI" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+on_exit() { CLEANUPS+=("$*"); }
+
+# A check that failed is reported with what differed; the test keeps going.
+check() {
+	local what=$1
+	shift
+	CHECKS=$((CHECKS + 1))
+	if "$@"; then
+		echo "  ok   $what"
+	else
+		echo "  FAIL $what"
+		FAILS=$((FAILS + 1))
+	fi
+}
+
+finish() {
+	if [[ $FAILS -gt 0 ]]; then
+		echo "  $FAILS of $CHECKS checks failed"
+		if [[ -f "$WORK/daemon.log" ]]; then
+			echo "  --- daemon log (tail)"
+			tail -n 20 "$WORK/daemon.log" | sed 's/^/  | /'
+		fi
+		exit 1
+	fi
+	exit 0
+}
+
+skip() {
+	echo "  SKIP $*"
+	exit 77
+}
+
+ns_srv() { ip netns exec "$NS_SRV" "$@"; }
+ns_cli() { ip netns exec "$NS_CLI" "$@"; }
+
+setup_netns() {
+	ip netns add "$NS_SRV"
+	ip netns add "$NS_CLI"
+	ip link add "fps$ID" type veth peer name "fpc$ID"
+	ip link set "fps$ID" netns "$NS_SRV"
+	ip link set "fpc$ID" netns "$NS_CLI"
+	ns_srv ip addr add "$SRV_IP/24" dev "fps$ID"
+	ns_cli ip addr add "$CLI_IP/24" dev "fpc$ID"
+	ns_srv ip link set "fps$ID" up
+	ns_cli ip link set "fpc$ID" up
+	ns_srv ip link set lo up
+	ns_cli ip link set lo up
+}
+
+# start_daemon CONFIG_JSON_TEXT: run fogprobe with that config; wait for /readyz.
+start_daemon() {
+	printf '%s\n' "$1" >"$WORK/config.json"
+	"$FOGPROBE" --config "$WORK/config.json" --listen "127.0.0.1:$METRICS_PORT" \
+		>"$WORK/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		if curl -sf "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "  daemon did not become ready"
+	cat "$WORK/daemon.log"
+	return 1
+}
+
+stop_daemon() {
+	kill -TERM "$DAEMON_PID"
+	wait "$DAEMON_PID"
+	local rc=$?
+	DAEMON_PID=
+	return $rc
+}
+
+scrape() { curl -sf "http://127.0.0.1:$METRICS_PORT/metrics"; }
+
+# metric NAME 'LABELS' -> sum of the samples whose label set contains every given
+# label (given as a comma-separated list of k="v"); 0 when none.
+metric() {
+	local name=$1 want=${2:-}
+	scrape | awk -v name="$name" -v want="$want" '
+		BEGIN { n = split(want, w, ",") }
+		$0 ~ /^#/ { next }
+		{
+			split($0, parts, " ")
+			s = parts[1]; v = parts[2]
+			base = s; labels = ""
+			i = index(s, "{")
+			if (i) { base = substr(s, 1, i - 1); labels = substr(s, i) }
+			if (base != name) next
+			ok = 1
+			for (j = 1; j <= n; j++) if (index(labels, w[j]) == 0) ok = 0
+			if (ok) sum += v
+		}
+		END { printf "%.0f\n", sum }'
+}
+
+# within ACTUAL EXPECTED PERCENT -> true if |a - e| <= e * p / 100
+within() {
+	awk -v a="$1" -v e="$2" -v p="$3" 'BEGIN {
+		d = a - e; if (d < 0) d = -d
+		exit !(d <= e * p / 100) }'
+}
+
+eq() { [[ "$1" == "$2" ]] || { echo "    got $1, want $2"; return 1; }; }
+
+# nstat counter of a namespace, absolute (no history file is touched)
+nstat_of() { ip netns exec "$1" nstat -asz "$2" 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'; }
+
+# wait_port NS PORT: wait until something listens on PORT inside NS
+wait_port() {
+	local i
+	for i in $(seq 1 50); do
+		ip netns exec "$1" ss -ltnH "sport = :$2" | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Loss: nftables drops a random share of the packets reaching the receiver. Ground
+# truth: the nft rule's own counter (drops) and nstat TcpRetransSegs of both
+# namespaces (retransmitted segments).
+. "$(dirname "$0")/lib.sh"
+
+setup_netns
+start_daemon '{"services": [{"name": "bulk", "protocol": "tcp", "ports": [5301]}]}' || exit 1
+
+ns_srv nft add table inet fogprobe_test
+nft_rule() {
+	ns_srv nft -f - <<NFT
+flush table inet fogprobe_test
+table inet fogprobe_test {
+	counter loss {}
+	chain input {
+		type filter hook input priority 0; policy accept;
+		tcp dport 5301 numgen random mod 100 < $1 counter name loss drop
+	}
+}
+NFT
+}
+nft_packets() { ns_srv nft -j list counter inet fogprobe_test loss | python3 -c 'import json,sys; d=json.load(sys.stdin)["nftables"]; print([x["counter"]["packets"] for x in d if "counter" in x][0])'; }
+
+for rate in ${LOSS_RATES:-1 3 8}; do
+	echo "loss rate $rate%"
+	ns_srv nft reset counter inet fogprobe_test loss >/dev/null 2>&1
+	nft_rule "$rate"
+	d0=$(metric fogprobe_packet_drops_total 'service="bulk",reason="NETFILTER_DROP"')
+	r0=$(metric fogprobe_tcp_retransmits_total 'service="bulk"')
+	n0=$(($(nstat_of "$NS_CLI" TcpRetransSegs) + $(nstat_of "$NS_SRV" TcpRetransSegs)))
+	nft0=$(nft_packets)
+	ns_srv iperf3 -s -1 -p 5301 >/dev/null 2>&1 &
+	SRV=$!
+	wait_port "$NS_SRV" 5301
+	ns_cli timeout 60 iperf3 -c "$SRV_IP" -p 5301 -n 24M >/dev/null 2>&1 || echo "    iperf3 did not finish"
+	wait $SRV 2>/dev/null
+	sleep 0.5
+	drops=$(($(metric fogprobe_packet_drops_total 'service="bulk",reason="NETFILTER_DROP"') - d0))
+	retr=$(($(metric fogprobe_tcp_retransmits_total 'service="bulk"') - r0))
+	nst=$(($(nstat_of "$NS_CLI" TcpRetransSegs) + $(nstat_of "$NS_SRV" TcpRetransSegs) - n0))
+	nftp=$(($(nft_packets) - nft0))
+	echo "    nft dropped $nftp, probe NETFILTER_DROP $drops; nstat TcpRetransSegs $nst, probe $retr"
+	check "$rate%: drops within 2% of the nft counter" within "$drops" "$nftp" 2
+	check "$rate%: retransmits within 5% of nstat TcpRetransSegs" within "$retr" "$nst" 5
+	check "$rate%: some loss happened" [ "$nftp" -gt 0 ]
+done
+host=$(metric fogprobe_host_packet_drops_total 'reason="NETFILTER_DROP"')
+check "host-wide NETFILTER_DROP >= the service's" [ "$host" -ge "$(metric fogprobe_packet_drops_total 'service="bulk",reason="NETFILTER_DROP"')" ]
+finish

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Throughput, lifecycle and RTT against ground truth: iperf3's own byte count, the
+# number of connections the workload made, ECONNREFUSED seen by the client, ss -ti.
+. "$(dirname "$0")/lib.sh"
+W=$ROOT/tests/workloads/tcpwork.py
+
+setup_netns
+start_daemon '{"services": [
+  {"name": "iperf", "protocol": "tcp", "ports": [5201]},
+  {"name": "short", "protocol": "tcp", "ports": [7000]},
+  {"name": "refused", "protocol": "tcp", "ports": [7001]},
+  {"name": "betanet", "protocol": "betanet", "ports": [9001]}]}' || exit 1
+
+echo "(a) bytes: 64 MiB with iperf3, client -> server"
+ns_srv iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+wait_port "$NS_SRV" 5201
+ns_cli ss -tin >/dev/null
+ns_cli iperf3 -c "$SRV_IP" -p 5201 -n 64M -J >"$WORK/iperf.json" &
+IPERF=$!
+# ss -ti ground truth for RTT while the transfer runs
+: >"$WORK/ss_rtt"
+while kill -0 $IPERF 2>/dev/null; do
+	ns_cli ss -tin "dport = :5201" | grep -o ' rtt:[0-9.]*' | cut -d: -f2 >>"$WORK/ss_rtt"
+	sleep 0.05
+done
+wait $IPERF
+sent=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_sent"]["bytes"]))' "$WORK/iperf.json")
+sleep 0.5
+tx=$(metric fogprobe_tcp_bytes_total 'service="iperf",role="client",direction="tx"')
+rx=$(metric fogprobe_tcp_bytes_total 'service="iperf",role="server",direction="rx"')
+echo "    iperf3 sent $sent bytes; probe: client tx $tx, server rx $rx"
+check "client tx bytes within 1% of iperf3's count" within "$tx" "$sent" 1
+check "server rx bytes within 1% of iperf3's count" within "$rx" "$sent" 1
+segs=$(metric fogprobe_tcp_segments_total 'service="iperf",role="client",direction="tx"')
+check "client tx segments >= bytes / MSS (GSO expanded)" [ "$segs" -ge $((sent / 65483)) ]
+
+echo "(e) RTT: histogram median against ss -ti"
+read -r ss_min ss_max ss_n < <(awk 'NR == 1 { mn = $1; mx = $1 } { if ($1 < mn) mn = $1; if ($1 > mx) mx = $1 } END { print mn, mx, NR }' "$WORK/ss_rtt")
+echo "    ss -ti rtt (ms): min $ss_min max $ss_max over $ss_n samples"
+scrape >"$WORK/m1"
+med=$(awk '
+	/^fogprobe_tcp_rtt_seconds_bucket\{.*service="iperf".*role="client"/ {
+		match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+		n++; les[n] = le; cum[n] = $2 }
+	END {
+		total = cum[n]; if (total == 0) { print "none"; exit }
+		half = total / 2; prev = 0; lo = 0
+		for (i = 1; i <= n; i++) {
+			if (cum[i] >= half) { print lo * 1000, (les[i] == "+Inf" ? 1e9 : les[i] * 1000); exit }
+			lo = les[i]; prev = cum[i] } }' "$WORK/m1")
+echo "    probe median RTT bucket (ms): $med"
+rtt_ok() {
+	[[ "$med" != none && -n "$ss_min" ]] || return 1
+	# The bucket that holds the median must overlap the range ss reported.
+	awk -v b="$med" -v mn="$ss_min" -v mx="$ss_max" 'BEGIN { split(b, r, " "); exit !(r[1] <= mx && r[2] >= mn) }'
+}
+check "RTT median bucket overlaps ss -ti's rtt range" rtt_ok
+
+echo "(c) N short connections are counted exactly"
+N=150
+o0=$(metric fogprobe_tcp_connections_opened_total 'service="short",role="client"')
+s0=$(metric fogprobe_tcp_connections_opened_total 'service="short",role="server"')
+c0=$(metric fogprobe_tcp_connections_closed_total 'service="short",role="server"')
+ns_srv python3 "$W" server 7000 --count $N &
+SRV=$!
+wait_port "$NS_SRV" 7000
+res=$(ns_cli python3 "$W" connect "$SRV_IP" 7000 $N 100)
+wait $SRV
+sleep 0.5
+echo "    workload: $res"
+check "workload made $N connections" eq "$res" "ok=$N refused=0 failed=0"
+check "client opens == $N" eq $(($(metric fogprobe_tcp_connections_opened_total 'service="short",role="client"') - o0)) $N
+check "server opens == $N" eq $(($(metric fogprobe_tcp_connections_opened_total 'service="short",role="server"') - s0)) $N
+check "server closes == $N" eq $(($(metric fogprobe_tcp_connections_closed_total 'service="short",role="server"') - c0)) $N
+check "no connection left open" eq "$(metric fogprobe_tcp_open_connections 'service="short"')" 0
+
+echo "(d) refused connects are counted"
+R=25
+r0=$(metric fogprobe_tcp_connect_failures_total 'service="refused",reason="refused"')
+res=$(ns_cli python3 "$W" connect "$SRV_IP" 7001 $R 0)
+sleep 0.5
+echo "    workload: $res"
+check "workload saw $R refusals" eq "$res" "ok=0 refused=$R failed=0"
+check "connect_failures{reason=refused} == $R" eq $(($(metric fogprobe_tcp_connect_failures_total 'service="refused",reason="refused"') - r0)) $R
+check "resets sent by the server side counted" [ "$(metric fogprobe_tcp_resets_total 'service="refused",direction="tx"')" -ge $R ]
+
+echo "open connections, listeners and Betanet peers (each connection counted once)"
+ns_srv python3 "$W" server 9001 --count 4 &
+SRV=$!
+wait_port "$NS_SRV" 9001
+ns_cli python3 "$W" hold "$SRV_IP" 9001 4 3 >"$WORK/hold" &
+HOLD=$!
+for i in $(seq 1 30); do grep -q held "$WORK/hold" && break; sleep 0.1; done
+sleep 0.3
+check "open_connections{betanet,server} == 4" eq "$(metric fogprobe_tcp_open_connections 'service="betanet",role="server"')" 4
+check "open_connections{betanet,client} == 4" eq "$(metric fogprobe_tcp_open_connections 'service="betanet",role="client"')" 4
+check "betanet connected_peers == 4 (not 8)" eq "$(metric fogcompute_betanet_connected_peers)" 4
+check "betanet mixnode_active == 1" eq "$(metric fogcompute_betanet_mixnode_active)" 1
+wait $HOLD $SRV
+sleep 0.3
+check "betanet connected_peers back to 0" eq "$(metric fogcompute_betanet_connected_peers)" 0
+check "betanet mixnode_active back to 0" eq "$(metric fogcompute_betanet_mixnode_active)" 0
+
+finish

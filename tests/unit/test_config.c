@@ -1,0 +1,628 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * user/lib/config.c: valid configs, the default, and every error with its exact
+ * "name:line:column: message". Columns were counted by hand from the texts below
+ * (1-based, one per character, a UTF-8 sequence counting once, as jansson counts).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/config.h"
+
+#define ERRLEN 512
+
+/* Common prefix of service texts: the value of "ports" would start at column 51. */
+#define SVC_A "{\"services\":[{\"name\":\"a\",\"protocol\":\"tcp\","
+/* ... and the value of "comm" or "cgroup" at column 63 or 65. */
+#define SVC_A_PORTS SVC_A "\"ports\":[80],"
+
+static struct config *new_config(void)
+{
+	struct config *cfg = malloc(sizeof(*cfg));
+
+	assert_non_null(cfg);
+	memset(cfg, 0xa5, sizeof(*cfg)); /* the loader must not rely on a zeroed struct */
+	return cfg;
+}
+
+/* what: shown on failure, for table-driven callers */
+static void expect_error_for(const char *what, const char *text, const char *want)
+{
+	struct config *cfg = new_config();
+	char err[ERRLEN] = "";
+	int ret;
+
+	ret = config__load_string(text, "t.json", cfg, err, sizeof(err));
+	if (ret != -EINVAL || strcmp(err, want))
+		print_error("case \"%s\": got %d \"%s\"\n", what, ret, err);
+	assert_int_equal(ret, -EINVAL);
+	assert_string_equal(err, want);
+	free(cfg);
+}
+
+static void expect_error(const char *text, const char *want)
+{
+	expect_error_for(text, text, want);
+}
+
+static struct config *expect_ok(const char *text)
+{
+	struct config *cfg = new_config();
+	char err[ERRLEN] = "";
+	int ret;
+
+	ret = config__load_string(text, "t.json", cfg, err, sizeof(err));
+	if (ret)
+		print_error("unexpected error %d: %s\nin: %s\n", ret, err, text);
+	assert_int_equal(ret, 0);
+	return cfg;
+}
+
+struct error_case {
+	const char *name;
+	const char *text;
+	const char *want; /* the exact message */
+};
+
+static const struct error_case error_cases[] = {
+	{ "syntax", "{\"a\": x}", "t.json:1:7: invalid token near 'x'" },
+	{ "syntax_multiline", "{\n  \"services\": tru\n}",
+	  "t.json:2:17: invalid token near 'tru'" },
+	{ "syntax_empty", "", "t.json:1:0: '[' or '{' expected near end of file" },
+	{ "syntax_trailing", "{\"services\":[]} x", "t.json:1:17: end of file expected near 'x'" },
+	{ "syntax_nul_escape", "{\"listen\":\"\\u0000\"}",
+	  "t.json:1:18: \\u0000 is not allowed without JSON_ALLOW_NUL near '\"\\u0000\"'" },
+	{ "duplicate_json_key", "{\"services\":[],\"services\":[]}",
+	  "t.json:1:25: duplicate object key near '\"services\"'" },
+	{ "not_object", "[1]", "t.json:1:1: config must be a JSON object" },
+	{ "not_object_indented", "\n  [1]", "t.json:2:3: config must be a JSON object" },
+	{ "unknown_top_key", "{\"listen\":\":1\",\"extra\":1}",
+	  "t.json:1:16: unknown key \"extra\" (expected listen, services)" },
+	{ "unknown_top_key_quoted", "{\"a\\\"\\n\":1}",
+	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, services)" },
+	{ "unknown_service_key", SVC_A "\"ports\":[80],\"port\":81}]}",
+	  "t.json:1:56: unknown key \"port\" in service (expected name, protocol, ports, comm, "
+	  "cgroup)" },
+	{ "missing_services", "{\"listen\":\":80\"}", "t.json:1:1: missing services" },
+	{ "missing_services_multiline", "\n{\n}", "t.json:2:1: missing services" },
+	{ "services_not_array", "{\"services\": {}}",
+	  "t.json:1:14: services must be an array of service objects" },
+	{ "services_empty", "{\"services\": []}", "t.json:1:14: services list is empty" },
+	{ "services_empty_crlf", "{\r\n\"services\": []\r\n}",
+	  "t.json:2:13: services list is empty" },
+	{ "service_not_object", "{\"services\":[1]}", "t.json:1:14: service must be an object" },
+	{ "missing_name", "{\"services\":[{\"protocol\":\"tcp\",\"ports\":[80]}]}",
+	  "t.json:1:14: service is missing \"name\"" },
+	{ "missing_protocol", "{\"services\":[{\"name\":\"a\",\"ports\":[80]}]}",
+	  "t.json:1:14: service is missing \"protocol\"" },
+	{ "missing_ports", SVC_A "\"comm\":[\"x\"]}]}",
+	  "t.json:1:14: service is missing \"ports\"" },
+	{ "bad_name", "{\"services\":[{\"name\":\"a b\",\"protocol\":\"tcp\",\"ports\":[80]}]}",
+	  "t.json:1:22: service name must match [A-Za-z0-9_.-]{1,63}" },
+	{ "empty_name", "{\"services\":[{\"name\":\"\",\"protocol\":\"tcp\",\"ports\":[80]}]}",
+	  "t.json:1:22: service name must match [A-Za-z0-9_.-]{1,63}" },
+	{ "name_not_string", "{\"services\":[{\"name\":7,\"protocol\":\"tcp\",\"ports\":[80]}]}",
+	  "t.json:1:22: service name must match [A-Za-z0-9_.-]{1,63}" },
+	{ "duplicate_name",
+	  SVC_A "\"ports\":[80]},{\"name\":\"a\",\"protocol\":\"tcp\",\"ports\":[81]}]}",
+	  "t.json:1:65: duplicate service name \"a\"" },
+	{ "bad_protocol", "{\"services\":[{\"name\":\"a\",\"protocol\":\"udp\",\"ports\":[80]}]}",
+	  "t.json:1:37: unknown protocol \"udp\" (expected one of tcp, betanet, http, websocket)" },
+	{ "protocol_not_string", "{\"services\":[{\"name\":\"a\",\"protocol\":1,\"ports\":[80]}]}",
+	  "t.json:1:37: protocol must be a string, one of tcp, betanet, http, websocket" },
+	{ "ports_not_array", SVC_A "\"ports\":80}]}",
+	  "t.json:1:51: ports must be an array of port numbers" },
+	{ "ports_empty", SVC_A "\"ports\":[]}]}", "t.json:1:51: ports list is empty" },
+	{ "port_zero", SVC_A "\"ports\":[80, 0]}]}",
+	  "t.json:1:56: port 0 is out of range 1..65535" },
+	{ "port_70000", SVC_A "\"ports\":[70000]}]}",
+	  "t.json:1:52: port 70000 is out of range 1..65535" },
+	{ "port_negative", SVC_A "\"ports\":[-1]}]}",
+	  "t.json:1:52: port -1 is out of range 1..65535" },
+	{ "port_real", SVC_A "\"ports\":[80.0]}]}",
+	  "t.json:1:52: port must be an integer in 1..65535" },
+	{ "port_string", SVC_A "\"ports\":[\"80\"]}]}",
+	  "t.json:1:52: port must be an integer in 1..65535" },
+	{ "port_duplicate", SVC_A "\"ports\":[80,81,80]}]}", "t.json:1:58: duplicate port 80" },
+	{ "comm_not_array", SVC_A_PORTS "\"comm\":\"x\"}]}",
+	  "t.json:1:63: comm must be an array of process names" },
+	{ "comm_list_empty", SVC_A_PORTS "\"comm\":[]}]}", "t.json:1:63: comm list is empty" },
+	{ "comm_entry_empty", SVC_A_PORTS "\"comm\":[\"\"]}]}",
+	  "t.json:1:64: comm entry is empty" },
+	{ "comm_entry_not_string", SVC_A_PORTS "\"comm\":[1]}]}",
+	  "t.json:1:64: comm entry must be a string" },
+	{ "comm_too_long", SVC_A_PORTS "\"comm\":[\"a\",\"0123456789abcdef\"]}]}",
+	  "t.json:1:68: comm \"0123456789abcdef\" is longer than 15 bytes (TASK_COMM_LEN - 1)" },
+	{ "comm_too_long_utf8", SVC_A_PORTS "\"comm\":[\"ééééééééé\"]}]}",
+	  "t.json:1:64: comm \"ééééééééé\" is longer than 15 bytes (TASK_COMM_LEN - 1)" },
+	{ "comm_too_many", SVC_A_PORTS "\"comm\":[\"a\",\"b\",\"c\",\"d\",\"e\"]}]}",
+	  "t.json:1:80: too many comm entries (at most 4)" },
+	{ "cgroup_not_string", SVC_A_PORTS "\"cgroup\":1}]}",
+	  "t.json:1:65: cgroup must be a string" },
+	{ "cgroup_relative", SVC_A_PORTS "\"cgroup\":\"kubepods\"}]}",
+	  "t.json:1:65: cgroup must be an absolute path (start with \"/\")" },
+	{ "cgroup_dotdot", SVC_A_PORTS "\"cgroup\":\"/a/../b\"}]}",
+	  "t.json:1:65: cgroup must not contain \".\" or \"..\" components" },
+	{ "cgroup_dotdot_end", SVC_A_PORTS "\"cgroup\":\"/a/..\"}]}",
+	  "t.json:1:65: cgroup must not contain \".\" or \"..\" components" },
+	{ "cgroup_dot", SVC_A_PORTS "\"cgroup\":\"/./a\"}]}",
+	  "t.json:1:65: cgroup must not contain \".\" or \"..\" components" },
+	{ "listen_no_port", "{\"listen\":\"9477\",\"services\":[]}",
+	  "t.json:1:11: listen must be \"HOST:PORT\", \"[IPv6]:PORT\" or \":PORT\" with a port in "
+	  "1..65535" },
+	{ "listen_not_string", "{\"listen\":9477,\"services\":[]}",
+	  "t.json:1:11: listen must be \"HOST:PORT\", \"[IPv6]:PORT\" or \":PORT\" with a port in "
+	  "1..65535" },
+	/* positions found through a key written with escapes, and past tricky strings */
+	{ "escaped_key", SVC_A "\"p\\u006frts\":[0]}]}",
+	  "t.json:1:57: port 0 is out of range 1..65535" },
+	{ "skip_tricky_string",
+	  SVC_A_PORTS
+	  "\"comm\":[\"x]},{\\\"\"]},{\"name\":\"b\",\"protocol\":\"tcp\",\"ports\":[0]}]}",
+	  "t.json:1:114: port 0 is out of range 1..65535" },
+	/* 6 bytes but 5 characters before the port: jansson counts characters */
+	{ "utf8_column",
+	  "{\"services\":[{\"comm\":[\"café\"],\"name\":\"a\",\"protocol\":\"tcp\","
+	  "\"ports\":[0]}]}",
+	  "t.json:1:68: port 0 is out of range 1..65535" },
+	{ "escape_column",
+	  "{\"services\":[{\"comm\":[\"caf\\u00e9\"],\"name\":\"a\",\"protocol\":\"tcp\","
+	  "\"ports\":[0]}]}",
+	  "t.json:1:73: port 0 is out of range 1..65535" },
+	{ "second_service_line",
+	  "{\n  \"services\": [\n    {\"name\": \"a\", \"protocol\": \"tcp\", \"ports\": [80]},\n"
+	  "    {\"name\": \"b\", \"protocol\": \"tcp\", \"ports\": [80, 65536]}\n  ]\n}\n",
+	  "t.json:4:52: port 65536 is out of range 1..65535" },
+};
+
+static void run_error_case(void **state)
+{
+	const struct error_case *c = *state;
+
+	expect_error_for(c->name, c->text, c->want);
+}
+
+/* listen values that are refused; column 11 in {"listen":VALUE,...} */
+static void error_listen_values(void **state)
+{
+	static const char *const bad[] = {
+		"",	   "9477",	"host:0",	 "host:65536", "host:",
+		"::1:80",  "[::1]80",	"[]:80",	 "host:+80",   "host:080000",
+		"[::1:80", "[x::1]:80", "[fe80::1%]:80", "ho st:80",   "[1.2.3.4]:80",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+
+		snprintf(text, sizeof(text), "{\"listen\":\"%s\",\"services\":[]}", bad[i]);
+		expect_error_for(bad[i], text,
+				 "t.json:1:11: listen must be \"HOST:PORT\", \"[IPv6]:PORT\" or "
+				 "\":PORT\" with a port in 1..65535");
+	}
+}
+
+static void error_listen_too_long(void **state)
+{
+	char text[512], host[200];
+
+	(void)state;
+	memset(host, 'h', sizeof(host));
+	host[CONFIG_LISTEN_LEN - 3] = '\0'; /* "h...h:80" is CONFIG_LISTEN_LEN bytes */
+	snprintf(text, sizeof(text), "{\"listen\":\"%s:80\",\"services\":[]}", host);
+	expect_error(text, "t.json:1:11: listen is longer than 127 bytes");
+}
+
+static void error_name_too_long(void **state)
+{
+	char text[512], name[CONFIG_NAME_LEN + 1];
+
+	(void)state;
+	memset(name, 'n', CONFIG_NAME_LEN);
+	name[CONFIG_NAME_LEN] = '\0';
+	snprintf(text, sizeof(text),
+		 "{\"services\":[{\"name\":\"%s\",\"protocol\":\"tcp\",\"ports\":[80]}]}", name);
+	expect_error(text, "t.json:1:22: service name must match [A-Za-z0-9_.-]{1,63}");
+}
+
+static void error_cgroup_too_long(void **state)
+{
+	char text[1024], cg[CONFIG_CGROUP_LEN + 1];
+
+	(void)state;
+	memset(cg, 'c', CONFIG_CGROUP_LEN);
+	cg[0] = '/';
+	cg[CONFIG_CGROUP_LEN] = '\0';
+	snprintf(text, sizeof(text), SVC_A_PORTS "\"cgroup\":\"%s\"}]}", cg);
+	expect_error(text, "t.json:1:65: cgroup is longer than 255 bytes");
+}
+
+/* Long keys are cut in messages, never inside a UTF-8 sequence. */
+static void error_long_key_cut(void **state)
+{
+	char text[512], key[256], want[512];
+	int i;
+
+	(void)state;
+	memset(key, 'k', 60);
+	key[60] = '\0';
+	snprintf(text, sizeof(text), "{\"%s\":1}", key);
+	key[42] = '\0';
+	snprintf(want, sizeof(want),
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, services)", key);
+	expect_error(text, want);
+
+	/* 30 "é": 21 whole ones fit */
+	for (i = 0; i < 30; i++)
+		memcpy(key + 2 * i, "é", 2);
+	key[60] = '\0';
+	snprintf(text, sizeof(text), "{\"%s\":1}", key);
+	key[42] = '\0';
+	snprintf(want, sizeof(want),
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, services)", key);
+	expect_error(text, want);
+
+	/* "k" then 30 "é": the 21st would be split, so 20 are shown */
+	key[0] = 'k';
+	for (i = 0; i < 30; i++)
+		memcpy(key + 1 + 2 * i, "é", 2);
+	key[61] = '\0';
+	snprintf(text, sizeof(text), "{\"%s\":1}", key);
+	key[41] = '\0';
+	snprintf(want, sizeof(want),
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, services)", key);
+	expect_error(text, want);
+}
+
+/* One service per line: the 33rd (index 32) starts line 34. */
+static void error_too_many_services(void **state)
+{
+	char text[8192];
+	size_t o = 0;
+	int i;
+
+	(void)state;
+	o += snprintf(text + o, sizeof(text) - o, "{\"services\":[\n");
+	for (i = 0; i <= CONFIG_MAX_SERVICES; i++)
+		o += snprintf(text + o, sizeof(text) - o,
+			      "{\"name\":\"s%d\",\"protocol\":\"tcp\",\"ports\":[%d]}%s\n", i,
+			      i + 1, i < CONFIG_MAX_SERVICES ? "," : "");
+	snprintf(text + o, sizeof(text) - o, "]}\n");
+	expect_error(text, "t.json:34:1: too many services (at most 32)");
+
+	/* exactly CONFIG_MAX_SERVICES is fine */
+	o = 0;
+	o += snprintf(text + o, sizeof(text) - o, "{\"services\":[\n");
+	for (i = 0; i < CONFIG_MAX_SERVICES; i++)
+		o += snprintf(text + o, sizeof(text) - o,
+			      "{\"name\":\"s%d\",\"protocol\":\"tcp\",\"ports\":[%d]}%s\n", i,
+			      i + 1, i < CONFIG_MAX_SERVICES - 1 ? "," : "");
+	snprintf(text + o, sizeof(text) - o, "]}\n");
+	free(expect_ok(text));
+}
+
+/* One port per line: port 65 (index 64) is on line 66. */
+static void error_too_many_ports(void **state)
+{
+	char text[4096];
+	size_t o = 0;
+	int i;
+
+	(void)state;
+	o += snprintf(text + o, sizeof(text) - o, SVC_A "\"ports\":[\n");
+	for (i = 1; i <= CONFIG_MAX_PORTS + 1; i++)
+		o += snprintf(text + o, sizeof(text) - o, "%d%s\n", i,
+			      i <= CONFIG_MAX_PORTS ? "," : "");
+	snprintf(text + o, sizeof(text) - o, "]}]}\n");
+	expect_error(text, "t.json:66:1: too many ports (at most 64 per service)");
+}
+
+static void error_unreadable_file(void **state)
+{
+	struct config *cfg = new_config();
+	char err[ERRLEN];
+
+	(void)state;
+	assert_int_equal(config__load_file("/nonexistent/fogprobe.json", cfg, err, sizeof(err)),
+			 -ENOENT);
+	assert_string_equal(err, "/nonexistent/fogprobe.json: No such file or directory");
+	assert_int_equal(config__load_file("/", cfg, err, sizeof(err)), -EISDIR);
+	assert_string_equal(err, "/: Is a directory");
+	free(cfg);
+}
+
+static int write_temp(char *path, const char *text)
+{
+	int fd = mkstemp(path);
+	size_t len = strlen(text);
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len) {
+		close(fd);
+		return -EIO;
+	}
+	close(fd);
+	return 0;
+}
+
+/* File errors carry the path as name. */
+static void error_file_position(void **state)
+{
+	char path[] = "/tmp/test_config_XXXXXX";
+	struct config *cfg = new_config();
+	char err[ERRLEN], want[ERRLEN];
+
+	(void)state;
+	assert_int_equal(write_temp(path, "{\n  \"services\": [\n    {\"name\": \"a\", "
+					  "\"protocol\": \"tls\", \"ports\": [443]}\n  ]\n}\n"),
+			 0);
+	assert_int_equal(config__load_file(path, cfg, err, sizeof(err)), -EINVAL);
+	snprintf(
+		want, sizeof(want),
+		"%s:3:31: unknown protocol \"tls\" (expected one of tcp, betanet, http, websocket)",
+		path);
+	assert_string_equal(err, want);
+	unlink(path);
+	free(cfg);
+}
+
+/* A short or absent error buffer is truncated or ignored, never overrun. */
+static void error_small_buffer(void **state)
+{
+	struct config *cfg = new_config();
+	char err[8], big[64];
+
+	(void)state;
+	memset(err, 'x', sizeof(err));
+	assert_int_equal(config__load_string("{}", "t.json", cfg, err, 4), -EINVAL);
+	assert_string_equal(err, "t.j");
+	assert_int_equal(err[4], 'x');
+	assert_int_equal(config__load_string("{", "t.json", cfg, err, 4), -EINVAL);
+	assert_string_equal(err, "t.j");
+	assert_int_equal(config__load_string("{}", "t.json", cfg, NULL, 0), -EINVAL);
+	assert_int_equal(config__load_string("{}", NULL, cfg, big, sizeof(big)), -EINVAL);
+	assert_string_equal(big, "<string>:1:1: missing services");
+	free(cfg);
+}
+
+static void valid_minimal(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = expect_ok("{\"services\":[{\"name\":\"a\",\"protocol\":\"tcp\",\"ports\":[80]}]}");
+	assert_string_equal(cfg->listen, CONFIG_DEFAULT_LISTEN);
+	assert_int_equal(cfg->n_services, 1);
+	assert_string_equal(cfg->services[0].name, "a");
+	assert_int_equal(cfg->services[0].protocol, FP_PROTO_TCP);
+	assert_int_equal(cfg->services[0].n_ports, 1);
+	assert_int_equal(cfg->services[0].ports[0], 80);
+	assert_int_equal(cfg->services[0].n_comm, 0);
+	assert_string_equal(cfg->services[0].cgroup, "");
+	free(cfg);
+}
+
+static void valid_full(void **state)
+{
+	struct config *cfg;
+	const struct service_config *s;
+
+	(void)state;
+	cfg = expect_ok(
+		"{\n"
+		"  \"listen\": \"[::1]:9477\",\n"
+		"  \"services\": [\n"
+		"    {\"name\": \"mix_node.1\", \"protocol\": \"betanet\",\n"
+		"     \"ports\": [1, 65535, 9001], \"comm\": [\"mixnode\", \"0123456789abcde\"],\n"
+		"     \"cgroup\": \"/kubepods/burstable/\"},\n"
+		"    {\"cgroup\": \"//a//b.c/\", \"ports\": [443], \"protocol\": \"websocket\",\n"
+		"     \"name\": \"ws\", \"comm\": [\"a\", \"b\", \"c\", \"d\"]},\n"
+		"    {\"name\": \"root\", \"protocol\": \"http\", \"ports\": [80], "
+		"\"cgroup\": \"/\"},\n"
+		"    {\"name\": \"dots\", \"protocol\": \"http\", \"ports\": [81], "
+		"\"cgroup\": \"/a..b/...\"},\n"
+		"    {\"name\": \"slashes\", \"protocol\": \"tcp\", \"ports\": [82], "
+		"\"cgroup\": \"///\"}\n"
+		"  ]\n"
+		"}\n");
+	assert_string_equal(cfg->listen, "[::1]:9477");
+	assert_int_equal(cfg->n_services, 5);
+
+	s = &cfg->services[0];
+	assert_string_equal(s->name, "mix_node.1");
+	assert_int_equal(s->protocol, FP_PROTO_BETANET);
+	assert_int_equal(s->n_ports, 3);
+	assert_int_equal(s->ports[0], 1);
+	assert_int_equal(s->ports[1], 65535);
+	assert_int_equal(s->ports[2], 9001);
+	assert_int_equal(s->n_comm, 2);
+	assert_string_equal(s->comm[0], "mixnode");
+	assert_string_equal(s->comm[1], "0123456789abcde");
+	assert_string_equal(s->cgroup, "/kubepods/burstable");
+
+	s = &cfg->services[1];
+	assert_string_equal(s->name, "ws");
+	assert_int_equal(s->protocol, FP_PROTO_WEBSOCKET);
+	assert_int_equal(s->n_comm, 4);
+	assert_string_equal(s->comm[3], "d");
+	assert_string_equal(s->cgroup, "/a/b.c");
+
+	assert_int_equal(cfg->services[2].protocol, FP_PROTO_HTTP);
+	assert_string_equal(cfg->services[2].cgroup, "/");
+	assert_string_equal(cfg->services[3].cgroup, "/a..b/...");
+	assert_string_equal(cfg->services[4].cgroup, "/");
+	free(cfg);
+}
+
+static void valid_limits(void **state)
+{
+	char text[1024], cg[CONFIG_CGROUP_LEN], name[CONFIG_NAME_LEN];
+	struct config *cfg;
+
+	(void)state;
+	memset(cg, 'c', sizeof(cg));
+	cg[0] = '/';
+	cg[CONFIG_CGROUP_LEN - 1] = '\0';
+	memset(name, 'n', sizeof(name));
+	name[CONFIG_NAME_LEN - 1] = '\0';
+	snprintf(text, sizeof(text),
+		 "{\"services\":[{\"name\":\"%s\",\"protocol\":\"tcp\",\"ports\":[80],"
+		 "\"cgroup\":\"%s\"}]}",
+		 name, cg);
+	cfg = expect_ok(text);
+	assert_string_equal(cfg->services[0].name, name);
+	assert_string_equal(cfg->services[0].cgroup, cg);
+	free(cfg);
+}
+
+static void valid_listen_values(void **state)
+{
+	static const char *const good[] = {
+		":9477",
+		"127.0.0.1:1",
+		"localhost:65535",
+		"[::]:80",
+		"[fe80::1%eth0]:80",
+		"[::ffff:1.2.3.4]:8080",
+		"node-1.example.org:9477",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char text[256];
+		struct config *cfg;
+
+		snprintf(text, sizeof(text),
+			 "{\"listen\":\"%s\",\"services\":[{\"name\":\"a\",\"protocol\":\"tcp\","
+			 "\"ports\":[80]}]}",
+			 good[i]);
+		cfg = expect_ok(text);
+		assert_string_equal(cfg->listen, good[i]);
+		free(cfg);
+	}
+}
+
+static void check_default(const struct config *cfg)
+{
+	static const struct {
+		const char *name;
+		enum fp_protocol protocol;
+		int n_ports;
+		uint16_t ports[3];
+	} want[] = {
+		{ "betanet", FP_PROTO_BETANET, 3, { 9001, 9002, 9003 } },
+		{ "betanet-stats", FP_PROTO_HTTP, 1, { 9000 } },
+		{ "backend", FP_PROTO_HTTP, 1, { 8000 } },
+		{ "control-panel", FP_PROTO_HTTP, 1, { 3000 } },
+	};
+	int i, j;
+
+	assert_string_equal(cfg->listen, CONFIG_DEFAULT_LISTEN);
+	assert_int_equal(cfg->n_services, 4);
+	for (i = 0; i < 4; i++) {
+		const struct service_config *s = &cfg->services[i];
+
+		assert_string_equal(s->name, want[i].name);
+		assert_int_equal(s->protocol, want[i].protocol);
+		assert_int_equal(s->n_ports, want[i].n_ports);
+		for (j = 0; j < s->n_ports; j++)
+			assert_int_equal(s->ports[j], want[i].ports[j]);
+		assert_int_equal(s->n_comm, 0);
+		assert_string_equal(s->cgroup, "");
+	}
+}
+
+static void default_config(void **state)
+{
+	struct config *cfg = new_config();
+
+	(void)state;
+	config__default(cfg);
+	check_default(cfg);
+	free(cfg);
+}
+
+/* deploy/fogprobe.json is the default, byte for byte: same parse, same meaning. */
+static void default_matches_deploy_file(void **state)
+{
+	struct config *a = new_config(), *b = new_config();
+	char err[ERRLEN];
+	int ret;
+
+	(void)state;
+	ret = config__load_file("deploy/fogprobe.json", a, err, sizeof(err));
+	if (ret == -ENOENT) {
+		free(a);
+		free(b);
+		skip(); /* not run from the source tree */
+	}
+	assert_int_equal(ret, 0);
+	check_default(a);
+	memset(b, 0, sizeof(*b));
+	config__default(b);
+	assert_memory_equal(a, b, sizeof(*a));
+	free(a);
+	free(b);
+}
+
+static void protocol_names(void **state)
+{
+	(void)state;
+	assert_string_equal(config__protocol_name(FP_PROTO_TCP), "tcp");
+	assert_string_equal(config__protocol_name(FP_PROTO_BETANET), "betanet");
+	assert_string_equal(config__protocol_name(FP_PROTO_HTTP), "http");
+	assert_string_equal(config__protocol_name(FP_PROTO_WEBSOCKET), "websocket");
+	assert_string_equal(config__protocol_name((enum fp_protocol)42), "unknown");
+}
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct CMUnitTest other_tests[] = {
+	cmocka_unit_test(valid_minimal),
+	cmocka_unit_test(valid_full),
+	cmocka_unit_test(valid_limits),
+	cmocka_unit_test(valid_listen_values),
+	cmocka_unit_test(default_config),
+	cmocka_unit_test(default_matches_deploy_file),
+	cmocka_unit_test(protocol_names),
+	cmocka_unit_test(error_listen_values),
+	cmocka_unit_test(error_listen_too_long),
+	cmocka_unit_test(error_name_too_long),
+	cmocka_unit_test(error_long_key_cut),
+	cmocka_unit_test(error_cgroup_too_long),
+	cmocka_unit_test(error_too_many_services),
+	cmocka_unit_test(error_too_many_ports),
+	cmocka_unit_test(error_unreadable_file),
+	cmocka_unit_test(error_file_position),
+	cmocka_unit_test(error_small_buffer),
+};
+
+int main(void)
+{
+	/* one named test per row of error_cases, so that a failure names its case */
+	struct CMUnitTest tests[ARRAY_SIZE(other_tests) + ARRAY_SIZE(error_cases)];
+	size_t i;
+
+	memcpy(tests, other_tests, sizeof(other_tests));
+	for (i = 0; i < ARRAY_SIZE(error_cases); i++) {
+		struct CMUnitTest *t = &tests[ARRAY_SIZE(other_tests) + i];
+
+		memset(t, 0, sizeof(*t));
+		t->name = error_cases[i].name;
+		t->test_func = run_error_case;
+		t->initial_state = (void *)&error_cases[i];
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-only
+"""TCP workload for fogprobe's integration tests.
+
+  tcpwork.py server PORT [--count N]    accept N connections (0: forever); read each to
+                                        EOF, then close
+  tcpwork.py connect HOST PORT N BYTES  N sequential connections, BYTES each; prints
+                                        "ok=<n> refused=<n> failed=<n>"
+  tcpwork.py hold HOST PORT N SECONDS   N connections held open for SECONDS
+Bounded by design: every mode stops by itself.
+"""
+import socket
+import sys
+import time
+
+
+def server(port, count):
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(512)
+    ls.settimeout(120)
+    served = 0
+    while count == 0 or served < count:
+        try:
+            c, _ = ls.accept()
+        except socket.timeout:
+            break
+        c.settimeout(30)
+        try:
+            while c.recv(65536):
+                pass
+        except OSError:
+            pass
+        c.close()
+        served += 1
+    ls.close()
+
+
+def connect(host, port, n, nbytes):
+    ok = refused = failed = 0
+    payload = b"x" * nbytes
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(10)
+        try:
+            s.connect((host, port))
+            if payload:
+                s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(65536):
+                pass
+            ok += 1
+        except ConnectionRefusedError:
+            refused += 1
+        except OSError:
+            failed += 1
+        finally:
+            s.close()
+    print(f"ok={ok} refused={refused} failed={failed}")
+
+
+def hold(host, port, n, seconds):
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection((host, port), timeout=10)
+        socks.append(s)
+    print(f"held={len(socks)}", flush=True)
+    time.sleep(seconds)
+    for s in socks:
+        s.close()
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "server":
+        count = int(argv[3]) if len(argv) >= 4 and argv[2] == "--count" else 0
+        server(int(argv[1]), count)
+    elif len(argv) == 5 and argv[0] == "connect":
+        connect(argv[1], int(argv[2]), int(argv[3]), int(argv[4]))
+    elif len(argv) == 5 and argv[0] == "hold":
+        hold(argv[1], int(argv[2]), int(argv[3]), float(argv[4]))
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "collect/tcp.h"
+#include "collect/probe.h"
+#include "lib/log.h"
+#include "tcp.skel.h"
+
+_Static_assert(sizeof(struct fp_svc_match) == 80, "fp_svc_match layout");
+_Static_assert(sizeof(struct fp_flow) == 88, "fp_flow layout");
+_Static_assert(sizeof(struct fp_listener_key) == 8, "fp_listener_key layout");
+_Static_assert(sizeof(struct fp_listener) == 40, "fp_listener layout");
+_Static_assert(sizeof(struct fp_tuple_key) == 40, "fp_tuple_key layout");
+_Static_assert(sizeof(struct fp_conn_event) == 104, "fp_conn_event layout");
+_Static_assert(sizeof(struct fp_svc_stats) % 8 == 0, "fp_svc_stats layout");
+
+struct candidate {
+	const char *hook;
+	const char *program;
+};
+
+struct feature {
+	const char *name;
+	bool required;
+	struct candidate c[TCP_MAX_CANDIDATES];
+};
+
+/* Best hook first. tp_btf reads the kernel's structs directly (no tracefs buffer copy). */
+static const struct feature features[] = {
+	{ "lifecycle", true, { { "tracepoint/sock/inet_sock_set_state", "handle_set_state" } } },
+	{ "throughput_tx", true, { { "cgroup_skb/egress", "count_egress" } } },
+	{ "throughput_rx", true, { { "cgroup_skb/ingress", "count_ingress" } } },
+	{ "retransmits",
+	  false,
+	  { { "tp_btf/tcp_retransmit_skb", "handle_retransmit_btf" },
+	    { "tracepoint/tcp/tcp_retransmit_skb", "handle_retransmit" } } },
+	{ "synack_retransmits",
+	  false,
+	  { { "tracepoint/tcp/tcp_retransmit_synack", "handle_retransmit_synack" } } },
+	{ "resets_rx", false, { { "tracepoint/tcp/tcp_receive_reset", "handle_receive_reset" } } },
+	{ "resets_tx", false, { { "tracepoint/tcp/tcp_send_reset", "handle_send_reset" } } },
+	{ "rtt",
+	  false,
+	  { { "tp_btf/tcp_probe", "handle_tcp_probe_btf" },
+	    { "tracepoint/tcp/tcp_probe", "handle_tcp_probe" } } },
+	{ "drops",
+	  false,
+	  { { "tp_btf/kfree_skb", "handle_kfree_skb_btf" },
+	    { "tracepoint/skb/kfree_skb", "handle_kfree_skb" } } },
+};
+#define N_FEATURES (sizeof(features) / sizeof(features[0]))
+
+struct tcp_collector {
+	struct tcp_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[N_FEATURES];
+	struct tcp_hook hooks[N_FEATURES];
+	int cgroup_fd;
+	int stats_fd; /* BPF_ENABLE_STATS: run time is measured while this is open */
+	int ncpu;
+	tcp_event_fn on_event;
+	void *ctx;
+	char *reason_names[FP_DROP_REASONS];
+	void *percpu_buf;
+};
+
+static bool hook_available(const char *hook)
+{
+	char cat[64], ev[64];
+
+	if (!strncmp(hook, "tp_btf/", 7))
+		return probe__tp_btf_loads(hook + 7);
+	if (!strncmp(hook, "cgroup_skb/", 11))
+		return probe__cgroup_skb_available();
+	if (sscanf(hook, "tracepoint/%63[^/]/%63s", cat, ev) == 2)
+		return probe__tracepoint_exists(cat, ev);
+	return false;
+}
+
+size_t tcp__plan(struct tcp_hook *hooks, size_t max)
+{
+	size_t i;
+	int j;
+
+	probe__ensure_tracefs();
+	for (i = 0; i < N_FEATURES && i < max; i++) {
+		struct tcp_hook *h = &hooks[i];
+
+		memset(h, 0, sizeof(*h));
+		h->feature = features[i].name;
+		h->required = features[i].required;
+		h->chosen = -1;
+		for (j = 0; j < TCP_MAX_CANDIDATES && features[i].c[j].hook; j++) {
+			h->hook[j] = features[i].c[j].hook;
+			h->program[j] = features[i].c[j].program;
+			h->available[j] = hook_available(h->hook[j]);
+			if (h->available[j] && h->chosen < 0)
+				h->chosen = j;
+			h->n++;
+		}
+	}
+	return i;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf's own output goes one level down: its warnings are our info. */
+	enum log_level l = level == LIBBPF_WARN ? LOG_INFO : LOG_DEBUG;
+	char line[1024];
+
+	if (l > log__level())
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	log__print(l, "libbpf: %s", line);
+	return 0;
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct tcp_collector *c = ctx;
+
+	if (size < sizeof(struct fp_conn_event))
+		return 0;
+	if (c->on_event)
+		c->on_event(c->ctx, data);
+	return 0;
+}
+
+static void load_reason_names(struct tcp_collector *c)
+{
+	const struct btf_type *t;
+	const struct btf_enum *e;
+	struct btf *btf;
+	int id, i;
+
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return;
+	id = btf__find_by_name_kind(btf, "skb_drop_reason", BTF_KIND_ENUM);
+	if (id > 0) {
+		t = btf__type_by_id(btf, id);
+		e = btf_enum(t);
+		for (i = 0; i < btf_vlen(t); i++, e++) {
+			const char *name = btf__name_by_offset(btf, e->name_off);
+
+			if ((unsigned)e->val >= FP_DROP_REASONS || !name)
+				continue;
+			if (!strncmp(name, "SKB_DROP_REASON_", 16))
+				name += 16;
+			else if (!strncmp(name, "SKB_", 4))
+				name += 4;
+			free(c->reason_names[e->val]);
+			c->reason_names[e->val] = strdup(name);
+		}
+	}
+	btf__free(btf);
+}
+
+const char *tcp__drop_reason_name(const struct tcp_collector *c, unsigned reason)
+{
+	if (reason >= FP_DROP_REASONS)
+		reason = FP_DROP_REASONS - 1;
+	if (c->reason_names[reason])
+		return c->reason_names[reason];
+	return reason == FP_DROP_REASONS - 1 ? "SUBSYSTEM" : "UNKNOWN";
+}
+
+int tcp__set_services(struct tcp_collector *c, const struct service_tables *t)
+{
+	int ports = bpf_map__fd(c->skel->maps.svc_ports);
+	int match = bpf_map__fd(c->skel->maps.svc_match);
+	__u32 k;
+
+	for (k = 0; k < FP_PORTS; k++) {
+		/* Only touch ports that are or were configured: 64k syscalls otherwise. */
+		__u32 old = 0;
+
+		if (bpf_map_lookup_elem(ports, &k, &old))
+			return -errno;
+		if (old == t->port_mask[k])
+			continue;
+		if (bpf_map_update_elem(ports, &k, &t->port_mask[k], BPF_ANY))
+			return -errno;
+	}
+	for (k = 0; k < FP_MAX_SERVICES; k++)
+		if (bpf_map_update_elem(match, &k, &t->match[k], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+static int attach_hooks(struct tcp_collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < N_FEATURES; i++) {
+		struct tcp_hook *h = &c->hooks[i];
+		struct bpf_program *p;
+		struct bpf_link *l;
+
+		if (h->chosen < 0) {
+			if (h->required) {
+				pr_warn("no usable hook for %s\n", h->feature);
+				return -EOPNOTSUPP;
+			}
+			continue;
+		}
+		p = bpf_object__find_program_by_name(c->skel->obj, h->program[h->chosen]);
+		if (!p)
+			return -ENOENT;
+		if (!strncmp(h->hook[h->chosen], "cgroup_skb/", 11))
+			l = bpf_program__attach_cgroup(p, c->cgroup_fd);
+		else
+			l = bpf_program__attach(p);
+		if (!l) {
+			int err = -errno;
+
+			snprintf(h->error, sizeof(h->error), "%s", strerror(-err));
+			pr_warn("attaching %s (%s): %s\n", h->hook[h->chosen], h->feature,
+				strerror(-err));
+			if (h->required)
+				return err;
+			continue;
+		}
+		c->links[i] = l;
+		h->attached = true;
+		pr_info("%s: %s\n", h->feature, h->hook[h->chosen]);
+	}
+	return 0;
+}
+
+static int load(struct tcp_collector *c, __u32 max_flows)
+{
+	struct bpf_program *p;
+	size_t i;
+	int j, err;
+
+	c->skel = tcp_bpf__open();
+	if (!c->skel)
+		return -errno;
+	bpf_object__for_each_program(p, c->skel->obj) bpf_program__set_autoload(p, false);
+	for (i = 0; i < N_FEATURES; i++) {
+		struct tcp_hook *h = &c->hooks[i];
+
+		if (h->chosen < 0)
+			continue;
+		p = bpf_object__find_program_by_name(c->skel->obj, h->program[h->chosen]);
+		if (p)
+			bpf_program__set_autoload(p, true);
+	}
+	bpf_map__set_max_entries(c->skel->maps.flows, max_flows ?: FP_MAX_FLOWS);
+	err = tcp_bpf__load(c->skel);
+	if (!err)
+		return 0;
+	/* A fast hook that passed its probe can still fail to verify: fall back once. */
+	for (i = 0; i < N_FEATURES; i++) {
+		struct tcp_hook *h = &c->hooks[i];
+
+		if (h->chosen >= 0 && !strncmp(h->hook[h->chosen], "tp_btf/", 7)) {
+			h->available[h->chosen] = false;
+			for (j = h->chosen + 1; j < h->n && !h->available[j]; j++)
+				;
+			h->chosen = j < h->n ? j : -1;
+			err = 1;
+		}
+	}
+	tcp_bpf__destroy(c->skel);
+	c->skel = NULL;
+	if (err != 1)
+		return -EINVAL;
+	pr_info("loading with fast hooks failed, retrying with tracepoints\n");
+	return load(c, max_flows);
+}
+
+int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables *t,
+	      struct tcp_collector **out)
+{
+	struct tcp_collector *c;
+	char cgroot[256];
+	int err;
+
+	libbpf_set_print(libbpf_print);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cgroup_fd = -1;
+	c->stats_fd = -1;
+	c->on_event = opts->on_event;
+	c->ctx = opts->ctx;
+	c->ncpu = libbpf_num_possible_cpus();
+	if (c->ncpu <= 0) {
+		err = c->ncpu ?: -EINVAL;
+		goto cleanup;
+	}
+	c->percpu_buf = calloc(c->ncpu, sizeof(struct fp_svc_stats));
+	if (!c->percpu_buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	tcp__plan(c->hooks, N_FEATURES);
+	err = probe__cgroup2_root(cgroot, sizeof(cgroot));
+	if (err)
+		goto cleanup;
+	c->cgroup_fd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->cgroup_fd < 0) {
+		err = -errno;
+		pr_warn("opening cgroup root %s: %s\n", cgroot, strerror(-err));
+		goto cleanup;
+	}
+	/* Run-time statistics for fogprobe_bpf_program_*; kept on while the fd is open. */
+	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (c->stats_fd < 0)
+		pr_info("bpf_stats unavailable: %s\n", strerror(errno));
+	err = load(c, opts->max_flows);
+	if (err) {
+		pr_warn("loading BPF programs: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = tcp__set_services(c, t);
+	if (err) {
+		pr_warn("writing service tables: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), handle_event, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = attach_hooks(c);
+	if (err)
+		goto cleanup;
+	load_reason_names(c);
+	*out = c;
+	return 0;
+cleanup:
+	tcp__close(c);
+	return err;
+}
+
+void tcp__close(struct tcp_collector *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < N_FEATURES; i++)
+		bpf_link__destroy(c->links[i]);
+	ring_buffer__free(c->rb);
+	tcp_bpf__destroy(c->skel);
+	if (c->cgroup_fd >= 0)
+		close(c->cgroup_fd);
+	if (c->stats_fd >= 0)
+		close(c->stats_fd);
+	for (i = 0; i < FP_DROP_REASONS; i++)
+		free(c->reason_names[i]);
+	free(c->percpu_buf);
+	free(c);
+}
+
+int tcp__poll(struct tcp_collector *c, int timeout_ms)
+{
+	int n, m;
+
+	/* Producers wake us only when the ring is filling; drain what is there anyway. */
+	n = ring_buffer__poll(c->rb, timeout_ms);
+	if (n < 0 && n != -EINTR)
+		return n;
+	m = ring_buffer__consume(c->rb);
+	if (m < 0)
+		return m;
+	return (n > 0 ? n : 0) + m;
+}
+
+static int sum_percpu_u64(struct tcp_collector *c, int fd, __u32 key, __u64 *sum)
+{
+	__u64 *v = c->percpu_buf;
+	int i;
+
+	if (bpf_map_lookup_elem(fd, &key, v))
+		return -errno;
+	*sum = 0;
+	for (i = 0; i < c->ncpu; i++)
+		*sum += v[i];
+	return 0;
+}
+
+int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
+{
+	int fd_stats = bpf_map__fd(c->skel->maps.svc_stats);
+	int fd_drops = bpf_map__fd(c->skel->maps.drop_stats);
+	int fd_lost = bpf_map__fd(c->skel->maps.lost_stats);
+	int fd_flows = bpf_map__fd(c->skel->maps.flows);
+	int fd_lis = bpf_map__fd(c->skel->maps.listeners);
+	struct fp_svc_stats *pc = c->percpu_buf;
+	struct fp_listener_key lk, lnext;
+	struct fp_listener l;
+	struct fp_flow f;
+	__u64 fk, fnext, *fkp = NULL;
+	struct fp_listener_key *lkp = NULL;
+	__u32 svc, kind, r, k;
+	int i, err;
+
+	for (svc = 0; svc < FP_MAX_SERVICES; svc++) {
+		for (kind = 0; kind < FP_KINDS; kind++) {
+			struct fp_svc_stats *dst = &s->stats[svc][kind];
+			__u64 *d = (__u64 *)dst;
+
+			k = svc * FP_KINDS + kind;
+			if (bpf_map_lookup_elem(fd_stats, &k, pc))
+				return -errno;
+			memset(dst, 0, sizeof(*dst));
+			for (i = 0; i < c->ncpu; i++) {
+				const __u64 *src = (const __u64 *)&pc[i];
+				size_t w;
+
+				for (w = 0; w < sizeof(*dst) / sizeof(__u64); w++)
+					d[w] += src[w];
+			}
+		}
+	}
+	for (svc = 0; svc <= FP_MAX_SERVICES; svc++)
+		for (r = 0; r < FP_DROP_REASONS; r++) {
+			err = sum_percpu_u64(c, fd_drops, svc * FP_DROP_REASONS + r,
+					     &s->drops[svc][r]);
+			if (err)
+				return err;
+		}
+	for (k = 0; k < FP_LOST_SLOTS; k++) {
+		err = sum_percpu_u64(c, fd_lost, k, &s->lost[k]);
+		if (err)
+			return err;
+	}
+
+	flows__reset_gauges(s);
+	while (!bpf_map_get_next_key(fd_flows, fkp, &fnext)) {
+		fk = fnext;
+		fkp = &fk;
+		if (!bpf_map_lookup_elem(fd_flows, &fk, &f))
+			flows__add_flow(s, &f);
+	}
+	while (!bpf_map_get_next_key(fd_lis, lkp, &lnext)) {
+		lk = lnext;
+		lkp = &lk;
+		if (!bpf_map_lookup_elem(fd_lis, &lk, &l))
+			flows__add_listener(s, &l);
+	}
+	return 0;
+}
+
+size_t tcp__hooks(const struct tcp_collector *c, const struct tcp_hook **hooks)
+{
+	*hooks = c->hooks;
+	return N_FEATURES;
+}
+
+size_t tcp__prog_stats(const struct tcp_collector *c, struct tcp_prog_stats *out, size_t max)
+{
+	struct bpf_program *p;
+	size_t n = 0;
+
+	bpf_object__for_each_program(p, c->skel->obj)
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd < 0 || n >= max)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		out[n].program = bpf_program__name(p);
+		out[n].run_time_ns = info.run_time_ns;
+		out[n].run_cnt = info.run_cnt;
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * HTTP endpoint on libmicrohttpd's internal polling thread. Requests are served one at a
+ * time on that thread, so before_scrape() and the render never run concurrently with
+ * another scrape.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+#include <zlib.h>
+
+#include "export/http.h"
+#include "lib/log.h"
+
+#define CT_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define CT_OPENMETRICS "application/openmetrics-text; version=1.0.0; charset=utf-8"
+#define CT_PLAIN "text/plain; charset=utf-8"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct http_handlers h;
+	/* While MHD_start_daemon() runs, its complaints belong in the caller's err. */
+	atomic_bool starting;
+	char start_err[256];
+};
+
+/* ---- content negotiation ----------------------------------------------------------- */
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+static const char *trim_end(const char *start, const char *end)
+{
+	while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	return end;
+}
+
+/*
+ * One element of a comma-separated header list: the token before the first ';' and its
+ * q parameter (RFC 9110 12.4.2; 1 when absent, 0 for "q=0", "q=0.0", "q=0.000").
+ */
+struct list_item {
+	const char *tok;
+	size_t tok_len;
+	double q;
+};
+
+static const char *list_next(const char *p, struct list_item *it)
+{
+	const char *end = p + strcspn(p, ","), *semi, *param, *pend;
+
+	p = skip_ws(p, end);
+	semi = memchr(p, ';', (size_t)(end - p));
+	it->tok = p;
+	it->tok_len = (size_t)(trim_end(p, semi ? semi : end) - p);
+	it->q = 1;
+	for (param = semi; param && param < end; param = pend) {
+		char num[16];
+		size_t n;
+
+		param = skip_ws(param + 1, end);
+		pend = memchr(param, ';', (size_t)(end - param));
+		if (!pend)
+			pend = end;
+		if ((size_t)(pend - param) < 2 || (param[0] != 'q' && param[0] != 'Q') ||
+		    param[1] != '=')
+			continue;
+		n = (size_t)(trim_end(param + 2, pend) - (param + 2));
+		if (n == 0 || n >= sizeof(num))
+			continue;
+		memcpy(num, param + 2, n);
+		num[n] = '\0';
+		it->q = strtod(num, NULL);
+	}
+	return *end ? end + 1 : end;
+}
+
+static bool tok_is(const struct list_item *it, const char *s)
+{
+	return it->tok_len == strlen(s) && !strncasecmp(it->tok, s, it->tok_len);
+}
+
+bool http__wants_openmetrics(const char *accept)
+{
+	struct list_item it;
+	const char *p = accept;
+
+	if (!p)
+		return false;
+	while (*p) {
+		p = list_next(p, &it);
+		/* Media types are case-insensitive (RFC 9110 8.3.1). Prometheus lists it with
+		 * the highest q when it can parse it, so any q > 0 means it can. */
+		if (tok_is(&it, "application/openmetrics-text") && it.q > 0)
+			return true;
+	}
+	return false;
+}
+
+bool http__accepts_gzip(const char *accept_encoding)
+{
+	struct list_item it;
+	const char *p = accept_encoding;
+	int gzip = -1, star = -1;
+
+	if (!p)
+		return false;
+	while (*p) {
+		p = list_next(p, &it);
+		if (tok_is(&it, "gzip") || tok_is(&it, "x-gzip"))
+			gzip = it.q > 0;
+		else if (tok_is(&it, "*"))
+			star = it.q > 0;
+	}
+	/* An explicit gzip entry wins; "*" covers codings not listed (RFC 9110 12.5.3). */
+	if (gzip >= 0)
+		return gzip;
+	return star > 0;
+}
+
+int http__gzip(const char *in, size_t n, struct strbuf *out)
+{
+	unsigned char chunk[16384];
+	z_stream zs;
+	int ret, err = 0;
+
+	memset(&zs, 0, sizeof(zs));
+	/* windowBits 15 + 16: gzip framing, not zlib. Level 1: metrics text is repetitive
+	 * enough that higher levels buy little and cost several ms per scrape. */
+	if (deflateInit2(&zs, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -ENOMEM;
+	zs.next_in = (Bytef *)in;
+	do {
+		/* avail_in is 32 bits; feed large inputs in slices. */
+		size_t slice = n > (1u << 30) ? (1u << 30) : n;
+
+		zs.avail_in = (uInt)slice;
+		n -= slice;
+		do {
+			zs.next_out = chunk;
+			zs.avail_out = sizeof(chunk);
+			ret = deflate(&zs, n ? Z_NO_FLUSH : Z_FINISH);
+			if (ret == Z_STREAM_ERROR) {
+				err = -EINVAL;
+				goto cleanup;
+			}
+			err = strbuf__append(out, (const char *)chunk, sizeof(chunk) - zs.avail_out);
+			if (err)
+				goto cleanup;
+		} while (zs.avail_out == 0);
+	} while (n);
+	if (ret != Z_STREAM_END)
+		err = -EIO;
+cleanup:
+	deflateEnd(&zs);
+	return err;
+}
+
+/* ---- request handling -------------------------------------------------------------- */
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
+			     const char *content_type, const char *body)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connection *conn)
+{
+	const char *accept, *encoding;
+	struct MHD_Response *resp;
+	struct strbuf text, gz;
+	enum metrics_format fmt;
+	bool gzip;
+	enum MHD_Result ret;
+	int err;
+
+	accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+					       MHD_HTTP_HEADER_ACCEPT_ENCODING);
+	fmt = http__wants_openmetrics(accept) ? METRICS_OPENMETRICS : METRICS_TEXT_004;
+	gzip = http__accepts_gzip(encoding);
+
+	if (s->h.before_scrape)
+		s->h.before_scrape(s->h.ctx);
+
+	strbuf__init(&text);
+	strbuf__init(&gz);
+	err = metrics__render(s->h.registry, &text, fmt);
+	if (!err && gzip)
+		err = http__gzip(text.buf ? text.buf : "", text.len, &gz);
+	if (err) {
+		/* A truncated exposition would read as series disappearing: fail the scrape. */
+		pr_warn("rendering /metrics: %s\n", strerror(-err));
+		strbuf__free(&text);
+		strbuf__free(&gz);
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_PLAIN, "render failed\n");
+	}
+	if (gzip) {
+		strbuf__free(&text);
+		text = gz;
+	}
+	/* MHD frees the buffer with free() once sent; the strbuf gives up ownership. */
+	resp = MHD_create_response_from_buffer(text.len, text.buf ? text.buf : (void *)"",
+					       text.buf ? MHD_RESPMEM_MUST_FREE :
+							  MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		strbuf__free(&text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				fmt == METRICS_OPENMETRICS ? CT_OPENMETRICS : CT_TEXT);
+	if (gzip)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result http__handle(void *cls, struct MHD_Connection *conn, const char *url,
+				    const char *method, const char *version,
+				    const char *upload_data, size_t *upload_data_size,
+				    void **con_cls)
+{
+	struct http_server *s = cls;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)con_cls;
+
+	/* HEAD gets GET's headers; MHD drops the body itself. */
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, CT_PLAIN, "method not allowed\n");
+	if (!strcmp(url, "/metrics"))
+		return serve_metrics(s, conn);
+	if (!strcmp(url, "/healthz"))
+		return reply(conn, MHD_HTTP_OK, CT_PLAIN, "ok\n");
+	if (!strcmp(url, "/readyz")) {
+		if (!s->h.ready || s->h.ready(s->h.ctx))
+			return reply(conn, MHD_HTTP_OK, CT_PLAIN, "ready\n");
+		return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, CT_PLAIN, "not ready\n");
+	}
+	return reply(conn, MHD_HTTP_NOT_FOUND, CT_PLAIN, "not found\n");
+}
+
+static void http__log(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *s = cls;
+	char msg[256];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	if (atomic_load(&s->starting)) {
+		snprintf(s->start_err, sizeof(s->start_err), "%s", msg);
+		return;
+	}
+	pr_warn("http: %s\n", msg);
+}
+
+/* ---- lifecycle --------------------------------------------------------------------- */
+
+/* "HOST:PORT", "[v6]:PORT", ":PORT" (all IPv4 addresses). */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
+			char *err, size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	const char *colon, *host_start, *host_end;
+	char host[256], *endp;
+	unsigned long port;
+	int ret;
+
+	colon = strrchr(listen, ':');
+	if (!colon) {
+		snprintf(err, errlen, "listen address %s: expected HOST:PORT", listen);
+		return -EINVAL;
+	}
+	host_start = listen;
+	host_end = colon;
+	if (*listen == '[') {
+		if (colon == listen || colon[-1] != ']') {
+			snprintf(err, errlen, "listen address %s: expected [IPV6]:PORT", listen);
+			return -EINVAL;
+		}
+		host_start++;
+		host_end--;
+	} else if (memchr(listen, ':', (size_t)(colon - listen))) {
+		/* "::1:9477" cannot be split reliably; RFC 3986 brackets can. */
+		snprintf(err, errlen, "listen address %s: put IPv6 addresses in brackets",
+			 listen);
+		return -EINVAL;
+	}
+	errno = 0;
+	port = strtoul(colon + 1, &endp, 10);
+	if (!colon[1] || *endp || errno || port == 0 || port > 65535) {
+		snprintf(err, errlen, "listen address %s: invalid port", listen);
+		return -EINVAL;
+	}
+	if ((size_t)(host_end - host_start) >= sizeof(host)) {
+		snprintf(err, errlen, "listen address %s: host too long", listen);
+		return -EINVAL;
+	}
+	memcpy(host, host_start, (size_t)(host_end - host_start));
+	host[host_end - host_start] = '\0';
+	if (!*host)
+		snprintf(host, sizeof(host), "0.0.0.0");
+
+	hints.ai_family = *listen == '[' ? AF_INET6 : AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	ret = getaddrinfo(host, colon + 1, &hints, &res);
+	if (ret) {
+		snprintf(err, errlen, "listen address %s: %s", listen, gai_strerror(ret));
+		return -EINVAL;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void addr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, ntohs(a->sin6_port));
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, ntohs(a->sin_port));
+	}
+}
+
+struct http_server *http__start(const char *listen, const struct http_handlers *h, char *err,
+				size_t errlen)
+{
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	struct sockaddr_storage ss = { 0 };
+	struct http_server *s;
+	char where[INET6_ADDRSTRLEN + 16];
+	socklen_t sslen;
+	uint16_t port;
+	int saved;
+
+	if (!listen || !h || !h->registry) {
+		snprintf(err, errlen, "http: no listen address or registry");
+		return NULL;
+	}
+	if (parse_listen(listen, &ss, &sslen, err, errlen))
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "http: %s", strerror(ENOMEM));
+		return NULL;
+	}
+	s->h = *h;
+	if (ss.ss_family == AF_INET6) {
+		flags |= MHD_USE_DUAL_STACK;
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+
+	atomic_store(&s->starting, true);
+	errno = 0;
+	s->daemon = MHD_start_daemon(flags, port, NULL, NULL, http__handle, s,
+				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				     MHD_OPTION_EXTERNAL_LOGGER, http__log, s,
+				     /* A stuck scraper must not hold the only thread. */
+				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+				     MHD_OPTION_END);
+	saved = errno;
+	atomic_store(&s->starting, false);
+	if (!s->daemon) {
+		addr_str(&ss, where, sizeof(where));
+		/* MHD leaves bind()'s errno in place; its own message is the fallback. */
+		if (saved)
+			snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(saved));
+		else
+			snprintf(err, errlen, "cannot listen on %s: %s", where,
+				 s->start_err[0] ? s->start_err : "libmicrohttpd failed");
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void http__stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon);
+	free(s);
+}

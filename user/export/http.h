@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * HTTP endpoint (libmicrohttpd): /metrics, /healthz, /readyz.
+ * /metrics: text 0.0.4 by default, OpenMetrics when Accept asks for
+ * application/openmetrics-text, gzip when Accept-Encoding allows it.
+ */
+#ifndef FOGPROBE_EXPORT_HTTP_H
+#define FOGPROBE_EXPORT_HTTP_H
+
+#include <stdbool.h>
+#include "lib/strbuf.h"
+#include "telemetry/metrics.h"
+
+struct http_handlers {
+	/* Called before each /metrics render (e.g. to refresh from sources); may be NULL. */
+	void (*before_scrape)(void *ctx);
+	/* true once the daemon is attached and collecting; /readyz is 503 before. */
+	bool (*ready)(void *ctx);
+	void *ctx;
+	struct metrics *registry;
+};
+
+struct http_server;
+
+/* listen: "HOST:PORT", "[v6]:PORT" or ":PORT". Returns NULL and fills err. */
+struct http_server *http__start(const char *listen, const struct http_handlers *h, char *err,
+				size_t errlen);
+void http__stop(struct http_server *s); /* accepts NULL */
+
+/* Exposed for tests: the content negotiation and compression used by /metrics. */
+bool http__wants_openmetrics(const char *accept);
+bool http__accepts_gzip(const char *accept_encoding);
+int http__gzip(const char *in, size_t n, struct strbuf *out);
+
+#endif

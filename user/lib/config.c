@@ -1,0 +1,805 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Daemon configuration. jansson checks the syntax and reports where it broke; this file
+ * checks the meaning. jansson keeps no positions for the values of a parsed document, so
+ * an error about a value re-scans the (by then known valid) text along the path of that
+ * value to find its line and column. Positions follow jansson's own convention so that
+ * both kinds of error read alike: lines from 1, columns from 1 counted in Unicode
+ * characters, not bytes (jansson load.c stream_get() bumps the column only on the first
+ * byte of a UTF-8 sequence).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/config.h"
+
+/* Larger than any sane config; bounds what a wrong path (a log file) can cost. */
+#define CONFIG_MAX_FILE_BYTES (1 << 20)
+#define CONFIG_PROTOCOLS "tcp, betanet, http, websocket"
+
+/*
+ * Shipped as deploy/fogprobe.json too (same bytes); parsed like any file so that the
+ * default obeys the same rules as an operator's config.
+ */
+static const char default_config[] =
+	"{\n"
+	"  \"listen\": \"" CONFIG_DEFAULT_LISTEN "\",\n"
+	"  \"services\": [\n"
+	"    {\"name\": \"betanet\", \"protocol\": \"betanet\", \"ports\": [9001, 9002, 9003]},\n"
+	"    {\"name\": \"betanet-stats\", \"protocol\": \"http\", \"ports\": [9000]},\n"
+	"    {\"name\": \"backend\", \"protocol\": \"http\", \"ports\": [8000]},\n"
+	"    {\"name\": \"control-panel\", \"protocol\": \"http\", \"ports\": [3000]}\n"
+	"  ]\n"
+	"}\n";
+
+static const char *const protocol_names[] = {
+	[FP_PROTO_TCP] = "tcp",
+	[FP_PROTO_BETANET] = "betanet",
+	[FP_PROTO_HTTP] = "http",
+	[FP_PROTO_WEBSOCKET] = "websocket",
+};
+
+#define N_PROTOCOLS (sizeof(protocol_names) / sizeof(protocol_names[0]))
+
+/* services[i].comm[j] is the deepest value we report on. */
+#define PATH_MAX_DEPTH 4
+
+struct path_step {
+	const char *key; /* NULL: array element number `index` */
+	size_t index;
+};
+
+struct parser {
+	const char *text;
+	size_t len;
+	const char *name;
+	char *err;
+	size_t errlen;
+	struct path_step path[PATH_MAX_DEPTH];
+	int depth;
+};
+
+static void path_push_key(struct parser *p, const char *key)
+{
+	p->path[p->depth].key = key;
+	p->path[p->depth].index = 0;
+	p->depth++;
+}
+
+static void path_push_index(struct parser *p, size_t index)
+{
+	p->path[p->depth].key = NULL;
+	p->path[p->depth].index = index;
+	p->depth++;
+}
+
+static void path_pop(struct parser *p)
+{
+	p->depth--;
+}
+
+/* Cursor over JSON text that counts lines and columns the way jansson does. */
+struct cursor {
+	const char *p;
+	const char *end;
+	int line;
+	int col; /* column of the last character consumed; 0 at the start of a line */
+};
+
+static int cur_peek(const struct cursor *c)
+{
+	return c->p < c->end ? (unsigned char)*c->p : -1;
+}
+
+static void cur_advance(struct cursor *c)
+{
+	unsigned char ch;
+
+	if (c->p >= c->end)
+		return;
+	ch = (unsigned char)*c->p++;
+	if (ch == '\n') {
+		c->line++;
+		c->col = 0;
+	} else if ((ch & 0xc0) != 0x80) {
+		/* UTF-8 continuation bytes do not start a character */
+		c->col++;
+	}
+}
+
+static void cur_skip_ws(struct cursor *c)
+{
+	int ch;
+
+	while ((ch = cur_peek(c)) == ' ' || ch == '\t' || ch == '\n' || ch == '\r')
+		cur_advance(c);
+}
+
+/* At the opening quote; stops after the closing one. */
+static void cur_skip_string(struct cursor *c)
+{
+	int ch;
+
+	cur_advance(c);
+	while ((ch = cur_peek(c)) != -1) {
+		cur_advance(c);
+		if (ch == '\\')
+			cur_advance(c);
+		else if (ch == '"')
+			break;
+	}
+}
+
+/* Iterative, so that nesting depth costs no stack. */
+static void cur_skip_value(struct cursor *c)
+{
+	int depth = 0;
+	int ch;
+
+	cur_skip_ws(c);
+	ch = cur_peek(c);
+	if (ch == '"') {
+		cur_skip_string(c);
+		return;
+	}
+	if (ch != '{' && ch != '[') {
+		while ((ch = cur_peek(c)) != -1 && !strchr(",]} \t\n\r", ch))
+			cur_advance(c);
+		return;
+	}
+	while ((ch = cur_peek(c)) != -1) {
+		if (ch == '"') {
+			cur_skip_string(c);
+			continue;
+		}
+		cur_advance(c);
+		if (ch == '{' || ch == '[') {
+			depth++;
+		} else if (ch == '}' || ch == ']') {
+			if (--depth == 0)
+				return;
+		}
+	}
+}
+
+/* Does the string token tok[0..n) (quotes included) decode to key? */
+static int key_equals(const char *tok, size_t n, const char *key)
+{
+	json_t *decoded;
+	int eq;
+
+	if (n < 2)
+		return 0;
+	if (!memchr(tok, '\\', n))
+		return strlen(key) == n - 2 && !memcmp(tok + 1, key, n - 2);
+	/* Escapes: let jansson decode them rather than keep a second decoder here. */
+	decoded = json_loadb(tok, n, JSON_DECODE_ANY, NULL);
+	eq = json_is_string(decoded) && !strcmp(json_string_value(decoded), key);
+	json_decref(decoded);
+	return eq;
+}
+
+/*
+ * Line and column of the value at p->path, or of its last key when at_key. The text
+ * parsed without error and has no duplicate keys, so a key names one member.
+ */
+static int parser_locate(const struct parser *p, int at_key, int *line, int *col)
+{
+	struct cursor c = { .p = p->text, .end = p->text + p->len, .line = 1, .col = 0 };
+	int i;
+
+	for (i = 0; i < p->depth; i++) {
+		const struct path_step *step = &p->path[i];
+
+		cur_skip_ws(&c);
+		if (step->key) {
+			int kline, kcol, match;
+			const char *kstart;
+
+			if (cur_peek(&c) != '{')
+				return -ENOENT;
+			cur_advance(&c);
+			for (;;) {
+				cur_skip_ws(&c);
+				if (cur_peek(&c) != '"')
+					return -ENOENT;
+				kline = c.line;
+				kcol = c.col + 1;
+				kstart = c.p;
+				cur_skip_string(&c);
+				match = key_equals(kstart, c.p - kstart, step->key);
+				cur_skip_ws(&c);
+				if (cur_peek(&c) != ':')
+					return -ENOENT;
+				cur_advance(&c);
+				if (match)
+					break;
+				cur_skip_value(&c);
+				cur_skip_ws(&c);
+				if (cur_peek(&c) != ',')
+					return -ENOENT;
+				cur_advance(&c);
+			}
+			if (at_key && i == p->depth - 1) {
+				*line = kline;
+				*col = kcol;
+				return 0;
+			}
+		} else {
+			size_t n;
+
+			if (cur_peek(&c) != '[')
+				return -ENOENT;
+			cur_advance(&c);
+			for (n = 0;; n++) {
+				cur_skip_ws(&c);
+				if (cur_peek(&c) == -1 || cur_peek(&c) == ']')
+					return -ENOENT;
+				if (n == step->index)
+					break;
+				cur_skip_value(&c);
+				cur_skip_ws(&c);
+				if (cur_peek(&c) != ',')
+					return -ENOENT;
+				cur_advance(&c);
+			}
+		}
+	}
+	cur_skip_ws(&c);
+	*line = c.line;
+	*col = c.col + 1; /* every JSON value starts with an ASCII character */
+	return 0;
+}
+
+static void parser_verror(struct parser *p, int at_key, const char *fmt, va_list ap)
+{
+	char msg[256];
+	int line = 0, col = 0;
+
+	if (!p->err || !p->errlen)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Cannot fail on text jansson accepted; 0:0 would expose a bug here, not hide it. */
+	if (parser_locate(p, at_key, &line, &col))
+		line = col = 0;
+	snprintf(p->err, p->errlen, "%s:%d:%d: %s", p->name, line, col, msg);
+}
+
+/* Error about the value at the current path. Returns -EINVAL. */
+static int parser_error(struct parser *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Error about the key that ends the current path. Returns -EINVAL. */
+static int parser_key_error(struct parser *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int parser_error(struct parser *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	parser_verror(p, 0, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parser_key_error(struct parser *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	parser_verror(p, 1, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/*
+ * s double-quoted for an error message: quotes, backslashes and control characters
+ * escaped, cut with "..." when long. Returns buf.
+ */
+static const char *quote(const char *s, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	buf[o++] = '"';
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char esc[5];
+		size_t n;
+
+		if (ch == '"' || ch == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)ch;
+			n = 2;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\x%02x", ch);
+			n = 4;
+		} else {
+			esc[0] = (char)ch;
+			n = 1;
+		}
+		/* room for this, then '...', closing quote and NUL */
+		if (o + n + 5 > size) {
+			/* in the middle of a UTF-8 sequence: drop its first bytes too */
+			if ((ch & 0xc0) == 0x80) {
+				while (o > 1 && ((unsigned char)buf[o - 1] & 0xc0) == 0x80)
+					o--;
+				if (o > 1)
+					o--;
+			}
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(buf + o, esc, n);
+		o += n;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Keys of obj not in allowed (NULL-terminated); the error points at the key. */
+static int check_keys(struct parser *p, json_t *obj, const char *const *allowed, const char *what)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach(obj, key, val) {
+		const char *const *a;
+		char q[48];
+
+		for (a = allowed; *a; a++)
+			if (!strcmp(key, *a))
+				break;
+		if (*a)
+			continue;
+		path_push_key(p, key);
+		return parser_key_error(p, "unknown key %s %s", quote(key, q, sizeof(q)), what);
+	}
+	return 0;
+}
+
+static int valid_host_char(int ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '-';
+}
+
+static int valid_v6_char(int ch)
+{
+	return (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') || (ch >= '0' && ch <= '9') ||
+	       ch == ':' || ch == '.';
+}
+
+/* "HOST:PORT", "[v6]:PORT" (optional %zone) or ":PORT", port 1..65535. */
+static int listen_valid(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	const char *h, *zone = NULL;
+	unsigned long port = 0;
+	const char *d;
+
+	if (!colon || !colon[1] || strlen(colon + 1) > 5)
+		return 0;
+	for (d = colon + 1; *d; d++) {
+		if (*d < '0' || *d > '9')
+			return 0;
+		port = port * 10 + (unsigned long)(*d - '0');
+	}
+	if (port < 1 || port > 65535)
+		return 0;
+
+	if (s[0] != '[') {
+		for (h = s; h < colon; h++)
+			if (!valid_host_char((unsigned char)*h))
+				return 0;
+		return 1;
+	}
+	if (colon - s < 3 || colon[-1] != ']')
+		return 0;
+	for (h = s + 1; h < colon - 1; h++) {
+		if (zone) {
+			if (!valid_host_char((unsigned char)*h) && *h != '_')
+				return 0;
+		} else if (*h == '%') {
+			zone = h;
+		} else if (!valid_v6_char((unsigned char)*h)) {
+			return 0;
+		}
+	}
+	if (zone && zone == colon - 2)
+		return 0; /* empty zone */
+	return memchr(s + 1, ':', (zone ? zone : colon - 1) - (s + 1)) != NULL;
+}
+
+static int parse_listen(struct parser *p, json_t *val, struct config *cfg)
+{
+	const char *s = json_string_value(val);
+
+	if (s && strlen(s) >= CONFIG_LISTEN_LEN)
+		return parser_error(p, "listen is longer than %d bytes", CONFIG_LISTEN_LEN - 1);
+	if (!s || !listen_valid(s))
+		return parser_error(p, "listen must be \"HOST:PORT\", \"[IPv6]:PORT\" or \":PORT\" "
+				       "with a port in 1..65535");
+	strcpy(cfg->listen, s);
+	return 0;
+}
+
+static int name_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++) {
+		if (!valid_host_char((unsigned char)s[n]) && s[n] != '_')
+			return 0;
+	}
+	return n >= 1 && n < CONFIG_NAME_LEN;
+}
+
+static int parse_name(struct parser *p, json_t *val, struct config *cfg, int i)
+{
+	const char *s = json_string_value(val);
+	int j;
+
+	if (!s || !name_valid(s))
+		return parser_error(p, "service name must match [A-Za-z0-9_.-]{1,%d}",
+				    CONFIG_NAME_LEN - 1);
+	for (j = 0; j < i; j++)
+		if (!strcmp(cfg->services[j].name, s))
+			return parser_error(p, "duplicate service name \"%s\"", s);
+	strcpy(cfg->services[i].name, s);
+	return 0;
+}
+
+static int parse_protocol(struct parser *p, json_t *val, struct service_config *svc)
+{
+	const char *s = json_string_value(val);
+	char q[48];
+	size_t k;
+
+	if (!s)
+		return parser_error(p, "protocol must be a string, one of " CONFIG_PROTOCOLS);
+	for (k = 0; k < N_PROTOCOLS; k++) {
+		if (!strcmp(s, protocol_names[k])) {
+			svc->protocol = (enum fp_protocol)k;
+			return 0;
+		}
+	}
+	return parser_error(p, "unknown protocol %s (expected one of " CONFIG_PROTOCOLS ")",
+			    quote(s, q, sizeof(q)));
+}
+
+static int parse_ports(struct parser *p, json_t *arr, struct service_config *svc)
+{
+	size_t j, n;
+	json_t *val;
+
+	if (!json_is_array(arr))
+		return parser_error(p, "ports must be an array of port numbers");
+	n = json_array_size(arr);
+	if (!n)
+		return parser_error(p, "ports list is empty");
+	if (n > CONFIG_MAX_PORTS) {
+		path_push_index(p, CONFIG_MAX_PORTS);
+		return parser_error(p, "too many ports (at most %d per service)", CONFIG_MAX_PORTS);
+	}
+	json_array_foreach(arr, j, val) {
+		json_int_t port;
+		int k;
+
+		path_push_index(p, j);
+		if (!json_is_integer(val))
+			return parser_error(p, "port must be an integer in 1..65535");
+		port = json_integer_value(val);
+		if (port < 1 || port > 65535)
+			return parser_error(
+				p, "port %" JSON_INTEGER_FORMAT " is out of range 1..65535", port);
+		for (k = 0; k < svc->n_ports; k++)
+			if (svc->ports[k] == port)
+				return parser_error(p, "duplicate port %d", (int)port);
+		svc->ports[svc->n_ports++] = (uint16_t)port;
+		path_pop(p);
+	}
+	return 0;
+}
+
+static int parse_comm(struct parser *p, json_t *arr, struct service_config *svc)
+{
+	size_t j, n;
+	json_t *val;
+
+	if (!json_is_array(arr))
+		return parser_error(p, "comm must be an array of process names");
+	n = json_array_size(arr);
+	if (!n)
+		return parser_error(p, "comm list is empty");
+	if (n > CONFIG_MAX_COMM) {
+		path_push_index(p, CONFIG_MAX_COMM);
+		return parser_error(p, "too many comm entries (at most %d)", CONFIG_MAX_COMM);
+	}
+	json_array_foreach(arr, j, val) {
+		const char *s = json_string_value(val);
+		char q[48];
+
+		path_push_index(p, j);
+		if (!s)
+			return parser_error(p, "comm entry must be a string");
+		if (!s[0])
+			return parser_error(p, "comm entry is empty");
+		/* the kernel keeps TASK_COMM_LEN - 1 bytes: a longer name could never match */
+		if (strlen(s) >= CONFIG_COMM_LEN)
+			return parser_error(p,
+					    "comm %s is longer than %d bytes (TASK_COMM_LEN - 1)",
+					    quote(s, q, sizeof(q)), CONFIG_COMM_LEN - 1);
+		strcpy(svc->comm[svc->n_comm++], s);
+		path_pop(p);
+	}
+	return 0;
+}
+
+/*
+ * Stored as "/" or "/a/b": no trailing or doubled '/', so that services__build can count
+ * path components as the cgroup's level. "." and ".." would make that count wrong (and
+ * ".." could leave the cgroup mount), so they are refused.
+ */
+static int parse_cgroup(struct parser *p, json_t *val, struct service_config *svc)
+{
+	const char *s = json_string_value(val);
+	size_t o = 0;
+
+	if (!s)
+		return parser_error(p, "cgroup must be a string");
+	if (s[0] != '/')
+		return parser_error(p, "cgroup must be an absolute path (start with \"/\")");
+	if (strlen(s) >= CONFIG_CGROUP_LEN)
+		return parser_error(p, "cgroup is longer than %d bytes", CONFIG_CGROUP_LEN - 1);
+	while (*s) {
+		size_t n;
+
+		while (*s == '/')
+			s++;
+		n = strcspn(s, "/");
+		if (!n)
+			break;
+		if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return parser_error(p,
+					    "cgroup must not contain \".\" or \"..\" components");
+		svc->cgroup[o++] = '/';
+		memcpy(svc->cgroup + o, s, n);
+		o += n;
+		s += n;
+	}
+	if (!o)
+		svc->cgroup[o++] = '/';
+	svc->cgroup[o] = '\0';
+	return 0;
+}
+
+static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int i)
+{
+	static const char *const keys[] = { "name", "protocol", "ports", "comm", "cgroup", NULL };
+	struct service_config *svc = &cfg->services[i];
+	json_t *val;
+	int err;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "service must be an object");
+	err = check_keys(p, obj, keys, "in service (expected name, protocol, ports, comm, cgroup)");
+	if (err)
+		return err;
+
+	val = json_object_get(obj, "name");
+	if (!val)
+		return parser_error(p, "service is missing \"name\"");
+	path_push_key(p, "name");
+	err = parse_name(p, val, cfg, i);
+	if (err)
+		return err;
+	path_pop(p);
+
+	val = json_object_get(obj, "protocol");
+	if (!val)
+		return parser_error(p, "service is missing \"protocol\"");
+	path_push_key(p, "protocol");
+	err = parse_protocol(p, val, svc);
+	if (err)
+		return err;
+	path_pop(p);
+
+	val = json_object_get(obj, "ports");
+	if (!val)
+		return parser_error(p, "service is missing \"ports\"");
+	path_push_key(p, "ports");
+	err = parse_ports(p, val, svc);
+	if (err)
+		return err;
+	path_pop(p);
+
+	val = json_object_get(obj, "comm");
+	if (val) {
+		path_push_key(p, "comm");
+		err = parse_comm(p, val, svc);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+
+	val = json_object_get(obj, "cgroup");
+	if (val) {
+		path_push_key(p, "cgroup");
+		err = parse_cgroup(p, val, svc);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	return 0;
+}
+
+static int parse_root(struct parser *p, json_t *root, struct config *cfg)
+{
+	static const char *const keys[] = { "listen", "services", NULL };
+	json_t *val, *svc;
+	size_t i;
+	int err;
+
+	if (!json_is_object(root))
+		return parser_error(p, "config must be a JSON object");
+	err = check_keys(p, root, keys, "(expected listen, services)");
+	if (err)
+		return err;
+
+	val = json_object_get(root, "listen");
+	if (val) {
+		path_push_key(p, "listen");
+		err = parse_listen(p, val, cfg);
+		if (err)
+			return err;
+		path_pop(p);
+	} else {
+		strcpy(cfg->listen, CONFIG_DEFAULT_LISTEN);
+	}
+
+	val = json_object_get(root, "services");
+	if (!val)
+		return parser_error(p, "missing services");
+	path_push_key(p, "services");
+	if (!json_is_array(val))
+		return parser_error(p, "services must be an array of service objects");
+	if (!json_array_size(val))
+		return parser_error(p, "services list is empty");
+	if (json_array_size(val) > CONFIG_MAX_SERVICES) {
+		path_push_index(p, CONFIG_MAX_SERVICES);
+		return parser_error(p, "too many services (at most %d)", CONFIG_MAX_SERVICES);
+	}
+	json_array_foreach(val, i, svc) {
+		path_push_index(p, i);
+		err = parse_service(p, svc, cfg, (int)i);
+		if (err)
+			return err;
+		path_pop(p);
+		cfg->n_services++;
+	}
+	path_pop(p);
+	return 0;
+}
+
+static int load_buffer(const char *text, size_t len, const char *name, struct config *cfg,
+		       char *err, size_t errlen)
+{
+	struct parser p = {
+		.text = text,
+		.len = len,
+		.name = name ? name : "<string>",
+		.err = err,
+		.errlen = errlen,
+	};
+	json_error_t jerr;
+	json_t *root;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (err && errlen)
+		err[0] = '\0';
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		/*
+		 * jansson's column is that of the last character of the token it stopped
+		 * at (the closing quote of a duplicate key), and 0 at end of input on a
+		 * fresh line.
+		 */
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%d:%d: %s", p.name, jerr.line, jerr.column,
+				 jerr.text);
+		return -EINVAL;
+	}
+	ret = parse_root(&p, root, cfg);
+	json_decref(root);
+	return ret;
+}
+
+int config__load_string(const char *text, const char *name, struct config *cfg, char *err,
+			size_t errlen)
+{
+	if (!text || !cfg)
+		return -EINVAL;
+	return load_buffer(text, strlen(text), name, cfg, err, errlen);
+}
+
+int config__load_file(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd, ret;
+
+	if (!path || !cfg)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto io_error;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *nbuf;
+
+			if (cap >= CONFIG_MAX_FILE_BYTES) {
+				ret = -EFBIG;
+				goto io_error;
+			}
+			cap = cap ? cap * 2 : 4096;
+			nbuf = realloc(buf, cap);
+			if (!nbuf) {
+				ret = -ENOMEM;
+				goto io_error;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto io_error;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+	}
+	ret = load_buffer(buf, len, path, cfg, err, errlen);
+	goto cleanup;
+
+io_error:
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+cleanup:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+void config__default(struct config *cfg)
+{
+	char err[256];
+
+	/* A constant covered by the unit tests: failing here is a build defect. */
+	if (config__load_string(default_config, "<default config>", cfg, err, sizeof(err))) {
+		fprintf(stderr, "fogprobe: built-in default config is invalid: %s\n", err);
+		abort();
+	}
+}
+
+const char *config__protocol_name(enum fp_protocol p)
+{
+	if ((unsigned int)p >= N_PROTOCOLS)
+		return "unknown";
+	return protocol_names[p];
+}

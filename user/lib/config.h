@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Daemon configuration: a JSON file parsed with jansson.
+ *   {"listen": "HOST:PORT",
+ *    "services": [{"name": "betanet", "protocol": "betanet", "ports": [9001, 9002, 9003],
+ *                  "comm": ["mixnode"], "cgroup": "/kubepods"}]}
+ * Errors name the file, line and column of the offending value.
+ */
+#ifndef FOGPROBE_LIB_CONFIG_H
+#define FOGPROBE_LIB_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_SERVICES 32 /* == FP_MAX_SERVICES */
+#define CONFIG_MAX_PORTS 64
+#define CONFIG_MAX_COMM 4 /* == FP_MAX_COMM_MATCH */
+#define CONFIG_NAME_LEN 64
+#define CONFIG_COMM_LEN 16 /* TASK_COMM_LEN, NUL included */
+#define CONFIG_CGROUP_LEN 256
+#define CONFIG_LISTEN_LEN 128
+#define CONFIG_DEFAULT_LISTEN "0.0.0.0:9477"
+
+enum fp_protocol {
+	FP_PROTO_TCP = 0,
+	FP_PROTO_BETANET,
+	FP_PROTO_HTTP,
+	FP_PROTO_WEBSOCKET,
+};
+
+struct service_config {
+	char name[CONFIG_NAME_LEN];
+	enum fp_protocol protocol;
+	uint16_t ports[CONFIG_MAX_PORTS];
+	int n_ports;
+	char comm[CONFIG_MAX_COMM][CONFIG_COMM_LEN];
+	int n_comm;
+	char cgroup[CONFIG_CGROUP_LEN]; /* "" = any cgroup */
+};
+
+struct config {
+	char listen[CONFIG_LISTEN_LEN];
+	struct service_config services[CONFIG_MAX_SERVICES];
+	int n_services;
+};
+
+/* Built-in default: the Fog Compute services of DESIGN.md. */
+void config__default(struct config *cfg);
+
+/*
+ * Parse a config. Returns 0, or -EINVAL with err holding
+ * "<name>:<line>:<column>: <message>" (-ENOENT etc. for unreadable files).
+ */
+int config__load_file(const char *path, struct config *cfg, char *err, size_t errlen);
+int config__load_string(const char *text, const char *name, struct config *cfg, char *err,
+			size_t errlen);
+
+const char *config__protocol_name(enum fp_protocol p);
+
+#endif

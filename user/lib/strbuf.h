@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Growable byte buffer for rendering (exposition text, JSON, log lines). */
+#ifndef FOGPROBE_LIB_STRBUF_H
+#define FOGPROBE_LIB_STRBUF_H
+
+#include <stddef.h>
+
+struct strbuf {
+	char *buf; /* always NUL-terminated when len > 0 or after any append */
+	size_t len;
+	size_t cap;
+	int oom; /* set once an allocation failed; later appends are no-ops */
+};
+
+void strbuf__init(struct strbuf *sb);
+void strbuf__free(struct strbuf *sb); /* accepts a zeroed or freed buffer */
+void strbuf__reset(struct strbuf *sb); /* len = 0, keeps memory */
+int strbuf__append(struct strbuf *sb, const char *data, size_t n); /* 0 or -ENOMEM */
+int strbuf__puts(struct strbuf *sb, const char *s);
+int strbuf__printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * fogprobe: wiring and the event loop. Modules do the work; this file connects
+ * collect -> model -> telemetry -> export and owns signals.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "collect/probe.h"
+#include "collect/tcp.h"
+#include "export/http.h"
+#include "lib/config.h"
+#include "lib/log.h"
+#include "model/services.h"
+#include "telemetry/metrics.h"
+#include "telemetry/tcp_metrics.h"
+
+#define POLL_MS 100 /* ring buffer drain period: producers only wake us when it fills */
+#define RESCAN_S 5 /* cgroup prefixes resolve to new cgroups */
+
+static volatile sig_atomic_t stopping;
+
+struct daemon {
+	struct config cfg;
+	char cgroot[256];
+	struct service_tables tables;
+	struct tcp_collector *tcp;
+	struct metrics *reg;
+	struct tcp_metrics *tm;
+	struct tcp_snapshot snap;
+	pthread_mutex_t refresh_lock;
+	bool ready;
+	uint64_t events[8];
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: fogprobe [OPTIONS]          run the probe daemon\n"
+		"       fogprobe check              report the hooks this kernel offers\n"
+		"\n"
+		"Zero-instrumentation eBPF probe for the Fog Compute services: TCP loss,\n"
+		"latency and throughput per service, served as Prometheus metrics.\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE        JSON config (default: built-in Fog Compute services)\n"
+		"  -l, --listen HOST:PORT   metrics endpoint (default %s; overrides config)\n"
+		"      --log-format FORMAT  text (default) or json\n"
+		"  -v, --verbose            debug logging, libbpf's included\n"
+		"  -V, --version            print the version and exit\n"
+		"  -h, --help               print this help and exit\n"
+		"\n"
+		"Endpoints: /metrics (Prometheus text 0.0.4, OpenMetrics, gzip), /healthz, /readyz.\n"
+		"Exit codes: 0 ok, 1 runtime error or kernel unsupported, 2 usage or config error.\n",
+		CONFIG_DEFAULT_LISTEN);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static int cmd_check(void)
+{
+	struct tcp_hook hooks[16];
+	bool ok = true;
+	size_t n, i;
+	int j;
+	char cg[256];
+
+	n = tcp__plan(hooks, 16);
+	printf("%-20s %-40s %-10s %s\n", "FEATURE", "HOOK", "AVAILABLE", "CHOSEN");
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < hooks[i].n; j++)
+			printf("%-20s %-40s %-10s %s\n", j ? "" : hooks[i].feature,
+			       hooks[i].hook[j], hooks[i].available[j] ? "yes" : "no",
+			       j == hooks[i].chosen ? "<- chosen" : "");
+		if (hooks[i].chosen < 0) {
+			printf("%-20s %-40s %-10s %s\n", "", "(none)", "",
+			       hooks[i].required ? "REQUIRED: cannot run" : "disabled");
+			if (hooks[i].required)
+				ok = false;
+		}
+	}
+	printf("\n%-20s %s\n", "btf",
+	       access("/sys/kernel/btf/vmlinux", R_OK) ? "missing: CO-RE cannot relocate" :
+							 "/sys/kernel/btf/vmlinux");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		ok = false;
+	if (probe__cgroup2_root(cg, sizeof(cg)))
+		ok = false;
+	else
+		printf("%-20s %s\n", "cgroup2", cg);
+	printf("%-20s %s\n", "kprobes",
+	       probe__kprobes_available() ? "available (not needed)" :
+					    "not built in (not needed)");
+	printf("\n%s\n", ok ? "ok: fogprobe can run on this kernel" :
+			      "FAIL: fogprobe cannot run on this kernel");
+	return ok ? 0 : 1;
+}
+
+static void on_event(void *ctx, const struct fp_conn_event *e)
+{
+	static const char *const names[] = { "?", "open", "close", "connect_fail",
+					      "listen", "unlisten", "reset" };
+	struct daemon *d = ctx;
+
+	if (e->type < 7)
+		d->events[e->type]++;
+	if (log__level() >= LOG_DEBUG)
+		pr_debug("event %s service=%s comm=%s pid=%u netns=%u lport=%u rport=%u "
+			 "duration_ns=%llu reason=%u err=%d\n",
+			 e->type < 7 ? names[e->type] : "?",
+			 e->svc < d->cfg.n_services ? d->cfg.services[e->svc].name : "-",
+			 e->comm, e->pid, e->netns, e->lport, e->rport,
+			 (unsigned long long)e->duration_ns, e->reason, e->sk_err);
+}
+
+static const char *reason_name(void *ctx, unsigned reason)
+{
+	return tcp__drop_reason_name(ctx, reason);
+}
+
+static void refresh(void *ctx)
+{
+	struct daemon *d = ctx;
+	struct tcp_prog_stats ps[32];
+	struct program_runtime rt[32];
+	size_t n, i;
+
+	pthread_mutex_lock(&d->refresh_lock);
+	if (!tcp__read(d->tcp, &d->snap))
+		tcp_metrics__update(d->tm, &d->snap, reason_name, d->tcp);
+	n = tcp__prog_stats(d->tcp, ps, 32);
+	for (i = 0; i < n; i++) {
+		rt[i].program = ps[i].program;
+		rt[i].run_time_ns = ps[i].run_time_ns;
+		rt[i].run_cnt = ps[i].run_cnt;
+	}
+	tcp_metrics__runtime(d->tm, rt, n);
+	pthread_mutex_unlock(&d->refresh_lock);
+}
+
+static bool is_ready(void *ctx)
+{
+	return ((struct daemon *)ctx)->ready;
+}
+
+static void publish_probes(struct daemon *d)
+{
+	const struct tcp_hook *h;
+	struct probe_status ps[64];
+	size_t n = tcp__hooks(d->tcp, &h), i, k = 0;
+	int j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < h[i].n && k < 64; j++, k++) {
+			ps[k].feature = h[i].feature;
+			ps[k].program = h[i].program[j];
+			ps[k].hook = h[i].hook[j];
+			ps[k].attached = j == h[i].chosen && h[i].attached;
+		}
+	tcp_metrics__probes(d->tm, ps, k);
+}
+
+static int run(struct daemon *d)
+{
+	struct tcp_collector_opts opts = { .on_event = on_event, .ctx = d };
+	struct http_handlers hh = {
+		.before_scrape = refresh, .ready = is_ready, .ctx = d,
+	};
+	struct http_server *http = NULL;
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct service_tables *fresh = NULL;
+	time_t last_scan = time(NULL);
+	char err[256];
+	int ret = 1, e;
+
+	pthread_mutex_init(&d->refresh_lock, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	e = probe__cgroup2_root(d->cgroot, sizeof(d->cgroot));
+	if (e)
+		return 1;
+	e = services__build(&d->cfg, d->cgroot, &d->tables);
+	if (e) {
+		pr_warn("building service tables: %s\n", strerror(-e));
+		return 1;
+	}
+	d->reg = metrics__new(0);
+	d->tm = d->reg ? tcp_metrics__new(d->reg, &d->cfg) : NULL;
+	fresh = malloc(sizeof(*fresh));
+	if (!d->tm || !fresh) {
+		pr_warn("out of memory\n");
+		goto cleanup;
+	}
+	hh.registry = d->reg;
+	/* Serve /healthz while loading; /readyz turns 200 once attached. */
+	http = http__start(d->cfg.listen, &hh, err, sizeof(err));
+	if (!http) {
+		pr_warn("%s\n", err);
+		goto cleanup;
+	}
+	e = tcp__open(&opts, &d->tables, &d->tcp);
+	if (e) {
+		pr_warn("cannot start the probe: %s (run `fogprobe check`)\n", strerror(-e));
+		goto cleanup;
+	}
+	publish_probes(d);
+	refresh(d);
+	d->ready = true;
+	pr_info("fogprobe %s ready: %d services, metrics on http://%s/metrics\n",
+		FOGPROBE_VERSION, d->cfg.n_services, d->cfg.listen);
+
+	while (!stopping) {
+		e = tcp__poll(d->tcp, POLL_MS);
+		if (e < 0 && e != -EINTR) {
+			pr_warn("ring buffer: %s\n", strerror(-e));
+			goto cleanup;
+		}
+		if (time(NULL) - last_scan >= RESCAN_S) {
+			last_scan = time(NULL);
+			if (!services__build(&d->cfg, d->cgroot, fresh) &&
+			    memcmp(fresh, &d->tables, sizeof(*fresh))) {
+				pr_info("service cgroups changed, updating the kernel tables\n");
+				memcpy(&d->tables, fresh, sizeof(*fresh));
+				tcp__set_services(d->tcp, &d->tables);
+			}
+		}
+	}
+	pr_info("stopping\n");
+	ret = 0;
+cleanup:
+	d->ready = false;
+	http__stop(http);
+	tcp__close(d->tcp);
+	d->tcp = NULL;
+	tcp_metrics__free(d->tm);
+	metrics__free(d->reg);
+	free(fresh);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "log-format", required_argument, NULL, 'F' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	static struct daemon d;
+	const char *config_path = NULL, *listen = NULL;
+	enum log_format fmt = LOG_FORMAT_TEXT;
+	int verbose = 0, opt, e;
+	char err[512];
+
+	while ((opt = getopt_long(argc, argv, "c:l:vVh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'F':
+			if (!strcmp(optarg, "json")) {
+				fmt = LOG_FORMAT_JSON;
+			} else if (!strcmp(optarg, "text")) {
+				fmt = LOG_FORMAT_TEXT;
+			} else {
+				fprintf(stderr, "fogprobe: --log-format must be text or json\n");
+				return 2;
+			}
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("fogprobe %s (libbpf %u.%u)\n", FOGPROBE_VERSION,
+			       libbpf_major_version(), libbpf_minor_version());
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	log__setup(verbose ? LOG_DEBUG : LOG_INFO, fmt);
+	if (optind < argc) {
+		if (!strcmp(argv[optind], "check") && optind + 1 == argc)
+			return cmd_check();
+		fprintf(stderr, "fogprobe: unknown command '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (config_path) {
+		e = config__load_file(config_path, &d.cfg, err, sizeof(err));
+		if (e) {
+			fprintf(stderr, "fogprobe: %s\n", err);
+			return 2;
+		}
+	} else {
+		config__default(&d.cfg);
+	}
+	if (listen) {
+		if (strlen(listen) >= sizeof(d.cfg.listen)) {
+			fprintf(stderr, "fogprobe: --listen value too long\n");
+			return 2;
+		}
+		snprintf(d.cfg.listen, sizeof(d.cfg.listen), "%s", listen);
+	}
+	return run(&d);
+}
