@@ -706,16 +706,29 @@ static __always_inline struct fp_svc_stats *stats_by_sock(const void *sk, __u16 
 }
 
 /*
- * __tcp_retransmit_skb adds tcp_skb_pcount(skb) to TCP_MIB_RETRANSSEGS before
- * transmitting, and (since 6.12 with an err field) traces whatever the outcome, so the
- * segment count comes from the skb's control block: one GSO skb, many segments.
+ * __tcp_retransmit_skb adds tcp_skb_pcount(skb) to TCP_MIB_RETRANSSEGS once the skb is
+ * cut to the current MSS, just before transmitting: one GSO skb, many segments, so the
+ * count comes from the skb's control block. Since Linux 6.17 the tracepoint also fires
+ * for retransmits that bailed out *before* that point (goto out with EBUSY when the
+ * original is still in the host queue, EAGAIN for a closed window, EINVAL,
+ * EHOSTUNREACH, ENOMEM): those are not retransmitted segments. Errors from the transmit
+ * itself (ENOBUFS from the qdisc, ...) come after the count and are kept.
  */
-static __always_inline int on_retransmit(const struct sock *sk, const struct sk_buff *skb)
+static __always_inline bool retrans_counted(int err)
+{
+	return err != -16 /* EBUSY */ && err != -11 /* EAGAIN */ && err != -22 /* EINVAL */ &&
+	       err != -113 /* EHOSTUNREACH */ && err != -12 /* ENOMEM */;
+}
+
+static __always_inline int on_retransmit(const struct sock *sk, const struct sk_buff *skb,
+					 int err)
 {
 	const struct tcp_skb_cb *cb;
 	struct fp_svc_stats *s;
 	__u16 segs;
 
+	if (!retrans_counted(err))
+		return 0;
 	s = stats_by_sock(sk, BPF_CORE_READ(sk, __sk_common.skc_num),
 			  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
 	if (!s)
@@ -731,18 +744,27 @@ int handle_retransmit(void *ctx)
 {
 	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb)) {
 		struct trace_event_raw_tcp_retransmit_skb *n = ctx;
+		int err = 0;
 
-		return on_retransmit(BPF_CORE_READ(n, skaddr), BPF_CORE_READ(n, skbaddr));
+		if (bpf_core_field_exists(n->err))
+			err = BPF_CORE_READ(n, err);
+		return on_retransmit(BPF_CORE_READ(n, skaddr), BPF_CORE_READ(n, skbaddr), err);
 	}
 	struct trace_event_raw_tcp_event_sk_skb___old *o = ctx;
 
-	return on_retransmit(BPF_CORE_READ(o, skaddr), BPF_CORE_READ(o, skbaddr));
+	/* before 6.17 only successful retransmits were traced */
+	return on_retransmit(BPF_CORE_READ(o, skaddr), BPF_CORE_READ(o, skbaddr), 0);
 }
 
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(handle_retransmit_btf, const struct sock *sk, const struct sk_buff *skb)
 {
-	return on_retransmit(sk, skb);
+	int err = 0;
+
+	/* The err argument exists where the tracepoint has its own event class. */
+	if (bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb))
+		err = (int)ctx[2];
+	return on_retransmit(sk, skb, err);
 }
 
 /* tcp_rtx_synack counts one RETRANSSEGS per successful SYN-ACK resend; sk = listener. */

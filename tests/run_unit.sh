@@ -4,6 +4,7 @@
 set -u
 pass=0 fail=0
 for t in "$@"; do
+	[[ -x "$t" && "$t" != *.d ]] || continue
 	out=$("$t" 2>&1)
 	rc=$?
 	echo "$out" | grep -E '^\[  (FAILED|  PASSED|  ERROR) \]|^\[  FAILED  \]' >/dev/null

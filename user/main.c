@@ -40,6 +40,7 @@ struct daemon {
 	pthread_mutex_t refresh_lock;
 	bool ready;
 	uint64_t events[8];
+	const char *disable;
 };
 
 static void usage(FILE *out)
@@ -55,6 +56,8 @@ static void usage(FILE *out)
 		"  -c, --config FILE        JSON config (default: built-in Fog Compute services)\n"
 		"  -l, --listen HOST:PORT   metrics endpoint (default %s; overrides config)\n"
 		"      --log-format FORMAT  text (default) or json\n"
+		"      --disable-hooks LIST comma-separated hook prefixes not to use, e.g.\n"
+		"                           tp_btf (forces the tracepoint fallbacks)\n"
 		"  -v, --verbose            debug logging, libbpf's included\n"
 		"  -V, --version            print the version and exit\n"
 		"  -h, --help               print this help and exit\n"
@@ -70,7 +73,7 @@ static void on_signal(int sig)
 	stopping = 1;
 }
 
-static int cmd_check(void)
+static int cmd_check(const char *disable)
 {
 	struct tcp_hook hooks[16];
 	bool ok = true;
@@ -78,12 +81,15 @@ static int cmd_check(void)
 	int j;
 	char cg[256];
 
-	n = tcp__plan(hooks, 16);
+	n = tcp__plan(hooks, 16, disable);
 	printf("%-20s %-40s %-10s %s\n", "FEATURE", "HOOK", "AVAILABLE", "CHOSEN");
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < hooks[i].n; j++)
 			printf("%-20s %-40s %-10s %s\n", j ? "" : hooks[i].feature,
-			       hooks[i].hook[j], hooks[i].available[j] ? "yes" : "no",
+			       hooks[i].hook[j],
+			       hooks[i].disabled[j] ? "disabled" :
+			       hooks[i].available[j] ? "yes" :
+						       "no",
 			       j == hooks[i].chosen ? "<- chosen" : "");
 		if (hooks[i].chosen < 0) {
 			printf("%-20s %-40s %-10s %s\n", "", "(none)", "",
@@ -175,7 +181,7 @@ static void publish_probes(struct daemon *d)
 
 static int run(struct daemon *d)
 {
-	struct tcp_collector_opts opts = { .on_event = on_event, .ctx = d };
+	struct tcp_collector_opts opts = { .on_event = on_event, .ctx = d, .disable = d->disable };
 	struct http_handlers hh = {
 		.before_scrape = refresh, .ready = is_ready, .ctx = d,
 	};
@@ -259,6 +265,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'F' },
+		{ "disable-hooks", required_argument, NULL, 'D' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -288,6 +295,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'D':
+			d.disable = optarg;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -306,7 +316,7 @@ int main(int argc, char **argv)
 	log__setup(verbose ? LOG_DEBUG : LOG_INFO, fmt);
 	if (optind < argc) {
 		if (!strcmp(argv[optind], "check") && optind + 1 == argc)
-			return cmd_check();
+			return cmd_check(d.disable);
 		fprintf(stderr, "fogprobe: unknown command '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;

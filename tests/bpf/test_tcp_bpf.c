@@ -89,10 +89,21 @@ static void test_cgroup_skb_verdict(void **state)
 		len = ipv4_tcp_packet(pkt, 40000, 80, 100);
 		assert_int_equal(run_prog(fds[i], pkt, len, &retval), 0);
 		assert_int_equal(retval, 1);
-		/* IPv6 ethertype with a truncated header */
+		/* IPv6 + TCP */
+		memset(pkt, 0, sizeof(pkt));
 		pkt[12] = 0x86;
 		pkt[13] = 0xdd;
-		assert_int_equal(run_prog(fds[i], pkt, 40, &retval), 0);
+		pkt[14] = 0x60;
+		pkt[14 + 5] = 20;
+		pkt[14 + 6] = IPPROTO_TCP;
+		pkt[14 + 7] = 64;
+		pkt[14 + 40 + 12] = 5 << 4;
+		assert_int_equal(run_prog(fds[i], pkt, 14 + 40 + 20, &retval), 0);
+		assert_int_equal(retval, 1);
+		/* IPv4 header that claims more than the packet holds */
+		len = ipv4_tcp_packet(pkt, 40000, 80, 0);
+		pkt[14] = 0x4f;
+		assert_int_equal(run_prog(fds[i], pkt, len, &retval), 0);
 		assert_int_equal(retval, 1);
 		/* not IP at all */
 		memset(pkt, 0xff, 64);

@@ -86,7 +86,7 @@ setup_netns() {
 # start_daemon CONFIG_JSON_TEXT: run fogprobe with that config; wait for /readyz.
 start_daemon() {
 	printf '%s\n' "$1" >"$WORK/config.json"
-	"$FOGPROBE" --config "$WORK/config.json" --listen "127.0.0.1:$METRICS_PORT" \
+	"$FOGPROBE" --config "$WORK/config.json" --listen "127.0.0.1:$METRICS_PORT" ${FOGPROBE_ARGS:-} \
 		>"$WORK/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	local i

@@ -23,8 +23,16 @@ NFT
 }
 nft_packets() { ns_srv nft -j list counter inet fogprobe_test loss | python3 -c 'import json,sys; d=json.load(sys.stdin)["nftables"]; print([x["counter"]["packets"] for x in d if "counter" in x][0])'; }
 
-for rate in ${LOSS_RATES:-1 3 8}; do
-	echo "loss rate $rate%"
+# rate:mode. gso: veth carries 64 KiB GSO skbs, one drop costs many segments;
+# mss: gso_max_size 1500, every skb is one segment as on a physical link.
+for case in ${LOSS_CASES:-1:gso 7:gso 2:mss 10:mss}; do
+	rate=${case%%:*}
+	mode=${case##*:}
+	gso=65536
+	[[ $mode == mss ]] && gso=1500
+	ns_cli ip link set "fpc$ID" gso_max_size $gso
+	ns_srv ip link set "fps$ID" gso_max_size $gso
+	echo "loss rate $rate% ($mode)"
 	ns_srv nft reset counter inet fogprobe_test loss >/dev/null 2>&1
 	nft_rule "$rate"
 	d0=$(metric fogprobe_packet_drops_total 'service="bulk",reason="NETFILTER_DROP"')
@@ -42,9 +50,9 @@ for rate in ${LOSS_RATES:-1 3 8}; do
 	nst=$(($(nstat_of "$NS_CLI" TcpRetransSegs) + $(nstat_of "$NS_SRV" TcpRetransSegs) - n0))
 	nftp=$(($(nft_packets) - nft0))
 	echo "    nft dropped $nftp, probe NETFILTER_DROP $drops; nstat TcpRetransSegs $nst, probe $retr"
-	check "$rate%: drops within 2% of the nft counter" within "$drops" "$nftp" 2
-	check "$rate%: retransmits within 5% of nstat TcpRetransSegs" within "$retr" "$nst" 5
-	check "$rate%: some loss happened" [ "$nftp" -gt 0 ]
+	check "$rate% $mode: drops within 2% of the nft counter" within "$drops" "$nftp" 2
+	check "$rate% $mode: retransmits within 5% of nstat TcpRetransSegs" within "$retr" "$nst" 5
+	check "$rate% $mode: some loss happened" [ "$nftp" -gt 0 ]
 done
 host=$(metric fogprobe_host_packet_drops_total 'reason="NETFILTER_DROP"')
 check "host-wide NETFILTER_DROP >= the service's" [ "$host" -ge "$(metric fogprobe_packet_drops_total 'service="bulk",reason="NETFILTER_DROP"')" ]

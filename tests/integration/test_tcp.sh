@@ -8,6 +8,7 @@ W=$ROOT/tests/workloads/tcpwork.py
 setup_netns
 start_daemon '{"services": [
   {"name": "iperf", "protocol": "tcp", "ports": [5201]},
+  {"name": "rtt", "protocol": "tcp", "ports": [5202]},
   {"name": "short", "protocol": "tcp", "ports": [7000]},
   {"name": "refused", "protocol": "tcp", "ports": [7001]},
   {"name": "betanet", "protocol": "betanet", "ports": [9001]}]}' || exit 1
@@ -15,16 +16,7 @@ start_daemon '{"services": [
 echo "(a) bytes: 64 MiB with iperf3, client -> server"
 ns_srv iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
 wait_port "$NS_SRV" 5201
-ns_cli ss -tin >/dev/null
-ns_cli iperf3 -c "$SRV_IP" -p 5201 -n 64M -J >"$WORK/iperf.json" &
-IPERF=$!
-# ss -ti ground truth for RTT while the transfer runs
-: >"$WORK/ss_rtt"
-while kill -0 $IPERF 2>/dev/null; do
-	ns_cli ss -tin "dport = :5201" | grep -o ' rtt:[0-9.]*' | cut -d: -f2 >>"$WORK/ss_rtt"
-	sleep 0.05
-done
-wait $IPERF
+ns_cli iperf3 -c "$SRV_IP" -p 5201 -n 64M -J >"$WORK/iperf.json"
 sent=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_sent"]["bytes"]))' "$WORK/iperf.json")
 sleep 0.5
 tx=$(metric fogprobe_tcp_bytes_total 'service="iperf",role="client",direction="tx"')
@@ -35,13 +27,24 @@ check "server rx bytes within 1% of iperf3's count" within "$rx" "$sent" 1
 segs=$(metric fogprobe_tcp_segments_total 'service="iperf",role="client",direction="tx"')
 check "client tx segments >= bytes / MSS (GSO expanded)" [ "$segs" -ge $((sent / 65483)) ]
 
-echo "(e) RTT: histogram median against ss -ti"
+echo "(e) RTT: histogram median against ss -ti, during a 3 s transfer"
+ns_srv iperf3 -s -1 -p 5202 >/dev/null 2>&1 &
+wait_port "$NS_SRV" 5202
+ns_cli iperf3 -c "$SRV_IP" -p 5202 -t 3 -b 200M >/dev/null &
+IPERF=$!
+: >"$WORK/ss_rtt"
+sleep 0.3
+while kill -0 $IPERF 2>/dev/null; do
+	ns_cli ss -tinH "dport = :5202" | grep -o ' rtt:[0-9.]*' | cut -d: -f2 >>"$WORK/ss_rtt"
+	sleep 0.1
+done
+wait $IPERF
 read -r ss_min ss_max ss_n < <(awk 'NR == 1 { mn = $1; mx = $1 } { if ($1 < mn) mn = $1; if ($1 > mx) mx = $1 } END { print mn, mx, NR }' "$WORK/ss_rtt")
 echo "    ss -ti rtt (ms): min $ss_min max $ss_max over $ss_n samples"
 scrape >"$WORK/m1"
 med=$(awk '
-	/^fogprobe_tcp_rtt_seconds_bucket\{.*service="iperf".*role="client"/ {
-		match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+	/^fogprobe_tcp_rtt_seconds_bucket\{.*service="rtt".*role="client"/ {
+		match($0, /[{,]le="[^"]*"/); le = substr($0, RSTART + 5, RLENGTH - 6)
 		n++; les[n] = le; cum[n] = $2 }
 	END {
 		total = cum[n]; if (total == 0) { print "none"; exit }

@@ -85,7 +85,22 @@ static bool hook_available(const char *hook)
 	return false;
 }
 
-size_t tcp__plan(struct tcp_hook *hooks, size_t max)
+static bool hook_disabled(const char *hook, const char *disable)
+{
+	const char *p = disable;
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+
+		if (n && !strncmp(hook, p, n))
+			return true;
+		p += n;
+		p += *p == ',';
+	}
+	return false;
+}
+
+size_t tcp__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 {
 	size_t i;
 	int j;
@@ -101,7 +116,10 @@ size_t tcp__plan(struct tcp_hook *hooks, size_t max)
 		for (j = 0; j < TCP_MAX_CANDIDATES && features[i].c[j].hook; j++) {
 			h->hook[j] = features[i].c[j].hook;
 			h->program[j] = features[i].c[j].program;
+			h->disabled[j] = hook_disabled(h->hook[j], disable);
 			h->available[j] = hook_available(h->hook[j]);
+			if (h->disabled[j])
+				h->available[j] = false;
 			if (h->available[j] && h->chosen < 0)
 				h->chosen = j;
 			h->n++;
@@ -304,7 +322,7 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	tcp__plan(c->hooks, N_FEATURES);
+	tcp__plan(c->hooks, N_FEATURES, opts->disable);
 	err = probe__cgroup2_root(cgroot, sizeof(cgroot));
 	if (err)
 		goto cleanup;

@@ -25,6 +25,7 @@ struct tcp_hook {
 	const char *hook[TCP_MAX_CANDIDATES]; /* e.g. "tp_btf/tcp_probe" */
 	const char *program[TCP_MAX_CANDIDATES];
 	bool available[TCP_MAX_CANDIDATES];
+	bool disabled[TCP_MAX_CANDIDATES]; /* by the operator (--disable-hooks) */
 	int chosen; /* index into hook[], -1 if none is available */
 	bool attached;
 	char error[160]; /* why the chosen hook failed to attach, if it did */
@@ -36,12 +37,14 @@ typedef void (*tcp_event_fn)(void *ctx, const struct fp_conn_event *e);
 
 struct tcp_collector_opts {
 	__u32 max_flows; /* 0: FP_MAX_FLOWS */
+	const char *disable; /* comma-separated hook prefixes not to use, e.g. "tp_btf" */
 	tcp_event_fn on_event;
 	void *ctx;
 };
 
-/* Probe the kernel and fill hooks[] (no loading). Returns the number of hooks. */
-size_t tcp__plan(struct tcp_hook *hooks, size_t max);
+/* Probe the kernel and fill hooks[] (no loading), skipping hooks that start with one of
+ * the comma-separated prefixes in disable (may be NULL). Returns the number of hooks. */
+size_t tcp__plan(struct tcp_hook *hooks, size_t max, const char *disable);
 
 /* Probe, load, write the service tables, attach. 0 or -errno (message logged). */
 int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables *t,

@@ -159,7 +159,8 @@ int http__gzip(const char *in, size_t n, struct strbuf *out)
 				err = -EINVAL;
 				goto cleanup;
 			}
-			err = strbuf__append(out, (const char *)chunk, sizeof(chunk) - zs.avail_out);
+			err = strbuf__append(out, (const char *)chunk,
+					     sizeof(chunk) - zs.avail_out);
 			if (err)
 				goto cleanup;
 		} while (zs.avail_out == 0);
@@ -291,8 +292,8 @@ static void http__log(void *cls, const char *fmt, va_list ap)
 /* ---- lifecycle --------------------------------------------------------------------- */
 
 /* "HOST:PORT", "[v6]:PORT", ":PORT" (all IPv4 addresses). */
-static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
-			char *err, size_t errlen)
+static int parse_listen(const char *listen, struct sockaddr_storage *ss, char *err,
+			size_t errlen)
 {
 	struct addrinfo hints = { 0 }, *res = NULL;
 	const char *colon, *host_start, *host_end;
@@ -344,7 +345,6 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
 		return -EINVAL;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
 }
@@ -373,7 +373,6 @@ struct http_server *http__start(const char *listen, const struct http_handlers *
 	struct sockaddr_storage ss = { 0 };
 	struct http_server *s;
 	char where[INET6_ADDRSTRLEN + 16];
-	socklen_t sslen;
 	uint16_t port;
 	int saved;
 
@@ -381,7 +380,7 @@ struct http_server *http__start(const char *listen, const struct http_handlers *
 		snprintf(err, errlen, "http: no listen address or registry");
 		return NULL;
 	}
-	if (parse_listen(listen, &ss, &sslen, err, errlen))
+	if (parse_listen(listen, &ss, err, errlen))
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -401,7 +400,7 @@ struct http_server *http__start(const char *listen, const struct http_handlers *
 	s->daemon = MHD_start_daemon(flags, port, NULL, NULL, http__handle, s,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				     MHD_OPTION_EXTERNAL_LOGGER, http__log, s,
-				     /* A stuck scraper must not hold the only thread. */
+				     /* Idle keep-alive connections must not pile up. */
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
 				     MHD_OPTION_END);
 	saved = errno;

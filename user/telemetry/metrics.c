@@ -12,7 +12,6 @@
  * EEXIST (a family whose sample names would collide), ENOMEM.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -87,11 +86,10 @@ static size_t fmt_u64(char *buf, uint64_t v)
 }
 
 /*
- * Shortest of %.15g, %.16g, %.17g that reads back as v, the rendering DESIGN asks for:
- * 15 digits keep decimals people type short (0.1 stays "0.1"), 17 always round-trip.
- * This reference path costs three printf and three strtod calls for a typical measured
- * value, which is 10 ms for 10k gauges, so num_digits() below computes the same digits
- * with integer arithmetic for the range metrics live in and falls back to this.
+ * Shortest of %.15g, %.16g, %.17g that strtod reads back as v: 15 digits keep decimals
+ * people type short (0.1 stays "0.1"), 17 always round-trip. That costs up to three
+ * printf and three strtod calls per value, 10 ms for 10k measured gauges, so num_digits()
+ * computes the same digits with integer arithmetic where metrics live, and falls back here.
  */
 static int fmt_precision(char *buf, double v)
 {
@@ -319,7 +317,8 @@ static bool name_valid(const char *s)
 		return false;
 	for (i = 0; s[i]; i++) {
 		char c = s[i];
-		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+		bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+			     c == ':';
 
 		if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
 			return false;
@@ -1002,7 +1001,9 @@ static void render_sample(struct strbuf *out, const struct metric_family *f, con
 			strbuf__append(out, "{", 1);
 			strbuf__append(out, s->lbl, s->lbl_len);
 			if (le) {
-				strbuf__append(out, s->lbl_len ? ",le=\"" : "le=\"", s->lbl_len ? 5 : 4);
+				if (s->lbl_len)
+					strbuf__append(out, ",", 1);
+				strbuf__append(out, "le=\"", 4);
 				strbuf__append(out, le, le_len);
 				strbuf__append(out, "\"", 1);
 			}
