@@ -11,7 +11,7 @@ PKGS=(
 	# run
 	iproute2 procps
 	# tests: ground truth and peers
-	nftables iperf3 prometheus curl python3 python3-prometheus-client libclang-rt-14-dev
+	nftables iperf3 prometheus curl python3 python3-prometheus-client python3-yaml libclang-rt-14-dev
 )
 
 missing=()

@@ -1,0 +1,639 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# fogprobe overhead benchmark (DESIGN.md "Performance targets"), all measured in one run:
+#   1. iperf3 over veth between two netns, baseline and with the probe, alternating
+#      (default hooks, then --disable-hooks tp_btf with fewer pairs)
+#   2. per-program BPF ns/event and events/s from the daemon's own bpf_stats metrics
+#   3. short-connection rate with and without the probe; handle_set_state ns/event
+#   4. daemon VmRSS/VmHWM after load; daemon CPU% during the runs
+#   5. /metrics scrape time (default config) and a synthetic 10k-series render benchmark
+#   6. a report table (also written to build/bench/report.txt)
+# Timing never fails the build: exit 0 unless something crashed or could not run.
+# Only netns/loopback traffic; everything created is removed on exit. Root required.
+#
+# Knobs (environment): BENCH_PAIRS (5), BENCH_SECONDS (4), BENCH_FALLBACK_PAIRS (3),
+# BENCH_CONN_PAIRS (3), BENCH_CONN_SECONDS (4), BENCH_SCRAPES (20), BENCH_RENDER_ROUNDS (20).
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+FOGPROBE=${FOGPROBE:-$ROOT/build/fogprobe}
+OUT=$ROOT/build/bench
+REPORT=$OUT/report.txt
+
+PAIRS=${BENCH_PAIRS:-5}
+SECS=${BENCH_SECONDS:-4}
+FB_PAIRS=${BENCH_FALLBACK_PAIRS:-3}
+CONN_PAIRS=${BENCH_CONN_PAIRS:-3}
+CONN_SECS=${BENCH_CONN_SECONDS:-4}
+SCRAPES=${BENCH_SCRAPES:-20}
+RENDER_ROUNDS=${BENCH_RENDER_ROUNDS:-20}
+CAL_SECS=2
+
+ID=$$
+NS_SRV=fpb-srv-$ID
+NS_CLI=fpb-cli-$ID
+VETH_SRV=fpbs$ID
+VETH_CLI=fpbc$ID
+SRV_IP=10.214.$((ID % 200)).1
+CLI_IP=10.214.$((ID % 200)).2
+IPERF_PORT=5201
+CONN_PORT=5202
+METRICS_PORT=${METRICS_PORT:-$((19500 + ID % 400))}
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=python3
+HZ=$(getconf CLK_TCK)
+PACKET_PATH_RE='^(count_egress|count_ingress|handle_tcp_probe.*|handle_kfree_skb.*)$'
+
+WORK=
+DAEMON_PID=
+BG_PIDS=()
+CLEANUPS=() # shell commands, run last-first on exit
+ERRORS=0
+ROWS=()
+START=$(date +%s)
+
+cleanup() {
+	local p i
+	if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null
+		for i in $(seq 1 50); do
+			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$DAEMON_PID" 2>/dev/null
+		wait "$DAEMON_PID" 2>/dev/null
+	fi
+	for p in "${BG_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUPS[i]}" >/dev/null 2>&1
+	done
+	ip netns del "$NS_SRV" 2>/dev/null
+	ip netns del "$NS_CLI" 2>/dev/null
+	ip link del "$VETH_SRV" 2>/dev/null
+	[[ -n "$WORK" ]] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+
+say() { printf '%s\n' "$*" >&2; }
+fail() {
+	say "bench: ERROR: $*"
+	ERRORS=$((ERRORS + 1))
+}
+
+# ---- preconditions ----------------------------------------------------------------------
+
+if [[ $EUID -ne 0 ]]; then
+	say "bench: needs root (network namespaces, BPF)"
+	exit 1
+fi
+for tool in ip iperf3 curl gcc "$PY"; do
+	command -v "$tool" >/dev/null || { say "bench: missing $tool (make deps)"; exit 1; }
+done
+[[ -x "$FOGPROBE" ]] || { say "bench: $FOGPROBE not built (make)"; exit 1; }
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/fogprobe-bench.XXXXXX)
+
+# A metrics port nobody listens on.
+for _ in $(seq 1 50); do
+	ss -ltnH "sport = :$METRICS_PORT" | grep -q . || break
+	METRICS_PORT=$((METRICS_PORT + 1))
+done
+
+# ---- helpers ----------------------------------------------------------------------------
+
+ns_srv() { ip netns exec "$NS_SRV" "$@"; }
+ns_cli() { ip netns exec "$NS_CLI" "$@"; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"$1\\n\", $2 }"; }
+
+setup_netns() {
+	ip netns add "$NS_SRV" && ip netns add "$NS_CLI" &&
+		ip link add "$VETH_SRV" type veth peer name "$VETH_CLI" &&
+		ip link set "$VETH_SRV" netns "$NS_SRV" &&
+		ip link set "$VETH_CLI" netns "$NS_CLI" &&
+		ns_srv ip addr add "$SRV_IP/24" dev "$VETH_SRV" &&
+		ns_cli ip addr add "$CLI_IP/24" dev "$VETH_CLI" &&
+		ns_srv ip link set "$VETH_SRV" up &&
+		ns_cli ip link set "$VETH_CLI" up &&
+		ns_srv ip link set lo up &&
+		ns_cli ip link set lo up || return 1
+	# Tens of thousands of short connections to one destination: room for them in
+	# TIME_WAIT (both sysctls are per netns).
+	ns_cli sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+	ns_cli sysctl -qw net.ipv4.tcp_tw_reuse=1
+	return 0
+}
+
+wait_port() { # NS PORT
+	local i
+	for i in $(seq 1 50); do
+		ip netns exec "$1" ss -ltnH "sport = :$2" | grep -q . && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_probe() { # fogprobe args (without --listen)
+	local i
+	"$FOGPROBE" "$@" --listen "127.0.0.1:$METRICS_PORT" >"$WORK/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	for i in $(seq 1 100); do
+		if curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1; then
+			return 0
+		fi
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "daemon ($*) did not become ready"
+	tail -n 20 "$WORK/daemon.log" | sed 's/^/  | /' >&2
+	stop_probe
+	return 1
+}
+
+# Stops the daemon; a daemon that died on its own, ignored SIGTERM or exited non-zero is
+# an error (its log is kept in build/bench/daemon-failed.log).
+stop_probe() {
+	local i rc bad=0
+	[[ -n "$DAEMON_PID" ]] || return 0
+	if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+		wait "$DAEMON_PID"
+		fail "daemon exited on its own (status $?)"
+		bad=1
+	else
+		kill -TERM "$DAEMON_PID"
+		for i in $(seq 1 50); do
+			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$DAEMON_PID" 2>/dev/null; then
+			fail "daemon still running 5 s after SIGTERM"
+			kill -KILL "$DAEMON_PID"
+			bad=1
+		fi
+		wait "$DAEMON_PID"
+		rc=$?
+		if [[ $bad -eq 0 && $rc -ne 0 ]]; then
+			fail "daemon exit status $rc after SIGTERM"
+			bad=1
+		fi
+	fi
+	DAEMON_PID=
+	grep -iE ' (warn|error) ' "$WORK/daemon.log" >>"$WORK/daemon-warnings" 2>/dev/null
+	if [[ $bad -ne 0 ]]; then
+		cp "$WORK/daemon.log" "$OUT/daemon-failed.log"
+		tail -n 20 "$WORK/daemon.log" | sed 's/^/  | /' >&2
+	fi
+	return $bad
+}
+
+scrape() { curl -sf -m 5 "http://127.0.0.1:$METRICS_PORT/metrics"; }
+
+# utime + stime of a process, in clock ticks (fields after "pid (comm) ").
+proc_cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+proc_status() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; } # kB
+
+# metric FILE NAME 'k="v",k="v"' -> sum of matching samples (0 when none)
+metric() {
+	awk -v name="$2" -v want="${3:-}" '
+		BEGIN { n = split(want, w, ",") }
+		/^#/ { next }
+		{
+			s = $1; base = s; labels = ""
+			i = index(s, "{")
+			if (i) { base = substr(s, 1, i - 1); labels = substr(s, i) }
+			if (base != name) next
+			ok = 1
+			for (j = 1; j <= n; j++) if (index(labels, w[j]) == 0) ok = 0
+			if (ok) sum += $2
+		}
+		END { printf "%.0f\n", sum }' "$1"
+}
+
+# prog_deltas BEFORE AFTER WALL_SECONDS -> "program ns_per_event events_per_s seconds runs"
+# for every program that ran between the two scrapes.
+prog_deltas() {
+	awk -v wall="$3" '
+		function prog(s) { match(s, /program="[^"]*"/); return substr(s, RSTART + 9, RLENGTH - 10) }
+		/^fogprobe_bpf_program_run_seconds_total\{/ {
+			p = prog($1); if (FILENAME == ARGV[1]) s0[p] = $2; else s1[p] = $2; next }
+		/^fogprobe_bpf_program_runs_total\{/ {
+			p = prog($1); if (FILENAME == ARGV[1]) r0[p] = $2; else { r1[p] = $2; seen[p] = 1 } }
+		END {
+			for (p in seen) {
+				dr = r1[p] - r0[p]; ds = s1[p] - s0[p]
+				if (dr > 0) printf "%s %.1f %.1f %.9f %d\n", p, ds * 1e9 / dr, dr / wall, ds, dr
+			}
+		}' "$1" "$2"
+}
+
+# median of the numbers on stdin ("nan" when none)
+median() {
+	sort -g | awk '{ a[NR] = $1 } END {
+		if (NR == 0) { print "nan"; exit }
+		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+maxof() { sort -g | tail -n 1; }
+col() { awk -v c="$1" '{ print $c }' "$2" 2>/dev/null; }
+
+# row MEASURE VALUE_TEXT [NUM OP TARGET TARGET_TEXT]: one line of the report table.
+row() {
+	local verdict=info tgt=-
+	if [[ $# -ge 6 ]]; then
+		tgt=$6
+		if [[ -z "$4" ]]; then
+			verdict=info # target shown for reference only
+		elif [[ -z "$3" || "$3" == nan ]]; then
+			verdict=n/a
+		elif awk -v v="$3" -v t="$5" -v op="$4" 'BEGIN {
+				exit !((op == "<=" && v <= t) || (op == ">=" && v >= t) || (op == "==" && v == t)) }'; then
+			verdict=PASS
+		else
+			verdict=MISS
+		fi
+	fi
+	ROWS+=("$(printf '%-50s %-24s %-12s %s' "$1" "$2" "$tgt" "$verdict")")
+}
+section() { ROWS+=("" "[$1]"); }
+
+# iperf3 client run; prints "bits_per_second bytes_received" or nothing on failure.
+run_iperf() { # SECONDS JSON_OUT
+	ns_cli timeout $(($1 + 20)) iperf3 -c "$SRV_IP" -p "$IPERF_PORT" -t "$1" -J >"$2" 2>/dev/null
+	"$PY" -c 'import json, sys
+e = json.load(open(sys.argv[1]))["end"]["sum_received"]
+print("%.0f %d" % (e["bits_per_second"], e["bytes"]))' "$2" 2>/dev/null
+}
+
+# ---- measurement runs -------------------------------------------------------------------
+
+CONFIG=$WORK/config.json
+cat >"$CONFIG" <<EOF
+{"services": [
+  {"name": "bench", "protocol": "tcp", "ports": [$IPERF_PORT]},
+  {"name": "connrate", "protocol": "tcp", "ports": [$CONN_PORT]}]}
+EOF
+
+# Appends to $WORK/<label>.* files: base (bps), probe (bps), progs, cpu, bpfcpu, rss, hwm,
+# counted (probe bytes / iperf3 bytes).
+# BPF programs attached to the cgroup v2 root that are not ours (another fogprobe, another
+# tool): they make the baseline run something too. Recorded before every baseline run.
+foreign_progs() {
+	local cg2
+	cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[[ -n "$cg2" ]] && command -v bpftool >/dev/null || return 0
+	bpftool cgroup show "$cg2" 2>/dev/null | awk 'NR > 1 && NF { n++ } END { print n + 0 }' \
+		>>"$WORK/foreign"
+	pgrep -x fogprobe 2>/dev/null | grep -vx "${DAEMON_PID:-0}" | wc -l >>"$WORK/foreign.daemons"
+}
+
+iperf_baseline() { # LABEL RUN
+	local r
+	foreign_progs
+	r=$(run_iperf "$SECS" "$WORK/$1.base.$2.json")
+	if [[ -z "$r" ]]; then
+		fail "iperf3 baseline run $1/$2 failed"
+		return 1
+	fi
+	echo "${r%% *}" >>"$WORK/$1.base"
+}
+
+iperf_probe() { # LABEL RUN [fogprobe args...]
+	local label=$1 run=$2 r t0 t1 c0 c1 wall rx0 rx1
+	shift 2
+	start_probe --config "$CONFIG" "$@" || return 1
+	scrape >"$WORK/b" || fail "scrape before $label/$run failed"
+	rx0=$(metric "$WORK/b" fogprobe_tcp_bytes_total 'service="bench",role="server",direction="rx"')
+	c0=$(proc_cpu "$DAEMON_PID")
+	t0=$(now)
+	r=$(run_iperf "$SECS" "$WORK/$label.probe.$run.json")
+	t1=$(now)
+	c1=$(proc_cpu "$DAEMON_PID" 2>/dev/null || echo "$c0")
+	sleep 0.2 # let the byte counters settle (read at scrape time)
+	scrape >"$WORK/a" || fail "scrape after $label/$run failed"
+	proc_status "$DAEMON_PID" VmRSS >>"$WORK/$label.rss"
+	proc_status "$DAEMON_PID" VmHWM >>"$WORK/$label.hwm"
+	stop_probe
+	if [[ -z "$r" ]]; then
+		fail "iperf3 probe run $label/$run failed"
+		return 1
+	fi
+	wall=$(calc %.6f "$t1 - $t0")
+	echo "${r%% *}" >>"$WORK/$label.probe"
+	prog_deltas "$WORK/b" "$WORK/a" "$wall" | tee -a "$WORK/$label.progs" |
+		awk -v w="$wall" '{ s += $4 } END { printf "%.3f\n", s / w * 100 }' >>"$WORK/$label.bpfcpu"
+	calc %.3f "($c1 - $c0) / $HZ / $wall * 100" >>"$WORK/$label.cpu"
+	rx1=$(metric "$WORK/a" fogprobe_tcp_bytes_total 'service="bench",role="server",direction="rx"')
+	calc %.4f "($rx1 - $rx0) / ${r##* }" >>"$WORK/$label.counted"
+}
+
+iperf_pairs() { # LABEL PAIRS [fogprobe args...]
+	local label=$1 n=$2 i
+	shift 2
+	for ((i = 1; i <= n; i++)); do
+		# Alternate the order (AB BA AB ...) so drift cancels.
+		if ((i % 2)); then
+			iperf_baseline "$label" "$i"
+			iperf_probe "$label" "$i" "$@"
+		else
+			iperf_probe "$label" "$i" "$@"
+			iperf_baseline "$label" "$i"
+		fi
+		say "  pair $i: baseline $(tail -n 1 "$WORK/$label.base" 2>/dev/null) probe $(tail -n 1 "$WORK/$label.probe" 2>/dev/null) bit/s"
+	done
+}
+
+conn_client() { # OUT_FILE -> "conns=N errors=N seconds=S rate=R"
+	ns_cli timeout $((CONN_SECS + 20)) "$PY" "$ROOT/tests/bench/connrate.py" client \
+		"$SRV_IP" "$CONN_PORT" "$CONN_SECS" >"$1" 2>/dev/null
+	grep -q '^conns=' "$1"
+}
+kv() { tr ' ' '\n' <"$2" | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+
+conn_baseline() { # RUN
+	foreign_progs
+	if ! conn_client "$WORK/conn.base.$1"; then
+		fail "connection-rate baseline run $1 failed"
+		return 1
+	fi
+	kv rate "$WORK/conn.base.$1" >>"$WORK/conn.base"
+	kv errors "$WORK/conn.base.$1" >>"$WORK/conn.errors"
+}
+
+conn_probe() { # RUN
+	local t0 t1 c0 c1 wall o0 o1 l0 l1 ok=0
+	start_probe --config "$CONFIG" || return 1
+	scrape >"$WORK/b" || fail "scrape before conn/$1 failed"
+	o0=$(metric "$WORK/b" fogprobe_tcp_connections_opened_total 'service="connrate",role="server"')
+	l0=$(metric "$WORK/b" fogprobe_events_lost_total)
+	c0=$(proc_cpu "$DAEMON_PID")
+	t0=$(now)
+	conn_client "$WORK/conn.probe.$1" && ok=1
+	t1=$(now)
+	c1=$(proc_cpu "$DAEMON_PID" 2>/dev/null || echo "$c0")
+	sleep 0.3 # ring buffer drained, counters settled
+	scrape >"$WORK/a" || fail "scrape after conn/$1 failed"
+	proc_status "$DAEMON_PID" VmRSS >>"$WORK/conn.rss"
+	proc_status "$DAEMON_PID" VmHWM >>"$WORK/conn.hwm"
+	stop_probe
+	if [[ $ok -ne 1 ]]; then
+		fail "connection-rate probe run $1 failed"
+		return 1
+	fi
+	wall=$(calc %.6f "$t1 - $t0")
+	kv rate "$WORK/conn.probe.$1" >>"$WORK/conn.probe"
+	kv errors "$WORK/conn.probe.$1" >>"$WORK/conn.errors"
+	prog_deltas "$WORK/b" "$WORK/a" "$wall" >>"$WORK/conn.progs"
+	calc %.3f "($c1 - $c0) / $HZ / $wall * 100" >>"$WORK/conn.cpu"
+	o1=$(metric "$WORK/a" fogprobe_tcp_connections_opened_total 'service="connrate",role="server"')
+	l1=$(metric "$WORK/a" fogprobe_events_lost_total)
+	calc %.4f "($o1 - $o0) / $(kv conns "$WORK/conn.probe.$1")" >>"$WORK/conn.counted"
+	echo $((l1 - l0)) >>"$WORK/conn.lost"
+}
+
+# The floor of bpf_stats' ns/event here: an empty cgroup_skb program attached to a cgroup
+# of the bench's own, with only the iperf3 client in it, for CAL_SECS. Prints
+# "ns_per_event runs" or nothing (skipped: no clang/bpftool/bpffs/cgroup2).
+calibrate_floor() {
+	local cg2 cg pin old obj=$OUT/null.bpf.o st
+	command -v clang >/dev/null && command -v bpftool >/dev/null || return 0
+	cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[[ -n "$cg2" ]] && grep -q ' /sys/fs/bpf bpf ' /proc/mounts || return 0
+	clang -O2 -g -target bpf -c "$ROOT/tests/bench/null.bpf.c" -o "$obj" || return 0
+	cg=$cg2/fogprobe-bench-$ID
+	pin=/sys/fs/bpf/fogprobe-bench-null-$ID
+	mkdir "$cg" || return 0
+	CLEANUPS+=("rmdir '$cg'")
+	bpftool prog load "$obj" "$pin" type cgroup/skb || return 0
+	CLEANUPS+=("rm -f '$pin'")
+	bpftool cgroup attach "$cg" egress pinned "$pin" || return 0
+	CLEANUPS+=("bpftool cgroup detach '$cg' egress pinned '$pin'")
+	old=$(cat /proc/sys/kernel/bpf_stats_enabled)
+	CLEANUPS+=("sysctl -qw kernel.bpf_stats_enabled=$old")
+	sysctl -qw kernel.bpf_stats_enabled=1
+	# The client's sockets take the cgroup of the task that creates them.
+	sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" \
+		ip netns exec "$NS_CLI" timeout 30 iperf3 -c "$SRV_IP" -p "$IPERF_PORT" -t "$CAL_SECS" \
+		>/dev/null 2>&1
+	sysctl -qw kernel.bpf_stats_enabled="$old"
+	st=$(bpftool prog show pinned "$pin" 2>/dev/null)
+	awk '{ for (i = 1; i < NF; i++) { if ($i == "run_time_ns") t = $(i + 1); if ($i == "run_cnt") n = $(i + 1) } }
+		END { if (n > 0) printf "%.1f %d\n", t / n, n }' <<<"$st"
+}
+
+# ---- report helpers ---------------------------------------------------------------------
+
+gbit() { awk '{ printf "%.2f\n", $1 / 1e9 }'; }
+
+report_iperf() { # LABEL TITLE
+	local label=$1 b p ratio pr
+	b=$(median <"$WORK/$label.base" 2>/dev/null)
+	p=$(median <"$WORK/$label.probe" 2>/dev/null)
+	ratio=nan
+	[[ "$b" != nan && "$p" != nan ]] && ratio=$(calc %.4f "$p / $b")
+	section "$2"
+	row "iperf3 baseline, median of $(wc -l <"$WORK/$label.base" 2>/dev/null || echo 0) x ${SECS}s" \
+		"$(echo "$b" | gbit) Gbit/s"
+	row "iperf3 with probe, median of $(wc -l <"$WORK/$label.probe" 2>/dev/null || echo 0) x ${SECS}s" \
+		"$(echo "$p" | gbit) Gbit/s"
+	row "iperf3 throughput ratio probe/baseline" "$ratio" "$ratio" ">=" 0.98 ">= 0.98"
+	pr=$(paste -d' ' "$WORK/$label.base" "$WORK/$label.probe" 2>/dev/null |
+		awk 'NF == 2 && $1 > 0 { print $2 / $1 }' | median)
+	row "  (median of per-pair ratios)" "$(calc %.4f "$pr" 2>/dev/null)"
+	report_progs "$WORK/$label.progs" "during iperf3"
+	row "BPF time during iperf3, all programs" "$(median <"$WORK/$label.bpfcpu") % of a core"
+	row "probe bytes / iperf3 bytes (server rx)" "$(median <"$WORK/$label.counted")" \
+		"$(median <"$WORK/$label.counted")" ">=" 0.99 "~1 (>= 0.99)"
+	row "daemon CPU during iperf3 (median)" "$(median <"$WORK/$label.cpu") % of a core" \
+		"$(median <"$WORK/$label.cpu")" "<=" 5 "<= 5 %"
+}
+
+report_progs() { # FILE WHEN
+	local p ns ev n
+	[[ -s "$1" ]] || return 0
+	for p in $(awk '{ print $1 }' "$1" | sort -u); do
+		ns=$(awk -v p="$p" '$1 == p { print $2 }' "$1" | median)
+		ev=$(awk -v p="$p" '$1 == p { print $3 }' "$1" | median)
+		n=$(awk -v p="$p" '$1 == p { print $5 }' "$1" | median)
+		if [[ "$p" =~ $PACKET_PATH_RE ]] && awk -v n="$n" 'BEGIN { exit !(n >= 1000) }'; then
+			row "BPF $p ns/event" "$(printf '%.1f ns, %s ev/s' "$ns" "$(human "$ev")")" \
+				"$ns" "<=" 50 "<= 50 ns"
+		elif [[ "$p" =~ $PACKET_PATH_RE ]]; then
+			# A few hundred cold-cache runs say little about the per-packet cost.
+			row "BPF $p ns/event" "$(printf '%.1f ns, %s ev/s' "$ns" "$(human "$ev")")" \
+				"" "" "" "(<1000 runs)"
+		else
+			row "BPF $p ns/event" "$(printf '%.1f ns, %s ev/s' "$ns" "$(human "$ev")")"
+		fi
+	done
+}
+
+human() {
+	awk -v v="$1" 'BEGIN {
+		if (v >= 1e6) printf "%.2fM", v / 1e6; else if (v >= 1e3) printf "%.1fk", v / 1e3
+		else if (v >= 10) printf "%.0f", v; else printf "%.1f", v }'
+}
+
+# ---- main -------------------------------------------------------------------------------
+
+say "bench: building build/bench/bench_render"
+mkdir -p "$OUT"
+if ! (cd "$ROOT" && gcc -O2 -std=gnu11 -Wall -Iinclude -Iuser -o "$OUT/bench_render" \
+	tests/bench/bench_render.c user/telemetry/metrics.c user/lib/strbuf.c \
+	user/export/http.c user/lib/log.c -lmicrohttpd -lz -lm -pthread); then
+	fail "building bench_render failed"
+fi
+
+say "bench: netns $NS_SRV ($SRV_IP) <-> $NS_CLI ($CLI_IP), metrics on 127.0.0.1:$METRICS_PORT"
+if ! setup_netns; then
+	fail "network namespace setup failed"
+	exit 1
+fi
+# Not through ns_srv: a function run with & is a subshell, and $! would be the subshell
+# rather than the server (ip netns exec execs its command, so $! is the server itself).
+ip netns exec "$NS_SRV" iperf3 -s -p "$IPERF_PORT" >"$WORK/iperf-server.log" 2>&1 &
+BG_PIDS+=($!)
+ip netns exec "$NS_SRV" timeout 600 "$PY" "$ROOT/tests/bench/connrate.py" server "$CONN_PORT" 590 \
+	>"$WORK/conn-server.log" 2>&1 &
+BG_PIDS+=($!)
+if ! wait_port "$NS_SRV" "$IPERF_PORT" || ! wait_port "$NS_SRV" "$CONN_PORT"; then
+	fail "test servers did not start"
+	exit 1
+fi
+
+say "bench: warm-up (1 s iperf3, discarded)"
+run_iperf 1 "$WORK/warmup.json" >/dev/null || true
+
+say "bench: bpf_stats floor (empty cgroup_skb program, ${CAL_SECS}s iperf3)"
+calibrate_floor >"$WORK/floor" # not in $(...): its CLEANUPS must reach this shell
+FLOOR=$(cat "$WORK/floor")
+
+say "bench: iperf3 $PAIRS pairs x ${SECS}s, default hooks"
+iperf_pairs def "$PAIRS"
+if ((FB_PAIRS > 0)); then
+	say "bench: iperf3 $FB_PAIRS pairs x ${SECS}s, --disable-hooks tp_btf"
+	iperf_pairs fb "$FB_PAIRS" --disable-hooks tp_btf
+fi
+
+say "bench: short connections, $CONN_PAIRS pairs x ${CONN_SECS}s"
+for ((i = 1; i <= CONN_PAIRS; i++)); do
+	if ((i % 2)); then
+		conn_baseline "$i"
+		conn_probe "$i"
+	else
+		conn_probe "$i"
+		conn_baseline "$i"
+	fi
+	say "  pair $i: baseline $(tail -n 1 "$WORK/conn.base" 2>/dev/null) probe $(tail -n 1 "$WORK/conn.probe" 2>/dev/null) conn/s"
+done
+
+say "bench: /metrics scrape time, default config, $SCRAPES scrapes"
+if start_probe; then
+	scrape >"$WORK/default.metrics"
+	for ((i = 0; i < SCRAPES; i++)); do
+		curl -sf -m 5 -o /dev/null -w '%{time_total} %{size_download}\n' \
+			"http://127.0.0.1:$METRICS_PORT/metrics" >>"$WORK/scrape.plain"
+		curl -sf -m 5 -o /dev/null -w '%{time_total} %{size_download}\n' \
+			"http://127.0.0.1:$METRICS_PORT/healthz" >>"$WORK/scrape.healthz"
+		curl -sf -m 5 -o /dev/null -H 'Accept-Encoding: gzip' \
+			-w '%{time_total} %{size_download}\n' \
+			"http://127.0.0.1:$METRICS_PORT/metrics" >>"$WORK/scrape.gzip"
+	done
+	stop_probe
+fi
+
+say "bench: synthetic render, 10k series x $RENDER_ROUNDS"
+if [[ -x "$OUT/bench_render" ]]; then
+	"$OUT/bench_render" "$RENDER_ROUNDS" >"$WORK/render" || fail "bench_render failed"
+fi
+
+# ---- report -----------------------------------------------------------------------------
+
+section "environment"
+row "cgroup-root BPF programs during baselines (max)" "$(maxof <"$WORK/foreign" 2>/dev/null)" \
+	"$(maxof <"$WORK/foreign" 2>/dev/null)" "==" 0 "0 (clean)"
+row "other fogprobe processes during baselines (max)" "$(maxof <"$WORK/foreign.daemons" 2>/dev/null)" \
+	"$(maxof <"$WORK/foreign.daemons" 2>/dev/null)" "==" 0 "0 (clean)"
+if [[ -n "$FLOOR" ]]; then
+	row "bpf_stats floor: empty cgroup_skb program" "$(printf '%.1f ns (%s runs)' ${FLOOR% *} "${FLOOR#* }")"
+else
+	row "bpf_stats floor: empty cgroup_skb program" "skipped"
+fi
+row "clocksource" "$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
+report_iperf def "iperf3 over veth, default hooks (tp_btf where the kernel allows)"
+((FB_PAIRS > 0)) && report_iperf fb "iperf3 over veth, --disable-hooks tp_btf (tracepoint fallbacks)"
+
+section "short connections (sequential connect/64 B/close, python client and server)"
+b=$(median <"$WORK/conn.base" 2>/dev/null)
+p=$(median <"$WORK/conn.probe" 2>/dev/null)
+ratio=nan
+[[ "$b" != nan && "$p" != nan ]] && ratio=$(calc %.4f "$p / $b")
+row "connections/s baseline, median of $CONN_PAIRS x ${CONN_SECS}s" "$(calc %.0f "$b" 2>/dev/null)"
+row "connections/s with probe" "$(calc %.0f "$p" 2>/dev/null)"
+row "connection-rate ratio probe/baseline" "$ratio" "$ratio" ">=" 0.98 ">= 0.98"
+report_progs "$WORK/conn.progs" "during short connections"
+row "probe server opens / connections made" "$(median <"$WORK/conn.counted")" \
+	"$(median <"$WORK/conn.counted")" "==" 1 "1"
+row "events lost (sum over runs)" "$(awk '{ s += $1 } END { print s + 0 }' "$WORK/conn.lost" 2>/dev/null)" \
+	"$(awk '{ s += $1 } END { print s + 0 }' "$WORK/conn.lost" 2>/dev/null)" "==" 0 "0"
+row "client errors (sum over runs)" "$(awk '{ s += $1 } END { print s + 0 }' "$WORK/conn.errors" 2>/dev/null)"
+row "daemon CPU during short connections" "$(median <"$WORK/conn.cpu") % of a core" \
+	"$(median <"$WORK/conn.cpu")" "<=" 5 "<= 5 %"
+
+section "daemon memory (after load, max over the probe runs)"
+rss=$(cat "$WORK"/*.rss 2>/dev/null | maxof)
+hwm=$(cat "$WORK"/*.hwm 2>/dev/null | maxof)
+row "VmRSS" "$(calc %.1f "${rss:-0} / 1024") MiB" "$(calc %.3f "${rss:-0} / 1024")" "<=" 24 "<= 24 MiB"
+row "VmHWM (peak incl. start-up)" "$(calc %.1f "${hwm:-0} / 1024") MiB"
+
+section "/metrics"
+if [[ -s "$WORK/scrape.plain" ]]; then
+	row "series in default-config exposition" "$(grep -vc '^#' "$WORK/default.metrics")"
+	row "scrape time, default config, mean of $SCRAPES" \
+		"$(awk '{ s += $1; b = $2 } END { printf "%.2f ms, %d B", s / NR * 1e3, b }' "$WORK/scrape.plain")" \
+		"$(awk '{ s += $1 } END { print s / NR * 1e3 }' "$WORK/scrape.plain")" "<=" 5 "<= 5 ms"
+	row "  /healthz round trip (HTTP floor), mean" \
+		"$(awk '{ s += $1 } END { printf "%.2f ms", s / NR * 1e3 }' "$WORK/scrape.healthz")"
+	row "scrape time, gzip, mean of $SCRAPES" \
+		"$(awk '{ s += $1; b = $2 } END { printf "%.2f ms, %d B", s / NR * 1e3, b }' "$WORK/scrape.gzip")"
+fi
+if [[ -s "$WORK/render" ]]; then
+	r() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/render"; }
+	row "render $(r series) series text 0.0.4 (best/median)" "$(r text_best_ms) / $(r text_median_ms) ms" \
+		"$(r text_median_ms)" "<=" 5 "<= 5 ms"
+	row "render $(r series) series OpenMetrics (best/median)" \
+		"$(r openmetrics_best_ms) / $(r openmetrics_median_ms) ms" "$(r openmetrics_median_ms)" "<=" 5 "<= 5 ms"
+	row "  exposition size text / gzip" "$(r text_bytes) / $(r gzip_bytes) B"
+	row "gzip of that text, level 1 (best/median)" "$(r gzip_best_ms) / $(r gzip_median_ms) ms"
+	row "render + gzip (median)" "$(calc %.3f "$(r text_median_ms) + $(r gzip_median_ms)") ms" \
+		"$(calc %.3f "$(r text_median_ms) + $(r gzip_median_ms)")" "<=" 5 "<= 5 ms"
+fi
+
+{
+	echo "fogprobe bench  $(date -u +%Y-%m-%dT%H:%M:%SZ)  kernel $(uname -r)  $(nproc) CPUs  $(
+		cd "$ROOT" && git describe --tags --always --dirty 2>/dev/null)  took $(($(date +%s) - START)) s"
+	echo "ns/event = delta(run_seconds)/delta(runs) from fogprobe_bpf_program_* (bpf_stats; includes"
+	echo "the stats' own clock reads). Timing is informational: the bench never fails on it."
+	echo
+	printf '%-50s %-24s %-12s %s\n' "measure" "value" "target" "verdict"
+	printf '%s\n' "${ROWS[@]}"
+	echo
+	echo "[runs]"
+	for f in def.base def.probe fb.base fb.probe conn.base conn.probe def.cpu fb.cpu conn.cpu; do
+		[[ -s "$WORK/$f" ]] && printf '%-12s %s\n' "$f" "$(tr '\n' ' ' <"$WORK/$f")"
+	done
+	if [[ -s "$WORK/daemon-warnings" ]]; then
+		echo
+		echo "[daemon warnings (distinct)]"
+		sed -E 's/^[0-9TZ:.-]+ //' "$WORK/daemon-warnings" | sort | uniq -c | head -n 20
+	fi
+	if ((ERRORS > 0)); then
+		echo
+		echo "ERRORS: $ERRORS (see above; last failed daemon log in build/bench/daemon-failed.log)"
+	fi
+} >"$REPORT"
+cat "$REPORT"
+
+((ERRORS == 0))
