@@ -493,6 +493,9 @@ static __always_inline void on_passive_established(const struct sock *sk)
 	s = stats_of(f.svc, f.kind);
 	if (s)
 		fp_add(&s->opens, 1);
+	tuple_of(&f, &tk, false);
+	if (bpf_map_update_elem(&tuples, &tk, &key, BPF_ANY))
+		count_lost(FP_LOST_TUPLE_INSERT);
 
 	/* Is the client end on this host too? Then the server's view is the one that
 	 * counts once: move the client's open to the local-peer kind. */
@@ -562,10 +565,8 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 			if (err == ETIMEDOUT)
 				fp_add(&s->timeouts, 1);
 		}
-		if (f->kind != FP_KIND_SERVER) {
-			tuple_of(f, &tk, false);
-			bpf_map_delete_elem(&tuples, &tk);
-		}
+		tuple_of(f, &tk, false);
+		bpf_map_delete_elem(&tuples, &tk);
 		emit(f, key, FP_EV_CLOSE, 0, now - f->start_ns, err);
 	}
 	flow_delete(key);
@@ -610,6 +611,7 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 						     struct sock *sk, __u64 key)
 {
 	struct cls_ctx c = { .cg = sock_cgroup(sk) };
+	struct fp_tuple_key tk;
 	struct fp_flow f = {};
 	__u32 state = bsk->state;
 
@@ -624,6 +626,8 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	f.cgroup_id = bpf_skb_cgroup_id(skb);
 	f.start_ns = bpf_ktime_get_ns();
 	f.established = 1;
+	tuple_of(&f, &tk, false);
+	bpf_map_update_elem(&tuples, &tk, &key, BPF_ANY);
 	return flow_insert(key, &f);
 }
 
@@ -887,9 +891,9 @@ int BPF_PROG(handle_tcp_probe_btf, struct sock *sk, struct sk_buff *skb)
 
 /* ---- drops ------------------------------------------------------------------------- */
 
-/* Ports of a socketless skb from its headers (e.g. an inbound packet that netfilter
- * dropped before socket lookup). */
-static __always_inline bool skb_ports(const struct sk_buff *skb, __u16 *sport, __u16 *dport)
+/* The tuple of a socketless skb from its headers (e.g. an inbound packet that netfilter
+ * dropped before socket lookup), oriented as sent: laddr/lport = the packet's source. */
+static __always_inline bool skb_tuple(const struct sk_buff *skb, struct fp_tuple_key *t)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
@@ -902,50 +906,93 @@ static __always_inline bool skb_ports(const struct sk_buff *skb, __u16 *sport, _
 		return false;
 	if (proto == ETH_P_IP) {
 		if (bpf_probe_read_kernel(&vihl, 1, head + nh) ||
-		    bpf_probe_read_kernel(&l4, 1, head + nh + 9))
+		    bpf_probe_read_kernel(&l4, 1, head + nh + 9) ||
+		    bpf_probe_read_kernel(t->laddr, 4, head + nh + 12) ||
+		    bpf_probe_read_kernel(t->raddr, 4, head + nh + 16))
 			return false;
 		off = nh + (vihl & 0x0f) * 4;
+		t->family = AF_INET;
 	} else if (proto == ETH_P_IPV6) {
-		if (bpf_probe_read_kernel(&l4, 1, head + nh + 6))
+		if (bpf_probe_read_kernel(&l4, 1, head + nh + 6) ||
+		    bpf_probe_read_kernel(t->laddr, 16, head + nh + 8) ||
+		    bpf_probe_read_kernel(t->raddr, 16, head + nh + 24))
 			return false;
 		off = nh + 40;
+		t->family = AF_INET6;
 	} else {
 		return false;
 	}
 	if (l4 != IPPROTO_TCP || bpf_probe_read_kernel(p, sizeof(p), head + off))
 		return false;
-	*sport = bpf_ntohs(p[0]);
-	*dport = bpf_ntohs(p[1]);
+	t->lport = bpf_ntohs(p[0]);
+	t->rport = bpf_ntohs(p[1]);
 	return true;
+}
+
+static __always_inline __u8 svc_of_sock(__u64 sk)
+{
+	struct fp_flow *f = bpf_map_lookup_elem(&flows, &sk);
+
+	return f ? f->svc : FP_SVC_NONE;
+}
+
+/*
+ * Service of a dropped skb without a socket: the connection it belongs to (either
+ * direction), else the listener its destination port reaches in the device's
+ * namespace, else the ports alone (a service with comm/cgroup matchers then cannot
+ * match: there is no task or socket to test them against).
+ */
+static __always_inline __u8 svc_of_headers(const struct sk_buff *skb)
+{
+	struct fp_tuple_key t = {}, r = {};
+	struct fp_listener_key lk = {};
+	struct fp_listener *l;
+	struct cls_ctx c = {};
+	__u64 *sk;
+	__u8 kind, svc;
+
+	if (!skb_tuple(skb, &t))
+		return FP_SVC_NONE;
+	sk = bpf_map_lookup_elem(&tuples, &t);
+	if (sk && (svc = svc_of_sock(*sk)) != FP_SVC_NONE)
+		return svc;
+	__builtin_memcpy(r.laddr, t.raddr, 16);
+	__builtin_memcpy(r.raddr, t.laddr, 16);
+	r.lport = t.rport;
+	r.rport = t.lport;
+	r.family = t.family;
+	sk = bpf_map_lookup_elem(&tuples, &r);
+	if (sk && (svc = svc_of_sock(*sk)) != FP_SVC_NONE)
+		return svc;
+	lk.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	lk.port = t.rport;
+	lk.family = t.family;
+	l = bpf_map_lookup_elem(&listeners, &lk);
+	if (l)
+		return l->svc;
+	return fp_classify(t.rport, t.lport, &c, &kind);
 }
 
 static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 reason)
 {
 	const struct sock *sk;
 	__u32 slot = FP_MAX_SERVICES, idx;
-	__u16 sport, dport;
+	__u8 svc = FP_SVC_NONE;
 	__u64 *v;
 
 	/* SKB_NOT_DROPPED_YET and SKB_CONSUMED are normal frees, not drops */
 	if (reason <= SKB_CONSUMED)
 		return 0;
 	sk = BPF_CORE_READ(skb, sk);
-	if (!sk && ctx && bpf_core_field_exists(((struct trace_event_raw_kfree_skb___new *)ctx)->rx_sk))
+	if (!sk && ctx &&
+	    bpf_core_field_exists(((struct trace_event_raw_kfree_skb___new *)ctx)->rx_sk))
 		sk = BPF_CORE_READ((struct trace_event_raw_kfree_skb___new *)ctx, rx_sk);
-	if (sk) {
-		__u64 key = (__u64)sk;
-		struct fp_flow *f = bpf_map_lookup_elem(&flows, &key);
-
-		if (f && f->svc < FP_MAX_SERVICES)
-			slot = f->svc;
-	}
-	if (slot == FP_MAX_SERVICES && skb_ports(skb, &sport, &dport)) {
-		struct cls_ctx c = {};
-		__u8 kind, svc = fp_classify(dport, sport, &c, &kind);
-
-		if (svc < FP_MAX_SERVICES)
-			slot = svc;
-	}
+	if (sk)
+		svc = svc_of_sock((__u64)sk);
+	if (svc == FP_SVC_NONE)
+		svc = svc_of_headers(skb);
+	if (svc < FP_MAX_SERVICES)
+		slot = svc;
 	/* Subsystem reasons (high 16 bits) share the last slot. */
 	idx = slot * FP_DROP_REASONS + (reason < FP_DROP_REASONS ? reason : FP_DROP_REASONS - 1);
 	v = bpf_map_lookup_elem(&drop_stats, &idx);

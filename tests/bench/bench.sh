@@ -385,7 +385,8 @@ conn_probe() { # RUN
 	wall=$(calc %.6f "$t1 - $t0")
 	kv rate "$WORK/conn.probe.$1" >>"$WORK/conn.probe"
 	kv errors "$WORK/conn.probe.$1" >>"$WORK/conn.errors"
-	prog_deltas "$WORK/b" "$WORK/a" "$wall" >>"$WORK/conn.progs"
+	prog_deltas "$WORK/b" "$WORK/a" "$wall" | tee -a "$WORK/conn.progs" |
+		awk -v w="$wall" '{ s += $4 } END { printf "%.3f\n", s / w * 100 }' >>"$WORK/conn.bpfcpu"
 	calc %.3f "($c1 - $c0) / $HZ / $wall * 100" >>"$WORK/conn.cpu"
 	o1=$(metric "$WORK/a" fogprobe_tcp_connections_opened_total 'service="connrate",role="server"')
 	l1=$(metric "$WORK/a" fogprobe_events_lost_total)
@@ -574,6 +575,7 @@ row "connections/s baseline, median of $CONN_PAIRS x ${CONN_SECS}s" "$(calc %.0f
 row "connections/s with probe" "$(calc %.0f "$p" 2>/dev/null)"
 row "connection-rate ratio probe/baseline" "$ratio" "$ratio" ">=" 0.98 ">= 0.98"
 report_progs "$WORK/conn.progs" "during short connections"
+row "BPF time during short connections, all programs" "$(median <"$WORK/conn.bpfcpu") % of a core"
 row "probe server opens / connections made" "$(median <"$WORK/conn.counted")" \
 	"$(median <"$WORK/conn.counted")" "==" 1 "1"
 row "events lost (sum over runs)" "$(awk '{ s += $1 } END { print s + 0 }' "$WORK/conn.lost" 2>/dev/null)" \

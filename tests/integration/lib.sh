@@ -21,6 +21,11 @@ CLEANUPS=()
 
 cleanup() {
 	local i
+	if [[ -n "${TEST_CG_DIR:-}" && -d "$TEST_CG_DIR" ]]; then
+		echo $$ >"$CG_ROOT/cgroup.procs" 2>/dev/null
+		# children of the test may still be exiting
+		for i in $(seq 1 20); do rmdir "$TEST_CG_DIR" 2>/dev/null && break; sleep 0.1; done
+	fi
 	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
 		eval "${CLEANUPS[i]}" >/dev/null 2>&1 || true
 	done
@@ -83,9 +88,29 @@ setup_netns() {
 	ns_cli ip link set lo up
 }
 
+# The test and everything it starts run in a cgroup of their own; start_daemon gives
+# every service without a "cgroup" matcher this one, so that traffic of other processes
+# on the host (another test, a benchmark) never lands in the test's services.
+CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+TEST_CG=/fogprobe-test-$ID
+TEST_CG_DIR=
+enter_test_cgroup() {
+	[[ -n "$CG_ROOT" ]] || return 0
+	TEST_CG_DIR=$CG_ROOT$TEST_CG
+	mkdir -p "$TEST_CG_DIR" && echo $$ >"$TEST_CG_DIR/cgroup.procs"
+}
+enter_test_cgroup
+
 # start_daemon CONFIG_JSON_TEXT: run fogprobe with that config; wait for /readyz.
 start_daemon() {
-	printf '%s\n' "$1" >"$WORK/config.json"
+	printf '%s\n' "$1" | /usr/bin/python3 -c '
+import json, sys
+cfg = json.load(sys.stdin)
+for s in cfg["services"]:
+    if sys.argv[1] and "cgroup" not in s:
+        s["cgroup"] = sys.argv[1]
+json.dump(cfg, sys.stdout, indent=1)
+' "${TEST_CG_DIR:+$TEST_CG}" >"$WORK/config.json" || return 1
 	"$FOGPROBE" --config "$WORK/config.json" --listen "127.0.0.1:$METRICS_PORT" ${FOGPROBE_ARGS:-} \
 		>"$WORK/daemon.log" 2>&1 &
 	DAEMON_PID=$!

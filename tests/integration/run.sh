@@ -12,19 +12,31 @@ if [[ $EUID -ne 0 ]]; then
 fi
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
-for t in ${TESTS:-test_*.sh}; do
-	echo "--- $t"
+run_one() { # NAME SCRIPT [FOGPROBE_ARGS]
+	local name=$1 t=$2 start rc dur
+	echo "--- $name"
 	start=$(date +%s)
-	bash "./$t"
+	FOGPROBE_ARGS=${3:-} bash "./$t"
 	rc=$?
 	dur=$(($(date +%s) - start))
 	if [[ $rc -eq 0 ]]; then
-		pass=$((pass + 1)); echo "PASS $t (${dur}s)"
+		pass=$((pass + 1)); echo "PASS $name (${dur}s)"
 	elif [[ $rc -eq 77 && "${CI:-}" != "true" ]]; then
-		echo "SKIP $t"
+		echo "SKIP $name"
 	else
-		fail=$((fail + 1)); echo "FAIL $t (rc=$rc, ${dur}s)"
+		fail=$((fail + 1)); echo "FAIL $name (rc=$rc, ${dur}s)"
 	fi
+}
+
+for t in ${TESTS:-test_*.sh}; do
+	run_one "$t" "$t"
 done
+# Where the kernel offers the fast hooks (tp_btf), the runs above used them: run the
+# accuracy tests again on the tracepoint fallbacks, so that both paths are proven.
+if ../../build/fogprobe check 2>/dev/null | grep -q '^.*tp_btf/.*yes *<- chosen'; then
+	for t in ${FALLBACK_TESTS:-test_tcp.sh test_loss.sh}; do
+		[[ -f $t ]] && run_one "$t [tracepoint fallbacks]" "$t" "--disable-hooks tp_btf"
+	done
+fi
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -49,6 +49,7 @@ check "unreadable config exits 2" eq $? 2
 echo "SIGTERM: exit 0 within 2 s, nothing left behind"
 ids() { bpftool "$1" show 2>/dev/null | sed -n 's/^\([0-9]*\):.*/\1/p' | sort; }
 progs_before=$(ids prog)
+pins_before=$(find /sys/fs/bpf -mindepth 1 | sort)
 links_before=$(ids link)
 cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 cg_progs() { bpftool cgroup show "$cg" 2>/dev/null | awk '$1 ~ /^[0-9]+$/ { print $1 }' | sort; }
@@ -74,7 +75,7 @@ comm -12 <(echo "$ours_progs") <(ids prog) | while read -r id; do bpftool prog s
 check "none of its programs left" eq "$(comm -12 <(echo "$ours_progs") <(ids prog) | wc -w)" 0
 check "none of its links left" eq "$(comm -12 <(echo "$ours_links") <(ids link) | wc -w)" 0
 check "none of its cgroup attachments left" eq "$(comm -12 <(echo "$ours_progs") <(cg_progs) | wc -w)" 0
-check "nothing pinned" eq "$(find /sys/fs/bpf -mindepth 1 -name '*fogprobe*' | wc -l)" 0
+check "nothing pinned" eq "$(comm -13 <(echo "$pins_before") <(find /sys/fs/bpf -mindepth 1 | sort) | wc -l)" 0
 
 start_daemon '{"services": [{"name": "x", "protocol": "tcp", "ports": [7777]}]}' || exit 1
 kill -INT "$DAEMON_PID"
