@@ -8,6 +8,9 @@
 #   4. daemon VmRSS/VmHWM after load; daemon CPU% during the runs
 #   5. /metrics scrape time (default config) and a synthetic 10k-series render benchmark
 #   6. a report table (also written to build/bench/report.txt)
+# Also recorded: the bpf_stats floor (an empty cgroup_skb program, tests/bench/null.bpf.c,
+# in a cgroup of the bench's own) and whether other BPF programs or fogprobe daemons were
+# attached during the baselines (a shared machine makes the baseline run them too).
 # Timing never fails the build: exit 0 unless something crashed or could not run.
 # Only netns/loopback traffic; everything created is removed on exit. Root required.
 #
@@ -623,7 +626,8 @@ fi
 	printf '%s\n' "${ROWS[@]}"
 	echo
 	echo "[runs]"
-	for f in def.base def.probe fb.base fb.probe conn.base conn.probe def.cpu fb.cpu conn.cpu; do
+	for f in def.base def.probe fb.base fb.probe conn.base conn.probe def.cpu fb.cpu conn.cpu \
+		foreign foreign.daemons; do
 		[[ -s "$WORK/$f" ]] && printf '%-12s %s\n' "$f" "$(tr '\n' ' ' <"$WORK/$f")"
 	done
 	if [[ -s "$WORK/daemon-warnings" ]]; then
