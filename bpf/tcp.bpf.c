@@ -252,6 +252,26 @@ static __always_inline __u32 sk_netns(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
+static __always_inline bool is_v4_mapped(const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;
+
+	return !w[0] && !w[1] && w[2] == bpf_htonl(0xffff);
+}
+
+/* A dual-stack listener is AF_INET6 but takes IPv4 connections too. */
+static __always_inline struct fp_listener *listener_find(__u32 netns, __u16 port, __u16 family)
+{
+	struct fp_listener_key k = { .netns = netns, .port = port, .family = family };
+	struct fp_listener *l = bpf_map_lookup_elem(&listeners, &k);
+
+	if (!l && family == AF_INET) {
+		k.family = AF_INET6;
+		l = bpf_map_lookup_elem(&listeners, &k);
+	}
+	return l;
+}
+
 static __always_inline void sk_addrs(const struct sock *sk, struct fp_flow *f)
 {
 	f->family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -260,6 +280,15 @@ static __always_inline void sk_addrs(const struct sock *sk, struct fp_flow *f)
 	if (f->family == AF_INET6) {
 		bpf_core_read(f->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(f->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+		/* IPv4 on a dual-stack socket (::ffff:a.b.c.d): keep it as IPv4, as its
+		 * packets and its peer see it. */
+		if (is_v4_mapped(f->raddr) && (is_v4_mapped(f->laddr))) {
+			f->family = AF_INET;
+			__builtin_memcpy(f->laddr, f->laddr + 12, 4);
+			__builtin_memcpy(f->raddr, f->raddr + 12, 4);
+			__builtin_memset(f->laddr + 4, 0, 12);
+			__builtin_memset(f->raddr + 4, 0, 12);
+		}
 	} else {
 		bpf_core_read(f->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
 		bpf_core_read(f->raddr, 4, &sk->__sk_common.skc_daddr);
@@ -456,7 +485,6 @@ static __always_inline void on_active_established(const struct sock *sk)
 /* A child socket completed the handshake (softirq): it belongs to its listener. */
 static __always_inline void on_passive_established(const struct sock *sk)
 {
-	struct fp_listener_key lk = {};
 	struct fp_svc_stats *s;
 	struct fp_tuple_key tk;
 	struct fp_listener *l;
@@ -465,10 +493,7 @@ static __always_inline void on_passive_established(const struct sock *sk)
 
 	sk_addrs(sk, &f);
 	f.netns = sk_netns(sk);
-	lk.netns = f.netns;
-	lk.port = f.lport;
-	lk.family = f.family;
-	l = bpf_map_lookup_elem(&listeners, &lk);
+	l = listener_find(f.netns, f.lport, f.family);
 	if (l) {
 		f.svc = l->svc;
 		f.kind = FP_KIND_SERVER;
@@ -631,54 +656,101 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	return flow_insert(key, &f);
 }
 
+/*
+ * RTT, piggybacked on ingress: the socket's smoothed RTT (tp->srtt_us, as of the last
+ * ACK the stack processed) is sampled at most once per srtt, so a long transfer weighs
+ * like a short one per round trip and the hot path costs one clock read.
+ */
+static __always_inline void sample_rtt(struct fp_flow *f, struct fp_svc_stats *s,
+				       struct bpf_sock *bsk)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct tcp_sock *tp;
+	__u32 srtt;
+
+	if (now < f->next_rtt_ns)
+		return;
+	tp = bpf_skc_to_tcp_sock(bsk);
+	if (!tp)
+		return;
+	srtt = tp->srtt_us >> 3;
+	if (!srtt)
+		return;
+	f->next_rtt_ns = now + (__u64)srtt * 1000;
+	fp_add(&s->rtt_bucket[lat_bucket(srtt)], 1);
+	fp_add(&s->rtt_sum_us, srtt);
+}
+
+/* IP + TCP header length of a cgroup_skb packet (it starts at the network header). */
+static __always_inline __u32 headers_len(struct __sk_buff *skb)
+{
+	unsigned char *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u32 off;
+	__u8 b;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if (data + 1 > end) {
+			if (bpf_skb_load_bytes(skb, 0, &b, 1))
+				return 0;
+		} else {
+			b = data[0];
+		}
+		off = (b & 0x0f) * 4;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		off = 40;
+	} else {
+		return 0;
+	}
+	off &= 0x3f;
+	data += off;
+	if (data + 13 > end) {
+		/* headers outside the linear area: rare, take the slow copy */
+		if (bpf_skb_load_bytes(skb, off + 12, &b, 1))
+			return 0;
+	} else {
+		b = data[12];
+	}
+	return off + (b >> 4) * 4;
+}
+
 static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 {
 	struct bpf_sock *bsk = skb->sk;
 	struct fp_svc_stats *s;
-	struct tcp_sock *tp;
 	struct fp_flow *f;
-	__u32 hdr = 0, segs;
-	__u8 b[2];
+	__u32 hdr;
 	__u64 key;
 
 	if (!bsk)
 		return 1;
-	bsk = bpf_sk_fullsock(bsk);
-	if (!bsk || bsk->protocol != IPPROTO_TCP)
-		return 1;
-	tp = bpf_skc_to_tcp_sock(bsk);
-	if (!tp)
-		return 1;
-	key = (__u64)tp;
+	/* skb->sk is the kernel's struct sock: the same key the tracepoints use. Only TCP
+	 * sockets of services are in flows, so the common miss costs one lookup. */
+	key = (__u64)bsk;
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (!f) {
-		if (!(port_mask(bsk->src_port) | port_mask(bpf_ntohs(bsk->dst_port))))
+		struct bpf_sock *full = bpf_sk_fullsock(bsk);
+		struct tcp_sock *tp;
+
+		if (!full || full->protocol != IPPROTO_TCP ||
+		    !(port_mask(full->src_port) | port_mask(bpf_ntohs(full->dst_port))))
 			return 1;
-		f = flow_from_skb(skb, bsk, (struct sock *)tp, key);
+		tp = bpf_skc_to_tcp_sock(full);
+		if (!tp)
+			return 1;
+		f = flow_from_skb(skb, full, (struct sock *)tp, key);
 		if (!f)
 			return 1;
 	}
 	s = stats_of(f->svc, f->kind);
 	if (!s)
 		return 1;
-	/* cgroup_skb sees the packet from its network header; a GSO/GRO skb carries the
-	 * headers once and gso_segs segments. */
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		if (bpf_skb_load_bytes(skb, 0, b, 1))
-			return 1;
-		hdr = (b[0] & 0x0f) * 4;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		hdr = 40;
-	} else {
-		return 1;
-	}
-	if (bpf_skb_load_bytes(skb, hdr + 12, b, 1))
-		return 1;
-	hdr += (b[0] >> 4) * 4;
-	segs = skb->gso_segs ?: 1;
-	if (skb->len > hdr)
+	/* A GSO/GRO skb carries the headers once and gso_segs segments. */
+	hdr = headers_len(skb);
+	if (hdr && skb->len > hdr)
 		fp_add(&s->bytes[dir], skb->len - hdr);
-	fp_add(&s->segs[dir], segs);
+	fp_add(&s->segs[dir], skb->gso_segs ?: 1);
+	if (dir == FP_RX)
+		sample_rtt(f, s, bsk);
 	return 1;
 }
 
@@ -853,42 +925,6 @@ int handle_send_reset(void *ctx)
 	return 0;
 }
 
-/* ---- RTT: one smoothed-RTT sample per flow per round trip ----------------------------- */
-
-static __always_inline int on_rtt(const struct sock *sk, __u32 srtt_us)
-{
-	__u64 key = (__u64)sk, now;
-	struct fp_svc_stats *s;
-	struct fp_flow *f;
-
-	f = bpf_map_lookup_elem(&flows, &key);
-	if (!f || !srtt_us)
-		return 0;
-	now = bpf_ktime_get_ns();
-	if (now - f->last_rtt_ns < (__u64)srtt_us * 1000)
-		return 0;
-	f->last_rtt_ns = now;
-	s = stats_of(f->svc, f->kind);
-	if (s) {
-		fp_add(&s->rtt_bucket[lat_bucket(srtt_us)], 1);
-		fp_add(&s->rtt_sum_us, srtt_us);
-	}
-	return 0;
-}
-
-SEC("tracepoint/tcp/tcp_probe")
-int handle_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
-{
-	/* TP_fast_assign stores tp->srtt_us >> 3: microseconds */
-	return on_rtt(BPF_CORE_READ(ctx, skaddr), BPF_CORE_READ(ctx, srtt));
-}
-
-SEC("tp_btf/tcp_probe")
-int BPF_PROG(handle_tcp_probe_btf, struct sock *sk, struct sk_buff *skb)
-{
-	return on_rtt(sk, BPF_CORE_READ((struct tcp_sock *)sk, srtt_us) >> 3);
-}
-
 /* ---- drops ------------------------------------------------------------------------- */
 
 /* The tuple of a socketless skb from its headers (e.g. an inbound packet that netfilter
@@ -945,7 +981,6 @@ static __always_inline __u8 svc_of_sock(__u64 sk)
 static __always_inline __u8 svc_of_headers(const struct sk_buff *skb)
 {
 	struct fp_tuple_key t = {}, r = {};
-	struct fp_listener_key lk = {};
 	struct fp_listener *l;
 	struct cls_ctx c = {};
 	__u64 *sk;
@@ -964,10 +999,7 @@ static __always_inline __u8 svc_of_headers(const struct sk_buff *skb)
 	sk = bpf_map_lookup_elem(&tuples, &r);
 	if (sk && (svc = svc_of_sock(*sk)) != FP_SVC_NONE)
 		return svc;
-	lk.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
-	lk.port = t.rport;
-	lk.family = t.family;
-	l = bpf_map_lookup_elem(&listeners, &lk);
+	l = listener_find(BPF_CORE_READ(skb, dev, nd_net.net, ns.inum), t.rport, t.family);
 	if (l)
 		return l->svc;
 	return fp_classify(t.rport, t.lport, &c, &kind);

@@ -109,7 +109,7 @@ struct fp_svc_stats {
 struct fp_flow {
 	__u64 start_ns; /* SYN_SENT for active opens, else first sight */
 	__u64 cgroup_id;
-	__u64 last_rtt_ns; /* RTT sampling: at most one sample per srtt */
+	__u64 next_rtt_ns; /* RTT sampling: at most one sample per srtt */
 	__u32 pid;
 	__u32 netns;
 	__u16 lport;

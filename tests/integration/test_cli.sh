@@ -11,7 +11,7 @@ echo "$out" | sed 's/^/    /'
 check "check exits 0 on this kernel" eq "$rc" 0
 check "check lists the lifecycle hook as chosen" grep -q 'inet_sock_set_state.*chosen' <<<"$out"
 out=$("$FOGPROBE" check --disable-hooks tp_btf,tracepoint/tcp 2>&1)
-check "check with hooks disabled reports them" grep -q 'tracepoint/tcp/tcp_probe .*disabled' <<<"$out"
+check "check with hooks disabled reports them" grep -q 'tracepoint/tcp/tcp_retransmit_skb .*disabled' <<<"$out"
 out=$("$FOGPROBE" check --disable-hooks cgroup_skb 2>&1)
 rc=$?
 check "check exits non-zero when a required hook is missing" [ "$rc" -ne 0 ]

@@ -5,11 +5,18 @@
   tcpwork.py server PORT [--count N]    accept N connections (0: forever); read each to
                                         EOF, then close
   tcpwork.py connect HOST PORT N BYTES  N sequential connections, BYTES each; prints
-                                        "ok=<n> refused=<n> failed=<n>"
+                                        "ok=<n> refused=<n> failed=<n>" (and, with
+                                        TCPWORK_SS=1, ss -ti's bytes_sent summed)
   tcpwork.py hold HOST PORT N SECONDS   N connections held open for SECONDS
 Bounded by design: every mode stops by itself.
 """
+import fcntl
+import os
+import re
+import struct
+import termios
 import socket
+import subprocess
 import sys
 import time
 
@@ -37,8 +44,24 @@ def server(port, count):
     ls.close()
 
 
+def ss_bytes_sent(s):
+    """The kernel's own count of payload bytes sent, retransmissions included (ss -ti)."""
+    lport = s.getsockname()[1]
+    out = subprocess.run(["ss", "-tinH", f"sport = :{lport}"], capture_output=True,
+                         text=True).stdout
+    m = re.search(r"bytes_sent:(\d+)", out)
+    return int(m.group(1)) if m else -1
+
+
+def unacked(s):
+    """Bytes in the send queue not yet acknowledged (SIOCOUTQ)."""
+    return struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ, b"\0" * 4))[0]
+
+
 def connect(host, port, n, nbytes):
     ok = refused = failed = 0
+    sent = 0
+    report = os.environ.get("TCPWORK_SS") == "1"
     payload = b"x" * nbytes
     for _ in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -47,6 +70,13 @@ def connect(host, port, n, nbytes):
             s.connect((host, port))
             if payload:
                 s.sendall(payload)
+            if report:
+                # read the counters once everything is acked, while still ESTABLISHED
+                # (a TIME_WAIT socket has no tcp_info)
+                deadline = time.time() + 10
+                while time.time() < deadline and unacked(s):
+                    time.sleep(0.01)
+                sent += ss_bytes_sent(s)
             s.shutdown(socket.SHUT_WR)
             while s.recv(65536):
                 pass
@@ -58,6 +88,8 @@ def connect(host, port, n, nbytes):
         finally:
             s.close()
     print(f"ok={ok} refused={refused} failed={failed}")
+    if report:
+        print(f"bytes_sent={sent}")
 
 
 def hold(host, port, n, seconds):

@@ -47,10 +47,8 @@ static const struct feature features[] = {
 	  { { "tracepoint/tcp/tcp_retransmit_synack", "handle_retransmit_synack" } } },
 	{ "resets_rx", false, { { "tracepoint/tcp/tcp_receive_reset", "handle_receive_reset" } } },
 	{ "resets_tx", false, { { "tracepoint/tcp/tcp_send_reset", "handle_send_reset" } } },
-	{ "rtt",
-	  false,
-	  { { "tp_btf/tcp_probe", "handle_tcp_probe_btf" },
-	    { "tracepoint/tcp/tcp_probe", "handle_tcp_probe" } } },
+	/* RTT is sampled by the ingress program (tp->srtt_us, once per round trip). */
+	{ "rtt", false, { { "cgroup_skb/ingress", "count_ingress" } } },
 	{ "drops",
 	  false,
 	  { { "tp_btf/kfree_skb", "handle_kfree_skb_btf" },
@@ -69,7 +67,6 @@ struct tcp_collector {
 	tcp_event_fn on_event;
 	void *ctx;
 	char *reason_names[FP_DROP_REASONS];
-	void *percpu_buf;
 };
 
 static bool hook_available(const char *hook)
@@ -223,11 +220,22 @@ static int attach_hooks(struct tcp_collector *c)
 		struct bpf_program *p;
 		struct bpf_link *l;
 
+		size_t k;
+
 		if (h->chosen < 0) {
 			if (h->required) {
 				pr_warn("no usable hook for %s\n", h->feature);
 				return -EOPNOTSUPP;
 			}
+			continue;
+		}
+		/* a program serving several features is attached once */
+		for (k = 0; k < i; k++)
+			if (c->hooks[k].chosen >= 0 &&
+			    !strcmp(c->hooks[k].program[c->hooks[k].chosen], h->program[h->chosen]))
+				break;
+		if (k < i) {
+			h->attached = c->hooks[k].attached;
 			continue;
 		}
 		p = bpf_object__find_program_by_name(c->skel->obj, h->program[h->chosen]);
@@ -317,11 +325,6 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 		err = c->ncpu ?: -EINVAL;
 		goto cleanup;
 	}
-	c->percpu_buf = calloc(c->ncpu, sizeof(struct fp_svc_stats));
-	if (!c->percpu_buf) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
 	tcp__plan(c->hooks, N_FEATURES, opts->disable);
 	err = probe__cgroup2_root(cgroot, sizeof(cgroot));
 	if (err)
@@ -378,7 +381,6 @@ void tcp__close(struct tcp_collector *c)
 		close(c->stats_fd);
 	for (i = 0; i < FP_DROP_REASONS; i++)
 		free(c->reason_names[i]);
-	free(c->percpu_buf);
 	free(c);
 }
 
@@ -396,73 +398,106 @@ int tcp__poll(struct tcp_collector *c, int timeout_ms)
 	return (n > 0 ? n : 0) + m;
 }
 
-static int sum_percpu_u64(struct tcp_collector *c, int fd, __u32 key, __u64 *sum)
+/*
+ * Read a per-CPU array of n values of vsize bytes (a whole number of u64 counters) in
+ * one batch syscall and sum over CPUs into out. One syscall per scrape instead of one
+ * per key: drop_stats alone has 8448 keys.
+ */
+static int read_percpu_sum(struct tcp_collector *c, int fd, __u32 n, size_t vsize, void *out)
 {
-	__u64 *v = c->percpu_buf;
-	int i;
+	size_t words = vsize / sizeof(__u64), stride = words * c->ncpu;
+	__u32 count = n, out_batch = 0, *keys;
+	__u64 *vals, *sum = out;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	size_t k, cpu, w;
+	int err = 0;
 
-	if (bpf_map_lookup_elem(fd, &key, v))
-		return -errno;
-	*sum = 0;
-	for (i = 0; i < c->ncpu; i++)
-		*sum += v[i];
-	return 0;
+	keys = calloc(n, sizeof(*keys));
+	vals = calloc((size_t)n * stride, sizeof(__u64));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (bpf_map_lookup_batch(fd, NULL, &out_batch, keys, vals, &count, &opts) &&
+	    errno != ENOENT) {
+		err = -errno;
+		goto cleanup;
+	}
+	memset(out, 0, (size_t)n * vsize);
+	for (k = 0; k < count; k++) {
+		if (keys[k] >= n)
+			continue;
+		for (cpu = 0; cpu < (size_t)c->ncpu; cpu++)
+			for (w = 0; w < words; w++)
+				sum[keys[k] * words + w] += vals[k * stride + cpu * words + w];
+	}
+cleanup:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* Fold every live flow into the snapshot, a batch of entries per syscall. */
+static int read_flows(struct tcp_collector *c, struct tcp_snapshot *s)
+{
+	int fd = bpf_map__fd(c->skel->maps.flows);
+	__u32 batch = 1024, count, i;
+	__u64 in_tok = 0, out_tok = 0, *keys;
+	struct fp_flow *vals;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	bool first = true, done = false;
+	int err = 0;
+
+	keys = calloc(batch, sizeof(*keys));
+	vals = calloc(batch, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	while (!done) {
+		count = batch;
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in_tok, &out_tok, keys, vals, &count,
+					 &opts)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				goto cleanup;
+			}
+			done = true;
+		}
+		for (i = 0; i < count; i++)
+			flows__add_flow(s, &vals[i]);
+		in_tok = out_tok;
+		first = false;
+	}
+cleanup:
+	free(keys);
+	free(vals);
+	return err;
 }
 
 int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 {
-	int fd_stats = bpf_map__fd(c->skel->maps.svc_stats);
-	int fd_drops = bpf_map__fd(c->skel->maps.drop_stats);
-	int fd_lost = bpf_map__fd(c->skel->maps.lost_stats);
-	int fd_flows = bpf_map__fd(c->skel->maps.flows);
 	int fd_lis = bpf_map__fd(c->skel->maps.listeners);
-	struct fp_svc_stats *pc = c->percpu_buf;
-	struct fp_listener_key lk, lnext;
+	struct fp_listener_key lk, lnext, *lkp = NULL;
 	struct fp_listener l;
-	struct fp_flow f;
-	__u64 fk, fnext, *fkp = NULL;
-	struct fp_listener_key *lkp = NULL;
-	__u32 svc, kind, r, k;
-	int i, err;
+	int err;
 
-	for (svc = 0; svc < FP_MAX_SERVICES; svc++) {
-		for (kind = 0; kind < FP_KINDS; kind++) {
-			struct fp_svc_stats *dst = &s->stats[svc][kind];
-			__u64 *d = (__u64 *)dst;
-
-			k = svc * FP_KINDS + kind;
-			if (bpf_map_lookup_elem(fd_stats, &k, pc))
-				return -errno;
-			memset(dst, 0, sizeof(*dst));
-			for (i = 0; i < c->ncpu; i++) {
-				const __u64 *src = (const __u64 *)&pc[i];
-				size_t w;
-
-				for (w = 0; w < sizeof(*dst) / sizeof(__u64); w++)
-					d[w] += src[w];
-			}
-		}
-	}
-	for (svc = 0; svc <= FP_MAX_SERVICES; svc++)
-		for (r = 0; r < FP_DROP_REASONS; r++) {
-			err = sum_percpu_u64(c, fd_drops, svc * FP_DROP_REASONS + r,
-					     &s->drops[svc][r]);
-			if (err)
-				return err;
-		}
-	for (k = 0; k < FP_LOST_SLOTS; k++) {
-		err = sum_percpu_u64(c, fd_lost, k, &s->lost[k]);
-		if (err)
-			return err;
-	}
-
+	err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.svc_stats),
+			      FP_MAX_SERVICES * FP_KINDS, sizeof(struct fp_svc_stats), s->stats);
+	if (!err)
+		err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.drop_stats),
+				      (FP_MAX_SERVICES + 1) * FP_DROP_REASONS, sizeof(__u64),
+				      s->drops);
+	if (!err)
+		err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.lost_stats), FP_LOST_SLOTS,
+				      sizeof(__u64), s->lost);
+	if (err)
+		return err;
 	flows__reset_gauges(s);
-	while (!bpf_map_get_next_key(fd_flows, fkp, &fnext)) {
-		fk = fnext;
-		fkp = &fk;
-		if (!bpf_map_lookup_elem(fd_flows, &fk, &f))
-			flows__add_flow(s, &f);
-	}
+	err = read_flows(c, s);
+	if (err)
+		return err;
+	/* listeners: a few entries, plain iteration */
 	while (!bpf_map_get_next_key(fd_lis, lkp, &lnext)) {
 		lk = lnext;
 		lkp = &lk;
