@@ -75,6 +75,27 @@ struct {
 	__type(value, struct fp_flow);
 } flows SEC(".maps");
 
+/*
+ * Per-socket cache of the flow's service for the packet path: socket-local storage is
+ * one pointer away from the socket, where the flows hash costs a hash and a bucket walk
+ * per packet. It is settled (trusted without the hash) once the flow's kind can no
+ * longer change; until then every packet re-reads the flows entry.
+ */
+struct sk_hot {
+	__u64 next_rtt_ns; /* RTT sampling: at most one sample per srtt */
+	__u8 svc;
+	__u8 kind;
+	__u8 settled;
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sk_hot);
+} sk_hot SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, FP_MAX_LISTENERS);
@@ -658,17 +679,17 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 
 /*
  * RTT, piggybacked on ingress: the socket's smoothed RTT (tp->srtt_us, as of the last
- * ACK the stack processed) is sampled at most once per srtt, so a long transfer weighs
- * like a short one per round trip and the hot path costs one clock read.
+ * ACK the stack processed) is sampled at most once per srtt, and at most once per clock
+ * tick: the coarse clock costs a load where a precise read costs ~90 ns in a VM.
  */
-static __always_inline void sample_rtt(struct fp_flow *f, struct fp_svc_stats *s,
+static __always_inline void sample_rtt(__u64 *next_ns, struct fp_svc_stats *s,
 				       struct bpf_sock *bsk)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_coarse_ns();
 	struct tcp_sock *tp;
 	__u32 srtt;
 
-	if (now < f->next_rtt_ns)
+	if (now < *next_ns)
 		return;
 	tp = bpf_skc_to_tcp_sock(bsk);
 	if (!tp)
@@ -676,26 +697,29 @@ static __always_inline void sample_rtt(struct fp_flow *f, struct fp_svc_stats *s
 	srtt = tp->srtt_us >> 3;
 	if (!srtt)
 		return;
-	f->next_rtt_ns = now + (__u64)srtt * 1000;
+	*next_ns = now + (__u64)srtt * 1000;
 	fp_add(&s->rtt_bucket[lat_bucket(srtt)], 1);
 	fp_add(&s->rtt_sum_us, srtt);
 }
 
-/* IP + TCP header length of a cgroup_skb packet (it starts at the network header). */
-static __always_inline __u32 headers_len(struct __sk_buff *skb)
+#define TCPHDR_SYN 0x02
+
+/* IP + TCP header length of a cgroup_skb packet (it starts at the network header) and
+ * the TCP flags byte. 0 if the headers cannot be read. */
+static __always_inline __u32 headers_len(struct __sk_buff *skb, __u8 *flags)
 {
 	unsigned char *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u8 b[2];
 	__u32 off;
-	__u8 b;
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		if (data + 1 > end) {
-			if (bpf_skb_load_bytes(skb, 0, &b, 1))
+			if (bpf_skb_load_bytes(skb, 0, b, 1))
 				return 0;
 		} else {
-			b = data[0];
+			b[0] = data[0];
 		}
-		off = (b & 0x0f) * 4;
+		off = (b[0] & 0x0f) * 4;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		off = 40;
 	} else {
@@ -703,54 +727,83 @@ static __always_inline __u32 headers_len(struct __sk_buff *skb)
 	}
 	off &= 0x3f;
 	data += off;
-	if (data + 13 > end) {
+	if (data + 14 > end) {
 		/* headers outside the linear area: rare, take the slow copy */
-		if (bpf_skb_load_bytes(skb, off + 12, &b, 1))
+		if (bpf_skb_load_bytes(skb, off + 12, b, 2))
 			return 0;
 	} else {
-		b = data[12];
+		b[0] = data[12];
+		b[1] = data[13];
 	}
-	return off + (b >> 4) * 4;
+	*flags = b[1];
+	return off + (b[0] >> 4) * 4;
 }
 
 static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 {
 	struct bpf_sock *bsk = skb->sk;
 	struct fp_svc_stats *s;
-	struct fp_flow *f;
+	struct fp_flow *f = 0;
+	struct sk_hot *h;
+	__u8 svc, kind, flags = 0;
 	__u32 hdr;
 	__u64 key;
 
 	if (!bsk)
 		return 1;
-	/* skb->sk is the kernel's struct sock: the same key the tracepoints use. Only TCP
-	 * sockets of services are in flows, so the common miss costs one lookup. */
-	key = (__u64)bsk;
-	f = bpf_map_lookup_elem(&flows, &key);
-	if (!f) {
-		struct bpf_sock *full = bpf_sk_fullsock(bsk);
-		struct tcp_sock *tp;
+	/* Sockets of no service (the ports say so) cost two inlined array reads. */
+	if (!(port_mask(bsk->src_port) | port_mask(bpf_ntohs(bsk->dst_port))))
+		return 1;
+	h = bpf_sk_storage_get(&sk_hot, bsk, 0, 0);
+	if (h && h->settled) {
+		svc = h->svc;
+		kind = h->kind;
+	} else {
+		/* skb->sk is the kernel's struct sock: the key the tracepoints use. Only
+		 * TCP sockets of services are in flows. */
+		key = (__u64)bsk;
+		f = bpf_map_lookup_elem(&flows, &key);
+		if (!f) {
+			struct bpf_sock *full = bpf_sk_fullsock(bsk);
+			struct tcp_sock *tp;
 
-		if (!full || full->protocol != IPPROTO_TCP ||
-		    !(port_mask(full->src_port) | port_mask(bpf_ntohs(full->dst_port))))
-			return 1;
-		tp = bpf_skc_to_tcp_sock(full);
-		if (!tp)
-			return 1;
-		f = flow_from_skb(skb, full, (struct sock *)tp, key);
-		if (!f)
-			return 1;
+			if (!full || full->protocol != IPPROTO_TCP)
+				return 1;
+			tp = bpf_skc_to_tcp_sock(full);
+			if (!tp)
+				return 1;
+			f = flow_from_skb(skb, full, (struct sock *)tp, key);
+			if (!f)
+				return 1;
+		}
+		svc = f->svc;
+		kind = f->kind;
+		if (!h)
+			h = bpf_sk_storage_get(&sk_hot, bsk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	}
-	s = stats_of(f->svc, f->kind);
+	s = stats_of(svc, kind);
 	if (!s)
 		return 1;
 	/* A GSO/GRO skb carries the headers once and gso_segs segments. */
-	hdr = headers_len(skb);
+	hdr = headers_len(skb, &flags);
 	if (hdr && skb->len > hdr)
 		fp_add(&s->bytes[dir], skb->len - hdr);
 	fp_add(&s->segs[dir], skb->gso_segs ?: 1);
-	if (dir == FP_RX)
-		sample_rtt(f, s, bsk);
+	if (h && !h->settled) {
+		h->svc = svc;
+		h->kind = kind;
+		/* A client's kind changes once, when its server end on this host turns
+		 * ESTABLISHED. Nothing but a SYN-ACK reaches the client before that, so the
+		 * first other inbound segment settles it; other kinds never change. */
+		if (kind != FP_KIND_CLIENT || (dir == FP_RX && hdr && !(flags & TCPHDR_SYN)))
+			h->settled = 1;
+	}
+	if (dir == FP_RX) {
+		if (h)
+			sample_rtt(&h->next_rtt_ns, s, bsk);
+		else if (f)
+			sample_rtt(&f->next_rtt_ns, s, bsk);
+	}
 	return 1;
 }
 
