@@ -9,10 +9,13 @@ total_p=0
 total_f=0
 
 suite() {
-	local name=$1 out p f
+	local name=$1 out p f log
 	shift
 	echo "=== $name"
-	out=$("$@" 2>&1 | tee /dev/stderr | tail -n 1)
+	log=$(mktemp)
+	"$@" 2>&1 | tee "$log"
+	out=$(tail -n 1 "$log")
+	rm -f "$log"
 	p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
 	f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
 	if [[ -z "$p" ]]; then
