@@ -138,10 +138,12 @@ stop_daemon() {
 scrape() { curl -sf "http://127.0.0.1:$METRICS_PORT/metrics"; }
 
 # metric NAME 'LABELS' -> sum of the samples whose label set contains every given
-# label (given as a comma-separated list of k="v"); 0 when none.
-metric() {
+# label (given as a comma-separated list of k="v"); 0 when none. Integer-rounded:
+# use metricf for values with a fraction (histogram sums in seconds).
+metric() { FMT="%.0f\n" metricf "$@"; }
+metricf() {
 	local name=$1 want=${2:-}
-	scrape | awk -v name="$name" -v want="$want" '
+	scrape | awk -v name="$name" -v want="$want" -v fmt="${FMT:-%.9f\n}" '
 		BEGIN { n = split(want, w, ",") }
 		$0 ~ /^#/ { next }
 		{
@@ -155,7 +157,7 @@ metric() {
 			for (j = 1; j <= n; j++) if (index(labels, w[j]) == 0) ok = 0
 			if (ok) sum += v
 		}
-		END { printf "%.0f\n", sum }'
+		END { printf fmt, sum }'
 }
 
 # within ACTUAL EXPECTED PERCENT -> true if |a - e| <= e * p / 100
