@@ -475,20 +475,31 @@ static int parse_protocol(struct parser *p, json_t *val, struct service_config *
 			    quote(s, q, sizeof(q)));
 }
 
+/* A non-empty array of at most max entries; the error points at the first extra one. */
+static int check_list(struct parser *p, json_t *arr, const char *key, const char *of,
+		      const char *entries, const char *scope, size_t max)
+{
+	if (!json_is_array(arr))
+		return parser_error(p, "%s must be an array of %s", key, of);
+	if (!json_array_size(arr))
+		return parser_error(p, "%s list is empty", key);
+	if (json_array_size(arr) > max) {
+		path_push_index(p, max);
+		return parser_error(p, "too many %s (at most %zu%s)", entries, max, scope);
+	}
+	return 0;
+}
+
 static int parse_ports(struct parser *p, json_t *arr, struct service_config *svc)
 {
-	size_t j, n;
+	size_t j;
 	json_t *val;
+	int err;
 
-	if (!json_is_array(arr))
-		return parser_error(p, "ports must be an array of port numbers");
-	n = json_array_size(arr);
-	if (!n)
-		return parser_error(p, "ports list is empty");
-	if (n > CONFIG_MAX_PORTS) {
-		path_push_index(p, CONFIG_MAX_PORTS);
-		return parser_error(p, "too many ports (at most %d per service)", CONFIG_MAX_PORTS);
-	}
+	err = check_list(p, arr, "ports", "port numbers", "ports", " per service",
+			 CONFIG_MAX_PORTS);
+	if (err)
+		return err;
 	json_array_foreach(arr, j, val) {
 		json_int_t port;
 		int k;
@@ -511,18 +522,13 @@ static int parse_ports(struct parser *p, json_t *arr, struct service_config *svc
 
 static int parse_comm(struct parser *p, json_t *arr, struct service_config *svc)
 {
-	size_t j, n;
+	size_t j;
 	json_t *val;
+	int err;
 
-	if (!json_is_array(arr))
-		return parser_error(p, "comm must be an array of process names");
-	n = json_array_size(arr);
-	if (!n)
-		return parser_error(p, "comm list is empty");
-	if (n > CONFIG_MAX_COMM) {
-		path_push_index(p, CONFIG_MAX_COMM);
-		return parser_error(p, "too many comm entries (at most %d)", CONFIG_MAX_COMM);
-	}
+	err = check_list(p, arr, "comm", "process names", "comm entries", "", CONFIG_MAX_COMM);
+	if (err)
+		return err;
 	json_array_foreach(arr, j, val) {
 		const char *s = json_string_value(val);
 		char q[48];
