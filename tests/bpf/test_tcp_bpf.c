@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -141,6 +142,11 @@ static void on_event(void *ctx, const struct fp_conn_event *e)
 		f->events[e->type]++;
 }
 
+static void prctl_comm(char comm[16])
+{
+	prctl(PR_GET_NAME, comm, 0, 0, 0);
+}
+
 static int bind_ephemeral(int *port)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -169,18 +175,27 @@ static int connect_to(int port)
 	return fd;
 }
 
-static struct fixture *fixture_open(int port)
+static struct fixture *fixture_open_with(int port, const char *comm, __u32 ringbuf_bytes)
 {
-	struct tcp_collector_opts opts = { .on_event = on_event };
+	struct tcp_collector_opts opts = { .on_event = on_event, .ringbuf_bytes = ringbuf_bytes };
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
 	opts.ctx = f;
 	f->t.port_mask[port] = 1;
 	f->t.match[0].active = 1;
+	if (comm) {
+		f->t.match[0].n_comm = 1;
+		strncpy(f->t.match[0].comm[0], comm, FP_COMM_LEN - 1);
+	}
 	f->t.n_services = 1;
 	assert_int_equal(tcp__open(&opts, &f->t, &f->c), 0);
 	return f;
+}
+
+static struct fixture *fixture_open(int port)
+{
+	return fixture_open_with(port, NULL, 0);
 }
 
 static void fixture_read(struct fixture *f)
@@ -283,12 +298,74 @@ static void test_refused(void **state)
 	fixture_close(f);
 }
 
+/* A comm matcher is tested in the kernel at connect() and listen(). */
+static void test_comm_matcher(void **state)
+{
+	char self[16] = { 0 };
+	struct fixture *f;
+	int lfd, cfd, afd, port, round;
+
+	(void)state;
+	prctl_comm(self);
+	for (round = 0; round < 2; round++) {
+		lfd = bind_ephemeral(&port);
+		assert_true(lfd >= 0);
+		f = fixture_open_with(port, round ? self : "no-such-comm", 0);
+		assert_int_equal(listen(lfd, 8), 0);
+		cfd = connect_to(port);
+		assert_true(cfd >= 0);
+		afd = accept(lfd, NULL, NULL);
+		assert_true(afd >= 0);
+		fixture_read(f);
+		/* round 0: nobody is "no-such-comm"; round 1: this process matches */
+		assert_int_equal(f->s.listeners[0], round);
+		assert_int_equal(f->s.stats[0][FP_KIND_SERVER].opens, round);
+		assert_int_equal(f->s.stats[0][FP_KIND_CLIENT].opens +
+					 f->s.stats[0][FP_KIND_CLIENT_LOCALPEER].opens,
+				 round);
+		close(cfd);
+		close(afd);
+		close(lfd);
+		fixture_close(f);
+	}
+}
+
+/* A full ring buffer loses events, and every lost one is counted. */
+static void test_ringbuf_losses_counted(void **state)
+{
+	struct fixture *f;
+	int lfd, port, i, got;
+	const int n = 300;
+
+	(void)state;
+	lfd = bind_ephemeral(&port);
+	assert_true(lfd >= 0);
+	close(lfd);
+	/* one page holds ~36 events of 104 bytes: most of n must be lost */
+	f = fixture_open_with(port, NULL, 4096);
+	for (i = 0; i < n; i++)
+		assert_int_equal(connect_to(port), -ECONNREFUSED);
+	fixture_read(f); /* drains the ring once, after all the events */
+	/* each refused connect makes two events: the RST received, the failed connect */
+	for (got = 0, i = 0; i < 8; i++)
+		got += f->events[i];
+	print_message("ring of 4096 bytes: %d events delivered, %llu lost\n", got,
+		      (unsigned long long)f->s.lost[FP_LOST_RINGBUF]);
+	assert_true(got < 2 * n);
+	assert_int_equal(got + f->s.lost[FP_LOST_RINGBUF], 2 * n);
+	/* the counters do not depend on the ring */
+	assert_int_equal(f->s.stats[0][FP_KIND_CLIENT].conn_fail[FP_CONNFAIL_REFUSED], n);
+	fixture_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cgroup_skb_verdict),
 		cmocka_unit_test(test_loopback_connection),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_comm_matcher),
+		cmocka_unit_test(test_ringbuf_losses_counted),
 	};
 
 	if (geteuid()) {

@@ -262,7 +262,7 @@ static int attach_hooks(struct tcp_collector *c)
 	return 0;
 }
 
-static int load(struct tcp_collector *c, __u32 max_flows)
+static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 {
 	struct bpf_program *p;
 	size_t i;
@@ -281,7 +281,8 @@ static int load(struct tcp_collector *c, __u32 max_flows)
 		if (p)
 			bpf_program__set_autoload(p, true);
 	}
-	bpf_map__set_max_entries(c->skel->maps.flows, max_flows ?: FP_MAX_FLOWS);
+	bpf_map__set_max_entries(c->skel->maps.flows, opts->max_flows ?: FP_MAX_FLOWS);
+	bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes ?: FP_RINGBUF_BYTES);
 	err = tcp_bpf__load(c->skel);
 	if (!err)
 		return 0;
@@ -302,7 +303,7 @@ static int load(struct tcp_collector *c, __u32 max_flows)
 	if (err != 1)
 		return -EINVAL;
 	pr_info("loading with fast hooks failed, retrying with tracepoints\n");
-	return load(c, max_flows);
+	return load(c, opts);
 }
 
 int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables *t,
@@ -339,7 +340,7 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (c->stats_fd < 0)
 		pr_info("bpf_stats unavailable: %s\n", strerror(errno));
-	err = load(c, opts->max_flows);
+	err = load(c, opts);
 	if (err) {
 		pr_warn("loading BPF programs: %s\n", strerror(-err));
 		goto cleanup;

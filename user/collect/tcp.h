@@ -37,6 +37,7 @@ typedef void (*tcp_event_fn)(void *ctx, const struct fp_conn_event *e);
 
 struct tcp_collector_opts {
 	__u32 max_flows; /* 0: FP_MAX_FLOWS */
+	__u32 ringbuf_bytes; /* 0: FP_RINGBUF_BYTES; a power of 2, at least a page */
 	const char *disable; /* comma-separated hook prefixes not to use, e.g. "tp_btf" */
 	tcp_event_fn on_event;
 	void *ctx;
