@@ -621,18 +621,24 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 SEC("tracepoint/sock/inet_sock_set_state")
 int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	const struct sock *sk = BPF_CORE_READ(ctx, skaddr);
-	int oldstate = BPF_CORE_READ(ctx, oldstate), newstate = BPF_CORE_READ(ctx, newstate);
-	__u16 family = BPF_CORE_READ(ctx, family);
+	/* The record is the program's context: direct (CO-RE relocated) loads. */
+	const struct sock *sk = ctx->skaddr;
+	int oldstate = ctx->oldstate, newstate = ctx->newstate;
+	__u16 family = ctx->family, sport = ctx->sport, dport = ctx->dport;
 
-	if (BPF_CORE_READ(ctx, protocol) != IPPROTO_TCP)
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	/* Every flow and listener was classified by one of its ports (the remote one
+	 * for active opens), so a socket whose ports no service lists has no state here:
+	 * the common case costs two array reads. */
+	if (!(port_mask(sport) | port_mask(dport)))
 		return 0;
 	switch (newstate) {
 	case TCP_LISTEN:
-		on_listen(sk, BPF_CORE_READ(ctx, sport), family);
+		on_listen(sk, sport, family);
 		break;
 	case TCP_SYN_SENT:
-		on_syn_sent(sk, BPF_CORE_READ(ctx, dport), family);
+		on_syn_sent(sk, dport, family);
 		break;
 	case TCP_ESTABLISHED:
 		if (oldstate == TCP_SYN_SENT)
@@ -642,7 +648,7 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		break;
 	case TCP_CLOSE:
 		if (oldstate == TCP_LISTEN)
-			on_unlisten(sk, BPF_CORE_READ(ctx, sport), family);
+			on_unlisten(sk, sport, family);
 		else
 			on_close(sk, oldstate);
 		break;
