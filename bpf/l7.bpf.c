@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * L7 capture: a bounded prefix of every read/write on a socket of a service whose
+ * protocol needs parsing, with the full length the syscall moved.
+ *
+ * Cost control, in order: the syscall tracepoints fire for every task, so the first test
+ * is one hash lookup of the task in l7_tasks (tasks that connected or accepted a socket
+ * of such a service); only then are the arguments kept until the syscall returns, the
+ * fd resolved to its socket, and the socket looked up in the TCP flow table (shared with
+ * bpf/tcp.bpf.c), which also tells the service and which end this is.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "tcp.h"
+#include "l7.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Bytes of each buffer to capture (<= FP_L7_CAP_MAX), set by userspace before load. */
+const volatile __u32 targ_cap = FP_L7_CAP_DEFAULT;
+
+/* Shared with bpf/tcp.bpf.c: userspace points this at that object's map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_MAX_FLOWS);
+	__type(key, __u64);
+	__type(value, struct fp_flow);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FP_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, __u8);
+} l7_svc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FP_MAX_L7_TASKS);
+	__type(key, __u32);
+	__type(value, __u8);
+} l7_tasks SEC(".maps");
+
+enum { ARGS_BUF = 0, ARGS_IOV = 1, ARGS_MSG = 2, ARGS_NONE = 3 };
+
+struct l7_args {
+	__u64 buf; /* buffer, iovec array or user_msghdr */
+	__u32 fd;
+	__u32 iovcnt;
+	__u8 how;
+	__u8 dir;
+	__u8 pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct l7_args);
+} l7_args SEC(".maps");
+
+/* The event plus room for one more prefix: iovec copies land at a variable offset
+ * below FP_L7_CAP_MAX with a length below FP_L7_CAP_MAX, and the verifier checks the
+ * sum against the value size. */
+struct l7_scratch {
+	struct fp_l7_event e;
+	__u8 slack[FP_L7_CAP_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l7_scratch);
+} l7_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FP_L7_RINGBUF_BYTES);
+} l7_events SEC(".maps");
+
+/* [0] ring buffer full, [1] events sent */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} l7_stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 k)
+{
+	__u64 *v = bpf_map_lookup_elem(&l7_stats, &k);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline bool task_watched(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	return bpf_map_lookup_elem(&l7_tasks, &tgid);
+}
+
+/* fd -> struct sock of the current task (0 if fd is not a socket it has open). */
+static __always_inline __u64 fd_to_sock(__u32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct socket *sock;
+	struct file *file;
+
+	if (fd >= max || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	/* Only sockets are in flows: for any other file this reads something that will
+	 * not be found there. */
+	sock = BPF_CORE_READ(file, private_data);
+	return (__u64)BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline int save(__u32 fd, __u64 buf, __u32 iovcnt, __u8 how, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct l7_args a = { .buf = buf, .fd = fd, .iovcnt = iovcnt, .how = how, .dir = dir };
+
+	if (!task_watched())
+		return 0;
+	bpf_map_update_elem(&l7_args, &id, &a, BPF_ANY);
+	return 0;
+}
+
+/* Copy up to cap bytes of what the syscall moved into e->data. */
+static __always_inline __u32 copy_prefix(struct fp_l7_event *e, const struct l7_args *a,
+					 __u64 moved)
+{
+	__u64 want = moved < targ_cap ? moved : targ_cap;
+	__u32 got = 0;
+	struct iovec iov[FP_L7_MAX_IOV];
+	__u64 base = a->buf, cnt = a->iovcnt;
+	int i;
+
+	if (want > FP_L7_CAP_MAX)
+		want = FP_L7_CAP_MAX;
+	/* The mask restates the clamp for the verifier (the compiler would drop it
+	 * otherwise); the scratch value has FP_L7_CAP_MAX bytes of slack after data. */
+	barrier_var(want);
+	want &= 2 * FP_L7_CAP_MAX - 1;
+	if (a->how == ARGS_BUF) {
+		if (bpf_probe_read_user(e->data, want, (void *)base))
+			return 0;
+		return want;
+	}
+	if (a->how == ARGS_MSG) {
+		struct user_msghdr msg;
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)base))
+			return 0;
+		base = (__u64)msg.msg_iov;
+		cnt = msg.msg_iovlen;
+	}
+	if (cnt > FP_L7_MAX_IOV)
+		cnt = FP_L7_MAX_IOV;
+	if (bpf_probe_read_user(iov, sizeof(iov[0]) * FP_L7_MAX_IOV, (void *)base) &&
+	    bpf_probe_read_user(iov, sizeof(iov[0]), (void *)base))
+		return 0;
+	for (i = 0; i < FP_L7_MAX_IOV; i++) {
+		__u32 n, off = got;
+
+		if (i >= cnt || got >= want)
+			break;
+		n = iov[i].iov_len < want - got ? iov[i].iov_len : want - got;
+		if (off >= FP_L7_CAP_MAX || n >= FP_L7_CAP_MAX || !n)
+			break;
+		/* masks: the verifier needs both bounds on these very registers */
+		if (bpf_probe_read_user(e->data + (off & (FP_L7_CAP_MAX - 1)),
+					n & (FP_L7_CAP_MAX - 1), iov[i].iov_base))
+			break;
+		got += n;
+	}
+	return got;
+}
+
+static __always_inline int emit(long ret, __u8 type)
+{
+	__u64 id = bpf_get_current_pid_tgid(), sk;
+	struct l7_scratch *scratch;
+	struct fp_l7_event *e;
+	struct l7_args *a;
+	struct fp_flow *f;
+	__u32 zero = 0, svc;
+	__u64 size;
+	__u8 *on;
+
+	a = bpf_map_lookup_elem(&l7_args, &id);
+	if (!a)
+		return 0;
+	if (ret <= 0)
+		goto out;
+	sk = fd_to_sock(a->fd);
+	f = sk ? bpf_map_lookup_elem(&flows, &sk) : 0;
+	if (!f)
+		goto out;
+	svc = f->svc;
+	on = bpf_map_lookup_elem(&l7_svc, &svc);
+	/* The local-peer client end of a connection is parsed from its server end. */
+	if (!on || !*on || f->kind == FP_KIND_CLIENT_LOCALPEER)
+		goto out;
+	scratch = bpf_map_lookup_elem(&l7_scratch, &zero);
+	if (!scratch)
+		goto out;
+	e = &scratch->e;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sk = sk;
+	e->len = ret;
+	e->pid = id >> 32;
+	e->svc = f->svc;
+	e->kind = f->kind;
+	e->dir = a->dir;
+	e->type = type;
+	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret) : 0;
+	size = offsetof(struct fp_l7_event, data) + e->cap;
+	barrier_var(size);
+	size &= 2047; /* a power-of-two mask >= sizeof(*e): the clamp below bounds it */
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	if (bpf_ringbuf_output(&l7_events, e, size, 0))
+		stat_inc(0);
+	else
+		stat_inc(1);
+out:
+	bpf_map_delete_elem(&l7_args, &id);
+	return 0;
+}
+
+#define ENTER(name, fd, buf, cnt, how, dir)                                               \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                        \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                           \
+	{                                                                                  \
+		return save(fd, buf, cnt, how, dir);                                       \
+	}
+#define EXIT(name, type)                                                                   \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                         \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                             \
+	{                                                                                  \
+		return emit(ctx->ret, type);                                               \
+	}
+
+ENTER(write, ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_TX)
+EXIT(write, FP_L7_DATA)
+ENTER(read, ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_RX)
+EXIT(read, FP_L7_DATA)
+ENTER(writev, ctx->args[0], ctx->args[1], ctx->args[2], ARGS_IOV, FP_TX)
+EXIT(writev, FP_L7_DATA)
+ENTER(readv, ctx->args[0], ctx->args[1], ctx->args[2], ARGS_IOV, FP_RX)
+EXIT(readv, FP_L7_DATA)
+ENTER(sendto, ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_TX)
+EXIT(sendto, FP_L7_DATA)
+ENTER(recvfrom, ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_RX)
+EXIT(recvfrom, FP_L7_DATA)
+ENTER(sendmsg, ctx->args[0], ctx->args[1], 0, ARGS_MSG, FP_TX)
+EXIT(sendmsg, FP_L7_DATA)
+ENTER(recvmsg, ctx->args[0], ctx->args[1], 0, ARGS_MSG, FP_RX)
+EXIT(recvmsg, FP_L7_DATA)
+/* sendfile(out_fd, in_fd, ...): bytes only */
+ENTER(sendfile64, ctx->args[0], 0, 0, ARGS_NONE, FP_TX)
+EXIT(sendfile64, FP_L7_ACCOUNT)
+
+/* splice(fd_in, off_in, fd_out, ...): a socket on either side; bytes only. The output
+ * side is tried first (a proxy splicing into a service socket). */
+SEC("tracepoint/syscalls/sys_enter_splice")
+int enter_splice(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 out = fd_to_sock(ctx->args[2]), key = out;
+
+	if (!task_watched())
+		return 0;
+	if (out && bpf_map_lookup_elem(&flows, &key))
+		return save(ctx->args[2], 0, 0, ARGS_NONE, FP_TX);
+	return save(ctx->args[0], 0, 0, ARGS_NONE, FP_RX);
+}
+EXIT(splice, FP_L7_ACCOUNT)
+
+/*
+ * Watch a task once it holds a socket of an L7 service: after connect() (0 or
+ * EINPROGRESS) and after accept()/accept4() returns the new fd. Workers of a pre-fork
+ * server are caught by their own accept().
+ */
+static __always_inline int watch_if_l7(__u32 fd)
+{
+	__u64 sk = fd_to_sock(fd);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, svc;
+	struct fp_flow *f = sk ? bpf_map_lookup_elem(&flows, &sk) : 0;
+	__u8 one = 1, *on;
+
+	if (!f)
+		return 0;
+	svc = f->svc;
+	on = bpf_map_lookup_elem(&l7_svc, &svc);
+	if (on && *on)
+		bpf_map_update_elem(&l7_tasks, &tgid, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct l7_args a = { .fd = ctx->args[0], .how = ARGS_NONE };
+
+	bpf_map_update_elem(&l7_args, &id, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct l7_args *a = bpf_map_lookup_elem(&l7_args, &id);
+
+	if (!a)
+		return 0;
+	if (ctx->ret == 0 || ctx->ret == -115 /* EINPROGRESS */)
+		watch_if_l7(a->fd);
+	bpf_map_delete_elem(&l7_args, &id);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return ctx->ret >= 0 ? watch_if_l7(ctx->ret) : 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return ctx->ret >= 0 ? watch_if_l7(ctx->ret) : 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int task_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	/* the thread group leader's exit ends the process */
+	if ((__u32)id == tgid)
+		bpf_map_delete_elem(&l7_tasks, &tgid);
+	return 0;
+}
