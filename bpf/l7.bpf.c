@@ -69,8 +69,10 @@ struct l7_scratch {
 	__u8 slack[FP_L7_CAP_MAX];
 };
 
+/* One slot per CPU (max_entries set to the CPU count at load): a per-CPU array caps
+ * values at 32 KiB. Programs on syscall tracepoints do not nest on a CPU. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct l7_scratch);
@@ -190,7 +192,7 @@ static __always_inline int emit(long ret, __u8 type)
 	struct fp_l7_event *e;
 	struct l7_args *a;
 	struct fp_flow *f;
-	__u32 zero = 0, svc;
+	__u32 cpu = bpf_get_smp_processor_id(), svc;
 	__u64 size;
 	__u8 *on;
 
@@ -208,7 +210,7 @@ static __always_inline int emit(long ret, __u8 type)
 	/* The local-peer client end of a connection is parsed from its server end. */
 	if (!on || !*on || f->kind == FP_KIND_CLIENT_LOCALPEER)
 		goto out;
-	scratch = bpf_map_lookup_elem(&l7_scratch, &zero);
+	scratch = bpf_map_lookup_elem(&l7_scratch, &cpu);
 	if (!scratch)
 		goto out;
 	e = &scratch->e;
@@ -223,7 +225,7 @@ static __always_inline int emit(long ret, __u8 type)
 	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret) : 0;
 	size = offsetof(struct fp_l7_event, data) + e->cap;
 	barrier_var(size);
-	size &= 2047; /* a power-of-two mask >= sizeof(*e): the clamp below bounds it */
+	size &= 2 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= sizeof(*e), then clamped */
 	if (size > sizeof(*e))
 		size = sizeof(*e);
 	if (bpf_ringbuf_output(&l7_events, e, size, 0))

@@ -7,7 +7,7 @@
 #ifndef FOGPROBE_L7_H
 #define FOGPROBE_L7_H
 
-#define FP_L7_CAP_MAX 512 /* the capture prefix is at most this many bytes */
+#define FP_L7_CAP_MAX 16384 /* the capture prefix is at most this many bytes */
 #define FP_L7_CAP_DEFAULT 256
 #define FP_L7_RINGBUF_BYTES (4U << 20)
 #define FP_L7_MAX_IOV 4 /* iovec entries read for the prefix of readv/writev/sendmsg */

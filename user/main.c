@@ -15,12 +15,17 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include <sys/epoll.h>
+
+#include "collect/l7.h"
 #include "collect/probe.h"
 #include "collect/tcp.h"
 #include "export/http.h"
 #include "lib/config.h"
 #include "lib/log.h"
 #include "model/services.h"
+#include "model/streams.h"
+#include "telemetry/betanet_metrics.h"
 #include "telemetry/metrics.h"
 #include "telemetry/tcp_metrics.h"
 
@@ -34,8 +39,14 @@ struct daemon {
 	char cgroot[256];
 	struct service_tables tables;
 	struct tcp_collector *tcp;
+	struct l7_collector *l7; /* NULL: no L7 service, or the capture is unavailable */
+	struct streams *streams;
+	bool capture[FP_MAX_SERVICES];
+	__u32 capture_bytes;
+	double routing_timeout;
 	struct metrics *reg;
 	struct tcp_metrics *tm;
+	struct betanet_metrics *bm;
 	struct tcp_snapshot snap;
 	pthread_mutex_t refresh_lock;
 	bool ready;
@@ -56,6 +67,10 @@ static void usage(FILE *out)
 		"  -c, --config FILE        JSON config (default: built-in Fog Compute services)\n"
 		"  -l, --listen HOST:PORT   metrics endpoint (default %s; overrides config)\n"
 		"      --log-format FORMAT  text (default) or json\n"
+		"      --capture-bytes N    L7 payload prefix captured per read/write (default %d,\n"
+		"                           at most %d)\n"
+		"      --routing-timeout S  Betanet request without a response after S seconds is\n"
+		"                           a routing failure (default 5)\n"
 		"      --disable-hooks LIST comma-separated hook prefixes not to use, e.g.\n"
 		"                           tp_btf (forces the tracepoint fallbacks)\n"
 		"  -v, --verbose            debug logging, libbpf's included\n"
@@ -64,7 +79,7 @@ static void usage(FILE *out)
 		"\n"
 		"Endpoints: /metrics (Prometheus text 0.0.4, OpenMetrics, gzip), /healthz, /readyz.\n"
 		"Exit codes: 0 ok, 1 runtime error or kernel unsupported, 2 usage or config error.\n",
-		CONFIG_DEFAULT_LISTEN);
+		CONFIG_DEFAULT_LISTEN, FP_L7_CAP_DEFAULT, FP_L7_CAP_MAX);
 }
 
 static void on_signal(int sig)
@@ -81,7 +96,8 @@ static int cmd_check(const char *disable)
 	int j;
 	char cg[256];
 
-	n = tcp__plan(hooks, 16, disable);
+	n = tcp__plan(hooks, 15, disable);
+	n += l7__plan(hooks + n, 16 - n, disable);
 	printf("%-20s %-40s %-10s %s\n", "FEATURE", "HOOK", "AVAILABLE", "CHOSEN");
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < hooks[i].n; j++)
@@ -123,6 +139,24 @@ static void on_event(void *ctx, const struct fp_conn_event *e)
 
 	if (e->type < 7)
 		d->events[e->type]++;
+	/* Connections of L7 services: the local-peer client end is parsed from its
+	 * server end (the kernel does not capture it). */
+	if (d->streams && e->svc < FP_MAX_SERVICES && d->capture[e->svc]) {
+		bool server = e->kind == FP_KIND_SERVER;
+		bool closing = e->type == FP_EV_CLOSE || e->type == FP_EV_CONNECT_FAIL;
+
+		pthread_mutex_lock(&d->refresh_lock);
+		/* A client opens before its server end (if on this host) is established,
+		 * so only its close says whether it was the local-peer end. */
+		if (closing && e->kind == FP_KIND_CLIENT_LOCALPEER)
+			streams__forget(d->streams, e->sk);
+		else if (closing)
+			streams__close(d->streams, e->sk, false, e->ts_ns);
+		else if (e->type == FP_EV_OPEN && e->kind != FP_KIND_CLIENT_LOCALPEER)
+			streams__open(d->streams, e->sk, server,
+				      server ? e->ts_ns : e->ts_ns - e->duration_ns);
+		pthread_mutex_unlock(&d->refresh_lock);
+	}
 	if (log__level() >= LOG_DEBUG)
 		pr_debug("event %s service=%s comm=%s pid=%u netns=%u lport=%u rport=%u "
 			 "duration_ns=%llu reason=%u err=%d\n",
@@ -130,6 +164,16 @@ static void on_event(void *ctx, const struct fp_conn_event *e)
 			 e->svc < d->cfg.n_services ? d->cfg.services[e->svc].name : "-",
 			 e->comm, e->pid, e->netns, e->lport, e->rport,
 			 (unsigned long long)e->duration_ns, e->reason, e->sk_err);
+}
+
+static void on_l7(void *ctx, const struct fp_l7_event *e)
+{
+	struct daemon *d = ctx;
+
+	pthread_mutex_lock(&d->refresh_lock);
+	streams__data(d->streams, e->sk, e->kind == FP_KIND_SERVER, e->dir == FP_TX, e->data,
+		      e->cap, e->len, e->ts_ns);
+	pthread_mutex_unlock(&d->refresh_lock);
 }
 
 static const char *reason_name(void *ctx, unsigned reason)
@@ -140,14 +184,27 @@ static const char *reason_name(void *ctx, unsigned reason)
 static void refresh(void *ctx)
 {
 	struct daemon *d = ctx;
-	struct tcp_prog_stats ps[32];
-	struct program_runtime rt[32];
+	struct tcp_prog_stats ps[64];
+	struct program_runtime rt[64];
 	size_t n, i;
 
 	pthread_mutex_lock(&d->refresh_lock);
-	if (!tcp__read(d->tcp, &d->snap))
+	if (!tcp__read(d->tcp, &d->snap)) {
 		tcp_metrics__update(d->tm, &d->snap, reason_name, d->tcp);
-	n = tcp__prog_stats(d->tcp, ps, 32);
+		betanet_metrics__update(d->bm, &d->snap, d->l7,
+					d->streams ? streams__handshaken(d->streams) : 0);
+	}
+	if (d->l7) {
+		__u64 st[2];
+
+		if (!l7__stats(d->l7, st))
+			tcp_metrics__lost(d->tm, "l7_ringbuf_full", st[0]);
+		tcp_metrics__lost(d->tm, "l7_stream_table_full", streams__evicted(d->streams));
+	}
+	tcp_metrics__lost(d->tm, "l7_desync", betanet_metrics__desyncs(d->bm));
+	n = tcp__prog_stats(d->tcp, ps, 64);
+	if (d->l7)
+		n += l7__prog_stats(d->l7, ps + n, 64 - n);
 	for (i = 0; i < n; i++) {
 		rt[i].program = ps[i].program;
 		rt[i].run_time_ns = ps[i].run_time_ns;
@@ -166,17 +223,69 @@ static void publish_probes(struct daemon *d)
 {
 	const struct tcp_hook *h;
 	struct probe_status ps[64];
-	size_t n = tcp__hooks(d->tcp, &h), i, k = 0;
-	int j;
+	size_t n, i, k = 0;
+	int j, src;
 
-	for (i = 0; i < n; i++)
-		for (j = 0; j < h[i].n && k < 64; j++, k++) {
-			ps[k].feature = h[i].feature;
-			ps[k].program = h[i].program[j];
-			ps[k].hook = h[i].hook[j];
-			ps[k].attached = j == h[i].chosen && h[i].attached;
-		}
+	for (src = 0; src < 2; src++) {
+		if (src == 0)
+			n = tcp__hooks(d->tcp, &h);
+		else if (d->l7)
+			n = l7__hooks(d->l7, &h);
+		else
+			break;
+		for (i = 0; i < n; i++)
+			for (j = 0; j < h[i].n && k < 64; j++, k++) {
+				ps[k].feature = h[i].feature;
+				ps[k].program = h[i].program[j];
+				ps[k].hook = h[i].hook[j];
+				ps[k].attached = j == h[i].chosen && h[i].attached;
+			}
+	}
 	tcp_metrics__probes(d->tm, ps, k);
+}
+
+static int epoll_watch(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* The L7 capture is optional: without it the TCP families still work and the Betanet
+ * families that need payload stay at zero; the reason is logged and exported. */
+static void start_l7(struct daemon *d)
+{
+	struct l7_collector_opts o = {
+		.cap = d->capture_bytes,
+		.flows_fd = tcp__flows_fd(d->tcp),
+		.disable = d->disable,
+		.on_event = on_l7,
+		.ctx = d,
+	};
+	struct streams_opts so = {
+		.routing_timeout_ns = (uint64_t)(d->routing_timeout * 1e9),
+		.sink = betanet_metrics__sink(d->bm),
+	};
+	bool any = false;
+	int i, err;
+
+	/* the protocols with a parser today */
+	for (i = 0; i < d->cfg.n_services; i++) {
+		d->capture[i] = d->cfg.services[i].protocol == FP_PROTO_BETANET;
+		o.capture[i] = d->capture[i];
+		any |= d->capture[i];
+	}
+	if (!any)
+		return;
+	d->streams = streams__new(&so);
+	if (!d->streams)
+		return;
+	err = l7__open(&o, &d->l7);
+	if (err) {
+		pr_warn("L7 capture unavailable (%s): Betanet message metrics stay at zero\n",
+			strerror(-err));
+		d->l7 = NULL;
+	}
 }
 
 static int run(struct daemon *d)
@@ -190,7 +299,7 @@ static int run(struct daemon *d)
 	struct service_tables *fresh = NULL;
 	time_t last_scan = time(NULL);
 	char err[256];
-	int ret = 1, e;
+	int ret = 1, e, epfd = -1;
 
 	pthread_mutex_init(&d->refresh_lock, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -207,8 +316,9 @@ static int run(struct daemon *d)
 	}
 	d->reg = metrics__new(0);
 	d->tm = d->reg ? tcp_metrics__new(d->reg, &d->cfg) : NULL;
+	d->bm = d->reg ? betanet_metrics__new(d->reg, &d->cfg) : NULL;
 	fresh = malloc(sizeof(*fresh));
-	if (!d->tm || !fresh) {
+	if (!d->tm || !d->bm || !fresh) {
 		pr_warn("out of memory\n");
 		goto cleanup;
 	}
@@ -224,17 +334,39 @@ static int run(struct daemon *d)
 		pr_warn("cannot start the probe: %s (run `fogprobe check`)\n", strerror(-e));
 		goto cleanup;
 	}
+	start_l7(d);
 	publish_probes(d);
 	refresh(d);
 	d->ready = true;
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0 || epoll_watch(epfd, tcp__epoll_fd(d->tcp)) ||
+	    (d->l7 && epoll_watch(epfd, l7__epoll_fd(d->l7)))) {
+		pr_warn("epoll: %s\n", strerror(errno));
+		goto cleanup;
+	}
 	pr_info("fogprobe %s ready: %d services, metrics on http://%s/metrics\n",
 		FOGPROBE_VERSION, d->cfg.n_services, d->cfg.listen);
 
 	while (!stopping) {
-		e = tcp__poll(d->tcp, POLL_MS);
+		struct epoll_event ev[2];
+		struct timespec now;
+
+		/* Producers only wake us when a ring fills up: drain both every POLL_MS.
+		 * Lifecycle first: a connection's open precedes its first bytes. */
+		epoll_wait(epfd, ev, 2, POLL_MS);
+		e = tcp__poll(d->tcp, 0);
 		if (e < 0 && e != -EINTR) {
 			pr_warn("ring buffer: %s\n", strerror(-e));
 			goto cleanup;
+		}
+		if (d->l7)
+			l7__consume(d->l7);
+		if (d->streams) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			pthread_mutex_lock(&d->refresh_lock);
+			streams__tick(d->streams,
+				      (uint64_t)now.tv_sec * 1000000000ULL + now.tv_nsec);
+			pthread_mutex_unlock(&d->refresh_lock);
 		}
 		if (time(NULL) - last_scan >= RESCAN_S) {
 			last_scan = time(NULL);
@@ -251,8 +383,15 @@ static int run(struct daemon *d)
 cleanup:
 	d->ready = false;
 	http__stop(http);
+	if (epfd >= 0)
+		close(epfd);
+	l7__close(d->l7);
+	d->l7 = NULL;
 	tcp__close(d->tcp);
 	d->tcp = NULL;
+	streams__free(d->streams);
+	d->streams = NULL;
+	betanet_metrics__free(d->bm);
 	tcp_metrics__free(d->tm);
 	metrics__free(d->reg);
 	free(fresh);
@@ -266,12 +405,14 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "log-format", required_argument, NULL, 'F' },
 		{ "disable-hooks", required_argument, NULL, 'D' },
+		{ "capture-bytes", required_argument, NULL, 'B' },
+		{ "routing-timeout", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	static struct daemon d;
+	static struct daemon d = { .routing_timeout = 5 };
 	const char *config_path = NULL, *listen = NULL;
 	enum log_format fmt = LOG_FORMAT_TEXT;
 	int verbose = 0, opt, e;
@@ -298,6 +439,29 @@ int main(int argc, char **argv)
 		case 'D':
 			d.disable = optarg;
 			break;
+		case 'B': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || v < 1 || v > FP_L7_CAP_MAX) {
+				fprintf(stderr, "fogprobe: --capture-bytes must be 1..%d\n",
+					FP_L7_CAP_MAX);
+				return 2;
+			}
+			d.capture_bytes = v;
+			break;
+		}
+		case 'R': {
+			char *end;
+			double v = strtod(optarg, &end);
+
+			if (*end || !(v > 0 && v <= 3600)) {
+				fprintf(stderr, "fogprobe: --routing-timeout must be 0..3600 s\n");
+				return 2;
+			}
+			d.routing_timeout = v;
+			break;
+		}
 		case 'v':
 			verbose++;
 			break;

@@ -508,6 +508,16 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 	return 0;
 }
 
+int tcp__flows_fd(const struct tcp_collector *c)
+{
+	return bpf_map__fd(c->skel->maps.flows);
+}
+
+int tcp__epoll_fd(const struct tcp_collector *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
+}
+
 size_t tcp__hooks(const struct tcp_collector *c, const struct tcp_hook **hooks)
 {
 	*hooks = c->hooks;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
-#include "tcp.h"
+#include <tcp.h> /* include/tcp.h, not collect/tcp.h */
 #include "model/flows.h"
 #include "model/services.h"
 
@@ -59,6 +59,8 @@ int tcp__poll(struct tcp_collector *c, int timeout_ms);
 int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s);
 
 size_t tcp__hooks(const struct tcp_collector *c, const struct tcp_hook **hooks);
+int tcp__flows_fd(const struct tcp_collector *c); /* shared with the L7 capture */
+int tcp__epoll_fd(const struct tcp_collector *c);
 
 struct tcp_prog_stats {
 	const char *program;

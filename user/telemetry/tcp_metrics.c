@@ -12,7 +12,7 @@ struct tcp_metrics {
 	struct metric_family *bytes, *segs, *retrans, *drops, *host_drops, *opened, *closed,
 		*connfail, *resets, *timeouts, *open, *listening, *rtt, *connect, *lost,
 		*attached, *run_seconds, *runs, *build, *flows;
-	struct metric_family *bn_peers, *bn_tx, *bn_rx, *bn_dropped, *bn_active, *bn_failures;
+	struct metric_family *bn_tx, *bn_rx, *bn_dropped, *bn_active;
 	uint64_t evicted_max; /* flows__evicted() is read racily: keep it monotonic */
 };
 
@@ -105,9 +105,6 @@ struct tcp_metrics *tcp_metrics__new(struct metrics *reg, const struct config *c
 				    "Sockets in the kernel flow table.", METRIC_GAUGE, NULL, 0,
 				    NULL, 0);
 
-	tm->bn_peers = metrics__family(reg, "fogcompute_betanet_connected_peers",
-				       "Established Betanet connections, each counted once.",
-				       METRIC_GAUGE, NULL, 0, NULL, 0);
 	tm->bn_tx = metrics__family(reg, "fogcompute_betanet_bytes_transmitted_total",
 				    "TCP payload bytes sent on Betanet connections (server view when local).",
 				    METRIC_COUNTER, NULL, 0, NULL, 0);
@@ -121,17 +118,11 @@ struct tcp_metrics *tcp_metrics__new(struct metrics *reg, const struct config *c
 	tm->bn_active = metrics__family(reg, "fogcompute_betanet_mixnode_active",
 					"Listening Betanet mixnode sockets on this host.",
 					METRIC_GAUGE, NULL, 0, NULL, 0);
-	tm->bn_failures = metrics__family(
-		reg, "fogcompute_betanet_mixnode_failures_total",
-		"Refused/failed connects, resets and timeouts on Betanet connections.",
-		METRIC_COUNTER, NULL, 0, NULL, 0);
-
 	if (!tm->bytes || !tm->segs || !tm->retrans || !tm->drops || !tm->host_drops ||
 	    !tm->opened || !tm->closed || !tm->connfail || !tm->resets || !tm->timeouts ||
 	    !tm->open || !tm->listening || !tm->rtt || !tm->connect || !tm->lost ||
 	    !tm->attached || !tm->run_seconds || !tm->runs || !tm->build || !tm->flows ||
-	    !tm->bn_peers || !tm->bn_tx || !tm->bn_rx || !tm->bn_dropped || !tm->bn_active ||
-	    !tm->bn_failures) {
+	    !tm->bn_tx || !tm->bn_rx || !tm->bn_dropped || !tm->bn_active) {
 		free(tm);
 		return NULL;
 	}
@@ -160,7 +151,7 @@ static void hist_of(const __u64 *buckets, __u64 sum_us, const char *const *label
 int tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s,
 			drop_reason_name_fn reason_name, void *reason_ctx)
 {
-	double bn_tx = 0, bn_rx = 0, bn_dropped = 0, bn_fail = 0, bn_peers = 0, bn_active = 0;
+	double bn_tx = 0, bn_rx = 0, bn_dropped = 0, bn_active = 0;
 	uint64_t evicted;
 	int svc, kind, d, r;
 
@@ -201,17 +192,12 @@ int tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s,
 			for (r = 0; r < FP_CONNFAILS; r++)
 				fails[r] += st->conn_fail[r];
 			if (betanet) {
-				/* Retransmits and connect failures are seen by one end
-				 * only; traffic, resets and peers are counted once. */
+				/* Retransmits are seen by the sender only; traffic is
+				 * counted once (server view when both ends are here). */
 				bn_dropped += st->retrans_segs;
-				for (r = 0; r < FP_CONNFAILS; r++)
-					bn_fail += st->conn_fail[r];
 				if (once) {
 					bn_tx += st->bytes[FP_TX];
 					bn_rx += st->bytes[FP_RX];
-					bn_fail += st->resets[FP_TX] + st->resets[FP_RX] +
-						   st->timeouts;
-					bn_peers += s->open[svc][kind];
 				}
 			}
 		}
@@ -263,12 +249,10 @@ int tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s,
 	metrics__set(tm->lost, L("flow_evicted"), tm->evicted_max);
 	metrics__set(tm->flows, NULL, s->flows_live);
 
-	metrics__set(tm->bn_peers, NULL, bn_peers);
 	metrics__set(tm->bn_tx, NULL, bn_tx);
 	metrics__set(tm->bn_rx, NULL, bn_rx);
 	metrics__set(tm->bn_dropped, NULL, bn_dropped);
 	metrics__set(tm->bn_active, NULL, bn_active);
-	metrics__set(tm->bn_failures, NULL, bn_fail);
 	return 0;
 }
 

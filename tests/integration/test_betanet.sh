@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Betanet read off the wire (L7 capture + parser) against the workload's own counts:
+# frames by type, latency at two response delays, routing failures = dropped responses,
+# circuit build time vs the handshake delay, each failure mode under its reason, split
+# and coalesced writes.
+. "$(dirname "$0")/lib.sh"
+B=$ROOT/tests/workloads/betanet.py
+
+setup_netns
+# The workload's server reads up to 64 KiB at a time, so one read holds many frames:
+# their headers must be inside the captured prefix (see README, L7 capture).
+CAPTURE=16384
+# Requests unanswered after 0.5 s are routing failures; the client waits 1.5 s, so a
+# dropped response expires before the next request is sent.
+FOGPROBE_ARGS="${FOGPROBE_ARGS:-} --routing-timeout 0.5 --capture-bytes $CAPTURE" start_daemon '{"services": [
+  {"name": "betanet", "protocol": "betanet", "ports": [9101, 9102]}]}' || exit 1
+
+# server PORT ARGS...: a mixnode in the server namespace; waits until it listens
+server() {
+	local port=$1
+	shift
+	ns_srv python3 "$B" server "$port" --duration 60 "$@" >"$WORK/server$port.json" \
+		2>"$WORK/server$port.err" &
+	SRV=$!
+	for i in $(seq 1 50); do grep -q listening "$WORK/server$port.err" && return 0; sleep 0.1; done
+	return 1
+}
+client() { # PORT ARGS...
+	local port=$1
+	shift
+	ns_cli python3 "$B" client "$SRV_IP" "$port" --response-timeout 1.5 "$@"
+}
+j() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+frames() { metric fogprobe_betanet_frames_total "type=\"$1\""; }
+fails() { metric fogprobe_betanet_failures_total "reason=\"$1\""; }
+mark() { M_S=$(metricf "${1}_sum"); M_C=$(metric "${1}_count"); }
+mean_ms() { # FAMILY: mean of the samples since mark
+	awk -v s="$(metricf "${1}_sum")" -v c="$(metric "${1}_count")" -v s0="$M_S" -v c0="$M_C" \
+		'BEGIN { if (c > c0) printf "%.2f", (s - s0) * 1000 / (c - c0); else print "none" }'
+}
+# the bucket upper bound (ms) below which half the samples since mark lie
+median_le_ms() {
+	scrape | awk -v f="${1}_bucket" '
+		index($0, f "{") == 1 { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n++; L[n] = le; C[n] = $2 }
+		END { for (i = 1; i <= n; i++) print L[i], C[i] }' >"$WORK/buckets.now"
+}
+in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "none" && v >= lo && v <= hi) }'; }
+
+# The idle case needs 30 s of silence: start it first, check it last.
+server 9102 --count 1 --idle-timeout 40
+IDLE_SRV=$SRV
+i0=$(fails idle_timeout)
+client 9102 --misbehave idle --idle-seconds 33 --data 0 --control 0 --cover 0 >"$WORK/idle.json" &
+IDLE_CLI=$!
+
+echo "frame counts by type (sync, no drops), normal, split and coalesced writes"
+for mode in normal split coalesce; do
+	d0=$(frames data) c0=$(frames control) v0=$(frames cover) r0=$(frames response)
+	m0=$(metric fogcompute_betanet_messages_total)
+	n=12
+	[[ $mode == split ]] && n=3
+	server 9101 --count 2
+	out=$(client 9101 --connections 2 --data $n --control 2 --cover 3 --write-mode $mode)
+	wait $SRV
+	sleep 0.3
+	echo "    $mode: $out"
+	dd=$(($(frames data) - d0)) dc=$(($(frames control) - c0)) dv=$(($(frames cover) - v0))
+	dr=$(($(frames response) - r0)) dm=$(($(metric fogcompute_betanet_messages_total) - m0))
+	echo "    probe: data $dd control $dc cover $dv responses $dr messages $dm"
+	check "$mode: data frames exact" eq "$dd" "$(j "$out" data)"
+	check "$mode: control frames exact" eq "$dc" "$(j "$out" control)"
+	check "$mode: cover frames exact" eq "$dv" "$(j "$out" cover)"
+	check "$mode: response frames exact" eq "$dr" "$(j "$out" responses_received)"
+	check "$mode: messages = data + control + responses" eq "$dm" $((dd + dc + dr))
+done
+
+echo "message latency at two response delays (no drops)"
+for delay in 20 200; do
+	mark fogcompute_betanet_message_latency_seconds
+	server 9101 --count 1 --response-delay-ms $delay
+	out=$(client 9101 --data 15 --control 0 --cover 0 --response-timeout 3)
+	wait $SRV
+	sleep 0.3
+	mean=$(mean_ms fogcompute_betanet_message_latency_seconds)
+	echo "    delay $delay ms: mean message latency $mean ms"
+	check "mean latency within 10% of $delay ms" within "$mean" "$delay" 10
+done
+
+echo "routing failures = responses the workload dropped"
+f0=$(metric fogcompute_betanet_routing_failures_total)
+server 9101 --count 2 --drop-prob 0.3 --seed 7
+out=$(client 9101 --connections 2 --data 20 --control 4 --cover 2)
+wait $SRV
+sleep 0.8
+dropped=$(j "$(cat "$WORK/server9101.json")" responses_dropped)
+df=$(($(metric fogcompute_betanet_routing_failures_total) - f0))
+echo "    server dropped $dropped responses; probe routing failures $df"
+check "some responses were dropped" [ "$dropped" -gt 0 ]
+check "routing failures == dropped responses" eq "$df" "$dropped"
+
+echo "circuit build time reflects the handshake delay"
+mark fogcompute_betanet_circuit_build_seconds
+server 9101 --count 3 --handshake-delay-ms 150
+client 9101 --connections 3 --data 1 --control 0 --cover 0 >/dev/null
+wait $SRV
+sleep 0.3
+cb=$(mean_ms fogcompute_betanet_circuit_build_seconds)
+echo "    mean circuit build $cb ms (handshake delay 150 ms)"
+check "circuit build within 150..180 ms" in_range "$cb" 150 180
+
+echo "failure modes, each under its own reason"
+failure_case() { # REASON WHO(client|server) MODE
+	local before after
+	before=$(fails "$1")
+	server 9101 --count 1 $([[ $2 == server ]] && echo "--misbehave $3")
+	client 9101 --data 4 --control 0 --cover 0 $([[ $2 == client ]] && echo "--misbehave $3") >/dev/null
+	wait $SRV
+	sleep 0.5
+	after=$(fails "$1")
+	echo "    $2 $3: $1 +$((after - before))"
+	[[ $((after - before)) -eq 1 ]]
+}
+check "bad handshake (client) -> bad_handshake" failure_case bad_handshake client bad-handshake
+check "oversized advertisement (server) -> advert_too_big" failure_case advert_too_big server oversized-advert
+check "version mismatch (client) -> version_mismatch" failure_case version_mismatch client version-mismatch
+check "RST mid-stream (client) -> reset" failure_case reset client rst-mid-stream
+a0=$(fails aborted_handshake)
+server 9101 --count 1
+ns_cli python3 "$ROOT/tests/workloads/tcpwork.py" connect "$SRV_IP" 9101 1 0 >/dev/null
+wait $SRV
+sleep 0.3
+check "connection closed before the handshake -> aborted_handshake" eq $(($(fails aborted_handshake) - a0)) 1
+r0=$(fails refused)
+ns_cli python3 "$ROOT/tests/workloads/tcpwork.py" connect "$SRV_IP" 9101 2 0 >/dev/null
+check "refused connects -> refused" eq $(($(fails refused) - r0)) 2
+
+echo "idle connection (30 s without a byte) -> idle_timeout"
+wait $IDLE_CLI
+wait $IDLE_SRV
+sleep 0.3
+check "idle_timeout counted once" eq $(($(fails idle_timeout) - i0)) 1
+total=$(metric fogcompute_betanet_mixnode_failures_total)
+sum=$(metric fogprobe_betanet_failures_total)
+check "mixnode_failures_total is the sum over reasons" eq "$total" "$sum"
+check "no framing lost" eq "$(metric fogprobe_events_lost_total 'reason="l7_desync"')" 0
+finish

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collect/l7.h"
+#include "collect/probe.h"
+#include "lib/log.h"
+#include "l7.skel.h"
+
+_Static_assert(sizeof(struct fp_l7_event) == 32 + FP_L7_CAP_MAX, "fp_l7_event layout");
+
+static const char *const syscalls[] = { "write",  "read",    "writev",     "readv",
+					"sendto", "recvfrom", "sendmsg",   "recvmsg",
+					"sendfile64", "splice", "connect", "accept4",
+					"accept" };
+#define N_SYSCALLS (sizeof(syscalls) / sizeof(syscalls[0]))
+
+struct l7_collector {
+	struct l7_bpf *skel;
+	struct ring_buffer *rb;
+	struct tcp_hook hook;
+	l7_event_fn on_event;
+	void *ctx;
+	int ncpu;
+};
+
+/* One feature row: the capture needs every syscall tracepoint it hooks. */
+size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
+{
+	struct tcp_hook *h = hooks;
+	bool ok = true;
+	size_t i;
+
+	if (!max)
+		return 0;
+	memset(h, 0, sizeof(*h));
+	h->feature = "l7_capture";
+	h->n = 1;
+	h->hook[0] = "tracepoint/syscalls/sys_{enter,exit}_*";
+	h->program[0] = "enter_*/exit_*";
+	for (i = 0; i < N_SYSCALLS; i++) {
+		char ev[64];
+
+		snprintf(ev, sizeof(ev), "sys_exit_%s", syscalls[i]);
+		ok &= probe__tracepoint_exists("syscalls", ev);
+	}
+	h->available[0] = ok;
+	h->disabled[0] = disable && strstr(disable, "tracepoint/syscalls");
+	if (h->disabled[0])
+		h->available[0] = false;
+	h->chosen = h->available[0] ? 0 : -1;
+	return 1;
+}
+
+static int handle(void *ctx, void *data, size_t size)
+{
+	struct l7_collector *c = ctx;
+	const struct fp_l7_event *e = data;
+
+	if (size < offsetof(struct fp_l7_event, data) || e->cap > FP_L7_CAP_MAX ||
+	    size < offsetof(struct fp_l7_event, data) + e->cap)
+		return 0;
+	c->on_event(c->ctx, e);
+	return 0;
+}
+
+int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
+{
+	struct l7_collector *c;
+	__u32 k;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->on_event = opts->on_event;
+	c->ctx = opts->ctx;
+	c->ncpu = libbpf_num_possible_cpus();
+	l7__plan(&c->hook, 1, opts->disable);
+	if (c->hook.chosen < 0) {
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
+	c->skel = l7_bpf__open();
+	if (!c->skel) {
+		err = -errno;
+		goto cleanup;
+	}
+	c->skel->rodata->targ_cap = opts->cap ? opts->cap : FP_L7_CAP_DEFAULT;
+	if (c->skel->rodata->targ_cap > FP_L7_CAP_MAX)
+		c->skel->rodata->targ_cap = FP_L7_CAP_MAX;
+	bpf_map__set_max_entries(c->skel->maps.l7_scratch, c->ncpu);
+	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
+	if (!err)
+		err = l7_bpf__load(c->skel);
+	if (err) {
+		pr_warn("loading the L7 capture: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	for (k = 0; k < FP_MAX_SERVICES; k++) {
+		__u8 on = opts->capture[k];
+
+		if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.l7_svc), &k, &on, BPF_ANY)) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.l7_events), handle, c, NULL);
+	if (!c->rb) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = l7_bpf__attach(c->skel);
+	if (err) {
+		snprintf(c->hook.error, sizeof(c->hook.error), "%s", strerror(-err));
+		pr_warn("attaching the L7 capture: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	c->hook.attached = true;
+	pr_info("l7_capture: syscall tracepoints, %u-byte prefix\n", c->skel->rodata->targ_cap);
+	*out = c;
+	return 0;
+cleanup:
+	l7__close(c);
+	return err;
+}
+
+void l7__close(struct l7_collector *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	l7_bpf__destroy(c->skel);
+	free(c);
+}
+
+int l7__epoll_fd(const struct l7_collector *c)
+{
+	return ring_buffer__epoll_fd(c->rb);
+}
+
+int l7__consume(struct l7_collector *c)
+{
+	return ring_buffer__consume(c->rb);
+}
+
+int l7__stats(const struct l7_collector *c, __u64 out[2])
+{
+	__u64 v[256];
+	__u32 k;
+	int i;
+
+	if (c->ncpu > 256)
+		return -E2BIG;
+	for (k = 0; k < 2; k++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.l7_stats), &k, v))
+			return -errno;
+		out[k] = 0;
+		for (i = 0; i < c->ncpu; i++)
+			out[k] += v[i];
+	}
+	return 0;
+}
+
+size_t l7__hooks(const struct l7_collector *c, const struct tcp_hook **hooks)
+{
+	*hooks = &c->hook;
+	return 1;
+}
+
+size_t l7__prog_stats(const struct l7_collector *c, struct tcp_prog_stats *out, size_t max)
+{
+	struct bpf_program *p;
+	size_t n = 0;
+
+	bpf_object__for_each_program(p, c->skel->obj)
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (n >= max || bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+			continue;
+		out[n].program = bpf_program__name(p);
+		out[n].run_time_ns = info.run_time_ns;
+		out[n].run_cnt = info.run_cnt;
+		n++;
+	}
+	return n;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Loads and attaches bpf/l7.bpf.c (payload prefixes of read/write syscalls on sockets of
+ * services whose protocol needs L7 parsing) and decodes its ring buffer. It shares the
+ * TCP collector's flow table, which tells it the socket's service and end.
+ */
+#ifndef FOGPROBE_COLLECT_L7_H
+#define FOGPROBE_COLLECT_L7_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include <l7.h> /* include/l7.h, not collect/l7.h */
+#include <tcp.h> /* include/tcp.h, not collect/tcp.h */
+#include "collect/tcp.h"
+
+struct l7_collector;
+
+typedef void (*l7_event_fn)(void *ctx, const struct fp_l7_event *e);
+
+struct l7_collector_opts {
+	__u32 cap; /* capture prefix in bytes, 1..FP_L7_CAP_MAX; 0: FP_L7_CAP_DEFAULT */
+	int flows_fd; /* the TCP collector's flow table */
+	bool capture[FP_MAX_SERVICES]; /* services whose protocol needs L7 */
+	const char *disable; /* hook prefixes not to use (see tcp__plan) */
+	l7_event_fn on_event;
+	void *ctx;
+};
+
+/* The hooks of the capture feature, for `fogprobe check`. Returns the count. */
+size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable);
+
+/* 0 or -errno. Optional feature: the caller reports a failure and runs without it. */
+int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out);
+void l7__close(struct l7_collector *c); /* accepts NULL */
+
+int l7__epoll_fd(const struct l7_collector *c);
+int l7__consume(struct l7_collector *c); /* events handled or -errno */
+
+/* [0] events lost (ring full), [1] events sent; cumulative. */
+int l7__stats(const struct l7_collector *c, __u64 out[2]);
+size_t l7__hooks(const struct l7_collector *c, const struct tcp_hook **hooks);
+size_t l7__prog_stats(const struct l7_collector *c, struct tcp_prog_stats *out, size_t max);
+
+#endif

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/streams.h"
+
+#define PENDING 32 /* outstanding requests remembered per connection */
+#define EVICT_IDLE_NS (600ULL * 1000000000ULL) /* forget connections silent this long */
+
+struct stream {
+	uint64_t sk;
+	uint64_t start_ns;
+	uint64_t last_ns;
+	int32_t next; /* hash chain, -1 ends */
+	bool used;
+	bool is_server;
+	bool handshake_done;
+	bool idle_reported;
+	bool failed; /* a handshake failure was reported */
+	bool opened; /* its open was seen (data can come first: two rings) */
+	bool closing; /* its close was seen; bytes sent before it may still be on the way */
+	bool closed; /* kept a moment so that late data is not taken for a new stream */
+	uint64_t closed_ns;
+	uint8_t head, count; /* pending ring */
+	uint64_t pend_ts[PENDING];
+	bool pend_data[PENDING];
+	struct betanet_parser p;
+};
+
+struct streams {
+	struct stream *e;
+	int32_t *bucket;
+	size_t cap, nbuckets, used, handshaken;
+	int32_t free_head; /* free entries chained through next */
+	uint64_t evicted;
+	uint64_t timeout_ns;
+	struct betanet_sink sink;
+	struct stream *cur; /* the stream being fed, for the parser callback */
+};
+
+static size_t bucket_of(const struct streams *s, uint64_t sk)
+{
+	return (size_t)((sk >> 6) * 0x9E3779B97F4A7C15ULL >> 20) & (s->nbuckets - 1);
+}
+
+struct streams *streams__new(const struct streams_opts *opts)
+{
+	struct streams *s = calloc(1, sizeof(*s));
+	size_t i;
+
+	if (!s)
+		return NULL;
+	s->cap = opts->max_streams ? opts->max_streams : STREAMS_DEFAULT_MAX;
+	for (s->nbuckets = 1; s->nbuckets < s->cap; s->nbuckets <<= 1)
+		;
+	/* calloc: pages of unused entries are never touched, so RSS follows use */
+	s->e = calloc(s->cap, sizeof(*s->e));
+	s->bucket = malloc(s->nbuckets * sizeof(*s->bucket));
+	if (!s->e || !s->bucket) {
+		streams__free(s);
+		return NULL;
+	}
+	for (i = 0; i < s->nbuckets; i++)
+		s->bucket[i] = -1;
+	for (i = 0; i < s->cap; i++)
+		s->e[i].next = i + 1 < s->cap ? (int32_t)(i + 1) : -1;
+	s->free_head = 0;
+	s->timeout_ns = opts->routing_timeout_ns ? opts->routing_timeout_ns : 5000000000ULL;
+	s->sink = opts->sink;
+	return s;
+}
+
+void streams__free(struct streams *s)
+{
+	if (!s)
+		return;
+	free(s->e);
+	free(s->bucket);
+	free(s);
+}
+
+static struct stream *find(struct streams *s, uint64_t sk)
+{
+	int32_t i;
+
+	for (i = s->bucket[bucket_of(s, sk)]; i >= 0; i = s->e[i].next)
+		if (s->e[i].sk == sk)
+			return &s->e[i];
+	return NULL;
+}
+
+static struct stream *insert(struct streams *s, uint64_t sk, bool is_server, uint64_t now)
+{
+	size_t b = bucket_of(s, sk);
+	struct stream *st;
+	int32_t i = s->free_head;
+
+	if (i < 0) {
+		s->evicted++;
+		return NULL;
+	}
+	st = &s->e[i];
+	s->free_head = st->next;
+	memset(st, 0, sizeof(*st));
+	st->used = true;
+	st->sk = sk;
+	st->is_server = is_server;
+	st->start_ns = now;
+	st->last_ns = now;
+	betanet__init(&st->p);
+	st->next = s->bucket[b];
+	s->bucket[b] = i;
+	s->used++;
+	return st;
+}
+
+static void forget(struct streams *s, struct stream *st)
+{
+	int32_t idx = (int32_t)(st - s->e), *pp = &s->bucket[bucket_of(s, st->sk)];
+
+	while (*pp >= 0 && *pp != idx)
+		pp = &s->e[*pp].next;
+	if (*pp == idx)
+		*pp = st->next;
+	if (st->handshake_done)
+		s->handshaken--;
+	st->used = false;
+	st->next = s->free_head;
+	s->free_head = idx;
+	s->used--;
+}
+
+static void pend_push(struct streams *s, struct stream *st, uint64_t ts, bool data)
+{
+	(void)s;
+	if (st->count == PENDING) {
+		/* the oldest cannot be paired any more: drop it unreported */
+		st->head = (st->head + 1) % PENDING;
+		st->count--;
+	}
+	st->pend_ts[(st->head + st->count) % PENDING] = ts;
+	st->pend_data[(st->head + st->count) % PENDING] = data;
+	st->count++;
+}
+
+static void finish(struct streams *s, struct stream *st, uint64_t ts_ns);
+
+static void on_parser_event(void *ctx, const struct betanet_event *ev)
+{
+	struct streams *s = ctx;
+	struct stream *st = s->cur;
+	const struct betanet_sink *k = &s->sink;
+
+	switch (ev->type) {
+	case BETANET_EV_FRAME:
+		k->frame(k->ctx, ev->frame_type, ev->from_server, ev->wire_len);
+		if (ev->frame_type == BETANET_DATA || ev->frame_type == BETANET_CONTROL) {
+			pend_push(s, st, ev->ts_ns, ev->frame_type == BETANET_DATA);
+		} else if (ev->frame_type == BETANET_RESPONSE && st->count) {
+			/* no message id: a response answers the oldest open request */
+			uint64_t t0 = st->pend_ts[st->head];
+			bool data = st->pend_data[st->head];
+			double lat = ev->ts_ns > t0 ? (ev->ts_ns - t0) / 1e9 : 0;
+
+			st->head = (st->head + 1) % PENDING;
+			st->count--;
+			k->message_latency(k->ctx, lat);
+			if (data)
+				k->routing_latency(k->ctx, lat);
+		}
+		break;
+	case BETANET_EV_HANDSHAKE_DONE:
+		if (!st->handshake_done) {
+			st->handshake_done = true;
+			s->handshaken++;
+			k->circuit_build(k->ctx, ev->ts_ns > st->start_ns ?
+							 (ev->ts_ns - st->start_ns) / 1e9 :
+							 0);
+		}
+		break;
+	case BETANET_EV_ERROR:
+		/* A stream whose open was never seen started before the probe: parsed from
+		 * the middle, its "errors" say nothing about the node. */
+		if (ev->error == BETANET_ERR_DESYNC || !st->opened) {
+			k->failure(k->ctx, NULL); /* the probe lost the framing, not the node */
+		} else {
+			if (ev->error != BETANET_ERR_BAD_FRAME)
+				st->failed = true;
+			k->failure(k->ctx, betanet__error_name(ev->error));
+		}
+		break;
+	}
+}
+
+#define CLOSED_KEEP_NS 2000000000ULL
+
+void streams__open(struct streams *s, uint64_t sk, bool is_server, uint64_t start_ns)
+{
+	struct stream *st = find(s, sk);
+
+	/* The lifecycle and the data come through different ring buffers: the first
+	 * bytes may have been seen already. Anything else is an old connection whose
+	 * socket address was reused. */
+	if (st && !st->opened && !st->closed && !st->closing) {
+		st->opened = true;
+		st->is_server = is_server;
+		if (start_ns < st->start_ns)
+			st->start_ns = start_ns;
+		return;
+	}
+	if (st)
+		forget(s, st);
+	st = insert(s, sk, is_server, start_ns);
+	if (st)
+		st->opened = true;
+}
+
+void streams__data(struct streams *s, uint64_t sk, bool is_server, bool tx, const uint8_t *data,
+		   size_t captured, size_t total, uint64_t ts_ns)
+{
+	struct stream *st = find(s, sk);
+
+	if (st && (st->closed || st->closing) && ts_ns > st->closed_ns) {
+		finish(s, st, ts_ns);
+		forget(s, st); /* a new connection on a reused socket address */
+		st = NULL;
+	}
+	if (st && st->closed)
+		return; /* late bytes of a connection already finished */
+	/* Data before its open (see streams__open), or of a connection older than the
+	 * probe: that one starts mid-stream and will stop at its first desync. */
+	if (!st)
+		st = insert(s, sk, is_server, ts_ns);
+	if (!st)
+		return;
+	st->last_ns = ts_ns;
+	st->idle_reported = false;
+	s->cur = st;
+	betanet__feed(&st->p, is_server == tx, data, captured, total, ts_ns, on_parser_event, s);
+	s->cur = NULL;
+}
+
+static void expire_pending(struct streams *s, struct stream *st, uint64_t now, bool all)
+{
+	while (st->count && (all || now - st->pend_ts[st->head] > s->timeout_ns)) {
+		st->head = (st->head + 1) % PENDING;
+		st->count--;
+		s->sink.routing_failure(s->sink.ctx);
+	}
+}
+
+/* The connection's end: its outstanding requests got no response, and a close before
+ * the handshake completed is an aborted handshake. */
+static void finish(struct streams *s, struct stream *st, uint64_t ts_ns)
+{
+	if (st->closed)
+		return;
+	expire_pending(s, st, ts_ns, true);
+	if (!st->handshake_done && !st->failed && st->opened)
+		s->sink.failure(s->sink.ctx, "aborted_handshake");
+	if (st->handshake_done) {
+		st->handshake_done = false;
+		s->handshaken--;
+	}
+	st->closed = true;
+}
+
+/* Lifecycle and data come through different ring buffers: the last bytes of a
+ * connection can be read after its close. The close takes effect a moment later. */
+#define CLOSE_GRACE_NS 300000000ULL
+
+void streams__close(struct streams *s, uint64_t sk, bool reset, uint64_t ts_ns)
+{
+	struct stream *st = find(s, sk);
+
+	(void)reset; /* resets are counted from the kernel's counters */
+	if (!st || st->closed || st->closing)
+		return;
+	st->closing = true;
+	st->closed_ns = ts_ns;
+}
+
+void streams__forget(struct streams *s, uint64_t sk)
+{
+	struct stream *st = find(s, sk);
+
+	if (st)
+		forget(s, st);
+}
+
+void streams__tick(struct streams *s, uint64_t now)
+{
+	size_t i;
+
+	for (i = 0; i < s->cap; i++) {
+		struct stream *st = &s->e[i];
+
+		if (!st->used)
+			continue;
+		if (st->closing && !st->closed && now > st->closed_ns + CLOSE_GRACE_NS)
+			finish(s, st, now);
+		if (st->closed) {
+			if (now > st->closed_ns + CLOSED_KEEP_NS)
+				forget(s, st);
+			continue;
+		}
+		if (st->count && now > st->pend_ts[st->head])
+			expire_pending(s, st, now, false);
+		/* idle: a working session gone silent (a client whose server end is
+		 * here has no bytes of its own: it is never "idle") */
+		if (st->handshake_done && !st->idle_reported && now > st->last_ns &&
+		    now - st->last_ns >= BETANET_IDLE_NS) {
+			st->idle_reported = true;
+			s->sink.failure(s->sink.ctx, "idle_timeout");
+		}
+		if (now > st->last_ns && now - st->last_ns >= EVICT_IDLE_NS)
+			forget(s, st);
+	}
+}
+
+size_t streams__count(const struct streams *s)
+{
+	return s->used;
+}
+
+size_t streams__handshaken(const struct streams *s)
+{
+	return s->handshaken;
+}
+
+uint64_t streams__evicted(const struct streams *s)
+{
+	return s->evicted;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * L7 stream state per TCP connection (keyed by the kernel socket), bounded in count and
+ * evicted on close or when idle, plus the Betanet session logic on top of the parser:
+ * request/response pairing, routing timeouts, circuit build time, failures by reason.
+ * No I/O: results leave through the sink callbacks; time comes from the caller.
+ */
+#ifndef FOGPROBE_MODEL_STREAMS_H
+#define FOGPROBE_MODEL_STREAMS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "model/proto/betanet.h"
+
+#define STREAMS_DEFAULT_MAX 16384
+#define BETANET_PENDING_MAX 64 /* outstanding requests remembered per connection */
+#define BETANET_IDLE_NS (30ULL * 1000000000ULL) /* the node's idle timeout */
+
+/* What the Betanet sessions report; ctx is the sink's. */
+struct betanet_sink {
+	void (*frame)(void *ctx, enum betanet_frame_type t, bool from_server, uint32_t wire_len);
+	void (*message_latency)(void *ctx, double seconds);
+	void (*routing_latency)(void *ctx, double seconds);
+	void (*routing_failure)(void *ctx);
+	void (*circuit_build)(void *ctx, double seconds);
+	/* reason: advert_too_big, bad_handshake, version_mismatch, bad_frame,
+	 * aborted_handshake, idle_timeout; NULL when the probe itself lost the framing
+	 * (a length prefix fell outside the captured prefix) - not a node failure. */
+	void (*failure)(void *ctx, const char *reason);
+	void *ctx;
+};
+
+struct streams_opts {
+	size_t max_streams; /* 0: STREAMS_DEFAULT_MAX */
+	uint64_t routing_timeout_ns; /* 0: 5 s */
+	struct betanet_sink sink;
+};
+
+struct streams;
+
+struct streams *streams__new(const struct streams_opts *opts);
+void streams__free(struct streams *s); /* accepts NULL */
+
+/*
+ * A connection opened (ESTABLISHED). start_ns is when its open began: the connect()
+ * for the client end (circuit build is measured from there), the handshake completion
+ * for the server end. is_server: this host's socket is the server end.
+ */
+void streams__open(struct streams *s, uint64_t sk, bool is_server, uint64_t start_ns);
+
+/* Bytes of one direction of the connection; captured <= total (see betanet__feed). */
+void streams__data(struct streams *s, uint64_t sk, bool is_server, bool tx, const uint8_t *data,
+		   size_t captured, size_t total, uint64_t ts_ns);
+
+/* The connection closed (reset: by a RST). Outstanding requests become routing
+ * failures; a close before the handshake completed is an aborted handshake. */
+void streams__close(struct streams *s, uint64_t sk, bool reset, uint64_t ts_ns);
+
+/* Drop a connection's state without reporting anything: its other end is the one
+ * parsed (a client whose server runs on this host). */
+void streams__forget(struct streams *s, uint64_t sk);
+
+/* Routing timeouts and idle connections as of now_ns. Call periodically. */
+void streams__tick(struct streams *s, uint64_t now_ns);
+
+size_t streams__count(const struct streams *s);
+size_t streams__handshaken(const struct streams *s); /* connections past the handshake */
+uint64_t streams__evicted(const struct streams *s); /* dropped because the table was full */
+
+#endif

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stdlib.h>
+#include <string.h>
+
+#include "telemetry/betanet_metrics.h"
+
+struct betanet_metrics {
+	const struct config *cfg;
+	struct metric_family *messages, *frames, *msg_lat, *route_lat, *circuit, *route_fail,
+		*failures, *total_failures, *peers;
+	uint64_t l7_failures; /* failures reported by the sessions (all reasons) */
+	uint64_t desyncs;
+};
+
+static const double msg_buckets[] = { .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5 };
+static const double route_buckets[] = { .001, .005, .01, .025, .05, .1, .25, .5, 1 };
+static const double circuit_buckets[] = { .01, .05, .1, .25, .5, 1, 2, 5 };
+
+/* Reasons from TCP (kernel counters) and from the sessions (parser), all pre-created so
+ * that dashboards see zeros. */
+static const char *const tcp_reasons[] = { "refused", "timeout", "unreachable", "reset" };
+static const char *const l7_reasons[] = { "idle_timeout",   "aborted_handshake",
+					  "bad_handshake",  "advert_too_big",
+					  "version_mismatch", "bad_frame" };
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define L(...) ((const char *const[]){ __VA_ARGS__ })
+
+struct betanet_metrics *betanet_metrics__new(struct metrics *reg, const struct config *cfg)
+{
+	struct betanet_metrics *bm = calloc(1, sizeof(*bm));
+	size_t i;
+
+	if (!bm)
+		return NULL;
+	bm->cfg = cfg;
+	bm->messages = metrics__family(reg, "fogcompute_betanet_messages_total",
+				       "Betanet messages (data and control requests, responses; cover traffic excluded), each connection counted once.",
+				       METRIC_COUNTER, NULL, 0, NULL, 0);
+	bm->frames = metrics__family(reg, "fogprobe_betanet_frames_total",
+				     "Betanet frames by type (data, control, cover, response) and direction.",
+				     METRIC_COUNTER, L("type", "direction"), 2, NULL, 0);
+	bm->msg_lat = metrics__family(reg, "fogcompute_betanet_message_latency_seconds",
+				      "Request frame (data or control) to the next response frame on the connection.",
+				      METRIC_HISTOGRAM, NULL, 0, msg_buckets,
+				      ARRAY_LEN(msg_buckets));
+	bm->route_lat = metrics__family(reg, "fogcompute_betanet_routing_latency_seconds",
+					"Data request to its response, for requests answered within the routing timeout.",
+					METRIC_HISTOGRAM, NULL, 0, route_buckets,
+					ARRAY_LEN(route_buckets));
+	bm->circuit = metrics__family(reg, "fogcompute_betanet_circuit_build_seconds",
+				      "Connect start (client end) or accept (server end) to the end of the Betanet handshake.",
+				      METRIC_HISTOGRAM, NULL, 0, circuit_buckets,
+				      ARRAY_LEN(circuit_buckets));
+	bm->route_fail = metrics__family(reg, "fogcompute_betanet_routing_failures_total",
+					 "Requests (data or control) that got no response within the routing timeout.",
+					 METRIC_COUNTER, NULL, 0, NULL, 0);
+	bm->failures = metrics__family(reg, "fogprobe_betanet_failures_total",
+				       "Mixnode failures by reason.", METRIC_COUNTER, L("reason"), 1,
+				       NULL, 0);
+	bm->total_failures = metrics__family(reg, "fogcompute_betanet_mixnode_failures_total",
+					     "Mixnode failures, all reasons of fogprobe_betanet_failures_total.",
+					     METRIC_COUNTER, NULL, 0, NULL, 0);
+	bm->peers = metrics__family(reg, "fogcompute_betanet_connected_peers",
+				    "Betanet connections past the handshake (established ones when the L7 capture is off), each counted once.",
+				    METRIC_GAUGE, NULL, 0, NULL, 0);
+	if (!bm->messages || !bm->frames || !bm->msg_lat || !bm->route_lat || !bm->circuit ||
+	    !bm->route_fail || !bm->failures || !bm->total_failures || !bm->peers) {
+		free(bm);
+		return NULL;
+	}
+	for (i = 0; i < ARRAY_LEN(l7_reasons); i++)
+		metrics__add(bm->failures, L(l7_reasons[i]), 0);
+	metrics__add(bm->messages, NULL, 0);
+	metrics__add(bm->route_fail, NULL, 0);
+	return bm;
+}
+
+void betanet_metrics__free(struct betanet_metrics *bm)
+{
+	free(bm);
+}
+
+static void on_frame(void *ctx, enum betanet_frame_type t, bool from_server, uint32_t wire_len)
+{
+	struct betanet_metrics *bm = ctx;
+
+	(void)wire_len;
+	metrics__add(bm->frames,
+		     L(betanet__frame_type_name(t), from_server ? "server_to_client" :
+								  "client_to_server"),
+		     1);
+	if (t != BETANET_COVER)
+		metrics__add(bm->messages, NULL, 1);
+}
+
+static void on_message_latency(void *ctx, double s)
+{
+	metrics__observe(((struct betanet_metrics *)ctx)->msg_lat, NULL, s);
+}
+
+static void on_routing_latency(void *ctx, double s)
+{
+	metrics__observe(((struct betanet_metrics *)ctx)->route_lat, NULL, s);
+}
+
+static void on_routing_failure(void *ctx)
+{
+	metrics__add(((struct betanet_metrics *)ctx)->route_fail, NULL, 1);
+}
+
+static void on_circuit(void *ctx, double s)
+{
+	metrics__observe(((struct betanet_metrics *)ctx)->circuit, NULL, s);
+}
+
+static void on_failure(void *ctx, const char *reason)
+{
+	struct betanet_metrics *bm = ctx;
+
+	if (!reason) {
+		bm->desyncs++;
+		return;
+	}
+	bm->l7_failures++;
+	metrics__add(bm->failures, L(reason), 1);
+}
+
+struct betanet_sink betanet_metrics__sink(struct betanet_metrics *bm)
+{
+	return (struct betanet_sink){
+		.frame = on_frame,
+		.message_latency = on_message_latency,
+		.routing_latency = on_routing_latency,
+		.routing_failure = on_routing_failure,
+		.circuit_build = on_circuit,
+		.failure = on_failure,
+		.ctx = bm,
+	};
+}
+
+void betanet_metrics__update(struct betanet_metrics *bm, const struct tcp_snapshot *s, bool l7,
+			     size_t handshaken)
+{
+	uint64_t tcp[ARRAY_LEN(tcp_reasons)] = { 0 }, sum = 0, established = 0;
+	int svc, kind;
+	size_t i;
+
+	for (svc = 0; svc < bm->cfg->n_services; svc++) {
+		if (bm->cfg->services[svc].protocol != FP_PROTO_BETANET)
+			continue;
+		for (kind = 0; kind < FP_KINDS; kind++) {
+			const struct fp_svc_stats *st = &s->stats[svc][kind];
+
+			/* Connect failures are seen by the client end only; resets and
+			 * timeouts of a same-host pair count once (server view). */
+			tcp[0] += st->conn_fail[FP_CONNFAIL_REFUSED];
+			tcp[1] += st->conn_fail[FP_CONNFAIL_TIMEOUT];
+			tcp[2] += st->conn_fail[FP_CONNFAIL_UNREACHABLE];
+			if ((1u << kind) & FP_KIND_MASK_ONCE) {
+				tcp[1] += st->timeouts;
+				tcp[3] += st->resets[FP_TX] + st->resets[FP_RX];
+				established += s->open[svc][kind];
+			}
+		}
+	}
+	for (i = 0; i < ARRAY_LEN(tcp_reasons); i++) {
+		metrics__set(bm->failures, L(tcp_reasons[i]), tcp[i]);
+		sum += tcp[i];
+	}
+	metrics__set(bm->total_failures, NULL, sum + bm->l7_failures);
+	metrics__set(bm->peers, NULL, l7 ? handshaken : established);
+}
+
+uint64_t betanet_metrics__desyncs(const struct betanet_metrics *bm)
+{
+	return bm->desyncs;
+}
