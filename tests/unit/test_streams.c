@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* The L7 stream table and the Betanet session logic (model/streams.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include "model/streams.h"
+
+#define MS 1000000ULL
+#define S (1000 * MS)
+
+static struct {
+	int frames, latencies, routing_latencies, routing_failures, circuits, desyncs;
+	double last_latency, last_circuit;
+	char last_failure[32];
+	int failures;
+} got;
+
+static void on_frame(void *c, enum betanet_frame_type t, bool fs, uint32_t l)
+{
+	(void)c, (void)t, (void)fs, (void)l;
+	got.frames++;
+}
+static void on_lat(void *c, double s)
+{
+	(void)c;
+	got.latencies++;
+	got.last_latency = s;
+}
+static void on_rlat(void *c, double s)
+{
+	(void)c, (void)s;
+	got.routing_latencies++;
+}
+static void on_rfail(void *c)
+{
+	(void)c;
+	got.routing_failures++;
+}
+static void on_circuit(void *c, double s)
+{
+	(void)c;
+	got.circuits++;
+	got.last_circuit = s;
+}
+static void on_failure(void *c, const char *r)
+{
+	(void)c;
+	if (!r) {
+		got.desyncs++;
+		return;
+	}
+	got.failures++;
+	snprintf(got.last_failure, sizeof(got.last_failure), "%s", r);
+}
+
+static struct streams *table(void)
+{
+	struct streams_opts o = {
+		.max_streams = 8,
+		.routing_timeout_ns = 1 * S,
+		.sink = { on_frame, on_lat, on_rlat, on_rfail, on_circuit, on_failure },
+	};
+
+	memset(&got, 0, sizeof(got));
+	return streams__new(&o);
+}
+
+/* bytes of one side's handshake: u32 length, "{}", version byte */
+static const uint8_t hs[] = { 0, 0, 0, 2, '{', '}', 0x12 };
+static const uint8_t req[] = { 0, 0, 0, 12, 1, 1, 0, 0, 0, 4, 0, 0, 'p', 'a', 'y', 'l' };
+static const uint8_t resp[] = { 0, 0, 0, 4, 'r', 'e', 's', 'p' };
+
+/* server end: tx = server->client */
+static void handshake(struct streams *s, uint64_t sk, uint64_t t)
+{
+	streams__data(s, sk, true, true, hs, sizeof(hs), sizeof(hs), t);
+	streams__data(s, sk, true, false, hs, sizeof(hs), sizeof(hs), t + 10 * MS);
+}
+
+static void test_pairing_and_circuit(void **state)
+{
+	struct streams *s = table();
+
+	(void)state;
+	streams__open(s, 1, true, 100 * MS);
+	handshake(s, 1, 100 * MS);
+	assert_int_equal(got.circuits, 1);
+	assert_true(got.last_circuit > 0.0099 && got.last_circuit < 0.0101);
+	assert_int_equal(streams__handshaken(s), 1);
+	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), 200 * MS);
+	streams__data(s, 1, true, true, resp, sizeof(resp), sizeof(resp), 230 * MS);
+	assert_int_equal(got.frames, 2);
+	assert_int_equal(got.latencies, 1);
+	assert_int_equal(got.routing_latencies, 1);
+	assert_true(got.last_latency > 0.0299 && got.last_latency < 0.0301);
+	streams__free(s);
+}
+
+static void test_routing_failure_and_close(void **state)
+{
+	struct streams *s = table();
+
+	(void)state;
+	streams__open(s, 1, true, 0);
+	handshake(s, 1, 0);
+	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), 1 * S);
+	streams__tick(s, 1 * S + 500 * MS);
+	assert_int_equal(got.routing_failures, 0);
+	streams__tick(s, 2 * S + 1 * MS);
+	assert_int_equal(got.routing_failures, 1);
+	/* an unanswered request at close is a routing failure too */
+	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), 3 * S);
+	streams__close(s, 1, false, 3 * S + 1);
+	assert_int_equal(got.routing_failures, 1); /* the close takes effect a moment later */
+	streams__tick(s, 4 * S);
+	assert_int_equal(got.routing_failures, 2);
+	assert_int_equal(streams__handshaken(s), 0);
+	assert_int_equal(got.failures, 0);
+	streams__free(s);
+}
+
+static void test_data_before_open_and_late_bytes(void **state)
+{
+	struct streams *s = table();
+
+	(void)state;
+	/* the first bytes can come through their ring before the open */
+	streams__data(s, 7, true, true, hs, sizeof(hs), sizeof(hs), 5 * MS);
+	streams__open(s, 7, true, 1 * MS);
+	streams__data(s, 7, true, false, hs, sizeof(hs), sizeof(hs), 6 * MS);
+	assert_int_equal(got.circuits, 1);
+	/* bytes read before the close but handled after it still count */
+	streams__close(s, 7, false, 10 * MS);
+	streams__data(s, 7, true, false, req, sizeof(req), sizeof(req), 9 * MS);
+	assert_int_equal(got.frames, 1);
+	streams__tick(s, 1 * S);
+	assert_int_equal(streams__count(s), 1); /* kept briefly as closed */
+	streams__tick(s, 10 * S);
+	assert_int_equal(streams__count(s), 0);
+	streams__free(s);
+}
+
+static void test_aborted_idle_and_preexisting(void **state)
+{
+	struct streams *s = table();
+
+	(void)state;
+	/* opened, closed without a handshake */
+	streams__open(s, 1, true, 0);
+	streams__close(s, 1, false, 1 * MS);
+	streams__tick(s, 1 * S);
+	assert_int_equal(got.failures, 1);
+	assert_string_equal(got.last_failure, "aborted_handshake");
+	/* a working session silent for 30 s: idle, once */
+	streams__open(s, 2, true, 2 * S);
+	handshake(s, 2, 2 * S);
+	streams__tick(s, 20 * S);
+	assert_int_equal(got.failures, 1);
+	streams__tick(s, 33 * S);
+	streams__tick(s, 34 * S);
+	assert_int_equal(got.failures, 2);
+	assert_string_equal(got.last_failure, "idle_timeout");
+	/* a client whose server end is parsed: no bytes, never idle, forgotten silently */
+	streams__open(s, 3, false, 40 * S);
+	streams__tick(s, 80 * S);
+	streams__forget(s, 3);
+	assert_int_equal(got.failures, 2);
+	/* a connection older than the probe, parsed mid-stream: not a node failure */
+	streams__data(s, 4, true, false, (const uint8_t *)"garbage!", 8, 8, 81 * S);
+	assert_int_equal(got.failures, 2);
+	assert_true(got.desyncs >= 1);
+	streams__free(s);
+}
+
+static void test_bounded(void **state)
+{
+	struct streams *s = table();
+	uint64_t sk;
+
+	(void)state;
+	for (sk = 1; sk <= 20; sk++)
+		streams__open(s, sk, true, sk);
+	assert_int_equal(streams__count(s), 8);
+	assert_int_equal(streams__evicted(s), 12);
+	streams__free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pairing_and_circuit),
+		cmocka_unit_test(test_routing_failure_and_close),
+		cmocka_unit_test(test_data_before_open_and_late_bytes),
+		cmocka_unit_test(test_aborted_idle_and_preexisting),
+		cmocka_unit_test(test_bounded),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
