@@ -5,9 +5,13 @@
 #      (default hooks, then --disable-hooks tp_btf with fewer pairs)
 #   2. per-program BPF ns/event and events/s from the daemon's own bpf_stats metrics
 #   3. short-connection rate with and without the probe; handle_set_state ns/event
-#   4. daemon VmRSS/VmHWM after load; daemon CPU% during the runs
-#   5. /metrics scrape time (default config) and a synthetic 10k-series render benchmark
-#   6. a report table (also written to build/bench/report.txt)
+#   4. L7 capture: a pipelined Betanet workload (tests/workloads/betanet.py) with and
+#      without the probe, alternating; ns/event of the syscall-tracepoint programs
+#      (bpf/l7.bpf.c); and the cost of those hooks on unrelated read/write traffic, next
+#      to empty programs on the same tracepoints (tests/bench/null_tp.bpf.c, tp_floor.c)
+#   5. daemon VmRSS/VmHWM after load; daemon CPU% during the runs
+#   6. /metrics scrape time (default config) and a synthetic 10k-series render benchmark
+#   7. a report table (also written to build/bench/report.txt)
 # Also recorded: the bpf_stats floor (an empty cgroup_skb program, tests/bench/null.bpf.c,
 # in a cgroup of the bench's own) and whether other BPF programs or fogprobe daemons were
 # attached during the baselines (a shared machine makes the baseline run them too).
@@ -15,7 +19,11 @@
 # Only netns/loopback traffic; everything created is removed on exit. Root required.
 #
 # Knobs (environment): BENCH_PAIRS (5), BENCH_SECONDS (4), BENCH_FALLBACK_PAIRS (3),
-# BENCH_CONN_PAIRS (3), BENCH_CONN_SECONDS (4), BENCH_SCRAPES (20), BENCH_RENDER_ROUNDS (20).
+# BENCH_CONN_PAIRS (3), BENCH_CONN_SECONDS (4), BENCH_SCRAPES (20), BENCH_RENDER_ROUNDS (20),
+# BENCH_L7_PAIRS (3), BENCH_L7_CONNECTIONS (4), BENCH_L7_DATA (8000 data frames per
+# connection), BENCH_L7_CAPTURE (daemon default), BENCH_L7_CAPTURE_ALT (16384: one more
+# probe run with this --capture-bytes; 0 skips it), BENCH_UNREL_PAIRS (3),
+# BENCH_UNREL_DD (1000000 64-byte dd records), BENCH_UNREL_PINGPONG (200000 round trips).
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -30,6 +38,14 @@ CONN_PAIRS=${BENCH_CONN_PAIRS:-3}
 CONN_SECS=${BENCH_CONN_SECONDS:-4}
 SCRAPES=${BENCH_SCRAPES:-20}
 RENDER_ROUNDS=${BENCH_RENDER_ROUNDS:-20}
+L7_PAIRS=${BENCH_L7_PAIRS:-3}
+L7_CONNS=${BENCH_L7_CONNECTIONS:-4}
+L7_DATA=${BENCH_L7_DATA:-8000}
+L7_CAPTURE=${BENCH_L7_CAPTURE:-}
+L7_CAPTURE_ALT=${BENCH_L7_CAPTURE_ALT:-16384}
+UNREL_PAIRS=${BENCH_UNREL_PAIRS:-3}
+UNREL_DD=${BENCH_UNREL_DD:-1000000}
+UNREL_PP=${BENCH_UNREL_PINGPONG:-200000}
 CAL_SECS=2
 
 ID=$$
@@ -41,11 +57,15 @@ SRV_IP=10.214.$((ID % 200)).1
 CLI_IP=10.214.$((ID % 200)).2
 IPERF_PORT=5201
 CONN_PORT=5202
+L7_PORT=5203
+L7_OTHER_PORT=5204 # the betanet service of the unrelated-traffic runs: nobody uses it
+BETANET=$ROOT/tests/workloads/betanet.py
 METRICS_PORT=${METRICS_PORT:-$((19500 + ID % 400))}
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=python3
 HZ=$(getconf CLK_TCK)
 PACKET_PATH_RE='^(count_egress|count_ingress|handle_tcp_probe.*|handle_kfree_skb.*)$'
+L7_PROG_RE='^((enter|exit)_[a-z0-9]+|task_exit)$' # the programs of bpf/l7.bpf.c
 
 WORK=
 DAEMON_PID=
@@ -397,6 +417,162 @@ conn_probe() { # RUN
 	echo $((l1 - l0)) >>"$WORK/conn.lost"
 }
 
+# ---- L7 capture -------------------------------------------------------------------------
+
+L7_CONFIG=$WORK/l7.json
+cat >"$L7_CONFIG" <<EOJ
+{"services": [{"name": "betanet", "protocol": "betanet", "ports": [$L7_PORT]}]}
+EOJ
+UNREL_CONFIG=$WORK/unrel.json
+cat >"$UNREL_CONFIG" <<EOJ
+{"services": [{"name": "betanet", "protocol": "betanet", "ports": [$L7_OTHER_PORT]}]}
+EOJ
+
+# One Betanet client run: L7_CONNS parallel connections, pipelined, L7_DATA data frames
+# each. Prints "messages_per_s data responses messages wall" (messages as the daemon
+# counts them: data + control + responses) or nothing when the run did not go through.
+l7_client() { # OUT_JSON
+	local t0 t1
+	t0=$(now)
+	ns_cli timeout 90 "$PY" "$BETANET" client "$SRV_IP" "$L7_PORT" --connections "$L7_CONNS" \
+		--parallel --data "$L7_DATA" --control 0 --cover 0 --mode pipelined \
+		--write-mode normal --response-timeout 5 >"$1" 2>"$1.err"
+	t1=$(now)
+	"$PY" -c 'import json, sys
+c = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+if c["connected"] != c["connections"] or c["handshakes"] != c["connections"] or c["errors"]:
+    sys.exit(1)
+m = c["data"] + c["control"] + c["responses_received"]
+w = float(sys.argv[2])
+print("%.1f %d %d %d %.4f" % (m / w, c["data"], c["responses_received"], m, w))' \
+		"$1" "$(calc %.6f "$t1 - $t0")" 2>/dev/null
+}
+
+l7_baseline() { # RUN
+	local r
+	foreign_progs
+	r=$(l7_client "$WORK/l7.base.$1.json")
+	if [[ -z "$r" ]]; then
+		fail "Betanet baseline run $1 failed ($(head -c 300 "$WORK/l7.base.$1.json"))"
+		return 1
+	fi
+	echo "${r%% *}" >>"$WORK/l7.base"
+	echo "$r" >>"$WORK/l7.base.runs"
+}
+
+# LABEL RUN [fogprobe args...]: appends to $WORK/<label>.* : probe (messages/s), progs,
+# bpfcpu (l7 programs), bpfall (all programs), cpu, rss, hwm, check ("client_data
+# probe_data client_responses probe_responses client_messages probe_messages desync
+# ringbuf_full").
+l7_probe() {
+	local label=$1 run=$2 r t0 t1 c0 c1 wall k name want cdata cresp cmsg
+	local -A m0 m1
+	shift 2
+	start_probe --config "$L7_CONFIG" "$@" || return 1
+	scrape >"$WORK/b" || fail "scrape before $label/$run failed"
+	c0=$(proc_cpu "$DAEMON_PID")
+	t0=$(now)
+	r=$(l7_client "$WORK/$label.probe.$run.json")
+	t1=$(now)
+	c1=$(proc_cpu "$DAEMON_PID" 2>/dev/null || echo "$c0")
+	sleep 0.5 # ring buffer drained, parser caught up
+	scrape >"$WORK/a" || fail "scrape after $label/$run failed"
+	proc_status "$DAEMON_PID" VmRSS >>"$WORK/$label.rss"
+	proc_status "$DAEMON_PID" VmHWM >>"$WORK/$label.hwm"
+	stop_probe
+	if [[ -z "$r" ]]; then
+		fail "Betanet probe run $label/$run failed ($(head -c 300 "$WORK/$label.probe.$run.json"))"
+		return 1
+	fi
+	wall=$(calc %.6f "$t1 - $t0")
+	echo "${r%% *}" >>"$WORK/$label.probe"
+	echo "$r" >>"$WORK/$label.probe.runs"
+	prog_deltas "$WORK/b" "$WORK/a" "$wall" >"$WORK/deltas"
+	cat "$WORK/deltas" >>"$WORK/$label.progs"
+	awk -v w="$wall" -v re="$L7_PROG_RE" '$1 ~ re { s += $4 } END { printf "%.3f\n", s / w * 100 }' \
+		"$WORK/deltas" >>"$WORK/$label.bpfcpu"
+	awk -v w="$wall" '{ s += $4 } END { printf "%.3f\n", s / w * 100 }' "$WORK/deltas" \
+		>>"$WORK/$label.bpfall"
+	calc %.3f "($c1 - $c0) / $HZ / $wall * 100" >>"$WORK/$label.cpu"
+	for k in data response messages desync ringfull; do
+		case $k in
+		data | response) name=fogprobe_betanet_frames_total want="type=\"$k\"" ;;
+		messages) name=fogcompute_betanet_messages_total want= ;;
+		desync) name=fogprobe_events_lost_total want='reason="l7_desync"' ;;
+		ringfull) name=fogprobe_events_lost_total want='reason="l7_ringbuf_full"' ;;
+		esac
+		m0[$k]=$(metric "$WORK/b" "$name" "$want")
+		m1[$k]=$(metric "$WORK/a" "$name" "$want")
+	done
+	read -r _ cdata cresp cmsg _ <<<"$r"
+	echo "$cdata $((m1[data] - m0[data])) $cresp $((m1[response] - m0[response])) $cmsg" \
+		"$((m1[messages] - m0[messages])) $((m1[desync] - m0[desync]))" \
+		"$((m1[ringfull] - m0[ringfull]))" >>"$WORK/$label.check"
+}
+
+# Unrelated read/write traffic (no service, no socket of one): a dd pipe of 64-byte
+# records and a python socketpair ping-pong, both in the host namespace. Appends the dd
+# records/s to $WORK/unrel.dd.SIDE and the round trips/s to $WORK/unrel.pp.SIDE.
+PINGPONG='import socket, sys, time
+n = int(sys.argv[1])
+a, b = socket.socketpair()
+m = b"x" * 64
+t0 = time.monotonic()
+for _ in range(n):
+    a.send(m); b.recv(64); b.send(m); a.recv(64)
+print("%.1f" % (n / (time.monotonic() - t0)))'
+unrel_load() { # SIDE (base|probe)
+	local t0 t1 r
+	t0=$(now)
+	timeout 60 sh -c 'dd if=/dev/zero bs=64 count="$1" 2>/dev/null | cat >/dev/null' sh "$UNREL_DD" ||
+		{ fail "unrelated dd run ($1) failed"; return 1; }
+	t1=$(now)
+	calc %.1f "$UNREL_DD / ($t1 - $t0)" >>"$WORK/unrel.dd.$1"
+	r=$(timeout 60 "$PY" -c "$PINGPONG" "$UNREL_PP") || { fail "unrelated ping-pong ($1) failed"; return 1; }
+	echo "$r" >>"$WORK/unrel.pp.$1"
+}
+
+# The same load with empty programs on the same syscall tracepoints and bpf_stats on, no
+# daemon (tests/bench/null_tp.bpf.c, tests/bench/tp_floor.c): what the attach mechanism
+# costs by itself. Appends to $WORK/unrel.{dd,pp}.floor and $WORK/unrel.floorprogs.
+unrel_floor() {
+	local pid i
+	[[ -x "$OUT/tp_floor" && -s "$OUT/null_tp.bpf.o" ]] || return 0
+	"$OUT/tp_floor" "$OUT/null_tp.bpf.o" >"$WORK/tp_floor.out" 2>"$WORK/tp_floor.err" &
+	pid=$!
+	BG_PIDS+=($pid)
+	for i in $(seq 1 50); do
+		grep -q '^ready' "$WORK/tp_floor.out" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if grep -q '^ready' "$WORK/tp_floor.out"; then
+		unrel_load floor
+	else
+		fail "tp_floor did not attach: $(head -c 300 "$WORK/tp_floor.err")"
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	for i in "${!BG_PIDS[@]}"; do [[ ${BG_PIDS[i]} == "$pid" ]] && unset 'BG_PIDS[i]'; done
+	grep -v '^ready' "$WORK/tp_floor.out" >>"$WORK/unrel.floorprogs"
+}
+
+unrel_probe() { # RUN
+	local t0 t1 wall
+	start_probe --config "$UNREL_CONFIG" || return 1
+	scrape >"$WORK/b" || fail "scrape before unrelated/$1 failed"
+	t0=$(now)
+	unrel_load probe
+	t1=$(now)
+	scrape >"$WORK/a" || fail "scrape after unrelated/$1 failed"
+	stop_probe
+	wall=$(calc %.6f "$t1 - $t0")
+	prog_deltas "$WORK/b" "$WORK/a" "$wall" >"$WORK/deltas"
+	cat "$WORK/deltas" >>"$WORK/unrel.progs"
+	awk -v w="$wall" -v re="$L7_PROG_RE" '$1 ~ re { s += $4 } END { printf "%.3f\n", s / w * 100 }' \
+		"$WORK/deltas" >>"$WORK/unrel.bpfcpu"
+}
+
 # The floor of bpf_stats' ns/event here: an empty cgroup_skb program attached to a cgroup
 # of the bench's own, with only the iperf3 client in it, for CAL_SECS. Prints
 # "ns_per_event runs" or nothing (skipped: no clang/bpftool/bpffs/cgroup2).
@@ -474,6 +650,32 @@ report_progs() { # FILE WHEN
 	done
 }
 
+# The l7 programs (bpf/l7.bpf.c) in a progs file: one row each for those with more than
+# 1000 runs (median over the runs), the others named in one row.
+report_l7_progs() { # FILE
+	local p ns ev n few=
+	[[ -s "$1" ]] || return 0
+	for p in $(awk -v re="$L7_PROG_RE" '$1 ~ re { print $1 }' "$1" | sort -u); do
+		ns=$(awk -v p="$p" '$1 == p { print $2 }' "$1" | median)
+		ev=$(awk -v p="$p" '$1 == p { print $3 }' "$1" | median)
+		n=$(awk -v p="$p" '$1 == p { print $5 }' "$1" | median)
+		if awk -v n="$n" 'BEGIN { exit !(n > 1000) }'; then
+			row "BPF $p ns/event" "$(printf '%.1f ns, %s ev/s' "$ns" "$(human "$ev")")"
+		else
+			few+=" $p"
+		fi
+	done
+	[[ -n "$few" ]] && row "  l7 programs with <= 1000 runs" "${few# }"
+	return 0
+}
+
+# "a b" pairs on stdin (baseline probe) -> median of probe/baseline
+pair_ratio() { awk 'NF == 2 && $1 > 0 { print $2 / $1 }' | median; }
+ratio_of() { # BASE PROBE -> probe/base or nan
+	if [[ "$1" != nan && "$2" != nan && -n "$1" && -n "$2" ]]; then calc %.4f "$2 / $1"; else echo nan; fi
+}
+sumcol() { awk -v c="$1" '{ s += $c } END { printf "%.0f\n", s }' "$2" 2>/dev/null; }
+
 human() {
 	awk -v v="$1" 'BEGIN {
 		if (v >= 1e6) printf "%.2fM", v / 1e6; else if (v >= 1e3) printf "%.1fk", v / 1e3
@@ -488,6 +690,15 @@ if ! (cd "$ROOT" && gcc -O2 -std=gnu11 -Wall -Iinclude -Iuser -o "$OUT/bench_ren
 	tests/bench/bench_render.c user/telemetry/metrics.c user/lib/strbuf.c \
 	user/export/http.c user/lib/log.c -lmicrohttpd -lz -lm -pthread); then
 	fail "building bench_render failed"
+fi
+# The tracepoint floor of the unrelated-traffic runs; skipped (not an error) without clang.
+if command -v clang >/dev/null; then
+	say "bench: building build/bench/tp_floor"
+	if ! clang -O2 -g -target bpf -c "$ROOT/tests/bench/null_tp.bpf.c" -o "$OUT/null_tp.bpf.o" ||
+		! gcc -O2 -std=gnu11 -Wall -o "$OUT/tp_floor" "$ROOT/tests/bench/tp_floor.c" -lbpf; then
+		fail "building tp_floor failed"
+		rm -f "$OUT/tp_floor"
+	fi
 fi
 
 say "bench: netns $NS_SRV ($SRV_IP) <-> $NS_CLI ($CLI_IP), metrics on 127.0.0.1:$METRICS_PORT"
@@ -531,6 +742,55 @@ for ((i = 1; i <= CONN_PAIRS; i++)); do
 		conn_baseline "$i"
 	fi
 	say "  pair $i: baseline $(tail -n 1 "$WORK/conn.base" 2>/dev/null) probe $(tail -n 1 "$WORK/conn.probe" 2>/dev/null) conn/s"
+done
+
+say "bench: L7 capture, Betanet: $L7_PAIRS pairs x $L7_CONNS pipelined connections x $L7_DATA data frames"
+ip netns exec "$NS_SRV" timeout 600 "$PY" "$BETANET" server "$L7_PORT" --duration 590 \
+	>"$WORK/betanet-server.json" 2>"$WORK/betanet-server.err" &
+L7_SRV=$!
+BG_PIDS+=($L7_SRV)
+for _ in $(seq 1 50); do
+	grep -q 'listening on' "$WORK/betanet-server.err" 2>/dev/null && break
+	sleep 0.1
+done
+if ! grep -q 'listening on' "$WORK/betanet-server.err" 2>/dev/null; then
+	fail "Betanet server did not start"
+else
+	l7_client "$WORK/l7.warmup.json" >/dev/null # warm-up, discarded
+	for ((i = 1; i <= L7_PAIRS; i++)); do
+		if ((i % 2)); then
+			l7_baseline "$i"
+			l7_probe l7 "$i" ${L7_CAPTURE:+--capture-bytes "$L7_CAPTURE"}
+		else
+			l7_probe l7 "$i" ${L7_CAPTURE:+--capture-bytes "$L7_CAPTURE"}
+			l7_baseline "$i"
+		fi
+		say "  pair $i: baseline $(tail -n 1 "$WORK/l7.base" 2>/dev/null) probe $(tail -n 1 "$WORK/l7.probe" 2>/dev/null) messages/s"
+	done
+	if ((L7_CAPTURE_ALT > 0)); then
+		l7_probe l7alt 1 --capture-bytes "$L7_CAPTURE_ALT"
+		say "  --capture-bytes $L7_CAPTURE_ALT: probe $(tail -n 1 "$WORK/l7alt.probe" 2>/dev/null) messages/s"
+	fi
+fi
+kill -TERM "$L7_SRV" 2>/dev/null
+wait "$L7_SRV" 2>/dev/null
+for i in "${!BG_PIDS[@]}"; do [[ ${BG_PIDS[i]} == "$L7_SRV" ]] && unset 'BG_PIDS[i]'; done
+
+say "bench: L7 hooks on unrelated traffic: $UNREL_PAIRS pairs of dd ($UNREL_DD x 64 B) + socketpair ping-pong ($UNREL_PP)"
+for ((i = 1; i <= UNREL_PAIRS; i++)); do
+	if ((i % 2)); then
+		foreign_progs
+		unrel_load base
+		unrel_probe "$i"
+		unrel_floor
+	else
+		unrel_floor
+		unrel_probe "$i"
+		foreign_progs
+		unrel_load base
+	fi
+	say "  run $i: dd $(tail -n 1 "$WORK/unrel.dd.base" 2>/dev/null) / $(tail -n 1 "$WORK/unrel.dd.probe" 2>/dev/null) / $(tail -n 1 "$WORK/unrel.dd.floor" 2>/dev/null) records/s," \
+		"ping-pong $(tail -n 1 "$WORK/unrel.pp.base" 2>/dev/null) / $(tail -n 1 "$WORK/unrel.pp.probe" 2>/dev/null) / $(tail -n 1 "$WORK/unrel.pp.floor" 2>/dev/null) round trips/s (baseline / probe / empty programs)"
 done
 
 say "bench: /metrics scrape time, default config, $SCRAPES scrapes"
@@ -587,6 +847,69 @@ row "client errors (sum over runs)" "$(awk '{ s += $1 } END { print s + 0 }' "$W
 row "daemon CPU during short connections" "$(median <"$WORK/conn.cpu") % of a core" \
 	"$(median <"$WORK/conn.cpu")" "<=" 5 "<= 5 %"
 
+section "L7 capture: Betanet workload"
+row "  workload: $L7_CONNS conns x $L7_DATA data, pipelined" "betanet.py client/server"
+b=$(median <"$WORK/l7.base" 2>/dev/null)
+p=$(median <"$WORK/l7.probe" 2>/dev/null)
+row "messages/s baseline, median of $(wc -l <"$WORK/l7.base" 2>/dev/null || echo 0)" \
+	"$(calc %.0f "$b" 2>/dev/null) msg/s, $(calc %.2f "$(col 5 "$WORK/l7.base.runs" | median)") s"
+row "messages/s with probe, median of $(wc -l <"$WORK/l7.probe" 2>/dev/null || echo 0)" \
+	"$(calc %.0f "$p" 2>/dev/null) msg/s, $(calc %.2f "$(col 5 "$WORK/l7.probe.runs" | median)") s"
+row "  --capture-bytes" "${L7_CAPTURE:-daemon default}"
+row "message-rate ratio probe/baseline" "$(ratio_of "$b" "$p")"
+row "  (median of per-pair ratios)" \
+	"$(calc %.4f "$(paste -d' ' "$WORK/l7.base" "$WORK/l7.probe" 2>/dev/null | pair_ratio)" 2>/dev/null)"
+report_l7_progs "$WORK/l7.progs"
+row "BPF time during Betanet, l7 programs" "$(median <"$WORK/l7.bpfcpu" 2>/dev/null) % of a core"
+row "BPF time during Betanet, all programs" "$(median <"$WORK/l7.bpfall" 2>/dev/null) % of a core"
+row "daemon CPU during Betanet (median)" "$(median <"$WORK/l7.cpu" 2>/dev/null) % of a core" \
+	"$(median <"$WORK/l7.cpu" 2>/dev/null)" "<=" 5 "<= 5 %"
+if [[ -s "$WORK/l7.check" ]]; then
+	cd_=$(sumcol 1 "$WORK/l7.check") pd_=$(sumcol 2 "$WORK/l7.check")
+	row "probe data frames / client data frames (sum)" "$pd_ / $cd_" "$pd_" "==" "$cd_" "= client"
+	row "probe response frames / client responses" "$(sumcol 4 "$WORK/l7.check") / $(sumcol 3 "$WORK/l7.check")"
+	row "probe messages / client messages" "$(sumcol 6 "$WORK/l7.check") / $(sumcol 5 "$WORK/l7.check")"
+	row "events lost: l7_desync / l7_ringbuf_full (sum)" \
+		"$(sumcol 7 "$WORK/l7.check") / $(sumcol 8 "$WORK/l7.check")"
+fi
+if [[ -s "$WORK/l7alt.probe" ]]; then
+	a=$(median <"$WORK/l7alt.probe")
+	row "messages/s with probe, --capture-bytes $L7_CAPTURE_ALT (1 run)" \
+		"$(calc %.0f "$a") msg/s, $(calc %.2f "$(col 5 "$WORK/l7alt.probe.runs" | median)") s"
+	row "  ratio to the baseline median" "$(ratio_of "$b" "$a")"
+	report_l7_progs "$WORK/l7alt.progs"
+	row "  BPF time, l7 programs" "$(median <"$WORK/l7alt.bpfcpu") % of a core"
+	row "  daemon CPU" "$(median <"$WORK/l7alt.cpu") % of a core"
+	row "  probe data frames / client data frames" \
+		"$(sumcol 2 "$WORK/l7alt.check") / $(sumcol 1 "$WORK/l7alt.check")" \
+		"$(sumcol 2 "$WORK/l7alt.check")" "==" "$(sumcol 1 "$WORK/l7alt.check")" "= client"
+	row "  events lost: l7_desync / l7_ringbuf_full" \
+		"$(sumcol 7 "$WORK/l7alt.check") / $(sumcol 8 "$WORK/l7alt.check")"
+fi
+
+section "L7 hooks on unrelated traffic (betanet service on an unused port)"
+for w in dd pp; do
+	if [[ $w == dd ]]; then what="dd | cat, 64 B records/s"; else what="socketpair ping-pong, round trips/s"; fi
+	b=$(median <"$WORK/unrel.$w.base" 2>/dev/null)
+	p=$(median <"$WORK/unrel.$w.probe" 2>/dev/null)
+	f=$(median <"$WORK/unrel.$w.floor" 2>/dev/null)
+	row "$what, baseline / probe" "$(human "$b") / $(human "$p")"
+	row "  ratio probe/baseline (median of $UNREL_PAIRS)" "$(ratio_of "$b" "$p")"
+	row "  (median of per-pair ratios)" \
+		"$(calc %.4f "$(paste -d' ' "$WORK/unrel.$w.base" "$WORK/unrel.$w.probe" 2>/dev/null | pair_ratio)" 2>/dev/null)"
+	[[ -s "$WORK/unrel.$w.floor" ]] &&
+		row "  ratio empty programs/baseline (no daemon)" "$(ratio_of "$b" "$f")"
+done
+report_l7_progs "$WORK/unrel.progs"
+row "BPF time during that load, l7 programs" "$(median <"$WORK/unrel.bpfcpu" 2>/dev/null) % of a core"
+if [[ -s "$WORK/unrel.floorprogs" ]]; then
+	row "empty tracepoint program ns/event (min-max)" "$(awk '$3 > 1000 { print $2 }' \
+		"$WORK/unrel.floorprogs" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
+		END { if (NR) printf "%.1f-%.1f ns\n", lo, hi; else print "n/a" }')"
+else
+	row "empty tracepoint programs (floor)" "skipped"
+fi
+
 section "daemon memory (after load, max over the probe runs)"
 rss=$(cat "$WORK"/*.rss 2>/dev/null | maxof)
 hwm=$(cat "$WORK"/*.hwm 2>/dev/null | maxof)
@@ -627,6 +950,8 @@ fi
 	echo
 	echo "[runs]"
 	for f in def.base def.probe fb.base fb.probe conn.base conn.probe def.cpu fb.cpu conn.cpu \
+		l7.base l7.probe l7.cpu l7alt.probe unrel.dd.base unrel.dd.probe unrel.dd.floor \
+		unrel.pp.base unrel.pp.probe unrel.pp.floor \
 		foreign foreign.daemons; do
 		[[ -s "$WORK/$f" ]] && printf '%-12s %s\n' "$f" "$(tr '\n' ' ' <"$WORK/$f")"
 	done

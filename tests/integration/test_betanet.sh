@@ -54,6 +54,10 @@ i0=$(fails idle_timeout)
 client 9102 --misbehave idle --idle-seconds 33 --data 0 --control 0 --cover 0 >"$WORK/idle.json" &
 IDLE_CLI=$!
 
+sleep 1
+# both ends are on this host: the idle session is one peer, not two
+check "connected_peers == 1 during the idle session (counted once)" eq "$(metric fogcompute_betanet_connected_peers)" 1
+
 echo "frame counts by type (sync, no drops), normal, split and coalesced writes"
 for mode in normal split coalesce; do
 	d0=$(frames data) c0=$(frames control) v0=$(frames cover) r0=$(frames response)
@@ -138,8 +142,9 @@ check "refused connects -> refused" eq $(($(fails refused) - r0)) 2
 echo "idle connection (30 s without a byte) -> idle_timeout"
 wait $IDLE_CLI
 wait $IDLE_SRV
-sleep 0.3
+sleep 0.8 # the close takes effect after a grace period
 check "idle_timeout counted once" eq $(($(fails idle_timeout) - i0)) 1
+check "connected_peers back to 0" eq "$(metric fogcompute_betanet_connected_peers)" 0
 total=$(metric fogcompute_betanet_mixnode_failures_total)
 sum=$(metric fogprobe_betanet_failures_total)
 check "mixnode_failures_total is the sum over reasons" eq "$total" "$sum"
