@@ -21,13 +21,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Bytes of each buffer to capture (<= FP_L7_CAP_MAX), set by userspace before load. */
 const volatile __u32 targ_cap = FP_L7_CAP_DEFAULT;
 
-/* Shared with bpf/tcp.bpf.c: userspace points this at that object's map. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FP_MAX_FLOWS);
-	__type(key, __u64);
-	__type(value, struct fp_flow);
-} flows SEC(".maps");
+#include "flows.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

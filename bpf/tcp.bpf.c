@@ -68,12 +68,7 @@ struct {
 	__type(value, __u64);
 } lost_stats SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FP_MAX_FLOWS);
-	__type(key, __u64);
-	__type(value, struct fp_flow);
-} flows SEC(".maps");
+#include "flows.bpf.h"
 
 /*
  * Per-socket cache of the flow's service for the packet path: socket-local storage is

@@ -903,7 +903,7 @@ done
 report_l7_progs "$WORK/unrel.progs"
 row "BPF time during that load, l7 programs" "$(median <"$WORK/unrel.bpfcpu" 2>/dev/null) % of a core"
 if [[ -s "$WORK/unrel.floorprogs" ]]; then
-	row "empty tracepoint program ns/event (min-max)" "$(awk '$3 > 1000 { print $2 }' \
+	row "empty tracepoint program ns/event (min-max of 8)" "$(awk '$3 > 1000 { print $2 }' \
 		"$WORK/unrel.floorprogs" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
 		END { if (NR) printf "%.1f-%.1f ns\n", lo, hi; else print "n/a" }')"
 else

@@ -175,20 +175,5 @@ size_t l7__hooks(const struct l7_collector *c, const struct tcp_hook **hooks)
 
 size_t l7__prog_stats(const struct l7_collector *c, struct tcp_prog_stats *out, size_t max)
 {
-	struct bpf_program *p;
-	size_t n = 0;
-
-	bpf_object__for_each_program(p, c->skel->obj)
-	{
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-
-		if (n >= max || bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
-			continue;
-		out[n].program = bpf_program__name(p);
-		out[n].run_time_ns = info.run_time_ns;
-		out[n].run_cnt = info.run_cnt;
-		n++;
-	}
-	return n;
+	return tcp__object_prog_stats(c->skel->obj, out, max);
 }

@@ -524,12 +524,13 @@ size_t tcp__hooks(const struct tcp_collector *c, const struct tcp_hook **hooks)
 	return N_FEATURES;
 }
 
-size_t tcp__prog_stats(const struct tcp_collector *c, struct tcp_prog_stats *out, size_t max)
+size_t tcp__object_prog_stats(const struct bpf_object *obj, struct tcp_prog_stats *out,
+			      size_t max)
 {
 	struct bpf_program *p;
 	size_t n = 0;
 
-	bpf_object__for_each_program(p, c->skel->obj)
+	bpf_object__for_each_program(p, obj)
 	{
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
@@ -545,4 +546,9 @@ size_t tcp__prog_stats(const struct tcp_collector *c, struct tcp_prog_stats *out
 		n++;
 	}
 	return n;
+}
+
+size_t tcp__prog_stats(const struct tcp_collector *c, struct tcp_prog_stats *out, size_t max)
+{
+	return tcp__object_prog_stats(c->skel->obj, out, max);
 }

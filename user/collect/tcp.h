@@ -69,6 +69,10 @@ struct tcp_prog_stats {
 };
 /* bpf_stats for every loaded program; returns the count (<= max). */
 size_t tcp__prog_stats(const struct tcp_collector *c, struct tcp_prog_stats *out, size_t max);
+/* The same for any object (the L7 collector uses it too). */
+struct bpf_object;
+size_t tcp__object_prog_stats(const struct bpf_object *obj, struct tcp_prog_stats *out,
+			      size_t max);
 
 /* Kernel name of a drop reason (SKB_DROP_REASON_ prefix removed), from vmlinux BTF. */
 const char *tcp__drop_reason_name(const struct tcp_collector *c, unsigned reason);
