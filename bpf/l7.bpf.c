@@ -222,7 +222,13 @@ static __always_inline int emit(long ret, __u8 type)
 	size &= 2 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= sizeof(*e), then clamped */
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	if (bpf_ringbuf_output(&l7_events, e, size, 0))
+	/* Batched wakeups, as for the lifecycle ring: userspace drains every 100 ms and is
+	 * woken early only when an eighth of the ring is in use. */
+	if (bpf_ringbuf_output(&l7_events, e, size,
+			       bpf_ringbuf_query(&l7_events, BPF_RB_AVAIL_DATA) >=
+					       FP_L7_RINGBUF_BYTES / 8 ?
+				       BPF_RB_FORCE_WAKEUP :
+				       BPF_RB_NO_WAKEUP))
 		stat_inc(0);
 	else
 		stat_inc(1);

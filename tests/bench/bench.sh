@@ -864,6 +864,7 @@ row "BPF time during Betanet, l7 programs" "$(median <"$WORK/l7.bpfcpu" 2>/dev/n
 row "BPF time during Betanet, all programs" "$(median <"$WORK/l7.bpfall" 2>/dev/null) % of a core"
 row "daemon CPU during Betanet (median)" "$(median <"$WORK/l7.cpu" 2>/dev/null) % of a core" \
 	"$(median <"$WORK/l7.cpu" 2>/dev/null)" "<=" 5 "<= 5 %"
+row "daemon VmRSS after Betanet (max)" "$(calc %.1f "$(maxof <"$WORK/l7.rss" 2>/dev/null || echo 0) / 1024") MiB"
 if [[ -s "$WORK/l7.check" ]]; then
 	cd_=$(sumcol 1 "$WORK/l7.check") pd_=$(sumcol 2 "$WORK/l7.check")
 	row "probe data frames / client data frames (sum)" "$pd_ / $cd_" "$pd_" "==" "$cd_" "= client"
@@ -880,6 +881,7 @@ if [[ -s "$WORK/l7alt.probe" ]]; then
 	report_l7_progs "$WORK/l7alt.progs"
 	row "  BPF time, l7 programs" "$(median <"$WORK/l7alt.bpfcpu") % of a core"
 	row "  daemon CPU" "$(median <"$WORK/l7alt.cpu") % of a core"
+	row "  daemon VmRSS after the run" "$(calc %.1f "$(maxof <"$WORK/l7alt.rss" 2>/dev/null || echo 0) / 1024") MiB"
 	row "  probe data frames / client data frames" \
 		"$(sumcol 2 "$WORK/l7alt.check") / $(sumcol 1 "$WORK/l7alt.check")" \
 		"$(sumcol 2 "$WORK/l7alt.check")" "==" "$(sumcol 1 "$WORK/l7alt.check")" "= client"

@@ -31,7 +31,8 @@ struct streams {
 	struct stream *e;
 	int32_t *bucket;
 	size_t cap, nbuckets, used, handshaken;
-	int32_t free_head; /* free entries chained through next */
+	int32_t free_head; /* returned entries chained through next */
+	size_t fresh; /* entries [fresh, cap) were never used */
 	uint64_t evicted;
 	uint64_t timeout_ns;
 	struct betanet_sink sink;
@@ -62,9 +63,10 @@ struct streams *streams__new(const struct streams_opts *opts)
 	}
 	for (i = 0; i < s->nbuckets; i++)
 		s->bucket[i] = -1;
-	for (i = 0; i < s->cap; i++)
-		s->e[i].next = i + 1 < s->cap ? (int32_t)(i + 1) : -1;
-	s->free_head = 0;
+	/* Entries never used are taken in order (fresh); the free list holds returned
+	 * ones. Nothing touches an entry before its first use, so memory follows use. */
+	s->free_head = -1;
+	s->fresh = 0;
 	s->timeout_ns = opts->routing_timeout_ns ? opts->routing_timeout_ns : 5000000000ULL;
 	s->sink = opts->sink;
 	return s;
@@ -95,12 +97,15 @@ static struct stream *insert(struct streams *s, uint64_t sk, bool is_server, uin
 	struct stream *st;
 	int32_t i = s->free_head;
 
-	if (i < 0) {
+	if (i >= 0) {
+		s->free_head = s->e[i].next;
+	} else if (s->fresh < s->cap) {
+		i = (int32_t)s->fresh++;
+	} else {
 		s->evicted++;
 		return NULL;
 	}
 	st = &s->e[i];
-	s->free_head = st->next;
 	memset(st, 0, sizeof(*st));
 	st->used = true;
 	st->sk = sk;
@@ -292,7 +297,7 @@ void streams__tick(struct streams *s, uint64_t now)
 {
 	size_t i;
 
-	for (i = 0; i < s->cap; i++) {
+	for (i = 0; i < s->fresh; i++) {
 		struct stream *st = &s->e[i];
 
 		if (!st->used)
