@@ -210,6 +210,7 @@ static __always_inline int emit(long ret, __u8 type)
 	e = &scratch->e;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->sk = sk;
+	e->conn_start = f->start_ns;
 	e->len = ret;
 	e->pid = id >> 32;
 	e->svc = f->svc;

@@ -324,6 +324,7 @@ static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, _
 	}
 	e->ts_ns = bpf_ktime_get_ns();
 	e->sk = sk;
+	e->conn_start = f->start_ns;
 	e->cgroup_id = f->cgroup_id;
 	e->duration_ns = duration_ns;
 	e->pid = f->pid;

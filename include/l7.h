@@ -21,7 +21,8 @@ enum fp_l7_type {
 /* Ring buffer record; only the first sizeof header + cap bytes are meaningful. */
 struct fp_l7_event {
 	__u64 ts_ns; /* CLOCK_MONOTONIC at syscall exit */
-	__u64 sk; /* the socket: the connection's identity (= flows key) */
+	__u64 sk; /* the socket (= flows key) */
+	__u64 conn_start; /* the flow's start_ns: with sk, names the connection */
 	__u32 len; /* bytes the syscall moved (its return value) */
 	__u32 cap; /* bytes captured in data (<= len, <= the configured prefix) */
 	__u32 pid;

@@ -160,6 +160,8 @@ enum fp_event_type {
 struct fp_conn_event {
 	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u64 sk;
+	__u64 conn_start; /* the flow's start_ns: with sk, names one connection (the
+			   * kernel reuses socket addresses) */
 	__u64 cgroup_id;
 	__u64 duration_ns;
 	__u32 pid;

@@ -148,12 +148,14 @@ static void on_event(void *ctx, const struct fp_conn_event *e)
 		pthread_mutex_lock(&d->refresh_lock);
 		/* A client opens before its server end (if on this host) is established,
 		 * so only its close says whether it was the local-peer end. */
+		uint64_t key = streams__key(e->sk, e->conn_start);
+
 		if (closing && e->kind == FP_KIND_CLIENT_LOCALPEER)
-			streams__forget(d->streams, e->sk);
+			streams__forget(d->streams, key);
 		else if (closing)
-			streams__close(d->streams, e->sk, false, e->ts_ns);
+			streams__close(d->streams, key, false, e->ts_ns);
 		else if (e->type == FP_EV_OPEN && e->kind != FP_KIND_CLIENT_LOCALPEER)
-			streams__open(d->streams, e->sk, server,
+			streams__open(d->streams, key, server,
 				      server ? e->ts_ns : e->ts_ns - e->duration_ns);
 		pthread_mutex_unlock(&d->refresh_lock);
 	}
@@ -170,9 +172,14 @@ static void on_l7(void *ctx, const struct fp_l7_event *e)
 {
 	struct daemon *d = ctx;
 
+	/* metadata only: payload bytes never leave the daemon */
+	if (log__level() >= LOG_DEBUG)
+		pr_debug("l7 sk=%llx svc=%u kind=%u dir=%s len=%u cap=%u ts=%llu\n",
+			 (unsigned long long)e->sk, e->svc, e->kind, e->dir == FP_TX ? "tx" : "rx",
+			 e->len, e->cap, (unsigned long long)e->ts_ns);
 	pthread_mutex_lock(&d->refresh_lock);
-	streams__data(d->streams, e->sk, e->kind == FP_KIND_SERVER, e->dir == FP_TX, e->data,
-		      e->cap, e->len, e->ts_ns);
+	streams__data(d->streams, streams__key(e->sk, e->conn_start), e->kind == FP_KIND_SERVER,
+		      e->dir == FP_TX, e->data, e->cap, e->len, e->ts_ns);
 	pthread_mutex_unlock(&d->refresh_lock);
 }
 

@@ -12,7 +12,7 @@
 #include "lib/log.h"
 #include "l7.skel.h"
 
-_Static_assert(sizeof(struct fp_l7_event) == 32 + FP_L7_CAP_MAX, "fp_l7_event layout");
+_Static_assert(sizeof(struct fp_l7_event) == 40 + FP_L7_CAP_MAX, "fp_l7_event layout");
 
 static const char *const syscalls[] = { "write",  "read",    "writev",     "readv",
 					"sendto", "recvfrom", "sendmsg",   "recvmsg",

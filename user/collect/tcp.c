@@ -19,7 +19,7 @@ _Static_assert(sizeof(struct fp_flow) == 88, "fp_flow layout");
 _Static_assert(sizeof(struct fp_listener_key) == 8, "fp_listener_key layout");
 _Static_assert(sizeof(struct fp_listener) == 40, "fp_listener layout");
 _Static_assert(sizeof(struct fp_tuple_key) == 40, "fp_tuple_key layout");
-_Static_assert(sizeof(struct fp_conn_event) == 104, "fp_conn_event layout");
+_Static_assert(sizeof(struct fp_conn_event) == 112, "fp_conn_event layout");
 _Static_assert(sizeof(struct fp_svc_stats) % 8 == 0, "fp_svc_stats layout");
 
 struct candidate {

@@ -213,8 +213,10 @@ void streams__open(struct streams *s, uint64_t sk, bool is_server, uint64_t star
 			st->start_ns = start_ns;
 		return;
 	}
-	if (st)
+	if (st) {
+		finish(s, st, start_ns);
 		forget(s, st);
+	}
 	st = insert(s, sk, is_server, start_ns);
 	if (st)
 		st->opened = true;
@@ -232,6 +234,10 @@ void streams__data(struct streams *s, uint64_t sk, bool is_server, bool tx, cons
 	}
 	if (st && st->closed)
 		return; /* late bytes of a connection already finished */
+	/* The kernel reuses socket addresses: bytes older than this connection's start
+	 * belong to the previous one, drained from their ring after this one's open. */
+	if (st && ts_ns < st->start_ns)
+		return;
 	/* Data before its open (see streams__open), or of a connection older than the
 	 * probe: that one starts mid-stream and will stop at its first desync. */
 	if (!st)

@@ -39,6 +39,13 @@ struct streams_opts {
 
 struct streams;
 
+/* The key of a connection: the kernel reuses socket addresses, so the socket and the
+ * time its flow started (fp_flow.start_ns) together. */
+static inline uint64_t streams__key(uint64_t sk, uint64_t conn_start)
+{
+	return sk ^ (conn_start * 0x9E3779B97F4A7C15ULL);
+}
+
 struct streams *streams__new(const struct streams_opts *opts);
 void streams__free(struct streams *s); /* accepts NULL */
 
