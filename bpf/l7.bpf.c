@@ -15,6 +15,7 @@
 #include <bpf/bpf_tracing.h>
 #include "tcp.h"
 #include "l7.h"
+#include "maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -85,13 +86,6 @@ struct {
 	__type(value, __u64);
 } l7_stats SEC(".maps");
 
-static __always_inline void stat_inc(__u32 k)
-{
-	__u64 *v = bpf_map_lookup_elem(&l7_stats, &k);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
-}
 
 static __always_inline bool task_watched(void)
 {
@@ -223,16 +217,12 @@ static __always_inline int emit(long ret, __u8 type)
 	size &= 2 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= sizeof(*e), then clamped */
 	if (size > sizeof(*e))
 		size = sizeof(*e);
-	/* Batched wakeups, as for the lifecycle ring: userspace drains every 100 ms and is
-	 * woken early only when an eighth of the ring is in use. */
+	/* batched wakeups, as for the lifecycle ring */
 	if (bpf_ringbuf_output(&l7_events, e, size,
-			       bpf_ringbuf_query(&l7_events, BPF_RB_AVAIL_DATA) >=
-					       FP_L7_RINGBUF_BYTES / 8 ?
-				       BPF_RB_FORCE_WAKEUP :
-				       BPF_RB_NO_WAKEUP))
-		stat_inc(0);
+			       rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8)))
+		map_inc(&l7_stats, 0);
 	else
-		stat_inc(1);
+		map_inc(&l7_stats, 1);
 out:
 	bpf_map_delete_elem(&l7_args, &id);
 	return 0;

@@ -112,10 +112,7 @@ struct {
 
 static __always_inline void count_lost(__u32 slot)
 {
-	__u64 *v = bpf_map_lookup_elem(&lost_stats, &slot);
-
-	if (v)
-		fp_add(v, 1);
+	map_inc(&lost_stats, slot);
 }
 
 static __always_inline struct fp_svc_stats *stats_of(__u8 svc, __u8 kind)
@@ -315,7 +312,6 @@ static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, _
 				 __u64 duration_ns, __s32 sk_err)
 {
 	struct fp_conn_event *e;
-	__u64 flags;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
@@ -340,12 +336,7 @@ static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, _
 	__builtin_memcpy(e->comm, f->comm, sizeof(e->comm));
 	__builtin_memcpy(e->laddr, f->laddr, sizeof(e->laddr));
 	__builtin_memcpy(e->raddr, f->raddr, sizeof(e->raddr));
-	/* Batch wakeups: userspace drains on a short timer and is woken only when the
-	 * ring is filling up. */
-	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= FP_RINGBUF_WAKEUP_BYTES ?
-			BPF_RB_FORCE_WAKEUP :
-			BPF_RB_NO_WAKEUP;
-	bpf_ringbuf_submit(e, flags);
+	bpf_ringbuf_submit(e, rb_wakeup_flags(&events, FP_RINGBUF_WAKEUP_BYTES));
 }
 
 static __always_inline struct fp_flow *flow_insert(__u64 key, const struct fp_flow *init)
