@@ -111,7 +111,7 @@ k8s_manifest() {
 		need(not spec.get("hostPID") and not spec.get("hostNetwork"), "hostPID/hostNetwork set")
 		need(spec.get("terminationGracePeriodSeconds") == 10, "terminationGracePeriodSeconds")
 		need({"operator": "Exists"} in spec.get("tolerations", []), "does not tolerate every taint")
-		need(c["resources"]["limits"]["memory"] == "64Mi", "memory limit")
+		need(c["resources"]["limits"]["memory"] == "128Mi", "memory limit")
 		need(c["resources"]["requests"]["cpu"] == "50m", "cpu request")
 		ports = {p["name"]: p["containerPort"] for p in c["ports"]}
 		def port(p):
