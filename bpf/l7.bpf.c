@@ -56,6 +56,38 @@ struct {
 	__type(value, struct l7_args);
 } l7_args SEC(".maps");
 
+/*
+ * Framing assist for length-prefixed protocols: where a frame starts past the captured
+ * prefix (many frames in one read), the kernel walks the lengths and hands userspace the
+ * first bytes of each frame. State per connection and direction.
+ */
+enum { PH_ADV_LEN = 0, PH_ADV_BODY, PH_VERSION, PH_LEN, PH_BODY, PH_DEAD };
+
+struct frame_key {
+	__u64 sk;
+	__u64 conn_start;
+	__u32 dir;
+	__u32 pad;
+};
+
+struct frame_state {
+	__u32 skip; /* body bytes still to pass */
+	__u8 phase;
+	__u8 have; /* length bytes gathered so far */
+	__u8 len[4];
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct frame_key);
+	__type(value, struct frame_state);
+} l7_frames SEC(".maps");
+
+#define WALK_STEPS 128 /* two per frame: a 64 KiB read of Betanet frames fits */
+#define MAX_FRAME (1U << 20) /* a longer "length" means the walk lost the framing */
+
 /* The event plus room for one more prefix: iovec copies land at a variable offset
  * below FP_L7_CAP_MAX with a length below FP_L7_CAP_MAX, and the verifier checks the
  * sum against the value size. */
@@ -173,6 +205,104 @@ static __always_inline __u32 copy_prefix(struct fp_l7_event *e, const struct l7_
 	return got;
 }
 
+struct walk {
+	struct fp_l7_event *e;
+	struct frame_state *st;
+	__u64 buf;
+	__u32 ret;
+	__u32 pos;
+	__u16 nsnip;
+};
+
+/* One step of the walk (bpf_loop callback: the verifier walks it once). 1 stops. */
+static long walk_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	struct frame_state *st = w->st;
+	struct fp_l7_event *e = w->e;
+	__u32 pos = w->pos, ret = w->ret, n;
+	__u64 cnt, idx;
+
+	if (pos >= ret || st->phase == PH_DEAD)
+		return 1;
+	if (st->phase == PH_ADV_BODY || st->phase == PH_BODY) {
+		n = ret - pos < st->skip ? ret - pos : st->skip;
+		w->pos = pos + n;
+		st->skip -= n;
+		if (!st->skip)
+			st->phase = st->phase == PH_ADV_BODY ? PH_VERSION : PH_LEN;
+		return 0;
+	}
+	if (st->phase == PH_VERSION) {
+		w->pos = pos + 1;
+		st->phase = PH_LEN;
+		return 0;
+	}
+	/* a length field starts here: past the prefix, keep the frame's first bytes */
+	if (!st->have && pos >= e->cap && w->nsnip < FP_L7_SNIPS) {
+		struct fp_l7_snip *sn;
+
+		idx = e->cap + w->nsnip * sizeof(*sn);
+		barrier_var(idx);
+		idx &= 2 * FP_L7_CAP_MAX - 1;
+		if (idx > 2 * FP_L7_CAP_MAX - 2 * sizeof(*sn))
+			return 1;
+		sn = (void *)(e->data + idx);
+		sn->off = pos;
+		cnt = ret - pos < FP_L7_SNIP_BYTES ? ret - pos : FP_L7_SNIP_BYTES;
+		barrier_var(cnt);
+		cnt &= 15;
+		if (bpf_probe_read_user(sn->bytes, cnt, (void *)(w->buf + pos)))
+			return 1;
+		w->nsnip++;
+	}
+	if (!st->have && ret - pos >= 4) {
+		if (bpf_probe_read_user(st->len, 4, (void *)(w->buf + pos)))
+			return 1;
+		st->have = 4;
+		pos += 4;
+	} else {
+		if (bpf_probe_read_user(&st->len[st->have & 3], 1, (void *)(w->buf + pos)))
+			return 1;
+		st->have++;
+		pos++;
+	}
+	w->pos = pos;
+	if (st->have >= 4) {
+		n = (__u32)st->len[0] << 24 | (__u32)st->len[1] << 16 | (__u32)st->len[2] << 8 |
+		    st->len[3];
+		st->have = 0;
+		if (n > MAX_FRAME) {
+			st->phase = PH_DEAD;
+			return 1;
+		}
+		st->skip = n;
+		if (st->phase == PH_ADV_LEN)
+			st->phase = n ? PH_ADV_BODY : PH_VERSION;
+		else
+			st->phase = n ? PH_BODY : PH_LEN;
+	}
+	return 0;
+}
+
+static __always_inline void walk_frames(struct fp_l7_event *e, __u64 buf, __u32 ret,
+					__u64 sk, __u64 conn_start, __u8 dir)
+{
+	struct frame_key k = { .sk = sk, .conn_start = conn_start, .dir = dir };
+	struct frame_state init = {};
+	struct walk w = { .e = e, .buf = buf, .ret = ret };
+
+	w.st = bpf_map_lookup_elem(&l7_frames, &k);
+	if (!w.st) {
+		bpf_map_update_elem(&l7_frames, &k, &init, BPF_NOEXIST);
+		w.st = bpf_map_lookup_elem(&l7_frames, &k);
+		if (!w.st)
+			return;
+	}
+	bpf_loop(WALK_STEPS, walk_step, &w, 0);
+	e->nsnip = w.nsnip;
+}
+
 static __always_inline int emit(long ret, __u8 type)
 {
 	__u64 id = bpf_get_current_pid_tgid(), sk;
@@ -211,8 +341,11 @@ static __always_inline int emit(long ret, __u8 type)
 	e->kind = f->kind;
 	e->dir = a->dir;
 	e->type = type;
+	e->nsnip = 0;
 	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret) : 0;
-	size = offsetof(struct fp_l7_event, data) + e->cap;
+	if (*on == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
+		walk_frames(e, a->buf, ret, sk, f->start_ns, a->dir);
+	size = offsetof(struct fp_l7_event, data) + e->cap + e->nsnip * sizeof(struct fp_l7_snip);
 	barrier_var(size);
 	size &= 2 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= sizeof(*e), then clamped */
 	if (size > sizeof(*e))

@@ -12,6 +12,27 @@
 #define FP_L7_RINGBUF_BYTES (4U << 20)
 #define FP_L7_MAX_IOV 4 /* iovec entries read for the prefix of readv/writev/sendmsg */
 #define FP_MAX_L7_TASKS 8192 /* processes that own an L7 service socket */
+#define FP_L7_SNIPS 32 /* frame-start snippets per event (framing assist) */
+#define FP_L7_SNIP_BYTES 12 /* u32 length + an 8-byte header */
+
+/* Value of l7_svc: what to do with the service's sockets. */
+enum fp_l7_mode {
+	FP_L7_OFF = 0,
+	FP_L7_CAPTURE = 1, /* prefix of each buffer */
+	FP_L7_LENGTH_PREFIXED = 2, /* and snippets at frame starts past the prefix: the
+				    * protocol frames as u32 BE length + body, after a
+				    * handshake of one such block and one version byte
+				    * (Betanet) */
+};
+
+/*
+ * A frame start found by the kernel past the captured prefix: the first bytes of the
+ * frame (length field first) at offset `off` of the buffer. Snippets follow data[cap].
+ */
+struct fp_l7_snip {
+	__u32 off;
+	__u8 bytes[FP_L7_SNIP_BYTES]; /* valid: min(FP_L7_SNIP_BYTES, len - off) */
+};
 
 enum fp_l7_type {
 	FP_L7_DATA = 0, /* data[0..cap) are the first bytes of the len moved */
@@ -30,6 +51,8 @@ struct fp_l7_event {
 	__u8 kind; /* enum fp_kind of the socket */
 	__u8 dir; /* enum fp_dir: FP_TX write side, FP_RX read side */
 	__u8 type; /* enum fp_l7_type */
+	__u16 nsnip; /* struct fp_l7_snip entries after data[cap] */
+	__u8 pad[6];
 	__u8 data[FP_L7_CAP_MAX];
 };
 

@@ -177,9 +177,19 @@ static void on_l7(void *ctx, const struct fp_l7_event *e)
 		pr_debug("l7 sk=%llx svc=%u kind=%u dir=%s len=%u cap=%u ts=%llu\n",
 			 (unsigned long long)e->sk, e->svc, e->kind, e->dir == FP_TX ? "tx" : "rx",
 			 e->len, e->cap, (unsigned long long)e->ts_ns);
+	struct stream_snip snips[FP_L7_SNIPS];
+	const struct fp_l7_snip *sn = (const void *)(e->data + e->cap);
+	size_t i;
+
+	for (i = 0; i < e->nsnip && i < FP_L7_SNIPS; i++) {
+		snips[i].off = sn[i].off;
+		snips[i].len = e->len - sn[i].off < FP_L7_SNIP_BYTES ? e->len - sn[i].off :
+								       FP_L7_SNIP_BYTES;
+		snips[i].bytes = sn[i].bytes;
+	}
 	pthread_mutex_lock(&d->refresh_lock);
 	streams__data(d->streams, streams__key(e->sk, e->conn_start), e->kind == FP_KIND_SERVER,
-		      e->dir == FP_TX, e->data, e->cap, e->len, e->ts_ns);
+		      e->dir == FP_TX, e->data, e->cap, e->len, snips, i, e->ts_ns);
 	pthread_mutex_unlock(&d->refresh_lock);
 }
 
@@ -279,7 +289,7 @@ static void start_l7(struct daemon *d)
 	/* the protocols with a parser today */
 	for (i = 0; i < d->cfg.n_services; i++) {
 		d->capture[i] = d->cfg.services[i].protocol == FP_PROTO_BETANET;
-		o.capture[i] = d->capture[i];
+		o.mode[i] = d->capture[i] ? FP_L7_LENGTH_PREFIXED : FP_L7_OFF;
 		any |= d->capture[i];
 	}
 	if (!any)

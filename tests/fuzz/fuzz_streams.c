@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3:
 			cap = n < size - i ? n : size - i;
 			streams__data(s, sk, op & 1, n & 0x80, data + i, cap,
-				      cap + (op == 3 ? n : 0), now);
+				      cap + (op == 3 ? n : 0), NULL, 0, now);
 			i += cap;
 			break;
 		case 4:

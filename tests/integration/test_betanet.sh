@@ -8,9 +8,9 @@
 B=$ROOT/tests/workloads/betanet.py
 
 setup_netns
-# The workload's server reads up to 64 KiB at a time, so one read holds many frames:
-# their headers must be inside the captured prefix (see README, L7 capture).
-CAPTURE=16384
+# The workload's server reads up to 64 KiB at a time, so one read holds many frames;
+# at the default 256-byte prefix the kernel's framing assist must find them.
+CAPTURE=${CAPTURE:-256}
 # Requests unanswered after 0.5 s are routing failures; the client waits 1.5 s, so a
 # dropped response expires before the next request is sent.
 FOGPROBE_ARGS="${FOGPROBE_ARGS:-} --routing-timeout 0.5 --capture-bytes $CAPTURE" start_daemon '{"services": [

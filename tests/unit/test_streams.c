@@ -78,8 +78,8 @@ static const uint8_t resp[] = { 0, 0, 0, 4, 'r', 'e', 's', 'p' };
 /* server end: tx = server->client */
 static void handshake(struct streams *s, uint64_t sk, uint64_t t)
 {
-	streams__data(s, sk, true, true, hs, sizeof(hs), sizeof(hs), t);
-	streams__data(s, sk, true, false, hs, sizeof(hs), sizeof(hs), t + 10 * MS);
+	streams__data(s, sk, true, true, hs, sizeof(hs), sizeof(hs), NULL, 0, t);
+	streams__data(s, sk, true, false, hs, sizeof(hs), sizeof(hs), NULL, 0, t + 10 * MS);
 }
 
 static void test_pairing_and_circuit(void **state)
@@ -92,8 +92,8 @@ static void test_pairing_and_circuit(void **state)
 	assert_int_equal(got.circuits, 1);
 	assert_true(got.last_circuit > 0.0099 && got.last_circuit < 0.0101);
 	assert_int_equal(streams__handshaken(s), 1);
-	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), 200 * MS);
-	streams__data(s, 1, true, true, resp, sizeof(resp), sizeof(resp), 230 * MS);
+	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 200 * MS);
+	streams__data(s, 1, true, true, resp, sizeof(resp), sizeof(resp), NULL, 0, 230 * MS);
 	assert_int_equal(got.frames, 2);
 	assert_int_equal(got.latencies, 1);
 	assert_int_equal(got.routing_latencies, 1);
@@ -108,13 +108,13 @@ static void test_routing_failure_and_close(void **state)
 	(void)state;
 	streams__open(s, 1, true, 0);
 	handshake(s, 1, 0);
-	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), 1 * S);
+	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 1 * S);
 	streams__tick(s, 1 * S + 500 * MS);
 	assert_int_equal(got.routing_failures, 0);
 	streams__tick(s, 2 * S + 1 * MS);
 	assert_int_equal(got.routing_failures, 1);
 	/* an unanswered request at close is a routing failure too */
-	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), 3 * S);
+	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 3 * S);
 	streams__close(s, 1, false, 3 * S + 1);
 	assert_int_equal(got.routing_failures, 1); /* the close takes effect a moment later */
 	streams__tick(s, 4 * S);
@@ -130,13 +130,13 @@ static void test_data_before_open_and_late_bytes(void **state)
 
 	(void)state;
 	/* the first bytes can come through their ring before the open */
-	streams__data(s, 7, true, true, hs, sizeof(hs), sizeof(hs), 5 * MS);
+	streams__data(s, 7, true, true, hs, sizeof(hs), sizeof(hs), NULL, 0, 5 * MS);
 	streams__open(s, 7, true, 1 * MS);
-	streams__data(s, 7, true, false, hs, sizeof(hs), sizeof(hs), 6 * MS);
+	streams__data(s, 7, true, false, hs, sizeof(hs), sizeof(hs), NULL, 0, 6 * MS);
 	assert_int_equal(got.circuits, 1);
 	/* bytes read before the close but handled after it still count */
 	streams__close(s, 7, false, 10 * MS);
-	streams__data(s, 7, true, false, req, sizeof(req), sizeof(req), 9 * MS);
+	streams__data(s, 7, true, false, req, sizeof(req), sizeof(req), NULL, 0, 9 * MS);
 	assert_int_equal(got.frames, 1);
 	streams__tick(s, 1 * S);
 	assert_int_equal(streams__count(s), 1); /* kept briefly as closed */
@@ -171,9 +171,35 @@ static void test_aborted_idle_and_preexisting(void **state)
 	streams__forget(s, 3);
 	assert_int_equal(got.failures, 2);
 	/* a connection older than the probe, parsed mid-stream: not a node failure */
-	streams__data(s, 4, true, false, (const uint8_t *)"garbage!", 8, 8, 81 * S);
+	streams__data(s, 4, true, false, (const uint8_t *)"garbage!", 8, 8, NULL, 0, 81 * S);
 	assert_int_equal(got.failures, 2);
 	assert_true(got.desyncs >= 1);
+	streams__free(s);
+}
+
+/* Many frames in one read, prefix too short: the kernel's snippets keep the framing. */
+static void test_snippets(void **state)
+{
+	struct streams *s = table();
+	uint8_t buf[3 * sizeof(req)];
+	struct stream_snip sn[2] = {
+		{ .off = sizeof(req), .len = 12, .bytes = buf + sizeof(req) },
+		{ .off = 2 * sizeof(req), .len = 12, .bytes = buf + 2 * sizeof(req) },
+	};
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		memcpy(buf + i * sizeof(req), req, sizeof(req));
+	streams__open(s, 1, true, 0);
+	handshake(s, 1, 0);
+	/* 12 of 48 bytes captured: without snippets the second length falls in the gap */
+	streams__data(s, 1, true, false, buf, 12, sizeof(buf), sn, 2, 1 * S);
+	assert_int_equal(got.frames, 3);
+	assert_int_equal(got.desyncs, 0);
+	streams__data(s, 1, true, false, buf, 12, sizeof(buf), NULL, 0, 2 * S);
+	assert_int_equal(got.frames, 4);
+	assert_int_equal(got.desyncs, 1);
 	streams__free(s);
 }
 
@@ -197,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_routing_failure_and_close),
 		cmocka_unit_test(test_data_before_open_and_late_bytes),
 		cmocka_unit_test(test_aborted_idle_and_preexisting),
+		cmocka_unit_test(test_snippets),
 		cmocka_unit_test(test_bounded),
 	};
 

@@ -12,7 +12,8 @@
 #include "lib/log.h"
 #include "l7.skel.h"
 
-_Static_assert(sizeof(struct fp_l7_event) == 40 + FP_L7_CAP_MAX, "fp_l7_event layout");
+_Static_assert(sizeof(struct fp_l7_event) == 48 + FP_L7_CAP_MAX, "fp_l7_event layout");
+_Static_assert(sizeof(struct fp_l7_snip) == 16, "fp_l7_snip layout");
 
 static const char *const syscalls[] = { "write",  "read",    "writev",     "readv",
 					"sendto", "recvfrom", "sendmsg",   "recvmsg",
@@ -63,7 +64,9 @@ static int handle(void *ctx, void *data, size_t size)
 	const struct fp_l7_event *e = data;
 
 	if (size < offsetof(struct fp_l7_event, data) || e->cap > FP_L7_CAP_MAX ||
-	    size < offsetof(struct fp_l7_event, data) + e->cap)
+	    e->nsnip > FP_L7_SNIPS ||
+	    size < offsetof(struct fp_l7_event, data) + e->cap +
+			   e->nsnip * sizeof(struct fp_l7_snip))
 		return 0;
 	c->on_event(c->ctx, e);
 	return 0;
@@ -103,7 +106,7 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		goto cleanup;
 	}
 	for (k = 0; k < FP_MAX_SERVICES; k++) {
-		__u8 on = opts->capture[k];
+		__u8 on = opts->mode[k];
 
 		if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.l7_svc), &k, &on, BPF_ANY)) {
 			err = -errno;

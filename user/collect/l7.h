@@ -21,7 +21,7 @@ typedef void (*l7_event_fn)(void *ctx, const struct fp_l7_event *e);
 struct l7_collector_opts {
 	__u32 cap; /* capture prefix in bytes, 1..FP_L7_CAP_MAX; 0: FP_L7_CAP_DEFAULT */
 	int flows_fd; /* the TCP collector's flow table */
-	bool capture[FP_MAX_SERVICES]; /* services whose protocol needs L7 */
+	__u8 mode[FP_MAX_SERVICES]; /* enum fp_l7_mode per service */
 	const char *disable; /* hook prefixes not to use (see tcp__plan) */
 	l7_event_fn on_event;
 	void *ctx;

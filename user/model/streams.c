@@ -222,8 +222,40 @@ void streams__open(struct streams *s, uint64_t sk, bool is_server, uint64_t star
 		st->opened = true;
 }
 
+/* The chunk as the parser sees it: the prefix, then gaps and snippets in order. */
+static void feed(struct streams *s, struct stream *st, bool from_server, const uint8_t *data,
+		 size_t captured, size_t total, const struct stream_snip *snips, size_t nsnip,
+		 uint64_t ts_ns)
+{
+	size_t pos = captured, i, skip;
+
+	if (!nsnip) {
+		betanet__feed(&st->p, from_server, data, captured, total, ts_ns, on_parser_event, s);
+		return;
+	}
+	betanet__feed(&st->p, from_server, data, captured, captured, ts_ns, on_parser_event, s);
+	for (i = 0; i < nsnip; i++) {
+		const struct stream_snip *sn = &snips[i];
+
+		if (sn->off + sn->len <= pos || sn->off + sn->len > total)
+			continue;
+		if (sn->off > pos) {
+			betanet__feed(&st->p, from_server, data, 0, sn->off - pos, ts_ns,
+				      on_parser_event, s);
+			pos = sn->off;
+		}
+		skip = pos - sn->off;
+		betanet__feed(&st->p, from_server, sn->bytes + skip, sn->len - skip, sn->len - skip,
+			      ts_ns, on_parser_event, s);
+		pos = sn->off + sn->len;
+	}
+	if (total > pos)
+		betanet__feed(&st->p, from_server, data, 0, total - pos, ts_ns, on_parser_event, s);
+}
+
 void streams__data(struct streams *s, uint64_t sk, bool is_server, bool tx, const uint8_t *data,
-		   size_t captured, size_t total, uint64_t ts_ns)
+		   size_t captured, size_t total, const struct stream_snip *snips, size_t nsnip,
+		   uint64_t ts_ns)
 {
 	struct stream *st = find(s, sk);
 
@@ -247,7 +279,7 @@ void streams__data(struct streams *s, uint64_t sk, bool is_server, bool tx, cons
 	st->last_ns = ts_ns;
 	st->idle_reported = false;
 	s->cur = st;
-	betanet__feed(&st->p, is_server == tx, data, captured, total, ts_ns, on_parser_event, s);
+	feed(s, st, is_server == tx, data, captured, total, snips, nsnip, ts_ns);
 	s->cur = NULL;
 }
 

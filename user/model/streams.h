@@ -56,9 +56,21 @@ void streams__free(struct streams *s); /* accepts NULL */
  */
 void streams__open(struct streams *s, uint64_t sk, bool is_server, uint64_t start_ns);
 
-/* Bytes of one direction of the connection; captured <= total (see betanet__feed). */
+/* The first bytes of a frame found past the captured prefix (the kernel's framing
+ * assist): `len` bytes at offset `off` of the chunk. */
+struct stream_snip {
+	uint32_t off;
+	uint8_t len;
+	const uint8_t *bytes;
+};
+
+/*
+ * Bytes of one direction of the connection: the chunk's first `captured` bytes of
+ * `total` (see betanet__feed), plus snippets (ascending offsets) inside the rest.
+ */
 void streams__data(struct streams *s, uint64_t sk, bool is_server, bool tx, const uint8_t *data,
-		   size_t captured, size_t total, uint64_t ts_ns);
+		   size_t captured, size_t total, const struct stream_snip *snips, size_t nsnip,
+		   uint64_t ts_ns);
 
 /* The connection closed (reset: by a RST). Outstanding requests become routing
  * failures; a close before the handshake completed is an aborted handshake. */
