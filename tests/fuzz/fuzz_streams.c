@@ -64,12 +64,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 1:
 		case 2:
-		case 3:
+		case 3: {
+			/* op 3: a gap after the prefix, with snippets at arbitrary offsets
+			 * (in range or not, overlapping or not) */
+			struct stream_snip sn[2];
+			size_t total, k, ns = 0;
+
 			cap = n < size - i ? n : size - i;
-			streams__data(s, sk, op & 1, n & 0x80, data + i, cap,
-				      cap + (op == 3 ? n : 0), NULL, 0, now);
+			total = cap + (op == 3 ? n : 0);
+			for (k = 0; op == 3 && k < 2 && i + cap + k < size; k++) {
+				sn[k].off = data[i + cap + k] % (total + 4);
+				sn[k].len = 1 + data[i + cap + k] % 12;
+				sn[k].bytes = data + i;
+				if (sn[k].len > cap)
+					break;
+				ns++;
+			}
+			streams__data(s, sk, op & 1, n & 0x80, data + i, cap, total, sn, ns,
+				      now);
 			i += cap;
 			break;
+		}
 		case 4:
 			streams__close(s, sk, n & 1, now);
 			break;
