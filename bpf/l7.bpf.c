@@ -85,7 +85,7 @@ struct {
 	__type(value, struct frame_state);
 } l7_frames SEC(".maps");
 
-#define WALK_STEPS 128 /* two per frame: a 64 KiB read of Betanet frames fits */
+#define WALK_STEPS 192 /* two per frame: a 64 KiB read of 1212-byte Betanet frames fits */
 #define MAX_FRAME (1U << 20) /* a longer "length" means the walk lost the framing */
 
 /* The event plus room for one more prefix: iovec copies land at a variable offset
@@ -239,7 +239,9 @@ static long walk_step(__u32 i, void *ctx)
 		return 0;
 	}
 	/* a length field starts here: past the prefix, keep the frame's first bytes */
-	if (!st->have && pos >= e->cap && w->nsnip < FP_L7_SNIPS) {
+	if (!st->have && pos >= e->cap) {
+		if (w->nsnip >= FP_L7_SNIPS)
+			return 1; /* the caller stops the walk: see walk_frames */
 		struct fp_l7_snip *sn;
 
 		idx = e->cap + w->nsnip * sizeof(*sn);
@@ -300,6 +302,10 @@ static __always_inline void walk_frames(struct fp_l7_event *e, __u64 buf, __u32 
 			return;
 	}
 	bpf_loop(WALK_STEPS, walk_step, &w, 0);
+	/* out of steps or snippets inside this buffer: the boundaries after it are
+	 * unknown, stop rather than hand out wrong ones */
+	if (w.pos < ret && w.st->phase != PH_DEAD)
+		w.st->phase = PH_DEAD;
 	e->nsnip = w.nsnip;
 }
 

@@ -12,7 +12,7 @@
 #define FP_L7_RINGBUF_BYTES (4U << 20)
 #define FP_L7_MAX_IOV 4 /* iovec entries read for the prefix of readv/writev/sendmsg */
 #define FP_MAX_L7_TASKS 8192 /* processes that own an L7 service socket */
-#define FP_L7_SNIPS 32 /* frame-start snippets per event (framing assist) */
+#define FP_L7_SNIPS 64 /* frame-start snippets per event (framing assist) */
 #define FP_L7_SNIP_BYTES 12 /* u32 length + an 8-byte header */
 
 /* Value of l7_svc: what to do with the service's sockets. */
