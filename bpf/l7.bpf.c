@@ -353,9 +353,9 @@ static __always_inline int emit(long ret, __u8 type)
 		walk_frames(e, a->buf, ret, sk, f->start_ns, a->dir);
 	size = offsetof(struct fp_l7_event, data) + e->cap + e->nsnip * sizeof(struct fp_l7_snip);
 	barrier_var(size);
-	size &= 2 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= sizeof(*e), then clamped */
-	if (size > sizeof(*e))
-		size = sizeof(*e);
+	size &= 4 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= the scratch, then clamped */
+	if (size > sizeof(*scratch)) /* prefix + snippets: both can be at their maximum */
+		size = sizeof(*scratch);
 	/* batched wakeups, as for the lifecycle ring */
 	if (bpf_ringbuf_output(&l7_events, e, size,
 			       rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8)))

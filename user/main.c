@@ -217,6 +217,7 @@ static void refresh(void *ctx)
 		if (!l7__stats(d->l7, st))
 			tcp_metrics__lost(d->tm, "l7_ringbuf_full", st[0]);
 		tcp_metrics__lost(d->tm, "l7_stream_table_full", streams__evicted(d->streams));
+		tcp_metrics__lost(d->tm, "l7_malformed", l7__malformed(d->l7));
 	}
 	tcp_metrics__lost(d->tm, "l7_desync", betanet_metrics__desyncs(d->bm));
 	n = tcp__prog_stats(d->tcp, ps, 64);

@@ -28,6 +28,7 @@ struct l7_collector {
 	l7_event_fn on_event;
 	void *ctx;
 	int ncpu;
+	__u64 malformed;
 };
 
 /* One feature row: the capture needs every syscall tracepoint it hooks. */
@@ -66,8 +67,10 @@ static int handle(void *ctx, void *data, size_t size)
 	if (size < offsetof(struct fp_l7_event, data) || e->cap > FP_L7_CAP_MAX ||
 	    e->nsnip > FP_L7_SNIPS ||
 	    size < offsetof(struct fp_l7_event, data) + e->cap +
-			   e->nsnip * sizeof(struct fp_l7_snip))
+			   e->nsnip * sizeof(struct fp_l7_snip)) {
+		c->malformed++; /* never expected: counted, not silently ignored */
 		return 0;
+	}
 	c->on_event(c->ctx, e);
 	return 0;
 }
@@ -150,6 +153,11 @@ int l7__epoll_fd(const struct l7_collector *c)
 int l7__consume(struct l7_collector *c)
 {
 	return ring_buffer__consume(c->rb);
+}
+
+__u64 l7__malformed(const struct l7_collector *c)
+{
+	return c->malformed;
 }
 
 int l7__stats(const struct l7_collector *c, __u64 out[2])

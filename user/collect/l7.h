@@ -37,6 +37,8 @@ void l7__close(struct l7_collector *c); /* accepts NULL */
 int l7__epoll_fd(const struct l7_collector *c);
 int l7__consume(struct l7_collector *c); /* events handled or -errno */
 
+/* Records of an impossible shape, dropped (cumulative). */
+__u64 l7__malformed(const struct l7_collector *c);
 /* [0] events lost (ring full), [1] events sent; cumulative. */
 int l7__stats(const struct l7_collector *c, __u64 out[2]);
 size_t l7__hooks(const struct l7_collector *c, const struct tcp_hook **hooks);
