@@ -203,6 +203,7 @@ static void refresh(void *ctx)
 	struct daemon *d = ctx;
 	struct tcp_prog_stats ps[64];
 	struct program_runtime rt[64];
+	__u64 misses = 0;
 	size_t n, i;
 
 	pthread_mutex_lock(&d->refresh_lock);
@@ -227,8 +228,12 @@ static void refresh(void *ctx)
 		rt[i].program = ps[i].program;
 		rt[i].run_time_ns = ps[i].run_time_ns;
 		rt[i].run_cnt = ps[i].run_cnt;
+		misses += ps[i].recursion_misses;
 	}
 	tcp_metrics__runtime(d->tm, rt, n);
+	/* A classic tracepoint program does not run while another tracing program runs on
+	 * that CPU (an interrupt during a syscall hook): the kernel counts those runs. */
+	tcp_metrics__lost(d->tm, "bpf_recursion", misses);
 	pthread_mutex_unlock(&d->refresh_lock);
 }
 

@@ -149,4 +149,37 @@ total=$(metric fogcompute_betanet_mixnode_failures_total)
 sum=$(metric fogprobe_betanet_failures_total)
 check "mixnode_failures_total is the sum over reasons" eq "$total" "$sum"
 check "no framing lost" eq "$(metric fogprobe_events_lost_total 'reason="l7_desync"')" 0
+
+echo "only one end on this host: a cgroup matcher selects the client's or the server's"
+mkdir -p "$CG_ROOT$TEST_CG/cli" "$CG_ROOT$TEST_CG/srv"
+on_exit "rmdir $CG_ROOT$TEST_CG/cli $CG_ROOT$TEST_CG/srv"
+# in_cg CGROUP NS CMD...: run CMD in namespace NS inside the test's sub-cgroup
+in_cg() {
+	local cg=$CG_ROOT$TEST_CG/$1 ns=$2
+	shift 2
+	# join the cgroup first: `ip netns exec` remounts /sys, hiding the cgroup tree
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$cg" "$ns" "$@"
+}
+for end in cli srv; do
+	stop_daemon
+	start_daemon '{"services": [{"name": "betanet", "protocol": "betanet", "ports": [9101],
+	  "cgroup": "'"$TEST_CG/$end"'"}]}' || exit 1
+	in_cg srv "$NS_SRV" python3 "$B" server 9101 --count 1 --duration 30 --response-delay-ms 20 \
+		>"$WORK/one.json" 2>"$WORK/one.err" &
+	SRV=$!
+	for i in $(seq 1 50); do grep -q listening "$WORK/one.err" && break; sleep 0.1; done
+	mark fogcompute_betanet_message_latency_seconds
+	out=$(in_cg cli "$NS_CLI" python3 "$B" client "$SRV_IP" 9101 --data 10 --control 2 --cover 3)
+	wait $SRV
+	sleep 0.8
+	who=$([[ $end == cli ]] && echo "client end only" || echo "server end only")
+	echo "    $who: probe data $(frames data) control $(frames control) cover $(frames cover) responses $(frames response), peers seen $(metric fogprobe_tcp_connections_opened_total)"
+	check "$who: data frames exact" eq "$(frames data)" "$(j "$out" data)"
+	check "$who: cover frames exact" eq "$(frames cover)" "$(j "$out" cover)"
+	check "$who: responses exact" eq "$(frames response)" "$(j "$out" responses_received)"
+	check "$who: one socket classified" eq "$(metric fogprobe_tcp_connections_opened_total)" 1
+	lat=$(mean_ms fogcompute_betanet_message_latency_seconds)
+	echo "    $who: mean message latency $lat ms (server delay 20 ms)"
+	check "$who: latency at least the server's delay, within 20 ms more" in_range "$lat" 20 40
+done
 finish

@@ -543,6 +543,7 @@ size_t tcp__object_prog_stats(const struct bpf_object *obj, struct tcp_prog_stat
 		out[n].program = bpf_program__name(p);
 		out[n].run_time_ns = info.run_time_ns;
 		out[n].run_cnt = info.run_cnt;
+		out[n].recursion_misses = info.recursion_misses;
 		n++;
 	}
 	return n;

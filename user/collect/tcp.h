@@ -66,6 +66,7 @@ struct tcp_prog_stats {
 	const char *program;
 	__u64 run_time_ns;
 	__u64 run_cnt;
+	__u64 recursion_misses; /* runs the kernel skipped: another program was running */
 };
 /* bpf_stats for every loaded program; returns the count (<= max). */
 size_t tcp__prog_stats(const struct tcp_collector *c, struct tcp_prog_stats *out, size_t max);
