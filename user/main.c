@@ -50,7 +50,6 @@ struct daemon {
 	struct tcp_snapshot snap;
 	pthread_mutex_t refresh_lock;
 	bool ready;
-	uint64_t events[8];
 	const char *disable;
 };
 
@@ -137,8 +136,6 @@ static void on_event(void *ctx, const struct fp_conn_event *e)
 					      "listen", "unlisten", "reset" };
 	struct daemon *d = ctx;
 
-	if (e->type < 7)
-		d->events[e->type]++;
 	/* Connections of L7 services: the local-peer client end is parsed from its
 	 * server end (the kernel does not capture it). */
 	if (d->streams && e->svc < FP_MAX_SERVICES && d->capture[e->svc]) {
@@ -153,7 +150,7 @@ static void on_event(void *ctx, const struct fp_conn_event *e)
 		if (closing && e->kind == FP_KIND_CLIENT_LOCALPEER)
 			streams__forget(d->streams, key);
 		else if (closing)
-			streams__close(d->streams, key, false, e->ts_ns);
+			streams__close(d->streams, key, e->ts_ns);
 		else if (e->type == FP_EV_OPEN && e->kind != FP_KIND_CLIENT_LOCALPEER)
 			streams__open(d->streams, key, server,
 				      server ? e->ts_ns : e->ts_ns - e->duration_ns);

@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 4:
-			streams__close(s, sk, n & 1, now);
+			streams__close(s, sk, now);
 			break;
 		case 5:
 			streams__forget(s, sk);

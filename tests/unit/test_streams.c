@@ -115,7 +115,7 @@ static void test_routing_failure_and_close(void **state)
 	assert_int_equal(got.routing_failures, 1);
 	/* an unanswered request at close is a routing failure too */
 	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 3 * S);
-	streams__close(s, 1, false, 3 * S + 1);
+	streams__close(s, 1, 3 * S + 1);
 	assert_int_equal(got.routing_failures, 1); /* the close takes effect a moment later */
 	streams__tick(s, 4 * S);
 	assert_int_equal(got.routing_failures, 2);
@@ -135,7 +135,7 @@ static void test_data_before_open_and_late_bytes(void **state)
 	streams__data(s, 7, true, false, hs, sizeof(hs), sizeof(hs), NULL, 0, 6 * MS);
 	assert_int_equal(got.circuits, 1);
 	/* bytes read before the close but handled after it still count */
-	streams__close(s, 7, false, 10 * MS);
+	streams__close(s, 7, 10 * MS);
 	streams__data(s, 7, true, false, req, sizeof(req), sizeof(req), NULL, 0, 9 * MS);
 	assert_int_equal(got.frames, 1);
 	streams__tick(s, 1 * S);
@@ -152,7 +152,7 @@ static void test_aborted_idle_and_preexisting(void **state)
 	(void)state;
 	/* opened, closed without a handshake */
 	streams__open(s, 1, true, 0);
-	streams__close(s, 1, false, 1 * MS);
+	streams__close(s, 1, 1 * MS);
 	streams__tick(s, 1 * S);
 	assert_int_equal(got.failures, 1);
 	assert_string_equal(got.last_failure, "aborted_handshake");

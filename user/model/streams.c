@@ -312,11 +312,10 @@ static void finish(struct streams *s, struct stream *st, uint64_t ts_ns)
  * connection can be read after its close. The close takes effect a moment later. */
 #define CLOSE_GRACE_NS 300000000ULL
 
-void streams__close(struct streams *s, uint64_t sk, bool reset, uint64_t ts_ns)
+void streams__close(struct streams *s, uint64_t sk, uint64_t ts_ns)
 {
 	struct stream *st = find(s, sk);
 
-	(void)reset; /* resets are counted from the kernel's counters */
 	if (!st || st->closed || st->closing)
 		return;
 	st->closing = true;

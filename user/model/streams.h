@@ -72,9 +72,10 @@ void streams__data(struct streams *s, uint64_t sk, bool is_server, bool tx, cons
 		   size_t captured, size_t total, const struct stream_snip *snips, size_t nsnip,
 		   uint64_t ts_ns);
 
-/* The connection closed (reset: by a RST). Outstanding requests become routing
- * failures; a close before the handshake completed is an aborted handshake. */
-void streams__close(struct streams *s, uint64_t sk, bool reset, uint64_t ts_ns);
+/* The connection closed. Outstanding requests become routing failures; a close before
+ * the handshake completed is an aborted handshake (resets are counted from the
+ * kernel's counters, not here). */
+void streams__close(struct streams *s, uint64_t sk, uint64_t ts_ns);
 
 /* Drop a connection's state without reporting anything: its other end is the one
  * parsed (a client whose server runs on this host). */
