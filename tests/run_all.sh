@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Every suite: unit (cmocka), BPF (BPF_PROG_TEST_RUN, trigger-then-read), integration
-# (network namespaces against ground truth), fuzz smoke. Each prints its own summary;
-# the last line is the total, "N passed, N failed".
+# (network namespaces against ground truth), fuzz smoke, and the kernel matrix under
+# qemu. SUITES="unit bpf" runs a subset. Each prints its own summary; the last line is
+# the total, "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 total_p=0
@@ -26,10 +27,23 @@ suite() {
 	total_f=$((total_f + f))
 }
 
-suite unit ./tests/run_unit.sh build/tests/unit/test_*
-suite bpf ./tests/run_unit.sh build/tests/bpf/test_*
-suite integration ./tests/integration/run.sh
-suite fuzz ./tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
+want() { [[ " ${SUITES:-unit bpf integration fuzz kernels} " == *" $1 "* ]]; }
+
+want unit && suite unit ./tests/run_unit.sh build/tests/unit/test_*
+want bpf && suite bpf ./tests/run_unit.sh build/tests/bpf/test_*
+want integration && suite integration ./tests/integration/run.sh
+want fuzz && suite fuzz ./tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
+# The kernel matrix (tests/kernels) boots other kernels under qemu: under CI=true, or
+# when asked with KERNELS=1. Without a usable /dev/kvm it is skipped with the reason,
+# the one skip CI allows (make test-kernels still runs it, emulated).
+if want kernels && [[ "${CI:-}" == "true" || "${KERNELS:-}" == "1" ]]; then
+	if why=$(./tests/kernels/matrix.sh --kvm-check); then
+		suite kernels ./tests/kernels/matrix.sh
+	else
+		echo "=== kernels"
+		echo "kernels: SKIP, $why"
+	fi
+fi
 
 echo "=== total"
 echo "$total_p passed, $total_f failed"

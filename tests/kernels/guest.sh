@@ -1,0 +1,109 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# PID 1 inside a matrix guest (started by init.sh on the host's root, read-only, under a
+# tmpfs overlay). Mounts what the probe and the tests need, makes the guest kernel's
+# modules loadable, records `fogprobe check` and a verbose load of every program, runs
+# the unit, BPF and integration suites with CI=true, and powers off. Results go to the
+# writable virtiofs share "out"; the console (ttyS0) carries the same output.
+set -u
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8 TERM=dumb
+exec </dev/null 2>&1
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+rel=$(uname -r)
+modules= suites=unit,bpf,integration out=/run/fogprobe-out
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	fp.modules=*) modules=${arg#fp.modules=} ;;
+	fp.suites=*) suites=${arg#fp.suites=} ;;
+	esac
+done
+
+poweroff_now() {
+	sync
+	echo o >/proc/sysrq-trigger
+	sleep 10
+	exit 1 # a dying PID 1 panics, and panic=-1 resets: qemu ends either way
+}
+
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /run/netns /run/lock
+mount -t tmpfs tmpfs /tmp
+# The host's /sys/fs/cgroup layout is not the guest's: one cgroup v2 hierarchy, as on a
+# systemd host, with the controllers the tests' cgroups may use.
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+mount -t bpf bpf /sys/fs/bpf
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+echo 1 >/proc/sys/kernel/sysrq
+hostname "fp-$rel"
+ip link set lo up
+
+mkdir -p "$out"
+if ! mount -t virtiofs out "$out"; then
+	echo "guest: cannot mount the results share"
+	poweroff_now
+fi
+
+# The kernel asks /sbin/modprobe (the host's kmod) for veth, nf_tables, sch_* ... on
+# demand; it finds them in the unpacked package, mounted where modprobe looks.
+mkdir -p "/lib/modules/$rel"
+if [[ -n "$modules" && -d "$modules" ]]; then
+	mount --bind "$modules" "/lib/modules/$rel"
+else
+	echo "guest: no modules tree (fp.modules=$modules)"
+fi
+for m in veth tun nf_tables nft_numgen nft_ct sch_netem sch_fq sch_ingress cls_bpf; do
+	modprobe "$m" 2>/dev/null || echo "guest: modprobe $m failed (built in or missing)"
+done
+
+cd "$repo" || poweroff_now
+{
+	echo "kernel: $(uname -r) ($(uname -v))"
+	echo
+	build/fogprobe check
+	echo "exit: $?"
+} >"$out/check.txt" 2>&1
+cat "$out/check.txt"
+
+# Load and attach every program once, verbose, with the default configuration: a
+# program that fails to load or verify fails this kernel's run, and libbpf's output
+# (the verifier log) is kept. Every test below starts the daemon too; this run keeps
+# the log in one place.
+load_ok=0
+build/fogprobe -v --listen 127.0.0.1:19477 >"$out/load.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+	if curl -sf http://127.0.0.1:19477/readyz >/dev/null 2>&1; then
+		load_ok=1
+		break
+	fi
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+kill -TERM "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+if [[ $load_ok -eq 1 ]]; then
+	echo "load: ok, every program loaded and attached"
+else
+	echo "load: FAILED, libbpf and verifier output follows"
+	sed 's/^/  | /' "$out/load.log"
+fi
+
+start=$(date +%s)
+CI=true SUITES="${suites//,/ }" tests/run_all.sh 2>&1 | tee "$out/tests.log"
+last=$(tail -n 1 "$out/tests.log")
+passed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$last")
+failed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$last")
+[[ -n "$passed" ]] || passed=0 failed=1
+# The load check counts as one test of its own.
+if [[ $load_ok -eq 1 ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+echo "$passed $failed $(($(date +%s) - start))" >"$out/result"
+poweroff_now

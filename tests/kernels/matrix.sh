@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# The kernel matrix: boot each kernel below under qemu (tests/kernels/boot.sh), run the
+# unit, BPF and integration suites inside it, and report per kernel: pass/fail counts,
+# the hook each feature chose (`fogprobe check`), and the libbpf/verifier log of a load
+# that failed. Results: build/kernels/<name>/{console.log,guest/}, build/kernels/report.txt.
+# The last line is the total, "N passed, N failed".
+#
+#   matrix.sh                 every kernel (KERNELS="debian-6.1 ..." for a subset)
+#   matrix.sh --kvm-check     exit 0 if KVM can run these kernels, else print why
+set -u
+cd "$(dirname "$0")/../.."
+here=tests/kernels
+out=build/kernels
+
+# name, Debian package, hook the retransmit and drop features must choose there ("any"
+# when the kernel may refuse BPF trampolines). Debian's kernels have them.
+MATRIX=(
+	"host linux-image-cloud-amd64 any"
+	"debian-6.1 linux-image-amd64 tp_btf"
+	"debian-6.1-rt linux-image-rt-amd64 tp_btf"
+)
+
+# /dev/kvm may exist and open, yet be unable to run an ordinary kernel: under PVM
+# (kvm_pvm, nested virtualization without VMX/SVM) only kernels built as PVM guests boot.
+kvm_check() {
+	if [[ ! -e /dev/kvm ]]; then
+		echo "no /dev/kvm"
+		return 1
+	fi
+	if ! (exec 3<>/dev/kvm) 2>/dev/null; then
+		echo "/dev/kvm cannot be opened read-write"
+		return 1
+	fi
+	if ! grep -qw -E 'vmx|svm' /proc/cpuinfo; then
+		if [[ -d /sys/module/kvm_pvm ]]; then
+			echo "/dev/kvm is kvm_pvm (no VMX/SVM): it boots only PVM guest kernels, not Debian's"
+		else
+			echo "the CPU shows no VMX/SVM: /dev/kvm cannot run these kernels"
+		fi
+		return 1
+	fi
+	return 0
+}
+if [[ "${1:-}" == "--kvm-check" ]]; then
+	kvm_check
+	exit
+fi
+
+if [[ $EUID -ne 0 ]]; then
+	echo "kernels: needs root (virtiofsd shares the root filesystem)"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+for f in build/fogprobe "$here/guest.sh"; do
+	[[ -e $f ]] || { echo "kernels: $f missing (make first)"; echo "0 passed, 1 failed"; exit 1; }
+done
+
+# feature -> chosen hook, from a `fogprobe check` table (continuation rows have no
+# feature name).
+chosen() { # CHECK_FILE FEATURE
+	awk -v f="$2" '
+		/^FEATURE/ { t = 1; next }
+		t && NF == 0 { exit }
+		t {
+			if ($0 !~ /^ /) feat = $1
+			if (feat == f && /<- chosen/) { print ($0 ~ /^ / ? $1 : $2); exit }
+		}' "$1"
+}
+
+mkdir -p "$out"
+report=$out/report.txt
+: >"$report"
+total_p=0 total_f=0
+
+# The running kernel itself: its hook choice is recorded here; its suites are the ones
+# `make test` runs on the host.
+build/fogprobe check >"$out/host-native-check.txt" 2>&1
+printf '%-14s %-22s %-34s %-28s %s\n' kernel release retransmits drops result >>"$report"
+printf '%-14s %-22s %-34s %-28s %s\n' host-native "$(uname -r)" \
+	"$(chosen "$out/host-native-check.txt" retransmits)" \
+	"$(chosen "$out/host-native-check.txt" drops)" "make test on the host" >>"$report"
+
+for row in "${MATRIX[@]}"; do
+	read -r name pkg expect <<<"$row"
+	[[ -z "${KERNELS:-}" || " $KERNELS " == *" $name "* ]] || continue
+	echo "=== kernel $name"
+	dir=$out/$name
+	mkdir -p "$dir"
+	start=$(date +%s)
+	note=
+	if [[ $name == host && -f /boot/vmlinuz-$(uname -r) && -d /lib/modules/$(uname -r) ]]; then
+		tree=/ rel=$(uname -r)
+	else
+		[[ $name == host ]] && note=" (substitute: the running kernel's image is not on this machine)"
+		tree= rel=
+		if rel=$("$here/fetch.sh" "$pkg" "$out/cache"); then
+			tree=$out/cache/$rel
+		fi
+	fi
+	p=0 f=0
+	if [[ -z "$tree" ]]; then
+		echo "kernels: $name: cannot fetch $pkg"
+		f=1
+	else
+		"$here/boot.sh" "$tree" "$rel" "$dir"
+		rc=$?
+		if [[ -s $dir/guest/result ]]; then
+			read -r p f _ <"$dir/guest/result"
+		else
+			echo "kernels: $name: no result (qemu exit $rc); console tail:"
+			tail -n 30 "$dir/console.log" 2>/dev/null | sed 's/^/  | /'
+			f=1
+		fi
+	fi
+	retr=$(chosen "$dir/guest/check.txt" retransmits 2>/dev/null)
+	drops=$(chosen "$dir/guest/check.txt" drops 2>/dev/null)
+	# The fast paths must be the ones exercised where the kernel offers them.
+	if [[ $expect != any && -n "$tree" ]]; then
+		for h in "$retr" "$drops"; do
+			if [[ $h != "$expect"/* ]]; then
+				echo "kernels: $name: expected $expect hooks, got '${h:-none}'"
+				f=$((f + 1))
+			fi
+		done
+	fi
+	dur=$(($(date +%s) - start))
+	line="$name ($rel$note): $p passed, $f failed, ${dur}s; retransmits: ${retr:-?}, drops: ${drops:-?}"
+	echo "$line" | tee "$dir/summary.txt"
+	printf '%-14s %-22s %-34s %-28s %s\n' "$name" "${rel:-?}" "${retr:-?}" "${drops:-?}" \
+		"$p passed, $f failed, ${dur}s" >>"$report"
+	total_p=$((total_p + p))
+	total_f=$((total_f + f))
+done
+
+echo "=== kernels report ($report)"
+cat "$report"
+echo "$total_p passed, $total_f failed"
+[[ $total_f -eq 0 ]]
