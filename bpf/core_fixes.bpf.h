@@ -19,10 +19,13 @@ struct trace_event_raw_tcp_send_reset___old {
 } __attribute__((preserve_access_index));
 
 /* Linux 6.12 gave tcp_retransmit_skb its own event class (with err); before, it used
- * tcp_event_sk_skb. */
+ * tcp_event_sk_skb. So did tcp_send_reset before 6.10 (6.1 has no
+ * trace_event_raw_tcp_send_reset at all: a read through that type fails to load). */
 struct trace_event_raw_tcp_event_sk_skb___old {
 	const void *skbaddr;
 	const void *skaddr;
+	__u16 sport;
+	__u16 dport;
 } __attribute__((preserve_access_index));
 
 /* Linux 6.12 added rx_sk to skb:kfree_skb (the receiving socket, when known). */

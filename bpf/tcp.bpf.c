@@ -934,14 +934,21 @@ int handle_send_reset(void *ctx)
 {
 	struct trace_event_raw_tcp_send_reset *n = ctx;
 	struct trace_event_raw_tcp_send_reset___old *o = ctx;
-	const struct sock *sk = BPF_CORE_READ(n, skaddr);
-	__u64 key = (__u64)sk;
+	struct trace_event_raw_tcp_event_sk_skb___old *cls = ctx;
+	bool own_class = bpf_core_type_exists(struct trace_event_raw_tcp_send_reset);
+	const struct sock *sk;
 	struct fp_svc_stats *s;
 	struct cls_ctx c = {};
 	struct fp_flow *f;
 	__u16 lport, rport;
 	__u8 kind, svc;
+	__u64 key;
 
+	if (own_class)
+		sk = BPF_CORE_READ(n, skaddr);
+	else
+		sk = BPF_CORE_READ(cls, skaddr);
+	key = (__u64)sk;
 	f = sk ? bpf_map_lookup_elem(&flows, &key) : 0;
 	if (f) {
 		s = stats_of(f->svc, f->kind);
@@ -952,7 +959,10 @@ int handle_send_reset(void *ctx)
 	}
 	/* No full socket (closed port, TIME_WAIT, request sock): the tracepoint already
 	 * reversed the offending skb's tuple, so saddr is this host's end. */
-	if (bpf_core_field_exists(o->sport)) {
+	if (!own_class) {
+		lport = BPF_CORE_READ(cls, sport);
+		rport = BPF_CORE_READ(cls, dport);
+	} else if (bpf_core_field_exists(o->sport)) {
 		lport = BPF_CORE_READ(o, sport);
 		rport = BPF_CORE_READ(o, dport);
 	} else {

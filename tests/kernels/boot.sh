@@ -40,7 +40,7 @@ trap cleanup EXIT
 # One virtiofsd per share; each serves a single guest connection and exits with it.
 share() { # TAG DIR
 	"$virtiofsd" --socket-path="$run/$1.sock" -o source="$2" -o cache=auto -o sandbox=chroot \
-		-o announce_submounts >"$outdir/virtiofsd-$1.log" 2>&1 &
+		>"$outdir/virtiofsd-$1.log" 2>&1 &
 	pids+=($!)
 	local i
 	for i in $(seq 1 50); do

@@ -13,6 +13,7 @@ exec </dev/null 2>&1
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 rel=$(uname -r)
 modules= suites=unit,bpf,integration out=/run/fogprobe-out
+mount -t proc proc /proc
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	fp.modules=*) modules=${arg#fp.modules=} ;;
@@ -27,7 +28,6 @@ poweroff_now() {
 	exit 1 # a dying PID 1 panics, and panic=-1 resets: qemu ends either way
 }
 
-mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm
@@ -80,7 +80,8 @@ cat "$out/check.txt"
 load_ok=0
 build/fogprobe -v --listen 127.0.0.1:19477 >"$out/load.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do
+# Under software emulation loading takes seconds: allow a minute.
+for _ in $(seq 1 600); do
 	if curl -sf http://127.0.0.1:19477/readyz >/dev/null 2>&1; then
 		load_ok=1
 		break
