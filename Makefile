@@ -41,7 +41,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFTEST_SRCS))
 
-.PHONY: all deps run test unit-test bpf-test integration-test bench fuzz vmlinux clean help check-env
+.PHONY: all deps run test unit-test bpf-test integration-test test-kernels bench fuzz vmlinux clean \
+	help check-env
 
 all: $(BUILD)/fogprobe
 
@@ -50,6 +51,7 @@ help:
 	@echo "make deps       install the Debian packages needed (idempotent)"
 	@echo "make run        deps + build + run with the default config (root)"
 	@echo "make test       deps + build + unit, BPF and integration tests (root)"
+	@echo "make test-kernels  the suites inside Debian kernels under qemu (KERNELS=\"debian-6.1\")"
 	@echo "make bench      overhead: bpf_stats ns/event, iperf3 with and without the probe"
 	@echo "make fuzz       run the libFuzzer targets for FUZZ_SECONDS (default 60) each"
 	@echo "make vmlinux    regenerate vmlinux/$(VMLINUX_ARCH)/vmlinux.h from this kernel's BTF"
@@ -105,6 +107,11 @@ integration-test: $(BUILD)/fogprobe
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFTEST_BINS)
 	$(Q)./tests/run_all.sh
+
+# Boots each kernel of tests/kernels/matrix.sh under qemu and runs the suites inside it.
+test-kernels: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFTEST_BINS)
+	$(Q)./tests/kernels/matrix.sh
 
 bench: deps all
 	$(Q)./tests/bench/bench.sh

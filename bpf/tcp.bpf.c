@@ -985,7 +985,8 @@ int handle_send_reset(void *ctx)
 
 /* The tuple of a socketless skb from its headers (e.g. an inbound packet that netfilter
  * dropped before socket lookup), oriented as sent: laddr/lport = the packet's source. */
-static __always_inline bool skb_tuple(const struct sk_buff *skb, struct fp_tuple_key *t)
+static __always_inline bool skb_tuple(const struct sk_buff *skb, struct fp_tuple_key *t,
+				      __u8 *flags)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
@@ -1018,6 +1019,9 @@ static __always_inline bool skb_tuple(const struct sk_buff *skb, struct fp_tuple
 		return false;
 	t->lport = bpf_ntohs(p[0]);
 	t->rport = bpf_ntohs(p[1]);
+	/* byte 13 of the TCP header holds the flags */
+	if (flags && bpf_probe_read_kernel(flags, 1, head + off + 13))
+		return false;
 	return true;
 }
 
@@ -1042,7 +1046,7 @@ static __always_inline __u8 svc_of_headers(const struct sk_buff *skb)
 	__u64 *sk;
 	__u8 kind, svc;
 
-	if (!skb_tuple(skb, &t))
+	if (!skb_tuple(skb, &t, 0))
 		return FP_SVC_NONE;
 	sk = bpf_map_lookup_elem(&tuples, &t);
 	if (sk && (svc = svc_of_sock(*sk)) != FP_SVC_NONE)
@@ -1061,6 +1065,29 @@ static __always_inline __u8 svc_of_headers(const struct sk_buff *skb)
 	return fp_classify(t.rport, t.lport, &c, &kind);
 }
 
+/*
+ * Before Linux 6.10 tcp_send_reset fired only for full sockets (tcp_v{4,6}_send_reset
+ * traced "if (sk && sk_fullsock(sk))"): the RST answering a segment that reached no
+ * socket was invisible there. That segment is then freed with NO_SOCKET by
+ * tcp_v{4,6}_rcv right after the reset went out, unless it was a RST itself (never
+ * answered) or failed its checksum (freed as TCP_CSUM instead): count the reset here.
+ */
+static __always_inline void socketless_reset(const struct sk_buff *skb)
+{
+	struct fp_tuple_key t = {};
+	struct fp_svc_stats *s;
+	struct cls_ctx c = {};
+	__u8 flags, kind, svc;
+
+	if (!skb_tuple(skb, &t, &flags) || (flags & 0x04 /* RST */))
+		return;
+	/* the segment's destination is this host's end */
+	svc = fp_classify(t.rport, t.lport, &c, &kind);
+	s = stats_of(svc, kind);
+	if (s)
+		fp_add(&s->resets[FP_TX], 1);
+}
+
 static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 reason)
 {
 	const struct sock *sk;
@@ -1071,6 +1098,9 @@ static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 r
 	/* SKB_NOT_DROPPED_YET and SKB_CONSUMED are normal frees, not drops */
 	if (reason <= SKB_CONSUMED)
 		return 0;
+	if (!bpf_core_type_exists(struct trace_event_raw_tcp_send_reset) &&
+	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET))
+		socketless_reset(skb);
 	sk = BPF_CORE_READ(skb, sk);
 	if (!sk && ctx &&
 	    bpf_core_field_exists(((struct trace_event_raw_kfree_skb___new *)ctx)->rx_sk))

@@ -12,6 +12,8 @@ PKGS=(
 	iproute2 procps
 	# tests: ground truth and peers
 	nftables iperf3 prometheus curl python3 python3-prometheus-client python3-yaml libclang-rt-14-dev
+	# kernel matrix (tests/kernels): qemu with virtiofsd, the guest's initramfs
+	qemu-system-x86 busybox-static kmod
 )
 
 missing=()

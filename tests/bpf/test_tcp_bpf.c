@@ -215,7 +215,7 @@ static void test_loopback_connection(void **state)
 	char buf[4096] = { 0 };
 	struct fixture *f;
 	struct fp_svc_stats *srv, *cli, *peer;
-	int lfd, cfd, afd, port;
+	int lfd, cfd, afd, port, i;
 	ssize_t n, got = 0;
 
 	(void)state;
@@ -245,10 +245,10 @@ static void test_loopback_connection(void **state)
 	assert_int_equal(srv->opens, 1);
 	assert_int_equal(cli->opens + peer->opens, 1);
 	assert_int_equal(peer->opens, 1);
-	assert_int_equal(cli->conn_bucket[0] + cli->conn_bucket[1] + cli->conn_bucket[2] +
-				 cli->conn_bucket[3] + cli->conn_bucket[4] + cli->conn_bucket[5] +
-				 cli->conn_bucket[6] + cli->conn_bucket[7],
-			 1);
+	/* One connect duration, in whichever bucket: an emulated machine takes longer. */
+	for (i = 0, n = 0; i <= FP_LAT_BOUNDS; i++)
+		n += cli->conn_bucket[i];
+	assert_int_equal(n, 1);
 	assert_int_equal(peer->bytes[FP_TX], 3000);
 	assert_int_equal(srv->bytes[FP_RX], 3000);
 

@@ -69,6 +69,13 @@ chosen() { # CHECK_FILE FEATURE
 }
 
 mkdir -p "$out"
+# One matrix at a time per tree: two would share the result directories (and the cores).
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+	echo "kernels: another matrix run holds $out/.lock"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
 report=$out/report.txt
 : >"$report"
 total_p=0 total_f=0
