@@ -68,6 +68,19 @@ chosen() { # CHECK_FILE FEATURE
 		}' "$1"
 }
 
+# kconfig_missing CONFIG_TEXT_FILE: the options of kernel.config this kernel lacks.
+kconfig_missing() {
+	local opt want have
+	while IFS='=' read -r opt want; do
+		[[ $opt == CONFIG_* ]] || continue
+		have=$(sed -n "s/^$opt=//p" "$1")
+		if [[ $have == y || ($want == m && $have == m) ]]; then
+			continue
+		fi
+		printf '%s ' "$opt=$want"
+	done <"$here/kernel.config"
+}
+
 mkdir -p "$out"
 # One matrix at a time per tree: two would share the result directories (and the cores).
 exec 9>"$out/.lock"
@@ -83,6 +96,11 @@ total_p=0 total_f=0
 # The running kernel itself: its hook choice is recorded here; its suites are the ones
 # `make test` runs on the host.
 build/fogprobe check >"$out/host-native-check.txt" 2>&1
+if [[ -r /proc/config.gz ]]; then
+	zcat /proc/config.gz >"$out/host-native-config.txt"
+	missing=$(kconfig_missing "$out/host-native-config.txt")
+	echo "kernels: running kernel $(uname -r): ${missing:+lacks $missing}${missing:-every option of kernel.config}"
+fi
 printf '%-14s %-22s %-34s %-28s %s\n' kernel release retransmits drops result >>"$report"
 printf '%-14s %-22s %-34s %-28s %s\n' host-native "$(uname -r)" \
 	"$(chosen "$out/host-native-check.txt" retransmits)" \
@@ -110,10 +128,16 @@ for row in "${MATRIX[@]}"; do
 		echo "kernels: $name: cannot fetch $pkg"
 		f=1
 	else
+		missing=$(kconfig_missing "$tree/boot/config-$rel")
+		if [[ -n "$missing" ]]; then
+			echo "kernels: $name lacks $missing"
+			f=$((f + 1))
+		fi
 		"$here/boot.sh" "$tree" "$rel" "$dir"
 		rc=$?
 		if [[ -s $dir/guest/result ]]; then
-			read -r p f _ <"$dir/guest/result"
+			read -r p gf _ <"$dir/guest/result"
+			f=$((f + gf))
 		else
 			echo "kernels: $name: no result (qemu exit $rc); console tail:"
 			tail -n 30 "$dir/console.log" 2>/dev/null | sed 's/^/  | /'
