@@ -38,6 +38,14 @@ struct {
 	__type(value, __u8);
 } l7_tasks SEC(".maps");
 
+/* Threads inside SSL_read/SSL_write (bpf/tls.bpf.c fills it; include/l7.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_L7_SSL_THREADS);
+	__type(key, __u64);
+	__type(value, struct fp_l7_ssl_call);
+} l7_ssl SEC(".maps");
+
 enum { ARGS_BUF = 0, ARGS_IOV = 1, ARGS_MSG = 2, ARGS_NONE = 3 };
 
 struct l7_args {
@@ -312,6 +320,7 @@ static __always_inline void walk_frames(struct fp_l7_event *e, __u64 buf, __u32 
 static __always_inline int emit(long ret, __u8 type)
 {
 	__u64 id = bpf_get_current_pid_tgid(), sk;
+	struct fp_l7_ssl_call *call;
 	struct l7_scratch *scratch;
 	struct fp_l7_event *e;
 	struct l7_args *a;
@@ -334,6 +343,13 @@ static __always_inline int emit(long ret, __u8 type)
 	/* The local-peer client end of a connection is parsed from its server end. */
 	if (!on || !*on || f->kind == FP_KIND_CLIENT_LOCALPEER)
 		goto out;
+	/* Ciphertext of an SSL call: the call's return emits the plaintext instead. */
+	call = bpf_map_lookup_elem(&l7_ssl, &id);
+	if (call) {
+		if (!call->sk)
+			call->sk = sk;
+		goto out;
+	}
 	scratch = bpf_map_lookup_elem(&l7_scratch, &cpu);
 	if (!scratch)
 		goto out;
@@ -348,6 +364,7 @@ static __always_inline int emit(long ret, __u8 type)
 	e->dir = a->dir;
 	e->type = type;
 	e->nsnip = 0;
+	e->flags = 0;
 	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret) : 0;
 	if (*on == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
 		walk_frames(e, a->buf, ret, sk, f->start_ns, a->dir);

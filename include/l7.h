@@ -39,6 +39,24 @@ enum fp_l7_type {
 	FP_L7_ACCOUNT = 1, /* sendfile/splice: len bytes moved, none captured */
 };
 
+/* fp_l7_event.flags */
+#define FP_L7_F_TLS 1 /* plaintext from an SSL_read/SSL_write uprobe (bpf/tls.bpf.c) */
+
+/*
+ * l7_ssl, keyed by the thread (pid_tgid): present while the thread is inside an
+ * SSL_read/SSL_write call. The syscall hooks then do not emit the ciphertext that call
+ * moves; they record its socket here so that the call's return can name the socket.
+ */
+#define FP_L7_SSL_THREADS 16384 /* LRU: a thread that dies inside a call leaves its entry */
+#define FP_TLS_SSL_SOCKETS 65536 /* SSL * -> socket, LRU (bpf/tls.bpf.c) */
+
+struct fp_l7_ssl_call {
+	__u64 ssl; /* the SSL * */
+	__u64 buf; /* the plaintext buffer */
+	__u64 out; /* size_t * of the _ex variants (bytes done), 0 otherwise */
+	__u64 sk; /* socket of the first syscall made inside the call, 0 if none yet */
+};
+
 /* Ring buffer record; only the first sizeof header + cap bytes are meaningful. */
 struct fp_l7_event {
 	__u64 ts_ns; /* CLOCK_MONOTONIC at syscall exit */
@@ -52,7 +70,8 @@ struct fp_l7_event {
 	__u8 dir; /* enum fp_dir: FP_TX write side, FP_RX read side */
 	__u8 type; /* enum fp_l7_type */
 	__u16 nsnip; /* struct fp_l7_snip entries after data[cap] */
-	__u8 pad[6];
+	__u8 flags; /* FP_L7_F_* */
+	__u8 pad[5];
 	__u8 data[FP_L7_CAP_MAX];
 };
 

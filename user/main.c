@@ -20,6 +20,7 @@
 #include "collect/l7.h"
 #include "collect/probe.h"
 #include "collect/tcp.h"
+#include "collect/tls.h"
 #include "export/http.h"
 #include "lib/config.h"
 #include "lib/log.h"
@@ -28,6 +29,7 @@
 #include "telemetry/betanet_metrics.h"
 #include "telemetry/metrics.h"
 #include "telemetry/tcp_metrics.h"
+#include "telemetry/tls_metrics.h"
 
 #define POLL_MS 100 /* ring buffer drain period: producers only wake us when it fills */
 #define RESCAN_S 5 /* cgroup prefixes resolve to new cgroups */
@@ -40,6 +42,8 @@ struct daemon {
 	struct service_tables tables;
 	struct tcp_collector *tcp;
 	struct l7_collector *l7; /* NULL: no L7 service, or the capture is unavailable */
+	struct tls_collector *tls; /* NULL: no L7 capture, or uprobes unavailable */
+	struct tls_metrics *tlsm;
 	struct streams *streams;
 	bool capture[FP_MAX_SERVICES];
 	__u32 capture_bytes;
@@ -87,9 +91,16 @@ static void on_signal(int sig)
 	stopping = 1;
 }
 
+static void print_tls_binary(void *ctx, const char *path, bool symbols)
+{
+	(void)ctx;
+	printf("%-20s %s %s\n", "tls binary", path,
+	       symbols ? "SSL_read/SSL_write found: hookable" : "no symbols: not hookable");
+}
+
 static int cmd_check(const char *disable)
 {
-	struct tcp_hook hooks[16];
+	struct tcp_hook hooks[17];
 	bool ok = true;
 	size_t n, i;
 	int j;
@@ -97,6 +108,7 @@ static int cmd_check(const char *disable)
 
 	n = tcp__plan(hooks, 15, disable);
 	n += l7__plan(hooks + n, 16 - n, disable);
+	n += tls__plan(hooks + n, 17 - n, disable);
 	printf("%-20s %-40s %-10s %s\n", "FEATURE", "HOOK", "AVAILABLE", "CHOSEN");
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < hooks[i].n; j++)
@@ -122,6 +134,7 @@ static int cmd_check(const char *disable)
 		ok = false;
 	else
 		printf("%-20s %s\n", "cgroup2", cg);
+	tls__discover(print_tls_binary, NULL);
 	printf("%-20s %s\n", "kprobes",
 	       probe__kprobes_available() ? "available (not needed)" :
 					    "not built in (not needed)");
@@ -171,9 +184,13 @@ static void on_l7(void *ctx, const struct fp_l7_event *e)
 
 	/* metadata only: payload bytes never leave the daemon */
 	if (log__level() >= LOG_DEBUG)
-		pr_debug("l7 sk=%llx svc=%u kind=%u dir=%s len=%u cap=%u ts=%llu\n",
+		pr_debug("l7 sk=%llx svc=%u kind=%u dir=%s len=%u cap=%u ts=%llu flags=%s\n",
 			 (unsigned long long)e->sk, e->svc, e->kind, e->dir == FP_TX ? "tx" : "rx",
-			 e->len, e->cap, (unsigned long long)e->ts_ns);
+			 e->len, e->cap, (unsigned long long)e->ts_ns,
+			 e->flags & FP_L7_F_TLS ? "tls" : "-");
+	/* captured for a protocol whose parser has not landed yet */
+	if (e->svc >= FP_MAX_SERVICES || !d->capture[e->svc])
+		return;
 	struct stream_snip snips[FP_L7_SNIPS];
 	const struct fp_l7_snip *sn = (const void *)(e->data + e->cap);
 	size_t i;
@@ -193,6 +210,21 @@ static void on_l7(void *ctx, const struct fp_l7_event *e)
 static const char *reason_name(void *ctx, unsigned reason)
 {
 	return tcp__drop_reason_name(ctx, reason);
+}
+
+static void refresh_tls(struct daemon *d)
+{
+	static const char *const states[] = { "hooked", "no_symbols", "failed" };
+	struct tls_hook_status st[TLS_MAX_BINARIES];
+	const struct tls_binary *b;
+	size_t n = tls__binaries(d->tls, &b), i;
+
+	for (i = 0; i < n; i++) {
+		st[i].binary = b[i].path;
+		st[i].state = states[b[i].state];
+	}
+	tls_metrics__update(d->tlsm, st, n);
+	tcp_metrics__lost(d->tm, "tls_unknown_socket", tls__unknown_socket(d->tls));
 }
 
 static void refresh(void *ctx)
@@ -218,9 +250,13 @@ static void refresh(void *ctx)
 		tcp_metrics__lost(d->tm, "l7_malformed", l7__malformed(d->l7));
 	}
 	tcp_metrics__lost(d->tm, "l7_desync", betanet_metrics__desyncs(d->bm));
+	if (d->tls)
+		refresh_tls(d);
 	n = tcp__prog_stats(d->tcp, ps, 64);
 	if (d->l7)
 		n += l7__prog_stats(d->l7, ps + n, 64 - n);
+	if (d->tls)
+		n += tls__prog_stats(d->tls, ps + n, 64 - n);
 	for (i = 0; i < n; i++) {
 		rt[i].program = ps[i].program;
 		rt[i].run_time_ns = ps[i].run_time_ns;
@@ -246,13 +282,15 @@ static void publish_probes(struct daemon *d)
 	size_t n, i, k = 0;
 	int j, src;
 
-	for (src = 0; src < 2; src++) {
+	for (src = 0; src < 3; src++) {
 		if (src == 0)
 			n = tcp__hooks(d->tcp, &h);
-		else if (d->l7)
+		else if (src == 1 && d->l7)
 			n = l7__hooks(d->l7, &h);
+		else if (src == 2 && d->tls)
+			n = tls__hooks(d->tls, &h);
 		else
-			break;
+			continue;
 		for (i = 0; i < n; i++)
 			for (j = 0; j < h[i].n && k < 64; j++, k++) {
 				ps[k].feature = h[i].feature;
@@ -269,6 +307,30 @@ static int epoll_watch(int epfd, int fd)
 	struct epoll_event ev = { .events = EPOLLIN };
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* TLS plaintext from OpenSSL uprobes, into the L7 capture's ring: optional too. */
+static void start_tls(struct daemon *d)
+{
+	struct tls_collector_opts o = {
+		.cap = d->capture_bytes,
+		.flows_fd = l7__map_fd(d->l7, "flows"),
+		.svc_fd = l7__map_fd(d->l7, "l7_svc"),
+		.events_fd = l7__map_fd(d->l7, "l7_events"),
+		.stats_fd = l7__map_fd(d->l7, "l7_stats"),
+		.ssl_fd = l7__map_fd(d->l7, "l7_ssl"),
+		.tasks_fd = l7__map_fd(d->l7, "l7_tasks"),
+		.disable = d->disable,
+	};
+	int err = tls__open(&o, &d->tls);
+
+	if (err) {
+		pr_warn("TLS plaintext capture unavailable (%s): HTTPS is seen as ciphertext\n",
+			strerror(-err));
+		d->tls = NULL;
+		return;
+	}
+	pr_info("tls: %d OpenSSL binaries hooked or reported\n", tls__scan(d->tls));
 }
 
 /* The L7 capture is optional: without it the TCP families still work and the Betanet
@@ -289,11 +351,14 @@ static void start_l7(struct daemon *d)
 	bool any = false;
 	int i, err;
 
-	/* the protocols with a parser today */
+	/* capture[]: the protocols with a parser today; HTTP is captured (and logged at
+	 * -v) for its parser to come */
 	for (i = 0; i < d->cfg.n_services; i++) {
 		d->capture[i] = d->cfg.services[i].protocol == FP_PROTO_BETANET;
-		o.mode[i] = d->capture[i] ? FP_L7_LENGTH_PREFIXED : FP_L7_OFF;
-		any |= d->capture[i];
+		o.mode[i] = d->capture[i] ? FP_L7_LENGTH_PREFIXED :
+			    d->cfg.services[i].protocol == FP_PROTO_HTTP ? FP_L7_CAPTURE :
+									    FP_L7_OFF;
+		any |= o.mode[i] != FP_L7_OFF;
 	}
 	if (!any)
 		return;
@@ -305,7 +370,9 @@ static void start_l7(struct daemon *d)
 		pr_warn("L7 capture unavailable (%s): Betanet message metrics stay at zero\n",
 			strerror(-err));
 		d->l7 = NULL;
+		return;
 	}
+	start_tls(d);
 }
 
 static int run(struct daemon *d)
@@ -337,8 +404,9 @@ static int run(struct daemon *d)
 	d->reg = metrics__new(0);
 	d->tm = d->reg ? tcp_metrics__new(d->reg, &d->cfg) : NULL;
 	d->bm = d->reg ? betanet_metrics__new(d->reg, &d->cfg) : NULL;
+	d->tlsm = d->reg ? tls_metrics__new(d->reg) : NULL;
 	fresh = malloc(sizeof(*fresh));
-	if (!d->tm || !d->bm || !fresh) {
+	if (!d->tm || !d->bm || !d->tlsm || !fresh) {
 		pr_warn("out of memory\n");
 		goto cleanup;
 	}
@@ -396,6 +464,9 @@ static int run(struct daemon *d)
 				memcpy(&d->tables, fresh, sizeof(*fresh));
 				tcp__set_services(d->tcp, &d->tables);
 			}
+			/* OpenSSL binaries of processes started since */
+			if (d->tls)
+				tls__scan(d->tls);
 		}
 	}
 	pr_info("stopping\n");
@@ -405,6 +476,8 @@ cleanup:
 	http__stop(http);
 	if (epfd >= 0)
 		close(epfd);
+	tls__close(d->tls);
+	d->tls = NULL;
 	l7__close(d->l7);
 	d->l7 = NULL;
 	tcp__close(d->tcp);
@@ -412,6 +485,7 @@ cleanup:
 	streams__free(d->streams);
 	d->streams = NULL;
 	betanet_metrics__free(d->bm);
+	tls_metrics__free(d->tlsm);
 	tcp_metrics__free(d->tm);
 	metrics__free(d->reg);
 	free(fresh);

@@ -184,6 +184,13 @@ size_t l7__hooks(const struct l7_collector *c, const struct tcp_hook **hooks)
 	return 1;
 }
 
+int l7__map_fd(const struct l7_collector *c, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(c->skel->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
 size_t l7__prog_stats(const struct l7_collector *c, struct tcp_prog_stats *out, size_t max)
 {
 	return tcp__object_prog_stats(c->skel->obj, out, max);

@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TLS plaintext: uprobes on OpenSSL's SSL_read/SSL_write (and their _ex variants) emit
+ * what the call returned to or took from the application as fp_l7_event records of the
+ * call's socket, into the same ring buffer as bpf/l7.bpf.c, flagged FP_L7_F_TLS.
+ *
+ * An SSL * does not say which socket it uses (the fd sits behind OpenSSL's BIO, whose
+ * layout changes between versions). The syscall hooks of bpf/l7.bpf.c fill that in: while
+ * a thread is inside a call (l7_ssl), the read/write it makes names the socket and is
+ * not emitted as data. A call served from OpenSSL's own buffer makes no syscall; the
+ * socket last seen for that SSL * (ssl_sk) names it then.
+ *
+ * Userspace attaches these programs to each libssl (or static OpenSSL) binary, pid -1.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "tcp.h"
+#include "l7.h"
+#include "maps.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Bytes of each buffer to capture (<= FP_L7_CAP_MAX): the L7 capture's value. */
+const volatile __u32 targ_cap = FP_L7_CAP_DEFAULT;
+
+/* Shared with bpf/l7.bpf.c: userspace hands this object the same maps (reuse_fd). */
+#include "flows.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FP_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, __u8);
+} l7_svc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_L7_SSL_THREADS);
+	__type(key, __u64);
+	__type(value, struct fp_l7_ssl_call);
+} l7_ssl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FP_L7_RINGBUF_BYTES);
+} l7_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} l7_stats SEC(".maps");
+
+/* Own maps. An SSL * is an address in one process: the key needs the process too. */
+struct ssl_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_TLS_SSL_SOCKETS);
+	__type(key, struct ssl_key);
+	__type(value, __u64);
+} ssl_sk SEC(".maps");
+
+/* [0] calls whose socket stayed unknown (no syscall seen for that SSL * yet) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} tls_stats SEC(".maps");
+
+static __always_inline int enter(void *ssl, void *buf, void *out)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fp_l7_ssl_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .out = (__u64)out };
+
+	bpf_map_update_elem(&l7_ssl, &id, &c, BPF_ANY);
+	return 0;
+}
+
+/* ret: the call's return value; bytes: SSL_read/SSL_write: ret itself, the _ex
+ * variants return 1 and store the count through c->out. */
+static __always_inline int leave(long ret, bool ex, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid(), sk, moved = 0, *known;
+	struct ssl_key k = { .tgid = id >> 32 };
+	struct fp_l7_ssl_call *c;
+	struct fp_l7_event *e;
+	struct fp_flow *f;
+	__u32 svc, want;
+	__u8 *on;
+
+	c = bpf_map_lookup_elem(&l7_ssl, &id);
+	if (!c)
+		return 0;
+	k.ssl = c->ssl;
+	sk = c->sk;
+	if (sk) {
+		bpf_map_update_elem(&ssl_sk, &k, &sk, BPF_ANY);
+	} else {
+		known = bpf_map_lookup_elem(&ssl_sk, &k);
+		sk = known ? *known : 0;
+	}
+	if (ret <= 0)
+		goto out;
+	if (!ex)
+		moved = ret;
+	else if (ret != 1 || !c->out || bpf_probe_read_user(&moved, sizeof(moved), (void *)c->out))
+		goto out;
+	if (!moved || moved > 0xffffffffULL)
+		goto out;
+	if (!sk) {
+		map_inc(&tls_stats, 0);
+		goto out;
+	}
+	f = bpf_map_lookup_elem(&flows, &sk);
+	if (!f)
+		goto out;
+	svc = f->svc;
+	on = bpf_map_lookup_elem(&l7_svc, &svc);
+	/* as in bpf/l7.bpf.c: the local-peer client end is parsed from its server end */
+	if (!on || !*on || f->kind == FP_KIND_CLIENT_LOCALPEER)
+		goto out;
+	/* targ_cap is read-only data: the verifier knows it as a constant, so the record
+	 * is reserved at its final size and no scratch copy is needed (uprobe programs
+	 * run preemptibly: a per-CPU scratch could be reused under them). */
+	e = bpf_ringbuf_reserve(&l7_events, offsetof(struct fp_l7_event, data) + targ_cap, 0);
+	if (!e) {
+		map_inc(&l7_stats, 0);
+		goto out;
+	}
+	want = moved < targ_cap ? moved : targ_cap;
+	barrier_var(want);
+	if (want > targ_cap)
+		want = targ_cap;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sk = sk;
+	e->conn_start = f->start_ns;
+	e->len = moved;
+	e->pid = id >> 32;
+	e->svc = f->svc;
+	e->kind = f->kind;
+	e->dir = dir;
+	e->type = FP_L7_DATA;
+	e->nsnip = 0;
+	e->flags = FP_L7_F_TLS;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	e->cap = bpf_probe_read_user(e->data, want, (void *)c->buf) ? 0 : want;
+	bpf_ringbuf_submit(e, rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8));
+	map_inc(&l7_stats, 1);
+out:
+	bpf_map_delete_elem(&l7_ssl, &id);
+	return 0;
+}
+
+/* int SSL_write(SSL *ssl, const void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf)
+{
+	return enter(ssl, (void *)buf, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_exit, int ret)
+{
+	return leave(ret, false, FP_TX);
+}
+
+/* int SSL_read(SSL *ssl, void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf)
+{
+	return enter(ssl, buf, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_exit, int ret)
+{
+	return leave(ret, false, FP_RX);
+}
+
+/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return enter(ssl, (void *)buf, written);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_ex_exit, int ret)
+{
+	return leave(ret, true, FP_TX);
+}
+
+/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return enter(ssl, buf, readbytes);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
+{
+	return leave(ret, true, FP_RX);
+}
