@@ -335,6 +335,14 @@ static __always_inline int emit(long ret, __u8 type)
 	if (ret <= 0)
 		goto out;
 	sk = fd_to_sock(a->fd);
+	/* Ciphertext of an SSL call: the call's return emits the plaintext instead, for
+	 * the socket recorded here (whatever it is: the return decides). */
+	call = sk ? bpf_map_lookup_elem(&l7_ssl, &id) : 0;
+	if (call) {
+		if (!call->sk)
+			call->sk = sk;
+		goto out;
+	}
 	f = sk ? bpf_map_lookup_elem(&flows, &sk) : 0;
 	if (!f)
 		goto out;
@@ -343,13 +351,6 @@ static __always_inline int emit(long ret, __u8 type)
 	/* The local-peer client end of a connection is parsed from its server end. */
 	if (!on || !*on || f->kind == FP_KIND_CLIENT_LOCALPEER)
 		goto out;
-	/* Ciphertext of an SSL call: the call's return emits the plaintext instead. */
-	call = bpf_map_lookup_elem(&l7_ssl, &id);
-	if (call) {
-		if (!call->sk)
-			call->sk = sk;
-		goto out;
-	}
 	scratch = bpf_map_lookup_elem(&l7_scratch, &cpu);
 	if (!scratch)
 		goto out;

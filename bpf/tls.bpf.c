@@ -43,6 +43,13 @@ struct {
 } l7_ssl SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FP_MAX_L7_TASKS);
+	__type(key, __u32);
+	__type(value, __u8);
+} l7_tasks SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, FP_L7_RINGBUF_BYTES);
 } l7_events SEC(".maps");
@@ -68,7 +75,8 @@ struct {
 	__type(value, __u64);
 } ssl_sk SEC(".maps");
 
-/* [0] calls whose socket stayed unknown (no syscall seen for that SSL * yet) */
+/* [0] calls of processes of L7 services whose socket stayed unknown (no syscall seen
+ * for that SSL * yet) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -80,7 +88,12 @@ static __always_inline int enter(void *ssl, void *buf, void *out)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fp_l7_ssl_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .out = (__u64)out };
+	__u32 tgid = id >> 32;
 
+	/* Every process's calls come here (pid -1): only those of tasks that hold a
+	 * socket of an L7 service (bpf/l7.bpf.c) are followed. */
+	if (!bpf_map_lookup_elem(&l7_tasks, &tgid))
+		return 0;
 	bpf_map_update_elem(&l7_ssl, &id, &c, BPF_ANY);
 	return 0;
 }
@@ -94,7 +107,8 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	struct fp_l7_ssl_call *c;
 	struct fp_l7_event *e;
 	struct fp_flow *f;
-	__u32 svc, want;
+	__u64 want;
+	__u32 svc;
 	__u8 *on;
 
 	c = bpf_map_lookup_elem(&l7_ssl, &id);
@@ -136,7 +150,8 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 		map_inc(&l7_stats, 0);
 		goto out;
 	}
-	want = moved < targ_cap ? moved : targ_cap;
+	/* the comparison on the very register passed below: the verifier's bound */
+	want = moved;
 	barrier_var(want);
 	if (want > targ_cap)
 		want = targ_cap;

@@ -184,8 +184,9 @@ static void on_l7(void *ctx, const struct fp_l7_event *e)
 
 	/* metadata only: payload bytes never leave the daemon */
 	if (log__level() >= LOG_DEBUG)
-		pr_debug("l7 sk=%llx svc=%u kind=%u dir=%s len=%u cap=%u ts=%llu flags=%s\n",
-			 (unsigned long long)e->sk, e->svc, e->kind, e->dir == FP_TX ? "tx" : "rx",
+		pr_debug("l7 sk=%llx conn_start=%llu svc=%u kind=%u dir=%s len=%u cap=%u ts=%llu "
+			 "flags=%s\n",
+			 (unsigned long long)e->sk, (unsigned long long)e->conn_start, e->svc, e->kind, e->dir == FP_TX ? "tx" : "rx",
 			 e->len, e->cap, (unsigned long long)e->ts_ns,
 			 e->flags & FP_L7_F_TLS ? "tls" : "-");
 	/* captured for a protocol whose parser has not landed yet */

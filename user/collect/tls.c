@@ -187,6 +187,8 @@ int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out)
 	if (!err)
 		err = bpf_map__reuse_fd(c->skel->maps.l7_ssl, opts->ssl_fd);
 	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.l7_tasks, opts->tasks_fd);
+	if (!err)
 		err = tls_bpf__load(c->skel);
 	if (err) {
 		snprintf(c->hook.error, sizeof(c->hook.error), "%s", strerror(-err));

@@ -44,8 +44,7 @@ struct tls_collector;
 struct tls_collector_opts {
 	__u32 cap; /* capture prefix, as given to the L7 capture */
 	int flows_fd, svc_fd, events_fd, stats_fd, ssl_fd; /* the L7 capture's maps */
-	int tasks_fd; /* l7_tasks: processes whose executables are checked for static
-		       * OpenSSL without symbols; -1 to skip that check */
+	int tasks_fd; /* l7_tasks: processes of L7 services, the only ones followed */
 	const char *disable; /* hook prefixes not to use: "uprobe" turns this off */
 };
 
