@@ -12,7 +12,7 @@ PKGS=(
 	iproute2 procps
 	# tests: ground truth and peers
 	nftables iperf3 prometheus curl python3 python3-prometheus-client python3-yaml libclang-rt-14-dev
-	nginx openssl
+	nginx openssl libssl-dev
 )
 
 missing=()

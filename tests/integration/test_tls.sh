@@ -60,7 +60,7 @@ start_nginx a || exit 1
 wait_port "$NS_SRV" 8443 || exit 1
 
 FOGPROBE_ARGS="${FOGPROBE_ARGS:-} -v" start_daemon '{"services": [
-  {"name": "web-tls", "protocol": "http", "ports": [8443, 9443]},
+  {"name": "web-tls", "protocol": "http", "ports": [8443, 9443, 9444, 9445]},
   {"name": "web", "protocol": "http", "ports": [8080, 9080]}]}' || exit 1
 
 LIBSSL=$(awk '/libssl\.so/ { print $6; exit }' "/proc/$(cat "$WORK/a/nginx.pid")/maps")
@@ -148,6 +148,44 @@ check "the new nginx's TLS plaintext is captured (bytes = \$request_length)" \
 	eq "$(sum_tls "$WORK/tls.rec" rx)" \
 	"$(($(logged "$WORK/a/access.log" 8443 5) + $(logged "$WORK/b/access.log" 9443 5)))"
 check "no ciphertext inside SSL calls (both nginx)" eq "$(inside "$WORK/tls.rec")" 0
+# OpenSSL linked into the executable: hooked through the executable's own symbols (and
+# the _ex calls it uses); its stripped copy is reported, not hooked, once it serves.
+cc -O1 -o "$WORK/tls_server" "$ROOT/tests/workloads/tls_server.c" \
+	-Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic || exit 1
+strip -o "$WORK/tls_server_stripped" "$WORK/tls_server"
+check "the test server has no libssl mapped" bash -c "! ldd '$WORK/tls_server' | grep -q libssl"
+ns_srv "$WORK/tls_server" 9444 "$WORK/cert.pem" "$WORK/key.pem" "$N" >"$WORK/static.out" \
+	2>"$WORK/static.err" &
+STATIC=$!
+on_exit "kill $STATIC"
+wait_port "$NS_SRV" 9444 || exit 1
+for i in $(seq 1 80); do grep -q "tls: hooked $WORK/tls_server " "$WORK/daemon.log" && break; sleep 0.1; done
+check "the static OpenSSL executable is hooked" grep -q "tls: hooked $WORK/tls_server " "$WORK/daemon.log"
+before=$(sum_tls <(records 0) rx)
+before_tx=$(sum_tls <(records 0) tx)
+for i in $(seq 1 "$N"); do
+	ns_cli curl -sk -o /dev/null -o /dev/null "https://$SRV_IP:9444/a" "https://$SRV_IP:9444/b"
+done
+wait $STATIC
+sleep 0.5
+read -r _ srv_read _ srv_written <"$WORK/static.out"
+check "static OpenSSL, SSL_read_ex: rx bytes = the server's count ($srv_read)" \
+	eq "$(($(sum_tls <(records 0) rx) - before))" "$srv_read"
+check "static OpenSSL, SSL_write_ex: tx bytes = the server's count ($srv_written)" \
+	eq "$(($(sum_tls <(records 0) tx) - before_tx))" "$srv_written"
+
+# it stays up (a second connection never comes) until a rescan sees it serve
+ns_srv "$WORK/tls_server_stripped" 9445 "$WORK/cert.pem" "$WORK/key.pem" 2 >/dev/null 2>&1 &
+STRIPPED=$!
+on_exit "kill $STRIPPED"
+wait_port "$NS_SRV" 9445 || exit 1
+ns_cli curl -sk -o /dev/null "https://$SRV_IP:9445/"
+for i in $(seq 1 80); do grep -q "tls_server_stripped has OpenSSL but no" "$WORK/daemon.log" && break; sleep 0.1; done
+check "the stripped copy is reported as not hooked" \
+	grep -q "tls: $WORK/tls_server_stripped has OpenSSL but no SSL_read/SSL_write symbols" "$WORK/daemon.log"
+check "fogprobe_tls_hooks{state=\"no_symbols\"} names it" \
+	eq "$(metric fogprobe_tls_hooks "binary=\"$WORK/tls_server_stripped\",state=\"no_symbols\"")" 1
+
 check "lost: no TLS call without a socket" \
 	eq "$(metric fogprobe_events_lost_total 'reason="tls_unknown_socket"')" 0
 check "the daemon stops cleanly" stop_daemon

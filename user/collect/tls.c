@@ -50,16 +50,24 @@ struct tls_collector {
 	int ncpu;
 };
 
-/* "OpenSSL " followed by a version number "N.N" */
-static bool has_version_text(const char *p, size_t n)
+/*
+ * Text every OpenSSL build keeps, stripped or not: its version string ("OpenSSL 3.0.19
+ * 27 Jan 2026", when OpenSSL_version() is linked in) or the source file names that its
+ * error reporting records ("../ssl/ssl_lib.c"). Each is matched in two parts so that the
+ * literals here do not make this very program look like OpenSSL.
+ */
+static bool has_openssl_text(const char *p, size_t n)
 {
-	const char *end = p + n, *q;
+	const char *end = p + n, *q, *s = p;
 
-	while ((q = memmem(p, end - p, "OpenSSL ", 8)) && end - q >= 11) {
+	while ((q = memmem(s, end - s, "OpenSSL ", 8)) && end - q >= 11) {
 		if (isdigit((unsigned char)q[8]) && q[9] == '.' && isdigit((unsigned char)q[10]))
 			return true;
-		p = q + 8;
+		s = q + 8;
 	}
+	for (s = p; (q = memmem(s, end - s, "ssl_lib.c", 9)); s = q + 9)
+		if (q - p >= 4 && !memcmp(q - 4, "ssl/", 4))
+			return true;
 	return false;
 }
 
@@ -90,11 +98,9 @@ int tls__elf_info(int fd, struct tls_elf_info *out)
 			continue;
 		name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (sh.sh_type == SHT_PROGBITS && name && !strcmp(name, ".rodata")) {
-			/* OPENSSL_VERSION_TEXT ("OpenSSL 3.0.19 27 Jan 2026"), which
-			 * OpenSSL_version() returns, survives stripping */
 			data = elf_getdata(scn, NULL);
 			if (data && data->d_buf)
-				out->openssl = has_version_text(data->d_buf, data->d_size);
+				out->openssl = has_openssl_text(data->d_buf, data->d_size);
 			continue;
 		}
 		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
