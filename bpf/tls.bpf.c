@@ -22,9 +22,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Bytes of each buffer to capture (<= FP_L7_CAP_MAX): the L7 capture's value. */
-const volatile __u32 targ_cap = FP_L7_CAP_DEFAULT;
-
 /* Shared with bpf/l7.bpf.c: userspace hands this object the same maps (reuse_fd). */
 #include "flows.bpf.h"
 
@@ -32,7 +29,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, FP_MAX_SERVICES);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, struct fp_l7_svc);
 } l7_svc SEC(".maps");
 
 struct {
@@ -98,18 +95,74 @@ static __always_inline int enter(void *ssl, void *buf, void *out)
 	return 0;
 }
 
+/* Bytes written and not yet acknowledged, as bpf/l7.bpf.c reports them. */
+static __always_inline __u32 sndq(struct sock *sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	return BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
+}
+
+/*
+ * One record reserved in the ring at a size known to the verifier: `room` bytes of
+ * prefix (a constant at each call site, want <= room) and one snippet. No scratch copy:
+ * uprobe programs run preemptibly, a per-CPU scratch could be reused under them.
+ */
+static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct fp_flow *f,
+				   const struct fp_l7_svc *on, __u64 sk, __u64 moved,
+				   __u64 want, __u8 dir, const __u32 room)
+{
+	struct fp_l7_event *e;
+	struct fp_l7_snip *sn;
+
+	e = bpf_ringbuf_reserve(&l7_events,
+				offsetof(struct fp_l7_event, data) + room + sizeof(*sn), 0);
+	if (!e) {
+		map_inc(&l7_stats, 0);
+		return;
+	}
+	/* the comparison on the very register used below: the verifier's bound */
+	barrier_var(want);
+	if (want > room)
+		want = room;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sk = sk;
+	e->conn_start = f->start_ns;
+	e->len = moved;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->svc = f->svc;
+	e->kind = f->kind;
+	e->dir = dir;
+	e->type = FP_L7_DATA;
+	e->nsnip = 0;
+	e->flags = FP_L7_F_TLS;
+	e->pad = 0;
+	e->sndq = sndq((struct sock *)sk);
+	e->cap = 0;
+	if (want && !bpf_probe_read_user(e->data, want, (void *)c->buf))
+		e->cap = want;
+	/* as bpf/l7.bpf.c: the buffer's last bytes when they fall past the prefix */
+	if (on->mode == FP_L7_TAIL && e->cap && moved >= e->cap + FP_L7_SNIP_BYTES) {
+		sn = (void *)(e->data + want);
+		sn->off = moved - FP_L7_SNIP_BYTES;
+		if (!bpf_probe_read_user(sn->bytes, FP_L7_SNIP_BYTES,
+					 (void *)(c->buf + moved - FP_L7_SNIP_BYTES)))
+			e->nsnip = 1;
+	}
+	bpf_ringbuf_submit(e, rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8));
+	map_inc(&l7_stats, 1);
+}
+
 /* ret: the call's return value; bytes: SSL_read/SSL_write: ret itself, the _ex
  * variants return 1 and store the count through c->out. */
 static __always_inline int leave(long ret, bool ex, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid(), sk, moved = 0, *known;
+	__u64 id = bpf_get_current_pid_tgid(), sk, moved = 0, want, *known;
 	struct ssl_key k = { .tgid = id >> 32 };
 	struct fp_l7_ssl_call *c;
-	struct fp_l7_event *e;
+	struct fp_l7_svc *on;
 	struct fp_flow *f;
-	__u64 want;
 	__u32 svc;
-	__u8 *on;
 
 	c = bpf_map_lookup_elem(&l7_ssl, &id);
 	if (!c)
@@ -128,7 +181,7 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 		moved = ret;
 	else if (ret != 1 || !c->out || bpf_probe_read_user(&moved, sizeof(moved), (void *)c->out))
 		goto out;
-	if (!moved || moved > 0xffffffffULL)
+	if (!moved || moved > 0x7fffffffULL)
 		goto out;
 	if (!sk) {
 		map_inc(&tls_stats, 0);
@@ -140,36 +193,20 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	svc = f->svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
 	/* as in bpf/l7.bpf.c: the local-peer client end is parsed from its server end */
-	if (!on || !*on || f->kind == FP_KIND_CLIENT_LOCALPEER)
+	if (!on || !on->mode || f->kind == FP_KIND_CLIENT_LOCALPEER)
 		goto out;
-	/* targ_cap is read-only data: the verifier knows it as a constant, so the record
-	 * is reserved at its final size and no scratch copy is needed (uprobe programs
-	 * run preemptibly: a per-CPU scratch could be reused under them). */
-	e = bpf_ringbuf_reserve(&l7_events, offsetof(struct fp_l7_event, data) + targ_cap, 0);
-	if (!e) {
-		map_inc(&l7_stats, 0);
-		goto out;
-	}
-	/* the comparison on the very register passed below: the verifier's bound */
-	want = moved;
-	barrier_var(want);
-	if (want > targ_cap)
-		want = targ_cap;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->sk = sk;
-	e->conn_start = f->start_ns;
-	e->len = moved;
-	e->pid = id >> 32;
-	e->svc = f->svc;
-	e->kind = f->kind;
-	e->dir = dir;
-	e->type = FP_L7_DATA;
-	e->nsnip = 0;
-	e->flags = FP_L7_F_TLS;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	e->cap = bpf_probe_read_user(e->data, want, (void *)c->buf) ? 0 : want;
-	bpf_ringbuf_submit(e, rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8));
-	map_inc(&l7_stats, 1);
+	want = moved < on->cap ? moved : on->cap;
+	/* the smallest of a few record sizes that holds the prefix */
+	if (want <= 64)
+		submit(c, f, on, sk, moved, want, dir, 64);
+	else if (want <= 256)
+		submit(c, f, on, sk, moved, want, dir, 256);
+	else if (want <= 1024)
+		submit(c, f, on, sk, moved, want, dir, 1024);
+	else if (want <= 4096)
+		submit(c, f, on, sk, moved, want, dir, 4096);
+	else
+		submit(c, f, on, sk, moved, want, dir, FP_L7_CAP_MAX);
 out:
 	bpf_map_delete_elem(&l7_ssl, &id);
 	return 0;

@@ -180,9 +180,6 @@ int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out)
 		err = c->skel ? -ENOMEM : -errno;
 		goto cleanup;
 	}
-	c->skel->rodata->targ_cap = opts->cap ? opts->cap : FP_L7_CAP_DEFAULT;
-	if (c->skel->rodata->targ_cap > FP_L7_CAP_MAX)
-		c->skel->rodata->targ_cap = FP_L7_CAP_MAX;
 	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
 	if (!err)
 		err = bpf_map__reuse_fd(c->skel->maps.l7_svc, opts->svc_fd);
