@@ -42,6 +42,7 @@ http {
 		location = / { return 200 "ok\n"; }
 		location /api/ { return 201 "created\n"; }
 		location = /missing { return 404; }
+		location = /big { alias $WORK/big.txt; }
 	}
 }
 EOF
@@ -55,6 +56,10 @@ start_nginx() {
 	on_exit "kill \$(cat $WORK/$name/nginx.pid)"
 }
 
+# a body of many SSL_write calls, each past the prefix; the workers (not root) read it
+head -c 50000 /dev/urandom | base64 >"$WORK/big.txt"
+chmod a+x "$WORK"
+chmod a+r "$WORK/big.txt"
 nginx_conf a 8443 8080
 start_nginx a || exit 1
 wait_port "$NS_SRV" 8443 || exit 1
@@ -69,13 +74,13 @@ check "the log names nginx's libssl as hooked" grep -q "tls: hooked $LIBSSL " "$
 check "fogprobe_tls_hooks reports it" eq "$(metric fogprobe_tls_hooks "binary=\"$LIBSSL\",state=\"hooked\"")" 1
 check "fogprobe check lists it" bash -c "'$FOGPROBE' check | grep -q 'tls binary.*$LIBSSL SSL_read/SSL_write found'"
 
-# requests PORT SCHEME: N connections of three requests each (keep-alive: later requests'
+# requests PORT SCHEME: N connections of four requests each (keep-alive: later requests'
 # ciphertext falls between plaintext records of the same connection)
 requests() {
 	local i u="$2://$SRV_IP:$1"
 	for i in $(seq 1 "$N"); do
-		ns_cli curl -sk -o /dev/null -o /dev/null -o /dev/null "$u/" "$u/api/nodes/$i" \
-			"$u/missing"
+		ns_cli curl -sk -o /dev/null -o /dev/null -o /dev/null -o /dev/null "$u/" \
+			"$u/api/nodes/$i" "$u/missing" "$u/big"
 	done
 }
 requests 8443 https
@@ -86,7 +91,8 @@ sleep 0.5 # the daemon drains its rings every 100 ms
 records() {
 	awk -v svc="svc=$1" '/ l7 sk=/ && $0 ~ svc " " && / kind=0 / {
 		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		print v["sk"] "-" v["conn_start"], v["dir"], v["len"], v["flags"] }' "$WORK/daemon.log"
+		print v["sk"] "-" v["conn_start"], v["dir"], v["len"], v["flags"], v["cap"] }' \
+		"$WORK/daemon.log"
 }
 # sum of nginx's logged sizes: FILE PORT FIELD (5 request_length, 6 bytes_sent)
 logged() { awk -v p="$2" -v f="$3" '$1 == p { s += $f } END { print s + 0 }' "$1"; }
@@ -95,7 +101,14 @@ sum_all() { awk -v d="$2" '$2 == d { s += $3 } END { print s + 0 }' "$1"; }
 
 records 0 >"$WORK/tls.rec"
 records 1 >"$WORK/plain.rec"
-check "nginx logged $((3 * N)) TLS requests" eq "$(awk '$1 == 8443' "$WORK/a/access.log" | wc -l)" $((3 * N))
+check "nginx logged $((4 * N)) TLS requests" eq "$(awk '$1 == 8443' "$WORK/a/access.log" | wc -l)" $((4 * N))
+check "nginx served /big (200)" \
+	eq "$(awk '$1 == 8443 && $4 == "/big" && $2 == 200 && $6 > 50000' "$WORK/a/access.log" | wc -l)" "$N"
+# an HTTP service captures 1024 bytes of each buffer (FP_L7_CAP_HTTP_DEFAULT)
+check "each TLS record carries min(len, 1024) bytes" \
+	eq "$(awk '$4 == "tls" && $5 != ($3 < 1024 ? $3 : 1024)' "$WORK/tls.rec" | wc -l)" 0
+check "some TLS records are longer than the prefix" \
+	awk -v n="$(awk '$4 == "tls" && $3 > 1024' "$WORK/tls.rec" | wc -l)" 'BEGIN { exit !(n > 0) }'
 check "TLS plaintext rx bytes = nginx \$request_length" \
 	eq "$(sum_tls "$WORK/tls.rec" rx)" "$(logged "$WORK/a/access.log" 8443 5)"
 check "TLS plaintext tx bytes = nginx \$bytes_sent" \
@@ -131,8 +144,8 @@ if scrape | grep -q '^http_requests_total{'; then
 	by_labels web-tls >"$WORK/https.series"
 	by_labels web >"$WORK/http.series"
 	check "http_requests_total: HTTPS series = HTTP series" diff "$WORK/https.series" "$WORK/http.series"
-	check "http_requests_total{service=web-tls} = nginx's $((3 * N)) requests" \
-		eq "$(metric http_requests_total 'service="web-tls"')" $((3 * N))
+	check "http_requests_total{service=web-tls} = nginx's $((4 * N)) requests" \
+		eq "$(metric http_requests_total 'service="web-tls"')" $((4 * N))
 else
 	echo "  (http_requests_total not exported yet: HTTPS vs HTTP counts not compared)"
 fi
