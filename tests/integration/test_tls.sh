@@ -175,7 +175,7 @@ cc -O1 -o "$WORK/tls_server" "$ROOT/tests/workloads/tls_server.c" \
 	-Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic || exit 1
 strip -o "$WORK/tls_server_stripped" "$WORK/tls_server"
 check "the test server has no libssl mapped" bash -c "! ldd '$WORK/tls_server' | grep -q libssl"
-ns_srv "$WORK/tls_server" 9444 "$WORK/cert.pem" "$WORK/key.pem" "$N" >"$WORK/static.out" \
+ip netns exec "$NS_SRV" "$WORK/tls_server" 9444 "$WORK/cert.pem" "$WORK/key.pem" "$N" >"$WORK/static.out" \
 	2>"$WORK/static.err" &
 STATIC=$!
 on_exit "kill $STATIC"
@@ -196,7 +196,7 @@ check "static OpenSSL, SSL_write_ex: tx bytes = the server's count ($srv_written
 	eq "$(($(sum_tls <(records 0) tx) - before_tx))" "$srv_written"
 
 # it stays up (a second connection never comes) until a rescan sees it serve
-ns_srv "$WORK/tls_server_stripped" 9445 "$WORK/cert.pem" "$WORK/key.pem" 2 >/dev/null 2>&1 &
+ip netns exec "$NS_SRV" "$WORK/tls_server_stripped" 9445 "$WORK/cert.pem" "$WORK/key.pem" 2 >/dev/null 2>&1 &
 STRIPPED=$!
 on_exit "kill $STRIPPED"
 wait_port "$NS_SRV" 9445 || exit 1
