@@ -24,9 +24,10 @@
  *                        "desync" (x filled) and dropped instead
  *   "bad_header"         a malformed header line, Content-Length or chunk size: the
  *                        direction then waits for a new start line as after "desync"
- *   "too_many_pipelined" a request completed its head while HTTP_PIPELINE_MAX requests
- *                        were outstanding: it is dropped (x filled) and its response,
- *                        when it comes, is skipped
+ *   "too_many_pipelined" a request line came while HTTP_PIPELINE_MAX requests were
+ *                        outstanding: the request is dropped (x has its method and
+ *                        path), its bytes are still parsed for framing and its
+ *                        response, when it comes, is skipped
  *   "no_response"        the connection closed before the request's response completed
  */
 #ifndef FOGPROBE_MODEL_PROTO_HTTP_H
@@ -99,6 +100,7 @@ struct http_dir {
 	bool line_long; /* the line overflowed line[]: the rest up to LF is skipped */
 	bool synced_once; /* a valid start line was seen: later garbage is "desync" */
 	bool chunked;
+	bool te_seen; /* Transfer-Encoding present (its last coding decides chunked) */
 	bool has_length;
 	bool want_upgrade; /* request: Upgrade header seen */
 	bool interim; /* response: continuing after a 1xx interim head */
@@ -120,6 +122,7 @@ struct http_conn {
 	struct http_pending q[HTTP_PIPELINE_MAX]; /* oldest first */
 	uint8_t nq;
 	bool upgraded;
+	bool not_http_seen; /* "not_http" is reported once per connection */
 	uint16_t tail_skip; /* responses of dropped requests due after the last entry */
 	uint32_t next_seq;
 	/* counters for the caller's diagnostics */
