@@ -501,8 +501,10 @@ static void request_line(const struct feed *f)
 	if (!strcmp(method, "CONNECT"))
 		d->want_upgrade = true;
 	if (c->nq == HTTP_PIPELINE_MAX) {
+		x.req_bytes = d->msg_bytes; /* the request line, so far */
 		emit(f, HTTP_EV_ERROR, &x, HTTP_ERR_TOO_MANY_PIPELINED);
-		c->tail_skip++;
+		if (c->tail_skip < UINT16_MAX)
+			c->tail_skip++;
 		d->seq = SEQ_SKIPPED;
 	} else {
 		e = &c->q[c->nq++];
@@ -920,6 +922,10 @@ static bool skip_gap(const struct feed *f, uint64_t gap)
 			gap = 0;
 			break;
 		default: /* a start line or header in the gap */
+			/* a request is in there, its line unread: its response will come
+			 * (a request whose line was read is dropped by lose()) */
+			if (f->client && d->seq == SEQ_NONE && f->c->tail_skip < UINT16_MAX)
+				f->c->tail_skip++;
 			lose(f, HTTP_ERR_DESYNC);
 			gap = 0;
 			break;
