@@ -647,7 +647,7 @@ static void header_line(const struct feed *f)
 		     i++)
 			d->upgrade[i] = lower(v[i]);
 		d->upgrade[i] = 0;
-		if (f->client && vn)
+		if (f->client && i)
 			d->want_upgrade = true;
 	}
 }
