@@ -611,7 +611,7 @@ static void test_desync_resync(void **state)
 	(void)state;
 	build_nginx(&resp);
 	feed_s(CLIENT, CURL_REQ, 1);
-	feed_cut(SERVER, resp.b, 100, resp.n, 16, 2); /* head cut at 100 of 238 */
+	feed_cut(SERVER, resp.b, 10, resp.n, 16, 2); /* the status line runs into the gap */
 	expect_n(&rec, 1);
 	check_error(&rec, 0, "desync", "GET", "/index.html");
 	/* bytes that do not start a response are skipped, without a second report */
@@ -638,6 +638,86 @@ static void test_desync_resync(void **state)
 	feed_s(SERVER, "HTTP/1.1 203 C\r\nContent-Length: 0\r\n\r\n", 7);
 	expect_n(&rec, 3);
 	check_exchange(&rec, 2, "GET", "/three", 203, 23, 37);
+}
+
+/*
+ * Heads longer than the captured prefix (browser cookies, Next.js response headers): the
+ * start line stands, and the message ends where the other side's next move shows.
+ */
+static void test_head_cut_by_gap(void **state)
+{
+	static const char nh[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+				 "Vary: RSC, Next-Router-State-Tree, Next-Router-Prefetch\r\n";
+	size_t n, head;
+
+	(void)state;
+	build_nginx(&resp);
+	/* the response ends when the client asks again */
+	feed_s(CLIENT, CURL_REQ, 1);
+	feed_cut(SERVER, resp.b, 100, resp.n, 16, 2);
+	expect_n(&rec, 0);
+	feed_s(CLIENT, "GET /next HTTP/1.1\r\n\r\n", 3);
+	expect_n(&rec, 1);
+	check_exchange(&rec, 0, "GET", "/index.html", 200, strlen(CURL_REQ), NGINX_RESP_LEN);
+	assert_int_equal(rec.ev[0].x.end_ns, 2);
+	feed_n(SERVER, resp.b, resp.n, 4);
+	expect_n(&rec, 2);
+	check_exchange(&rec, 1, "GET", "/next", 200, 22, NGINX_RESP_LEN);
+
+	/* ... or at close, or when the next response starts a chunk (pipelining) */
+	reset();
+	feed_s(CLIENT, CURL_REQ, 1);
+	feed_cut(SERVER, resp.b, 100, 400, 0, 2);
+	feed_cut(SERVER, resp.b + 400, 10, resp.n - 400, 0, 3);
+	http__close(&conn, 4, on_event, &rec);
+	expect_n(&rec, 1);
+	check_exchange(&rec, 0, "GET", "/index.html", 200, strlen(CURL_REQ), NGINX_RESP_LEN);
+	assert_int_equal(rec.ev[0].x.end_ns, 3);
+	reset();
+	feed_s(CLIENT, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 1);
+	feed_cut(SERVER, resp.b, 100, resp.n, 0, 2);
+	feed_s(SERVER, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 3);
+	expect_n(&rec, 2);
+	check_exchange(&rec, 0, "GET", "/1", 200, 19, NGINX_RESP_LEN);
+	assert_int_equal(rec.ev[0].x.end_ns, 2);
+	check_exchange(&rec, 1, "GET", "/2", 404, 19, 45);
+
+	/* a chunked response whose head is cut: its last-chunk in the tail ends it */
+	reset();
+	resp.n = 0;
+	puts_(&resp, nh);
+	while (resp.n < 300)
+		puts_(&resp, "X-Pad: 0123456789\r\n");
+	puts_(&resp, "\r\n");
+	head = resp.n;
+	putf(&resp, "%x\r\n", 2000);
+	put_body(&resp, 2000);
+	puts_(&resp, "\r\n0\r\n\r\n");
+	feed_s(CLIENT, "GET /dashboard HTTP/1.1\r\n\r\n", 1);
+	feed_cut(SERVER, resp.b, 256, resp.n, 16, 2);
+	expect_n(&rec, 1);
+	check_exchange(&rec, 0, "GET", "/dashboard", 200, 27, resp.n);
+	assert_true(head > 256);
+
+	/* a request whose cookies run past the prefix: it ends when its response starts */
+	reset();
+	req.n = 0;
+	puts_(&req, "POST /api/bitchat/groups/7/messages HTTP/1.1\r\nCookie: ");
+	put_body(&req, 2000);
+	puts_(&req, "\r\nContent-Length: 5\r\n\r\nhello");
+	n = req.n;
+	feed_cut(CLIENT, req.b, 256, n, 16, 1);
+	expect_n(&rec, 0);
+	feed_s(SERVER, "HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", 2);
+	expect_n(&rec, 1);
+	check_exchange(&rec, 0, "POST", "/api/bitchat/groups/7/messages", 201, n, 45);
+
+	/* bodiless answers end with the chunk that cut their head */
+	reset();
+	feed_s(CLIENT, "DELETE /x HTTP/1.1\r\n\r\n", 1);
+	feed_cut(SERVER, "HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n", 27, 35, 0, 2);
+	expect_n(&rec, 1);
+	check_exchange(&rec, 0, "DELETE", "/x", 204, 22, 35);
 }
 
 /* Something other than a start line where one is due. */
@@ -1013,6 +1093,7 @@ int main(void)
 		cmocka_unit_test_setup(test_gap_in_body, setup),
 		cmocka_unit_test_setup(test_chunked_gap_with_tail, setup),
 		cmocka_unit_test_setup(test_desync_resync, setup),
+		cmocka_unit_test_setup(test_head_cut_by_gap, setup),
 		cmocka_unit_test_setup(test_desync_garbage, setup),
 		cmocka_unit_test_setup(test_not_http, setup),
 		cmocka_unit_test_setup(test_bad_header, setup),

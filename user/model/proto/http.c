@@ -59,6 +59,7 @@ enum {
 	ST_TRAILER,
 	ST_CLOSE_BODY, /* response body delimited by the connection's close */
 	ST_CHUNK_LOST, /* chunked framing lost: look for the last-chunk at chunk ends */
+	ST_HEAD_LOST, /* the head ran into a gap after its start line: framing unknown */
 	ST_SKIP, /* lost or not HTTP: wait for a chunk that starts with a start line */
 	ST_UPGRADE_WAIT, /* client: after an Upgrade/CONNECT request, until its response */
 };
@@ -385,6 +386,32 @@ static void message_done(const struct feed *f, uint64_t end_ns)
 		response_done(f, end_ns);
 }
 
+/*
+ * A message of unknown end (ST_HEAD_LOST, ST_CHUNK_LOST) in the direction `client` ended
+ * with that direction's last chunk, as the other side's next move shows: a request ends
+ * when its final response starts; a response ends when the client starts another request
+ * while no other request is outstanding (a keep-alive client waits for each response).
+ */
+static void finish_lost(const struct feed *from, bool client)
+{
+	struct http_conn *c = from->c;
+	struct http_dir *d = &c->dir[!client];
+	const struct feed f = { c, d, client, d->last_ts, d->last_ts, from->fn, from->ctx };
+	const struct http_pending *e;
+
+	if (d->state != ST_HEAD_LOST && d->state != ST_CHUNK_LOST)
+		return;
+	if (client) {
+		if (d->seq == SEQ_NONE || d->seq != c->dir[1].seq)
+			return;
+	} else {
+		e = q_find(c, d->seq);
+		if (e ? !e->req_done || e != &c->q[c->nq - 1] : c->nq != 0)
+			return;
+	}
+	message_done(&f, d->last_ts);
+}
+
 /* The response's head ended at this point of the chunk and the protocol switches. */
 static void upgrade(const struct feed *f, const char *proto)
 {
@@ -569,6 +596,8 @@ static void status_line(const struct feed *f)
 	if (!d->interim)
 		d->seq = pick_request(f->c);
 	d->state = ST_HEADER;
+	if (st >= 200 || st == 101)
+		finish_lost(f, true);
 }
 
 /* ---- headers ---- */
@@ -798,6 +827,8 @@ static size_t step_line(const struct feed *f, const uint8_t *b, size_t n)
 			return 1;
 		if (!d->interim)
 			d->start_ns = f->ts;
+		if (f->client)
+			finish_lost(f, false);
 	}
 	lf = memchr(b, '\n', n);
 	k = lf ? (size_t)(lf - b) + 1 : n;
@@ -884,6 +915,28 @@ static bool lost_message_ends(const struct http_dir *d, const uint8_t *b, size_t
 	return n == 5 || b[n - 6] == '\n';
 }
 
+/*
+ * A gap cuts a head after its start line: what the start line says still stands. A head
+ * that cannot have a body (1xx, 204, 304, the answer to HEAD) is taken to end with the
+ * chunk, as do the heads that switch protocols; a chunked message keeps looking for its
+ * last-chunk; any other message ends as finish_lost() or a start line at a chunk's
+ * start shows. The gap's bytes are already counted in d->msg_bytes.
+ */
+static void head_cut(const struct feed *f)
+{
+	struct http_dir *d = f->d;
+	const struct http_pending *e = q_find(f->c, d->seq);
+
+	if (!f->client && (d->status < 200 || d->status == 204 || d->status == 304 ||
+			   (e && e->head) || (e && e->connect && d->status < 300))) {
+		d->chunked = d->te_seen = d->has_length = false;
+		response_head_done(f);
+		return;
+	}
+	d->lost_trailer = false;
+	d->state = d->chunked ? ST_CHUNK_LOST : ST_HEAD_LOST;
+}
+
 /* gap > 0 bytes passed uncaptured. Returns false when they were not HTTP. */
 static bool skip_gap(const struct feed *f, uint64_t gap)
 {
@@ -907,6 +960,7 @@ static bool skip_gap(const struct feed *f, uint64_t gap)
 			break;
 		case ST_CLOSE_BODY:
 		case ST_CHUNK_LOST:
+		case ST_HEAD_LOST:
 			d->msg_bytes += gap;
 			gap = 0;
 			break;
@@ -915,6 +969,11 @@ static bool skip_gap(const struct feed *f, uint64_t gap)
 		case ST_TRAILER:
 			d->lost_trailer = d->state == ST_TRAILER;
 			d->state = ST_CHUNK_LOST;
+			break;
+		case ST_HEADER:
+			d->msg_bytes += gap; /* taken as the rest of the head and what follows */
+			gap = 0;
+			head_cut(f);
 			break;
 		case ST_UPGRADE_WAIT:
 			return false;
@@ -969,9 +1028,10 @@ size_t http__feed(struct http_conn *c, bool from_client, const uint8_t *data, si
 		return 0;
 
 	/* Chunk starts are where a lost direction may find its footing again. */
-	if (d->state == ST_SKIP || d->state == ST_UPGRADE_WAIT || d->state == ST_CHUNK_LOST) {
+	if (d->state == ST_SKIP || d->state == ST_UPGRADE_WAIT || d->state == ST_CHUNK_LOST ||
+	    d->state == ST_HEAD_LOST) {
 		if (begins_message(from_client, data, captured)) {
-			if (d->state == ST_CHUNK_LOST)
+			if (d->state == ST_CHUNK_LOST || d->state == ST_HEAD_LOST)
 				message_done(&f, f.prev_ts); /* it ended with the last chunk */
 			msg_reset(d, ST_START);
 		} else if (d->state == ST_UPGRADE_WAIT) {
@@ -984,7 +1044,7 @@ size_t http__feed(struct http_conn *c, bool from_client, const uint8_t *data, si
 	while (i < captured && !c->upgraded) {
 		if (d->state == ST_SKIP)
 			return total;
-		if (d->state == ST_CHUNK_LOST)
+		if (d->state == ST_CHUNK_LOST || d->state == ST_HEAD_LOST)
 			break;
 		if (d->state == ST_UPGRADE_WAIT) {
 			if (!begins_message(from_client, data + i, captured - i))
@@ -995,12 +1055,14 @@ size_t http__feed(struct http_conn *c, bool from_client, const uint8_t *data, si
 	}
 	if (c->upgraded)
 		return i;
-	if (d->state == ST_CHUNK_LOST) {
+	if (d->state == ST_CHUNK_LOST || d->state == ST_HEAD_LOST) {
 		d->msg_bytes += captured - i;
 		i = captured;
 	}
 	if (total > captured && !skip_gap(&f, total - captured))
 		return captured;
+	if (c->upgraded)
+		return total; /* a 101 cut by the gap: taken to end with the chunk */
 	if (d->state == ST_CHUNK_LOST) {
 		n = chunk_end(data, captured, total, tail, tail_len, &end);
 		if (lost_message_ends(d, end, n))
@@ -1017,7 +1079,8 @@ void http__close(struct http_conn *c, uint64_t ts_ns, http_event_fn fn, void *ct
 
 	if (!c->upgraded) {
 		/* the server closed, so a response whose end was lost ended by now too */
-		if (s->state == ST_CLOSE_BODY || s->state == ST_CHUNK_LOST)
+		if (s->state == ST_CLOSE_BODY || s->state == ST_CHUNK_LOST ||
+		    s->state == ST_HEAD_LOST)
 			response_done(&f, s->last_ts);
 		for (i = 0; i < c->nq; i++) {
 			struct http_pending *e = &c->q[i];
