@@ -90,8 +90,8 @@ static void on_event(void *ctx, const struct http_event *ev)
 			abort();
 		break;
 	case HTTP_EV_UPGRADE:
-		if (ev->reason || !x->upgrade || !(x->status == 101 ||
-						   (x->status >= 200 && x->status < 300)))
+		if (ev->reason || !x->upgrade ||
+		    !(x->status == 101 || (x->status >= 200 && x->status < 300)))
 			abort();
 		r->upgraded_seen = true;
 		break;
@@ -112,8 +112,8 @@ static void on_event(void *ctx, const struct http_event *ev)
 static void check_route(const uint8_t *data, size_t size)
 {
 	static const char *const pats[] = {
-		"/api/betanet/nodes/[id]", "/docs/[[...slug]]", "/blog/[...slug]",
-		"/[a]/[b]/[c]",		   "/",			"[x]",
+		"/api/betanet/nodes/[id]", "/docs/[[...slug]]", "/blog/[...slug]", "/[a]/[b]/[c]",
+		"/", "[x]",
 	};
 	char path[600], pat[64], big[300], small[300];
 	const char *p[7];

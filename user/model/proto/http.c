@@ -26,15 +26,22 @@
  *   value until the response says whether the switch happened.
  * - Loss of framing in a chunked body keeps the message: it ends with the chunk whose
  *   known last bytes are the last-chunk "0\r\n\r\n" (after a CRLF when that byte is known;
- *   or "\r\n\r\n" when the loss was inside the trailers), or, failing that, just before a
- *   later chunk that starts with a start line of the same direction.
+ *   or "\r\n\r\n" when the loss was inside the trailers), or as for a cut head below.
+ * - A head cut by a gap after its start line keeps the message too (heads longer than the
+ *   captured prefix are common: cookies, framework headers). Its end is taken from the
+ *   other side (finish_lost): a server answers once the request is in, and a keep-alive
+ *   client sends its next request once the response is in. A pipelining client breaks
+ *   the second rule: the response is then ended too soon and the rest of it reads as a
+ *   desync, which drops the requests behind it (no exchange is mispaired).
  * - When the server direction loses sync, every request still waiting for a response is
  *   dropped with "desync": which response a resynchronised status line answers cannot be
  *   known, and a wrong pairing would report a wrong status. When the client direction
  *   loses sync inside a request, that request is dropped and its response skipped.
- *   Requests lost entirely inside a gap are not counted: a response to one of them that
- *   comes after a resynchronised request would pair with that request (pipelining only;
- *   a keep-alive client waits for each response).
+ *   A request lost in a gap before its request line is counted when the gap came at a
+ *   message boundary (one request assumed); more requests inside one gap would shift the
+ *   pairing of pipelined responses (a keep-alive client waits for each response).
+ * - The response to a request dropped for too_many_pipelined is framed as for a GET: had
+ *   it been a HEAD, its Content-Length would be taken for a body.
  *
  * Cost: line bytes are found with memchr and copied once; start-line prefixes are checked
  * over at most 16 bytes per step; body and gap bytes are counted off in one step.
@@ -70,9 +77,9 @@ enum {
 /* Methods accepted in a request line: RFC 9110, RFC 5789 (PATCH), WebDAV (RFC 4918,
  * 3253, 5323) and nginx's PURGE convention. All are capitals. */
 static const char *const methods[] = {
-	"GET",	    "HEAD",  "POST",   "PUT",	  "DELETE",    "CONNECT", "OPTIONS",
-	"TRACE",    "PATCH", "PROPFIND", "PROPPATCH", "MKCOL", "COPY",	  "MOVE",
-	"LOCK",	    "UNLOCK", "REPORT", "SEARCH", "MKCALENDAR", "PURGE",
+	"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
+	"MKCALENDAR", "PURGE",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
