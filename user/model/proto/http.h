@@ -32,10 +32,10 @@
  *                        end) fell in a gap, chunk data ran past its size, or a start line
  *                        was expected and something else came. Reported once per loss;
  *                        the direction then waits as after "not_http". When the server
- *                        direction loses sync, each request still waiting for its
- *                        response is reported "desync" (x filled) and dropped instead;
- *                        when the client direction loses it inside a request, that
- *                        request is reported (x filled) and its response will be skipped
+ *                        direction loses sync, the request whose response was being read
+ *                        (or was due next) is reported "desync" (x filled) and dropped
+ *                        instead; when the client direction loses it inside a request,
+ *                        that request is reported (x filled) and its response skipped
  *   "bad_header"         a malformed header line (no colon, bad name), Content-Length
  *                        (not digits, conflicting values), chunk size, or a request
  *                        Transfer-Encoding that does not end in chunked: the direction
