@@ -385,7 +385,7 @@ struct jp {
 	bool top_mid; /* a top-level message_id was seen */
 };
 
-/* Bounded output for a decoded string; NULL buf discards. */
+/* Bounded output for a decoded string; a NULL sbuf or buf discards. */
 struct sbuf {
 	char *buf;
 	size_t cap, len;
@@ -405,7 +405,7 @@ static void sbuf_init(struct sbuf *o, char *buf, size_t cap)
 /* Append one whole character (or a whole number); once one does not fit, nothing more. */
 static void sbuf_put(struct sbuf *o, const void *p, size_t k)
 {
-	if (!o->buf || o->full)
+	if (!o || !o->buf || o->full)
 		return;
 	if (o->len + k >= o->cap) {
 		o->full = true;
