@@ -234,13 +234,14 @@ static void frame_start(const struct feed *f, struct ws_dir *d)
 /* Copy n payload bytes to out, unmasked; b starts at payload offset d->mask_i (mod 4). */
 static void unmask_copy(const struct ws_dir *d, uint8_t *out, const uint8_t *b, size_t n)
 {
-	const uint8_t *key = &d->hdr[d->hneed - MASK_KEY_LEN];
+	const uint8_t *key;
 	size_t i;
 
 	if (!masked(d)) {
 		memcpy(out, b, n);
 		return;
 	}
+	key = &d->hdr[d->hneed - MASK_KEY_LEN];
 	for (i = 0; i < n; i++)
 		out[i] = b[i] ^ key[(d->mask_i + i) & 3];
 }
