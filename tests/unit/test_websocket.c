@@ -769,10 +769,29 @@ static void test_close_codes(void **state)
 		expect_events("close 1001, close 1 byte", r, w, 2);
 	}
 	stream_free(&s);
+	free(r);
+
+	/*
+	 * 1006 (abnormal closure) is never sent in a close frame (RFC 6455 7.4.1): the parser
+	 * does not make it up when a connection ends without one, and reports a peer that
+	 * sends it anyway as it was sent.
+	 */
+	r = rec_new();
+	put_text(&s, SERVER, "{\"type\":\"pong\"}");
+	feed(r, SERVER, &s, 0, 0);
+	assert_int_equal(r->n, 1);
+	assert_int_equal(r->ev[0].type, WS_EV_MESSAGE);
+	stream_free(&s);
+	r->n = 0;
+	put_frame(&s, FIN | OP_CLOSE, NULL, "\x03\xee", 2);
+	feed(r, SERVER, &s, 0, 0);
+	want = ev_ctl(WS_EV_CLOSE, SERVER, 2, 1006);
+	expect_events("1006 on the wire", r, &want, 1);
+	stream_free(&s);
+	free(r);
 
 	/* the code in a gap is unknown: 0, and the frame is marked as cut */
-	ws__init(&r->c);
-	r->n = 0;
+	r = rec_new();
 	put_frame(&s, FIN | OP_CLOSE, NULL, "\x0f\xa0", 2);
 	feed_part(r, SERVER, s.b, 3, 4, 0);
 	want = ev_ctl(WS_EV_CLOSE, SERVER, 2, 0);
