@@ -123,8 +123,7 @@ static bool known_reason(const char *r)
 {
 	static const char *const reasons[] = {
 		"unmasked_client_frame", "masked_server_frame", "bad_opcode", "reserved_bits",
-		"control_too_long",	 "fragmented_control",	"bad_continuation", "desync",
-		"too_long",
+		"control_too_long", "fragmented_control", "bad_continuation", "desync", "too_long",
 	};
 	size_t i;
 

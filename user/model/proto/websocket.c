@@ -166,8 +166,10 @@ static void message_done(const struct feed *f, struct ws_dir *d)
 	m->fragments = d->frags;
 	m->compressed = d->msg_compressed;
 	m->gap = d->msg_gap;
+	/* the kept text is the whole message only if nothing was cut off or left out */
 	if (d->msg_text && !d->msg_compressed)
-		ws__json_extract(d->text, d->text_len, !d->text_cut && d->text_len == d->msg_len, m);
+		ws__json_extract(d->text, d->text_len, !d->text_cut && d->text_len == d->msg_len,
+				 m);
 	d->in_msg = false;
 	emit(f, &ev);
 }
