@@ -32,7 +32,7 @@
 #include "model/proto/websocket.h"
 
 enum {
-	ST_HDR = 0, /* zero: a zeroed direction expects a frame header */
+	ST_HDR = 0, /* zero: a zeroed ws_conn is ready to use, as after ws__init */
 	ST_PAYLOAD,
 };
 
@@ -328,6 +328,8 @@ void ws__feed(struct ws_conn *c, bool from_client, const uint8_t *data, size_t c
 
 	if (total < captured)
 		total = captured;
+	if (d->state == ST_HDR && !d->hneed)
+		header_start(d); /* a zeroed ws_conn, never passed to ws__init */
 	while (i < captured && !d->stopped)
 		i += step(&f, d, data + i, captured - i);
 	gap = total - captured;

@@ -107,6 +107,7 @@ struct ws_conn {
 	struct ws_dir dir[2]; /* indexed by from_client: [0] server->client, [1] client->server */
 };
 
+/* A zeroed struct ws_conn is equally ready to use. */
 void ws__init(struct ws_conn *c);
 
 /*
