@@ -12,6 +12,9 @@ PKGS=(
 	iproute2 procps
 	# tests: ground truth and peers
 	nftables iperf3 prometheus curl python3 python3-prometheus-client python3-yaml libclang-rt-14-dev
+	# tests: HTTP and WebSocket peers (the packages' services never start: the tests run
+	# their own nginx with a generated config)
+	nginx wrk hey openssl python3-websockets
 )
 
 missing=()
