@@ -12,8 +12,8 @@ PKGS=(
 	iproute2 procps
 	# tests: ground truth and peers
 	nftables iperf3 prometheus curl python3 python3-prometheus-client python3-yaml libclang-rt-14-dev
-	# tests: HTTP and WebSocket peers (the packages' services never start: the tests run
-	# their own nginx with a generated config)
+	# tests: HTTP and WebSocket peers (Debian's nginx starts itself on port 80 where
+	# systemd runs; the tests start their own, with a generated config, on other ports)
 	nginx wrk hey openssl python3-websockets
 )
 
