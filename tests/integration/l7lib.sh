@@ -166,8 +166,14 @@ start_httpdelay() { # NS PORT ARGS...
 	local ns=$1 port=$2 i
 	shift 2
 	HTTPDELAY_OUT=$WORK/httpdelay-$port
-	_l7_in_ns "$ns" "$L7_PY" "$HTTPDELAY" server "$port" "$@" >"$HTTPDELAY_OUT.json" \
-		2>"$HTTPDELAY_OUT.err" &
+	# Not through _l7_in_ns: a function run with & is a subshell, and $! would name
+	# the subshell; ip netns exec execs its command, so $! is the server itself.
+	if [[ -n "$ns" ]]; then
+		ip netns exec "$ns" "$L7_PY" "$HTTPDELAY" server "$port" "$@" >"$HTTPDELAY_OUT.json" \
+			2>"$HTTPDELAY_OUT.err" &
+	else
+		"$L7_PY" "$HTTPDELAY" server "$port" "$@" >"$HTTPDELAY_OUT.json" 2>"$HTTPDELAY_OUT.err" &
+	fi
 	HTTPDELAY_PID=$!
 	on_exit "stop_pid $HTTPDELAY_PID"
 	for i in $(seq 1 50); do
@@ -182,8 +188,14 @@ start_bitchat() { # NS PORT ARGS...
 	local ns=$1 port=$2 i
 	shift 2
 	BITCHAT_OUT=$WORK/bitchat-$port
-	_l7_in_ns "$ns" "$L7_PY" "$BITCHAT" server "$port" "$@" >"$BITCHAT_OUT.json" \
-		2>"$BITCHAT_OUT.err" &
+	# Not through _l7_in_ns: a function run with & is a subshell, and $! would name
+	# the subshell; ip netns exec execs its command, so $! is the server itself.
+	if [[ -n "$ns" ]]; then
+		ip netns exec "$ns" "$L7_PY" "$BITCHAT" server "$port" "$@" >"$BITCHAT_OUT.json" \
+			2>"$BITCHAT_OUT.err" &
+	else
+		"$L7_PY" "$BITCHAT" server "$port" "$@" >"$BITCHAT_OUT.json" 2>"$BITCHAT_OUT.err" &
+	fi
 	BITCHAT_PID=$!
 	on_exit "stop_pid $BITCHAT_PID"
 	for i in $(seq 1 50); do
