@@ -166,6 +166,7 @@ start_httpdelay() { # NS PORT ARGS...
 	local ns=$1 port=$2 i
 	shift 2
 	HTTPDELAY_OUT=$WORK/httpdelay-$port
+	rm -f "$HTTPDELAY_OUT.json" "$HTTPDELAY_OUT.err" # a former run's "listening" line
 	# Not through _l7_in_ns: a function run with & is a subshell, and $! would name
 	# the subshell; ip netns exec execs its command, so $! is the server itself.
 	if [[ -n "$ns" ]]; then
@@ -177,7 +178,7 @@ start_httpdelay() { # NS PORT ARGS...
 	HTTPDELAY_PID=$!
 	on_exit "stop_pid $HTTPDELAY_PID"
 	for i in $(seq 1 50); do
-		grep -q '^listening' "$HTTPDELAY_OUT.err" && return 0
+		grep -q '^listening' "$HTTPDELAY_OUT.err" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "  httpdelay.py did not start: $(head -c 300 "$HTTPDELAY_OUT.err")"
@@ -188,6 +189,7 @@ start_bitchat() { # NS PORT ARGS...
 	local ns=$1 port=$2 i
 	shift 2
 	BITCHAT_OUT=$WORK/bitchat-$port
+	rm -f "$BITCHAT_OUT.json" "$BITCHAT_OUT.err" # a former run's "listening" line
 	# Not through _l7_in_ns: a function run with & is a subshell, and $! would name
 	# the subshell; ip netns exec execs its command, so $! is the server itself.
 	if [[ -n "$ns" ]]; then
@@ -199,7 +201,7 @@ start_bitchat() { # NS PORT ARGS...
 	BITCHAT_PID=$!
 	on_exit "stop_pid $BITCHAT_PID"
 	for i in $(seq 1 50); do
-		grep -q '^listening' "$BITCHAT_OUT.err" && return 0
+		grep -q '^listening' "$BITCHAT_OUT.err" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "  bitchat.py did not start: $(head -c 300 "$BITCHAT_OUT.err")"
