@@ -414,7 +414,7 @@ void streams__tick(struct streams *s, uint64_t now)
 		if (!st->used)
 			continue;
 		if (st->closing && !st->closed && now > st->closed_ns + CLOSE_GRACE_NS)
-			finish(s, st, now);
+			finish(s, st, st->closed_ns);
 		if (st->closed) {
 			if (now > st->closed_ns + CLOSED_KEEP_NS)
 				forget(s, st);

@@ -84,6 +84,7 @@ struct ws_dir {
 	/* current control frame */
 	uint8_t ctl[2]; /* close code bytes, unmasked */
 	uint8_t ctl_n;
+	bool ctl_gap; /* some payload bytes of the control frame were not captured */
 	/* current data message */
 	bool in_msg;
 	bool msg_text;
