@@ -235,4 +235,6 @@ check "the first 4 paths keep their label, the 6 later requests are \"other\"" \
 check "fogprobe_http_path_overflow_total{service=capped} = 6" eq \
 	$(($(metric fogprobe_http_path_overflow_total 'service="capped"') - o0)) 6
 
+check "the daemon survived all of it" kill -0 "$DAEMON_PID"
+
 finish
