@@ -157,6 +157,16 @@ probe() { # ROUND
 			p = prog($1); if (FILENAME == ARGV[1]) s0[p] = $2; else s1[p] = $2 }
 		END { for (p in s1) { d = s1[p] - s0[p]; all += d; if (p ~ re) l7 += d }
 		      printf "%.1f %.1f\n", all * 1e9 / n, l7 * 1e9 / n }' "$WORK/b" "$WORK/a" >>"$WORK/ns"
+	# per program: ns per request, runs per request
+	awk -v n="$n" '
+		function prog(s) { match(s, /program="[^"]*"/); return substr(s, RSTART + 9, RLENGTH - 10) }
+		/^fogprobe_bpf_program_run_seconds_total\{/ {
+			p = prog($1); if (FILENAME == ARGV[1]) s0[p] = $2; else s1[p] = $2 }
+		/^fogprobe_bpf_program_runs_total\{/ {
+			p = prog($1); if (FILENAME == ARGV[1]) r0[p] = $2; else r1[p] = $2 }
+		END { for (p in s1) if (r1[p] > r0[p])
+			printf "%s %.1f %.2f\n", p, (s1[p] - s0[p]) * 1e9 / n, (r1[p] - r0[p]) / n }' \
+		"$WORK/b" "$WORK/a" >>"$WORK/progs"
 	awk -v a="$(metric "$WORK/a" http_requests_total 'service="web"')" \
 		-v b="$(metric "$WORK/b" http_requests_total 'service="web"')" -v n="$n" \
 		'BEGIN { printf "%.0f %d\n", a - b, n }' >>"$WORK/counted"
@@ -195,8 +205,15 @@ p=$(median <"$WORK/probe" 2>/dev/null)
 	printf '%-46s %s ns   (target <= 300)\n' "BPF time per request, all programs (median)" \
 		"$(awk '{ print $1 }' "$WORK/ns" 2>/dev/null | median)"
 	printf '%-46s %s ns\n' "  of which the L7 capture programs" "$(awk '{ print $2 }' "$WORK/ns" 2>/dev/null | median)"
+	echo "  per program (median over rounds): ns per request, runs per request"
+	for prog in $(awk '{ print $1 }' "$WORK/progs" 2>/dev/null | sort -u); do
+		printf '    %-42s %8.1f ns %6.2f runs\n' "$prog" \
+			"$(awk -v p="$prog" '$1 == p { print $2 }' "$WORK/progs" | median)" \
+			"$(awk -v p="$prog" '$1 == p { print $3 }' "$WORK/progs" | median)"
+	done | sort -k2 -g -r | head -n 12
 	printf '%-46s %s\n' "requests counted by the probe / by wrk" \
 		"$(awk '{ a += $1; b += $2 } END { print a " / " b }' "$WORK/counted" 2>/dev/null)"
+	echo "  (wrk stops with up to -c requests in flight: nginx answers them and the probe counts them)"
 	printf '%-46s %s\n' "events lost (sum)" "$(awk '{ s += $1 } END { print s + 0 }' "$WORK/lost" 2>/dev/null)"
 	printf '%-46s %s %% of a core   (target <= 5 at 10k req/s)\n' "daemon CPU (median)" \
 		"$(median <"$WORK/cpu" 2>/dev/null)"
