@@ -9,6 +9,7 @@
 #   2. /api/ws/connect with subscribe: the same counts, rooms from the subscriptions
 #   3. push -> ack latency at 50 ms and 200 ms ack delays (mean within 10 %, and next to
 #      the server's own measurement), ping -> pong latency at a 60 ms pong delay
+#   4. pushes longer than the 256-byte capture prefix
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
 
@@ -165,6 +166,13 @@ mean=$(mean_ms fogcompute_bitchat_p2p_latency_seconds)
 echo "    pong delay 60 ms: probe mean ping -> pong $mean ms"
 check "p2p latency: 10 samples" eq $(($(metric fogcompute_bitchat_p2p_latency_seconds_count) - M_C)) 10
 check "p2p latency mean within 10% of 60 ms" within "$mean" 60 10
+
+echo "4. messages larger than the capture prefix (600-byte texts, 16-bit frame lengths)"
+run_case big --clients 3 --direct 2 --room-messages 2 --content-bytes 600 -- --clients 3 --direct 2 \
+	--room-messages 2 --rooms 2 --pings 1 || exit 1
+summary_messages "$WORK/big.server.json" >"$WORK/big.want"
+delta "$WORK/big.before" "$WORK/big.after" >"$WORK/big.got"
+check "messages_total by (type, room) = the workload's" same_table "$WORK/big.want" "$WORK/big.got"
 
 check "the daemon survived all of it" kill -0 "$DAEMON_PID"
 
