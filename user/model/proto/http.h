@@ -161,9 +161,11 @@ size_t http__feed(struct http_conn *c, bool from_client, const uint8_t *data, si
 
 /*
  * The connection closed at ts_ns: a response delimited by close (no Content-Length, not
- * chunked, not a HEAD/204/304 response) completes now (its end_ns stays the ts of the
- * chunk holding its last byte); requests still without a response are reported as ERROR
- * "no_response" (one per request, with x filled in). The conn is then reset.
+ * chunked, not a HEAD/204/304 response), or one whose end a gap hid, completes now (its
+ * end_ns stays the ts of the chunk holding its last byte); requests still without a
+ * response are reported as ERROR "no_response" (one per request, with x filled in), and a
+ * request whose response came but whose own end was not seen as EXCHANGE. The conn is
+ * then reset (http__init), ready for reuse.
  */
 void http__close(struct http_conn *c, uint64_t ts_ns, http_event_fn fn, void *ctx);
 
