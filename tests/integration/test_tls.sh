@@ -18,6 +18,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=fogprobe-test \
 	-keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null || exit 1
 
 # nginx_conf NAME TLS_PORT PLAIN_PORT: a config with identical locations on both ports
+# (l7lib.sh's start_nginx_tls serves TLS alone, without the byte counts logged here)
 nginx_conf() {
 	local d=$WORK/$1
 	mkdir -p "$d"
@@ -169,6 +170,11 @@ check "the new nginx's TLS plaintext is captured (bytes = \$request_length)" \
 	eq "$(sum_tls "$WORK/tls.rec" rx)" \
 	"$(($(logged "$WORK/a/access.log" 8443 5) + $(logged "$WORK/b/access.log" 9443 5)))"
 check "no ciphertext inside SSL calls (both nginx)" eq "$(inside "$WORK/tls.rec")" 0
+HAVE_HTTP=$(scrape | grep -c '^http_requests_total{')
+if ((HAVE_HTTP)); then
+	check "the new nginx's $N requests parsed (201 /api/x)" \
+		eq "$(metric http_requests_total 'service="web-tls",status="201",path="/api/x"')" "$N"
+fi
 # OpenSSL linked into the executable: hooked through the executable's own symbols (and
 # the _ex calls it uses); its stripped copy is reported, not hooked, once it serves.
 cc -O1 -o "$WORK/tls_server" "$ROOT/tests/workloads/tls_server.c" \
@@ -195,7 +201,11 @@ check "static OpenSSL, SSL_read_ex: rx bytes = the server's count ($srv_read)" \
 check "static OpenSSL, SSL_write_ex: tx bytes = the server's count ($srv_written)" \
 	eq "$(($(sum_tls <(records 0) tx) - before_tx))" "$srv_written"
 
-# it stays up (a second connection never comes) until a rescan sees it serve
+# it stays up (a second connection never comes) until a rescan sees it serveif ((HAVE_HTTP)); then
+	check "the static server's requests parsed ($N each of /a, /b)" \
+		eq "$(metric http_requests_total 'service="web-tls",status="200",path="/a"')/$(metric http_requests_total 'service="web-tls",status="200",path="/b"')" "$N/$N"
+fi
+
 ip netns exec "$NS_SRV" "$WORK/tls_server_stripped" 9445 "$WORK/cert.pem" "$WORK/key.pem" 2 >/dev/null 2>&1 &
 STRIPPED=$!
 on_exit "kill $STRIPPED"
