@@ -337,15 +337,18 @@ static void start_tls(struct daemon *d)
 		.tasks_fd = l7__map_fd(d->l7, "l7_tasks"),
 		.disable = d->disable,
 	};
-	int err = tls__open(&o, &d->tls);
+	struct tls_collector *tls;
+	int err = tls__open(&o, &tls);
 
 	if (err) {
 		pr_warn("TLS plaintext capture unavailable (%s): HTTPS is seen as ciphertext\n",
 			strerror(-err));
-		d->tls = NULL;
 		return;
 	}
-	pr_info("tls: %d OpenSSL binaries hooked or reported\n", tls__scan(d->tls));
+	pr_info("tls: %d OpenSSL binaries hooked or reported\n", tls__scan(tls));
+	pthread_mutex_lock(&d->refresh_lock); /* a scrape reads d->tls */
+	d->tls = tls;
+	pthread_mutex_unlock(&d->refresh_lock);
 }
 
 /* The L7 capture is optional: without it the TCP families still work and the Betanet
@@ -489,9 +492,13 @@ static int run(struct daemon *d)
 				memcpy(&d->tables, fresh, sizeof(*fresh));
 				tcp__set_services(d->tcp, &d->tables);
 			}
-			/* OpenSSL binaries of processes started since */
-			if (d->tls)
+			/* OpenSSL binaries of processes started since (the list a scrape
+			 * reads grows) */
+			if (d->tls) {
+				pthread_mutex_lock(&d->refresh_lock);
 				tls__scan(d->tls);
+				pthread_mutex_unlock(&d->refresh_lock);
+			}
 		}
 	}
 	pr_info("stopping\n");
