@@ -8,7 +8,8 @@
  * layout changes between versions). The syscall hooks of bpf/l7.bpf.c fill that in: while
  * a thread is inside a call (l7_ssl), the read/write it makes names the socket and is
  * not emitted as data. A call served from OpenSSL's own buffer makes no syscall; the
- * socket last seen for that SSL * (ssl_sk) names it then.
+ * socket last seen for that SSL * (ssl_sk) names it then; the handshake calls, hooked
+ * too, make sure there is one before the first SSL_read.
  *
  * Userspace attaches these programs to each libssl (or static OpenSSL) binary, pid -1.
  */
@@ -208,6 +209,43 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	else
 		submit(c, f, on, sk, moved, want, dir, FP_L7_CAP_MAX);
 out:
+	bpf_map_delete_elem(&l7_ssl, &id);
+	return 0;
+}
+
+/*
+ * SSL_do_handshake, SSL_accept, SSL_connect, SSL_shutdown: no data for the application,
+ * but their syscalls are this SSL *'s too. Marked as inside a call (buf 0), they name
+ * the socket before the first SSL_read (whose request may have arrived with the
+ * handshake's last read and sit in OpenSSL's buffer: no syscall of its own), and their
+ * ciphertext is not captured. SSL_accept and SSL_connect run SSL_do_handshake: the
+ * inner call finds the outer entry and leaves it.
+ */
+SEC("uprobe")
+int BPF_KPROBE(ssl_ctl_enter, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fp_l7_ssl_call *c = bpf_map_lookup_elem(&l7_ssl, &id);
+
+	if (c && (c->buf || c->ssl == (__u64)ssl))
+		return 0; /* inside a data call, or nested in a control call */
+	return enter(ssl, 0, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_ctl_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fp_l7_ssl_call *c = bpf_map_lookup_elem(&l7_ssl, &id);
+	struct ssl_key k = { .tgid = id >> 32 };
+	__u64 sk;
+
+	if (!c || c->buf)
+		return 0;
+	sk = c->sk;
+	k.ssl = c->ssl;
+	if (sk)
+		bpf_map_update_elem(&ssl_sk, &k, &sk, BPF_ANY);
 	bpf_map_delete_elem(&l7_ssl, &id);
 	return 0;
 }

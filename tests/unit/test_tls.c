@@ -22,8 +22,10 @@
 
 #include "collect/tls.h"
 
-static const char *const names[TLS_NFUNCS] = { "SSL_write", "SSL_read", "SSL_write_ex",
-					       "SSL_read_ex" };
+static const char *const names[TLS_NFUNCS] = {
+	"SSL_write",	    "SSL_read",	  "SSL_write_ex", "SSL_read_ex",
+	"SSL_do_handshake", "SSL_accept", "SSL_connect",  "SSL_shutdown",
+};
 
 /* The file offset of a loaded address and the path of its file, from /proc/self/maps. */
 static int file_offset(uintptr_t addr, uint64_t *off, char *path, size_t len)

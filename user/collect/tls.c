@@ -22,8 +22,10 @@
 
 #define TLS_MAX_SEEN 8192 /* files looked at, remembered so each is parsed once */
 
-static const char *const func_names[TLS_NFUNCS] = { "SSL_write", "SSL_read", "SSL_write_ex",
-						    "SSL_read_ex" };
+static const char *const func_names[TLS_NFUNCS] = {
+	"SSL_write",	    "SSL_read",	  "SSL_write_ex", "SSL_read_ex",
+	"SSL_do_handshake", "SSL_accept", "SSL_connect",  "SSL_shutdown",
+};
 
 enum verdict {
 	V_NONE, /* no OpenSSL here */
@@ -270,6 +272,10 @@ static void attach_binary(struct tls_collector *c, const char *path, const char 
 		{ c->skel->progs.ssl_read_enter, c->skel->progs.ssl_read_exit },
 		{ c->skel->progs.ssl_write_ex_enter, c->skel->progs.ssl_write_ex_exit },
 		{ c->skel->progs.ssl_read_ex_enter, c->skel->progs.ssl_read_ex_exit },
+		{ c->skel->progs.ssl_ctl_enter, c->skel->progs.ssl_ctl_exit },
+		{ c->skel->progs.ssl_ctl_enter, c->skel->progs.ssl_ctl_exit },
+		{ c->skel->progs.ssl_ctl_enter, c->skel->progs.ssl_ctl_exit },
+		{ c->skel->progs.ssl_ctl_enter, c->skel->progs.ssl_ctl_exit },
 	};
 	struct tls_binary *b = bin_add(c, path, TLS_HOOKED);
 	size_t idx;

@@ -27,8 +27,19 @@ struct tls_binary {
 	enum tls_state state;
 };
 
-/* The OpenSSL functions hooked, in the order of tls_elf_offsets' result. */
-enum tls_func { TLS_SSL_WRITE, TLS_SSL_READ, TLS_SSL_WRITE_EX, TLS_SSL_READ_EX, TLS_NFUNCS };
+/* The OpenSSL functions hooked, indexes of tls_elf_info.offset. The data calls, then
+ * those that move only TLS's own records (handshake, close). */
+enum tls_func {
+	TLS_SSL_WRITE,
+	TLS_SSL_READ,
+	TLS_SSL_WRITE_EX,
+	TLS_SSL_READ_EX,
+	TLS_SSL_DO_HANDSHAKE,
+	TLS_SSL_ACCEPT,
+	TLS_SSL_CONNECT,
+	TLS_SSL_SHUTDOWN,
+	TLS_NFUNCS
+};
 
 struct tls_elf_info {
 	__u64 offset[TLS_NFUNCS]; /* file offsets of the defined functions, 0 if absent */
