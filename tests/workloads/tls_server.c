@@ -18,7 +18,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain\r\n\r\nok\n";
+static const char response[] =
+	"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain\r\n\r\nok\n";
 
 static bool plain_api;
 
