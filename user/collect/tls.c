@@ -263,9 +263,10 @@ static struct tls_binary *bin_add(struct tls_collector *c, const char *path, enu
 }
 
 /* Attach both programs of each function found. open_path names the file from this
- * process (through /proc/PID/...); path is what the owner sees, for the report. */
-static void attach_binary(struct tls_collector *c, const char *path, const char *open_path,
-			  const struct tls_elf_info *info)
+ * process; path is what the owner sees, for the report. 0, or -errno when the file is
+ * gone (the caller looks again next time); an attach error is reported as failed. */
+static int attach_binary(struct tls_collector *c, const char *path, const char *open_path,
+			 const struct tls_elf_info *info)
 {
 	struct bpf_program *progs[TLS_NFUNCS][2] = {
 		{ c->skel->progs.ssl_write_enter, c->skel->progs.ssl_write_exit },
@@ -282,7 +283,7 @@ static void attach_binary(struct tls_collector *c, const char *path, const char 
 	int f, r, n = 0, err = 0;
 
 	if (!b)
-		return;
+		return 0;
 	idx = b - c->bins;
 	for (f = 0; f < TLS_NFUNCS; f++) {
 		if (!info->offset[f])
@@ -309,11 +310,16 @@ static void attach_binary(struct tls_collector *c, const char *path, const char 
 			bpf_link__destroy(c->links[idx][r]);
 			c->links[idx][r] = NULL;
 		}
+		if (err == -ENOENT) { /* its process exited since: not this file's fault */
+			c->nbins--;
+			return err;
+		}
 		b->state = TLS_FAILED;
 		pr_warn("tls: attaching to %s: %s\n", path, strerror(-err));
-		return;
+		return 0;
 	}
 	pr_info("tls: hooked %s (%d uprobes)\n", path, n);
+	return 0;
 }
 
 static bool is_task_l7(const struct tls_collector *c, int pid)
@@ -401,6 +407,15 @@ static void walk_proc(candidate_fn fn, void *ctx)
 	closedir(dir);
 }
 
+/* The owner's path when it names the same file here (the common case: one mount
+ * namespace), else the one through /proc/PID, valid only while PID lives. */
+static const char *stable_path(const char *path, const char *open_path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	return !stat(path, &st) && st.st_dev == dev && st.st_ino == ino ? path : open_path;
+}
+
 static int elf_info_path(const char *open_path, struct tls_elf_info *info)
 {
 	int fd = open(open_path, O_RDONLY | O_CLOEXEC), err;
@@ -429,8 +444,10 @@ static void on_candidate(void *ctx, int pid, const char *path, const char *open_
 		if (elf_info_path(open_path, &info))
 			return; /* gone already, or not ELF: looked at again next time */
 		if (info.offset[TLS_SSL_WRITE] && info.offset[TLS_SSL_READ]) {
+			if (attach_binary(c, path, stable_path(path, open_path, dev, ino),
+					  &info))
+				return;
 			seen_add(c, dev, ino, V_REPORTED);
-			attach_binary(c, path, open_path, &info);
 			sc->added++;
 			return;
 		}
