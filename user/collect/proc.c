@@ -561,25 +561,6 @@ bool proc__alive(__u32 tgid)
 	return p && p[1] == ' ' && p[2] && p[2] != 'Z' && p[2] != 'X';
 }
 
-const char *proc__signal_name(int sig, char *buf, size_t len)
-{
-	static const char *const names[] = {
-		[1] = "SIGHUP",	  [2] = "SIGINT",    [3] = "SIGQUIT",  [4] = "SIGILL",
-		[5] = "SIGTRAP",  [6] = "SIGABRT",   [7] = "SIGBUS",   [8] = "SIGFPE",
-		[9] = "SIGKILL",  [10] = "SIGUSR1",  [11] = "SIGSEGV", [12] = "SIGUSR2",
-		[13] = "SIGPIPE", [14] = "SIGALRM",  [15] = "SIGTERM", [16] = "SIGSTKFLT",
-		[17] = "SIGCHLD", [18] = "SIGCONT",  [19] = "SIGSTOP", [20] = "SIGTSTP",
-		[21] = "SIGTTIN", [22] = "SIGTTOU",  [23] = "SIGURG",  [24] = "SIGXCPU",
-		[25] = "SIGXFSZ", [26] = "SIGVTALRM", [27] = "SIGPROF", [28] = "SIGWINCH",
-		[29] = "SIGIO",	  [30] = "SIGPWR",   [31] = "SIGSYS",
-	};
-
-	if (sig > 0 && sig < (int)(sizeof(names) / sizeof(names[0])) && names[sig])
-		return names[sig];
-	snprintf(buf, len, "SIG%d", sig);
-	return buf;
-}
-
 /* Depth-first below dir (path[0..len) in buf), looking for the directory with inode id. */
 static int find_ino(char *buf, size_t size, size_t len, __u64 id, int depth)
 {

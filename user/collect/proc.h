@@ -61,9 +61,6 @@ int proc__scan_listeners(const char *procfs, const char *cgroot, const struct se
 /* Is tgid a live process (not a zombie)? */
 bool proc__alive(__u32 tgid);
 
-/* "SIGSEGV" for 11, "SIG34" for one without a name. buf holds at least 8 bytes. */
-const char *proc__signal_name(int sig, char *buf, size_t len);
-
 /* Path of the cgroup v2 directory with inode id below cgroot ("/a/b"), or -ENOENT. */
 int proc__cgroup_path(const char *cgroot, __u64 id, char *buf, size_t len);
 
