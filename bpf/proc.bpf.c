@@ -156,8 +156,13 @@ static __always_inline void runq_switch(const struct task_struct *prev,
 	if (!h)
 		return;
 	slot = delta < 1000 ? 0 : log2_u64(delta / 1000) + 1;
+	/* keep the bound check where the verifier sees it: clang folds a clamp away */
+	asm volatile("" : "+r"(slot));
 	if (slot >= FP_RUNQ_SLOTS)
 		slot = FP_RUNQ_SLOTS - 1;
+	asm volatile("" : "+r"(slot));
+	if (slot >= FP_RUNQ_SLOTS)
+		return;
 	fp_add(&h->slots[slot], 1);
 	fp_add(&h->sum_ns, delta);
 	fp_add(&h->count, 1);
