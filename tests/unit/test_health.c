@@ -94,6 +94,26 @@ static void listener_and_process(void **state)
 	health__free(h);
 }
 
+static void listener_before_its_process_is_known(void **state)
+{
+	struct health *h = health__new(1);
+	struct procs p = { { 100 }, { true } };
+	struct health_stat st;
+
+	(void)state;
+	/* the kernel's table shows the listener; its listen event is not read yet */
+	health__set_listeners(h, 0, 1);
+	health__tick(h, 1 * S, fake_alive, &p);
+	assert_int_equal(up_of(h, 0), 1);
+	health__listen(h, 0, 100);
+	health__set_listeners(h, 0, 1);
+	health__tick(h, 2 * S, fake_alive, &p);
+	health__read(h, 0, &st);
+	assert_int_equal(st.up, 1);
+	assert_int_equal(st.changes, 0); /* no flap on the way in */
+	health__free(h);
+}
+
 static void exit_event_removes_process(void **state)
 {
 	struct health *h = health__new(1);
@@ -234,6 +254,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(not_hosted_has_no_series),
 		cmocka_unit_test(listener_and_process),
+		cmocka_unit_test(listener_before_its_process_is_known),
 		cmocka_unit_test(exit_event_removes_process),
 		cmocka_unit_test(preexisting_listener),
 		cmocka_unit_test(availability_accounting),

@@ -18,6 +18,7 @@ struct svc_health {
 	bool pre[HEALTH_MAX_PROCS]; /* found by the start-up scan */
 	int n_procs;
 	bool hosted; /* a listener or process of it was seen here */
+	bool had_procs; /* some serving process was known (they may all be gone) */
 	bool checked;
 	int probe;
 	double probe_s;
@@ -66,6 +67,7 @@ static void add_proc(struct svc_health *s, uint32_t tgid, bool pre)
 	int i;
 
 	s->hosted = true;
+	s->had_procs = true;
 	for (i = 0; i < s->n_procs; i++)
 		if (s->procs[i] == tgid) {
 			s->pre[i] |= pre;
@@ -173,8 +175,11 @@ static int evaluate(struct svc_health *s, health_alive_fn alive, void *ctx)
 		pre |= s->pre[i];
 		i++;
 	}
+	/* A listener whose process is not known yet (its listen event is still in the ring
+	 * buffer when the kernel's table is read) is served by someone: up. Once processes
+	 * were known and all died, a listener count not yet updated does not count. */
 	if (s->hosted)
-		return (s->listeners && serving) || pre;
+		return (s->listeners && (serving || !s->had_procs)) || pre;
 	if (s->checked && s->probe >= 0)
 		return s->probe;
 	return -1;

@@ -8,8 +8,9 @@
  *
  * Rule (README, "Service health"):
  *   up = 1 while the service has a listening socket on this host and at least one of its
- *   serving processes is alive; a process found listening by the start-up scan counts as
- *   listening while it lives (its socket predates the kernel's listen events).
+ *   serving processes is alive (a listener whose process is not known yet counts); a
+ *   process found listening by the start-up scan counts as listening while it lives (its
+ *   socket predates the kernel's listen events).
  *   A service with no listener or process ever seen here is not hosted here: no series,
  *   unless it has a synthetic check, in which case up = the last check's result.
  */
