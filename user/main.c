@@ -450,7 +450,7 @@ static void start_proc(struct daemon *d)
 		d->proc = NULL;
 	}
 	/* Listeners opened before the probe: the kernel reported none of them. */
-	n = proc__scan_listeners("/proc", d->cgroot, &d->tables, add_preexisting, d);
+	n = proc__scan_listeners(proc__procfs(), d->cgroot, &d->tables, add_preexisting, d);
 	if (n > 0)
 		pr_info("%d processes already listening on service ports\n", n);
 	for (i = 0; i < d->cfg.n_services; i++)

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -550,11 +552,22 @@ int proc__scan_listeners(const char *procfs, const char *cgroot, const struct se
 	return found;
 }
 
+const char *proc__procfs(void)
+{
+	static const char *root;
+	struct statfs st;
+
+	if (!root)
+		root = !statfs("/host/proc", &st) && st.f_type == PROC_SUPER_MAGIC ? "/host/proc" :
+										      "/proc";
+	return root;
+}
+
 bool proc__alive(__u32 tgid)
 {
 	char path[64], buf[512], *p;
 
-	snprintf(path, sizeof(path), "/proc/%u/stat", tgid);
+	snprintf(path, sizeof(path), "%s/%u/stat", proc__procfs(), tgid);
 	read_small(path, buf, sizeof(buf));
 	/* pid (comm) S ...: comm may hold ')' itself, the state follows the last one */
 	p = strrchr(buf, ')');

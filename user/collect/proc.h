@@ -58,7 +58,14 @@ typedef void (*proc_listener_fn)(void *ctx, __u32 tgid, int svc);
 int proc__scan_listeners(const char *procfs, const char *cgroot, const struct service_tables *t,
 			 proc_listener_fn cb, void *ctx);
 
-/* Is tgid a live process (not a zombie)? */
+/*
+ * The host's procfs: /host/proc when a procfs is mounted there (a container without the
+ * host's pid namespace, deploy/kubernetes), else /proc. The kernel reports pids of the
+ * initial pid namespace; only that procfs knows them.
+ */
+const char *proc__procfs(void);
+
+/* Is tgid a live process (not a zombie)? Looked up in proc__procfs(). */
 bool proc__alive(__u32 tgid);
 
 /* Path of the cgroup v2 directory with inode id below cgroot ("/a/b"), or -ENOENT. */
