@@ -21,6 +21,13 @@
 #define CONFIG_CGROUP_LEN 256
 #define CONFIG_LISTEN_LEN 128
 #define CONFIG_DEFAULT_LISTEN "0.0.0.0:9477"
+#define CONFIG_MAX_ROUTES 32 /* route patterns per service */
+#define CONFIG_MAX_WS_PATHS 8 /* WebSocket path prefixes per service */
+#define CONFIG_ROUTE_LEN 128
+#define CONFIG_DEFAULT_MAX_PATHS 200
+#define CONFIG_DEFAULT_MAX_ROOMS 50
+#define CONFIG_DEFAULT_WS_IDLE_S 120
+#define CONFIG_CAPTURE_MAX 16384 /* == FP_L7_CAP_MAX */
 
 #define CONFIG_ADDR_LEN 64
 #define CONFIG_CHECK_DEFAULT_ADDR "127.0.0.1"
@@ -43,6 +50,11 @@ struct service_check {
 	int timeout_ms; /* < interval_s * 1000 */
 };
 
+enum fp_framework {
+	FP_FRAMEWORK_NONE = 0,
+	FP_FRAMEWORK_NEXTJS, /* nextjs_ families: API routes vs page routes */
+};
+
 struct service_config {
 	char name[CONFIG_NAME_LEN];
 	enum fp_protocol protocol;
@@ -51,6 +63,16 @@ struct service_config {
 	char comm[CONFIG_MAX_COMM][CONFIG_COMM_LEN];
 	int n_comm;
 	char cgroup[CONFIG_CGROUP_LEN]; /* "" = any cgroup */
+	/* http / websocket */
+	char routes[CONFIG_MAX_ROUTES][CONFIG_ROUTE_LEN]; /* "/api/nodes/[id]" patterns */
+	int n_routes;
+	char ws_paths[CONFIG_MAX_WS_PATHS][CONFIG_ROUTE_LEN]; /* "paths": prefixes */
+	int n_ws_paths;
+	uint32_t max_paths; /* distinct path labels; more go to "other" */
+	uint32_t max_rooms; /* distinct room_id labels; more go to "other" */
+	uint32_t ws_idle_s; /* a WebSocket silent this long then closed: idle_timeout */
+	uint32_t capture; /* payload prefix bytes per read/write; 0: by protocol */
+	enum fp_framework framework;
 	struct service_check check;
 };
 
