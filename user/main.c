@@ -289,6 +289,18 @@ static bool alive(void *ctx, uint32_t tgid)
 	return proc__alive(tgid);
 }
 
+/* Health of every service now (under refresh_lock). */
+static void health_tick(struct daemon *d)
+{
+	__u32 counts[FP_MAX_SERVICES];
+	int svc;
+
+	if (d->proc && !proc__count_tasks(d->proc, counts))
+		for (svc = 0; svc < d->cfg.n_services; svc++)
+			health__set_processes(d->health, svc, counts[svc]);
+	health__tick(d->health, mono_ns(), alive, d);
+}
+
 static void on_probe(void *ctx, int svc, bool ok, double seconds)
 {
 	struct daemon *d = ctx;
@@ -337,7 +349,7 @@ static void refresh(void *ctx)
 		tcp_metrics__lost(d->tm, "l7_malformed", l7__malformed(d->l7));
 	}
 	tcp_metrics__lost(d->tm, "l7_desync", betanet_metrics__desyncs(d->bm));
-	health__tick(d->health, mono_ns(), alive, d);
+	health_tick(d);
 	proc_metrics__health(d->pm, d->health);
 	if (d->proc) {
 		__u64 lost[FP_PROC_LOSTS + 1];
@@ -575,7 +587,7 @@ static int run(struct daemon *d)
 		if (d->proc)
 			proc__consume(d->proc);
 		pthread_mutex_lock(&d->refresh_lock);
-		health__tick(d->health, mono_ns(), alive, d);
+		health_tick(d);
 		pthread_mutex_unlock(&d->refresh_lock);
 		if (d->streams) {
 			clock_gettime(CLOCK_MONOTONIC, &now);

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Service health: fogprobe_service_up follows a server being killed and restarted
 # (within 2 s each way), the availability counters match the down time the test itself
-# measured, the synthetic connect check follows the port, and a server that was already
-# listening when the probe started is seen by the /proc scan.
+# measured, the synthetic connect check follows the port, a worker that inherits the
+# listening socket keeps the service up after its parent exits, and a server that was
+# already listening when the probe started is seen by the /proc scan.
 . "$(dirname "$0")/lib.sh"
 W=$ROOT/tests/workloads/crasher.py
 PY=/usr/bin/python3
@@ -23,6 +24,12 @@ wait_metric() {
 		sleep 0.05
 	done
 	awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }'
+}
+# up and observed seconds of web from one scrape (two scrapes apart would skew them)
+up_observed() {
+	scrape | awk '/^fogprobe_service_up_seconds_total\{service="web"\}/ { u = $2 }
+		/^fogprobe_service_observed_seconds_total\{service="web"\}/ { o = $2 }
+		END { print u, o }'
 }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "timeout" && a <= b) }' || { echo "    got $1, want <= $2"; return 1; }; }
 
@@ -54,8 +61,7 @@ check "no service_up series for a service not hosted here" eq "$(scrape | grep -
 echo "(b) kill -9 the server: service_up 0 within 2 s"
 sleep 1
 # Before the server started the service was down too (its check failed): count from here.
-up0=$(metricf fogprobe_service_up_seconds_total 'service="web"')
-obs0=$(metricf fogprobe_service_observed_seconds_total 'service="web"')
+read -r up0 obs0 < <(up_observed)
 ch0=$(metric fogprobe_service_state_changes_total 'service="web"')
 kill -KILL $WEB
 down_at=$(now)
@@ -78,8 +84,9 @@ t=$(wait_metric fogprobe_service_up 'service="web"' 1 4)
 echo "    up after ${t}s"
 check "service_up{web} == 1 within 2 s of the server listening again" le "$t" 2
 sleep 1
-up=$(awk -v a="$up0" -v b="$(metricf fogprobe_service_up_seconds_total 'service="web"')" 'BEGIN { printf "%.3f", b - a }')
-obs=$(awk -v a="$obs0" -v b="$(metricf fogprobe_service_observed_seconds_total 'service="web"')" 'BEGIN { printf "%.3f", b - a }')
+read -r up1 obs1 < <(up_observed)
+up=$(awk -v a="$up0" -v b="$up1" 'BEGIN { printf "%.3f", b - a }')
+obs=$(awk -v a="$obs0" -v b="$obs1" 'BEGIN { printf "%.3f", b - a }')
 down=$(awk -v a="$down_at" -v b="$restart_at" 'BEGIN { printf "%.3f", b - a }')
 echo "    since the kill: observed +${obs}s, up +${up}s; the test measured ${down}s down"
 # Up/down is evaluated every 100 ms (the event loop) and the listener events drain on
@@ -88,7 +95,25 @@ check "observed - up == measured down time +- 0.5 s" awk -v o="$obs" -v u="$up" 
 check "state changes +2 (down, up)" eq $(($(metric fogprobe_service_state_changes_total 'service="web"') - ch0)) 2
 check "exit of the killed server counted as reason=signal" eq "$(metric fogprobe_process_exits_total 'service="web",reason="signal"')" 1
 
-echo "(d) SIGTERM the server that predates the probe"
+echo "(d) the server hands its socket to a forked worker and exits: still up"
+kill -KILL $WEB
+wait $WEB 2>/dev/null
+wait_metric fogprobe_service_up 'service="web"' 0 4 >/dev/null
+$PY "$W" serve 7500 --after 0.5 --end handoff >"$WORK/web3" 2>&1 &
+PARENT=$!
+wait $PARENT
+worker=$(sed -n 's/^worker pid=//p' "$WORK/web3")
+on_exit "kill -KILL $worker"
+echo "    parent $PARENT exited; worker $worker serves"
+check "the worker holds the listening socket" bash -c "ss -ltnpH 'sport = :7500' | grep -q 'pid=$worker,'"
+ups=
+for i in $(seq 1 10); do ups="$ups$(metric fogprobe_service_up 'service="web"')"; sleep 0.1; done
+check "service_up{web} == 1 throughout the second after the handoff" eq "$ups" 1111111111
+kill -KILL "$worker"
+t=$(wait_metric fogprobe_service_up 'service="web"' 0 4)
+check "service_up{web} == 0 within 2 s of the worker's kill" le "$t" 2
+
+echo "(e) SIGTERM the server that predates the probe"
 kill -TERM $EARLY
 wait $EARLY 2>/dev/null
 t=$(wait_metric fogprobe_service_up 'service="early"' 0 4)

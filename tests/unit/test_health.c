@@ -114,6 +114,35 @@ static void listener_before_its_process_is_known(void **state)
 	health__free(h);
 }
 
+/* The listener's parent exits after forking a worker that keeps serving the socket: the
+ * kernel's count of the service's processes still has the worker. */
+static void kernel_count_covers_forked_workers(void **state)
+{
+	struct health *h = health__new(1);
+	struct procs p = { { 100 }, { true } };
+
+	(void)state;
+	health__listen(h, 0, 100);
+	health__set_processes(h, 0, 2); /* parent and worker */
+	health__tick(h, 1 * S, fake_alive, &p);
+	assert_int_equal(up_of(h, 0), 1);
+	p.alive[0] = false; /* the parent exits; the socket stays open in the worker */
+	health__exit(h, 100);
+	health__set_processes(h, 0, 1);
+	health__tick(h, 2 * S, fake_alive, &p);
+	assert_int_equal(up_of(h, 0), 1);
+	/* the worker dies: its socket closes, no process left */
+	health__unlisten(h, 0);
+	health__set_processes(h, 0, 0);
+	health__tick(h, 3 * S, fake_alive, &p);
+	assert_int_equal(up_of(h, 0), 0);
+	/* a stale listener count with no process by the kernel's count is down */
+	health__set_listeners(h, 0, 1);
+	health__tick(h, 4 * S, fake_alive, &p);
+	assert_int_equal(up_of(h, 0), 0);
+	health__free(h);
+}
+
 static void exit_event_removes_process(void **state)
 {
 	struct health *h = health__new(1);
@@ -255,6 +284,7 @@ int main(void)
 		cmocka_unit_test(not_hosted_has_no_series),
 		cmocka_unit_test(listener_and_process),
 		cmocka_unit_test(listener_before_its_process_is_known),
+		cmocka_unit_test(kernel_count_covers_forked_workers),
 		cmocka_unit_test(exit_event_removes_process),
 		cmocka_unit_test(preexisting_listener),
 		cmocka_unit_test(availability_accounting),

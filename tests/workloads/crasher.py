@@ -14,6 +14,8 @@ each spin on the CPU for --spin seconds and report their run-queue delay from
   abort     abort() (SIGABRT, raised by the process itself)
   exit:N    exit status N
   oom       allocate and touch memory 1 MiB at a time until the OOM killer acts
+  handoff   fork a worker that keeps serving the listening socket, print
+            "worker pid=N" and exit 0 (the worker never calls listen() itself)
 """
 import argparse
 import ctypes
@@ -97,6 +99,14 @@ def main():
     elif end.startswith("exit:"):
         sys.stdout.flush()
         os._exit(int(end[5:]))
+    elif end == "handoff":
+        pid = os.fork()
+        if pid == 0:
+            # threads do not survive fork: the worker serves on its own
+            serve(s)
+            os._exit(0)
+        print(f"worker pid={pid}", flush=True)
+        os._exit(0)
     elif end == "oom":
         hog = []
         while True:

@@ -281,6 +281,33 @@ int proc__add_task(struct proc_collector *c, __u32 tgid, __u8 svc)
 	return 0;
 }
 
+int proc__count_tasks(struct proc_collector *c, __u32 counts[FP_MAX_SERVICES])
+{
+	int fd = bpf_map__fd(c->skel->maps.proc_tasks);
+	__u32 batch = 1024, n, i, in_tok = 0, out_tok = 0, keys[1024];
+	__u8 vals[1024];
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	bool first = true;
+
+	memset(counts, 0, FP_MAX_SERVICES * sizeof(*counts));
+	for (;;) {
+		int err;
+
+		n = batch;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in_tok, &out_tok, keys, vals, &n,
+					   &opts);
+		if (err && errno != ENOENT)
+			return -errno;
+		for (i = 0; i < n; i++)
+			if (vals[i] < FP_MAX_SERVICES)
+				counts[vals[i]]++;
+		if (err)
+			return 0;
+		in_tok = out_tok;
+		first = false;
+	}
+}
+
 int proc__read_runq(struct proc_collector *c, struct fp_runq_hist out[FP_MAX_SERVICES])
 {
 	int fd = bpf_map__fd(c->skel->maps.runq_hist), cpu;

@@ -38,6 +38,9 @@ int proc__consume(struct proc_collector *c); /* events handled or -errno */
 
 /* Mark process tgid as one of service svc (listen events, the start-up scan). */
 int proc__add_task(struct proc_collector *c, __u32 tgid, __u8 svc);
+/* Entries of the tgid -> service table per service: the live processes of each service
+ * (threads a service process created count too, while they live). */
+int proc__count_tasks(struct proc_collector *c, __u32 counts[FP_MAX_SERVICES]);
 /* Run-queue histograms per service, summed over CPUs. */
 int proc__read_runq(struct proc_collector *c, struct fp_runq_hist out[FP_MAX_SERVICES]);
 /* Losses (enum fp_proc_lost) plus records userspace dropped as malformed at [FP_PROC_LOSTS]. */

@@ -19,6 +19,7 @@ struct svc_health {
 	int n_procs;
 	bool hosted; /* a listener or process of it was seen here */
 	bool had_procs; /* some serving process was known (they may all be gone) */
+	int kprocs; /* live processes of the service by the kernel's count, -1: unknown */
 	bool checked;
 	int probe;
 	double probe_s;
@@ -48,6 +49,7 @@ struct health *health__new(int n_services)
 	for (i = 0; i < n_services; i++) {
 		h->s[i].probe = -1;
 		h->s[i].up = -1;
+		h->s[i].kprocs = -1;
 	}
 	return h;
 }
@@ -142,6 +144,14 @@ void health__exit(struct health *h, uint32_t tgid)
 			}
 }
 
+void health__set_processes(struct health *h, int svc, int n)
+{
+	struct svc_health *s = svc_of(h, svc);
+
+	if (s)
+		s->kprocs = n;
+}
+
 void health__probe(struct health *h, int svc, bool ok, double seconds)
 {
 	struct svc_health *s = svc_of(h, svc);
@@ -175,6 +185,10 @@ static int evaluate(struct svc_health *s, health_alive_fn alive, void *ctx)
 		pre |= s->pre[i];
 		i++;
 	}
+	/* The kernel's count includes the children a listener forked (workers that inherit
+	 * the socket and outlive their parent), which the pids above do not. */
+	if (s->kprocs >= 0)
+		serving = s->kprocs > 0;
 	/* A listener whose process is not known yet (its listen event is still in the ring
 	 * buffer when the kernel's table is read) is served by someone: up. Once processes
 	 * were known and all died, a listener count not yet updated does not count. */

@@ -49,6 +49,9 @@ void health__unlisten(struct health *h, int svc);
 void health__set_listeners(struct health *h, int svc, uint32_t n);
 /* A process found holding a listening socket of svc when the probe started. */
 void health__add_preexisting(struct health *h, int svc, uint32_t tgid);
+/* Live processes of svc as the kernel counts them (listeners and what they forked);
+ * n < 0: unknown, the pids of listen events decide. */
+void health__set_processes(struct health *h, int svc, int n);
 /* A process exited (any service). */
 void health__exit(struct health *h, uint32_t tgid);
 /* Result of a synthetic check; the service may have checks only (client-side view). */
