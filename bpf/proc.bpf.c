@@ -119,39 +119,43 @@ static __always_inline __u32 log2_u64(__u64 v)
 
 /* ---- run-queue latency ------------------------------------------------------------ */
 
-static __always_inline void runq_enqueue(const struct task_struct *p)
+static __always_inline void runq_enqueue(__u32 tgid, __u32 tid)
 {
-	__u32 tgid = BPF_CORE_READ(p, tgid), tid;
 	struct runq_start st = {};
 	__u8 *svc = bpf_map_lookup_elem(&proc_tasks, &tgid);
 
 	if (!svc)
 		return;
-	tid = BPF_CORE_READ(p, pid);
 	st.ts_ns = bpf_ktime_get_ns();
 	st.svc = *svc;
 	if (bpf_map_update_elem(&runq_start, &tid, &st, BPF_ANY))
 		map_inc(&lost_proc, FP_PROC_LOST_START);
 }
 
-static __always_inline void runq_switch(const struct task_struct *prev,
-					const struct task_struct *next)
+/*
+ * Runs on every context switch of the host: one hash lookup for the task coming in, and
+ * for a task preempted while runnable one more (its process). The outgoing task is still
+ * current at this tracepoint (__schedule traces before context_switch), so its ids come
+ * from a helper rather than from task_struct reads.
+ */
+static __always_inline void runq_switch(bool prev_runnable, __u32 next_tid)
 {
 	struct fp_runq_hist *h;
 	struct runq_start *st;
-	__u32 tid, key, slot;
+	__u32 key, slot;
 	__u64 delta;
 
-	/* Preempted while runnable: it waits on the run queue from now on. */
-	if (task_state(prev) == TASK_RUNNING)
-		runq_enqueue(prev);
-	tid = BPF_CORE_READ(next, pid);
-	st = bpf_map_lookup_elem(&runq_start, &tid);
+	if (prev_runnable) {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		runq_enqueue(id >> 32, (__u32)id);
+	}
+	st = bpf_map_lookup_elem(&runq_start, &next_tid);
 	if (!st)
 		return;
 	delta = bpf_ktime_get_ns() - st->ts_ns;
 	key = st->svc;
-	bpf_map_delete_elem(&runq_start, &tid);
+	bpf_map_delete_elem(&runq_start, &next_tid);
 	h = bpf_map_lookup_elem(&runq_hist, &key);
 	if (!h)
 		return;
@@ -168,45 +172,52 @@ static __always_inline void runq_switch(const struct task_struct *prev,
 	fp_add(&h->count, 1);
 }
 
+/* tp_btf: task_struct fields are read directly (BTF-typed pointers), no probe_read. */
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(runq_wakeup_btf, struct task_struct *p)
 {
-	runq_enqueue(p);
+	runq_enqueue(p->tgid, p->pid);
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(runq_wakeup_new_btf, struct task_struct *p)
 {
-	runq_enqueue(p);
+	runq_enqueue(p->tgid, p->pid);
 	return 0;
 }
 
 SEC("tp_btf/sched_switch")
 int BPF_PROG(runq_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	runq_switch(prev, next);
+	unsigned int state;
+
+	if (bpf_core_field_exists(prev->__state))
+		state = prev->__state;
+	else
+		state = ((struct task_struct___pre514 *)prev)->state;
+	runq_switch(state == TASK_RUNNING, next->pid);
 	return 0;
 }
 
 SEC("raw_tp/sched_wakeup")
 int BPF_PROG(runq_wakeup_raw, struct task_struct *p)
 {
-	runq_enqueue(p);
+	runq_enqueue(BPF_CORE_READ(p, tgid), BPF_CORE_READ(p, pid));
 	return 0;
 }
 
 SEC("raw_tp/sched_wakeup_new")
 int BPF_PROG(runq_wakeup_new_raw, struct task_struct *p)
 {
-	runq_enqueue(p);
+	runq_enqueue(BPF_CORE_READ(p, tgid), BPF_CORE_READ(p, pid));
 	return 0;
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(runq_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	runq_switch(prev, next);
+	runq_switch(task_state(prev) == TASK_RUNNING, BPF_CORE_READ(next, pid));
 	return 0;
 }
 
