@@ -75,8 +75,6 @@ static __always_inline unsigned int task_state(const struct task_struct *t)
  * added (Linux 6.8); read them only where they exist. */
 struct trace_event_raw_mark_victim___new {
 	unsigned long anon_rss;
-	unsigned long file_rss;
-	unsigned long shmem_rss;
 } __attribute__((preserve_access_index));
 
 #endif

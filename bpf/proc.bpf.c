@@ -82,6 +82,24 @@ struct {
 	__type(value, __u8);
 } oom_victims SEC(".maps");
 
+struct sender_key {
+	__u32 tgid;
+	__s32 sig;
+};
+
+struct sender {
+	__u32 tgid;
+	char comm[16];
+};
+
+/* Who sent a signal to a process of a service, by (target, signal), until it exits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_PROC_SENDERS);
+	__type(key, struct sender_key);
+	__type(value, struct sender);
+} senders SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FP_PROC_LOSTS);
@@ -266,6 +284,27 @@ int handle_signal_deliver(struct trace_event_raw_signal_deliver *ctx)
 	return 0;
 }
 
+/*
+ * The sender of a signal to a process of a service (kill(2) runs in the sender's
+ * context), so that an exit by SIGTERM or SIGKILL says who sent it. Signals to threads
+ * (tgkill by the process itself) and to processes of no service are not kept. Keyed by
+ * signal too: a later SIGCHLD must not hide who sent the SIGTERM.
+ */
+SEC("tracepoint/signal/signal_generate")
+int handle_signal_generate(struct trace_event_raw_signal_generate *ctx)
+{
+	struct sender_key k = { .tgid = ctx->pid, .sig = ctx->sig };
+	struct sender v;
+
+	if (ctx->result != 0 /* TRACE_SIGNAL_DELIVERED */ ||
+	    !bpf_map_lookup_elem(&proc_tasks, &k.tgid))
+		return 0;
+	v.tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(v.comm, sizeof(v.comm));
+	bpf_map_update_elem(&senders, &k, &v, BPF_ANY);
+	return 0;
+}
+
 /* The task is chosen and already sent SIGKILL (__oom_kill_process). Its exit follows. */
 SEC("tracepoint/oom/mark_victim")
 int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
@@ -287,9 +326,11 @@ int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
 	e->pid = pid;
 	svc = bpf_map_lookup_elem(&proc_tasks, &pid);
 	e->svc = svc ? *svc : FP_SVC_NONE;
+	/* in kB, as the kernel's "Killed process ... anon-rss" line; the anonymous memory
+	 * is what the victim's memory cgroup was charged for (file pages may be charged
+	 * to whoever read them first) */
 	if (bpf_core_field_exists(n->anon_rss))
-		e->rss_pages = BPF_CORE_READ(n, anon_rss) + BPF_CORE_READ(n, file_rss) +
-			       BPF_CORE_READ(n, shmem_rss);
+		e->anon_rss_kb = BPF_CORE_READ(n, anon_rss);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
@@ -351,6 +392,16 @@ int handle_exit(void *ctx)
 		e->si_code = ps->code;
 	}
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (sig) {
+		struct sender_key k = { .tgid = tgid, .sig = sig };
+		struct sender *from = bpf_map_lookup_elem(&senders, &k);
+
+		if (from) {
+			e->sender_pid = from->tgid;
+			__builtin_memcpy(e->sender_comm, from->comm, sizeof(e->sender_comm));
+			bpf_map_delete_elem(&senders, &k);
+		}
+	}
 	bpf_ringbuf_submit(e, 0);
 out:
 	bpf_map_delete_elem(&pending_sig, &tgid);

@@ -12,6 +12,7 @@
 #define FP_PROC_RINGBUF_BYTES (256U << 10)
 #define FP_PROC_PENDING 4096 /* fatal signals delivered, waiting for the exit */
 #define FP_PROC_OOM_VICTIMS 1024
+#define FP_PROC_SENDERS 4096 /* signals sent to processes of services, until they exit */
 
 /* Map names, so that userspace and tests can find them by name. */
 #define FP_MAP_PROC_TASKS "proc_tasks"
@@ -42,7 +43,7 @@ enum fp_proc_event_type {
 struct fp_proc_event {
 	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u64 cgroup_id; /* v2 cgroup of the exiting task; 0 for FP_PROC_OOM */
-	__u64 rss_pages; /* FP_PROC_OOM: anon + file + shmem RSS when chosen, if known */
+	__u64 anon_rss_kb; /* FP_PROC_OOM: anonymous RSS when chosen (kB), 0 if unknown */
 	__u32 type;
 	__u32 pid; /* tgid */
 	__s32 exit_code; /* task->exit_code: signal in bits 0-6, core dumped 0x80,
@@ -53,6 +54,9 @@ struct fp_proc_event {
 	__u8 oom; /* FP_PROC_EXIT: the process was an OOM victim */
 	__u8 pad[2];
 	char comm[16];
+	__u32 sender_pid; /* who sent the signal it died of (tgid), 0 if unknown */
+	char sender_comm[16];
+	__u8 pad2[4];
 };
 
 #endif /* FOGPROBE_PROC_H */

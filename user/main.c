@@ -246,7 +246,7 @@ static uint64_t mono_ns(void)
 static void on_proc(void *ctx, const struct fp_proc_event *e)
 {
 	struct daemon *d = ctx;
-	char comm[FP_COMM_LEN + 1], cg[512];
+	char comm[FP_COMM_LEN + 1], sender[FP_COMM_LEN + 1], cg[512];
 	struct proc_exit x = {
 		.svc = e->svc < d->cfg.n_services ? e->svc : -1,
 		.comm = comm,
@@ -255,13 +255,17 @@ static void on_proc(void *ctx, const struct fp_proc_event *e)
 		.sig = e->sig,
 		.si_code = e->si_code,
 		.oom = e->oom,
-		.rss_bytes = e->rss_pages * (uint64_t)sysconf(_SC_PAGESIZE),
+		.anon_rss_bytes = e->anon_rss_kb * 1024,
+		.sender_pid = e->sender_pid,
+		.sender_comm = sender,
 	};
 	struct timespec wall;
 	uint64_t now = mono_ns();
 
 	memcpy(comm, e->comm, FP_COMM_LEN);
 	comm[FP_COMM_LEN] = '\0';
+	memcpy(sender, e->sender_comm, FP_COMM_LEN);
+	sender[FP_COMM_LEN] = '\0';
 	clock_gettime(CLOCK_REALTIME, &wall);
 	x.unix_time = wall.tv_sec + wall.tv_nsec / 1e9 - (now > e->ts_ns ? (now - e->ts_ns) / 1e9 : 0);
 	if (e->type == FP_PROC_OOM) {

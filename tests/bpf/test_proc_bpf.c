@@ -169,7 +169,23 @@ static void service_children(void **state)
 	assert_int_equal(e->exit_code >> 8, 3);
 	assert_int_equal(e->sig, 0);
 
-	/* forked children left the table when they exited */
+	/* killed by this process: the record names the sender */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	usleep(100000);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	e = record_of(pid);
+	assert_non_null(e);
+	assert_int_equal(e->exit_code, SIGTERM);
+	assert_int_equal(e->sender_pid, getpid());
+	assert_string_equal(e->sender_comm, "test_proc_bpf");
+
+		/* forked children left the table when they exited */
 	assert_int_equal(proc__count_tasks(pc, counts), 0);
 	assert_int_equal(counts[SVC], 1);
 }

@@ -94,6 +94,13 @@ echo "    since the kill: observed +${obs}s, up +${up}s; the test measured ${dow
 check "observed - up == measured down time +- 0.5 s" awk -v o="$obs" -v u="$up" -v d="$down" 'BEGIN { x = o - u - d; if (x < 0) x = -x; exit !(x <= 0.5) }'
 check "state changes +2 (down, up)" eq $(($(metric fogprobe_service_state_changes_total 'service="web"') - ch0)) 2
 check "exit of the killed server counted as reason=signal" eq "$(metric fogprobe_process_exits_total 'service="web",reason="signal"')" 1
+killed=$(curl -sf "http://127.0.0.1:$METRICS_PORT/api/events" | $PY -c '
+import json, sys
+for e in json.load(sys.stdin)["events"]:
+    if e["service"] == "web" and e.get("signal") == "SIGKILL":
+        print(e["type"], e.get("sender_pid"), e.get("sender_comm")); break')
+# kill is a shell builtin: the sender is this script
+check "exit event: SIGKILL sent by this shell (pid $$, bash)" eq "$killed" "exit $$ bash"
 
 echo "(d) the server hands its socket to a forked worker and exits: still up"
 kill -KILL $WEB

@@ -57,6 +57,13 @@ st=$?
 sleep 0.5
 k=$(kernel_ooms)
 echo "    pid $HOG exited with status $st (128 + 9 = SIGKILL); kernel oom_kill count $k"
+rss=$(curl -sf "http://127.0.0.1:$METRICS_PORT/api/events" | $PY -c '
+import json, sys
+for e in json.load(sys.stdin)["events"]:
+    if e["pid"] == int(sys.argv[1]): print(e.get("anon_rss_bytes", 0)); break' "$HOG")
+echo "    anonymous RSS when chosen: $rss bytes (limit $LIMIT)"
+# the victim's anonymous memory is what filled the cgroup: at most the limit, most of it
+check "victim anonymous RSS between half the limit and the limit" awk -v r="${rss:-0}" -v l="$LIMIT" 'BEGIN { exit !(r > l / 2 && r <= l) }'
 check "the shell saw SIGKILL" eq "$st" 137
 check "the kernel killed one process in the cgroup" eq "$k" 1
 check "oom_kills_total{hog} == the kernel's count" eq $(($(metric fogprobe_oom_kills_total 'service="hog"') - o0)) "$k"
@@ -66,8 +73,9 @@ ev=$(curl -sf "http://127.0.0.1:$METRICS_PORT/api/events" | $PY -c '
 import json, sys
 for e in json.load(sys.stdin)["events"]:
     if e["pid"] == int(sys.argv[1]):
-        print(e["type"], e["service"], e.get("signal", "-"), e["comm"]); break' "$HOG")
+        print(e["type"], e["service"], e.get("signal", "-"), e["comm"],
+              "rss" if e.get("anon_rss_bytes", 0) > 0 else "no-rss"); break' "$HOG")
 echo "    event: $ev"
-check "one oom event for the pid: service hog, SIGKILL, python3" eq "$ev" "oom hog SIGKILL python3"
+check "one oom event for the pid: service hog, SIGKILL, python3, its RSS" eq "$ev" "oom hog SIGKILL python3 rss"
 
 finish

@@ -19,7 +19,7 @@
 #include "lib/log.h"
 #include "proc.skel.h"
 
-_Static_assert(sizeof(struct fp_proc_event) == 64, "fp_proc_event layout");
+_Static_assert(sizeof(struct fp_proc_event) == 88, "fp_proc_event layout");
 _Static_assert(sizeof(struct fp_runq_hist) == (FP_RUNQ_SLOTS + 3) * 8, "fp_runq_hist layout");
 
 #define RUNQ_PROGS 3
@@ -44,6 +44,8 @@ static const struct feature features[] = {
 	{ "process_forks", { { "tracepoint/sched/sched_process_fork", { "handle_fork" } } } },
 	{ "fatal_signals",
 	  { { "tracepoint/signal/signal_deliver", { "handle_signal_deliver" } } } },
+	{ "signal_senders",
+	  { { "tracepoint/signal/signal_generate", { "handle_signal_generate" } } } },
 	{ "oom_kills", { { "tracepoint/oom/mark_victim", { "handle_mark_victim" } } } },
 	{ "process_exits", { { "tracepoint/sched/sched_process_exit", { "handle_exit" } } } },
 };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,13 @@ struct proc_metrics {
 	struct metric_family *runq, *oom, *crashes, *exits, *up, *up_s, *observed_s, *changes,
 		*probe_ok, *probe_s;
 	double runq_bounds[FP_RUNQ_SLOTS - 1];
+	/* RSS of the last OOM victims (oom:mark_victim), for their exit's event */
+	struct {
+		uint32_t pid;
+		uint64_t rss;
+	} victims[16];
+	unsigned next_victim;
+	pthread_mutex_t lock;
 };
 
 #define L(...)                                                                             \
@@ -78,6 +86,7 @@ struct proc_metrics *proc_metrics__new(struct metrics *reg, const struct config 
 		return NULL;
 	pm->cfg = cfg;
 	pm->log = log;
+	pthread_mutex_init(&pm->lock, NULL);
 	/* slot i of the kernel histogram holds [2^(i-1), 2^i) microseconds */
 	for (i = 0; i < FP_RUNQ_SLOTS - 1; i++)
 		pm->runq_bounds[i] = ldexp(1e-6, i);
@@ -126,6 +135,9 @@ struct proc_metrics *proc_metrics__new(struct metrics *reg, const struct config 
 
 void proc_metrics__free(struct proc_metrics *pm)
 {
+	if (!pm)
+		return;
+	pthread_mutex_destroy(&pm->lock);
 	free(pm);
 }
 
@@ -176,6 +188,19 @@ void proc_metrics__exit(struct proc_metrics *pm, const struct proc_exit *e)
 	if (!ev)
 		return;
 	json_object_set_new(ev, "reason", json_string(class_names[c]));
+	if (c == PROC_EXIT_OOM) {
+		unsigned i;
+
+		pthread_mutex_lock(&pm->lock);
+		for (i = 0; i < 16; i++)
+			if (pm->victims[i].pid == e->pid && pm->victims[i].rss) {
+				json_object_set_new(ev, "anon_rss_bytes",
+						    json_integer((json_int_t)pm->victims[i].rss));
+				pm->victims[i].pid = 0;
+				break;
+			}
+		pthread_mutex_unlock(&pm->lock);
+	}
 	if (sig) {
 		json_object_set_new(ev, "signal",
 				    json_string(proc_metrics__signal_name(sig, sbuf, sizeof(sbuf))));
@@ -184,6 +209,13 @@ void proc_metrics__exit(struct proc_metrics *pm, const struct proc_exit *e)
 		 * process (SI_USER 0, SI_TKILL -6: raise(), abort()). */
 		if (e->sig == sig)
 			json_object_set_new(ev, "si_code", json_integer(e->si_code));
+		/* kill(2) from another process: who sent it (a fault or raise() is the
+		 * process itself, and the OOM killer runs in whichever task allocated) */
+		if (e->sender_pid && e->sender_pid != e->pid && c != PROC_EXIT_OOM) {
+			json_object_set_new(ev, "sender_pid", json_integer(e->sender_pid));
+			json_object_set_new(ev, "sender_comm",
+					    json_string(e->sender_comm ? e->sender_comm : ""));
+		}
 	} else {
 		json_object_set_new(ev, "exit_status", json_integer((e->exit_code >> 8) & 0xff));
 	}
@@ -193,6 +225,11 @@ void proc_metrics__exit(struct proc_metrics *pm, const struct proc_exit *e)
 void proc_metrics__oom(struct proc_metrics *pm, const struct proc_exit *e)
 {
 	metrics__add(pm->oom, L(svc_name(pm, e->svc)), 1);
+	pthread_mutex_lock(&pm->lock);
+	pm->victims[pm->next_victim % 16].pid = e->pid;
+	pm->victims[pm->next_victim % 16].rss = e->anon_rss_bytes;
+	pm->next_victim++;
+	pthread_mutex_unlock(&pm->lock);
 }
 
 void proc_metrics__runq(struct proc_metrics *pm, const struct fp_runq_hist h[FP_MAX_SERVICES])

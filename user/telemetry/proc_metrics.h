@@ -51,7 +51,9 @@ struct proc_exit {
 	bool oom;
 	const char *cgroup; /* cgroup v2 path, or NULL if unknown */
 	double unix_time;
-	uint64_t rss_bytes; /* OOM victims, when the kernel reports it */
+	uint64_t anon_rss_bytes; /* OOM victims, when the kernel reports it */
+	uint32_t sender_pid; /* who sent the fatal signal, 0 if unknown */
+	const char *sender_comm;
 };
 
 struct proc_metrics;
