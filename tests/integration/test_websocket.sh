@@ -9,7 +9,9 @@
 #   2. /api/ws/connect with subscribe: the same counts, rooms from the subscriptions
 #   3. push -> ack latency at 50 ms and 200 ms ack delays (mean within 10 %, and next to
 #      the server's own measurement), ping -> pong latency at a 60 ms pong delay
-#   4. pushes longer than the 256-byte capture prefix
+#   4. idle_timeout: silence past the service's idle_timeout_s, then a FIN without a close
+#      frame
+#   5. pushes longer than the 256-byte capture prefix
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
 
@@ -17,9 +19,12 @@
 
 PORT=8000
 setup_netns
+IDLE_PORT=8001
 start_daemon '{"services": [
   {"name": "bitchat", "protocol": "websocket", "ports": ['$PORT'],
-   "paths": ["/api/bitchat/ws/", "/api/ws/connect"], "max_rooms": 50}]}' || exit 1
+   "paths": ["/api/bitchat/ws/", "/api/ws/connect"], "max_rooms": 50},
+  {"name": "bitchat-idle", "protocol": "websocket", "ports": ['$IDLE_PORT'],
+   "paths": ["/api/bitchat/ws/"], "idle_timeout_s": 2}]}' || exit 1
 
 # The probe's fogcompute_bitchat_messages_total as "type room count" lines.
 probe_messages() {
@@ -167,7 +172,14 @@ echo "    pong delay 60 ms: probe mean ping -> pong $mean ms"
 check "p2p latency: 10 samples" eq $(($(metric fogcompute_bitchat_p2p_latency_seconds_count) - M_C)) 10
 check "p2p latency mean within 10% of 60 ms" within "$mean" 60 10
 
-echo "4. messages larger than the capture prefix (600-byte texts, 16-bit frame lengths)"
+echo "4. idle_timeout_s 2: a connection silent for 3.5 s, then closed without a close frame"
+d0=$(dropped abnormal_close) r0=$(dropped reset) n0=$(dropped no_close_frame) i0=$(dropped idle_timeout)
+PORT=$IDLE_PORT run_case idle --clients 2 --direct 1 --room-messages 0 -- --clients 2 --direct 1 \
+	--room-messages 0 --rooms 0 --pings 1 --no-close-frame 1 --hold-seconds 3.5 || exit 1
+check "dropped{reason=idle_timeout} +1" eq $(($(dropped idle_timeout) - i0)) 1
+check "dropped: no other reason" eq "$(($(dropped no_close_frame) - n0)) $(($(dropped reset) - r0)) $(($(dropped abnormal_close) - d0))" "0 0 0"
+
+echo "5. messages larger than the capture prefix (600-byte texts, 16-bit frame lengths)"
 run_case big --clients 3 --direct 2 --room-messages 2 --content-bytes 600 -- --clients 3 --direct 2 \
 	--room-messages 2 --rooms 2 --pings 1 || exit 1
 summary_messages "$WORK/big.server.json" >"$WORK/big.want"
