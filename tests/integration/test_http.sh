@@ -8,7 +8,9 @@
 #      batch, hey and wrk): http_requests_total per (status, method, path) exact against
 #      nginx's access log; Next.js families per route class
 #   2. httpdelay.py: 100-continue POST, chunked responses, a pipelined batch (exact)
-#   3. latency at 40 ms and 300 ms server delays: mean within 10 %, median's bucket
+#   3. latency at 40 ms and 300 ms server delays: mean within 10 % of the server's own
+#      service time (and of the delay unless the machine made the server oversleep),
+#      the median's bucket
 #   4. max_paths: distinct paths past the cap go to path="other", overflow counter exact
 #   5. the same from the client's socket alone (the server's end left out by a cgroup matcher)
 . "$(dirname "$0")/lib.sh"

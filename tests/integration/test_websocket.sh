@@ -7,8 +7,9 @@
 #      connections_dropped_total by reason exact (close code 1011, RST, FIN without a
 #      close frame; normal closes are not drops)
 #   2. /api/ws/connect with subscribe: the same counts, rooms from the subscriptions
-#   3. push -> ack latency at 50 ms and 200 ms ack delays (mean within 10 %, and next to
-#      the server's own measurement), ping -> pong latency at a 60 ms pong delay
+#   3. push -> ack latency at 50 ms and 200 ms ack delays, ping -> pong latency at a 60 ms
+#      pong delay: the mean within 10 % of the server's own measurement, and of the
+#      nominal delay unless the machine made the peers late
 #   4. idle_timeout: silence past the service's idle_timeout_s, then a FIN without a close
 #      frame
 #   5. pushes longer than the 256-byte capture prefix
