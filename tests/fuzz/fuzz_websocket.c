@@ -266,13 +266,20 @@ static bool same_events(const struct run *a, const struct run *b)
 static void check_vs_jansson(const uint8_t *data, size_t size, const struct ws_message *m)
 {
 	json_error_t err;
-	json_t *j = json_loadb((const char *)data, size, 0, &err);
-	json_t *v, *data_obj;
+	json_t *j, *v, *data_obj;
 
+	/* jansson takes "{\"a\":1\0}" for an object: a raw NUL is outside what it checks */
+	if (memchr(data, '\0', size))
+		return;
+	j = json_loadb((const char *)data, size, 0, &err);
 	if (!j)
 		return;
-	if (!json_is_object(j) || !m->json)
+	if (json_is_object(j) != m->json) /* jansson reads a top-level array too */
 		abort();
+	if (!m->json) {
+		json_decref(j);
+		return;
+	}
 	v = json_object_get(j, "type");
 	if (json_is_string(v) && json_string_length(v) < WS_ID_MAX &&
 	    strcmp(json_string_value(v), m->type))

@@ -638,6 +638,18 @@ static void test_desync_resync(void **state)
 	feed_s(SERVER, "HTTP/1.1 203 C\r\nContent-Length: 0\r\n\r\n", 7);
 	expect_n(&rec, 3);
 	check_exchange(&rec, 2, "GET", "/three", 203, 23, 37);
+
+	/* pipelined: only the request whose response was lost is dropped */
+	reset();
+	feed_s(CLIENT, "GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n", 1);
+	feed_cut(SERVER, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 5, 38, 0, 2);
+	expect_n(&rec, 1);
+	check_error(&rec, 0, "desync", "GET", "/1");
+	feed_s(SERVER, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n", 3);
+	feed_s(SERVER, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 4);
+	expect_n(&rec, 3);
+	check_exchange(&rec, 1, "GET", "/2", 202, 19, 44);
+	check_exchange(&rec, 2, "GET", "/3", 201, 19, 43);
 }
 
 /*
@@ -718,6 +730,56 @@ static void test_head_cut_by_gap(void **state)
 	feed_cut(SERVER, "HTTP/1.1 204 No Content\r\nX-A: b\r\n\r\n", 27, 35, 0, 2);
 	expect_n(&rec, 1);
 	check_exchange(&rec, 0, "DELETE", "/x", 204, 22, 35);
+}
+
+/* A pipelining client defeats the "next request ends the response" rule: the response is
+ * ended too soon, its rest is skipped, and the next responses still pair right. */
+static void test_head_cut_pipelined(void **state)
+{
+	(void)state;
+	build_nginx(&resp);
+	feed_s(CLIENT, "GET /1 HTTP/1.1\r\n\r\n", 1);
+	feed_cut(SERVER, resp.b, 100, 500, 0, 2); /* head cut, response not over */
+	feed_s(CLIENT, "GET /2 HTTP/1.1\r\n\r\n", 3);
+	expect_n(&rec, 1);
+	check_exchange(&rec, 0, "GET", "/1", 200, 19, 500); /* ended too soon */
+	feed_n(SERVER, resp.b + 500, resp.n - 500, 4);
+	expect_n(&rec, 1);
+	feed_s(CLIENT, "GET /3 HTTP/1.1\r\n\r\n", 5);
+	feed_s(SERVER, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n", 6);
+	feed_s(SERVER, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 7);
+	expect_n(&rec, 3);
+	check_exchange(&rec, 1, "GET", "/2", 202, 19, 44);
+	check_exchange(&rec, 2, "GET", "/3", 201, 19, 43);
+	assert_int_equal(conn.orphan_responses, 0);
+}
+
+/* A chunked upload whose size lines fall in gaps ends when its response starts. */
+static void test_chunked_request_gap(void **state)
+{
+	size_t n;
+
+	(void)state;
+	req.n = 0;
+	puts_(&req, "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	putf(&req, "%x\r\n", 5000);
+	put_body(&req, 5000);
+	puts_(&req, "\r\n");
+	n = req.n;
+	puts_(&req, "0\r\n\r\n");
+	feed_cut(CLIENT, req.b, 100, n, 0, 1); /* no tail: the end is not seen */
+	feed_n(CLIENT, req.b + n, req.n - n, 2); /* the last-chunk alone, captured */
+	feed_s(SERVER, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 3);
+	expect_n(&rec, 1);
+	check_exchange(&rec, 0, "POST", "/upload", 201, req.n, 43);
+
+	reset();
+	feed_cut(CLIENT, req.b, 100, req.n - 3, 0, 1); /* "\r\n0\r\n" and no tail */
+	feed_n(CLIENT, req.b + req.n - 3, 3, 2);	/* "\r\n\r\n" is not a last-chunk */
+	expect_n(&rec, 0);
+	feed_s(SERVER, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 3);
+	expect_n(&rec, 1);
+	check_exchange(&rec, 0, "POST", "/upload", 201, req.n, 43);
 }
 
 /* Something other than a start line where one is due. */
@@ -1094,6 +1156,8 @@ int main(void)
 		cmocka_unit_test_setup(test_chunked_gap_with_tail, setup),
 		cmocka_unit_test_setup(test_desync_resync, setup),
 		cmocka_unit_test_setup(test_head_cut_by_gap, setup),
+		cmocka_unit_test_setup(test_head_cut_pipelined, setup),
+		cmocka_unit_test_setup(test_chunked_request_gap, setup),
 		cmocka_unit_test_setup(test_desync_garbage, setup),
 		cmocka_unit_test_setup(test_not_http, setup),
 		cmocka_unit_test_setup(test_bad_header, setup),

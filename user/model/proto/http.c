@@ -31,12 +31,15 @@
  *   captured prefix are common: cookies, framework headers). Its end is taken from the
  *   other side (finish_lost): a server answers once the request is in, and a keep-alive
  *   client sends its next request once the response is in. A pipelining client breaks
- *   the second rule: the response is then ended too soon and the rest of it reads as a
- *   desync, which drops the requests behind it (no exchange is mispaired).
- * - When the server direction loses sync, every request still waiting for a response is
- *   dropped with "desync": which response a resynchronised status line answers cannot be
- *   known, and a wrong pairing would report a wrong status. When the client direction
- *   loses sync inside a request, that request is dropped and its response skipped.
+ *   the second rule: the response is then ended too soon (resp_bytes and end_ns short).
+ *   Either way, chunks that follow and start no message are taken for the rest of the
+ *   ended message and skipped without a report.
+ * - When the server direction loses sync, the request whose response was being read (or
+ *   was due next) is dropped with "desync"; the requests behind it keep waiting, as their
+ *   responses normally start chunks of their own (one write each). A response lost whole
+ *   inside the same gap would shift the pairing of pipelined requests by one. When the
+ *   client direction loses sync inside a request, that request is dropped and its
+ *   response skipped.
  *   A request lost in a gap before its request line is counted when the gap came at a
  *   message boundary (one request assumed); more requests inside one gap would shift the
  *   pairing of pipelined responses (a keep-alive client waits for each response).
@@ -282,24 +285,27 @@ static void msg_reset(struct http_dir *d, uint8_t state)
 	d->upgrade[0] = 0;
 }
 
-/* Drop every request still waiting for its response (the server side lost them). */
-static void drop_waiting(const struct feed *f, const char *reason)
+/* Which request does the response starting now answer? */
+static uint32_t pick_request(struct http_conn *c)
 {
-	struct http_conn *c = f->c;
-	uint8_t i = 0;
+	uint8_t i;
 
-	while (i < c->nq) {
+	for (i = 0; i < c->nq; i++) {
 		struct http_pending *e = &c->q[i];
 
-		if (e->resp_done) {
-			i++;
+		if (e->resp_done)
 			continue;
+		if (e->skip_before) {
+			e->skip_before--;
+			return SEQ_SKIPPED;
 		}
-		q_sync(c, e);
-		emit(f, HTTP_EV_ERROR, &e->x, reason);
-		q_remove(c, e);
+		return e->seq;
 	}
-	c->tail_skip = 0;
+	if (c->tail_skip) {
+		c->tail_skip--;
+		return SEQ_SKIPPED;
+	}
+	return SEQ_NONE;
 }
 
 /*
@@ -311,7 +317,6 @@ static void lose(const struct feed *f, const char *reason)
 	struct http_conn *c = f->c;
 	struct http_dir *d = f->d;
 	struct http_pending *e;
-	uint8_t before = c->nq;
 	bool say = true; /* report the loss even when no request is concerned */
 
 	if (reason == HTTP_ERR_NOT_HTTP) {
@@ -333,9 +338,19 @@ static void lose(const struct feed *f, const char *reason)
 			emit(f, HTTP_EV_ERROR, NULL, reason);
 		}
 	} else {
-		drop_waiting(f, reason);
-		if (c->nq == before && say)
+		/*
+		 * The response being read, or due next, is lost: drop its request. Those
+		 * behind it stay: their responses normally start chunks of their own.
+		 */
+		e = q_find(c, d->seq == SEQ_NONE && d->state == ST_START ? pick_request(c)
+									   : d->seq);
+		if (e) {
+			q_sync(c, e);
+			emit(f, HTTP_EV_ERROR, &e->x, reason);
+			q_remove(c, e);
+		} else if (say) {
 			emit(f, HTTP_EV_ERROR, NULL, reason);
+		}
 	}
 	msg_reset(d, ST_SKIP);
 }
@@ -417,6 +432,9 @@ static void finish_lost(const struct feed *from, bool client)
 			return;
 	}
 	message_done(&f, d->last_ts);
+	/* later chunks that start no message are taken for the rest of this one */
+	if (d->state == ST_START)
+		d->state = ST_SKIP;
 }
 
 /* The response's head ended at this point of the chunk and the protocol switches. */
@@ -556,29 +574,6 @@ static void request_line(const struct feed *f)
 	d->state = ST_HEADER;
 }
 
-/* Which request does the response starting now answer? */
-static uint32_t pick_request(struct http_conn *c)
-{
-	uint8_t i;
-
-	for (i = 0; i < c->nq; i++) {
-		struct http_pending *e = &c->q[i];
-
-		if (e->resp_done)
-			continue;
-		if (e->skip_before) {
-			e->skip_before--;
-			return SEQ_SKIPPED;
-		}
-		return e->seq;
-	}
-	if (c->tail_skip) {
-		c->tail_skip--;
-		return SEQ_SKIPPED;
-	}
-	return SEQ_NONE;
-}
-
 /* "HTTP/1.x SP NNN [SP reason]" */
 static void status_line(const struct feed *f)
 {
@@ -657,6 +652,9 @@ static void header_line(const struct feed *f)
 		lose(f, HTTP_ERR_BAD_HEADER);
 		return;
 	}
+	/* only three names matter: skip the others by their length */
+	if (name != 14 && name != 17 && name != 7)
+		return;
 	v = l + name + 1;
 	vn = n - name - 1;
 	trim(&v, &vn);

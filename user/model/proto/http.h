@@ -32,10 +32,10 @@
  *                        end) fell in a gap, chunk data ran past its size, or a start line
  *                        was expected and something else came. Reported once per loss;
  *                        the direction then waits as after "not_http". When the server
- *                        direction loses sync, each request still waiting for its
- *                        response is reported "desync" (x filled) and dropped instead;
- *                        when the client direction loses it inside a request, that
- *                        request is reported (x filled) and its response will be skipped
+ *                        direction loses sync, the request whose response was being read
+ *                        (or was due next) is reported "desync" (x filled) and dropped
+ *                        instead; when the client direction loses it inside a request,
+ *                        that request is reported (x filled) and its response skipped
  *   "bad_header"         a malformed header line (no colon, bad name), Content-Length
  *                        (not digits, conflicting values), chunk size, or a request
  *                        Transfer-Encoding that does not end in chunked: the direction
@@ -161,9 +161,11 @@ size_t http__feed(struct http_conn *c, bool from_client, const uint8_t *data, si
 
 /*
  * The connection closed at ts_ns: a response delimited by close (no Content-Length, not
- * chunked, not a HEAD/204/304 response) completes now (its end_ns stays the ts of the
- * chunk holding its last byte); requests still without a response are reported as ERROR
- * "no_response" (one per request, with x filled in). The conn is then reset.
+ * chunked, not a HEAD/204/304 response), or one whose end a gap hid, completes now (its
+ * end_ns stays the ts of the chunk holding its last byte); requests still without a
+ * response are reported as ERROR "no_response" (one per request, with x filled in), and a
+ * request whose response came but whose own end was not seen as EXCHANGE. The conn is
+ * then reset (http__init), ready for reuse.
  */
 void http__close(struct http_conn *c, uint64_t ts_ns, http_event_fn fn, void *ctx);
 
