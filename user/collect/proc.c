@@ -359,11 +359,6 @@ int proc__lost(struct proc_collector *c, __u64 out[FP_PROC_LOSTS + 1])
 	return 0;
 }
 
-bool proc__runq_attached(const struct proc_collector *c)
-{
-	return c && c->hooks[0].attached;
-}
-
 size_t proc__hooks(const struct proc_collector *c, const struct tcp_hook **hooks)
 {
 	*hooks = c->hooks;

@@ -45,7 +45,6 @@ int proc__count_tasks(struct proc_collector *c, __u32 counts[FP_MAX_SERVICES]);
 int proc__read_runq(struct proc_collector *c, struct fp_runq_hist out[FP_MAX_SERVICES]);
 /* Losses (enum fp_proc_lost) plus records userspace dropped as malformed at [FP_PROC_LOSTS]. */
 int proc__lost(struct proc_collector *c, __u64 out[FP_PROC_LOSTS + 1]);
-bool proc__runq_attached(const struct proc_collector *c);
 
 size_t proc__hooks(const struct proc_collector *c, const struct tcp_hook **hooks);
 size_t proc__prog_stats(const struct proc_collector *c, struct tcp_prog_stats *out, size_t max);

@@ -17,7 +17,6 @@
 #ifndef FOGPROBE_MODEL_HEALTH_H
 #define FOGPROBE_MODEL_HEALTH_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "lib/config.h"
