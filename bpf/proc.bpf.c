@@ -31,6 +31,12 @@
 	((1U << 3) | (1U << 4) | (1U << 5) | (1U << 6) | (1U << 7) | (1U << 8) | (1U << 11) | \
 	 (1U << 24) | (1U << 25) | (1U << 31))
 
+/* Signals whose default action ends the process: all of 1..31 but SIGCHLD 17, SIGCONT 18,
+ * SIGSTOP 19, SIGTSTP 20, SIGTTIN 21, SIGTTOU 22, SIGURG 23, SIGWINCH 28. */
+#define FATAL_MASK                                                                         \
+	(0xfffffffeU & ~((1U << 17) | (1U << 18) | (1U << 19) | (1U << 20) | (1U << 21) |   \
+			 (1U << 22) | (1U << 23) | (1U << 28)))
+
 char LICENSE[] SEC("license") = "GPL";
 
 struct {
@@ -287,8 +293,9 @@ int handle_signal_deliver(struct trace_event_raw_signal_deliver *ctx)
 /*
  * The sender of a signal to a process of a service (kill(2) runs in the sender's
  * context), so that an exit by SIGTERM or SIGKILL says who sent it. Signals to threads
- * (tgkill by the process itself) and to processes of no service are not kept. Keyed by
- * signal too: a later SIGCHLD must not hide who sent the SIGTERM.
+ * (tgkill by the process itself), to processes of no service and signals that do not
+ * end a process by default (SIGCHLD, ...) are not kept. Keyed by signal too: a later
+ * signal must not hide who sent the SIGTERM.
  */
 SEC("tracepoint/signal/signal_generate")
 int handle_signal_generate(struct trace_event_raw_signal_generate *ctx)
@@ -296,7 +303,8 @@ int handle_signal_generate(struct trace_event_raw_signal_generate *ctx)
 	struct sender_key k = { .tgid = ctx->pid, .sig = ctx->sig };
 	struct sender v;
 
-	if (ctx->result != 0 /* TRACE_SIGNAL_DELIVERED */ ||
+	if (k.sig <= 0 || k.sig > 31 || !((1U << k.sig) & FATAL_MASK) ||
+	    ctx->result != 0 /* TRACE_SIGNAL_DELIVERED */ ||
 	    !bpf_map_lookup_elem(&proc_tasks, &k.tgid))
 		return 0;
 	v.tgid = bpf_get_current_pid_tgid() >> 32;
