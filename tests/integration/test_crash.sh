@@ -80,10 +80,10 @@ check "crashes{none,SIGSEGV} grew" [ "$(metric fogprobe_process_crashes_total 's
 check "its event names service none" eq "$(event_field "$pid" service)" none
 
 echo "(e) run-queue latency: 3 forked workers spin 2 s each (2 CPUs here) vs. schedstat"
-$PY "$W" serve 7410 --after 0.5 --spin 2 --procs 3 --end exit:0 >"$WORK/spin" &
+$PY "$W" serve 7410 --after 1 --spin 2 --procs 3 --end exit:0 >"$WORK/spin" &
 SP=$!
 for i in $(seq 1 30); do grep -q listening "$WORK/spin" && break; sleep 0.1; done
-sleep 0.3 # the listen event reached the probe; the workers fork after 0.5 s
+sleep 0.5 # the listen event reached the probe; the workers fork after 1 s
 s0=$(metricf fogprobe_runqueue_latency_seconds_sum 'service="spinner"')
 c0=$(metric fogprobe_runqueue_latency_seconds_count 'service="spinner"')
 wait $SP

@@ -106,7 +106,7 @@ echo "(d) the server hands its socket to a forked worker and exits: still up"
 kill -KILL $WEB
 wait $WEB 2>/dev/null
 wait_metric fogprobe_service_up 'service="web"' 0 4 >/dev/null
-$PY "$W" serve 7500 --after 0.5 --end handoff >"$WORK/web3" 2>&1 &
+$PY "$W" serve 7500 --after 1 --end handoff >"$WORK/web3" 2>&1 &
 PARENT=$!
 wait $PARENT
 worker=$(sed -n 's/^worker pid=//p' "$WORK/web3")

@@ -50,7 +50,7 @@ o0=$(metric fogprobe_oom_kills_total 'service="hog"')
 check "oom_kills_total{hog} is exported before any kill" eq "$(scrape | grep -c '^fogprobe_oom_kills_total{service="hog"}')" 1
 
 echo "a service process allocates past the cgroup's ${LIMIT}-byte limit"
-sh -c "echo \$\$ >'$MEMCG/cgroup.procs' && exec $PY '$W' serve 7600 --after 0.5 --end oom" >"$WORK/hog" 2>&1 &
+sh -c "echo \$\$ >'$MEMCG/cgroup.procs' && exec $PY '$W' serve 7600 --after 1 --end oom" >"$WORK/hog" 2>&1 &
 HOG=$!
 wait $HOG
 st=$?

@@ -53,7 +53,7 @@ def main():
     ap.add_argument("cmd", choices=["serve"])
     ap.add_argument("port", type=int)
     ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--after", type=float, default=0.5)
+    ap.add_argument("--after", type=float, default=1.0)
     ap.add_argument("--end", default="none")
     ap.add_argument("--spin", type=float, default=0)
     ap.add_argument("--procs", type=int, default=0)
