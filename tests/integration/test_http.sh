@@ -8,8 +8,11 @@
 #      batch, hey and wrk): http_requests_total per (status, method, path) exact against
 #      nginx's access log; Next.js families per route class
 #   2. httpdelay.py: 100-continue POST, chunked responses, a pipelined batch (exact)
-#   3. latency at 40 ms and 300 ms server delays: mean within 10 %, median's bucket
+#   3. latency at 40 ms and 300 ms server delays: mean within 10 % of the server's own
+#      service time (and of the delay unless the machine made the server oversleep),
+#      the median's bucket
 #   4. max_paths: distinct paths past the cap go to path="other", overflow counter exact
+#   5. the same from the client's socket alone (the server's end left out by a cgroup matcher)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
 
@@ -82,6 +85,11 @@ same_table() {
 }
 
 sum_of() { awk '{ s += $NF } END { print s + 0 }' "$@"; }
+jf() { # FILE KEY: a key of the last JSON line of FILE
+	/usr/bin/python3 -c 'import json, sys
+print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])' "$1" "$2"
+}
+hey_avg_ms() { awk '/Average:/ { printf "%.3f\n", $2 * 1000; exit }' "$1"; }
 
 echo "1. a mix to nginx, checked against its access log"
 U=http://$SRV_IP:$WEB
@@ -205,17 +213,28 @@ for delay in 40 300; do
 	stop_pid "$HTTPDELAY_PID"
 	ok=$(awk '/\[200\]/ { print $2 }' "$WORK/hey.delay")
 	mean=$(mean_ms http_request_duration_seconds "$sel")
-	echo "    delay $delay ms: hey ${ok:-0} x 200, probe +$(($(metric http_requests_total "$sel") - c0)) requests, mean $mean ms"
+	smean=$(jf "$HTTPDELAY_OUT.json" service_ms_mean)
+	echo "    delay $delay ms: hey ${ok:-0} x 200, probe +$(($(metric http_requests_total "$sel") - c0)) requests," \
+		"mean $mean ms; the server's own service time $smean ms"
 	check "delay $delay: 20 requests counted" eq $(($(metric http_requests_total "$sel") - c0)) 20
-	check "delay $delay: mean duration within 10% of $delay ms" within "$mean" "$delay" 10
+	check "delay $delay: mean within 10% of the server's own service time" within "$mean" "$smean" 10
+	# On a loaded machine the server itself oversleeps: the nominal delay is then no
+	# longer what happened, and only the server's measurement is compared with.
+	if within "$smean" "$delay" 10; then
+		check "delay $delay: mean duration within 10% of $delay ms" within "$mean" "$delay" 10
+	else
+		echo "    (the server took $smean ms for a $delay ms delay: machine load; nominal check left out)"
+	fi
 	# The contract's buckets are coarse (.025 .05 .1 .25 .5): interpolating inside one
 	# cannot be within 10 %. The server sleeps the delay before answering, so a request
 	# takes [delay, delay + a little]: the median must fall in a bucket that overlaps
-	# [delay, 1.1 * delay] (40 ms -> (25, 50], 300 ms -> (250, 500]).
+	# [delay, 1.1 * delay] (40 ms -> (25, 50], 300 ms -> (250, 500]), or 1.1 times the
+	# server's own mean when that is longer.
 	read -r lo hi < <(median_bucket_ms http_request_duration_seconds 'service="delay"')
 	echo "    median in the bucket ($lo, $hi] ms"
-	check "delay $delay: the median's bucket holds [$delay, 1.1 x $delay] ms" \
-		awk -v lo="${lo:-0}" -v hi="${hi:-0}" -v d="$delay" 'BEGIN { exit !(hi > 0 && lo < d * 1.1 && hi >= d) }'
+	check "delay $delay: the median's bucket holds [$delay, 1.1 x max($delay, $smean)] ms" \
+		awk -v lo="${lo:-0}" -v hi="${hi:-0}" -v d="$delay" -v s="$smean" \
+		'BEGIN { top = (s > d ? s : d) * 1.1; exit !(hi > 0 && lo < top && hi >= d) }'
 done
 
 echo "4. max_paths 4: later distinct paths go to \"other\""
@@ -236,5 +255,53 @@ check "fogprobe_http_path_overflow_total{service=capped} = 6" eq \
 	$(($(metric fogprobe_http_path_overflow_total 'service="capped"') - o0)) 6
 
 check "the daemon survived all of it" kill -0 "$DAEMON_PID"
+
+echo "5. only the client end on this host: a cgroup matcher selects the clients' sockets"
+# The servers stay in the test's cgroup, the clients run in a sub-cgroup that the services
+# name: the probe then sees these requests from the client's socket alone.
+mkdir -p "$CG_ROOT$TEST_CG/cli"
+on_exit "rmdir $CG_ROOT$TEST_CG/cli"
+in_cli_cg() { # CMD...: run CMD in the client namespace inside the sub-cgroup
+	# join the cgroup first: `ip netns exec` remounts /sys, hiding the cgroup tree
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$CG_ROOT$TEST_CG/cli" "$NS_CLI" "$@"
+}
+stop_daemon
+start_daemon '{"services": [
+  {"name": "web", "protocol": "http", "ports": ['$WEB'], "cgroup": "'"$TEST_CG/cli"'"},
+  {"name": "delay", "protocol": "http", "ports": ['$DELAY'], "cgroup": "'"$TEST_CG/cli"'"}]}' || exit 1
+n0=$(wc -l <"$NGINX_LOG")
+urls=()
+for p in / /notfound /error /redirect /static/big.html /chunked/big.html "/api/users/5?q=1" /about; do
+	urls+=(-o /dev/null "$U$p")
+done
+in_cli_cg curl --http1.1 -s -w '%{http_code}\n' "${urls[@]}" >/dev/null
+in_cli_cg curl --http1.1 -s -I -o /dev/null "$U/static/big.html" -o /dev/null "$U/chunked/big.html"
+in_cli_cg curl --http1.1 -s -o /dev/null --data-binary @"$WORK/body" "$U/api/submit"
+in_cli_cg "$L7_PY" "$HTTPDELAY" pipeline "$SRV_IP" $WEB /pipe/2 /static/big.html /error >/dev/null
+in_cli_cg hey -n 50 -c 2 "$U/api/hey/7" >/dev/null 2>&1
+sleep 1
+tail -n +$((n0 + 1)) "$NGINX_LOG" >"$WORK/nginx.cli.log"
+nginx_requests "$WORK/nginx.cli.log" $WEB | template >"$WORK/want.cli"
+probe_requests web >"$WORK/got.cli"
+echo "    nginx: $(sum_of "$WORK/want.cli") requests; probe (client end): $(sum_of "$WORK/got.cli")"
+check "client end only: per (status, method, path) = nginx's log" same_table "$WORK/want.cli" "$WORK/got.cli"
+check "client end only: no server socket classified" eq \
+	"$(metric fogprobe_tcp_connections_opened_total 'service="web",role="server"')" 0
+start_httpdelay "$NS_SRV" $DELAY --bind "$SRV_IP" --delay-ms 40 || exit 1
+sel='service="delay"'
+mark http_request_duration_seconds "$sel"
+in_cli_cg hey -n 20 -c 2 "$D/slow/40" >"$WORK/hey.cli" 2>&1
+sleep 0.5
+stop_pid "$HTTPDELAY_PID"
+mean=$(mean_ms http_request_duration_seconds "$sel")
+havg=$(hey_avg_ms "$WORK/hey.cli")
+echo "    client end only, delay 40 ms: mean $mean ms over $(metric http_request_duration_seconds_count "$sel")" \
+	"requests; hey's own average $havg ms"
+check "client end only: 20 requests" eq "$(metric http_request_duration_seconds_count "$sel")" 20
+# From the client's socket a request lasts from its write to the read of the answer's
+# last byte: what hey itself measures.
+check "client end only: mean within 10% of hey's average" within "$mean" "$havg" 10
+check "client end only: mean at least the 40 ms delay" awk -v m="$mean" 'BEGIN { exit !(m >= 40) }'
+check "the daemon survived the client-end run" kill -0 "$DAEMON_PID"
 
 finish

@@ -7,9 +7,12 @@
 #      connections_dropped_total by reason exact (close code 1011, RST, FIN without a
 #      close frame; normal closes are not drops)
 #   2. /api/ws/connect with subscribe: the same counts, rooms from the subscriptions
-#   3. push -> ack latency at 50 ms and 200 ms ack delays (mean within 10 %, and next to
-#      the server's own measurement), ping -> pong latency at a 60 ms pong delay
-#   4. pushes longer than the 256-byte capture prefix
+#   3. push -> ack latency at 50 ms and 200 ms ack delays, ping -> pong latency at a 60 ms
+#      pong delay: the mean within 10 % of the server's own measurement, and of the
+#      nominal delay unless the machine made the peers late
+#   4. idle_timeout: silence past the service's idle_timeout_s, then a FIN without a close
+#      frame
+#   5. pushes longer than the 256-byte capture prefix
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
 
@@ -17,9 +20,12 @@
 
 PORT=8000
 setup_netns
+IDLE_PORT=8001
 start_daemon '{"services": [
   {"name": "bitchat", "protocol": "websocket", "ports": ['$PORT'],
-   "paths": ["/api/bitchat/ws/", "/api/ws/connect"], "max_rooms": 50}]}' || exit 1
+   "paths": ["/api/bitchat/ws/", "/api/ws/connect"], "max_rooms": 50},
+  {"name": "bitchat-idle", "protocol": "websocket", "ports": ['$IDLE_PORT'],
+   "paths": ["/api/bitchat/ws/"], "idle_timeout_s": 2}]}' || exit 1
 
 # The probe's fogcompute_bitchat_messages_total as "type room count" lines.
 probe_messages() {
@@ -156,18 +162,37 @@ for delay in 50 200; do
 	acks=$(j "$WORK/lat$delay.server.json" acks)
 	echo "    ack delay $delay ms: probe mean $mean ms over $n acks; server's own mean $smean ms over $acks"
 	check "ack delay $delay: one latency sample per ack ($acks)" eq "$n" "$acks"
-	check "ack delay $delay: mean within 10% of $delay ms" within "$mean" "$delay" 10
 	check "ack delay $delay: mean within 10% of the server's measurement" within "$mean" "$smean" 10
+	# On a loaded machine the client itself acks late: the nominal delay is then no
+	# longer what happened, and only the server's measurement is compared with.
+	if within "$smean" "$delay" 10; then
+		check "ack delay $delay: mean within 10% of $delay ms" within "$mean" "$delay" 10
+	else
+		echo "    (the acks came $smean ms after the pushes for a $delay ms delay: machine load; nominal check left out)"
+	fi
 done
 mark fogcompute_bitchat_p2p_latency_seconds
 run_case pong --clients 2 --direct 0 --room-messages 0 --pong-delay-ms 60 -- --clients 2 --direct 0 \
 	--room-messages 0 --rooms 0 --pings 5 || exit 1
 mean=$(mean_ms fogcompute_bitchat_p2p_latency_seconds)
-echo "    pong delay 60 ms: probe mean ping -> pong $mean ms"
+smean=$(j "$WORK/pong.server.json" pong_latency_ms.mean)
+echo "    pong delay 60 ms: probe mean ping -> pong $mean ms; the server's own $smean ms"
 check "p2p latency: 10 samples" eq $(($(metric fogcompute_bitchat_p2p_latency_seconds_count) - M_C)) 10
-check "p2p latency mean within 10% of 60 ms" within "$mean" 60 10
+check "p2p latency mean within 10% of the server's measurement" within "$mean" "$smean" 10
+if within "$smean" 60 10; then
+	check "p2p latency mean within 10% of 60 ms" within "$mean" 60 10
+else
+	echo "    (the server answered in $smean ms for a 60 ms delay: machine load; nominal check left out)"
+fi
 
-echo "4. messages larger than the capture prefix (600-byte texts, 16-bit frame lengths)"
+echo "4. idle_timeout_s 2: a connection silent for 3.5 s, then closed without a close frame"
+d0=$(dropped abnormal_close) r0=$(dropped reset) n0=$(dropped no_close_frame) i0=$(dropped idle_timeout)
+PORT=$IDLE_PORT run_case idle --clients 2 --direct 1 --room-messages 0 -- --clients 2 --direct 1 \
+	--room-messages 0 --rooms 0 --pings 1 --no-close-frame 1 --hold-seconds 3.5 || exit 1
+check "dropped{reason=idle_timeout} +1" eq $(($(dropped idle_timeout) - i0)) 1
+check "dropped: no other reason" eq "$(($(dropped no_close_frame) - n0)) $(($(dropped reset) - r0)) $(($(dropped abnormal_close) - d0))" "0 0 0"
+
+echo "5. messages larger than the capture prefix (600-byte texts, 16-bit frame lengths)"
 run_case big --clients 3 --direct 2 --room-messages 2 --content-bytes 600 -- --clients 3 --direct 2 \
 	--room-messages 2 --rooms 2 --pings 1 || exit 1
 summary_messages "$WORK/big.server.json" >"$WORK/big.want"

@@ -44,11 +44,12 @@ Summary (both ends, each from its own socket's view):
   {"connections": n, "messages": {TYPE: {ROOM: count}}, "endings": {"normal": n,
    "abnormal_close": n, "reset": n, "no_close_frame": n}, "rooms": {ROOM: members},
    "pushes": n, "acks": n, "acks_missing": n, "ack_latency_ms": {"mean": x, "n": n},
-   "acks_by_push_room": {ROOM: n}, "errors": n}
+   "acks_by_push_room": {ROOM: n}, "pong_latency_ms": {"mean": x, "n": n}, "errors": n}
 counting every message that crossed the wire once, in whichever direction; ROOM is the
 room the message names (group_id; the rooms of a subscribe are not one room) or "none".
 The server's ack_latency_ms is push sent -> ack received (what a probe on the server's
-socket can see); the client's is push received -> ack sent. The server tells endings
+socket can see); the client's is push received -> ack sent. pong_latency_ms (server only)
+is ping read -> pong written. The server tells endings
 apart by what reached it: a close code (1000 normal, other abnormal_close), a reset
 (ECONNRESET) or end of stream without a close frame.
 """
@@ -80,6 +81,7 @@ class Tally:
         self.acks = 0
         self.acks_by_room = collections.Counter()
         self.lat = []
+        self.pong_lat = []
         self.errors = 0
 
     def msg(self, obj):
@@ -97,10 +99,14 @@ class Tally:
             "acks": self.acks,
             "acks_missing": expected_acks - self.acks,
             "acks_by_push_room": dict(sorted(self.acks_by_room.items())),
-            "ack_latency_ms": {"mean": round(sum(self.lat) / len(self.lat), 3) if self.lat else None,
-                               "n": len(self.lat)},
+            "ack_latency_ms": mean_of(self.lat),
+            "pong_latency_ms": mean_of(self.pong_lat),
             "errors": self.errors,
         }
+
+
+def mean_of(v):
+    return {"mean": round(sum(v) / len(v), 3) if v else None, "n": len(v)}
 
 
 def content(n, seq):
@@ -185,9 +191,11 @@ async def run_server(args):
                 tally.msg(obj)
                 t = obj.get("type")
                 if t == "ping":
+                    t0 = time.monotonic()
                     if args.pong_delay_ms:
                         await asyncio.sleep(args.pong_delay_ms / 1000.0)
                     await send(conn, {"type": "pong"})
+                    tally.pong_lat.append((time.monotonic() - t0) * 1000.0)
                 elif t == "ack":
                     ent = conn.sent_at.pop(obj.get("message_id"), None)
                     if ent is None:

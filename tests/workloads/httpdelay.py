@@ -16,7 +16,8 @@ Standard library only.
                        (Content-Length or chunked), "Expect: 100-continue" answered with
                        an interim 100 before the body is read
     Counts: {"requests", "by_status": {"200": n, ...}, "continues", "chunked",
-             "connections"}
+             "connections", "service_ms_sum", "service_ms_mean"} where the service time
+             of a request runs from its head having been read to its last write
 
   httpdelay.py pipeline HOST PORT PATH...   open one connection, write one GET per PATH
                                        in a single send(), then read as many responses;
@@ -36,13 +37,16 @@ import threading
 import time
 import urllib.parse
 
-COUNTS = {"requests": 0, "by_status": {}, "continues": 0, "chunked": 0, "connections": 0}
+COUNTS = {"requests": 0, "by_status": {}, "continues": 0, "chunked": 0, "connections": 0,
+          "service_ms_sum": 0.0}
 LOCK = threading.Lock()
 
 
-def count(key, status=None):
+def count(key, status=None, t0=None):
     with LOCK:
         COUNTS[key] += 1
+        if t0 is not None:
+            COUNTS["service_ms_sum"] += (time.monotonic() - t0) * 1000.0
         if status is not None:
             s = str(status)
             COUNTS["by_status"][s] = COUNTS["by_status"].get(s, 0) + 1
@@ -50,6 +54,10 @@ def count(key, status=None):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive unless the client says close
+    # The head and the body are two writes: with Nagle on, the body waits for the ACK of
+    # the head, which the client delays (40 ms on Linux), and every answer would reach
+    # the client 40 ms after the server wrote it. TCP_NODELAY sends each write at once.
+    disable_nagle_algorithm = True
     server_version = "httpdelay/1"
     delay_ms = 0.0
 
@@ -82,6 +90,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.rfile.read(n)
 
     def answer(self, head_only=False):
+        # the head has just been read: from here to the last write is the service time
+        t0 = time.monotonic()
         url = urllib.parse.urlsplit(self.path)
         q = urllib.parse.parse_qs(url.query)
         delay = float(q["delay_ms"][0]) if "delay_ms" in q else self.delay_ms
@@ -103,7 +113,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")
-            count("requests", 200)
+            count("requests", 200, t0)
             return
         status = 200
         if parts[0] == "status" and len(parts) > 1 and parts[1].isdigit():
@@ -118,7 +128,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if not head_only:
             self.wfile.write(body)
-        count("requests", status)
+        count("requests", status, t0)
 
     def do_GET(self):
         self.answer()
@@ -151,6 +161,8 @@ def serve(args):
     srv.shutdown()
     srv.server_close()
     with LOCK:
+        n = COUNTS["requests"]
+        COUNTS["service_ms_mean"] = round(COUNTS["service_ms_sum"] / n, 3) if n else None
         print(json.dumps(COUNTS, sort_keys=True), flush=True)
     return 0
 
