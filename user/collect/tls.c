@@ -20,7 +20,8 @@
 #include "l7.h"
 #include "tls.skel.h"
 
-#define TLS_MAX_SEEN 8192 /* files looked at, remembered so each is parsed once */
+#define TLS_MAX_SEEN 8192 /* files looked at, remembered so each is parsed (and hooked) once;
+			   * files past that many are not looked at */
 
 static const char *const func_names[TLS_NFUNCS] = {
 	"SSL_write",	    "SSL_read",	  "SSL_write_ex", "SSL_read_ex",
@@ -30,7 +31,7 @@ static const char *const func_names[TLS_NFUNCS] = {
 enum verdict {
 	V_NONE, /* no OpenSSL here */
 	V_REPORTED, /* in bins[] */
-	V_STRIPPED, /* static OpenSSL without symbols, not reported yet: see note_stripped */
+	V_STRIPPED, /* static OpenSSL without symbols, not reported yet: see on_candidate */
 };
 
 struct seen {
@@ -237,7 +238,7 @@ static struct seen *seen_add(struct tls_collector *c, dev_t dev, ino_t ino, enum
 	struct seen *s;
 
 	if (c->nseen >= TLS_MAX_SEEN)
-		return NULL; /* looked at again next time: slower, never wrong */
+		return NULL;
 	s = &c->seen[c->nseen++];
 	s->dev = dev;
 	s->ino = ino;
@@ -441,6 +442,9 @@ static void on_candidate(void *ctx, int pid, const char *path, const char *open_
 	struct seen *s = seen_find(c, dev, ino);
 
 	if (!s) {
+		/* a file hooked and then forgotten would be hooked twice */
+		if (c->nseen >= TLS_MAX_SEEN)
+			return;
 		if (elf_info_path(open_path, &info))
 			return; /* gone already, or not ELF: looked at again next time */
 		if (info.offset[TLS_SSL_WRITE] && info.offset[TLS_SSL_READ]) {
