@@ -445,11 +445,27 @@ ENTER(readv, ctx->args[0], ctx->args[1], ctx->args[2], ARGS_IOV, FP_RX)
 EXIT(readv, FP_L7_DATA)
 ENTER(sendto, ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_TX)
 EXIT(sendto, FP_L7_DATA)
-ENTER(recvfrom, ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_RX)
+/* recvfrom(fd, buf, len, flags, ...), recvmsg(fd, msg, flags): a MSG_PEEK read leaves
+ * the bytes queued for the read that follows (nginx peeks at the first byte of each
+ * connection on a TLS port): not captured, or the parser would see them twice. */
+#define FP_MSG_PEEK 2 /* include/linux/socket.h */
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[3] & FP_MSG_PEEK)
+		return 0;
+	return save(ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_RX);
+}
 EXIT(recvfrom, FP_L7_DATA)
 ENTER(sendmsg, ctx->args[0], ctx->args[1], 0, ARGS_MSG, FP_TX)
 EXIT(sendmsg, FP_L7_DATA)
-ENTER(recvmsg, ctx->args[0], ctx->args[1], 0, ARGS_MSG, FP_RX)
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[2] & FP_MSG_PEEK)
+		return 0;
+	return save(ctx->args[0], ctx->args[1], 0, ARGS_MSG, FP_RX);
+}
 EXIT(recvmsg, FP_L7_DATA)
 /* sendfile(out_fd, in_fd, ...): bytes only */
 ENTER(sendfile64, ctx->args[0], 0, 0, ARGS_NONE, FP_TX)
