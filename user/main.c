@@ -17,6 +17,7 @@
 
 #include <sys/epoll.h>
 
+#include "collect/host.h"
 #include "collect/l7.h"
 #include "collect/probe.h"
 #include "collect/tcp.h"
@@ -26,6 +27,7 @@
 #include "model/services.h"
 #include "model/streams.h"
 #include "telemetry/betanet_metrics.h"
+#include "telemetry/host_metrics.h"
 #include "telemetry/metrics.h"
 #include "telemetry/tcp_metrics.h"
 
@@ -47,6 +49,9 @@ struct daemon {
 	struct metrics *reg;
 	struct tcp_metrics *tm;
 	struct betanet_metrics *bm;
+	struct host_collector *host; /* NULL: host and container metrics both off */
+	struct host_metrics *hm;
+	const char *host_root; /* --host-root, overrides the config */
 	struct tcp_snapshot snap;
 	pthread_mutex_t refresh_lock;
 	bool ready;
@@ -72,6 +77,8 @@ static void usage(FILE *out)
 		"                           a routing failure (default 5)\n"
 		"      --disable-hooks LIST comma-separated hook prefixes not to use, e.g.\n"
 		"                           tp_btf (forces the tracepoint fallbacks)\n"
+		"      --host-root DIR      the host's / as mounted here (e.g. /host in a pod):\n"
+		"                           host metrics read DIR/proc, DIR/sys and mounts under DIR\n"
 		"  -v, --verbose            debug logging, libbpf's included\n"
 		"  -V, --version            print the version and exit\n"
 		"  -h, --help               print this help and exit\n"
@@ -195,6 +202,35 @@ static const char *reason_name(void *ctx, unsigned reason)
 	return tcp__drop_reason_name(ctx, reason);
 }
 
+static bool cgroup_alive(void *ctx, __u64 cgid)
+{
+	return host__cgroup_alive(ctx, cgid);
+}
+
+/* Host and container metrics, read at scrape time like node_exporter and cAdvisor. */
+static void refresh_host(struct daemon *d)
+{
+	const struct container_snapshot *cs;
+	const struct host_snapshot *hs;
+	const struct cgroup_net *cn = NULL;
+	size_t n_cn = 0;
+
+	if (d->cfg.host.enabled && !host__read(d->host, &hs))
+		host_metrics__update(d->hm, hs);
+	if (!d->cfg.containers.enabled)
+		return;
+	/* Counters first, then the walk: a counter whose cgroup the later walk does not
+	 * find belongs to a removed cgroup, and its entry can go. */
+	if (tcp__read_cgroups(d->tcp, &cn, &n_cn))
+		n_cn = 0;
+	if (!host__containers(d->host, cn, n_cn, &cs)) {
+		host_metrics__containers(d->hm, cs);
+		if (cs->complete)
+			tcp__prune_cgroups(d->tcp, cgroup_alive, d->host);
+	}
+	tcp_metrics__lost(d->tm, "cgroup_map_full", d->snap.lost[FP_LOST_CGROUP_MAP]);
+}
+
 static void refresh(void *ctx)
 {
 	struct daemon *d = ctx;
@@ -231,6 +267,8 @@ static void refresh(void *ctx)
 	/* A classic tracepoint program does not run while another tracing program runs on
 	 * that CPU (an interrupt during a syscall hook): the kernel counts those runs. */
 	tcp_metrics__lost(d->tm, "bpf_recursion", misses);
+	if (d->host)
+		refresh_host(d);
 	pthread_mutex_unlock(&d->refresh_lock);
 }
 
@@ -308,9 +346,47 @@ static void start_l7(struct daemon *d)
 	}
 }
 
+static int start_host(struct daemon *d)
+{
+	const struct host_config *hc = &d->cfg.host;
+	const char *root = d->host_root ? d->host_root : hc->root;
+	char procfs[256], sysfs[256], rootfs[256], err[256] = "";
+	const char *extra[CONFIG_MAX_SERVICES];
+	struct host_collector_opts o = {
+		.procfs = procfs, .sysfs = sysfs, .rootfs = rootfs,
+		.mounts_exclude = hc->mounts_exclude,
+		.fstypes_exclude = hc->fstypes_exclude,
+		.netdev_exclude = hc->netdev_exclude,
+		.cgroup2_root = d->cgroot,
+		.max_containers = d->cfg.containers.enabled ? d->cfg.containers.max : 0,
+		.extra_cgroups = extra,
+	};
+	int i, e;
+
+	if (!hc->enabled && !d->cfg.containers.enabled)
+		return 0;
+	if (!root[0] || !strcmp(root, "/"))
+		root = "";
+	snprintf(procfs, sizeof(procfs), "%s/proc", root);
+	snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
+	snprintf(rootfs, sizeof(rootfs), "%s/", root);
+	/* the cgroups of services are tracked like containers */
+	for (i = 0; i < d->cfg.n_services; i++)
+		if (d->cfg.services[i].cgroup[0] && strcmp(d->cfg.services[i].cgroup, "/"))
+			extra[o.n_extra++] = d->cfg.services[i].cgroup;
+	e = host__new(&o, &d->host, err, sizeof(err));
+	if (e) {
+		pr_warn("host metrics: %s\n", err[0] ? err : strerror(-e));
+		return e;
+	}
+	d->hm = host_metrics__new(d->reg, hc->enabled, d->cfg.containers.enabled);
+	return d->hm ? 0 : -ENOMEM;
+}
+
 static int run(struct daemon *d)
 {
-	struct tcp_collector_opts opts = { .on_event = on_event, .ctx = d, .disable = d->disable };
+	struct tcp_collector_opts opts = { .on_event = on_event, .ctx = d, .disable = d->disable,
+					   .cgroup_net = d->cfg.containers.enabled };
 	struct http_handlers hh = {
 		.before_scrape = refresh, .ready = is_ready, .ctx = d,
 	};
@@ -342,6 +418,8 @@ static int run(struct daemon *d)
 		pr_warn("out of memory\n");
 		goto cleanup;
 	}
+	if (start_host(d))
+		goto cleanup;
 	hh.registry = d->reg;
 	/* Serve /healthz while loading; /readyz turns 200 once attached. */
 	http = http__start(d->cfg.listen, &hh, err, sizeof(err));
@@ -413,6 +491,8 @@ cleanup:
 	d->streams = NULL;
 	betanet_metrics__free(d->bm);
 	tcp_metrics__free(d->tm);
+	host_metrics__free(d->hm);
+	host__free(d->host);
 	metrics__free(d->reg);
 	free(fresh);
 	return ret;
@@ -427,6 +507,7 @@ int main(int argc, char **argv)
 		{ "disable-hooks", required_argument, NULL, 'D' },
 		{ "capture-bytes", required_argument, NULL, 'B' },
 		{ "routing-timeout", required_argument, NULL, 'R' },
+		{ "host-root", required_argument, NULL, 'H' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -482,6 +563,13 @@ int main(int argc, char **argv)
 			d.routing_timeout = v;
 			break;
 		}
+		case 'H':
+			if (optarg[0] != '/' || strlen(optarg) >= CONFIG_ROOT_LEN) {
+				fprintf(stderr, "fogprobe: --host-root must be an absolute path\n");
+				return 2;
+			}
+			d.host_root = optarg;
+			break;
 		case 'v':
 			verbose++;
 			break;
