@@ -763,7 +763,6 @@ static __always_inline void count_cgroup(struct __sk_buff *skb, int dir)
 			return;
 	}
 	fp_add(&v->bytes[dir], skb->len);
-	fp_add(&v->packets[dir], skb->gso_segs ?: 1);
 }
 
 static __always_inline int count_skb(struct __sk_buff *skb, int dir)

@@ -110,13 +110,13 @@ struct fp_svc_stats {
 };
 
 /*
- * Value of cgroup_net (per-CPU hash keyed by the socket's cgroup v2 id): every packet of
- * every socket, any protocol, as the cgroup_skb hooks see it (IP header on; no link
- * header). GSO/GRO skbs count their IP/TCP headers once and gso_segs packets.
+ * Value of cgroup_net (per-CPU hash keyed by the socket's cgroup v2 id): bytes of every
+ * packet of every socket, any protocol, as the cgroup_skb hooks see them (from the IP
+ * header on; no link header). A GSO/GRO skb counts its headers once. Bytes only: each
+ * more counter is one more atomic add on every packet of the host.
  */
 struct fp_cgroup_net {
 	__u64 bytes[FP_DIRS];
-	__u64 packets[FP_DIRS];
 };
 
 /* Value of flows (LRU hash keyed by the kernel's struct sock address). */

@@ -1043,8 +1043,6 @@ int host__containers(struct host_collector *h, const struct cgroup_net *net, siz
 			c->have_net = true;
 			c->net_bytes[0] += net[i].bytes[0];
 			c->net_bytes[1] += net[i].bytes[1];
-			c->net_packets[0] += net[i].packets[0];
-			c->net_packets[1] += net[i].packets[1];
 		}
 	}
 	/* a cgroup v2 cgroup with no traffic yet: zero bytes, not unknown */

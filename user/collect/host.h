@@ -171,7 +171,6 @@ int host__read(struct host_collector *h, const struct host_snapshot **out);
 struct cgroup_net {
 	uint64_t cgid;
 	uint64_t bytes[2]; /* tx, rx */
-	uint64_t packets[2];
 };
 
 struct container_stats {
@@ -184,7 +183,6 @@ struct container_stats {
 	uint64_t mem_usage; /* memory.current / memory.usage_in_bytes */
 	uint64_t mem_working_set; /* usage - inactive file, as cAdvisor computes it */
 	uint64_t net_bytes[2]; /* tx, rx: sum over the cgroup and its descendants */
-	uint64_t net_packets[2];
 };
 
 struct container_snapshot {

@@ -557,8 +557,6 @@ int tcp__read_cgroups(struct tcp_collector *c, const struct cgroup_net **out, si
 
 				e->bytes[FP_TX] += pc->bytes[FP_TX];
 				e->bytes[FP_RX] += pc->bytes[FP_RX];
-				e->packets[FP_TX] += pc->packets[FP_TX];
-				e->packets[FP_RX] += pc->packets[FP_RX];
 			}
 		}
 		in_tok = out_tok;
