@@ -19,16 +19,13 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Bytes of each buffer to capture (<= FP_L7_CAP_MAX), set by userspace before load. */
-const volatile __u32 targ_cap = FP_L7_CAP_DEFAULT;
-
 #include "flows.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, FP_MAX_SERVICES);
 	__type(key, __u32);
-	__type(value, __u8);
+	__type(value, struct fp_l7_svc);
 } l7_svc SEC(".maps");
 
 struct {
@@ -154,11 +151,12 @@ static __always_inline int save(__u32 fd, __u64 buf, __u32 iovcnt, __u8 how, __u
 	return 0;
 }
 
-/* Copy up to cap bytes of what the syscall moved into e->data. */
+/* Copy up to cap bytes of what the syscall moved into e->data; *tail gets the user
+ * address of the last FP_L7_SNIP_BYTES moved when they lie in one buffer. */
 static __always_inline __u32 copy_prefix(struct fp_l7_event *e, const struct l7_args *a,
-					 __u64 moved)
+					 __u64 moved, __u32 cap, __u64 *tail)
 {
-	__u64 want = moved < targ_cap ? moved : targ_cap;
+	__u64 want = moved < cap ? moved : cap, acc = 0;
 	__u32 got = 0;
 	struct iovec iov[FP_L7_MAX_IOV];
 	__u64 base = a->buf, cnt = a->iovcnt;
@@ -171,6 +169,7 @@ static __always_inline __u32 copy_prefix(struct fp_l7_event *e, const struct l7_
 	barrier_var(want);
 	want &= 2 * FP_L7_CAP_MAX - 1;
 	if (a->how == ARGS_BUF) {
+		*tail = base + moved - FP_L7_SNIP_BYTES;
 		if (bpf_probe_read_user(e->data, want, (void *)base))
 			return 0;
 		return want;
@@ -188,6 +187,17 @@ static __always_inline __u32 copy_prefix(struct fp_l7_event *e, const struct l7_
 	if (bpf_probe_read_user(iov, sizeof(iov[0]) * FP_L7_MAX_IOV, (void *)base) &&
 	    bpf_probe_read_user(iov, sizeof(iov[0]), (void *)base))
 		return 0;
+	/* the buffer holding the last byte moved */
+	for (i = 0; i < FP_L7_MAX_IOV; i++) {
+		if (i >= cnt)
+			break;
+		if (moved <= acc + iov[i].iov_len) {
+			if (moved - acc >= FP_L7_SNIP_BYTES)
+				*tail = (__u64)iov[i].iov_base + (moved - acc) - FP_L7_SNIP_BYTES;
+			break;
+		}
+		acc += iov[i].iov_len;
+	}
 	for (i = 0; i < FP_L7_MAX_IOV; i++) {
 		__u32 n, off = got;
 
@@ -309,6 +319,30 @@ static __always_inline void walk_frames(struct fp_l7_event *e, __u64 buf, __u32 
 	e->nsnip = w.nsnip;
 }
 
+/* The buffer's last bytes as one snippet after the prefix. */
+static __always_inline void add_tail(struct fp_l7_event *e, __u64 tail, __u32 ret)
+{
+	struct fp_l7_snip *sn;
+	__u64 idx = e->cap;
+
+	barrier_var(idx);
+	idx &= 2 * FP_L7_CAP_MAX - 1;
+	if (idx > 2 * FP_L7_CAP_MAX - 2 * sizeof(*sn))
+		return;
+	sn = (void *)(e->data + idx);
+	sn->off = ret - FP_L7_SNIP_BYTES;
+	if (!bpf_probe_read_user(sn->bytes, FP_L7_SNIP_BYTES, (void *)tail))
+		e->nsnip = 1;
+}
+
+/* Bytes written and not yet acknowledged (ss's Send-Q for an established socket). */
+static __always_inline __u32 sndq(struct sock *sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	return BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
+}
+
 static __always_inline int emit(long ret, __u8 type)
 {
 	__u64 id = bpf_get_current_pid_tgid(), sk;
@@ -317,8 +351,8 @@ static __always_inline int emit(long ret, __u8 type)
 	struct l7_args *a;
 	struct fp_flow *f;
 	__u32 cpu = bpf_get_smp_processor_id(), svc;
-	__u64 size;
-	__u8 *on;
+	__u64 size, tail = 0;
+	struct fp_l7_svc *on;
 
 	a = bpf_map_lookup_elem(&l7_args, &id);
 	if (!a)
@@ -332,7 +366,7 @@ static __always_inline int emit(long ret, __u8 type)
 	svc = f->svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
 	/* The local-peer client end of a connection is parsed from its server end. */
-	if (!on || !*on || f->kind == FP_KIND_CLIENT_LOCALPEER)
+	if (!on || !on->mode || f->kind == FP_KIND_CLIENT_LOCALPEER)
 		goto out;
 	scratch = bpf_map_lookup_elem(&l7_scratch, &cpu);
 	if (!scratch)
@@ -348,9 +382,13 @@ static __always_inline int emit(long ret, __u8 type)
 	e->dir = a->dir;
 	e->type = type;
 	e->nsnip = 0;
-	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret) : 0;
-	if (*on == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
+	e->flags = 0;
+	e->sndq = sndq((struct sock *)sk);
+	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret, on->cap, &tail) : 0;
+	if (on->mode == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
 		walk_frames(e, a->buf, ret, sk, f->start_ns, a->dir);
+	else if (on->mode == FP_L7_TAIL && tail && ret >= e->cap + FP_L7_SNIP_BYTES)
+		add_tail(e, tail, ret);
 	size = offsetof(struct fp_l7_event, data) + e->cap + e->nsnip * sizeof(struct fp_l7_snip);
 	barrier_var(size);
 	size &= 4 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= the scratch, then clamped */
@@ -425,13 +463,14 @@ static __always_inline int watch_if_l7(__u32 fd)
 	__u64 sk = fd_to_sock(fd);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, svc;
 	struct fp_flow *f = sk ? bpf_map_lookup_elem(&flows, &sk) : 0;
-	__u8 one = 1, *on;
+	struct fp_l7_svc *on;
+	__u8 one = 1;
 
 	if (!f)
 		return 0;
 	svc = f->svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
-	if (on && *on)
+	if (on && on->mode)
 		bpf_map_update_elem(&l7_tasks, &tgid, &one, BPF_ANY);
 	return 0;
 }

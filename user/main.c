@@ -28,6 +28,7 @@
 #include "model/streams.h"
 #include "telemetry/betanet_metrics.h"
 #include "telemetry/host_metrics.h"
+#include "telemetry/web_metrics.h"
 #include "telemetry/metrics.h"
 #include "telemetry/tcp_metrics.h"
 
@@ -52,6 +53,7 @@ struct daemon {
 	struct host_collector *host; /* NULL: host and container metrics both off */
 	struct host_metrics *hm;
 	const char *host_root; /* --host-root, overrides the config */
+	struct web_metrics *wm;
 	struct tcp_snapshot snap;
 	pthread_mutex_t refresh_lock;
 	bool ready;
@@ -71,8 +73,9 @@ static void usage(FILE *out)
 		"  -c, --config FILE        JSON config (default: built-in Fog Compute services)\n"
 		"  -l, --listen HOST:PORT   metrics endpoint (default %s; overrides config)\n"
 		"      --log-format FORMAT  text (default) or json\n"
-		"      --capture-bytes N    L7 payload prefix captured per read/write (default %d,\n"
-		"                           at most %d)\n"
+		"      --capture-bytes N    L7 payload prefix captured per read/write for services\n"
+		"                           without their own \"capture\" (default %d for Betanet,\n"
+		"                           %d for HTTP/WebSocket, at most %d)\n"
 		"      --routing-timeout S  Betanet request without a response after S seconds is\n"
 		"                           a routing failure (default 5)\n"
 		"      --disable-hooks LIST comma-separated hook prefixes not to use, e.g.\n"
@@ -85,7 +88,7 @@ static void usage(FILE *out)
 		"\n"
 		"Endpoints: /metrics (Prometheus text 0.0.4, OpenMetrics, gzip), /healthz, /readyz.\n"
 		"Exit codes: 0 ok, 1 runtime error or kernel unsupported, 2 usage or config error.\n",
-		CONFIG_DEFAULT_LISTEN, FP_L7_CAP_DEFAULT, FP_L7_CAP_MAX);
+		CONFIG_DEFAULT_LISTEN, FP_L7_CAP_DEFAULT, FP_L7_CAP_HTTP_DEFAULT, FP_L7_CAP_MAX);
 }
 
 static void on_signal(int sig)
@@ -158,8 +161,10 @@ static void on_event(void *ctx, const struct fp_conn_event *e)
 			streams__forget(d->streams, key);
 		else if (closing)
 			streams__close(d->streams, key, e->ts_ns);
+		else if (e->type == FP_EV_RESET)
+			streams__reset(d->streams, key);
 		else if (e->type == FP_EV_OPEN && e->kind != FP_KIND_CLIENT_LOCALPEER)
-			streams__open(d->streams, key, server,
+			streams__open(d->streams, key, e->svc, server,
 				      server ? e->ts_ns : e->ts_ns - e->duration_ns);
 		pthread_mutex_unlock(&d->refresh_lock);
 	}
@@ -191,9 +196,21 @@ static void on_l7(void *ctx, const struct fp_l7_event *e)
 								       FP_L7_SNIP_BYTES;
 		snips[i].bytes = sn[i].bytes;
 	}
+	struct stream_chunk ch = {
+		.is_server = e->kind == FP_KIND_SERVER,
+		.tx = e->dir == FP_TX,
+		.tls = e->flags & FP_L7_F_TLS,
+		.sndq = e->sndq,
+		.data = e->data,
+		.captured = e->cap,
+		.total = e->len,
+		.snips = snips,
+		.nsnip = i,
+		.ts_ns = e->ts_ns,
+	};
+
 	pthread_mutex_lock(&d->refresh_lock);
-	streams__data(d->streams, streams__key(e->sk, e->conn_start), e->kind == FP_KIND_SERVER,
-		      e->dir == FP_TX, e->data, e->cap, e->len, snips, i, e->ts_ns);
+	streams__data(d->streams, streams__key(e->sk, e->conn_start), e->svc, &ch);
 	pthread_mutex_unlock(&d->refresh_lock);
 }
 
@@ -245,6 +262,7 @@ static void refresh(void *ctx)
 		betanet_metrics__update(d->bm, &d->snap, d->l7,
 					d->streams ? streams__handshaken(d->streams) : 0);
 	}
+	web_metrics__update(d->wm, streams__web(d->streams));
 	if (d->l7) {
 		__u64 st[2];
 
@@ -314,7 +332,6 @@ static int epoll_watch(int epfd, int fd)
 static void start_l7(struct daemon *d)
 {
 	struct l7_collector_opts o = {
-		.cap = d->capture_bytes,
 		.flows_fd = tcp__flows_fd(d->tcp),
 		.disable = d->disable,
 		.on_event = on_l7,
@@ -322,16 +339,28 @@ static void start_l7(struct daemon *d)
 	};
 	struct streams_opts so = {
 		.routing_timeout_ns = (uint64_t)(d->routing_timeout * 1e9),
+		.cfg = &d->cfg,
 		.sink = betanet_metrics__sink(d->bm),
+		.web_sink = web_metrics__sink(d->wm),
 	};
 	bool any = false;
 	int i, err;
 
-	/* the protocols with a parser today */
+	/* the protocols with a parser; the prefix: the service's "capture", else
+	 * --capture-bytes, else what the protocol needs (an HTTP head, a Betanet header) */
 	for (i = 0; i < d->cfg.n_services; i++) {
-		d->capture[i] = d->cfg.services[i].protocol == FP_PROTO_BETANET;
-		o.mode[i] = d->capture[i] ? FP_L7_LENGTH_PREFIXED : FP_L7_OFF;
-		any |= d->capture[i];
+		const struct service_config *sc = &d->cfg.services[i];
+		bool web = sc->protocol == FP_PROTO_HTTP || sc->protocol == FP_PROTO_WEBSOCKET;
+
+		d->capture[i] = web || sc->protocol == FP_PROTO_BETANET;
+		if (!d->capture[i])
+			continue;
+		o.svc[i].mode = web ? FP_L7_TAIL : FP_L7_LENGTH_PREFIXED;
+		o.svc[i].cap = sc->capture	? sc->capture :
+			       d->capture_bytes ? d->capture_bytes :
+			       web		? FP_L7_CAP_HTTP_DEFAULT :
+						  FP_L7_CAP_DEFAULT;
+		any = true;
 	}
 	if (!any)
 		return;
@@ -340,7 +369,8 @@ static void start_l7(struct daemon *d)
 		return;
 	err = l7__open(&o, &d->l7);
 	if (err) {
-		pr_warn("L7 capture unavailable (%s): Betanet message metrics stay at zero\n",
+		pr_warn("L7 capture unavailable (%s): Betanet message, HTTP and BitChat metrics "
+			"stay at zero\n",
 			strerror(-err));
 		d->l7 = NULL;
 	}
@@ -413,8 +443,9 @@ static int run(struct daemon *d)
 	d->reg = metrics__new(0);
 	d->tm = d->reg ? tcp_metrics__new(d->reg, &d->cfg) : NULL;
 	d->bm = d->reg ? betanet_metrics__new(d->reg, &d->cfg) : NULL;
+	d->wm = d->reg ? web_metrics__new(d->reg, &d->cfg) : NULL;
 	fresh = malloc(sizeof(*fresh));
-	if (!d->tm || !d->bm || !fresh) {
+	if (!d->tm || !d->bm || !d->wm || !fresh) {
 		pr_warn("out of memory\n");
 		goto cleanup;
 	}
@@ -490,6 +521,7 @@ cleanup:
 	streams__free(d->streams);
 	d->streams = NULL;
 	betanet_metrics__free(d->bm);
+	web_metrics__free(d->wm);
 	tcp_metrics__free(d->tm);
 	host_metrics__free(d->hm);
 	host__free(d->host);

@@ -23,6 +23,7 @@
 /* Common prefix of service texts: the value of "ports" would start at column 51. */
 #define SVC_A "{\"services\":[{\"name\":\"a\",\"protocol\":\"tcp\","
 /* ... and the value of "comm" or "cgroup" at column 63 or 65. */
+#define SVC_H "{\"services\":[{\"name\":\"a\",\"protocol\":\"http\","
 #define SVC_A_PORTS SVC_A "\"ports\":[80],"
 /* ... and a top-level key after the services at column 58, its value at 58 + len + 3. */
 #define SVC_A_DONE SVC_A "\"ports\":[80]}],"
@@ -93,7 +94,15 @@ static const struct error_case error_cases[] = {
 	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, services, host, containers)" },
 	{ "unknown_service_key", SVC_A "\"ports\":[80],\"port\":81}]}",
 	  "t.json:1:56: unknown key \"port\" in service (expected name, protocol, ports, comm, "
-	  "cgroup)" },
+	  "cgroup, routes, paths, max_paths, max_rooms, framework, capture, idle_timeout_s)" },
+	{ "route_not_path", SVC_H "\"ports\":[80],\"routes\":[\"/a\",\"b\"]}]}",
+	  "t.json:1:72: routes entry must start with \"/\"" },
+	{ "routes_on_tcp", SVC_A "\"ports\":[80],\"routes\":[\"/a\"]}]}",
+	  "t.json:1:56: routes applies to http and websocket services only" },
+	{ "max_paths_zero", SVC_H "\"ports\":[80],\"max_paths\":0}]}",
+	  "t.json:1:69: max_paths 0 is out of range 1..10000" },
+	{ "framework_unknown", SVC_H "\"ports\":[80],\"framework\":\"rails\"}]}",
+	  "t.json:1:69: framework must be \"nextjs\" or \"none\"" },
 	{ "host_not_object", SVC_A_DONE "\"host\":1}", "t.json:1:65: host must be an object" },
 	{ "host_unknown_key", SVC_A_DONE "\"host\":{\"enable\":true}}",
 	  "t.json:1:66: unknown key \"enable\" in host (expected enabled, root, "
@@ -544,7 +553,7 @@ static void check_default(const struct config *cfg)
 	} want[] = {
 		{ "betanet", FP_PROTO_BETANET, 3, { 9001, 9002, 9003 } },
 		{ "betanet-stats", FP_PROTO_HTTP, 1, { 9000 } },
-		{ "backend", FP_PROTO_HTTP, 1, { 8000 } },
+		{ "backend", FP_PROTO_WEBSOCKET, 1, { 8000 } },
 		{ "control-panel", FP_PROTO_HTTP, 1, { 3000 } },
 	};
 	int i, j;
@@ -562,6 +571,11 @@ static void check_default(const struct config *cfg)
 		assert_int_equal(s->n_comm, 0);
 		assert_string_equal(s->cgroup, "");
 	}
+	assert_int_equal(cfg->services[2].n_ws_paths, 2);
+	assert_string_equal(cfg->services[2].ws_paths[0], "/api/bitchat/ws/");
+	assert_int_equal(cfg->services[3].framework, FP_FRAMEWORK_NEXTJS);
+	assert_string_equal(cfg->services[3].routes[0], "/api/betanet/nodes/[id]");
+	assert_int_equal(cfg->services[3].max_paths, CONFIG_DEFAULT_MAX_PATHS);
 }
 
 static void default_config(void **state)

@@ -14,6 +14,7 @@
 
 _Static_assert(sizeof(struct fp_l7_event) == 48 + FP_L7_CAP_MAX, "fp_l7_event layout");
 _Static_assert(sizeof(struct fp_l7_snip) == 16, "fp_l7_snip layout");
+_Static_assert(sizeof(struct fp_l7_svc) == 8, "fp_l7_svc layout");
 
 static const char *const syscalls[] = { "write",  "read",    "writev",     "readv",
 					"sendto", "recvfrom", "sendmsg",   "recvmsg",
@@ -97,9 +98,6 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		err = -errno;
 		goto cleanup;
 	}
-	c->skel->rodata->targ_cap = opts->cap ? opts->cap : FP_L7_CAP_DEFAULT;
-	if (c->skel->rodata->targ_cap > FP_L7_CAP_MAX)
-		c->skel->rodata->targ_cap = FP_L7_CAP_MAX;
 	bpf_map__set_max_entries(c->skel->maps.l7_scratch, c->ncpu);
 	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
 	if (!err)
@@ -109,8 +107,10 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		goto cleanup;
 	}
 	for (k = 0; k < FP_MAX_SERVICES; k++) {
-		__u8 on = opts->mode[k];
+		struct fp_l7_svc on = opts->svc[k];
 
+		if (on.cap > FP_L7_CAP_MAX)
+			on.cap = FP_L7_CAP_MAX;
 		if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.l7_svc), &k, &on, BPF_ANY)) {
 			err = -errno;
 			goto cleanup;
@@ -128,7 +128,7 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		goto cleanup;
 	}
 	c->hook.attached = true;
-	pr_info("l7_capture: syscall tracepoints, %u-byte prefix\n", c->skel->rodata->targ_cap);
+	pr_info("l7_capture: syscall tracepoints\n");
 	*out = c;
 	return 0;
 cleanup:

@@ -19,9 +19,9 @@ struct l7_collector;
 typedef void (*l7_event_fn)(void *ctx, const struct fp_l7_event *e);
 
 struct l7_collector_opts {
-	__u32 cap; /* capture prefix in bytes, 1..FP_L7_CAP_MAX; 0: FP_L7_CAP_DEFAULT */
 	int flows_fd; /* the TCP collector's flow table */
-	__u8 mode[FP_MAX_SERVICES]; /* enum fp_l7_mode per service */
+	/* per service: enum fp_l7_mode and the prefix in bytes (1..FP_L7_CAP_MAX) */
+	struct fp_l7_svc svc[FP_MAX_SERVICES];
 	const char *disable; /* hook prefixes not to use (see tcp__plan) */
 	l7_event_fn on_event;
 	void *ctx;

@@ -34,8 +34,11 @@ static const char default_config[] =
 	"  \"services\": [\n"
 	"    {\"name\": \"betanet\", \"protocol\": \"betanet\", \"ports\": [9001, 9002, 9003]},\n"
 	"    {\"name\": \"betanet-stats\", \"protocol\": \"http\", \"ports\": [9000]},\n"
-	"    {\"name\": \"backend\", \"protocol\": \"http\", \"ports\": [8000]},\n"
-	"    {\"name\": \"control-panel\", \"protocol\": \"http\", \"ports\": [3000]}\n"
+	"    {\"name\": \"backend\", \"protocol\": \"websocket\", \"ports\": [8000],\n"
+	"     \"paths\": [\"/api/bitchat/ws/\", \"/api/ws/connect\"]},\n"
+	"    {\"name\": \"control-panel\", \"protocol\": \"http\", \"ports\": [3000],\n"
+	"     \"framework\": \"nextjs\",\n"
+	"     \"routes\": [\"/api/betanet/nodes/[id]\", \"/api/bitchat/groups/[id]/messages\"]}\n"
 	"  ]\n"
 	"}\n";
 
@@ -588,16 +591,158 @@ static int parse_cgroup(struct parser *p, json_t *val, struct service_config *sv
 	return 0;
 }
 
+/* A list of path strings starting with '/' (route patterns or path prefixes). */
+static int parse_paths(struct parser *p, json_t *arr, const char *key, char (*out)[CONFIG_ROUTE_LEN],
+		       int *n, size_t max)
+{
+	size_t j;
+	json_t *val;
+	int err;
+
+	err = check_list(p, arr, key, "path strings", key, " per service", max);
+	if (err)
+		return err;
+	json_array_foreach(arr, j, val) {
+		const char *s = json_string_value(val);
+
+		path_push_index(p, j);
+		if (!s)
+			return parser_error(p, "%s entry must be a string", key);
+		if (s[0] != '/')
+			return parser_error(p, "%s entry must start with \"/\"", key);
+		if (strlen(s) >= CONFIG_ROUTE_LEN)
+			return parser_error(p, "%s entry is longer than %d bytes", key,
+					    CONFIG_ROUTE_LEN - 1);
+		strcpy(out[(*n)++], s);
+		path_pop(p);
+	}
+	return 0;
+}
+
+static int parse_uint(struct parser *p, json_t *val, const char *key, uint32_t lo, uint32_t hi,
+		      uint32_t *out)
+{
+	json_int_t v;
+
+	if (!json_is_integer(val))
+		return parser_error(p, "%s must be an integer in %u..%u", key, lo, hi);
+	v = json_integer_value(val);
+	if (v < lo || v > hi)
+		return parser_error(p, "%s %" JSON_INTEGER_FORMAT " is out of range %u..%u", key,
+				    v, lo, hi);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_framework(struct parser *p, json_t *val, struct service_config *svc)
+{
+	const char *s = json_string_value(val);
+
+	if (s && !strcmp(s, "none"))
+		svc->framework = FP_FRAMEWORK_NONE;
+	else if (s && !strcmp(s, "nextjs"))
+		svc->framework = FP_FRAMEWORK_NEXTJS;
+	else
+		return parser_error(p, "framework must be \"nextjs\" or \"none\"");
+	return 0;
+}
+
+/* Keys that only mean something for HTTP and WebSocket services. */
+static int parse_l7_keys(struct parser *p, json_t *obj, struct service_config *svc)
+{
+	static const char *const web_only[] = { "routes", "max_paths", "framework", NULL };
+	json_t *val;
+	int err = 0, k;
+
+	svc->max_paths = CONFIG_DEFAULT_MAX_PATHS;
+	svc->max_rooms = CONFIG_DEFAULT_MAX_ROOMS;
+	svc->ws_idle_s = CONFIG_DEFAULT_WS_IDLE_S;
+	for (k = 0; web_only[k]; k++) {
+		if (json_object_get(obj, web_only[k]) && svc->protocol != FP_PROTO_HTTP &&
+		    svc->protocol != FP_PROTO_WEBSOCKET) {
+			path_push_key(p, web_only[k]);
+			return parser_key_error(p, "%s applies to http and websocket services only",
+						web_only[k]);
+		}
+	}
+	if (svc->protocol != FP_PROTO_WEBSOCKET) {
+		static const char *const ws_only[] = { "paths", "max_rooms", "idle_timeout_s",
+						       NULL };
+
+		for (k = 0; ws_only[k]; k++)
+			if (json_object_get(obj, ws_only[k])) {
+				path_push_key(p, ws_only[k]);
+				return parser_key_error(p, "%s applies to websocket services only",
+							ws_only[k]);
+			}
+	}
+	if ((val = json_object_get(obj, "routes"))) {
+		path_push_key(p, "routes");
+		err = parse_paths(p, val, "routes", svc->routes, &svc->n_routes, CONFIG_MAX_ROUTES);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "paths"))) {
+		path_push_key(p, "paths");
+		err = parse_paths(p, val, "paths", svc->ws_paths, &svc->n_ws_paths,
+				  CONFIG_MAX_WS_PATHS);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "framework"))) {
+		path_push_key(p, "framework");
+		err = parse_framework(p, val, svc);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "max_paths"))) {
+		path_push_key(p, "max_paths");
+		err = parse_uint(p, val, "max_paths", 1, 10000, &svc->max_paths);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "max_rooms"))) {
+		path_push_key(p, "max_rooms");
+		err = parse_uint(p, val, "max_rooms", 1, 10000, &svc->max_rooms);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "idle_timeout_s"))) {
+		path_push_key(p, "idle_timeout_s");
+		err = parse_uint(p, val, "idle_timeout_s", 1, 86400, &svc->ws_idle_s);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "capture"))) {
+		path_push_key(p, "capture");
+		err = parse_uint(p, val, "capture", 16, CONFIG_CAPTURE_MAX, &svc->capture);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	return 0;
+}
+
 static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int i)
 {
-	static const char *const keys[] = { "name", "protocol", "ports", "comm", "cgroup", NULL };
+	static const char *const keys[] = { "name",	 "protocol",  "ports",	   "comm",
+					    "cgroup",	 "routes",    "paths",	   "max_paths",
+					    "max_rooms", "framework", "capture", "idle_timeout_s",
+					    NULL };
 	struct service_config *svc = &cfg->services[i];
 	json_t *val;
 	int err;
 
 	if (!json_is_object(obj))
 		return parser_error(p, "service must be an object");
-	err = check_keys(p, obj, keys, "in service (expected name, protocol, ports, comm, cgroup)");
+	err = check_keys(p, obj, keys, "in service (expected name, protocol, ports, comm, cgroup, routes, paths, "
+			 "max_paths, max_rooms, framework, capture, idle_timeout_s)");
 	if (err)
 		return err;
 
@@ -645,7 +790,7 @@ static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int 
 			return err;
 		path_pop(p);
 	}
-	return 0;
+	return parse_l7_keys(p, obj, svc);
 }
 
 static int parse_bool(struct parser *p, json_t *val, const char *key, int *out)

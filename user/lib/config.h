@@ -40,12 +40,24 @@
 	"hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|"  \
 	"selinuxfs|squashfs|sysfs|tracefs)$"
 #define CONFIG_DEFAULT_NETDEV_EXCLUDE "^lo$"
+#define CONFIG_MAX_ROUTES 32 /* route patterns per service */
+#define CONFIG_MAX_WS_PATHS 8 /* WebSocket path prefixes per service */
+#define CONFIG_ROUTE_LEN 128
+#define CONFIG_DEFAULT_MAX_PATHS 200
+#define CONFIG_DEFAULT_MAX_ROOMS 50
+#define CONFIG_DEFAULT_WS_IDLE_S 120
+#define CONFIG_CAPTURE_MAX 16384 /* == FP_L7_CAP_MAX */
 
 enum fp_protocol {
 	FP_PROTO_TCP = 0,
 	FP_PROTO_BETANET,
 	FP_PROTO_HTTP,
 	FP_PROTO_WEBSOCKET,
+};
+
+enum fp_framework {
+	FP_FRAMEWORK_NONE = 0,
+	FP_FRAMEWORK_NEXTJS, /* nextjs_ families: API routes vs page routes */
 };
 
 struct service_config {
@@ -56,6 +68,16 @@ struct service_config {
 	char comm[CONFIG_MAX_COMM][CONFIG_COMM_LEN];
 	int n_comm;
 	char cgroup[CONFIG_CGROUP_LEN]; /* "" = any cgroup */
+	/* http / websocket */
+	char routes[CONFIG_MAX_ROUTES][CONFIG_ROUTE_LEN]; /* "/api/nodes/[id]" patterns */
+	int n_routes;
+	char ws_paths[CONFIG_MAX_WS_PATHS][CONFIG_ROUTE_LEN]; /* "paths": prefixes */
+	int n_ws_paths;
+	uint32_t max_paths; /* distinct path labels; more go to "other" */
+	uint32_t max_rooms; /* distinct room_id labels; more go to "other" */
+	uint32_t ws_idle_s; /* a WebSocket silent this long then closed: idle_timeout */
+	uint32_t capture; /* payload prefix bytes per read/write; 0: by protocol */
+	enum fp_framework framework;
 };
 
 /* Host metrics (node_exporter names). Off for operators who run node_exporter. */
