@@ -464,6 +464,8 @@ struct walk_entry {
 	char path[256];
 	struct cgroup_ref ref;
 	uint64_t cgid;
+	/* bytes of descendants that were removed since: keeps the counter monotonic */
+	uint64_t retired[2];
 };
 
 struct id_owner {
@@ -483,11 +485,13 @@ struct host_collector {
 	int max_containers;
 	char extra[32][256];
 	int n_extra;
-	struct walk_entry *kept;
-	int n_kept;
+	struct walk_entry *kept, *prev_kept; /* this walk's and the last one's */
+	int n_kept, n_prev_kept;
+	struct walk_entry **prev_sorted; /* prev_kept by path */
+	int *prev_to_cur; /* prev_kept index -> kept index, -1 if gone */
 	uint64_t dropped;
-	struct id_owner *owners;
-	size_t n_owners, cap_owners;
+	struct id_owner *owners, *prev_owners;
+	size_t n_owners, cap_owners, n_prev_owners, cap_prev_owners;
 	uint64_t *alive;
 	size_t n_alive, cap_alive;
 	bool walk_truncated;
@@ -655,8 +659,11 @@ int host__new(const struct host_collector_opts *o, struct host_collector **out, 
 	}
 	if (h->max_containers > 0) {
 		h->kept = calloc((size_t)h->max_containers, sizeof(*h->kept));
+		h->prev_kept = calloc((size_t)h->max_containers, sizeof(*h->prev_kept));
+		h->prev_sorted = calloc((size_t)h->max_containers, sizeof(*h->prev_sorted));
+		h->prev_to_cur = calloc((size_t)h->max_containers, sizeof(*h->prev_to_cur));
 		h->cs = calloc((size_t)h->max_containers, sizeof(*h->cs));
-		if (!h->kept || !h->cs) {
+		if (!h->kept || !h->prev_kept || !h->prev_sorted || !h->prev_to_cur || !h->cs) {
 			host__free(h);
 			return -ENOMEM;
 		}
@@ -678,6 +685,10 @@ void host__free(struct host_collector *h)
 		regfree(&h->netdev_re);
 	free(h->buf);
 	free(h->kept);
+	free(h->prev_kept);
+	free(h->prev_sorted);
+	free(h->prev_to_cur);
+	free(h->prev_owners);
 	free(h->cs);
 	free(h->owners);
 	free(h->alive);
@@ -1004,51 +1015,137 @@ static void read_container(struct host_collector *h, const struct walk_entry *k,
 	}
 }
 
+static int cmp_entry_path(const void *a, const void *b)
+{
+	return strcmp((*(struct walk_entry *const *)a)->path, (*(struct walk_entry *const *)b)->path);
+}
+
+/* Rows of owners[0..n) (sorted by cgid) for cgid: first row, count in *cnt. */
+static const struct id_owner *owners_of(const struct id_owner *owners, size_t n, uint64_t cgid,
+					size_t *cnt)
+{
+	struct id_owner key = { .cgid = cgid };
+	const struct id_owner *o = bsearch(&key, owners, n, sizeof(key), cmp_owner), *e;
+
+	*cnt = 0;
+	if (!o)
+		return NULL;
+	while (o > owners && o[-1].cgid == cgid)
+		o--;
+	for (e = o; e < owners + n && e->cgid == cgid; e++)
+		(*cnt)++;
+	return o;
+}
+
+/* This walk becomes the last one: swap the buffers. */
+static void rotate(struct host_collector *h)
+{
+	struct walk_entry *wk = h->prev_kept;
+	struct id_owner *wo = h->prev_owners;
+	size_t cap = h->cap_prev_owners;
+
+	h->prev_kept = h->kept;
+	h->n_prev_kept = h->n_kept;
+	h->kept = wk;
+	h->n_kept = 0;
+	h->prev_owners = h->owners;
+	h->n_prev_owners = h->n_owners;
+	h->cap_prev_owners = h->cap_owners;
+	h->owners = wo;
+	h->n_owners = 0;
+	h->cap_owners = cap;
+}
+
+/*
+ * A cgroup's counters are the sum over its descendants' entries, and the entry of a
+ * removed descendant is deleted: its bytes move to the kept cgroups that held it at the
+ * last walk (found by path), so that a pod's counter does not fall when one of its
+ * containers goes. Only after a complete walk: then the caller deletes those entries.
+ */
+static void carry_over(struct host_collector *h, const struct cgroup_net *net, size_t n_net)
+{
+	size_t i, j, cnt;
+	int k;
+
+	for (k = 0; k < h->n_prev_kept; k++) {
+		h->prev_sorted[k] = &h->prev_kept[k];
+		h->prev_to_cur[k] = -1;
+	}
+	qsort(h->prev_sorted, (size_t)h->n_prev_kept, sizeof(*h->prev_sorted), cmp_entry_path);
+	for (k = 0; k < h->n_kept; k++) {
+		struct walk_entry key, *kp = &key, **found;
+
+		memcpy(key.path, h->kept[k].path, sizeof(key.path));
+		found = bsearch(&kp, h->prev_sorted, (size_t)h->n_prev_kept, sizeof(kp),
+				cmp_entry_path);
+		if (!found)
+			continue;
+		h->kept[k].retired[0] = (*found)->retired[0];
+		h->kept[k].retired[1] = (*found)->retired[1];
+		h->prev_to_cur[*found - h->prev_kept] = k;
+	}
+	if (h->walk_truncated)
+		return;
+	for (i = 0; i < n_net; i++) {
+		const struct id_owner *o;
+
+		if (host__cgroup_alive(h, net[i].cgid))
+			continue;
+		o = owners_of(h->prev_owners, h->n_prev_owners, net[i].cgid, &cnt);
+		for (j = 0; j < cnt; j++) {
+			int cur = h->prev_to_cur[o[j].idx];
+
+			if (cur < 0)
+				continue;
+			h->kept[cur].retired[0] += net[i].bytes[0];
+			h->kept[cur].retired[1] += net[i].bytes[1];
+		}
+	}
+}
+
 int host__containers(struct host_collector *h, const struct cgroup_net *net, size_t n_net,
 		     const struct container_snapshot **out)
 {
 	bool first = true;
-	size_t i;
+	size_t i, j, cnt;
 	int k;
 
-	h->n_kept = 0;
-	h->dropped = 0;
-	h->n_owners = 0;
-	h->n_alive = 0;
-	h->walk_truncated = false;
 	h->csnap.c = h->cs;
 	h->csnap.n = 0;
 	if (h->max_containers <= 0) {
 		*out = &h->csnap;
 		return 0;
 	}
+	rotate(h);
+	h->dropped = 0;
+	h->n_alive = 0;
+	h->walk_truncated = false;
 	walk_root(h, h->cg2, true, &first);
 	walk_root(h, h->v1_mem, false, &first);
 	walk_root(h, h->v1_cpu, false, &first);
 	qsort(h->alive, h->n_alive, sizeof(*h->alive), cmp_u64);
 	qsort(h->owners, h->n_owners, sizeof(*h->owners), cmp_owner);
-	for (k = 0; k < h->n_kept; k++)
-		read_container(h, &h->kept[k], &h->cs[k]);
-	for (i = 0; i < n_net; i++) {
-		struct id_owner key = { .cgid = net[i].cgid };
-		struct id_owner *o = bsearch(&key, h->owners, h->n_owners, sizeof(key), cmp_owner);
+	carry_over(h, net, n_net);
+	for (k = 0; k < h->n_kept; k++) {
+		struct container_stats *c = &h->cs[k];
 
-		if (!o)
-			continue;
-		while (o > h->owners && o[-1].cgid == key.cgid)
-			o--;
-		for (; o < h->owners + h->n_owners && o->cgid == key.cgid; o++) {
-			struct container_stats *c = &h->cs[o->idx];
+		read_container(h, &h->kept[k], c);
+		c->net_bytes[0] = h->kept[k].retired[0];
+		c->net_bytes[1] = h->kept[k].retired[1];
+		/* a cgroup v2 cgroup with no traffic yet: zero bytes, not unknown */
+		c->have_net = c->cgid != 0;
+	}
+	for (i = 0; i < n_net; i++) {
+		const struct id_owner *o = owners_of(h->owners, h->n_owners, net[i].cgid, &cnt);
+
+		for (j = 0; j < cnt; j++) {
+			struct container_stats *c = &h->cs[o[j].idx];
 
 			c->have_net = true;
 			c->net_bytes[0] += net[i].bytes[0];
 			c->net_bytes[1] += net[i].bytes[1];
 		}
 	}
-	/* a cgroup v2 cgroup with no traffic yet: zero bytes, not unknown */
-	for (k = 0; k < h->n_kept; k++)
-		if (h->cs[k].cgid)
-			h->cs[k].have_net = true;
 	h->csnap.n = (size_t)h->n_kept;
 	h->csnap.dropped = h->dropped;
 	h->csnap.complete = !h->walk_truncated;
