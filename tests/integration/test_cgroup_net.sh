@@ -25,21 +25,24 @@ for ctl in memory cpuacct; do
 	d=$(awk -v c="$ctl" '$3 == "cgroup" && $4 ~ "(^|,)" c "(,|$)" { print $2; exit }' /proc/mounts)
 	[[ -n "$d" ]] && V1_ROOTS+=("$d")
 done
-# mkcg REL: the cgroup $TEST_CG/REL in every hierarchy; prints the directories.
+# mkcg REL: the cgroup $TEST_CG/REL in every hierarchy, its directories in MKCG (no
+# subshell: the removals must reach this shell's exit trap, children first).
 mkcg() {
 	local d
+	MKCG=()
 	mkdir "$TEST_CG_DIR/$1" && on_exit "rmdir '$TEST_CG_DIR/$1'"
-	echo "$TEST_CG_DIR/$1"
+	MKCG+=("$TEST_CG_DIR/$1")
 	for d in "${V1_ROOTS[@]}"; do
 		[[ -d "$d$TEST_CG" ]] || { mkdir "$d$TEST_CG" && on_exit "rmdir '$d$TEST_CG'"; }
 		mkdir "$d$TEST_CG/$1" && on_exit "rmdir '$d$TEST_CG/$1'"
-		echo "$d$TEST_CG/$1"
+		MKCG+=("$d$TEST_CG/$1")
 	done
 }
 
 CID=$(hex 32)
 SCOPE=docker-$CID.scope
-mapfile -t CGS < <(mkcg "$SCOPE")
+mkcg "$SCOPE"
+CGS=("${MKCG[@]}")
 
 has_series() { scrape | grep -qE -- "$1"; }
 
@@ -152,9 +155,11 @@ UID_=$(hex 16 | sed -E 's/(.{8})(.{4})(.{4})(.{4})(.{12})/\1-\2-\3-\4-\5/')
 POD=kubepods-burstable-pod${UID_//-/_}.slice
 C1=$(hex 32)
 C2=$(hex 32)
-mkcg "$POD" >/dev/null
-mapfile -t CG1 < <(mkcg "$POD/cri-containerd-$C1.scope")
-mapfile -t CG2 < <(mkcg "$POD/cri-containerd-$C2.scope")
+mkcg "$POD"
+mkcg "$POD/cri-containerd-$C1.scope"
+CG1=("${MKCG[@]}")
+mkcg "$POD/cri-containerd-$C2.scope"
+CG2=("${MKCG[@]}")
 server 2
 read -r tx0 txp0 rx0 rxp0 <<<"$(link)"
 client $((8 << 20)) "${CG1[@]}" >/dev/null
