@@ -10,23 +10,40 @@
  *
  * Events: each request observed ends in exactly one event: EXCHANGE (request and final
  * response complete), UPGRADE (101, or a 2xx answer to CONNECT), or ERROR with x filled in
- * (desync, too_many_pipelined, no_response). Errors about a direction's byte stream
- * (not_http, desync with no request pending, bad_header) carry an x whose method is "".
+ * (desync, bad_header, too_many_pipelined, no_response). An ERROR that concerns no
+ * request (not_http; desync or bad_header with no request read) has an empty x.
+ *
+ * Gaps: body bytes in a gap are counted off (lengths are known). A chunked body whose
+ * size line falls in a gap ends with the chunk whose known last bytes (all of a captured
+ * chunk, else the tail) are the last-chunk "\r\n0\r\n\r\n" (no trailers). A head cut by
+ * a gap after its start line keeps what the start line says (method, path, status): it
+ * ends with its chunk when it cannot have a body (1xx, 204, 304, HEAD; a 101 switches
+ * there), and otherwise, like a chunked body with no tail to tell, ends with the last
+ * chunk of its direction before (a) the next chunk of that direction that starts with a
+ * start line, (b) for a request, the status line of its final response, (c) for a
+ * response, a new request with no other request outstanding, or (d) the close.
  *
  * ERROR reasons (static strings, compare with strcmp or by pointer to HTTP_ERR_*):
  *   "not_http"           a direction's first bytes are not an HTTP/1.x start line (e.g. a
- *                        TLS ClientHello); the direction then waits for a chunk that
- *                        begins with a request line (client) or "HTTP/1." (server)
- *   "desync"             framing was lost: a head or chunk-size line fell in a gap, or a
- *                        start line was expected and something else came. Reported once
- *                        per loss for the direction; when the server direction loses
- *                        sync, each request still waiting for its response is reported
- *                        "desync" (x filled) and dropped instead
- *   "bad_header"         a malformed header line, Content-Length or chunk size: the
- *                        direction then waits for a new start line as after "desync"
- *   "too_many_pipelined" a request completed its head while HTTP_PIPELINE_MAX requests
- *                        were outstanding: it is dropped (x filled) and its response,
- *                        when it comes, is skipped
+ *                        TLS ClientHello); reported once per connection. The direction
+ *                        then waits for a chunk that begins with a request line (client:
+ *                        a known method and a space) or "HTTP/1." (server)
+ *   "desync"             framing was lost: a start line (or the gap after a message's
+ *                        end) fell in a gap, chunk data ran past its size, or a start line
+ *                        was expected and something else came. Reported once per loss;
+ *                        the direction then waits as after "not_http". When the server
+ *                        direction loses sync, the request whose response was being read
+ *                        (or was due next) is reported "desync" (x filled) and dropped
+ *                        instead; when the client direction loses it inside a request,
+ *                        that request is reported (x filled) and its response skipped
+ *   "bad_header"         a malformed header line (no colon, bad name), Content-Length
+ *                        (not digits, conflicting values), chunk size, or a request
+ *                        Transfer-Encoding that does not end in chunked: the direction
+ *                        then waits for a new start line as after "desync"
+ *   "too_many_pipelined" a request line came while HTTP_PIPELINE_MAX requests were
+ *                        outstanding: the request is dropped (x has its method and
+ *                        path), its bytes are still parsed for framing and its
+ *                        response, when it comes, is skipped
  *   "no_response"        the connection closed before the request's response completed
  */
 #ifndef FOGPROBE_MODEL_PROTO_HTTP_H
@@ -99,6 +116,7 @@ struct http_dir {
 	bool line_long; /* the line overflowed line[]: the rest up to LF is skipped */
 	bool synced_once; /* a valid start line was seen: later garbage is "desync" */
 	bool chunked;
+	bool te_seen; /* Transfer-Encoding present (its last coding decides chunked) */
 	bool has_length;
 	bool want_upgrade; /* request: Upgrade header seen */
 	bool interim; /* response: continuing after a 1xx interim head */
@@ -120,6 +138,7 @@ struct http_conn {
 	struct http_pending q[HTTP_PIPELINE_MAX]; /* oldest first */
 	uint8_t nq;
 	bool upgraded;
+	bool not_http_seen; /* "not_http" is reported once per connection */
 	uint16_t tail_skip; /* responses of dropped requests due after the last entry */
 	uint32_t next_seq;
 	/* counters for the caller's diagnostics */
@@ -142,9 +161,11 @@ size_t http__feed(struct http_conn *c, bool from_client, const uint8_t *data, si
 
 /*
  * The connection closed at ts_ns: a response delimited by close (no Content-Length, not
- * chunked, not a HEAD/204/304 response) completes now (its end_ns stays the ts of the
- * chunk holding its last byte); requests still without a response are reported as ERROR
- * "no_response" (one per request, with x filled in). The conn is then reset.
+ * chunked, not a HEAD/204/304 response), or one whose end a gap hid, completes now (its
+ * end_ns stays the ts of the chunk holding its last byte); requests still without a
+ * response are reported as ERROR "no_response" (one per request, with x filled in), and a
+ * request whose response came but whose own end was not seen as EXCHANGE. The conn is
+ * then reset (http__init), ready for reuse.
  */
 void http__close(struct http_conn *c, uint64_t ts_ns, http_event_fn fn, void *ctx);
 

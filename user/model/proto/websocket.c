@@ -32,7 +32,7 @@
 #include "model/proto/websocket.h"
 
 enum {
-	ST_HDR = 0, /* zero: a zeroed direction expects a frame header */
+	ST_HDR = 0, /* zero: a zeroed ws_conn is ready to use, as after ws__init */
 	ST_PAYLOAD,
 };
 
@@ -166,8 +166,10 @@ static void message_done(const struct feed *f, struct ws_dir *d)
 	m->fragments = d->frags;
 	m->compressed = d->msg_compressed;
 	m->gap = d->msg_gap;
+	/* the kept text is the whole message only if nothing was cut off or left out */
 	if (d->msg_text && !d->msg_compressed)
-		ws__json_extract(d->text, d->text_len, !d->text_cut && d->text_len == d->msg_len, m);
+		ws__json_extract(d->text, d->text_len, !d->text_cut && d->text_len == d->msg_len,
+				 m);
 	d->in_msg = false;
 	emit(f, &ev);
 }
@@ -234,13 +236,14 @@ static void frame_start(const struct feed *f, struct ws_dir *d)
 /* Copy n payload bytes to out, unmasked; b starts at payload offset d->mask_i (mod 4). */
 static void unmask_copy(const struct ws_dir *d, uint8_t *out, const uint8_t *b, size_t n)
 {
-	const uint8_t *key = &d->hdr[d->hneed - MASK_KEY_LEN];
+	const uint8_t *key;
 	size_t i;
 
 	if (!masked(d)) {
 		memcpy(out, b, n);
 		return;
 	}
+	key = &d->hdr[d->hneed - MASK_KEY_LEN];
 	for (i = 0; i < n; i++)
 		out[i] = b[i] ^ key[(d->mask_i + i) & 3];
 }
@@ -325,6 +328,8 @@ void ws__feed(struct ws_conn *c, bool from_client, const uint8_t *data, size_t c
 
 	if (total < captured)
 		total = captured;
+	if (d->state == ST_HDR && !d->hneed)
+		header_start(d); /* a zeroed ws_conn, never passed to ws__init */
 	while (i < captured && !d->stopped)
 		i += step(&f, d, data + i, captured - i);
 	gap = total - captured;
@@ -385,7 +390,7 @@ struct jp {
 	bool top_mid; /* a top-level message_id was seen */
 };
 
-/* Bounded output for a decoded string; NULL buf discards. */
+/* Bounded output for a decoded string; a NULL sbuf or buf discards. */
 struct sbuf {
 	char *buf;
 	size_t cap, len;
@@ -405,7 +410,7 @@ static void sbuf_init(struct sbuf *o, char *buf, size_t cap)
 /* Append one whole character (or a whole number); once one does not fit, nothing more. */
 static void sbuf_put(struct sbuf *o, const void *p, size_t k)
 {
-	if (!o->buf || o->full)
+	if (!o || !o->buf || o->full)
 		return;
 	if (o->len + k >= o->cap) {
 		o->full = true;

@@ -63,7 +63,12 @@ struct ws_event {
 	bool from_client;
 	uint64_t ts_ns; /* ts of the chunk completing the event */
 	struct ws_message msg; /* MESSAGE; for PING/PONG/CLOSE only msg.len and msg.gap */
-	uint16_t close_code; /* CLOSE: 0 if the frame had no code (1005) or it was not captured */
+	/*
+	 * CLOSE: the code as sent; 0 if the frame had no code (1005 "no status") or its code
+	 * bytes were not captured. The parser never makes up 1006 (abnormal closure): a
+	 * connection that ends without a close frame simply has no CLOSE event.
+	 */
+	uint16_t close_code;
 	const char *reason; /* ERROR: "unmasked_client_frame", "masked_server_frame",
 	                       "bad_opcode", "reserved_bits", "control_too_long",
 	                       "fragmented_control", "bad_continuation", "desync",
@@ -102,6 +107,7 @@ struct ws_conn {
 	struct ws_dir dir[2]; /* indexed by from_client: [0] server->client, [1] client->server */
 };
 
+/* A zeroed struct ws_conn is equally ready to use. */
 void ws__init(struct ws_conn *c);
 
 /*
