@@ -3,15 +3,20 @@
  * user/collect/host.c parsers against fixture text in the kernel's formats (proc(5)):
  * /proc/stat, /proc/meminfo, /proc/loadavg, /proc/<pid>/mountinfo (with escapes and
  * optional fields), /proc/net/dev, cgroup key-value files, and container ids and pod
- * uids from the cgroup paths of docker, containerd, cri-o, podman and kubepods.
+ * uids from the cgroup paths of docker, containerd, cri-o, podman and kubepods; then the
+ * readers on a fake procfs, rootfs and cgroup trees in a temporary directory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -241,6 +246,233 @@ static void cgroup_refs(void **state)
 	}
 }
 
+
+/* ---- readers on a fake tree ---- */
+
+#define HEX2 "0000000000000000000000000000000000000000000000000000000000000002"
+#define UID1 "0d8ad0e4-6a2a-4bb5-8a4e-1e1ea5d4c2f3"
+
+static char tmp[64];
+
+static void put(const char *rel, const char *text)
+{
+	char path[512], dir[512], *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	snprintf(dir, sizeof(dir), "%s", path);
+	for (p = dir + strlen(tmp) + 1; (p = strchr(p, '/')); p++) {
+		*p = '\0';
+		mkdir(dir, 0755);
+		*p = '/';
+	}
+	if (!text) {
+		mkdir(path, 0755);
+		return;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static uint64_t ino(const char *rel)
+{
+	char path[512];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+static void rm_tree(const char *rel)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", tmp, rel);
+	assert_int_equal(system(cmd), 0);
+}
+
+static int setup_tree(void **state)
+{
+	(void)state;
+	snprintf(tmp, sizeof(tmp), "/tmp/fogprobe-unit.XXXXXX");
+	if (!mkdtemp(tmp))
+		return -1;
+	put("proc/stat", "cpu  3 0 3 30 0 0 0 0 0 0\ncpu0 1 0 1 10 0 0 0 0 0 0\n"
+			 "cpu1 2 0 2 20 0 0 0 0 0 0\nprocs_running 4\nbtime 1700000000\n");
+	put("proc/meminfo", "MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 500 kB\n");
+	put("proc/loadavg", "1.50 0.50 0.25 4/100 999\n");
+	/* "/" twice (one series), /proc and /run excluded, /data not there (error) */
+	put("proc/1/mountinfo",
+	    "1 0 8:0 / / rw - ext4 /dev/vda rw\n"
+	    "2 1 0:1 / /proc rw - proc proc rw\n"
+	    "3 1 0:2 / /run/user rw - tmpfs tmpfs rw\n"
+	    "4 1 8:16 / /data ro - xfs /dev/vdb rw\n"
+	    "5 1 8:0 / / rw - ext4 /dev/vda rw\n");
+	put("proc/1/net/dev", "Inter-| Receive | Transmit\n face |bytes packets|bytes\n"
+			      "    lo: 1 1 0 0 0 0 0 0 1 1 0 0 0 0 0 0\n"
+			      "  eth0: 100 2 0 0 0 0 0 0 300 4 0 0 0 0 0 0\n");
+	put("proc/42", NULL);
+	put("proc/self", NULL);
+	put("root", NULL);
+	/* cgroup v2: a docker container, a pod with a container, a service, a unit */
+	put("cg2/docker/" HEX64 "/cpu.stat", "usage_usec 2500000\nuser_usec 1\n");
+	put("cg2/docker/" HEX64 "/memory.current", "1000000\n");
+	put("cg2/docker/" HEX64 "/memory.stat", "active_file 5\ninactive_file 250000\n");
+	put("cg2/kubepods/burstable/pod" UID1 "/cpu.stat", "usage_usec 7000000\n");
+	put("cg2/kubepods/burstable/pod" UID1 "/" HEX2 "/cpu.stat", "usage_usec 6000000\n");
+	put("cg2/kubepods/burstable/pod" UID1 "/" HEX2 "/sub", NULL);
+	put("cg2/svc/app/cpu.stat", "usage_usec 1\n");
+	put("cg2/system.slice/foo.service/cpu.stat", "usage_usec 1\n");
+	/* cgroup v1 memory for the pod's container (no memory.current in v2 there) */
+	put("v1mem/kubepods/burstable/pod" UID1 "/" HEX2 "/memory.usage_in_bytes", "5000\n");
+	put("v1mem/kubepods/burstable/pod" UID1 "/" HEX2 "/memory.stat",
+	    "inactive_file 7\ntotal_inactive_file 1000\n");
+	return 0;
+}
+
+static int teardown_tree(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	return system(cmd) ? -1 : 0;
+}
+
+static struct host_collector *collector(int max)
+{
+	static const char *const extra[] = { "/svc/app" };
+	char procfs[128], rootfs[128], cg2[128], v1mem[128], err[128] = "";
+	struct host_collector_opts o = {
+		.procfs = procfs, .rootfs = rootfs, .cgroup2_root = cg2,
+		.cgroup_v1_cpu = "", .cgroup_v1_mem = v1mem,
+		.mounts_exclude = "^/(proc|run)($|/)", .fstypes_exclude = "^proc$",
+		.netdev_exclude = "^lo$", .max_containers = max,
+		.extra_cgroups = extra, .n_extra = 1,
+	};
+	struct host_collector *h = NULL;
+
+	snprintf(procfs, sizeof(procfs), "%s/proc", tmp);
+	snprintf(rootfs, sizeof(rootfs), "%s/root", tmp);
+	snprintf(cg2, sizeof(cg2), "%s/cg2", tmp);
+	snprintf(v1mem, sizeof(v1mem), "%s/v1mem", tmp);
+	assert_int_equal(host__new(&o, &h, err, sizeof(err)), 0);
+	return h;
+}
+
+static void read_fake_host(void **state)
+{
+	struct host_collector *h = collector(0);
+	const struct host_snapshot *s;
+
+	(void)state;
+	assert_int_equal(host__read(h, &s), 0);
+	assert_int_equal(s->n_cpus, 2);
+	assert_int_equal(s->cpus[1].ticks[HOST_CPU_IDLE], 20);
+	assert_int_equal(s->stat.procs_running, 4);
+	assert_int_equal(s->mem.bytes[HOST_MEM_AVAILABLE], 500 * 1024);
+	assert_true(s->have_load && s->load.load[0] == 1.5);
+	assert_int_equal(s->processes, 2); /* "1" and "42"; not "self" */
+	assert_int_equal(s->n_fs, 2);
+	assert_string_equal(s->fs[0].m.mountpoint, "/");
+	assert_int_equal(s->fs[0].err, 0);
+	assert_true(s->fs[0].size > 0 && s->fs[0].avail <= s->fs[0].size);
+	assert_string_equal(s->fs[1].m.mountpoint, "/data");
+	assert_int_equal(s->fs[1].err, -ENOENT);
+	assert_true(s->fs[1].m.ro);
+	assert_int_equal(s->n_net, 1);
+	assert_string_equal(s->net[0].name, "eth0");
+	assert_int_equal(s->net[0].tx_bytes, 300);
+	host__free(h);
+}
+
+static const struct container_stats *find(const struct container_snapshot *cs, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < cs->n; i++)
+		if (!strcmp(cs->c[i].path, path))
+			return &cs->c[i];
+	return NULL;
+}
+
+static void read_fake_containers(void **state)
+{
+	const char *pod = "/kubepods/burstable/pod" UID1, *ctr = "/kubepods/burstable/pod" UID1 "/" HEX2;
+	struct host_collector *h = collector(10);
+	const struct container_snapshot *cs;
+	const struct container_stats *c;
+	struct cgroup_net net[3] = {
+		{ .cgid = ino("cg2/kubepods/burstable/pod" UID1), .bytes = { 10, 20 } },
+		{ .cgid = ino("cg2/kubepods/burstable/pod" UID1 "/" HEX2), .bytes = { 100, 200 } },
+		{ .cgid = ino("cg2/kubepods/burstable/pod" UID1 "/" HEX2 "/sub"), .bytes = { 1, 2 } },
+	};
+
+	(void)state;
+	assert_int_equal(host__containers(h, net, 3, &cs), 0);
+	assert_true(cs->complete);
+	assert_int_equal(cs->n, 4); /* docker, pod, pod's container, the service */
+	assert_int_equal(cs->dropped, 0);
+	assert_null(find(cs, "/system.slice/foo.service"));
+
+	c = find(cs, "/docker/" HEX64);
+	assert_non_null(c);
+	assert_string_equal(c->ref.container_id, HEX64);
+	assert_true(c->have_cpu && c->cpu_seconds == 2.5);
+	assert_true(c->have_mem && !c->v1);
+	assert_int_equal(c->mem_usage, 1000000);
+	assert_int_equal(c->mem_working_set, 750000);
+	assert_true(c->have_net && c->net_bytes[0] == 0);
+
+	c = find(cs, ctr);
+	assert_non_null(c);
+	assert_string_equal(c->ref.pod_uid, UID1);
+	assert_true(c->have_cpu && c->cpu_seconds == 6.0);
+	assert_true(c->have_mem && c->v1); /* memory from v1 */
+	assert_int_equal(c->mem_usage, 5000);
+	assert_int_equal(c->mem_working_set, 4000);
+	assert_int_equal(c->net_bytes[0], 101); /* its own and its child's */
+	assert_int_equal(c->net_bytes[1], 202);
+
+	c = find(cs, pod);
+	assert_non_null(c);
+	assert_string_equal(c->ref.container_id, "");
+	assert_int_equal(c->net_bytes[0], 111);
+	assert_int_equal(c->net_bytes[1], 222);
+	assert_non_null(find(cs, "/svc/app"));
+	assert_true(host__cgroup_alive(h, net[1].cgid));
+
+	/* The container goes; its counters are still in the map at the next scrape: the
+	 * pod keeps them, and keeps them after they are deleted. */
+	rm_tree("cg2/kubepods/burstable/pod" UID1 "/" HEX2);
+	rm_tree("v1mem/kubepods");
+	assert_int_equal(host__containers(h, net, 3, &cs), 0);
+	assert_null(find(cs, ctr));
+	assert_false(host__cgroup_alive(h, net[1].cgid));
+	assert_false(host__cgroup_alive(h, net[2].cgid));
+	c = find(cs, pod);
+	assert_non_null(c);
+	assert_int_equal(c->net_bytes[0], 111);
+	assert_int_equal(c->net_bytes[1], 222);
+	net[0].bytes[0] = 15; /* then the pod sends 5 more itself */
+	assert_int_equal(host__containers(h, net, 1, &cs), 0);
+	c = find(cs, pod);
+	assert_non_null(c);
+	assert_int_equal(c->net_bytes[0], 116);
+	assert_int_equal(c->net_bytes[1], 222);
+	host__free(h);
+
+	/* at most 2: the other container-like cgroups are counted, not kept */
+	h = collector(2);
+	assert_int_equal(host__containers(h, NULL, 0, &cs), 0);
+	assert_int_equal(cs->n, 2);
+	assert_int_equal(cs->dropped, 1); /* docker, pod, service: 3 */
+	host__free(h);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
@@ -251,6 +483,8 @@ int main(void)
 		cmocka_unit_test(netdev),
 		cmocka_unit_test(keyed),
 		cmocka_unit_test(cgroup_refs),
+		cmocka_unit_test_setup_teardown(read_fake_host, setup_tree, teardown_tree),
+		cmocka_unit_test_setup_teardown(read_fake_containers, setup_tree, teardown_tree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -667,7 +667,12 @@ int host__new(const struct host_collector_opts *o, struct host_collector **out, 
 			host__free(h);
 			return -ENOMEM;
 		}
-		find_v1(h);
+		if (!o->cgroup_v1_cpu || !o->cgroup_v1_mem)
+			find_v1(h);
+		if (o->cgroup_v1_cpu)
+			snprintf(h->v1_cpu, sizeof(h->v1_cpu), "%s", o->cgroup_v1_cpu);
+		if (o->cgroup_v1_mem)
+			snprintf(h->v1_mem, sizeof(h->v1_mem), "%s", o->cgroup_v1_mem);
 	}
 	*out = h;
 	return 0;

@@ -151,6 +151,9 @@ struct host_collector_opts {
 	const char *netdev_exclude;
 	/* containers */
 	const char *cgroup2_root; /* cgroup v2 mount, NULL if none */
+	/* cgroup v1 cpuacct and memory mounts: NULL = those of /proc/self/mountinfo */
+	const char *cgroup_v1_cpu;
+	const char *cgroup_v1_mem;
 	int max_containers; /* 0: no container tracking */
 	const char *const *extra_cgroups; /* cgroup paths tracked as well (service cgroups) */
 	int n_extra;
