@@ -113,4 +113,11 @@ done
 check "host metrics agree with node_exporter (failed comparisons: $rc)" test "$rc" -eq 0
 check "fogprobe_host_processes near the number of /proc/<pid>" within \
 	"$(metric fogprobe_host_processes)" "$(ls -d /proc/[0-9]* | wc -l)" 10
+
+echo "off switch: \"host\": {\"enabled\": false}"
+stop_daemon
+start_daemon '{"services": [{"name": "none", "protocol": "tcp", "ports": [5401]}],
+  "host": {"enabled": false}}' || exit 1
+check "no node_* series when host metrics are off" eq "$(scrape | grep -c '^node_')" 0
+check "container families still there" eq "$(scrape | grep -c '^fogprobe_container_cgroups ')" 1
 finish
