@@ -6,16 +6,20 @@
  * memory.current, memory.stat inactive_file) and cgroup-v1/ (cpuacct.usage,
  * memory.usage_in_bytes, memory.stat total_inactive_file).
  */
+#define _GNU_SOURCE /* pthread_timedjoin_np */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "collect/host.h"
@@ -473,12 +477,25 @@ struct id_owner {
 	int idx; /* kept cgroup that contains it (one row per kept ancestor-or-self) */
 };
 
+#define STATFS_TIMEOUT_MS 1000
+#define MAX_STUCK 32
+
+struct statfs_job {
+	char path[768];
+	struct statvfs sv;
+	int err;
+	atomic_bool done;
+	pthread_t thread;
+};
+
 struct host_collector {
 	char procfs[256], sysfs[256], rootfs[256], cg2[256];
 	char v1_cpu[512], v1_mem[512]; /* cgroup v1 cpuacct and memory mounts, "" if none */
 	regex_t mounts_re, fstypes_re, netdev_re;
 	bool has_mounts_re, has_fstypes_re, has_netdev_re;
 	struct host_snapshot snap;
+	struct statfs_job *stuck[MAX_STUCK];
+	int n_stuck;
 	char *buf;
 	size_t buf_size;
 	/* containers */
@@ -688,6 +705,16 @@ void host__free(struct host_collector *h)
 		regfree(&h->fstypes_re);
 	if (h->has_netdev_re)
 		regfree(&h->netdev_re);
+	while (h->n_stuck) {
+		struct statfs_job *j = h->stuck[--h->n_stuck];
+
+		if (atomic_load(&j->done)) {
+			pthread_join(j->thread, NULL);
+			free(j);
+		} else {
+			pthread_detach(j->thread); /* hung in the kernel: it keeps j */
+		}
+	}
 	free(h->buf);
 	free(h->kept);
 	free(h->prev_kept);
@@ -703,6 +730,74 @@ void host__free(struct host_collector *h)
 static bool excluded(const regex_t *re, bool has, const char *s)
 {
 	return has && !regexec(re, s, 0, NULL, 0);
+}
+
+/*
+ * statvfs() of a network filesystem whose server is gone does not return. Like
+ * node_exporter's stuck-mount tracking, each call runs in a thread that the scrape waits
+ * for at most STATFS_TIMEOUT_MS; a mount point whose call is still running is reported
+ * with -ETIMEDOUT (device_error) and not tried again until that call returns.
+ */
+static void *statfs_thread(void *arg)
+{
+	struct statfs_job *j = arg;
+
+	j->err = statvfs(j->path, &j->sv) ? -errno : 0;
+	atomic_store(&j->done, true);
+	return NULL;
+}
+
+/* Is a stat of path still running from an earlier scrape? Reaps the ones that ended. */
+static bool stuck(struct host_collector *h, const char *path)
+{
+	bool found = false;
+	int i;
+
+	for (i = 0; i < h->n_stuck;) {
+		struct statfs_job *j = h->stuck[i];
+
+		if (atomic_load(&j->done)) {
+			pthread_join(j->thread, NULL);
+			free(j);
+			h->stuck[i] = h->stuck[--h->n_stuck];
+			continue;
+		}
+		found |= !strcmp(j->path, path);
+		i++;
+	}
+	return found;
+}
+
+static int statfs_timed(struct host_collector *h, const char *path, struct statvfs *sv)
+{
+	struct statfs_job *j;
+	struct timespec deadline;
+	int err;
+
+	if (stuck(h, path))
+		return -ETIMEDOUT;
+	if (h->n_stuck >= MAX_STUCK)
+		return -EBUSY; /* too many calls hang: do not start more threads */
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	if (pthread_create(&j->thread, NULL, statfs_thread, j)) {
+		free(j);
+		return -EAGAIN;
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += (STATFS_TIMEOUT_MS % 1000) * 1000000L;
+	deadline.tv_sec += STATFS_TIMEOUT_MS / 1000 + deadline.tv_nsec / 1000000000L;
+	deadline.tv_nsec %= 1000000000L;
+	if (pthread_timedjoin_np(j->thread, NULL, &deadline)) {
+		h->stuck[h->n_stuck++] = j; /* the thread owns j until it ends */
+		return -ETIMEDOUT;
+	}
+	*sv = j->sv;
+	err = j->err;
+	free(j);
+	return err;
 }
 
 static void read_filesystems(struct host_collector *h, struct host_snapshot *s)
@@ -741,8 +836,8 @@ static void read_filesystems(struct host_collector *h, struct host_snapshot *s)
 		if ((size_t)snprintf(path, sizeof(path), "%s%s", h->rootfs, m[i].mountpoint) >=
 		    sizeof(path)) {
 			f->err = -ENAMETOOLONG;
-		} else if (statvfs(path, &sv)) {
-			f->err = -errno;
+		} else if ((f->err = statfs_timed(h, path, &sv))) {
+			/* sizes stay 0; the error is exported */
 		} else {
 			f->size = (uint64_t)sv.f_blocks * sv.f_frsize;
 			f->free = (uint64_t)sv.f_bfree * sv.f_frsize;
