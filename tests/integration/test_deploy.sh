@@ -67,7 +67,8 @@ else
 	alerts_present() {
 		local a missing=0
 		for a in BetanetHighPacketLoss BetanetLowPeerCount BetanetMixnodeFailure \
-			SlowBetanetThroughput FogprobeEventsLost FogprobeHookMissing; do
+			SlowBetanetThroughput FogprobeEventsLost FogprobeHookMissing BetanetNodeDown \
+			BitChatServiceDown ControlPanelDown LowServiceAvailability ServiceFlapping; do
 			grep -q "alert: $a\$" "$DEPLOY/prometheus/fogprobe-rules.yml" ||
 				{ echo "    missing alert $a"; missing=1; }
 		done
@@ -105,8 +106,7 @@ k8s_manifest() {
 		need(ds["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items(),
 		     "selector does not match the pod labels")
 		c = spec["containers"][0]
-		need(c["args"] == ["--config", "/etc/fogprobe/fogprobe.json", "--log-format", "json",
-				   "--host-root", "/host"],
+		need(c["args"] == ["--config", "/etc/fogprobe/fogprobe.json", "--log-format", "json"],
 		     "args: %r" % c["args"])
 		need(c["securityContext"].get("privileged") is True, "not privileged")
 		need(not spec.get("hostPID") and not spec.get("hostNetwork"), "hostPID/hostNetwork set")
@@ -128,11 +128,6 @@ k8s_manifest() {
 		for path in ("/sys/kernel/btf", "/sys/kernel/tracing", "/sys/fs/cgroup", "/sys/fs/bpf"):
 		    v = vols.get(mounts.get(path), {})
 		    need(v.get("hostPath", {}).get("path") == path, "hostPath mount of " + path)
-		# host metrics: the node's / at /host, read-only, later mounts propagated
-		hm = [m for m in c["volumeMounts"] if m["mountPath"] == "/host"]
-		need(len(hm) == 1 and vols.get(hm[0]["name"], {}).get("hostPath", {}).get("path") == "/"
-		     and hm[0].get("readOnly") is True and hm[0].get("mountPropagation") == "HostToContainer",
-		     "the node's / at /host (read-only, HostToContainer)")
 		svc = kinds["Service"][0]
 		need(svc["spec"].get("clusterIP") == "None", "Service is not headless")
 		need(svc["spec"]["selector"].items() <= pod["metadata"]["labels"].items(),

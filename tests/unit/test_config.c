@@ -94,7 +94,7 @@ static const struct error_case error_cases[] = {
 	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, services, host, containers)" },
 	{ "unknown_service_key", SVC_A "\"ports\":[80],\"port\":81}]}",
 	  "t.json:1:56: unknown key \"port\" in service (expected name, protocol, ports, comm, "
-	  "cgroup, routes, paths, max_paths, max_rooms, framework, capture, idle_timeout_s)" },
+	  "cgroup, routes, paths, max_paths, max_rooms, framework, capture, idle_timeout_s, check)" },
 	{ "route_not_path", SVC_H "\"ports\":[80],\"routes\":[\"/a\",\"b\"]}]}",
 	  "t.json:1:72: routes entry must start with \"/\"" },
 	{ "routes_on_tcp", SVC_A "\"ports\":[80],\"routes\":[\"/a\"]}]}",
@@ -121,6 +121,31 @@ static const struct error_case error_cases[] = {
 	  "t.json:1:78: max must be an integer in 1..4096" },
 	{ "containers_unknown_key", SVC_A_DONE "\"containers\":{\"enabled\":false,\"limit\":3}}",
 	  "t.json:1:88: unknown key \"limit\" in containers (expected enabled, max)" },
+	/* "check": its value starts at column 64 after SVC_A_PORTS */
+	{ "check_not_object", SVC_A_PORTS "\"check\":1}]}", "t.json:1:64: check must be an object" },
+	{ "check_missing_connect", SVC_A_PORTS "\"check\":{}}]}",
+	  "t.json:1:64: check is missing \"connect\"" },
+	{ "check_connect_not_bool", SVC_A_PORTS "\"check\":{\"connect\":1}}]}",
+	  "t.json:1:75: connect must be true or false" },
+	{ "check_interval_zero", SVC_A_PORTS "\"check\":{\"connect\":true,\"interval_s\":0}}]}",
+	  "t.json:1:93: interval_s 0 is out of range 1..3600" },
+	{ "check_timeout_not_int", SVC_A_PORTS "\"check\":{\"connect\":true,\"timeout_ms\":\"5\"}}]}",
+	  "t.json:1:93: timeout_ms must be an integer in 1..60000" },
+	{ "check_timeout_too_long",
+	  SVC_A_PORTS "\"check\":{\"connect\":true,\"interval_s\":1,\"timeout_ms\":1000}}]}",
+	  "t.json:1:108: timeout_ms (1000) must be shorter than interval_s (1 s)" },
+	/* the default timeout (1000 ms) against a short interval: the interval is at fault */
+	{ "check_interval_below_default_timeout",
+	  SVC_A_PORTS "\"check\":{\"connect\":true,\"interval_s\":1}}]}",
+	  "t.json:1:93: timeout_ms (1000) must be shorter than interval_s (1 s)" },
+	{ "check_port_not_service", SVC_A_PORTS "\"check\":{\"connect\":true,\"port\":81}}]}",
+	  "t.json:1:87: check port 81 is not one of the service's ports" },
+	{ "check_address_name",
+	  SVC_A_PORTS "\"check\":{\"connect\":true,\"address\":\"localhost\"}}]}",
+	  "t.json:1:90: address must be a numeric IPv4 or IPv6 address" },
+	{ "check_unknown_key", SVC_A_PORTS "\"check\":{\"connect\":true,\"host\":\"x\"}}]}",
+	  "t.json:1:80: unknown key \"host\" in check (expected connect, interval_s, timeout_ms, "
+	  "address, port)" },
 	{ "missing_services", "{\"listen\":\":80\"}", "t.json:1:1: missing services" },
 	{ "missing_services_multiline", "\n{\n}", "t.json:2:1: missing services" },
 	{ "services_not_array", "{\"services\": {}}",
@@ -212,6 +237,33 @@ static const struct error_case error_cases[] = {
 	  "    {\"name\": \"b\", \"protocol\": \"tcp\", \"ports\": [80, 65536]}\n  ]\n}\n",
 	  "t.json:4:52: port 65536 is out of range 1..65535" },
 };
+
+static void valid_check(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = expect_ok("{\"services\":[{\"name\":\"a\",\"protocol\":\"tcp\",\"ports\":[80,81],"
+			"\"check\":{\"connect\":true}},"
+			"{\"name\":\"b\",\"protocol\":\"tcp\",\"ports\":[90,91],"
+			"\"check\":{\"connect\":true,\"interval_s\":2,\"timeout_ms\":1999,"
+			"\"address\":\"::1\",\"port\":91}},"
+			"{\"name\":\"c\",\"protocol\":\"tcp\",\"ports\":[92]}]}");
+	/* defaults: the first port, loopback, 10 s, 1 s */
+	assert_int_equal(cfg->services[0].check.connect, 1);
+	assert_int_equal(cfg->services[0].check.port, 80);
+	assert_string_equal(cfg->services[0].check.address, "127.0.0.1");
+	assert_int_equal(cfg->services[0].check.interval_s, 10);
+	assert_int_equal(cfg->services[0].check.timeout_ms, 1000);
+	assert_int_equal(cfg->services[1].check.connect, 1);
+	assert_int_equal(cfg->services[1].check.port, 91);
+	assert_string_equal(cfg->services[1].check.address, "::1");
+	assert_int_equal(cfg->services[1].check.interval_s, 2);
+	assert_int_equal(cfg->services[1].check.timeout_ms, 1999);
+	/* no check object: no check, even though the struct was filled with 0xa5 */
+	assert_int_equal(cfg->services[2].check.connect, 0);
+	free(cfg);
+}
 
 static void run_error_case(void **state)
 {
@@ -656,6 +708,7 @@ static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test(valid_minimal),
 	cmocka_unit_test(valid_full),
 	cmocka_unit_test(valid_limits),
+	cmocka_unit_test(valid_check),
 	cmocka_unit_test(valid_listen_values),
 	cmocka_unit_test(default_config),
 	cmocka_unit_test(default_matches_deploy_file),

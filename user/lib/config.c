@@ -8,6 +8,7 @@
  * characters, not bytes (jansson load.c stream_get() bumps the column only on the first
  * byte of a UTF-8 sequence).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -591,6 +592,92 @@ static int parse_cgroup(struct parser *p, json_t *val, struct service_config *sv
 	return 0;
 }
 
+/* An integer member of the check object in lo..hi; *out keeps its default if absent. */
+static int check_int(struct parser *p, json_t *obj, const char *key, json_int_t lo, json_int_t hi,
+		     int *out)
+{
+	json_t *val = json_object_get(obj, key);
+	json_int_t v;
+
+	if (!val)
+		return 0;
+	path_push_key(p, key);
+	if (!json_is_integer(val))
+		return parser_error(p, "%s must be an integer in %" JSON_INTEGER_FORMAT
+				       "..%" JSON_INTEGER_FORMAT, key, lo, hi);
+	v = json_integer_value(val);
+	if (v < lo || v > hi)
+		return parser_error(p, "%s %" JSON_INTEGER_FORMAT " is out of range %"
+				       JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT, key, v, lo, hi);
+	*out = (int)v;
+	path_pop(p);
+	return 0;
+}
+
+/*
+ * "check": {"connect": true, "interval_s": 10, "timeout_ms": 1000, "address": "127.0.0.1",
+ * "port": 8000}. The address is a numeric IP (no name lookup: the probe connects to
+ * nothing but what is written here) and the port one of the service's own.
+ */
+static int parse_check(struct parser *p, json_t *obj, struct service_config *svc)
+{
+	static const char *const keys[] = { "connect", "interval_s", "timeout_ms", "address",
+					     "port", NULL };
+	struct service_check *c = &svc->check;
+	unsigned char addr[16];
+	json_t *val;
+	int err, port = svc->ports[0], k;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "check must be an object");
+	err = check_keys(p, obj, keys,
+			 "in check (expected connect, interval_s, timeout_ms, address, port)");
+	if (err)
+		return err;
+	val = json_object_get(obj, "connect");
+	if (!val)
+		return parser_error(p, "check is missing \"connect\"");
+	path_push_key(p, "connect");
+	if (!json_is_boolean(val))
+		return parser_error(p, "connect must be true or false");
+	c->connect = json_is_true(val);
+	path_pop(p);
+	c->interval_s = CONFIG_CHECK_DEFAULT_INTERVAL_S;
+	c->timeout_ms = CONFIG_CHECK_DEFAULT_TIMEOUT_MS;
+	err = check_int(p, obj, "interval_s", 1, 3600, &c->interval_s);
+	if (!err)
+		err = check_int(p, obj, "timeout_ms", 1, 60000, &c->timeout_ms);
+	if (!err)
+		err = check_int(p, obj, "port", 1, 65535, &port);
+	if (err)
+		return err;
+	if (c->timeout_ms >= c->interval_s * 1000) {
+		path_push_key(p, json_object_get(obj, "timeout_ms") ? "timeout_ms" : "interval_s");
+		return parser_error(p, "timeout_ms (%d) must be shorter than interval_s (%d s)",
+				    c->timeout_ms, c->interval_s);
+	}
+	for (k = 0; k < svc->n_ports && svc->ports[k] != port; k++)
+		;
+	if (k == svc->n_ports) {
+		path_push_key(p, "port");
+		return parser_error(p, "check port %d is not one of the service's ports", port);
+	}
+	c->port = (uint16_t)port;
+	strcpy(c->address, CONFIG_CHECK_DEFAULT_ADDR);
+	val = json_object_get(obj, "address");
+	if (val) {
+		const char *s = json_string_value(val);
+
+		path_push_key(p, "address");
+		if (!s || strlen(s) >= CONFIG_ADDR_LEN || (inet_pton(AF_INET, s, addr) != 1 &&
+							    inet_pton(AF_INET6, s, addr) != 1))
+			return parser_error(p, "address must be a numeric IPv4 or IPv6 address");
+		strcpy(c->address, s);
+		path_pop(p);
+	}
+	return 0;
+}
+
 /* A list of path strings starting with '/' (route patterns or path prefixes). */
 static int parse_paths(struct parser *p, json_t *arr, const char *key, char (*out)[CONFIG_ROUTE_LEN],
 		       int *n, size_t max)
@@ -734,7 +821,7 @@ static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int 
 	static const char *const keys[] = { "name",	 "protocol",  "ports",	   "comm",
 					    "cgroup",	 "routes",    "paths",	   "max_paths",
 					    "max_rooms", "framework", "capture", "idle_timeout_s",
-					    NULL };
+					    "check",	 NULL };
 	struct service_config *svc = &cfg->services[i];
 	json_t *val;
 	int err;
@@ -742,7 +829,7 @@ static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int 
 	if (!json_is_object(obj))
 		return parser_error(p, "service must be an object");
 	err = check_keys(p, obj, keys, "in service (expected name, protocol, ports, comm, cgroup, routes, paths, "
-			 "max_paths, max_rooms, framework, capture, idle_timeout_s)");
+			 "max_paths, max_rooms, framework, capture, idle_timeout_s, check)");
 	if (err)
 		return err;
 
@@ -786,6 +873,15 @@ static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int 
 	if (val) {
 		path_push_key(p, "cgroup");
 		err = parse_cgroup(p, val, svc);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+
+	val = json_object_get(obj, "check");
+	if (val) {
+		path_push_key(p, "check");
+		err = parse_check(p, val, svc);
 		if (err)
 			return err;
 		path_pop(p);

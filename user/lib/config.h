@@ -3,7 +3,8 @@
  * Daemon configuration: a JSON file parsed with jansson.
  *   {"listen": "HOST:PORT",
  *    "services": [{"name": "betanet", "protocol": "betanet", "ports": [9001, 9002, 9003],
- *                  "comm": ["mixnode"], "cgroup": "/kubepods"}],
+ *                  "comm": ["mixnode"], "cgroup": "/kubepods",
+ *                  "check": {"connect": true, "interval_s": 10, "timeout_ms": 1000}}],
  *    "host": {"enabled": true, "root": "/host", "filesystems_exclude": "^/(dev|proc)($|/)",
  *             "fstypes_exclude": "^(proc|sysfs)$", "network_devices_exclude": "^lo$"},
  *    "containers": {"enabled": true, "max": 1024}}
@@ -48,11 +49,25 @@
 #define CONFIG_DEFAULT_WS_IDLE_S 120
 #define CONFIG_CAPTURE_MAX 16384 /* == FP_L7_CAP_MAX */
 
+#define CONFIG_ADDR_LEN 64
+#define CONFIG_CHECK_DEFAULT_ADDR "127.0.0.1"
+#define CONFIG_CHECK_DEFAULT_INTERVAL_S 10
+#define CONFIG_CHECK_DEFAULT_TIMEOUT_MS 1000
+
 enum fp_protocol {
 	FP_PROTO_TCP = 0,
 	FP_PROTO_BETANET,
 	FP_PROTO_HTTP,
 	FP_PROTO_WEBSOCKET,
+};
+
+/* Optional synthetic check: a TCP connect to address:port of the service itself. */
+struct service_check {
+	int connect; /* 0: no check */
+	char address[CONFIG_ADDR_LEN]; /* numeric IPv4 or IPv6 */
+	uint16_t port; /* one of the service's ports (default: the first) */
+	int interval_s;
+	int timeout_ms; /* < interval_s * 1000 */
 };
 
 enum fp_framework {
@@ -78,6 +93,7 @@ struct service_config {
 	uint32_t ws_idle_s; /* a WebSocket silent this long then closed: idle_timeout */
 	uint32_t capture; /* payload prefix bytes per read/write; 0: by protocol */
 	enum fp_framework framework;
+	struct service_check check;
 };
 
 /* Host metrics (node_exporter names). Off for operators who run node_exporter. */
