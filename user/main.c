@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include <sys/epoll.h>
+#include <sys/statvfs.h>
 
 #include "collect/host.h"
 #include "collect/l7.h"
@@ -535,16 +536,21 @@ static int start_host(struct daemon *d)
 		snprintf(procfs, sizeof(procfs), "%s/proc", root);
 		snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
 		snprintf(rootfs, sizeof(rootfs), "%s/", root);
-	} else if (strcmp(proc__procfs(), "/proc")) {
-		/* the node's procfs mounted in a container (/host/proc): the node's
-		 * filesystems are stat'ed through pid 1's root */
+	} else {
+		struct statvfs sv;
+
+		/* The host's procfs (/host/proc in the DaemonSet); the filesystems of pid 1's
+		 * mountinfo are stat'ed through pid 1's root, which sees them as the host
+		 * does even from a container or a sandboxed unit (ProtectHome, PrivateTmp
+		 * hide some in our own mount namespace). Needs CAP_SYS_PTRACE; else our /. */
 		snprintf(procfs, sizeof(procfs), "%s", proc__procfs());
 		snprintf(sysfs, sizeof(sysfs), "/sys");
 		snprintf(rootfs, sizeof(rootfs), "%s/1/root", proc__procfs());
-	} else {
-		snprintf(procfs, sizeof(procfs), "/proc");
-		snprintf(sysfs, sizeof(sysfs), "/sys");
-		snprintf(rootfs, sizeof(rootfs), "/");
+		if (statvfs(rootfs, &sv)) {
+			pr_info("host metrics: %s: %s, filesystems are stat'ed from our own /\n",
+				rootfs, strerror(errno));
+			snprintf(rootfs, sizeof(rootfs), "/");
+		}
 	}
 	/* the cgroups of services are tracked like containers */
 	for (i = 0; i < d->cfg.n_services; i++)
