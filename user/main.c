@@ -16,7 +16,9 @@
 #include <bpf/libbpf.h>
 
 #include <sys/epoll.h>
+#include <sys/statvfs.h>
 
+#include "collect/host.h"
 #include "collect/l7.h"
 #include "collect/probe.h"
 #include "collect/proc.h"
@@ -29,6 +31,7 @@
 #include "model/services.h"
 #include "model/streams.h"
 #include "telemetry/betanet_metrics.h"
+#include "telemetry/host_metrics.h"
 #include "telemetry/events.h"
 #include "telemetry/web_metrics.h"
 #include "telemetry/metrics.h"
@@ -57,6 +60,9 @@ struct daemon {
 	struct metrics *reg;
 	struct tcp_metrics *tm;
 	struct betanet_metrics *bm;
+	struct host_collector *host; /* NULL: host and container metrics both off */
+	struct host_metrics *hm;
+	const char *host_root; /* --host-root, overrides the config */
 	struct web_metrics *wm;
 	struct tcp_snapshot snap;
 	struct proc_collector *proc; /* NULL: the process signals are unavailable */
@@ -93,6 +99,8 @@ static void usage(FILE *out)
 		"                           (default), none to keep them for /api/events only\n"
 		"      --disable-hooks LIST comma-separated hook prefixes not to use, e.g.\n"
 		"                           tp_btf (forces the tracepoint fallbacks)\n"
+		"      --host-root DIR      the host's / as mounted here (e.g. /host in a pod):\n"
+		"                           host metrics read DIR/proc, DIR/sys and mounts under DIR\n"
 		"  -v, --verbose            debug logging, libbpf's included\n"
 		"  -V, --version            print the version and exit\n"
 		"  -h, --help               print this help and exit\n"
@@ -355,6 +363,35 @@ static void refresh_tls(struct daemon *d)
 	tcp_metrics__lost(d->tm, "tls_unknown_socket", tls__unknown_socket(d->tls));
 }
 
+static bool cgroup_alive(void *ctx, __u64 cgid)
+{
+	return host__cgroup_alive(ctx, cgid);
+}
+
+/* Host and container metrics, read at scrape time like node_exporter and cAdvisor. */
+static void refresh_host(struct daemon *d)
+{
+	const struct container_snapshot *cs;
+	const struct host_snapshot *hs;
+	const struct cgroup_net *cn = NULL;
+	size_t n_cn = 0;
+
+	if (d->cfg.host.enabled && !host__read(d->host, &hs))
+		host_metrics__update(d->hm, hs);
+	if (!d->cfg.containers.enabled)
+		return;
+	/* Counters first, then the walk: a counter whose cgroup the later walk does not
+	 * find belongs to a removed cgroup, and its entry can go. */
+	if (tcp__read_cgroups(d->tcp, &cn, &n_cn))
+		n_cn = 0;
+	if (!host__containers(d->host, cn, n_cn, &cs)) {
+		host_metrics__containers(d->hm, cs);
+		if (cs->complete)
+			tcp__prune_cgroups(d->tcp, cgroup_alive, d->host);
+	}
+	tcp_metrics__lost(d->tm, "cgroup_map_full", d->snap.lost[FP_LOST_CGROUP_MAP]);
+}
+
 static void refresh(void *ctx)
 {
 	struct daemon *d = ctx;
@@ -417,6 +454,8 @@ static void refresh(void *ctx)
 	/* A classic tracepoint program does not run while another tracing program runs on
 	 * that CPU (an interrupt during a syscall hook): the kernel counts those runs. */
 	tcp_metrics__lost(d->tm, "bpf_recursion", misses);
+	if (d->host)
+		refresh_host(d);
 	pthread_mutex_unlock(&d->refresh_lock);
 }
 
@@ -538,6 +577,59 @@ static void start_l7(struct daemon *d)
 	start_tls(d);
 }
 
+static int start_host(struct daemon *d)
+{
+	const struct host_config *hc = &d->cfg.host;
+	const char *root = d->host_root ? d->host_root : hc->root;
+	char procfs[256], sysfs[256], rootfs[256], err[256] = "";
+	const char *extra[CONFIG_MAX_SERVICES];
+	struct host_collector_opts o = {
+		.procfs = procfs, .sysfs = sysfs, .rootfs = rootfs,
+		.mounts_exclude = hc->mounts_exclude,
+		.fstypes_exclude = hc->fstypes_exclude,
+		.netdev_exclude = hc->netdev_exclude,
+		.cgroup2_root = d->cgroot,
+		.max_containers = d->cfg.containers.enabled ? d->cfg.containers.max : 0,
+		.extra_cgroups = extra,
+	};
+	int i, e;
+
+	if (!hc->enabled && !d->cfg.containers.enabled)
+		return 0;
+	if (root[0] && strcmp(root, "/")) {
+		/* the node's / mounted at root */
+		snprintf(procfs, sizeof(procfs), "%s/proc", root);
+		snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
+		snprintf(rootfs, sizeof(rootfs), "%s/", root);
+	} else {
+		struct statvfs sv;
+
+		/* The host's procfs (/host/proc in the DaemonSet); the filesystems of pid 1's
+		 * mountinfo are stat'ed through pid 1's root, which sees them as the host
+		 * does even from a container or a sandboxed unit (ProtectHome, PrivateTmp
+		 * hide some in our own mount namespace). Needs CAP_SYS_PTRACE; else our /. */
+		snprintf(procfs, sizeof(procfs), "%s", proc__procfs());
+		snprintf(sysfs, sizeof(sysfs), "/sys");
+		snprintf(rootfs, sizeof(rootfs), "%s/1/root", proc__procfs());
+		if (statvfs(rootfs, &sv)) {
+			pr_info("host metrics: %s: %s, filesystems are stat'ed from our own /\n",
+				rootfs, strerror(errno));
+			snprintf(rootfs, sizeof(rootfs), "/");
+		}
+	}
+	/* the cgroups of services are tracked like containers */
+	for (i = 0; i < d->cfg.n_services; i++)
+		if (d->cfg.services[i].cgroup[0] && strcmp(d->cfg.services[i].cgroup, "/"))
+			extra[o.n_extra++] = d->cfg.services[i].cgroup;
+	e = host__new(&o, &d->host, err, sizeof(err));
+	if (e) {
+		pr_warn("host metrics: %s\n", err[0] ? err : strerror(-e));
+		return e;
+	}
+	d->hm = host_metrics__new(d->reg, hc->enabled, d->cfg.containers.enabled);
+	return d->hm ? 0 : -ENOMEM;
+}
+
 static void add_preexisting(void *ctx, __u32 tgid, int svc)
 {
 	struct daemon *d = ctx;
@@ -572,7 +664,8 @@ static void start_proc(struct daemon *d)
 
 static int run(struct daemon *d)
 {
-	struct tcp_collector_opts opts = { .on_event = on_event, .ctx = d, .disable = d->disable };
+	struct tcp_collector_opts opts = { .on_event = on_event, .ctx = d, .disable = d->disable,
+					   .cgroup_net = d->cfg.containers.enabled };
 	struct http_handlers hh = {
 		.before_scrape = refresh, .ready = is_ready, .events = events_json, .ctx = d,
 	};
@@ -613,6 +706,8 @@ static int run(struct daemon *d)
 		pr_warn("out of memory\n");
 		goto cleanup;
 	}
+	if (start_host(d))
+		goto cleanup;
 	hh.registry = d->reg;
 	/* Serve /healthz while loading; /readyz turns 200 once attached. */
 	http = http__start(d->cfg.listen, &hh, err, sizeof(err));
@@ -709,6 +804,8 @@ cleanup:
 	web_metrics__free(d->wm);
 	tls_metrics__free(d->tlsm);
 	tcp_metrics__free(d->tm);
+	host_metrics__free(d->hm);
+	host__free(d->host);
 	metrics__free(d->reg);
 	free(fresh);
 	return ret;
@@ -723,6 +820,7 @@ int main(int argc, char **argv)
 		{ "disable-hooks", required_argument, NULL, 'D' },
 		{ "capture-bytes", required_argument, NULL, 'B' },
 		{ "routing-timeout", required_argument, NULL, 'R' },
+		{ "host-root", required_argument, NULL, 'H' },
 		{ "events", required_argument, NULL, 'E' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "version", no_argument, NULL, 'V' },
@@ -782,6 +880,13 @@ int main(int argc, char **argv)
 			d.routing_timeout = v;
 			break;
 		}
+		case 'H':
+			if (optarg[0] != '/' || strlen(optarg) >= CONFIG_ROOT_LEN) {
+				fprintf(stderr, "fogprobe: --host-root must be an absolute path\n");
+				return 2;
+			}
+			d.host_root = optarg;
+			break;
 		case 'v':
 			verbose++;
 			break;

@@ -68,7 +68,8 @@ else
 		local a missing=0
 		for a in BetanetHighPacketLoss BetanetLowPeerCount BetanetMixnodeFailure \
 			SlowBetanetThroughput FogprobeEventsLost FogprobeHookMissing BetanetNodeDown \
-			BitChatServiceDown ControlPanelDown LowServiceAvailability ServiceFlapping; do
+			BitChatServiceDown ControlPanelDown LowServiceAvailability ServiceFlapping \
+			HighMemoryUsage HighCPUUsage DiskSpaceLow; do
 			grep -q "alert: $a\$" "$DEPLOY/prometheus/fogprobe-rules.yml" ||
 				{ echo "    missing alert $a"; missing=1; }
 		done

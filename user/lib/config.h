@@ -4,7 +4,10 @@
  *   {"listen": "HOST:PORT",
  *    "services": [{"name": "betanet", "protocol": "betanet", "ports": [9001, 9002, 9003],
  *                  "comm": ["mixnode"], "cgroup": "/kubepods",
- *                  "check": {"connect": true, "interval_s": 10, "timeout_ms": 1000}}]}
+ *                  "check": {"connect": true, "interval_s": 10, "timeout_ms": 1000}}],
+ *    "host": {"enabled": true, "root": "/host", "filesystems_exclude": "^/(dev|proc)($|/)",
+ *             "fstypes_exclude": "^(proc|sysfs)$", "network_devices_exclude": "^lo$"},
+ *    "containers": {"enabled": true, "max": 1024}}
  * Errors name the file, line and column of the offending value.
  */
 #ifndef FOGPROBE_LIB_CONFIG_H
@@ -21,6 +24,23 @@
 #define CONFIG_CGROUP_LEN 256
 #define CONFIG_LISTEN_LEN 128
 #define CONFIG_DEFAULT_LISTEN "0.0.0.0:9477"
+#define CONFIG_REGEX_LEN 512
+#define CONFIG_ROOT_LEN 200
+#define CONFIG_MAX_CONTAINERS 4096
+#define CONFIG_DEFAULT_CONTAINERS 1024
+
+/*
+ * The defaults of Debian's prometheus-node-exporter 1.5 (its --help): the same filesystems
+ * and interfaces as the node_exporter that runs next to the services today. Upstream's
+ * defaults differ a little (they keep /run, /mnt, /media and lo).
+ */
+#define CONFIG_DEFAULT_MOUNTS_EXCLUDE                                                      \
+	"^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
+#define CONFIG_DEFAULT_FSTYPES_EXCLUDE                                                     \
+	"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|"      \
+	"hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|"  \
+	"selinuxfs|squashfs|sysfs|tracefs)$"
+#define CONFIG_DEFAULT_NETDEV_EXCLUDE "^lo$"
 #define CONFIG_MAX_ROUTES 32 /* route patterns per service */
 #define CONFIG_MAX_WS_PATHS 8 /* WebSocket path prefixes per service */
 #define CONFIG_ROUTE_LEN 128
@@ -76,10 +96,27 @@ struct service_config {
 	struct service_check check;
 };
 
+/* Host metrics (node_exporter names). Off for operators who run node_exporter. */
+struct host_config {
+	int enabled;
+	char root[CONFIG_ROOT_LEN]; /* the host's / as mounted here; "" = "/" */
+	char mounts_exclude[CONFIG_REGEX_LEN]; /* POSIX extended regexes */
+	char fstypes_exclude[CONFIG_REGEX_LEN];
+	char netdev_exclude[CONFIG_REGEX_LEN];
+};
+
+/* Container metrics (cAdvisor names) for container-like and service cgroups. */
+struct containers_config {
+	int enabled;
+	int max; /* cgroups tracked at most; the rest are counted */
+};
+
 struct config {
 	char listen[CONFIG_LISTEN_LEN];
 	struct service_config services[CONFIG_MAX_SERVICES];
 	int n_services;
+	struct host_config host;
+	struct containers_config containers;
 };
 
 /* Built-in default: the Fog Compute services of DESIGN.md. */
