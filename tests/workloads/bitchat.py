@@ -13,6 +13,10 @@ with /usr/bin/python3).
     --room-messages M    group messages per room, each pushed to every member (default 3)
     --pong-delay-ms P    answer a ping after P ms (default 0)
     --push-interval-ms I pause I ms between pushes (default 0)
+    SIGUSR1 pushes one more direct message to every connection, then says "late push
+    written N" on stderr (N: the connections whose transport passed the whole message to
+    the kernel at once, by one successful send) or "late push buffered N" (the others:
+    their socket took less, and asyncio writes the rest once the socket is writable)
 
   bitchat.py client HOST PORT [options]   prints one JSON summary on stdout
     --clients C, --direct D, --room-messages M    as given to the server
@@ -32,6 +36,12 @@ with /usr/bin/python3).
                          (the rest close normally, code 1000)
     --content-bytes B    length of each message's text (default 40)
     --timeout S          give up waiting for pushes/pongs after S s (default 20)
+    --stall-reading      each connection stops reading its socket right after the
+                         handshake (the transport's reading paused: nothing is taken
+                         from the kernel, so the receive window closes once the pushes
+                         fill it); "stalled N" on stderr once all are; SIGUSR1 (or
+                         --timeout) resumes reading, then pings, acks and the ending
+                         go as without it
 
 Wire (JSON text frames, never compressed: permessage-deflate is switched off on both ends,
 as a payload a probe could read): client -> server {"type":"ping"}, {"type":"ack",
@@ -167,6 +177,28 @@ async def run_server(args):
             if args.push_interval_ms:
                 await asyncio.sleep(args.push_interval_ms / 1000.0)
 
+    async def late_push():
+        nonlocal seq
+        written = 0
+        for c in list(conns):
+            seq += 1
+            mid = str(uuid.uuid4())
+            obj = {"type": "message", "data": {"message_id": mid, "sender": "peer-server",
+                   "content": content(args.content_bytes, seq), "timestamp": round(time.time(), 3)}}
+            c.sent_at[mid] = (time.monotonic(), "none")
+            tally.pushes += 1
+            tally.msg(obj)
+            # not through ws.send: its drain would wait on a peer that is not reading
+            try:
+                c.ws.write_frame_sync(True, 0x1, json.dumps(obj, separators=(",", ":")).encode())
+            except Exception:
+                tally.errors += 1
+            if c.ws.transport.get_write_buffer_size() == 0:
+                written += 1
+        print("late push %s %d" % ("written" if written == len(conns) else "buffered",
+                                   written if written == len(conns) else len(conns) - written),
+              file=sys.stderr, flush=True)
+
     async def handler(ws, path=None):
         nonlocal done_count
         path = ws.path
@@ -232,6 +264,7 @@ async def run_server(args):
     loop = asyncio.get_running_loop()
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, finished.set)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(late_push()))
     async with websockets.serve(handler, args.bind, args.port, compression=None, ping_interval=None,
                                 close_timeout=2, max_queue=None):
         print("listening on %s:%d" % (args.bind, args.port), file=sys.stderr, flush=True)
@@ -261,7 +294,7 @@ def ending_of(i, args):
     return "normal"
 
 
-async def client_one(i, args, tally, ready, release):
+async def client_one(i, args, tally, ready, release, stalled, unstall):
     rooms = rooms_of(i, args.rooms)
     if args.endpoint == "bitchat":
         path = "/api/bitchat/ws/peer-%d" % i
@@ -276,6 +309,17 @@ async def client_one(i, args, tally, ready, release):
     tally.connections += 1
     for r in rooms:
         tally.rooms[r] += 1
+    if args.stall_reading:
+        # Below websockets' own flow control: its StreamReader resumes the transport
+        # only after pausing it itself, which needs 64 KiB buffered, and the pushes
+        # that arrived before this point are far fewer.
+        ws.transport.pause_reading()
+        stalled.release()
+        try:
+            await asyncio.wait_for(unstall.wait(), args.timeout)
+        except asyncio.TimeoutError:
+            pass
+        ws.transport.resume_reading()
 
     async def send(obj):
         tally.msg(obj)
@@ -352,8 +396,16 @@ async def run_client(args):
     tally = Tally()
     ready = asyncio.Semaphore(0)
     release = asyncio.Event()
-    tasks = [asyncio.create_task(client_one(i, args, tally, ready, release))
+    stalled = asyncio.Semaphore(0)
+    unstall = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, unstall.set)
+    tasks = [asyncio.create_task(client_one(i, args, tally, ready, release, stalled, unstall))
              for i in range(args.clients)]
+
+    async def stall_gate():
+        for _ in range(args.clients):
+            await stalled.acquire()
+        print("stalled %d" % args.clients, file=sys.stderr, flush=True)
 
     async def gate():
         for _ in range(args.clients):
@@ -363,8 +415,10 @@ async def run_client(args):
         release.set()
 
     g = asyncio.create_task(gate())
+    sg = asyncio.create_task(stall_gate())
     res = await asyncio.gather(*tasks, return_exceptions=True)
     g.cancel()
+    sg.cancel()
     expected = 0
     for r in res:
         if isinstance(r, BaseException):
@@ -397,6 +451,7 @@ def main():
     c.add_argument("--reset", type=int, default=0)
     c.add_argument("--no-close-frame", type=int, default=0)
     c.add_argument("--timeout", type=float, default=20.0)
+    c.add_argument("--stall-reading", action="store_true")
     for p in (s, c):
         p.add_argument("--clients", type=int, default=1)
         p.add_argument("--direct", type=int, default=2)
