@@ -203,7 +203,7 @@ summary_messages "$WORK/big.server.json" >"$WORK/big.want"
 delta "$WORK/big.before" "$WORK/big.after" >"$WORK/big.got"
 check "messages_total by (type, room) = the workload's" same_table "$WORK/big.want" "$WORK/big.got"
 
-echo "6. message_queue_size: 2 clients stop reading while 100 pushes of 2000 bytes go to each"
+echo "6. message_queue_size: 2 clients stop reading, then 100 pushes of 2000 bytes go to each"
 # ss's Send-Q of an established socket is tcp_sock write_seq - snd_una (tcp_diag_get_info,
 # idiag_wqueue), the very quantity the probe samples at each read or write on the socket.
 sendq_ss() {
@@ -225,7 +225,7 @@ wait_line() { # FILE WORD PID
 }
 check "queue_size 0 before" eq "$(queue)" 0
 start_bitchat "$NS_SRV" $PORT --bind "$SRV_IP" --clients 2 --direct 100 --room-messages 0 \
-	--content-bytes 2000 || exit 1
+	--content-bytes 2000 --push-on-signal || exit 1
 # the client expects the late push too (101); --pings 0: a pong written after the reading
 # resumes would leave a sample taken while the backlog was still unacknowledged. Not
 # through ns_cli: a function run with & is a subshell, and $! must be the client (signals).
@@ -234,6 +234,7 @@ ip netns exec "$NS_CLI" "$L7_PY" "$BITCHAT" client "$SRV_IP" $PORT --clients 2 -
 	>"$WORK/sendq.client.json" 2>"$WORK/sendq.client.err" &
 cpid=$!
 wait_line "$WORK/sendq.client.err" stalled $cpid || echo "    the client did not stall"
+kill -USR2 "$BITCHAT_PID" # the pushes start once the clients read nothing more
 # The windows have closed when the Send-Q stops moving (and is not 0: what the clients'
 # receive buffers could not take stays queued at the server).
 prev=-1 same=0

@@ -13,6 +13,8 @@ with /usr/bin/python3).
     --room-messages M    group messages per room, each pushed to every member (default 3)
     --pong-delay-ms P    answer a ping after P ms (default 0)
     --push-interval-ms I pause I ms between pushes (default 0)
+    --push-on-signal     the pushes start on SIGUSR2 (and once --clients are in), not
+                         as soon as the clients are in
     SIGUSR1 pushes one more direct message to every connection, then says "late push
     written N" on stderr (N: the connections whose transport passed the whole message to
     the kernel at once, by one successful send) or "late push buffered N" (the others:
@@ -137,6 +139,9 @@ async def run_server(args):
     tally = Tally()
     conns = []
     all_in = asyncio.Event()
+    go = asyncio.Event()
+    if not args.push_on_signal:
+        go.set()
     finished = asyncio.Event()
     done_count = 0
     seq = 0
@@ -148,6 +153,7 @@ async def run_server(args):
     async def pusher():
         nonlocal seq
         await all_in.wait()
+        await go.wait()
         members = collections.defaultdict(list)
         for c in conns:
             for r in c.rooms:
@@ -265,6 +271,7 @@ async def run_server(args):
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, finished.set)
     loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(late_push()))
+    loop.add_signal_handler(signal.SIGUSR2, go.set)
     async with websockets.serve(handler, args.bind, args.port, compression=None, ping_interval=None,
                                 close_timeout=2, max_queue=None):
         print("listening on %s:%d" % (args.bind, args.port), file=sys.stderr, flush=True)
@@ -311,8 +318,8 @@ async def client_one(i, args, tally, ready, release, stalled, unstall):
         tally.rooms[r] += 1
     if args.stall_reading:
         # Below websockets' own flow control: its StreamReader resumes the transport
-        # only after pausing it itself, which needs 64 KiB buffered, and the pushes
-        # that arrived before this point are far fewer.
+        # only after pausing it itself, which needs 64 KiB buffered; a server started
+        # with --push-on-signal has pushed nothing before this point.
         ws.transport.pause_reading()
         stalled.release()
         try:
@@ -439,6 +446,7 @@ def main():
     s.add_argument("--duration", type=float, default=60.0)
     s.add_argument("--pong-delay-ms", type=float, default=0.0)
     s.add_argument("--push-interval-ms", type=float, default=0.0)
+    s.add_argument("--push-on-signal", action="store_true")
     c = sub.add_parser("client")
     c.add_argument("host")
     c.add_argument("port", type=int)
