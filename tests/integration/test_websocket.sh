@@ -14,9 +14,10 @@
 #      frame
 #   5. pushes longer than the 256-byte capture prefix
 #   6. message_queue_size against ss's Send-Q of the server's sockets: two clients stop
-#      reading while 200 KiB are pushed to each, so that the windows close with data
-#      queued at the server; then a push written into the stalled sockets; then the
-#      clients read everything (0), then close (0)
+#      reading, then 210 KiB are pushed to each, so that the windows close with data
+#      queued at the server (the gauge is above ss by what was acknowledged after the
+#      last write: bounded, and reported); then a push written into the stalled sockets
+#      (exact); then the clients read everything (0), then close (0)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
 
