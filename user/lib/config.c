@@ -8,9 +8,11 @@
  * characters, not bytes (jansson load.c stream_get() bumps the column only on the first
  * byte of a UTF-8 sequence).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -590,6 +592,92 @@ static int parse_cgroup(struct parser *p, json_t *val, struct service_config *sv
 	return 0;
 }
 
+/* An integer member of the check object in lo..hi; *out keeps its default if absent. */
+static int check_int(struct parser *p, json_t *obj, const char *key, json_int_t lo, json_int_t hi,
+		     int *out)
+{
+	json_t *val = json_object_get(obj, key);
+	json_int_t v;
+
+	if (!val)
+		return 0;
+	path_push_key(p, key);
+	if (!json_is_integer(val))
+		return parser_error(p, "%s must be an integer in %" JSON_INTEGER_FORMAT
+				       "..%" JSON_INTEGER_FORMAT, key, lo, hi);
+	v = json_integer_value(val);
+	if (v < lo || v > hi)
+		return parser_error(p, "%s %" JSON_INTEGER_FORMAT " is out of range %"
+				       JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT, key, v, lo, hi);
+	*out = (int)v;
+	path_pop(p);
+	return 0;
+}
+
+/*
+ * "check": {"connect": true, "interval_s": 10, "timeout_ms": 1000, "address": "127.0.0.1",
+ * "port": 8000}. The address is a numeric IP (no name lookup: the probe connects to
+ * nothing but what is written here) and the port one of the service's own.
+ */
+static int parse_check(struct parser *p, json_t *obj, struct service_config *svc)
+{
+	static const char *const keys[] = { "connect", "interval_s", "timeout_ms", "address",
+					     "port", NULL };
+	struct service_check *c = &svc->check;
+	unsigned char addr[16];
+	json_t *val;
+	int err, port = svc->ports[0], k;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "check must be an object");
+	err = check_keys(p, obj, keys,
+			 "in check (expected connect, interval_s, timeout_ms, address, port)");
+	if (err)
+		return err;
+	val = json_object_get(obj, "connect");
+	if (!val)
+		return parser_error(p, "check is missing \"connect\"");
+	path_push_key(p, "connect");
+	if (!json_is_boolean(val))
+		return parser_error(p, "connect must be true or false");
+	c->connect = json_is_true(val);
+	path_pop(p);
+	c->interval_s = CONFIG_CHECK_DEFAULT_INTERVAL_S;
+	c->timeout_ms = CONFIG_CHECK_DEFAULT_TIMEOUT_MS;
+	err = check_int(p, obj, "interval_s", 1, 3600, &c->interval_s);
+	if (!err)
+		err = check_int(p, obj, "timeout_ms", 1, 60000, &c->timeout_ms);
+	if (!err)
+		err = check_int(p, obj, "port", 1, 65535, &port);
+	if (err)
+		return err;
+	if (c->timeout_ms >= c->interval_s * 1000) {
+		path_push_key(p, json_object_get(obj, "timeout_ms") ? "timeout_ms" : "interval_s");
+		return parser_error(p, "timeout_ms (%d) must be shorter than interval_s (%d s)",
+				    c->timeout_ms, c->interval_s);
+	}
+	for (k = 0; k < svc->n_ports && svc->ports[k] != port; k++)
+		;
+	if (k == svc->n_ports) {
+		path_push_key(p, "port");
+		return parser_error(p, "check port %d is not one of the service's ports", port);
+	}
+	c->port = (uint16_t)port;
+	strcpy(c->address, CONFIG_CHECK_DEFAULT_ADDR);
+	val = json_object_get(obj, "address");
+	if (val) {
+		const char *s = json_string_value(val);
+
+		path_push_key(p, "address");
+		if (!s || strlen(s) >= CONFIG_ADDR_LEN || (inet_pton(AF_INET, s, addr) != 1 &&
+							    inet_pton(AF_INET6, s, addr) != 1))
+			return parser_error(p, "address must be a numeric IPv4 or IPv6 address");
+		strcpy(c->address, s);
+		path_pop(p);
+	}
+	return 0;
+}
+
 /* A list of path strings starting with '/' (route patterns or path prefixes). */
 static int parse_paths(struct parser *p, json_t *arr, const char *key, char (*out)[CONFIG_ROUTE_LEN],
 		       int *n, size_t max)
@@ -733,7 +821,7 @@ static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int 
 	static const char *const keys[] = { "name",	 "protocol",  "ports",	   "comm",
 					    "cgroup",	 "routes",    "paths",	   "max_paths",
 					    "max_rooms", "framework", "capture", "idle_timeout_s",
-					    NULL };
+					    "check",	 NULL };
 	struct service_config *svc = &cfg->services[i];
 	json_t *val;
 	int err;
@@ -741,7 +829,7 @@ static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int 
 	if (!json_is_object(obj))
 		return parser_error(p, "service must be an object");
 	err = check_keys(p, obj, keys, "in service (expected name, protocol, ports, comm, cgroup, routes, paths, "
-			 "max_paths, max_rooms, framework, capture, idle_timeout_s)");
+			 "max_paths, max_rooms, framework, capture, idle_timeout_s, check)");
 	if (err)
 		return err;
 
@@ -789,21 +877,190 @@ static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int 
 			return err;
 		path_pop(p);
 	}
+
+	val = json_object_get(obj, "check");
+	if (val) {
+		path_push_key(p, "check");
+		err = parse_check(p, val, svc);
+		if (err)
+			return err;
+		path_pop(p);
+	}
 	return parse_l7_keys(p, obj, svc);
+}
+
+static int parse_bool(struct parser *p, json_t *val, const char *key, int *out)
+{
+	if (!json_is_boolean(val))
+		return parser_error(p, "%s must be true or false", key);
+	*out = json_is_true(val);
+	return 0;
+}
+
+/* A POSIX extended regex ("" excludes nothing), compiled here so that a bad one is a
+ * config error with its position rather than a failure at start-up. */
+static int parse_regex(struct parser *p, json_t *val, const char *key, char *out)
+{
+	const char *s = json_string_value(val);
+	regex_t re;
+	int rc;
+
+	if (!s)
+		return parser_error(p, "%s must be a string (a POSIX extended regex)", key);
+	if (strlen(s) >= CONFIG_REGEX_LEN)
+		return parser_error(p, "%s is longer than %d bytes", key, CONFIG_REGEX_LEN - 1);
+	if (s[0]) {
+		rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[128];
+
+			regerror(rc, &re, msg, sizeof(msg));
+			return parser_error(p, "%s is not a valid regex: %s", key, msg);
+		}
+		regfree(&re);
+	}
+	strcpy(out, s);
+	return 0;
+}
+
+struct section_key {
+	const char *key;
+	int (*parse)(struct parser *p, json_t *val, const char *key, struct config *cfg);
+};
+
+static int host_enabled(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_bool(p, val, key, &cfg->host.enabled);
+}
+
+static int host_root(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	const char *s = json_string_value(val);
+
+	if (!s || s[0] != '/')
+		return parser_error(p, "%s must be an absolute path", key);
+	if (strlen(s) >= CONFIG_ROOT_LEN)
+		return parser_error(p, "%s is longer than %d bytes", key, CONFIG_ROOT_LEN - 1);
+	strcpy(cfg->host.root, s);
+	return 0;
+}
+
+static int host_mounts(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_regex(p, val, key, cfg->host.mounts_exclude);
+}
+
+static int host_fstypes(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_regex(p, val, key, cfg->host.fstypes_exclude);
+}
+
+static int host_netdevs(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_regex(p, val, key, cfg->host.netdev_exclude);
+}
+
+static int containers_enabled(struct parser *p, json_t *val, const char *key,
+			      struct config *cfg)
+{
+	return parse_bool(p, val, key, &cfg->containers.enabled);
+}
+
+static int containers_max(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	json_int_t v;
+
+	if (!json_is_integer(val))
+		return parser_error(p, "%s must be an integer in 1..%d", key,
+				    CONFIG_MAX_CONTAINERS);
+	v = json_integer_value(val);
+	if (v < 1 || v > CONFIG_MAX_CONTAINERS)
+		return parser_error(p, "%s %" JSON_INTEGER_FORMAT " is out of range 1..%d", key,
+				    v, CONFIG_MAX_CONTAINERS);
+	cfg->containers.max = (int)v;
+	return 0;
+}
+
+/* An object of optional keys, each parsed by its function. */
+static int parse_section(struct parser *p, json_t *obj, const char *name,
+			 const struct section_key *keys, size_t n, struct config *cfg)
+{
+	const char *allowed[8];
+	char expected[160] = "in ";
+	size_t i;
+	int err;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "%s must be an object", name);
+	strcat(expected, name);
+	strcat(expected, " (expected ");
+	for (i = 0; i < n && i < 7; i++) {
+		allowed[i] = keys[i].key;
+		strcat(expected, i ? ", " : "");
+		strcat(expected, keys[i].key);
+	}
+	allowed[i] = NULL;
+	strcat(expected, ")");
+	err = check_keys(p, obj, allowed, expected);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		json_t *val = json_object_get(obj, keys[i].key);
+
+		if (!val)
+			continue;
+		path_push_key(p, keys[i].key);
+		err = keys[i].parse(p, val, keys[i].key, cfg);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	return 0;
 }
 
 static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 {
-	static const char *const keys[] = { "listen", "services", NULL };
+	static const char *const keys[] = { "listen", "services", "host", "containers", NULL };
+	static const struct section_key host_keys[] = {
+		{ "enabled", host_enabled },
+		{ "root", host_root },
+		{ "filesystems_exclude", host_mounts },
+		{ "fstypes_exclude", host_fstypes },
+		{ "network_devices_exclude", host_netdevs },
+	};
+	static const struct section_key containers_keys[] = {
+		{ "enabled", containers_enabled },
+		{ "max", containers_max },
+	};
 	json_t *val, *svc;
 	size_t i;
 	int err;
 
 	if (!json_is_object(root))
 		return parser_error(p, "config must be a JSON object");
-	err = check_keys(p, root, keys, "(expected listen, services)");
+	err = check_keys(p, root, keys, "(expected listen, services, host, containers)");
 	if (err)
 		return err;
+
+	cfg->host.enabled = 1;
+	strcpy(cfg->host.mounts_exclude, CONFIG_DEFAULT_MOUNTS_EXCLUDE);
+	strcpy(cfg->host.fstypes_exclude, CONFIG_DEFAULT_FSTYPES_EXCLUDE);
+	strcpy(cfg->host.netdev_exclude, CONFIG_DEFAULT_NETDEV_EXCLUDE);
+	cfg->containers.enabled = 1;
+	cfg->containers.max = CONFIG_DEFAULT_CONTAINERS;
+	for (i = 0; i < 2; i++) {
+		const char *name = i ? "containers" : "host";
+
+		val = json_object_get(root, name);
+		if (!val)
+			continue;
+		path_push_key(p, name);
+		err = i ? parse_section(p, val, name, containers_keys, 2, cfg) :
+			  parse_section(p, val, name, host_keys, 5, cfg);
+		if (err)
+			return err;
+		path_pop(p);
+	}
 
 	val = json_object_get(root, "listen");
 	if (val) {
