@@ -13,6 +13,11 @@
 #   4. idle_timeout: silence past the service's idle_timeout_s, then a FIN without a close
 #      frame
 #   5. pushes longer than the 256-byte capture prefix
+#   6. message_queue_size against ss's Send-Q of the server's sockets: two clients stop
+#      reading, then 210 KiB are pushed to each, so that the windows close with data
+#      queued at the server (the gauge is above ss by what was acknowledged after the
+#      last write: bounded, and reported); then a push written into the stalled sockets
+#      (exact); then the clients read everything (0), then close (0)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
 
@@ -198,6 +203,91 @@ run_case big --clients 3 --direct 2 --room-messages 2 --content-bytes 600 -- --c
 summary_messages "$WORK/big.server.json" >"$WORK/big.want"
 delta "$WORK/big.before" "$WORK/big.after" >"$WORK/big.got"
 check "messages_total by (type, room) = the workload's" same_table "$WORK/big.want" "$WORK/big.got"
+
+echo "6. message_queue_size: 2 clients stop reading, then 100 pushes of 2000 bytes go to each"
+# ss's Send-Q of an established socket is tcp_sock write_seq - snd_una (tcp_diag_get_info,
+# idiag_wqueue), the very quantity the probe samples at each read or write on the socket.
+sendq_ss() {
+	ns_srv ss -tnH state established "( sport = :$PORT )" | awk '{ s += $2 } END { print s + 0 }'
+}
+recvq_ss() {
+	ns_cli ss -tnH state established "( dport = :$PORT )" | awk '{ s += $1 } END { print s + 0 }'
+}
+queue() { metric fogcompute_bitchat_message_queue_size; }
+# up to 10 s for a "WORD" line on stderr FILE of pid PID
+wait_line() { # FILE WORD PID
+	local i
+	for i in $(seq 1 200); do
+		grep -q "^$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+check "queue_size 0 before" eq "$(queue)" 0
+start_bitchat "$NS_SRV" $PORT --bind "$SRV_IP" --clients 2 --direct 100 --room-messages 0 \
+	--content-bytes 2000 --push-on-signal || exit 1
+# the client expects the late push too (101); --pings 0: a pong written after the reading
+# resumes would leave a sample taken while the backlog was still unacknowledged. Not
+# through ns_cli: a function run with & is a subshell, and $! must be the client (signals).
+ip netns exec "$NS_CLI" "$L7_PY" "$BITCHAT" client "$SRV_IP" $PORT --clients 2 --direct 101 --room-messages 0 \
+	--rooms 0 --pings 0 --content-bytes 2000 --stall-reading --hold-seconds 2 \
+	>"$WORK/sendq.client.json" 2>"$WORK/sendq.client.err" &
+cpid=$!
+wait_line "$WORK/sendq.client.err" stalled $cpid || echo "    the client did not stall"
+kill -USR2 "$BITCHAT_PID" # the pushes start once the clients read nothing more
+# The windows have closed when the Send-Q stops moving (and is not 0: what the clients'
+# receive buffers could not take stays queued at the server).
+prev=-1 same=0
+for i in $(seq 1 50); do
+	q=$(sendq_ss)
+	if [[ $q == "$prev" && $q -gt 0 ]]; then same=$((same + 1)); else same=0; fi
+	prev=$q
+	[[ $same -ge 3 ]] && break
+	sleep 0.2
+done
+sleep 0.5 # the last events reach the probe
+g=$(queue) q=$(sendq_ss) rq=$(recvq_ss)
+echo "    stalled: queue_size $g, ss Send-Q $q (server), Recv-Q $rq (clients); the gauge is" \
+	"$((g - q)) bytes above ss"
+check "Send-Q non-zero: the windows closed with data queued" test "$q" -gt 0
+# Between writes a socket's Send-Q only shrinks (acks advance snd_una, only a write moves
+# write_seq), so the sample of the last write is an upper bound. It is above ss by the
+# bytes acknowledged after the server's last write: the windows were still open then and
+# nothing on the socket made a syscall since. Those bytes all sit in the clients' receive
+# queues (nothing read), which bounds the difference.
+check "stalled: ss Send-Q <= queue_size <= Send-Q + the clients' Recv-Q" \
+	test "$q" -le "$g" -a "$g" -le $((q + rq))
+# A push written now samples the Send-Q with the windows closed: nothing is acknowledged
+# after it (zero window; window probes carry no new data), so the gauge is exact.
+kill -USR1 "$BITCHAT_PID"
+wait_line "$BITCHAT_OUT.err" "late push" "$BITCHAT_PID" || echo "    no late push"
+sleep 0.5
+g=$(queue) q=$(sendq_ss)
+echo "    after a push into the stalled sockets ($(grep '^late push' "$BITCHAT_OUT.err")):" \
+	"queue_size $g, ss Send-Q $q"
+if grep -q '^late push written' "$BITCHAT_OUT.err"; then
+	check "push while stalled: queue_size = ss Send-Q (exact)" eq "$g" "$q"
+else
+	# a send that the full socket refused (EAGAIN) is no event: the gauge keeps the
+	# former sample
+	echo "    (the socket refused part of the push: no sample of the stalled queue)"
+fi
+kill -USR1 $cpid # read again: everything is delivered and acknowledged
+wait_line "$WORK/sendq.client.err" holding $cpid || echo "    the client did not get its pushes"
+sleep 0.5
+# the server's last syscalls on each socket are the reads of the final acks, which come
+# after the TCP acknowledgement of all it wrote
+check "read again: queue_size 0 (ss Send-Q $(sendq_ss))" eq "$(queue)" 0
+wait $cpid
+for i in $(seq 1 50); do kill -0 "$BITCHAT_PID" 2>/dev/null || break; sleep 0.1; done
+stop_pid "$BITCHAT_PID"
+sleep 1
+check "closed: queue_size 0, connected_clients 0" eq \
+	"$(queue) $(metric fogcompute_bitchat_connected_clients)" "0 0"
+check "no workload errors, every push acked, 202 pushes" eq \
+	"$(j "$BITCHAT_OUT.json" errors) $(j "$BITCHAT_OUT.json" acks_missing) $(j "$BITCHAT_OUT.json" pushes)" \
+	"0 0 202"
 
 check "the daemon survived all of it" kill -0 "$DAEMON_PID"
 

@@ -13,6 +13,12 @@ with /usr/bin/python3).
     --room-messages M    group messages per room, each pushed to every member (default 3)
     --pong-delay-ms P    answer a ping after P ms (default 0)
     --push-interval-ms I pause I ms between pushes (default 0)
+    --push-on-signal     the pushes start on SIGUSR2 (and once --clients are in), not
+                         as soon as the clients are in
+    SIGUSR1 pushes one more direct message to every connection, then says "late push
+    written N" on stderr (N: the connections whose transport passed the whole message to
+    the kernel at once, by one successful send) or "late push buffered N" (the others:
+    their socket took less, and asyncio writes the rest once the socket is writable)
 
   bitchat.py client HOST PORT [options]   prints one JSON summary on stdout
     --clients C, --direct D, --room-messages M    as given to the server
@@ -32,6 +38,12 @@ with /usr/bin/python3).
                          (the rest close normally, code 1000)
     --content-bytes B    length of each message's text (default 40)
     --timeout S          give up waiting for pushes/pongs after S s (default 20)
+    --stall-reading      each connection stops reading its socket right after the
+                         handshake (the transport's reading paused: nothing is taken
+                         from the kernel, so the receive window closes once the pushes
+                         fill it); "stalled N" on stderr once all are; SIGUSR1 (or
+                         --timeout) resumes reading, then pings, acks and the ending
+                         go as without it
 
 Wire (JSON text frames, never compressed: permessage-deflate is switched off on both ends,
 as a payload a probe could read): client -> server {"type":"ping"}, {"type":"ack",
@@ -127,6 +139,9 @@ async def run_server(args):
     tally = Tally()
     conns = []
     all_in = asyncio.Event()
+    go = asyncio.Event()
+    if not args.push_on_signal:
+        go.set()
     finished = asyncio.Event()
     done_count = 0
     seq = 0
@@ -138,6 +153,7 @@ async def run_server(args):
     async def pusher():
         nonlocal seq
         await all_in.wait()
+        await go.wait()
         members = collections.defaultdict(list)
         for c in conns:
             for r in c.rooms:
@@ -166,6 +182,28 @@ async def run_server(args):
                     tally.errors += 1
             if args.push_interval_ms:
                 await asyncio.sleep(args.push_interval_ms / 1000.0)
+
+    async def late_push():
+        nonlocal seq
+        written = 0
+        for c in list(conns):
+            seq += 1
+            mid = str(uuid.uuid4())
+            obj = {"type": "message", "data": {"message_id": mid, "sender": "peer-server",
+                   "content": content(args.content_bytes, seq), "timestamp": round(time.time(), 3)}}
+            c.sent_at[mid] = (time.monotonic(), "none")
+            tally.pushes += 1
+            tally.msg(obj)
+            # not through ws.send: its drain would wait on a peer that is not reading
+            try:
+                c.ws.write_frame_sync(True, 0x1, json.dumps(obj, separators=(",", ":")).encode())
+            except Exception:
+                tally.errors += 1
+            if c.ws.transport.get_write_buffer_size() == 0:
+                written += 1
+        print("late push %s %d" % ("written" if written == len(conns) else "buffered",
+                                   written if written == len(conns) else len(conns) - written),
+              file=sys.stderr, flush=True)
 
     async def handler(ws, path=None):
         nonlocal done_count
@@ -232,6 +270,8 @@ async def run_server(args):
     loop = asyncio.get_running_loop()
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, finished.set)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(late_push()))
+    loop.add_signal_handler(signal.SIGUSR2, go.set)
     async with websockets.serve(handler, args.bind, args.port, compression=None, ping_interval=None,
                                 close_timeout=2, max_queue=None):
         print("listening on %s:%d" % (args.bind, args.port), file=sys.stderr, flush=True)
@@ -261,7 +301,7 @@ def ending_of(i, args):
     return "normal"
 
 
-async def client_one(i, args, tally, ready, release):
+async def client_one(i, args, tally, ready, release, stalled, unstall):
     rooms = rooms_of(i, args.rooms)
     if args.endpoint == "bitchat":
         path = "/api/bitchat/ws/peer-%d" % i
@@ -276,6 +316,17 @@ async def client_one(i, args, tally, ready, release):
     tally.connections += 1
     for r in rooms:
         tally.rooms[r] += 1
+    if args.stall_reading:
+        # Below websockets' own flow control: its StreamReader resumes the transport
+        # only after pausing it itself, which needs 64 KiB buffered; a server started
+        # with --push-on-signal has pushed nothing before this point.
+        ws.transport.pause_reading()
+        stalled.release()
+        try:
+            await asyncio.wait_for(unstall.wait(), args.timeout)
+        except asyncio.TimeoutError:
+            pass
+        ws.transport.resume_reading()
 
     async def send(obj):
         tally.msg(obj)
@@ -352,8 +403,16 @@ async def run_client(args):
     tally = Tally()
     ready = asyncio.Semaphore(0)
     release = asyncio.Event()
-    tasks = [asyncio.create_task(client_one(i, args, tally, ready, release))
+    stalled = asyncio.Semaphore(0)
+    unstall = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, unstall.set)
+    tasks = [asyncio.create_task(client_one(i, args, tally, ready, release, stalled, unstall))
              for i in range(args.clients)]
+
+    async def stall_gate():
+        for _ in range(args.clients):
+            await stalled.acquire()
+        print("stalled %d" % args.clients, file=sys.stderr, flush=True)
 
     async def gate():
         for _ in range(args.clients):
@@ -363,8 +422,10 @@ async def run_client(args):
         release.set()
 
     g = asyncio.create_task(gate())
+    sg = asyncio.create_task(stall_gate())
     res = await asyncio.gather(*tasks, return_exceptions=True)
     g.cancel()
+    sg.cancel()
     expected = 0
     for r in res:
         if isinstance(r, BaseException):
@@ -385,6 +446,7 @@ def main():
     s.add_argument("--duration", type=float, default=60.0)
     s.add_argument("--pong-delay-ms", type=float, default=0.0)
     s.add_argument("--push-interval-ms", type=float, default=0.0)
+    s.add_argument("--push-on-signal", action="store_true")
     c = sub.add_parser("client")
     c.add_argument("host")
     c.add_argument("port", type=int)
@@ -397,6 +459,7 @@ def main():
     c.add_argument("--reset", type=int, default=0)
     c.add_argument("--no-close-frame", type=int, default=0)
     c.add_argument("--timeout", type=float, default=20.0)
+    c.add_argument("--stall-reading", action="store_true")
     for p in (s, c):
         p.add_argument("--clients", type=int, default=1)
         p.add_argument("--direct", type=int, default=2)
