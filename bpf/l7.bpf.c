@@ -20,28 +20,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #include "flows.bpf.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FP_MAX_SERVICES);
-	__type(key, __u32);
-	__type(value, struct fp_l7_svc);
-} l7_svc SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FP_MAX_L7_TASKS);
-	__type(key, __u32);
-	__type(value, __u8);
-} l7_tasks SEC(".maps");
-
-/* Threads inside SSL_read/SSL_write (bpf/tls.bpf.c fills it; include/l7.h). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FP_L7_SSL_THREADS);
-	__type(key, __u64);
-	__type(value, struct fp_l7_ssl_call);
-} l7_ssl SEC(".maps");
+#include "l7_maps.bpf.h"
 
 enum { ARGS_BUF = 0, ARGS_IOV = 1, ARGS_MSG = 2, ARGS_NONE = 3 };
 
@@ -110,18 +89,6 @@ struct {
 	__type(value, struct l7_scratch);
 } l7_scratch SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, FP_L7_RINGBUF_BYTES);
-} l7_events SEC(".maps");
-
-/* [0] ring buffer full, [1] events sent */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} l7_stats SEC(".maps");
 
 
 static __always_inline bool task_watched(void)
