@@ -61,4 +61,23 @@ static __always_inline struct cgroup *sock_cgroup(const struct sock *sk)
 	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
 }
 
+/* Linux 5.14 (commit 2f064a59a11f "sched: Change task_struct::state") renamed state to
+ * __state and made it unsigned int. */
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline unsigned int task_state(const struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((const struct task_struct___pre514 *)t, state);
+}
+
+/* oom:mark_victim carried only the pid until the victim's comm and memory fields were
+ * added (Linux 6.8); read them only where they exist. */
+struct trace_event_raw_mark_victim___new {
+	unsigned long anon_rss;
+} __attribute__((preserve_access_index));
+
 #endif

@@ -19,24 +19,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Bytes of each buffer to capture (<= FP_L7_CAP_MAX), set by userspace before load. */
-const volatile __u32 targ_cap = FP_L7_CAP_DEFAULT;
-
 #include "flows.bpf.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FP_MAX_SERVICES);
-	__type(key, __u32);
-	__type(value, __u8);
-} l7_svc SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FP_MAX_L7_TASKS);
-	__type(key, __u32);
-	__type(value, __u8);
-} l7_tasks SEC(".maps");
+#include "l7_maps.bpf.h"
 
 enum { ARGS_BUF = 0, ARGS_IOV = 1, ARGS_MSG = 2, ARGS_NONE = 3 };
 
@@ -46,15 +30,35 @@ struct l7_args {
 	__u32 iovcnt;
 	__u8 how;
 	__u8 dir;
-	__u8 pad[6];
+	__u8 valid; /* set at a syscall's entry, cleared at its exit */
+	__u8 pad[5];
 };
 
+/* The arguments of the syscall in progress, per thread: task-local storage is a pointer
+ * away from the task (no hash, nothing to delete, freed with the thread). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct l7_args);
 } l7_args SEC(".maps");
+
+static __always_inline struct l7_args *args_new(void)
+{
+	return bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+/* The entry's arguments, consumed: NULL if this syscall's entry was not saved. */
+static __always_inline struct l7_args *args_take(void)
+{
+	struct l7_args *a = bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0, 0);
+
+	if (!a || !a->valid)
+		return NULL;
+	a->valid = 0;
+	return a;
+}
 
 /*
  * Framing assist for length-prefixed protocols: where a frame starts past the captured
@@ -105,18 +109,6 @@ struct {
 	__type(value, struct l7_scratch);
 } l7_scratch SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, FP_L7_RINGBUF_BYTES);
-} l7_events SEC(".maps");
-
-/* [0] ring buffer full, [1] events sent */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} l7_stats SEC(".maps");
 
 
 static __always_inline bool task_watched(void)
@@ -129,13 +121,15 @@ static __always_inline bool task_watched(void)
 /* fd -> struct sock of the current task (0 if fd is not a socket it has open). */
 static __always_inline __u64 fd_to_sock(__u32 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	/* A BTF task pointer: the walk to the fd array is plain loads, not helper calls
+	 * (bpf_get_current_task_btf, 5.11). */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds = fdt->fd;
 	struct socket *sock;
 	struct file *file;
 
-	if (fd >= max || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (fd >= fdt->max_fds || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
 	/* Only sockets are in flows: for any other file this reads something that will
 	 * not be found there. */
@@ -145,20 +139,28 @@ static __always_inline __u64 fd_to_sock(__u32 fd)
 
 static __always_inline int save(__u32 fd, __u64 buf, __u32 iovcnt, __u8 how, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct l7_args a = { .buf = buf, .fd = fd, .iovcnt = iovcnt, .how = how, .dir = dir };
+	struct l7_args *a;
 
 	if (!task_watched())
 		return 0;
-	bpf_map_update_elem(&l7_args, &id, &a, BPF_ANY);
+	a = args_new();
+	if (!a)
+		return 0;
+	a->buf = buf;
+	a->fd = fd;
+	a->iovcnt = iovcnt;
+	a->how = how;
+	a->dir = dir;
+	a->valid = 1;
 	return 0;
 }
 
-/* Copy up to cap bytes of what the syscall moved into e->data. */
+/* Copy up to cap bytes of what the syscall moved into e->data; *tail gets the user
+ * address of the last FP_L7_SNIP_BYTES moved when they lie in one buffer. */
 static __always_inline __u32 copy_prefix(struct fp_l7_event *e, const struct l7_args *a,
-					 __u64 moved)
+					 __u64 moved, __u32 cap, __u64 *tail)
 {
-	__u64 want = moved < targ_cap ? moved : targ_cap;
+	__u64 want = moved < cap ? moved : cap, acc = 0;
 	__u32 got = 0;
 	struct iovec iov[FP_L7_MAX_IOV];
 	__u64 base = a->buf, cnt = a->iovcnt;
@@ -171,6 +173,7 @@ static __always_inline __u32 copy_prefix(struct fp_l7_event *e, const struct l7_
 	barrier_var(want);
 	want &= 2 * FP_L7_CAP_MAX - 1;
 	if (a->how == ARGS_BUF) {
+		*tail = base + moved - FP_L7_SNIP_BYTES;
 		if (bpf_probe_read_user(e->data, want, (void *)base))
 			return 0;
 		return want;
@@ -188,6 +191,17 @@ static __always_inline __u32 copy_prefix(struct fp_l7_event *e, const struct l7_
 	if (bpf_probe_read_user(iov, sizeof(iov[0]) * FP_L7_MAX_IOV, (void *)base) &&
 	    bpf_probe_read_user(iov, sizeof(iov[0]), (void *)base))
 		return 0;
+	/* the buffer holding the last byte moved */
+	for (i = 0; i < FP_L7_MAX_IOV; i++) {
+		if (i >= cnt)
+			break;
+		if (moved <= acc + iov[i].iov_len) {
+			if (moved - acc >= FP_L7_SNIP_BYTES)
+				*tail = (__u64)iov[i].iov_base + (moved - acc) - FP_L7_SNIP_BYTES;
+			break;
+		}
+		acc += iov[i].iov_len;
+	}
 	for (i = 0; i < FP_L7_MAX_IOV; i++) {
 		__u32 n, off = got;
 
@@ -309,30 +323,63 @@ static __always_inline void walk_frames(struct fp_l7_event *e, __u64 buf, __u32 
 	e->nsnip = w.nsnip;
 }
 
+/* The buffer's last bytes as one snippet after the prefix. */
+static __always_inline void add_tail(struct fp_l7_event *e, __u64 tail, __u32 ret)
+{
+	struct fp_l7_snip *sn;
+	__u64 idx = e->cap;
+
+	barrier_var(idx);
+	idx &= 2 * FP_L7_CAP_MAX - 1;
+	if (idx > 2 * FP_L7_CAP_MAX - 2 * sizeof(*sn))
+		return;
+	sn = (void *)(e->data + idx);
+	sn->off = ret - FP_L7_SNIP_BYTES;
+	if (!bpf_probe_read_user(sn->bytes, FP_L7_SNIP_BYTES, (void *)tail))
+		e->nsnip = 1;
+}
+
+/* Bytes written and not yet acknowledged (ss's Send-Q for an established socket). */
+static __always_inline __u32 sndq(struct sock *sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	return BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
+}
+
 static __always_inline int emit(long ret, __u8 type)
 {
 	__u64 id = bpf_get_current_pid_tgid(), sk;
+	struct fp_l7_ssl_call *call;
 	struct l7_scratch *scratch;
 	struct fp_l7_event *e;
 	struct l7_args *a;
 	struct fp_flow *f;
 	__u32 cpu = bpf_get_smp_processor_id(), svc;
-	__u64 size;
-	__u8 *on;
+	__u64 size, tail = 0;
+	struct fp_l7_svc *on;
 
-	a = bpf_map_lookup_elem(&l7_args, &id);
+	a = args_take();
 	if (!a)
 		return 0;
 	if (ret <= 0)
 		goto out;
 	sk = fd_to_sock(a->fd);
+	/* Ciphertext of an SSL call: the call's return emits the plaintext instead, for
+	 * the socket recorded here (whatever it is: the return decides). */
+	call = sk ? bpf_map_lookup_elem(&l7_ssl, &id) : 0;
+	if (call) {
+		if (!call->sk)
+			call->sk = sk;
+		goto out;
+	}
 	f = sk ? bpf_map_lookup_elem(&flows, &sk) : 0;
 	if (!f)
 		goto out;
 	svc = f->svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
 	/* The local-peer client end of a connection is parsed from its server end. */
-	if (!on || !*on || f->kind == FP_KIND_CLIENT_LOCALPEER)
+	if (!on || !on->mode || f->kind == FP_KIND_CLIENT_LOCALPEER)
 		goto out;
 	scratch = bpf_map_lookup_elem(&l7_scratch, &cpu);
 	if (!scratch)
@@ -348,9 +395,13 @@ static __always_inline int emit(long ret, __u8 type)
 	e->dir = a->dir;
 	e->type = type;
 	e->nsnip = 0;
-	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret) : 0;
-	if (*on == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
+	e->flags = 0;
+	e->sndq = on->sndq ? sndq((struct sock *)sk) : 0;
+	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret, on->cap, &tail) : 0;
+	if (on->mode == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
 		walk_frames(e, a->buf, ret, sk, f->start_ns, a->dir);
+	else if (on->mode == FP_L7_TAIL && tail && ret >= e->cap + FP_L7_SNIP_BYTES)
+		add_tail(e, tail, ret);
 	size = offsetof(struct fp_l7_event, data) + e->cap + e->nsnip * sizeof(struct fp_l7_snip);
 	barrier_var(size);
 	size &= 4 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= the scratch, then clamped */
@@ -363,7 +414,6 @@ static __always_inline int emit(long ret, __u8 type)
 	else
 		map_inc(&l7_stats, 1);
 out:
-	bpf_map_delete_elem(&l7_args, &id);
 	return 0;
 }
 
@@ -390,11 +440,27 @@ ENTER(readv, ctx->args[0], ctx->args[1], ctx->args[2], ARGS_IOV, FP_RX)
 EXIT(readv, FP_L7_DATA)
 ENTER(sendto, ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_TX)
 EXIT(sendto, FP_L7_DATA)
-ENTER(recvfrom, ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_RX)
+/* recvfrom(fd, buf, len, flags, ...), recvmsg(fd, msg, flags): a MSG_PEEK read leaves
+ * the bytes queued for the read that follows (nginx peeks at the first byte of each
+ * connection on a TLS port): not captured, or the parser would see them twice. */
+#define FP_MSG_PEEK 2 /* include/linux/socket.h */
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[3] & FP_MSG_PEEK)
+		return 0;
+	return save(ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_RX);
+}
 EXIT(recvfrom, FP_L7_DATA)
 ENTER(sendmsg, ctx->args[0], ctx->args[1], 0, ARGS_MSG, FP_TX)
 EXIT(sendmsg, FP_L7_DATA)
-ENTER(recvmsg, ctx->args[0], ctx->args[1], 0, ARGS_MSG, FP_RX)
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[2] & FP_MSG_PEEK)
+		return 0;
+	return save(ctx->args[0], ctx->args[1], 0, ARGS_MSG, FP_RX);
+}
 EXIT(recvmsg, FP_L7_DATA)
 /* sendfile(out_fd, in_fd, ...): bytes only */
 ENTER(sendfile64, ctx->args[0], 0, 0, ARGS_NONE, FP_TX)
@@ -425,13 +491,14 @@ static __always_inline int watch_if_l7(__u32 fd)
 	__u64 sk = fd_to_sock(fd);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, svc;
 	struct fp_flow *f = sk ? bpf_map_lookup_elem(&flows, &sk) : 0;
-	__u8 one = 1, *on;
+	struct fp_l7_svc *on;
+	__u8 one = 1;
 
 	if (!f)
 		return 0;
 	svc = f->svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
-	if (on && *on)
+	if (on && on->mode)
 		bpf_map_update_elem(&l7_tasks, &tgid, &one, BPF_ANY);
 	return 0;
 }
@@ -439,24 +506,25 @@ static __always_inline int watch_if_l7(__u32 fd)
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct l7_args a = { .fd = ctx->args[0], .how = ARGS_NONE };
+	struct l7_args *a = args_new();
 
-	bpf_map_update_elem(&l7_args, &id, &a, BPF_ANY);
+	if (!a)
+		return 0;
+	a->fd = ctx->args[0];
+	a->how = ARGS_NONE;
+	a->valid = 1;
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct l7_args *a = bpf_map_lookup_elem(&l7_args, &id);
+	struct l7_args *a = args_take();
 
 	if (!a)
 		return 0;
 	if (ctx->ret == 0 || ctx->ret == -115 /* EINPROGRESS */)
 		watch_if_l7(a->fd);
-	bpf_map_delete_elem(&l7_args, &id);
 	return 0;
 }
 

@@ -32,6 +32,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 static const __u64 lat_bounds_us[FP_LAT_BOUNDS] = FP_LAT_BOUNDS_US;
 
+/* Set before load: the verifier drops the per-cgroup counting when it is off. */
+const volatile bool targ_cgroup_net = false;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, FP_PORTS);
@@ -67,6 +70,15 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost_stats SEC(".maps");
+
+/* Per-CPU: every packet of the host updates it, so no cache line is shared across CPUs.
+ * Entries of removed cgroups are deleted by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, FP_MAX_CGROUPS);
+	__type(key, __u64);
+	__type(value, struct fp_cgroup_net);
+} cgroup_net SEC(".maps");
 
 #include "flows.bpf.h"
 
@@ -732,6 +744,27 @@ static __always_inline __u32 headers_len(struct __sk_buff *skb, __u8 *flags)
 	return off + (b[0] >> 4) * 4;
 }
 
+/* Network bytes of the socket's cgroup (the cgroup of the task that created it). */
+static __always_inline void count_cgroup(struct __sk_buff *skb, int dir)
+{
+	__u64 id = bpf_skb_cgroup_id(skb);
+	struct fp_cgroup_net *v = bpf_map_lookup_elem(&cgroup_net, &id);
+
+	if (!v) {
+		struct fp_cgroup_net zero = {};
+		long err = bpf_map_update_elem(&cgroup_net, &id, &zero, BPF_NOEXIST);
+
+		if (err && err != -17 /* EEXIST: a softirq on this CPU won the race */) {
+			count_lost(FP_LOST_CGROUP_MAP);
+			return;
+		}
+		v = bpf_map_lookup_elem(&cgroup_net, &id);
+		if (!v)
+			return;
+	}
+	fp_add(&v->bytes[dir], skb->len);
+}
+
 static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 {
 	struct bpf_sock *bsk = skb->sk;
@@ -744,6 +777,8 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 
 	if (!bsk)
 		return 1;
+	if (targ_cgroup_net)
+		count_cgroup(skb, dir);
 	/* Sockets of no service (the ports say so) cost two inlined array reads. */
 	if (!(port_mask(bsk->src_port) | port_mask(bpf_ntohs(bsk->dst_port))))
 		return 1;

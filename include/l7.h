@@ -8,7 +8,9 @@
 #define FOGPROBE_L7_H
 
 #define FP_L7_CAP_MAX 16384 /* the capture prefix is at most this many bytes */
-#define FP_L7_CAP_DEFAULT 256
+#define FP_L7_CAP_DEFAULT 256 /* Betanet: a frame header with room to spare */
+#define FP_L7_CAP_HTTP_DEFAULT 1024 /* HTTP/WebSocket: request and response heads */
+#define FP_L7_F_TLS 1 /* fp_l7_event.flags: plaintext from the SSL uprobes */
 #define FP_L7_RINGBUF_BYTES (4U << 20)
 #define FP_L7_MAX_IOV 4 /* iovec entries read for the prefix of readv/writev/sendmsg */
 #define FP_MAX_L7_TASKS 8192 /* processes that own an L7 service socket */
@@ -23,6 +25,16 @@ enum fp_l7_mode {
 				    * protocol frames as u32 BE length + body, after a
 				    * handshake of one such block and one version byte
 				    * (Betanet) */
+	FP_L7_TAIL = 3, /* and one snippet with the buffer's last FP_L7_SNIP_BYTES when
+			 * they fall past the prefix (HTTP: the end of a chunked body) */
+};
+
+/* Value of l7_svc, per service. */
+struct fp_l7_svc {
+	__u8 mode; /* enum fp_l7_mode */
+	__u8 sndq; /* fill fp_l7_event.sndq (WebSocket services) */
+	__u8 pad[2];
+	__u32 cap; /* prefix bytes captured per buffer, <= FP_L7_CAP_MAX */
 };
 
 /*
@@ -39,6 +51,21 @@ enum fp_l7_type {
 	FP_L7_ACCOUNT = 1, /* sendfile/splice: len bytes moved, none captured */
 };
 
+/*
+ * l7_ssl, keyed by the thread (pid_tgid): present while the thread is inside an
+ * SSL_read/SSL_write call. The syscall hooks then do not emit the ciphertext that call
+ * moves; they record its socket here so that the call's return can name the socket.
+ */
+#define FP_L7_SSL_THREADS 16384 /* LRU: a thread that dies inside a call leaves its entry */
+#define FP_TLS_SSL_SOCKETS 65536 /* SSL * -> socket, LRU (bpf/tls.bpf.c) */
+
+struct fp_l7_ssl_call {
+	__u64 ssl; /* the SSL * */
+	__u64 buf; /* the plaintext buffer */
+	__u64 out; /* size_t * of the _ex variants (bytes done), 0 otherwise */
+	__u64 sk; /* socket of the first syscall made inside the call, 0 if none yet */
+};
+
 /* Ring buffer record; only the first sizeof header + cap bytes are meaningful. */
 struct fp_l7_event {
 	__u64 ts_ns; /* CLOCK_MONOTONIC at syscall exit */
@@ -52,7 +79,11 @@ struct fp_l7_event {
 	__u8 dir; /* enum fp_dir: FP_TX write side, FP_RX read side */
 	__u8 type; /* enum fp_l7_type */
 	__u16 nsnip; /* struct fp_l7_snip entries after data[cap] */
-	__u8 pad[6];
+	__u8 flags; /* FP_L7_F_* */
+	__u8 pad;
+	__u32 sndq; /* the socket's send queue at the event: bytes written, not yet
+		     * acknowledged (tcp_sock write_seq - snd_una, as ss shows Send-Q);
+		     * 0 unless the service asks for it (fp_l7_svc.sndq) */
 	__u8 data[FP_L7_CAP_MAX];
 };
 

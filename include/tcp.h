@@ -20,6 +20,8 @@
 /* Wake userspace only once this much is queued; it also polls on a timer. */
 #define FP_RINGBUF_WAKEUP_BYTES (FP_RINGBUF_BYTES / 8)
 #define FP_DROP_REASONS 256 /* > SKB_DROP_REASON_MAX on every kernel seen */
+/* Per-cgroup network bytes: cgroups that sent or received; a full map is counted. */
+#define FP_MAX_CGROUPS 8192
 
 /* Map names, so that userspace and tests can find them by name. */
 #define FP_MAP_PORTS "svc_ports"
@@ -28,6 +30,7 @@
 #define FP_MAP_DROPS "drop_stats"
 #define FP_MAP_LOST "lost_stats"
 #define FP_MAP_FLOWS "flows"
+#define FP_MAP_CGROUP_NET "cgroup_net"
 
 /*
  * Which end of the connection this socket is. A client socket whose server socket
@@ -67,7 +70,8 @@ enum fp_lost {
 /* Counters of the lost_stats per-CPU array that are not losses. */
 #define FP_STAT_FLOWS_INSERTED FP_LOSTS
 #define FP_STAT_FLOWS_DELETED (FP_LOSTS + 1)
-#define FP_LOST_SLOTS (FP_LOSTS + 2)
+#define FP_LOST_CGROUP_MAP (FP_LOSTS + 2) /* cgroup_net full: a cgroup's bytes not counted */
+#define FP_LOST_SLOTS (FP_LOSTS + 3)
 
 /*
  * Latency histogram bounds in microseconds, shared by RTT and connect duration.
@@ -103,6 +107,16 @@ struct fp_svc_stats {
 	__u64 rtt_sum_us;
 	__u64 conn_bucket[FP_LAT_BOUNDS + 1];
 	__u64 conn_sum_us;
+};
+
+/*
+ * Value of cgroup_net (per-CPU hash keyed by the socket's cgroup v2 id): bytes of every
+ * packet of every socket, any protocol, as the cgroup_skb hooks see them (from the IP
+ * header on; no link header). A GSO/GRO skb counts its headers once. Bytes only: each
+ * more counter is one more atomic add on every packet of the host.
+ */
+struct fp_cgroup_net {
+	__u64 bytes[FP_DIRS];
 };
 
 /* Value of flows (LRU hash keyed by the kernel's struct sock address). */

@@ -11,6 +11,13 @@ PKGS=(
 	# run
 	iproute2 procps
 	# tests: ground truth and peers
+	nftables iperf3 prometheus prometheus-node-exporter curl python3 python3-prometheus-client
+	python3-yaml libclang-rt-14-dev
+	# tests: HTTP and WebSocket peers (Debian's nginx starts itself on port 80 where
+	# systemd runs; the tests start their own, with a generated config, on other ports)
+	nginx wrk hey openssl python3-websockets
+	# tests: a statically linked OpenSSL server (test_tls)
+	libssl-dev
 	nftables iperf3 prometheus curl python3 python3-prometheus-client python3-yaml libclang-rt-14-dev
 	# kernel matrix (tests/kernels): qemu with virtiofsd, the guest's initramfs
 	qemu-system-x86 busybox-static kmod

@@ -968,5 +968,6 @@ fi
 	fi
 } >"$REPORT"
 cat "$REPORT"
+bash "$ROOT/tests/bench/http_bench.sh" || fail "tests/bench/http_bench.sh failed"
 
 ((ERRORS == 0))

@@ -2,7 +2,8 @@
 /*
  * BPF tests for bpf/tcp.bpf.c.
  *  - cgroup_skb programs through BPF_PROG_TEST_RUN with crafted packets: the verdict is
- *    always "allow" and nothing is counted for a socket that is not TCP.
+ *    always "allow" and nothing is counted for a socket that is not TCP; the per-cgroup
+ *    bytes count every packet, and nothing when they are off.
  *  - tracing programs, trigger-then-read: real loopback connections, read back through
  *    user/collect/tcp.c (the daemon's own reader).
  */
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -122,6 +124,85 @@ static void test_cgroup_skb_verdict(void **state)
 		free(v);
 	}
 	free(zero);
+	/* per-cgroup bytes are off by default: the verifier removed them */
+	{
+		__u64 k;
+
+		assert_int_not_equal(bpf_map_get_next_key(bpf_map__fd(skel->maps.cgroup_net), NULL, &k),
+				     0);
+	}
+	tcp_bpf__destroy(skel);
+}
+
+/* The test-run socket belongs to this process's cgroup v2 (cgroup_sk_alloc() at its
+ * creation): its id is the inode number of that cgroup's directory. */
+static __u64 own_cgroup_id(void)
+{
+	char root[256], line[512], path[1024];
+	struct stat st;
+	FILE *f;
+
+	assert_int_equal(probe__cgroup2_root(root, sizeof(root)), 0);
+	f = fopen("/proc/self/cgroup", "r");
+	assert_non_null(f);
+	path[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(path, sizeof(path), "%s%s", root, line + 3);
+		}
+	fclose(f);
+	assert_true(path[0]);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
+static void test_cgroup_net_counts(void **state)
+{
+	int ncpu = libbpf_num_possible_cpus(), i, n = 0;
+	unsigned char pkt[256];
+	struct fp_cgroup_net *v;
+	__u64 key, next, tx = 0, rx = 0;
+	struct tcp_bpf *skel;
+	struct bpf_program *p;
+	__u32 retval;
+	size_t len;
+
+	(void)state;
+	skel = tcp_bpf__open();
+	assert_non_null(skel);
+	skel->rodata->targ_cgroup_net = true;
+	bpf_object__for_each_program(p, skel->obj) bpf_program__set_autoload(
+		p, !strcmp(bpf_program__name(p), "count_egress") ||
+			   !strcmp(bpf_program__name(p), "count_ingress"));
+	assert_int_equal(tcp_bpf__load(skel), 0);
+	len = ipv4_tcp_packet(pkt, 40000, 5555, 100); /* no service: counted anyway */
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(run_prog(bpf_program__fd(skel->progs.count_egress), pkt, len,
+					  &retval), 0);
+		assert_int_equal(retval, 1);
+	}
+	for (i = 0; i < 2; i++)
+		assert_int_equal(run_prog(bpf_program__fd(skel->progs.count_ingress), pkt, len,
+					  &retval), 0);
+	v = calloc(ncpu, sizeof(*v));
+	assert_non_null(v);
+	/* one entry: this process's cgroup, with the IP packet's bytes (no Ethernet) */
+	assert_int_equal(bpf_map_get_next_key(bpf_map__fd(skel->maps.cgroup_net), NULL, &key), 0);
+	do {
+		n++;
+		next = key;
+	} while (!bpf_map_get_next_key(bpf_map__fd(skel->maps.cgroup_net), &next, &key));
+	assert_int_equal(n, 1);
+	assert_int_equal(key, own_cgroup_id());
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(skel->maps.cgroup_net), &key, v), 0);
+	for (i = 0; i < ncpu; i++) {
+		tx += v[i].bytes[0];
+		rx += v[i].bytes[1];
+	}
+	assert_int_equal(tx, 3 * (len - 14));
+	assert_int_equal(rx, 2 * (len - 14));
+	free(v);
 	tcp_bpf__destroy(skel);
 }
 
@@ -362,6 +443,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cgroup_skb_verdict),
+		cmocka_unit_test(test_cgroup_net_counts),
 		cmocka_unit_test(test_loopback_connection),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_comm_matcher),

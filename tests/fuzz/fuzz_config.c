@@ -30,6 +30,15 @@ static void check_config(const struct config *cfg)
 		if (s->cgroup[0] && (s->cgroup[0] != '/' || strstr(s->cgroup, "//") ||
 				     (s->cgroup[1] && s->cgroup[strlen(s->cgroup) - 1] == '/')))
 			abort();
+		if (s->check.connect) {
+			/* the check connects to one of the service's ports, within its interval */
+			for (j = 0; j < s->n_ports && s->ports[j] != s->check.port; j++)
+				;
+			if (j == s->n_ports || !s->check.address[0] || s->check.interval_s < 1 ||
+			    s->check.timeout_ms < 1 ||
+			    s->check.timeout_ms >= s->check.interval_s * 1000)
+				abort();
+		}
 	}
 }
 

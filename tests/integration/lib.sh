@@ -21,17 +21,18 @@ CLEANUPS=()
 
 cleanup() {
 	local i
-	if [[ -n "${TEST_CG_DIR:-}" && -d "$TEST_CG_DIR" ]]; then
-		echo $$ >"$CG_ROOT/cgroup.procs" 2>/dev/null
-		# children of the test may still be exiting
-		for i in $(seq 1 20); do rmdir "$TEST_CG_DIR" 2>/dev/null && break; sleep 0.1; done
-	fi
 	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
 		eval "${CLEANUPS[i]}" >/dev/null 2>&1 || true
 	done
 	if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -TERM "$DAEMON_PID"
 		wait "$DAEMON_PID" 2>/dev/null
+	fi
+	# after the daemon and the test's processes: a cgroup with members cannot go
+	if [[ -n "${TEST_CG_DIR:-}" && -d "$TEST_CG_DIR" ]]; then
+		echo $$ >"$CG_ROOT/cgroup.procs" 2>/dev/null
+		# children of the test may still be exiting
+		for i in $(seq 1 20); do rmdir "$TEST_CG_DIR" 2>/dev/null && break; sleep 0.1; done
 	fi
 	ip netns del "$NS_SRV" 2>/dev/null
 	ip netns del "$NS_CLI" 2>/dev/null

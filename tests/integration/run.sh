@@ -34,7 +34,7 @@ done
 # Where the kernel offers the fast hooks (tp_btf), the runs above used them: run the
 # accuracy tests again on the tracepoint fallbacks, so that both paths are proven.
 if ../../build/fogprobe check 2>/dev/null | grep -q '^.*tp_btf/.*yes *<- chosen'; then
-	for t in ${FALLBACK_TESTS:-test_tcp.sh test_loss.sh test_latency.sh}; do
+	for t in ${FALLBACK_TESTS:-test_tcp.sh test_loss.sh test_latency.sh test_crash.sh}; do
 		[[ -f $t ]] && run_one "$t [tracepoint fallbacks]" "$t" "--disable-hooks tp_btf"
 	done
 fi

@@ -67,7 +67,9 @@ else
 	alerts_present() {
 		local a missing=0
 		for a in BetanetHighPacketLoss BetanetLowPeerCount BetanetMixnodeFailure \
-			SlowBetanetThroughput FogprobeEventsLost FogprobeHookMissing; do
+			SlowBetanetThroughput FogprobeEventsLost FogprobeHookMissing BetanetNodeDown \
+			BitChatServiceDown ControlPanelDown LowServiceAvailability ServiceFlapping \
+			HighMemoryUsage HighCPUUsage DiskSpaceLow; do
 			grep -q "alert: $a\$" "$DEPLOY/prometheus/fogprobe-rules.yml" ||
 				{ echo "    missing alert $a"; missing=1; }
 		done

@@ -22,10 +22,18 @@ sleep 0.3
 echo "text format 0.0.4"
 curl -sf -D "$WORK/h" "http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/m.txt"
 check "content type is text/plain; version=0.0.4" grep -qi '^content-type: text/plain; version=0.0.4' "$WORK/h"
-promtool check metrics <"$WORK/m.txt" >"$WORK/promtool.out" 2>&1
+# node_memory_MemAvailable_bytes and its siblings are node_exporter's names, which the
+# rules and dashboards use as they are: promtool's snake_case lint flags them (it flags
+# node_exporter's own output alike). Checked without them, and then that this is all it
+# has to say about them.
+grep -v -e '^node_memory_' -e '^# [A-Z]* node_memory_' "$WORK/m.txt" |
+	promtool check metrics >"$WORK/promtool.out" 2>&1
 rc=$?
 sed 's/^/    /' "$WORK/promtool.out" | head -20
 check "promtool check metrics passes" eq "$rc" 0
+promtool check metrics <"$WORK/m.txt" 2>&1 |
+	grep -v "^node_memory_[A-Za-z]*_bytes metric names should be written in 'snake_case' not 'camelCase'$" >"$WORK/promtool-mem.out"
+check "promtool: node_memory_* only flagged for node_exporter's camelCase" eq "$(cat "$WORK/promtool-mem.out")" ""
 for name in fogprobe_tcp_bytes_total fogprobe_tcp_segments_total fogprobe_tcp_retransmits_total \
 	fogprobe_tcp_connections_opened_total fogprobe_tcp_connect_failures_total \
 	fogprobe_tcp_resets_total fogprobe_tcp_open_connections fogprobe_tcp_rtt_seconds \

@@ -23,7 +23,10 @@
 /* Common prefix of service texts: the value of "ports" would start at column 51. */
 #define SVC_A "{\"services\":[{\"name\":\"a\",\"protocol\":\"tcp\","
 /* ... and the value of "comm" or "cgroup" at column 63 or 65. */
+#define SVC_H "{\"services\":[{\"name\":\"a\",\"protocol\":\"http\","
 #define SVC_A_PORTS SVC_A "\"ports\":[80],"
+/* ... and a top-level key after the services at column 58, its value at 58 + len + 3. */
+#define SVC_A_DONE SVC_A "\"ports\":[80]}],"
 
 static struct config *new_config(void)
 {
@@ -86,12 +89,63 @@ static const struct error_case error_cases[] = {
 	{ "not_object", "[1]", "t.json:1:1: config must be a JSON object" },
 	{ "not_object_indented", "\n  [1]", "t.json:2:3: config must be a JSON object" },
 	{ "unknown_top_key", "{\"listen\":\":1\",\"extra\":1}",
-	  "t.json:1:16: unknown key \"extra\" (expected listen, services)" },
+	  "t.json:1:16: unknown key \"extra\" (expected listen, services, host, containers)" },
 	{ "unknown_top_key_quoted", "{\"a\\\"\\n\":1}",
-	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, services)" },
+	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, services, host, containers)" },
 	{ "unknown_service_key", SVC_A "\"ports\":[80],\"port\":81}]}",
 	  "t.json:1:56: unknown key \"port\" in service (expected name, protocol, ports, comm, "
-	  "cgroup)" },
+	  "cgroup, routes, paths, max_paths, max_rooms, framework, capture, idle_timeout_s, check)" },
+	{ "route_not_path", SVC_H "\"ports\":[80],\"routes\":[\"/a\",\"b\"]}]}",
+	  "t.json:1:72: routes entry must start with \"/\"" },
+	{ "routes_on_tcp", SVC_A "\"ports\":[80],\"routes\":[\"/a\"]}]}",
+	  "t.json:1:56: routes applies to http and websocket services only" },
+	{ "max_paths_zero", SVC_H "\"ports\":[80],\"max_paths\":0}]}",
+	  "t.json:1:69: max_paths 0 is out of range 1..10000" },
+	{ "framework_unknown", SVC_H "\"ports\":[80],\"framework\":\"rails\"}]}",
+	  "t.json:1:69: framework must be \"nextjs\" or \"none\"" },
+	{ "host_not_object", SVC_A_DONE "\"host\":1}", "t.json:1:65: host must be an object" },
+	{ "host_unknown_key", SVC_A_DONE "\"host\":{\"enable\":true}}",
+	  "t.json:1:66: unknown key \"enable\" in host (expected enabled, root, "
+	  "filesystems_exclude, fstypes_exclude, network_devices_exclude)" },
+	{ "host_enabled_not_bool", SVC_A_DONE "\"host\":{\"enabled\":1}}",
+	  "t.json:1:76: enabled must be true or false" },
+	{ "host_root_relative", SVC_A_DONE "\"host\":{\"root\":\"host\"}}",
+	  "t.json:1:73: root must be an absolute path" },
+	{ "host_bad_regex", SVC_A_DONE "\"host\":{\"enabled\":true,\"fstypes_exclude\":\"(a\"}}",
+	  "t.json:1:99: fstypes_exclude is not a valid regex: Unmatched ( or \\(" },
+	{ "host_regex_not_string", SVC_A_DONE "\"host\":{\"filesystems_exclude\":[]}}",
+	  "t.json:1:88: filesystems_exclude must be a string (a POSIX extended regex)" },
+	{ "containers_max_zero", SVC_A_DONE "\"containers\":{\"max\":0}}",
+	  "t.json:1:78: max 0 is out of range 1..4096" },
+	{ "containers_max_string", SVC_A_DONE "\"containers\":{\"max\":\"1\"}}",
+	  "t.json:1:78: max must be an integer in 1..4096" },
+	{ "containers_unknown_key", SVC_A_DONE "\"containers\":{\"enabled\":false,\"limit\":3}}",
+	  "t.json:1:88: unknown key \"limit\" in containers (expected enabled, max)" },
+	/* "check": its value starts at column 64 after SVC_A_PORTS */
+	{ "check_not_object", SVC_A_PORTS "\"check\":1}]}", "t.json:1:64: check must be an object" },
+	{ "check_missing_connect", SVC_A_PORTS "\"check\":{}}]}",
+	  "t.json:1:64: check is missing \"connect\"" },
+	{ "check_connect_not_bool", SVC_A_PORTS "\"check\":{\"connect\":1}}]}",
+	  "t.json:1:75: connect must be true or false" },
+	{ "check_interval_zero", SVC_A_PORTS "\"check\":{\"connect\":true,\"interval_s\":0}}]}",
+	  "t.json:1:93: interval_s 0 is out of range 1..3600" },
+	{ "check_timeout_not_int", SVC_A_PORTS "\"check\":{\"connect\":true,\"timeout_ms\":\"5\"}}]}",
+	  "t.json:1:93: timeout_ms must be an integer in 1..60000" },
+	{ "check_timeout_too_long",
+	  SVC_A_PORTS "\"check\":{\"connect\":true,\"interval_s\":1,\"timeout_ms\":1000}}]}",
+	  "t.json:1:108: timeout_ms (1000) must be shorter than interval_s (1 s)" },
+	/* the default timeout (1000 ms) against a short interval: the interval is at fault */
+	{ "check_interval_below_default_timeout",
+	  SVC_A_PORTS "\"check\":{\"connect\":true,\"interval_s\":1}}]}",
+	  "t.json:1:93: timeout_ms (1000) must be shorter than interval_s (1 s)" },
+	{ "check_port_not_service", SVC_A_PORTS "\"check\":{\"connect\":true,\"port\":81}}]}",
+	  "t.json:1:87: check port 81 is not one of the service's ports" },
+	{ "check_address_name",
+	  SVC_A_PORTS "\"check\":{\"connect\":true,\"address\":\"localhost\"}}]}",
+	  "t.json:1:90: address must be a numeric IPv4 or IPv6 address" },
+	{ "check_unknown_key", SVC_A_PORTS "\"check\":{\"connect\":true,\"host\":\"x\"}}]}",
+	  "t.json:1:80: unknown key \"host\" in check (expected connect, interval_s, timeout_ms, "
+	  "address, port)" },
 	{ "missing_services", "{\"listen\":\":80\"}", "t.json:1:1: missing services" },
 	{ "missing_services_multiline", "\n{\n}", "t.json:2:1: missing services" },
 	{ "services_not_array", "{\"services\": {}}",
@@ -184,6 +238,33 @@ static const struct error_case error_cases[] = {
 	  "t.json:4:52: port 65536 is out of range 1..65535" },
 };
 
+static void valid_check(void **state)
+{
+	struct config *cfg;
+
+	(void)state;
+	cfg = expect_ok("{\"services\":[{\"name\":\"a\",\"protocol\":\"tcp\",\"ports\":[80,81],"
+			"\"check\":{\"connect\":true}},"
+			"{\"name\":\"b\",\"protocol\":\"tcp\",\"ports\":[90,91],"
+			"\"check\":{\"connect\":true,\"interval_s\":2,\"timeout_ms\":1999,"
+			"\"address\":\"::1\",\"port\":91}},"
+			"{\"name\":\"c\",\"protocol\":\"tcp\",\"ports\":[92]}]}");
+	/* defaults: the first port, loopback, 10 s, 1 s */
+	assert_int_equal(cfg->services[0].check.connect, 1);
+	assert_int_equal(cfg->services[0].check.port, 80);
+	assert_string_equal(cfg->services[0].check.address, "127.0.0.1");
+	assert_int_equal(cfg->services[0].check.interval_s, 10);
+	assert_int_equal(cfg->services[0].check.timeout_ms, 1000);
+	assert_int_equal(cfg->services[1].check.connect, 1);
+	assert_int_equal(cfg->services[1].check.port, 91);
+	assert_string_equal(cfg->services[1].check.address, "::1");
+	assert_int_equal(cfg->services[1].check.interval_s, 2);
+	assert_int_equal(cfg->services[1].check.timeout_ms, 1999);
+	/* no check object: no check, even though the struct was filled with 0xa5 */
+	assert_int_equal(cfg->services[2].check.connect, 0);
+	free(cfg);
+}
+
 static void run_error_case(void **state)
 {
 	const struct error_case *c = *state;
@@ -259,7 +340,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[42] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, services)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, services, host, containers)", key);
 	expect_error(text, want);
 
 	/* 30 "é": 21 whole ones fit */
@@ -269,7 +350,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[42] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, services)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, services, host, containers)", key);
 	expect_error(text, want);
 
 	/* "k" then 30 "é": the 21st would be split, so 20 are shown */
@@ -280,7 +361,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[41] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, services)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, services, host, containers)", key);
 	expect_error(text, want);
 }
 
@@ -524,7 +605,7 @@ static void check_default(const struct config *cfg)
 	} want[] = {
 		{ "betanet", FP_PROTO_BETANET, 3, { 9001, 9002, 9003 } },
 		{ "betanet-stats", FP_PROTO_HTTP, 1, { 9000 } },
-		{ "backend", FP_PROTO_HTTP, 1, { 8000 } },
+		{ "backend", FP_PROTO_WEBSOCKET, 1, { 8000 } },
 		{ "control-panel", FP_PROTO_HTTP, 1, { 3000 } },
 	};
 	int i, j;
@@ -542,6 +623,11 @@ static void check_default(const struct config *cfg)
 		assert_int_equal(s->n_comm, 0);
 		assert_string_equal(s->cgroup, "");
 	}
+	assert_int_equal(cfg->services[2].n_ws_paths, 2);
+	assert_string_equal(cfg->services[2].ws_paths[0], "/api/bitchat/ws/");
+	assert_int_equal(cfg->services[3].framework, FP_FRAMEWORK_NEXTJS);
+	assert_string_equal(cfg->services[3].routes[0], "/api/betanet/nodes/[id]");
+	assert_int_equal(cfg->services[3].max_paths, CONFIG_DEFAULT_MAX_PATHS);
 }
 
 static void default_config(void **state)
@@ -577,6 +663,35 @@ static void default_matches_deploy_file(void **state)
 	free(b);
 }
 
+/* Host and container metrics are on by default, with node_exporter's exclusions. */
+static void host_defaults_and_off_switch(void **state)
+{
+	struct config *cfg = new_config();
+
+	(void)state;
+	config__default(cfg);
+	assert_int_equal(cfg->host.enabled, 1);
+	assert_string_equal(cfg->host.root, "");
+	assert_string_equal(cfg->host.mounts_exclude, CONFIG_DEFAULT_MOUNTS_EXCLUDE);
+	assert_string_equal(cfg->host.fstypes_exclude, CONFIG_DEFAULT_FSTYPES_EXCLUDE);
+	assert_string_equal(cfg->host.netdev_exclude, "^lo$");
+	assert_int_equal(cfg->containers.enabled, 1);
+	assert_int_equal(cfg->containers.max, CONFIG_DEFAULT_CONTAINERS);
+	free(cfg);
+
+	cfg = expect_ok(SVC_A_DONE "\"host\":{\"enabled\":false,\"root\":\"/host\","
+			"\"filesystems_exclude\":\"\",\"network_devices_exclude\":\"^veth\"},"
+			"\"containers\":{\"enabled\":false,\"max\":7}}");
+	assert_int_equal(cfg->host.enabled, 0);
+	assert_string_equal(cfg->host.root, "/host");
+	assert_string_equal(cfg->host.mounts_exclude, "");
+	assert_string_equal(cfg->host.fstypes_exclude, CONFIG_DEFAULT_FSTYPES_EXCLUDE);
+	assert_string_equal(cfg->host.netdev_exclude, "^veth");
+	assert_int_equal(cfg->containers.enabled, 0);
+	assert_int_equal(cfg->containers.max, 7);
+	free(cfg);
+}
+
 static void protocol_names(void **state)
 {
 	(void)state;
@@ -593,10 +708,12 @@ static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test(valid_minimal),
 	cmocka_unit_test(valid_full),
 	cmocka_unit_test(valid_limits),
+	cmocka_unit_test(valid_check),
 	cmocka_unit_test(valid_listen_values),
 	cmocka_unit_test(default_config),
 	cmocka_unit_test(default_matches_deploy_file),
 	cmocka_unit_test(protocol_names),
+	cmocka_unit_test(host_defaults_and_off_switch),
 	cmocka_unit_test(error_listen_values),
 	cmocka_unit_test(error_listen_too_long),
 	cmocka_unit_test(error_name_too_long),

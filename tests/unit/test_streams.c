@@ -70,6 +70,17 @@ static struct streams *table(void)
 	return streams__new(&o);
 }
 
+static void data(struct streams *s, uint64_t sk, bool is_server, bool tx, const uint8_t *d,
+		 size_t captured, size_t total, const struct stream_snip *snips, size_t nsnip,
+		 uint64_t ts)
+{
+	struct stream_chunk ch = { .is_server = is_server, .tx = tx, .data = d,
+				   .captured = captured, .total = total, .snips = snips,
+				   .nsnip = nsnip, .ts_ns = ts };
+
+	streams__data(s, sk, 0, &ch);
+}
+
 /* bytes of one side's handshake: u32 length, "{}", version byte */
 static const uint8_t hs[] = { 0, 0, 0, 2, '{', '}', 0x12 };
 static const uint8_t req[] = { 0, 0, 0, 12, 1, 1, 0, 0, 0, 4, 0, 0, 'p', 'a', 'y', 'l' };
@@ -78,8 +89,8 @@ static const uint8_t resp[] = { 0, 0, 0, 4, 'r', 'e', 's', 'p' };
 /* server end: tx = server->client */
 static void handshake(struct streams *s, uint64_t sk, uint64_t t)
 {
-	streams__data(s, sk, true, true, hs, sizeof(hs), sizeof(hs), NULL, 0, t);
-	streams__data(s, sk, true, false, hs, sizeof(hs), sizeof(hs), NULL, 0, t + 10 * MS);
+	data(s, sk, true, true, hs, sizeof(hs), sizeof(hs), NULL, 0, t);
+	data(s, sk, true, false, hs, sizeof(hs), sizeof(hs), NULL, 0, t + 10 * MS);
 }
 
 static void test_pairing_and_circuit(void **state)
@@ -87,13 +98,13 @@ static void test_pairing_and_circuit(void **state)
 	struct streams *s = table();
 
 	(void)state;
-	streams__open(s, 1, true, 100 * MS);
+	streams__open(s, 1, 0, true, 100 * MS);
 	handshake(s, 1, 100 * MS);
 	assert_int_equal(got.circuits, 1);
 	assert_true(got.last_circuit > 0.0099 && got.last_circuit < 0.0101);
 	assert_int_equal(streams__handshaken(s), 1);
-	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 200 * MS);
-	streams__data(s, 1, true, true, resp, sizeof(resp), sizeof(resp), NULL, 0, 230 * MS);
+	data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 200 * MS);
+	data(s, 1, true, true, resp, sizeof(resp), sizeof(resp), NULL, 0, 230 * MS);
 	assert_int_equal(got.frames, 2);
 	assert_int_equal(got.latencies, 1);
 	assert_int_equal(got.routing_latencies, 1);
@@ -106,15 +117,15 @@ static void test_routing_failure_and_close(void **state)
 	struct streams *s = table();
 
 	(void)state;
-	streams__open(s, 1, true, 0);
+	streams__open(s, 1, 0, true, 0);
 	handshake(s, 1, 0);
-	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 1 * S);
+	data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 1 * S);
 	streams__tick(s, 1 * S + 500 * MS);
 	assert_int_equal(got.routing_failures, 0);
 	streams__tick(s, 2 * S + 1 * MS);
 	assert_int_equal(got.routing_failures, 1);
 	/* an unanswered request at close is a routing failure too */
-	streams__data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 3 * S);
+	data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 3 * S);
 	streams__close(s, 1, 3 * S + 1);
 	assert_int_equal(got.routing_failures, 1); /* the close takes effect a moment later */
 	streams__tick(s, 4 * S);
@@ -130,13 +141,13 @@ static void test_data_before_open_and_late_bytes(void **state)
 
 	(void)state;
 	/* the first bytes can come through their ring before the open */
-	streams__data(s, 7, true, true, hs, sizeof(hs), sizeof(hs), NULL, 0, 5 * MS);
-	streams__open(s, 7, true, 1 * MS);
-	streams__data(s, 7, true, false, hs, sizeof(hs), sizeof(hs), NULL, 0, 6 * MS);
+	data(s, 7, true, true, hs, sizeof(hs), sizeof(hs), NULL, 0, 5 * MS);
+	streams__open(s, 7, 0, true, 1 * MS);
+	data(s, 7, true, false, hs, sizeof(hs), sizeof(hs), NULL, 0, 6 * MS);
 	assert_int_equal(got.circuits, 1);
 	/* bytes read before the close but handled after it still count */
 	streams__close(s, 7, 10 * MS);
-	streams__data(s, 7, true, false, req, sizeof(req), sizeof(req), NULL, 0, 9 * MS);
+	data(s, 7, true, false, req, sizeof(req), sizeof(req), NULL, 0, 9 * MS);
 	assert_int_equal(got.frames, 1);
 	streams__tick(s, 1 * S);
 	assert_int_equal(streams__count(s), 1); /* kept briefly as closed */
@@ -151,13 +162,13 @@ static void test_aborted_idle_and_preexisting(void **state)
 
 	(void)state;
 	/* opened, closed without a handshake */
-	streams__open(s, 1, true, 0);
+	streams__open(s, 1, 0, true, 0);
 	streams__close(s, 1, 1 * MS);
 	streams__tick(s, 1 * S);
 	assert_int_equal(got.failures, 1);
 	assert_string_equal(got.last_failure, "aborted_handshake");
 	/* a working session silent for 30 s: idle, once */
-	streams__open(s, 2, true, 2 * S);
+	streams__open(s, 2, 0, true, 2 * S);
 	handshake(s, 2, 2 * S);
 	streams__tick(s, 20 * S);
 	assert_int_equal(got.failures, 1);
@@ -166,12 +177,12 @@ static void test_aborted_idle_and_preexisting(void **state)
 	assert_int_equal(got.failures, 2);
 	assert_string_equal(got.last_failure, "idle_timeout");
 	/* a client whose server end is parsed: no bytes, never idle, forgotten silently */
-	streams__open(s, 3, false, 40 * S);
+	streams__open(s, 3, 0, false, 40 * S);
 	streams__tick(s, 80 * S);
 	streams__forget(s, 3);
 	assert_int_equal(got.failures, 2);
 	/* a connection older than the probe, parsed mid-stream: not a node failure */
-	streams__data(s, 4, true, false, (const uint8_t *)"garbage!", 8, 8, NULL, 0, 81 * S);
+	data(s, 4, true, false, (const uint8_t *)"garbage!", 8, 8, NULL, 0, 81 * S);
 	assert_int_equal(got.failures, 2);
 	assert_true(got.desyncs >= 1);
 	streams__free(s);
@@ -191,13 +202,13 @@ static void test_snippets(void **state)
 	(void)state;
 	for (i = 0; i < 3; i++)
 		memcpy(buf + i * sizeof(req), req, sizeof(req));
-	streams__open(s, 1, true, 0);
+	streams__open(s, 1, 0, true, 0);
 	handshake(s, 1, 0);
 	/* 12 of 48 bytes captured: without snippets the second length falls in the gap */
-	streams__data(s, 1, true, false, buf, 12, sizeof(buf), sn, 2, 1 * S);
+	data(s, 1, true, false, buf, 12, sizeof(buf), sn, 2, 1 * S);
 	assert_int_equal(got.frames, 3);
 	assert_int_equal(got.desyncs, 0);
-	streams__data(s, 1, true, false, buf, 12, sizeof(buf), NULL, 0, 2 * S);
+	data(s, 1, true, false, buf, 12, sizeof(buf), NULL, 0, 2 * S);
 	assert_int_equal(got.frames, 4);
 	assert_int_equal(got.desyncs, 1);
 	streams__free(s);
@@ -210,7 +221,7 @@ static void test_bounded(void **state)
 
 	(void)state;
 	for (sk = 1; sk <= 20; sk++)
-		streams__open(s, sk, true, sk);
+		streams__open(s, sk, 0, true, sk);
 	assert_int_equal(streams__count(s), 8);
 	assert_int_equal(streams__evicted(s), 12);
 	streams__free(s);

@@ -14,6 +14,7 @@
 
 _Static_assert(sizeof(struct fp_l7_event) == 48 + FP_L7_CAP_MAX, "fp_l7_event layout");
 _Static_assert(sizeof(struct fp_l7_snip) == 16, "fp_l7_snip layout");
+_Static_assert(sizeof(struct fp_l7_svc) == 8, "fp_l7_svc layout");
 
 static const char *const syscalls[] = { "write",  "read",    "writev",     "readv",
 					"sendto", "recvfrom", "sendmsg",   "recvmsg",
@@ -52,7 +53,7 @@ size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 		ok &= probe__tracepoint_exists("syscalls", ev);
 	}
 	h->available[0] = ok;
-	h->disabled[0] = disable && strstr(disable, "tracepoint/syscalls");
+	h->disabled[0] = probe__hook_disabled("tracepoint/syscalls", disable);
 	if (h->disabled[0])
 		h->available[0] = false;
 	h->chosen = h->available[0] ? 0 : -1;
@@ -97,9 +98,6 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		err = -errno;
 		goto cleanup;
 	}
-	c->skel->rodata->targ_cap = opts->cap ? opts->cap : FP_L7_CAP_DEFAULT;
-	if (c->skel->rodata->targ_cap > FP_L7_CAP_MAX)
-		c->skel->rodata->targ_cap = FP_L7_CAP_MAX;
 	bpf_map__set_max_entries(c->skel->maps.l7_scratch, c->ncpu);
 	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
 	if (!err)
@@ -109,8 +107,10 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		goto cleanup;
 	}
 	for (k = 0; k < FP_MAX_SERVICES; k++) {
-		__u8 on = opts->mode[k];
+		struct fp_l7_svc on = opts->svc[k];
 
+		if (on.cap > FP_L7_CAP_MAX)
+			on.cap = FP_L7_CAP_MAX;
 		if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.l7_svc), &k, &on, BPF_ANY)) {
 			err = -errno;
 			goto cleanup;
@@ -128,7 +128,7 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		goto cleanup;
 	}
 	c->hook.attached = true;
-	pr_info("l7_capture: syscall tracepoints, %u-byte prefix\n", c->skel->rodata->targ_cap);
+	pr_info("l7_capture: syscall tracepoints\n");
 	*out = c;
 	return 0;
 cleanup:
@@ -182,6 +182,13 @@ size_t l7__hooks(const struct l7_collector *c, const struct tcp_hook **hooks)
 {
 	*hooks = &c->hook;
 	return 1;
+}
+
+int l7__map_fd(const struct l7_collector *c, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(c->skel->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
 size_t l7__prog_stats(const struct l7_collector *c, struct tcp_prog_stats *out, size_t max)

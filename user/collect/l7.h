@@ -19,9 +19,9 @@ struct l7_collector;
 typedef void (*l7_event_fn)(void *ctx, const struct fp_l7_event *e);
 
 struct l7_collector_opts {
-	__u32 cap; /* capture prefix in bytes, 1..FP_L7_CAP_MAX; 0: FP_L7_CAP_DEFAULT */
 	int flows_fd; /* the TCP collector's flow table */
-	__u8 mode[FP_MAX_SERVICES]; /* enum fp_l7_mode per service */
+	/* per service: enum fp_l7_mode and the prefix in bytes (1..FP_L7_CAP_MAX) */
+	struct fp_l7_svc svc[FP_MAX_SERVICES];
 	const char *disable; /* hook prefixes not to use (see tcp__plan) */
 	l7_event_fn on_event;
 	void *ctx;
@@ -42,6 +42,9 @@ __u64 l7__malformed(const struct l7_collector *c);
 /* [0] events lost (ring full), [1] events sent; cumulative. */
 int l7__stats(const struct l7_collector *c, __u64 out[2]);
 size_t l7__hooks(const struct l7_collector *c, const struct tcp_hook **hooks);
+/* fd of one of the capture's maps by name (flows, l7_svc, l7_events, l7_stats, l7_ssl,
+ * l7_tasks), for the TLS uprobes that feed the same ring; -ENOENT if there is none. */
+int l7__map_fd(const struct l7_collector *c, const char *name);
 size_t l7__prog_stats(const struct l7_collector *c, struct tcp_prog_stats *out, size_t max);
 
 #endif

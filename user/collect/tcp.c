@@ -67,6 +67,8 @@ struct tcp_collector {
 	tcp_event_fn on_event;
 	void *ctx;
 	char *reason_names[FP_DROP_REASONS];
+	struct cgroup_net *cg; /* the last tcp__read_cgroups() */
+	size_t n_cg;
 };
 
 static bool hook_available(const char *hook)
@@ -79,21 +81,6 @@ static bool hook_available(const char *hook)
 		return probe__cgroup_skb_available();
 	if (sscanf(hook, "tracepoint/%63[^/]/%63s", cat, ev) == 2)
 		return probe__tracepoint_exists(cat, ev);
-	return false;
-}
-
-static bool hook_disabled(const char *hook, const char *disable)
-{
-	const char *p = disable;
-
-	while (p && *p) {
-		size_t n = strcspn(p, ",");
-
-		if (n && !strncmp(hook, p, n))
-			return true;
-		p += n;
-		p += *p == ',';
-	}
 	return false;
 }
 
@@ -113,7 +100,7 @@ size_t tcp__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 		for (j = 0; j < TCP_MAX_CANDIDATES && features[i].c[j].hook; j++) {
 			h->hook[j] = features[i].c[j].hook;
 			h->program[j] = features[i].c[j].program;
-			h->disabled[j] = hook_disabled(h->hook[j], disable);
+			h->disabled[j] = probe__hook_disabled(h->hook[j], disable);
 			h->available[j] = hook_available(h->hook[j]);
 			if (h->disabled[j])
 				h->available[j] = false;
@@ -283,6 +270,7 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 	}
 	bpf_map__set_max_entries(c->skel->maps.flows, opts->max_flows ?: FP_MAX_FLOWS);
 	bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes ?: FP_RINGBUF_BYTES);
+	c->skel->rodata->targ_cgroup_net = opts->cgroup_net;
 	err = tcp_bpf__load(c->skel);
 	if (!err)
 		return 0;
@@ -382,6 +370,7 @@ void tcp__close(struct tcp_collector *c)
 		close(c->stats_fd);
 	for (i = 0; i < FP_DROP_REASONS; i++)
 		free(c->reason_names[i]);
+	free(c->cg);
 	free(c);
 }
 
@@ -506,6 +495,76 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 			flows__add_listener(s, &l);
 	}
 	return 0;
+}
+
+int tcp__read_cgroups(struct tcp_collector *c, const struct cgroup_net **out, size_t *n)
+{
+	int fd = bpf_map__fd(c->skel->maps.cgroup_net);
+	size_t words = sizeof(struct fp_cgroup_net) / sizeof(__u64), stride = words * c->ncpu;
+	__u32 batch = 256, count, i, cpu;
+	__u64 in_tok = 0, out_tok = 0, *keys = NULL, *vals = NULL;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	bool first = true, done = false;
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	c->n_cg = 0;
+	if (!c->cg) {
+		c->cg = calloc(FP_MAX_CGROUPS, sizeof(*c->cg));
+		if (!c->cg)
+			return -ENOMEM;
+	}
+	keys = calloc(batch, sizeof(*keys));
+	vals = calloc((size_t)batch * stride, sizeof(*vals));
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	while (!done) {
+		count = batch;
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in_tok, &out_tok, keys, vals, &count,
+					 &opts)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				goto cleanup;
+			}
+			done = true;
+		}
+		for (i = 0; i < count && c->n_cg < FP_MAX_CGROUPS; i++) {
+			struct cgroup_net *e = &c->cg[c->n_cg++];
+			const __u64 *v = vals + (size_t)i * stride;
+
+			memset(e, 0, sizeof(*e));
+			e->cgid = keys[i];
+			for (cpu = 0; cpu < (__u32)c->ncpu; cpu++, v += words) {
+				const struct fp_cgroup_net *pc = (const void *)v;
+
+				e->bytes[FP_TX] += pc->bytes[FP_TX];
+				e->bytes[FP_RX] += pc->bytes[FP_RX];
+			}
+		}
+		in_tok = out_tok;
+		first = false;
+	}
+	*out = c->cg;
+	*n = c->n_cg;
+cleanup:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u64 cgid),
+			  void *ctx)
+{
+	int fd = bpf_map__fd(c->skel->maps.cgroup_net);
+	size_t i, n = 0;
+
+	for (i = 0; i < c->n_cg; i++)
+		if (!alive(ctx, c->cg[i].cgid) && !bpf_map_delete_elem(fd, &c->cg[i].cgid))
+			n++;
+	return n;
 }
 
 int tcp__flows_fd(const struct tcp_collector *c)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include <tcp.h> /* include/tcp.h, not collect/tcp.h */
+#include "collect/host.h"
 #include "model/flows.h"
 #include "model/services.h"
 
@@ -39,6 +40,7 @@ struct tcp_collector_opts {
 	__u32 max_flows; /* 0: FP_MAX_FLOWS */
 	__u32 ringbuf_bytes; /* 0: FP_RINGBUF_BYTES; a power of 2, at least a page */
 	const char *disable; /* comma-separated hook prefixes not to use, e.g. "tp_btf" */
+	bool cgroup_net; /* count every packet's bytes per cgroup (container metrics) */
 	tcp_event_fn on_event;
 	void *ctx;
 };
@@ -57,6 +59,13 @@ int tcp__set_services(struct tcp_collector *c, const struct service_tables *t);
 int tcp__poll(struct tcp_collector *c, int timeout_ms);
 /* Counters and gauges into s (overwrites everything). */
 int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s);
+
+/* Per-cgroup network counters (cgroup_net), summed over CPUs. The array belongs to the
+ * collector and lives until the next call. 0 or -errno. */
+int tcp__read_cgroups(struct tcp_collector *c, const struct cgroup_net **out, size_t *n);
+/* Delete the entries of the last read whose cgroup is gone; returns how many. */
+size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u64 cgid),
+			  void *ctx);
 
 size_t tcp__hooks(const struct tcp_collector *c, const struct tcp_hook **hooks);
 int tcp__flows_fd(const struct tcp_collector *c); /* shared with the L7 capture */

@@ -245,6 +245,38 @@ static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connectio
 	return ret;
 }
 
+static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection *conn)
+{
+	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+	unsigned long long n = 0;
+	struct MHD_Response *resp;
+	struct strbuf out;
+	enum MHD_Result ret;
+	char *end;
+
+	if (since) {
+		errno = 0;
+		n = strtoull(since, &end, 10);
+		if (!*since || *end || errno)
+			return reply(conn, MHD_HTTP_BAD_REQUEST, CT_PLAIN,
+				     "since must be an event sequence number\n");
+	}
+	strbuf__init(&out);
+	if (s->h.events(s->h.ctx, n, &out) || !out.buf) {
+		strbuf__free(&out);
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_PLAIN, "render failed\n");
+	}
+	resp = MHD_create_response_from_buffer(out.len, out.buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		strbuf__free(&out);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result http__handle(void *cls, struct MHD_Connection *conn, const char *url,
 				    const char *method, const char *version,
 				    const char *upload_data, size_t *upload_data_size,
@@ -264,6 +296,8 @@ static enum MHD_Result http__handle(void *cls, struct MHD_Connection *conn, cons
 		return serve_metrics(s, conn);
 	if (!strcmp(url, "/healthz"))
 		return reply(conn, MHD_HTTP_OK, CT_PLAIN, "ok\n");
+	if (!strcmp(url, "/api/events") && s->h.events)
+		return serve_events(s, conn);
 	if (!strcmp(url, "/readyz")) {
 		if (!s->h.ready || s->h.ready(s->h.ctx))
 			return reply(conn, MHD_HTTP_OK, CT_PLAIN, "ready\n");

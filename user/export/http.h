@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * HTTP endpoint (libmicrohttpd): /metrics, /healthz, /readyz.
+ * HTTP endpoint (libmicrohttpd): /metrics, /healthz, /readyz, /api/events.
  * /metrics: text 0.0.4 by default, OpenMetrics when Accept asks for
  * application/openmetrics-text, gzip when Accept-Encoding allows it.
  */
@@ -16,6 +16,9 @@ struct http_handlers {
 	void (*before_scrape)(void *ctx);
 	/* true once the daemon is attached and collecting; /readyz is 503 before. */
 	bool (*ready)(void *ctx);
+	/* JSON of the structured events after sequence number since (/api/events?since=N);
+	 * NULL: 404. 0 or -errno. */
+	int (*events)(void *ctx, unsigned long long since, struct strbuf *out);
 	void *ctx;
 	struct metrics *registry;
 };

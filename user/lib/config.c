@@ -8,9 +8,11 @@
  * characters, not bytes (jansson load.c stream_get() bumps the column only on the first
  * byte of a UTF-8 sequence).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +35,11 @@ static const char default_config[] =
 	"  \"services\": [\n"
 	"    {\"name\": \"betanet\", \"protocol\": \"betanet\", \"ports\": [9001, 9002, 9003]},\n"
 	"    {\"name\": \"betanet-stats\", \"protocol\": \"http\", \"ports\": [9000]},\n"
-	"    {\"name\": \"backend\", \"protocol\": \"http\", \"ports\": [8000]},\n"
-	"    {\"name\": \"control-panel\", \"protocol\": \"http\", \"ports\": [3000]}\n"
+	"    {\"name\": \"backend\", \"protocol\": \"websocket\", \"ports\": [8000],\n"
+	"     \"paths\": [\"/api/bitchat/ws/\", \"/api/ws/connect\"]},\n"
+	"    {\"name\": \"control-panel\", \"protocol\": \"http\", \"ports\": [3000],\n"
+	"     \"framework\": \"nextjs\",\n"
+	"     \"routes\": [\"/api/betanet/nodes/[id]\", \"/api/bitchat/groups/[id]/messages\"]}\n"
 	"  ]\n"
 	"}\n";
 
@@ -587,16 +592,244 @@ static int parse_cgroup(struct parser *p, json_t *val, struct service_config *sv
 	return 0;
 }
 
+/* An integer member of the check object in lo..hi; *out keeps its default if absent. */
+static int check_int(struct parser *p, json_t *obj, const char *key, json_int_t lo, json_int_t hi,
+		     int *out)
+{
+	json_t *val = json_object_get(obj, key);
+	json_int_t v;
+
+	if (!val)
+		return 0;
+	path_push_key(p, key);
+	if (!json_is_integer(val))
+		return parser_error(p, "%s must be an integer in %" JSON_INTEGER_FORMAT
+				       "..%" JSON_INTEGER_FORMAT, key, lo, hi);
+	v = json_integer_value(val);
+	if (v < lo || v > hi)
+		return parser_error(p, "%s %" JSON_INTEGER_FORMAT " is out of range %"
+				       JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT, key, v, lo, hi);
+	*out = (int)v;
+	path_pop(p);
+	return 0;
+}
+
+/*
+ * "check": {"connect": true, "interval_s": 10, "timeout_ms": 1000, "address": "127.0.0.1",
+ * "port": 8000}. The address is a numeric IP (no name lookup: the probe connects to
+ * nothing but what is written here) and the port one of the service's own.
+ */
+static int parse_check(struct parser *p, json_t *obj, struct service_config *svc)
+{
+	static const char *const keys[] = { "connect", "interval_s", "timeout_ms", "address",
+					     "port", NULL };
+	struct service_check *c = &svc->check;
+	unsigned char addr[16];
+	json_t *val;
+	int err, port = svc->ports[0], k;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "check must be an object");
+	err = check_keys(p, obj, keys,
+			 "in check (expected connect, interval_s, timeout_ms, address, port)");
+	if (err)
+		return err;
+	val = json_object_get(obj, "connect");
+	if (!val)
+		return parser_error(p, "check is missing \"connect\"");
+	path_push_key(p, "connect");
+	if (!json_is_boolean(val))
+		return parser_error(p, "connect must be true or false");
+	c->connect = json_is_true(val);
+	path_pop(p);
+	c->interval_s = CONFIG_CHECK_DEFAULT_INTERVAL_S;
+	c->timeout_ms = CONFIG_CHECK_DEFAULT_TIMEOUT_MS;
+	err = check_int(p, obj, "interval_s", 1, 3600, &c->interval_s);
+	if (!err)
+		err = check_int(p, obj, "timeout_ms", 1, 60000, &c->timeout_ms);
+	if (!err)
+		err = check_int(p, obj, "port", 1, 65535, &port);
+	if (err)
+		return err;
+	if (c->timeout_ms >= c->interval_s * 1000) {
+		path_push_key(p, json_object_get(obj, "timeout_ms") ? "timeout_ms" : "interval_s");
+		return parser_error(p, "timeout_ms (%d) must be shorter than interval_s (%d s)",
+				    c->timeout_ms, c->interval_s);
+	}
+	for (k = 0; k < svc->n_ports && svc->ports[k] != port; k++)
+		;
+	if (k == svc->n_ports) {
+		path_push_key(p, "port");
+		return parser_error(p, "check port %d is not one of the service's ports", port);
+	}
+	c->port = (uint16_t)port;
+	strcpy(c->address, CONFIG_CHECK_DEFAULT_ADDR);
+	val = json_object_get(obj, "address");
+	if (val) {
+		const char *s = json_string_value(val);
+
+		path_push_key(p, "address");
+		if (!s || strlen(s) >= CONFIG_ADDR_LEN || (inet_pton(AF_INET, s, addr) != 1 &&
+							    inet_pton(AF_INET6, s, addr) != 1))
+			return parser_error(p, "address must be a numeric IPv4 or IPv6 address");
+		strcpy(c->address, s);
+		path_pop(p);
+	}
+	return 0;
+}
+
+/* A list of path strings starting with '/' (route patterns or path prefixes). */
+static int parse_paths(struct parser *p, json_t *arr, const char *key, char (*out)[CONFIG_ROUTE_LEN],
+		       int *n, size_t max)
+{
+	size_t j;
+	json_t *val;
+	int err;
+
+	err = check_list(p, arr, key, "path strings", key, " per service", max);
+	if (err)
+		return err;
+	json_array_foreach(arr, j, val) {
+		const char *s = json_string_value(val);
+
+		path_push_index(p, j);
+		if (!s)
+			return parser_error(p, "%s entry must be a string", key);
+		if (s[0] != '/')
+			return parser_error(p, "%s entry must start with \"/\"", key);
+		if (strlen(s) >= CONFIG_ROUTE_LEN)
+			return parser_error(p, "%s entry is longer than %d bytes", key,
+					    CONFIG_ROUTE_LEN - 1);
+		strcpy(out[(*n)++], s);
+		path_pop(p);
+	}
+	return 0;
+}
+
+static int parse_uint(struct parser *p, json_t *val, const char *key, uint32_t lo, uint32_t hi,
+		      uint32_t *out)
+{
+	json_int_t v;
+
+	if (!json_is_integer(val))
+		return parser_error(p, "%s must be an integer in %u..%u", key, lo, hi);
+	v = json_integer_value(val);
+	if (v < lo || v > hi)
+		return parser_error(p, "%s %" JSON_INTEGER_FORMAT " is out of range %u..%u", key,
+				    v, lo, hi);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_framework(struct parser *p, json_t *val, struct service_config *svc)
+{
+	const char *s = json_string_value(val);
+
+	if (s && !strcmp(s, "none"))
+		svc->framework = FP_FRAMEWORK_NONE;
+	else if (s && !strcmp(s, "nextjs"))
+		svc->framework = FP_FRAMEWORK_NEXTJS;
+	else
+		return parser_error(p, "framework must be \"nextjs\" or \"none\"");
+	return 0;
+}
+
+/* Keys that only mean something for HTTP and WebSocket services. */
+static int parse_l7_keys(struct parser *p, json_t *obj, struct service_config *svc)
+{
+	static const char *const web_only[] = { "routes", "max_paths", "framework", NULL };
+	json_t *val;
+	int err = 0, k;
+
+	svc->max_paths = CONFIG_DEFAULT_MAX_PATHS;
+	svc->max_rooms = CONFIG_DEFAULT_MAX_ROOMS;
+	svc->ws_idle_s = CONFIG_DEFAULT_WS_IDLE_S;
+	for (k = 0; web_only[k]; k++) {
+		if (json_object_get(obj, web_only[k]) && svc->protocol != FP_PROTO_HTTP &&
+		    svc->protocol != FP_PROTO_WEBSOCKET) {
+			path_push_key(p, web_only[k]);
+			return parser_key_error(p, "%s applies to http and websocket services only",
+						web_only[k]);
+		}
+	}
+	if (svc->protocol != FP_PROTO_WEBSOCKET) {
+		static const char *const ws_only[] = { "paths", "max_rooms", "idle_timeout_s",
+						       NULL };
+
+		for (k = 0; ws_only[k]; k++)
+			if (json_object_get(obj, ws_only[k])) {
+				path_push_key(p, ws_only[k]);
+				return parser_key_error(p, "%s applies to websocket services only",
+							ws_only[k]);
+			}
+	}
+	if ((val = json_object_get(obj, "routes"))) {
+		path_push_key(p, "routes");
+		err = parse_paths(p, val, "routes", svc->routes, &svc->n_routes, CONFIG_MAX_ROUTES);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "paths"))) {
+		path_push_key(p, "paths");
+		err = parse_paths(p, val, "paths", svc->ws_paths, &svc->n_ws_paths,
+				  CONFIG_MAX_WS_PATHS);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "framework"))) {
+		path_push_key(p, "framework");
+		err = parse_framework(p, val, svc);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "max_paths"))) {
+		path_push_key(p, "max_paths");
+		err = parse_uint(p, val, "max_paths", 1, 10000, &svc->max_paths);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "max_rooms"))) {
+		path_push_key(p, "max_rooms");
+		err = parse_uint(p, val, "max_rooms", 1, 10000, &svc->max_rooms);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "idle_timeout_s"))) {
+		path_push_key(p, "idle_timeout_s");
+		err = parse_uint(p, val, "idle_timeout_s", 1, 86400, &svc->ws_idle_s);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "capture"))) {
+		path_push_key(p, "capture");
+		err = parse_uint(p, val, "capture", 16, CONFIG_CAPTURE_MAX, &svc->capture);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	return 0;
+}
+
 static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int i)
 {
-	static const char *const keys[] = { "name", "protocol", "ports", "comm", "cgroup", NULL };
+	static const char *const keys[] = { "name",	 "protocol",  "ports",	   "comm",
+					    "cgroup",	 "routes",    "paths",	   "max_paths",
+					    "max_rooms", "framework", "capture", "idle_timeout_s",
+					    "check",	 NULL };
 	struct service_config *svc = &cfg->services[i];
 	json_t *val;
 	int err;
 
 	if (!json_is_object(obj))
 		return parser_error(p, "service must be an object");
-	err = check_keys(p, obj, keys, "in service (expected name, protocol, ports, comm, cgroup)");
+	err = check_keys(p, obj, keys, "in service (expected name, protocol, ports, comm, cgroup, routes, paths, "
+			 "max_paths, max_rooms, framework, capture, idle_timeout_s, check)");
 	if (err)
 		return err;
 
@@ -644,21 +877,190 @@ static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int 
 			return err;
 		path_pop(p);
 	}
+
+	val = json_object_get(obj, "check");
+	if (val) {
+		path_push_key(p, "check");
+		err = parse_check(p, val, svc);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	return parse_l7_keys(p, obj, svc);
+}
+
+static int parse_bool(struct parser *p, json_t *val, const char *key, int *out)
+{
+	if (!json_is_boolean(val))
+		return parser_error(p, "%s must be true or false", key);
+	*out = json_is_true(val);
+	return 0;
+}
+
+/* A POSIX extended regex ("" excludes nothing), compiled here so that a bad one is a
+ * config error with its position rather than a failure at start-up. */
+static int parse_regex(struct parser *p, json_t *val, const char *key, char *out)
+{
+	const char *s = json_string_value(val);
+	regex_t re;
+	int rc;
+
+	if (!s)
+		return parser_error(p, "%s must be a string (a POSIX extended regex)", key);
+	if (strlen(s) >= CONFIG_REGEX_LEN)
+		return parser_error(p, "%s is longer than %d bytes", key, CONFIG_REGEX_LEN - 1);
+	if (s[0]) {
+		rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[128];
+
+			regerror(rc, &re, msg, sizeof(msg));
+			return parser_error(p, "%s is not a valid regex: %s", key, msg);
+		}
+		regfree(&re);
+	}
+	strcpy(out, s);
+	return 0;
+}
+
+struct section_key {
+	const char *key;
+	int (*parse)(struct parser *p, json_t *val, const char *key, struct config *cfg);
+};
+
+static int host_enabled(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_bool(p, val, key, &cfg->host.enabled);
+}
+
+static int host_root(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	const char *s = json_string_value(val);
+
+	if (!s || s[0] != '/')
+		return parser_error(p, "%s must be an absolute path", key);
+	if (strlen(s) >= CONFIG_ROOT_LEN)
+		return parser_error(p, "%s is longer than %d bytes", key, CONFIG_ROOT_LEN - 1);
+	strcpy(cfg->host.root, s);
+	return 0;
+}
+
+static int host_mounts(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_regex(p, val, key, cfg->host.mounts_exclude);
+}
+
+static int host_fstypes(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_regex(p, val, key, cfg->host.fstypes_exclude);
+}
+
+static int host_netdevs(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_regex(p, val, key, cfg->host.netdev_exclude);
+}
+
+static int containers_enabled(struct parser *p, json_t *val, const char *key,
+			      struct config *cfg)
+{
+	return parse_bool(p, val, key, &cfg->containers.enabled);
+}
+
+static int containers_max(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	json_int_t v;
+
+	if (!json_is_integer(val))
+		return parser_error(p, "%s must be an integer in 1..%d", key,
+				    CONFIG_MAX_CONTAINERS);
+	v = json_integer_value(val);
+	if (v < 1 || v > CONFIG_MAX_CONTAINERS)
+		return parser_error(p, "%s %" JSON_INTEGER_FORMAT " is out of range 1..%d", key,
+				    v, CONFIG_MAX_CONTAINERS);
+	cfg->containers.max = (int)v;
+	return 0;
+}
+
+/* An object of optional keys, each parsed by its function. */
+static int parse_section(struct parser *p, json_t *obj, const char *name,
+			 const struct section_key *keys, size_t n, struct config *cfg)
+{
+	const char *allowed[8];
+	char expected[160] = "in ";
+	size_t i;
+	int err;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "%s must be an object", name);
+	strcat(expected, name);
+	strcat(expected, " (expected ");
+	for (i = 0; i < n && i < 7; i++) {
+		allowed[i] = keys[i].key;
+		strcat(expected, i ? ", " : "");
+		strcat(expected, keys[i].key);
+	}
+	allowed[i] = NULL;
+	strcat(expected, ")");
+	err = check_keys(p, obj, allowed, expected);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		json_t *val = json_object_get(obj, keys[i].key);
+
+		if (!val)
+			continue;
+		path_push_key(p, keys[i].key);
+		err = keys[i].parse(p, val, keys[i].key, cfg);
+		if (err)
+			return err;
+		path_pop(p);
+	}
 	return 0;
 }
 
 static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 {
-	static const char *const keys[] = { "listen", "services", NULL };
+	static const char *const keys[] = { "listen", "services", "host", "containers", NULL };
+	static const struct section_key host_keys[] = {
+		{ "enabled", host_enabled },
+		{ "root", host_root },
+		{ "filesystems_exclude", host_mounts },
+		{ "fstypes_exclude", host_fstypes },
+		{ "network_devices_exclude", host_netdevs },
+	};
+	static const struct section_key containers_keys[] = {
+		{ "enabled", containers_enabled },
+		{ "max", containers_max },
+	};
 	json_t *val, *svc;
 	size_t i;
 	int err;
 
 	if (!json_is_object(root))
 		return parser_error(p, "config must be a JSON object");
-	err = check_keys(p, root, keys, "(expected listen, services)");
+	err = check_keys(p, root, keys, "(expected listen, services, host, containers)");
 	if (err)
 		return err;
+
+	cfg->host.enabled = 1;
+	strcpy(cfg->host.mounts_exclude, CONFIG_DEFAULT_MOUNTS_EXCLUDE);
+	strcpy(cfg->host.fstypes_exclude, CONFIG_DEFAULT_FSTYPES_EXCLUDE);
+	strcpy(cfg->host.netdev_exclude, CONFIG_DEFAULT_NETDEV_EXCLUDE);
+	cfg->containers.enabled = 1;
+	cfg->containers.max = CONFIG_DEFAULT_CONTAINERS;
+	for (i = 0; i < 2; i++) {
+		const char *name = i ? "containers" : "host";
+
+		val = json_object_get(root, name);
+		if (!val)
+			continue;
+		path_push_key(p, name);
+		err = i ? parse_section(p, val, name, containers_keys, 2, cfg) :
+			  parse_section(p, val, name, host_keys, 5, cfg);
+		if (err)
+			return err;
+		path_pop(p);
+	}
 
 	val = json_object_get(root, "listen");
 	if (val) {

@@ -3,7 +3,11 @@
  * Daemon configuration: a JSON file parsed with jansson.
  *   {"listen": "HOST:PORT",
  *    "services": [{"name": "betanet", "protocol": "betanet", "ports": [9001, 9002, 9003],
- *                  "comm": ["mixnode"], "cgroup": "/kubepods"}]}
+ *                  "comm": ["mixnode"], "cgroup": "/kubepods",
+ *                  "check": {"connect": true, "interval_s": 10, "timeout_ms": 1000}}],
+ *    "host": {"enabled": true, "root": "/host", "filesystems_exclude": "^/(dev|proc)($|/)",
+ *             "fstypes_exclude": "^(proc|sysfs)$", "network_devices_exclude": "^lo$"},
+ *    "containers": {"enabled": true, "max": 1024}}
  * Errors name the file, line and column of the offending value.
  */
 #ifndef FOGPROBE_LIB_CONFIG_H
@@ -20,12 +24,55 @@
 #define CONFIG_CGROUP_LEN 256
 #define CONFIG_LISTEN_LEN 128
 #define CONFIG_DEFAULT_LISTEN "0.0.0.0:9477"
+#define CONFIG_REGEX_LEN 512
+#define CONFIG_ROOT_LEN 200
+#define CONFIG_MAX_CONTAINERS 4096
+#define CONFIG_DEFAULT_CONTAINERS 1024
+
+/*
+ * The defaults of Debian's prometheus-node-exporter 1.5 (its --help): the same filesystems
+ * and interfaces as the node_exporter that runs next to the services today. Upstream's
+ * defaults differ a little (they keep /run, /mnt, /media and lo).
+ */
+#define CONFIG_DEFAULT_MOUNTS_EXCLUDE                                                      \
+	"^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
+#define CONFIG_DEFAULT_FSTYPES_EXCLUDE                                                     \
+	"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|"      \
+	"hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|"  \
+	"selinuxfs|squashfs|sysfs|tracefs)$"
+#define CONFIG_DEFAULT_NETDEV_EXCLUDE "^lo$"
+#define CONFIG_MAX_ROUTES 32 /* route patterns per service */
+#define CONFIG_MAX_WS_PATHS 8 /* WebSocket path prefixes per service */
+#define CONFIG_ROUTE_LEN 128
+#define CONFIG_DEFAULT_MAX_PATHS 200
+#define CONFIG_DEFAULT_MAX_ROOMS 50
+#define CONFIG_DEFAULT_WS_IDLE_S 120
+#define CONFIG_CAPTURE_MAX 16384 /* == FP_L7_CAP_MAX */
+
+#define CONFIG_ADDR_LEN 64
+#define CONFIG_CHECK_DEFAULT_ADDR "127.0.0.1"
+#define CONFIG_CHECK_DEFAULT_INTERVAL_S 10
+#define CONFIG_CHECK_DEFAULT_TIMEOUT_MS 1000
 
 enum fp_protocol {
 	FP_PROTO_TCP = 0,
 	FP_PROTO_BETANET,
 	FP_PROTO_HTTP,
 	FP_PROTO_WEBSOCKET,
+};
+
+/* Optional synthetic check: a TCP connect to address:port of the service itself. */
+struct service_check {
+	int connect; /* 0: no check */
+	char address[CONFIG_ADDR_LEN]; /* numeric IPv4 or IPv6 */
+	uint16_t port; /* one of the service's ports (default: the first) */
+	int interval_s;
+	int timeout_ms; /* < interval_s * 1000 */
+};
+
+enum fp_framework {
+	FP_FRAMEWORK_NONE = 0,
+	FP_FRAMEWORK_NEXTJS, /* nextjs_ families: API routes vs page routes */
 };
 
 struct service_config {
@@ -36,12 +83,40 @@ struct service_config {
 	char comm[CONFIG_MAX_COMM][CONFIG_COMM_LEN];
 	int n_comm;
 	char cgroup[CONFIG_CGROUP_LEN]; /* "" = any cgroup */
+	/* http / websocket */
+	char routes[CONFIG_MAX_ROUTES][CONFIG_ROUTE_LEN]; /* "/api/nodes/[id]" patterns */
+	int n_routes;
+	char ws_paths[CONFIG_MAX_WS_PATHS][CONFIG_ROUTE_LEN]; /* "paths": prefixes */
+	int n_ws_paths;
+	uint32_t max_paths; /* distinct path labels; more go to "other" */
+	uint32_t max_rooms; /* distinct room_id labels; more go to "other" */
+	uint32_t ws_idle_s; /* a WebSocket silent this long then closed: idle_timeout */
+	uint32_t capture; /* payload prefix bytes per read/write; 0: by protocol */
+	enum fp_framework framework;
+	struct service_check check;
+};
+
+/* Host metrics (node_exporter names). Off for operators who run node_exporter. */
+struct host_config {
+	int enabled;
+	char root[CONFIG_ROOT_LEN]; /* the host's / as mounted here; "" = "/" */
+	char mounts_exclude[CONFIG_REGEX_LEN]; /* POSIX extended regexes */
+	char fstypes_exclude[CONFIG_REGEX_LEN];
+	char netdev_exclude[CONFIG_REGEX_LEN];
+};
+
+/* Container metrics (cAdvisor names) for container-like and service cgroups. */
+struct containers_config {
+	int enabled;
+	int max; /* cgroups tracked at most; the rest are counted */
 };
 
 struct config {
 	char listen[CONFIG_LISTEN_LEN];
 	struct service_config services[CONFIG_MAX_SERVICES];
 	int n_services;
+	struct host_config host;
+	struct containers_config containers;
 };
 
 /* Built-in default: the Fog Compute services of DESIGN.md. */

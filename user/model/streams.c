@@ -20,6 +20,9 @@ struct stream {
 	bool opened; /* its open was seen (data can come first: two rings) */
 	bool closing; /* its close was seen; bytes sent before it may still be on the way */
 	bool closed; /* kept a moment so that late data is not taken for a new stream */
+	bool web_proto; /* http/websocket: the session is web, the Betanet fields unused */
+	int svc;
+	struct web_conn *web; /* web_proto: NULL if it could not be allocated */
 	uint64_t closed_ns;
 	uint8_t head, count; /* pending ring */
 	uint64_t pend_ts[PENDING];
@@ -36,6 +39,8 @@ struct streams {
 	uint64_t evicted;
 	uint64_t timeout_ns;
 	struct betanet_sink sink;
+	const struct config *cfg;
+	struct web *web;
 	struct stream *cur; /* the stream being fed, for the parser callback */
 };
 
@@ -69,6 +74,16 @@ struct streams *streams__new(const struct streams_opts *opts)
 	s->fresh = 0;
 	s->timeout_ns = opts->routing_timeout_ns ? opts->routing_timeout_ns : 5000000000ULL;
 	s->sink = opts->sink;
+	s->cfg = opts->cfg;
+	if (s->cfg) {
+		struct web_opts wo = { .cfg = s->cfg, .sink = opts->web_sink };
+
+		s->web = web__new(&wo);
+		if (!s->web) {
+			streams__free(s);
+			return NULL;
+		}
+	}
 	return s;
 }
 
@@ -76,6 +91,14 @@ void streams__free(struct streams *s)
 {
 	if (!s)
 		return;
+	if (s->e) {
+		size_t i;
+
+		for (i = 0; i < s->fresh; i++)
+			if (s->e[i].used && s->e[i].web)
+				web__forget(s->web, s->e[i].web);
+	}
+	web__free(s->web);
 	free(s->e);
 	free(s->bucket);
 	free(s);
@@ -91,7 +114,15 @@ static struct stream *find(struct streams *s, uint64_t sk)
 	return NULL;
 }
 
-static struct stream *insert(struct streams *s, uint64_t sk, bool is_server, uint64_t now)
+/* Without a config (unit tests of the Betanet logic) every service is Betanet. */
+static bool is_web(const struct streams *s, int svc)
+{
+	return s->cfg && svc >= 0 && svc < s->cfg->n_services &&
+	       (s->cfg->services[svc].protocol == FP_PROTO_HTTP ||
+		s->cfg->services[svc].protocol == FP_PROTO_WEBSOCKET);
+}
+
+static struct stream *insert(struct streams *s, uint64_t sk, int svc, bool is_server, uint64_t now)
 {
 	size_t b = bucket_of(s, sk);
 	struct stream *st;
@@ -112,7 +143,12 @@ static struct stream *insert(struct streams *s, uint64_t sk, bool is_server, uin
 	st->is_server = is_server;
 	st->start_ns = now;
 	st->last_ns = now;
-	betanet__init(&st->p);
+	st->svc = svc;
+	st->web_proto = is_web(s, svc);
+	if (st->web_proto)
+		st->web = web__conn_new(s->web, svc, is_server);
+	else
+		betanet__init(&st->p);
 	st->next = s->bucket[b];
 	s->bucket[b] = i;
 	s->used++;
@@ -129,6 +165,10 @@ static void forget(struct streams *s, struct stream *st)
 		*pp = st->next;
 	if (st->handshake_done)
 		s->handshaken--;
+	if (st->web) {
+		web__forget(s->web, st->web);
+		st->web = NULL;
+	}
 	st->used = false;
 	st->next = s->free_head;
 	s->free_head = idx;
@@ -199,7 +239,7 @@ static void on_parser_event(void *ctx, const struct betanet_event *ev)
 
 #define CLOSED_KEEP_NS 2000000000ULL
 
-void streams__open(struct streams *s, uint64_t sk, bool is_server, uint64_t start_ns)
+void streams__open(struct streams *s, uint64_t sk, int svc, bool is_server, uint64_t start_ns)
 {
 	struct stream *st = find(s, sk);
 
@@ -217,7 +257,7 @@ void streams__open(struct streams *s, uint64_t sk, bool is_server, uint64_t star
 		finish(s, st, start_ns);
 		forget(s, st);
 	}
-	st = insert(s, sk, is_server, start_ns);
+	st = insert(s, sk, svc, is_server, start_ns);
 	if (st)
 		st->opened = true;
 }
@@ -253,11 +293,27 @@ static void feed(struct streams *s, struct stream *st, bool from_server, const u
 		betanet__feed(&st->p, from_server, data, 0, total - pos, ts_ns, on_parser_event, s);
 }
 
-void streams__data(struct streams *s, uint64_t sk, bool is_server, bool tx, const uint8_t *data,
-		   size_t captured, size_t total, const struct stream_snip *snips, size_t nsnip,
-		   uint64_t ts_ns)
+/* HTTP and WebSocket: the one snippet the kernel adds is the buffer's tail. */
+static void feed_web(struct streams *s, struct stream *st, const struct stream_chunk *ch)
+{
+	const uint8_t *tail = NULL;
+	size_t tail_len = 0;
+
+	if (!st->web)
+		return;
+	if (ch->nsnip && ch->snips[0].off + ch->snips[0].len == ch->total &&
+	    ch->snips[0].off >= ch->captured) {
+		tail = ch->snips[0].bytes;
+		tail_len = ch->snips[0].len;
+	}
+	web__data(s->web, st->web, st->is_server != ch->tx, ch->data, ch->captured, ch->total,
+		  tail, tail_len, ch->tls, ch->sndq, ch->ts_ns);
+}
+
+void streams__data(struct streams *s, uint64_t sk, int svc, const struct stream_chunk *ch)
 {
 	struct stream *st = find(s, sk);
+	uint64_t ts_ns = ch->ts_ns;
 
 	if (st && (st->closed || st->closing) && ts_ns > st->closed_ns) {
 		finish(s, st, ts_ns);
@@ -273,14 +329,26 @@ void streams__data(struct streams *s, uint64_t sk, bool is_server, bool tx, cons
 	/* Data before its open (see streams__open), or of a connection older than the
 	 * probe: that one starts mid-stream and will stop at its first desync. */
 	if (!st)
-		st = insert(s, sk, is_server, ts_ns);
+		st = insert(s, sk, svc, ch->is_server, ts_ns);
 	if (!st)
 		return;
 	st->last_ns = ts_ns;
 	st->idle_reported = false;
 	s->cur = st;
-	feed(s, st, is_server == tx, data, captured, total, snips, nsnip, ts_ns);
+	if (st->web_proto)
+		feed_web(s, st, ch);
+	else
+		feed(s, st, ch->is_server == ch->tx, ch->data, ch->captured, ch->total, ch->snips,
+		     ch->nsnip, ts_ns);
 	s->cur = NULL;
+}
+
+void streams__reset(struct streams *s, uint64_t sk)
+{
+	struct stream *st = find(s, sk);
+
+	if (st && st->web)
+		web__reset(st->web);
 }
 
 static void expire_pending(struct streams *s, struct stream *st, uint64_t now, bool all)
@@ -298,6 +366,12 @@ static void finish(struct streams *s, struct stream *st, uint64_t ts_ns)
 {
 	if (st->closed)
 		return;
+	if (st->web_proto) {
+		web__close(s->web, st->web, ts_ns);
+		st->web = NULL;
+		st->closed = true;
+		return;
+	}
 	expire_pending(s, st, ts_ns, true);
 	if (!st->handshake_done && !st->failed && st->opened)
 		s->sink.failure(s->sink.ctx, "aborted_handshake");
@@ -340,7 +414,7 @@ void streams__tick(struct streams *s, uint64_t now)
 		if (!st->used)
 			continue;
 		if (st->closing && !st->closed && now > st->closed_ns + CLOSE_GRACE_NS)
-			finish(s, st, now);
+			finish(s, st, st->closed_ns);
 		if (st->closed) {
 			if (now > st->closed_ns + CLOSED_KEEP_NS)
 				forget(s, st);
@@ -355,8 +429,11 @@ void streams__tick(struct streams *s, uint64_t now)
 			st->idle_reported = true;
 			s->sink.failure(s->sink.ctx, "idle_timeout");
 		}
-		if (now > st->last_ns && now - st->last_ns >= EVICT_IDLE_NS)
+		if (now > st->last_ns && now - st->last_ns >= EVICT_IDLE_NS) {
+			if (st->web_proto) /* a silent BitChat socket's end is reported */
+				finish(s, st, now);
 			forget(s, st);
+		}
 	}
 }
 
@@ -368,6 +445,11 @@ size_t streams__count(const struct streams *s)
 size_t streams__handshaken(const struct streams *s)
 {
 	return s->handshaken;
+}
+
+const struct web *streams__web(const struct streams *s)
+{
+	return s ? s->web : NULL;
 }
 
 uint64_t streams__evicted(const struct streams *s)

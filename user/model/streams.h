@@ -11,7 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/config.h"
 #include "model/proto/betanet.h"
+#include "model/web.h"
 
 #define STREAMS_DEFAULT_MAX 16384
 #define BETANET_PENDING_MAX 64 /* outstanding requests remembered per connection */
@@ -34,7 +36,9 @@ struct betanet_sink {
 struct streams_opts {
 	size_t max_streams; /* 0: STREAMS_DEFAULT_MAX */
 	uint64_t routing_timeout_ns; /* 0: 5 s */
+	const struct config *cfg; /* each service's protocol picks the session logic */
 	struct betanet_sink sink;
+	struct web_sink web_sink; /* http and websocket services */
 };
 
 struct streams;
@@ -54,7 +58,7 @@ void streams__free(struct streams *s); /* accepts NULL */
  * for the client end (circuit build is measured from there), the handshake completion
  * for the server end. is_server: this host's socket is the server end.
  */
-void streams__open(struct streams *s, uint64_t sk, bool is_server, uint64_t start_ns);
+void streams__open(struct streams *s, uint64_t sk, int svc, bool is_server, uint64_t start_ns);
 
 /* The first bytes of a frame found past the captured prefix (the kernel's framing
  * assist): `len` bytes at offset `off` of the chunk. */
@@ -64,13 +68,23 @@ struct stream_snip {
 	const uint8_t *bytes;
 };
 
-/*
- * Bytes of one direction of the connection: the chunk's first `captured` bytes of
- * `total` (see betanet__feed), plus snippets (ascending offsets) inside the rest.
- */
-void streams__data(struct streams *s, uint64_t sk, bool is_server, bool tx, const uint8_t *data,
-		   size_t captured, size_t total, const struct stream_snip *snips, size_t nsnip,
-		   uint64_t ts_ns);
+/* One chunk of one direction of a connection of service svc. */
+struct stream_chunk {
+	bool is_server; /* this host's socket is the server end */
+	bool tx; /* written by this host's socket */
+	bool tls; /* plaintext from the SSL uprobes */
+	uint32_t sndq; /* the socket's send queue */
+	const uint8_t *data; /* the first `captured` bytes of `total` */
+	size_t captured, total;
+	const struct stream_snip *snips; /* ascending offsets inside the rest */
+	size_t nsnip;
+	uint64_t ts_ns;
+};
+
+void streams__data(struct streams *s, uint64_t sk, int svc, const struct stream_chunk *ch);
+
+/* The connection was reset (the close follows). */
+void streams__reset(struct streams *s, uint64_t sk);
 
 /* The connection closed. Outstanding requests become routing failures; a close before
  * the handshake completed is an aborted handshake (resets are counted from the
@@ -86,6 +100,7 @@ void streams__tick(struct streams *s, uint64_t now_ns);
 
 size_t streams__count(const struct streams *s);
 size_t streams__handshaken(const struct streams *s); /* connections past the handshake */
+const struct web *streams__web(const struct streams *s); /* the HTTP/WebSocket view */
 uint64_t streams__evicted(const struct streams *s); /* dropped because the table was full */
 
 #endif

@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Process signals of services: run-queue latency, OOM kills, crashes and exits.
+ *
+ * proc_tasks (tgid -> service) says which processes belong to a service. Userspace fills
+ * it from the TCP collector's listen events and a /proc scan at start; the kernel adds
+ * the children a service process forks and removes processes when they exit. Every
+ * hot hook (the scheduler's) looks the task up there first and leaves at once for
+ * everything else.
+ *
+ * Hooks: run-queue latency on tp_btf/sched_* where the kernel allows BPF trampolines,
+ * raw_tp/sched_* otherwise (the classic sched tracepoints name the woken task by tid
+ * only, which cannot be mapped to its process here). Exits, signals, forks and OOM on
+ * classic tracepoints: they fire at process, not packet, rates.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "tcp.h"
+#include "proc.h"
+#include "maps.bpf.h"
+#include "core_fixes.bpf.h"
+
+#define TASK_RUNNING 0
+#define SIG_DFL 0
+/* The signals whose default action dumps core (kernel SIG_KERNEL_COREDUMP_MASK):
+ * SIGQUIT 3, SIGILL 4, SIGTRAP 5, SIGABRT 6, SIGBUS 7, SIGFPE 8, SIGSEGV 11, SIGXCPU 24,
+ * SIGXFSZ 25, SIGSYS 31. */
+#define COREDUMP_MASK                                                                      \
+	((1U << 3) | (1U << 4) | (1U << 5) | (1U << 6) | (1U << 7) | (1U << 8) | (1U << 11) | \
+	 (1U << 24) | (1U << 25) | (1U << 31))
+
+/* Signals whose default action ends the process: all of 1..31 but SIGCHLD 17, SIGCONT 18,
+ * SIGSTOP 19, SIGTSTP 20, SIGTTIN 21, SIGTTOU 22, SIGURG 23, SIGWINCH 28. */
+#define FATAL_MASK                                                                         \
+	(0xfffffffeU & ~((1U << 17) | (1U << 18) | (1U << 19) | (1U << 20) | (1U << 21) |   \
+			 (1U << 22) | (1U << 23) | (1U << 28)))
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FP_MAX_PROC_TASKS);
+	__type(key, __u32);
+	__type(value, __u8);
+} proc_tasks SEC(".maps");
+
+struct runq_start {
+	__u64 ts_ns;
+	__u8 svc;
+	__u8 pad[7];
+};
+
+/* Threads of services waiting on a run queue, by tid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * FP_MAX_PROC_TASKS);
+	__type(key, __u32);
+	__type(value, struct runq_start);
+} runq_start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FP_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct fp_runq_hist);
+} runq_hist SEC(".maps");
+
+struct pending_sig {
+	__s32 sig;
+	__s32 code;
+};
+
+/* The fatal signal a process is dying of, by tgid, until its last thread exits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_PROC_PENDING);
+	__type(key, __u32);
+	__type(value, struct pending_sig);
+} pending_sig SEC(".maps");
+
+/* OOM victims by pid (a tid when the chosen task was not the leader), until they exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_PROC_OOM_VICTIMS);
+	__type(key, __u32);
+	__type(value, __u8);
+} oom_victims SEC(".maps");
+
+struct sender_key {
+	__u32 tgid;
+	__s32 sig;
+};
+
+struct sender {
+	__u32 tgid;
+	char comm[16];
+};
+
+/* Who sent a signal to a process of a service, by (target, signal), until it exits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_PROC_SENDERS);
+	__type(key, struct sender_key);
+	__type(value, struct sender);
+} senders SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FP_PROC_LOSTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_proc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FP_PROC_RINGBUF_BYTES);
+} proc_events SEC(".maps");
+
+/* floor(log2(v)) for v > 0, without a loop. */
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 r = 0, s;
+
+	s = (v > 0xffffffffULL) << 5;
+	v >>= s;
+	r |= s;
+	s = (v > 0xffff) << 4;
+	v >>= s;
+	r |= s;
+	s = (v > 0xff) << 3;
+	v >>= s;
+	r |= s;
+	s = (v > 0xf) << 2;
+	v >>= s;
+	r |= s;
+	s = (v > 0x3) << 1;
+	v >>= s;
+	r |= s;
+	return r | (__u32)(v >> 1);
+}
+
+/* ---- run-queue latency ------------------------------------------------------------ */
+
+static __always_inline void runq_enqueue(__u32 tgid, __u32 tid)
+{
+	struct runq_start st = {};
+	__u8 *svc = bpf_map_lookup_elem(&proc_tasks, &tgid);
+
+	if (!svc)
+		return;
+	st.ts_ns = bpf_ktime_get_ns();
+	st.svc = *svc;
+	if (bpf_map_update_elem(&runq_start, &tid, &st, BPF_ANY))
+		map_inc(&lost_proc, FP_PROC_LOST_START);
+}
+
+/*
+ * Runs on every context switch of the host: one hash lookup for the task coming in, and
+ * for a task preempted while runnable one more (its process). The outgoing task is still
+ * current at this tracepoint (__schedule traces before context_switch), so its ids come
+ * from a helper rather than from task_struct reads.
+ */
+static __always_inline void runq_switch(bool prev_runnable, __u32 next_tid)
+{
+	struct fp_runq_hist *h;
+	struct runq_start *st;
+	__u32 key, slot;
+	__u64 delta;
+
+	if (prev_runnable) {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		runq_enqueue(id >> 32, (__u32)id);
+	}
+	st = bpf_map_lookup_elem(&runq_start, &next_tid);
+	if (!st)
+		return;
+	delta = bpf_ktime_get_ns() - st->ts_ns;
+	key = st->svc;
+	bpf_map_delete_elem(&runq_start, &next_tid);
+	h = bpf_map_lookup_elem(&runq_hist, &key);
+	if (!h)
+		return;
+	slot = delta < 1000 ? 0 : log2_u64(delta / 1000) + 1;
+	/* keep the bound check where the verifier sees it: clang folds a clamp away */
+	asm volatile("" : "+r"(slot));
+	if (slot >= FP_RUNQ_SLOTS)
+		slot = FP_RUNQ_SLOTS - 1;
+	asm volatile("" : "+r"(slot));
+	if (slot >= FP_RUNQ_SLOTS)
+		return;
+	fp_add(&h->slots[slot], 1);
+	fp_add(&h->sum_ns, delta);
+	fp_add(&h->count, 1);
+}
+
+/* tp_btf: task_struct fields are read directly (BTF-typed pointers), no probe_read. */
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(runq_wakeup_btf, struct task_struct *p)
+{
+	runq_enqueue(p->tgid, p->pid);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(runq_wakeup_new_btf, struct task_struct *p)
+{
+	runq_enqueue(p->tgid, p->pid);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(runq_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	unsigned int state;
+
+	if (bpf_core_field_exists(prev->__state))
+		state = prev->__state;
+	else
+		state = ((struct task_struct___pre514 *)prev)->state;
+	runq_switch(state == TASK_RUNNING, next->pid);
+	return 0;
+}
+
+SEC("raw_tp/sched_wakeup")
+int BPF_PROG(runq_wakeup_raw, struct task_struct *p)
+{
+	runq_enqueue(BPF_CORE_READ(p, tgid), BPF_CORE_READ(p, pid));
+	return 0;
+}
+
+SEC("raw_tp/sched_wakeup_new")
+int BPF_PROG(runq_wakeup_new_raw, struct task_struct *p)
+{
+	runq_enqueue(BPF_CORE_READ(p, tgid), BPF_CORE_READ(p, pid));
+	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(runq_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	runq_switch(task_state(prev) == TASK_RUNNING, BPF_CORE_READ(next, pid));
+	return 0;
+}
+
+/* ---- process membership ----------------------------------------------------------- */
+
+/* A child of a service process serves the same service (pre-fork workers inherit the
+ * listening socket without calling listen() again). Thread creation fires this too: the
+ * entry of a thread's tid is removed when the thread exits. */
+SEC("tracepoint/sched/sched_process_fork")
+int handle_fork(struct trace_event_raw_sched_process_fork *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, child;
+	__u8 *svc = bpf_map_lookup_elem(&proc_tasks, &tgid);
+	__u8 v;
+
+	if (!svc)
+		return 0;
+	v = *svc;
+	child = BPF_CORE_READ(ctx, child_pid);
+	if (bpf_map_update_elem(&proc_tasks, &child, &v, BPF_ANY))
+		map_inc(&lost_proc, FP_PROC_LOST_TASKS);
+	return 0;
+}
+
+/* ---- signals, OOM and exits ------------------------------------------------------- */
+
+/*
+ * get_signal() traces every signal it acts on, with the handler in place. A signal with
+ * the default action that dumps core kills the whole process (do_group_exit): keep it,
+ * with its siginfo code (a fault's SEGV_MAPERR vs. SI_TKILL from raise()), for the exit.
+ * The first one wins: the other threads then see the SIGKILL of the group exit.
+ */
+SEC("tracepoint/signal/signal_deliver")
+int handle_signal_deliver(struct trace_event_raw_signal_deliver *ctx)
+{
+	int sig = ctx->sig;
+	struct pending_sig p;
+	__u32 tgid;
+
+	if (sig <= 0 || sig > 31 || !((1U << sig) & COREDUMP_MASK) || ctx->sa_handler != SIG_DFL)
+		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	p.sig = sig;
+	p.code = ctx->code;
+	bpf_map_update_elem(&pending_sig, &tgid, &p, BPF_NOEXIST);
+	return 0;
+}
+
+/*
+ * The sender of a signal to a process of a service (kill(2) runs in the sender's
+ * context), so that an exit by SIGTERM or SIGKILL says who sent it. Signals to threads
+ * (tgkill by the process itself), to processes of no service and signals that do not
+ * end a process by default (SIGCHLD, ...) are not kept. Keyed by signal too: a later
+ * signal must not hide who sent the SIGTERM.
+ */
+SEC("tracepoint/signal/signal_generate")
+int handle_signal_generate(struct trace_event_raw_signal_generate *ctx)
+{
+	struct sender_key k = { .tgid = ctx->pid, .sig = ctx->sig };
+	struct sender v;
+
+	if (k.sig <= 0 || k.sig > 31 || !((1U << k.sig) & FATAL_MASK) ||
+	    ctx->result != 0 /* TRACE_SIGNAL_DELIVERED */ ||
+	    !bpf_map_lookup_elem(&proc_tasks, &k.tgid))
+		return 0;
+	v.tgid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(v.comm, sizeof(v.comm));
+	bpf_map_update_elem(&senders, &k, &v, BPF_ANY);
+	return 0;
+}
+
+/* The task is chosen and already sent SIGKILL (__oom_kill_process). Its exit follows. */
+SEC("tracepoint/oom/mark_victim")
+int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
+{
+	struct trace_event_raw_mark_victim___new *n = (void *)ctx;
+	__u32 pid = BPF_CORE_READ(ctx, pid);
+	struct fp_proc_event *e;
+	__u8 one = 1, *svc;
+
+	bpf_map_update_elem(&oom_victims, &pid, &one, BPF_ANY);
+	e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
+	if (!e) {
+		map_inc(&lost_proc, FP_PROC_LOST_RINGBUF);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->type = FP_PROC_OOM;
+	e->pid = pid;
+	svc = bpf_map_lookup_elem(&proc_tasks, &pid);
+	e->svc = svc ? *svc : FP_SVC_NONE;
+	/* in kB, as the kernel's "Killed process ... anon-rss" line; the anonymous memory
+	 * is what the victim's memory cgroup was charged for (file pages may be charged
+	 * to whoever read them first) */
+	if (bpf_core_field_exists(n->anon_rss))
+		e->anon_rss_kb = BPF_CORE_READ(n, anon_rss);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/*
+ * do_exit() sets task->exit_code and drops signal->live before this tracepoint, so the
+ * thread that sees live == 0 is the last one: one record per process. Records go out for
+ * processes of services (every exit, so that userspace knows the process is gone) and
+ * for any process that crashed (a core-dump signal) or was an OOM victim.
+ */
+SEC("tracepoint/sched/sched_process_exit")
+int handle_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct pending_sig *ps;
+	struct fp_proc_event *e;
+	__u8 *svc, *oom, s = FP_SVC_NONE, was_oom = 0, one = 1;
+	int code, sig;
+
+	if (tid != tgid) {
+		bpf_map_delete_elem(&proc_tasks, &tid); /* a thread that fork added */
+		if (bpf_map_lookup_elem(&oom_victims, &tid)) {
+			bpf_map_delete_elem(&oom_victims, &tid);
+			bpf_map_update_elem(&oom_victims, &tgid, &one, BPF_ANY);
+		}
+	}
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	code = BPF_CORE_READ(task, exit_code);
+	sig = code & 0x7f;
+	svc = bpf_map_lookup_elem(&proc_tasks, &tgid);
+	if (svc)
+		s = *svc;
+	oom = bpf_map_lookup_elem(&oom_victims, &tgid);
+	if (oom) {
+		was_oom = 1;
+		bpf_map_delete_elem(&oom_victims, &tgid);
+	}
+	if (!svc && !was_oom && !(sig && ((1U << sig) & COREDUMP_MASK)))
+		goto out;
+	e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
+	if (!e) {
+		map_inc(&lost_proc, FP_PROC_LOST_RINGBUF);
+		goto out;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->type = FP_PROC_EXIT;
+	e->pid = tgid;
+	e->exit_code = code;
+	e->svc = s;
+	e->oom = was_oom;
+	ps = bpf_map_lookup_elem(&pending_sig, &tgid);
+	if (ps) {
+		e->sig = ps->sig;
+		e->si_code = ps->code;
+	}
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	if (sig) {
+		struct sender_key k = { .tgid = tgid, .sig = sig };
+		struct sender *from = bpf_map_lookup_elem(&senders, &k);
+
+		if (from) {
+			e->sender_pid = from->tgid;
+			__builtin_memcpy(e->sender_comm, from->comm, sizeof(e->sender_comm));
+			bpf_map_delete_elem(&senders, &k);
+		}
+	}
+	bpf_ringbuf_submit(e, 0);
+out:
+	bpf_map_delete_elem(&pending_sig, &tgid);
+	if (svc)
+		bpf_map_delete_elem(&proc_tasks, &tgid);
+	return 0;
+}

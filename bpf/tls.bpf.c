@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TLS plaintext: uprobes on OpenSSL's SSL_read/SSL_write (and their _ex variants) emit
+ * what the call returned to or took from the application as fp_l7_event records of the
+ * call's socket, into the same ring buffer as bpf/l7.bpf.c, flagged FP_L7_F_TLS.
+ *
+ * An SSL * does not say which socket it uses (the fd sits behind OpenSSL's BIO, whose
+ * layout changes between versions). The syscall hooks of bpf/l7.bpf.c fill that in: while
+ * a thread is inside a call (l7_ssl), the read/write it makes names the socket and is
+ * not emitted as data. A call served from OpenSSL's own buffer makes no syscall; the
+ * socket last seen for that SSL * (ssl_sk) names it then; the handshake calls, hooked
+ * too, make sure there is one before the first SSL_read.
+ *
+ * Userspace attaches these programs to each libssl (or static OpenSSL) binary, pid -1.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "tcp.h"
+#include "l7.h"
+#include "maps.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Shared with bpf/l7.bpf.c: userspace hands this object the same maps (reuse_fd). */
+#include "flows.bpf.h"
+#include "l7_maps.bpf.h"
+
+/* Own maps. An SSL * is an address in one process: the key needs the process too. */
+struct ssl_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_TLS_SSL_SOCKETS);
+	__type(key, struct ssl_key);
+	__type(value, __u64);
+} ssl_sk SEC(".maps");
+
+/* [0] calls of processes of L7 services whose socket stayed unknown (no syscall seen
+ * for that SSL * yet) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} tls_stats SEC(".maps");
+
+static __always_inline int enter(void *ssl, void *buf, void *out)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fp_l7_ssl_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .out = (__u64)out };
+	__u32 tgid = id >> 32;
+
+	/* Every process's calls come here (pid -1): only those of tasks that hold a
+	 * socket of an L7 service (bpf/l7.bpf.c) are followed. */
+	if (!bpf_map_lookup_elem(&l7_tasks, &tgid))
+		return 0;
+	bpf_map_update_elem(&l7_ssl, &id, &c, BPF_ANY);
+	return 0;
+}
+
+/* Bytes written and not yet acknowledged, as bpf/l7.bpf.c reports them. */
+static __always_inline __u32 sndq(struct sock *sk)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+	return BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
+}
+
+/*
+ * One record reserved in the ring at a size known to the verifier: `room` bytes of
+ * prefix (a constant at each call site, want <= room) and one snippet. No scratch copy:
+ * uprobe programs run preemptibly, a per-CPU scratch could be reused under them.
+ */
+static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct fp_flow *f,
+				   const struct fp_l7_svc *on, __u64 sk, __u64 moved,
+				   __u64 want, __u8 dir, const __u32 room)
+{
+	struct fp_l7_event *e;
+	struct fp_l7_snip *sn;
+
+	e = bpf_ringbuf_reserve(&l7_events,
+				offsetof(struct fp_l7_event, data) + room + sizeof(*sn), 0);
+	if (!e) {
+		map_inc(&l7_stats, 0);
+		return;
+	}
+	/* the comparison on the very register used below: the verifier's bound */
+	barrier_var(want);
+	if (want > room)
+		want = room;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->sk = sk;
+	e->conn_start = f->start_ns;
+	e->len = moved;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->svc = f->svc;
+	e->kind = f->kind;
+	e->dir = dir;
+	e->type = FP_L7_DATA;
+	e->nsnip = 0;
+	e->flags = FP_L7_F_TLS;
+	e->pad = 0;
+	e->sndq = sndq((struct sock *)sk);
+	e->cap = 0;
+	if (want && !bpf_probe_read_user(e->data, want, (void *)c->buf))
+		e->cap = want;
+	/* as bpf/l7.bpf.c: the buffer's last bytes when they fall past the prefix */
+	if (on->mode == FP_L7_TAIL && e->cap && moved >= e->cap + FP_L7_SNIP_BYTES) {
+		sn = (void *)(e->data + want);
+		sn->off = moved - FP_L7_SNIP_BYTES;
+		if (!bpf_probe_read_user(sn->bytes, FP_L7_SNIP_BYTES,
+					 (void *)(c->buf + moved - FP_L7_SNIP_BYTES)))
+			e->nsnip = 1;
+	}
+	bpf_ringbuf_submit(e, rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8));
+	map_inc(&l7_stats, 1);
+}
+
+/* ret: the call's return value; bytes: SSL_read/SSL_write: ret itself, the _ex
+ * variants return 1 and store the count through c->out. */
+static __always_inline int leave(long ret, bool ex, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid(), sk, moved = 0, want, *known;
+	struct ssl_key k = { .tgid = id >> 32 };
+	struct fp_l7_ssl_call *c;
+	struct fp_l7_svc *on;
+	struct fp_flow *f;
+	__u32 svc;
+
+	c = bpf_map_lookup_elem(&l7_ssl, &id);
+	if (!c)
+		return 0;
+	k.ssl = c->ssl;
+	sk = c->sk;
+	if (sk) {
+		bpf_map_update_elem(&ssl_sk, &k, &sk, BPF_ANY);
+	} else {
+		known = bpf_map_lookup_elem(&ssl_sk, &k);
+		sk = known ? *known : 0;
+	}
+	if (ret <= 0)
+		goto out;
+	if (!ex)
+		moved = ret;
+	else if (ret != 1 || !c->out || bpf_probe_read_user(&moved, sizeof(moved), (void *)c->out))
+		goto out;
+	if (!moved || moved > 0x7fffffffULL)
+		goto out;
+	if (!sk) {
+		map_inc(&tls_stats, 0);
+		goto out;
+	}
+	f = bpf_map_lookup_elem(&flows, &sk);
+	if (!f)
+		goto out;
+	svc = f->svc;
+	on = bpf_map_lookup_elem(&l7_svc, &svc);
+	/* as in bpf/l7.bpf.c: the local-peer client end is parsed from its server end */
+	if (!on || !on->mode || f->kind == FP_KIND_CLIENT_LOCALPEER)
+		goto out;
+	want = moved < on->cap ? moved : on->cap;
+	/* the smallest of a few record sizes that holds the prefix */
+	if (want <= 64)
+		submit(c, f, on, sk, moved, want, dir, 64);
+	else if (want <= 256)
+		submit(c, f, on, sk, moved, want, dir, 256);
+	else if (want <= 1024)
+		submit(c, f, on, sk, moved, want, dir, 1024);
+	else if (want <= 4096)
+		submit(c, f, on, sk, moved, want, dir, 4096);
+	else
+		submit(c, f, on, sk, moved, want, dir, FP_L7_CAP_MAX);
+out:
+	bpf_map_delete_elem(&l7_ssl, &id);
+	return 0;
+}
+
+/*
+ * SSL_do_handshake, SSL_accept, SSL_connect, SSL_shutdown: no data for the application,
+ * but their syscalls are this SSL *'s too. Marked as inside a call (buf 0), they name
+ * the socket before the first SSL_read (whose request may have arrived with the
+ * handshake's last read and sit in OpenSSL's buffer: no syscall of its own), and their
+ * ciphertext is not captured. SSL_accept and SSL_connect run SSL_do_handshake: the
+ * inner call finds the outer entry and leaves it.
+ */
+SEC("uprobe")
+int BPF_KPROBE(ssl_ctl_enter, void *ssl)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fp_l7_ssl_call *c = bpf_map_lookup_elem(&l7_ssl, &id);
+
+	if (c && (c->buf || c->ssl == (__u64)ssl))
+		return 0; /* inside a data call, or nested in a control call */
+	return enter(ssl, 0, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_ctl_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fp_l7_ssl_call *c = bpf_map_lookup_elem(&l7_ssl, &id);
+	struct ssl_key k = { .tgid = id >> 32 };
+	__u64 sk;
+
+	if (!c || c->buf)
+		return 0;
+	sk = c->sk;
+	k.ssl = c->ssl;
+	if (sk)
+		bpf_map_update_elem(&ssl_sk, &k, &sk, BPF_ANY);
+	bpf_map_delete_elem(&l7_ssl, &id);
+	return 0;
+}
+
+/* int SSL_write(SSL *ssl, const void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf)
+{
+	return enter(ssl, (void *)buf, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_exit, int ret)
+{
+	return leave(ret, false, FP_TX);
+}
+
+/* int SSL_read(SSL *ssl, void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf)
+{
+	return enter(ssl, buf, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_exit, int ret)
+{
+	return leave(ret, false, FP_RX);
+}
+
+/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return enter(ssl, (void *)buf, written);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_ex_exit, int ret)
+{
+	return leave(ret, true, FP_TX);
+}
+
+/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return enter(ssl, buf, readbytes);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
+{
+	return leave(ret, true, FP_RX);
+}

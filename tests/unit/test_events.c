@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * user/telemetry/events.c and the exit classification of proc_metrics.c: the event ring
+ * (sequence numbers, since=, what was dropped), RFC 3339 times, container ids in the
+ * cgroup paths runtimes create, and exit codes against the wait status the kernel gives
+ * for real child processes (task->exit_code is what wait() returns).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "telemetry/events.h"
+#include "telemetry/proc_metrics.h"
+
+#define ID64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static json_t *ev(int n)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "n", json_integer(n));
+	return o;
+}
+
+/* The "n" of every event in a rendered list, comma-separated, and next/dropped. */
+static void parse(const char *text, char *ns, size_t len, long *next, long *dropped)
+{
+	json_error_t err;
+	json_t *root = json_loads(text, 0, &err), *e;
+	size_t i;
+
+	assert_non_null(root);
+	ns[0] = '\0';
+	json_array_foreach(json_object_get(root, "events"), i, e)
+	{
+		char b[32];
+
+		snprintf(b, sizeof(b), "%s%lld", i ? "," : "",
+			 (long long)json_integer_value(json_object_get(e, "n")));
+		strncat(ns, b, len - strlen(ns) - 1);
+	}
+	*next = (long)json_integer_value(json_object_get(root, "next"));
+	*dropped = (long)json_integer_value(json_object_get(root, "dropped"));
+	json_decref(root);
+}
+
+static void ring(void **state)
+{
+	char err[128], ns[256];
+	struct event_log *l = events__new(NULL, 4, err, sizeof(err));
+	struct strbuf sb;
+	long next, dropped;
+	int i;
+
+	(void)state;
+	assert_non_null(l);
+	strbuf__init(&sb);
+	assert_int_equal(events__render(l, 0, &sb), 0);
+	parse(sb.buf, ns, sizeof(ns), &next, &dropped);
+	assert_string_equal(ns, "");
+	assert_int_equal(next, 0);
+	for (i = 1; i <= 6; i++)
+		assert_int_equal(events__append(l, ev(i)), 0);
+	assert_int_equal(events__count(l), 6);
+	/* capacity 4: events 1 and 2 are gone */
+	strbuf__reset(&sb);
+	events__render(l, 0, &sb);
+	parse(sb.buf, ns, sizeof(ns), &next, &dropped);
+	assert_string_equal(ns, "3,4,5,6");
+	assert_int_equal(next, 6);
+	assert_int_equal(dropped, 2);
+	strbuf__reset(&sb);
+	events__render(l, 4, &sb);
+	parse(sb.buf, ns, sizeof(ns), &next, &dropped);
+	assert_string_equal(ns, "5,6");
+	assert_int_equal(dropped, 0);
+	strbuf__reset(&sb);
+	events__render(l, 6, &sb);
+	parse(sb.buf, ns, sizeof(ns), &next, &dropped);
+	assert_string_equal(ns, "");
+	assert_int_equal(next, 6);
+	/* not an object: refused, and the reference is still released */
+	assert_int_equal(events__append(l, json_integer(1)), -EINVAL);
+	strbuf__free(&sb);
+	events__free(l);
+	events__free(NULL);
+}
+
+static void sink_file(void **state)
+{
+	char path[] = "/tmp/fogprobe-events-XXXXXX", err[128], line[256];
+	int fd = mkstemp(path);
+	struct event_log *l;
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	l = events__new(path, 0, err, sizeof(err));
+	assert_non_null(l);
+	events__append(l, ev(7));
+	events__append(l, ev(8));
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "{\"n\":7,\"seq\":1}\n");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "{\"n\":8,\"seq\":2}\n");
+	fclose(f);
+	events__free(l);
+	unlink(path);
+	assert_null(events__new("/nonexistent-dir/x", 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "No such file"));
+}
+
+static void rfc3339(void **state)
+{
+	char b[40];
+
+	(void)state;
+	assert_string_equal(events__rfc3339(0, b, sizeof(b)), "1970-01-01T00:00:00.000Z");
+	/* date -u -d @1795585800 = 2026-11-25T05:50:00 */
+	assert_string_equal(events__rfc3339(1795585800.1234, b, sizeof(b)),
+			    "2026-11-25T05:50:00.123Z");
+}
+
+static void container_ids(void **state)
+{
+	static const struct {
+		const char *path, *want;
+	} cases[] = {
+		{ "/system.slice/docker-" ID64 ".scope", ID64 },
+		{ "/docker/" ID64, ID64 },
+		{ "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1b2c_3d4e.slice/"
+		  "cri-containerd-" ID64 ".scope",
+		  ID64 },
+		{ "/kubepods/besteffort/pod12345678-aaaa-bbbb-cccc-1234567890ab/" ID64, ID64 },
+		{ "/kubepods.slice/kubepods-pod1.slice/crio-" ID64 ".scope", ID64 },
+		/* cri-o's monitor process, not the container */
+		{ "/kubepods.slice/kubepods-pod1.slice/crio-conmon-" ID64 ".scope", NULL },
+		{ "/user.slice/user-0.slice/session-1.scope", NULL },
+		{ "/", NULL },
+		/* 63 and 65 hex digits are no container id */
+		{ "/docker/" ID64 "0", NULL },
+		{ "/docker/123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NULL },
+	};
+	char b[72];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = events__container_id(cases[i].path, b, sizeof(b));
+
+		if (!cases[i].want)
+			assert_null(got);
+		else
+			assert_string_equal(got, cases[i].want);
+	}
+	assert_null(events__container_id("/docker/" ID64, b, 64)); /* buffer too small */
+}
+
+/* Wait status of a child that ends by how(). */
+static int child_status(void (*how)(void))
+{
+	int st = 0;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit no_core = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		how();
+		_exit(99);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static void do_abort(void)
+{
+	signal(SIGABRT, SIG_DFL);
+	abort();
+}
+
+static void do_segv(void)
+{
+	signal(SIGSEGV, SIG_DFL);
+	raise(SIGSEGV);
+}
+
+static void do_term(void)
+{
+	signal(SIGTERM, SIG_DFL);
+	raise(SIGTERM);
+}
+
+static void do_exit3(void)
+{
+	_exit(3);
+}
+
+static void do_exit0(void)
+{
+	_exit(0);
+}
+
+static void classify_real_exits(void **state)
+{
+	char b[16];
+
+	(void)state;
+	assert_int_equal(proc_metrics__classify(child_status(do_abort), false), PROC_EXIT_CRASH);
+	assert_int_equal(proc_metrics__classify(child_status(do_segv), false), PROC_EXIT_CRASH);
+	assert_int_equal(proc_metrics__classify(child_status(do_term), false), PROC_EXIT_SIGNAL);
+	assert_int_equal(proc_metrics__classify(child_status(do_exit3), false), PROC_EXIT_ERROR);
+	assert_int_equal(proc_metrics__classify(child_status(do_exit0), false), PROC_EXIT_OK);
+	/* an OOM victim dies of SIGKILL: counted as oom whatever the status */
+	assert_int_equal(proc_metrics__classify(SIGKILL, true), PROC_EXIT_OOM);
+	assert_int_equal(proc_metrics__classify(SIGKILL, false), PROC_EXIT_SIGNAL);
+	/* the core-dumped flag (0x80) does not change the signal */
+	assert_int_equal(proc_metrics__classify(SIGSEGV | 0x80, false), PROC_EXIT_CRASH);
+	assert_string_equal(proc_metrics__class_name(PROC_EXIT_CRASH), "crash");
+	assert_string_equal(proc_metrics__signal_name(SIGSEGV, b, sizeof(b)), "SIGSEGV");
+	assert_string_equal(proc_metrics__signal_name(SIGABRT, b, sizeof(b)), "SIGABRT");
+	assert_string_equal(proc_metrics__signal_name(34, b, sizeof(b)), "SIG34");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(ring),
+		cmocka_unit_test(sink_file),
+		cmocka_unit_test(rfc3339),
+		cmocka_unit_test(container_ids),
+		cmocka_unit_test(classify_real_exits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

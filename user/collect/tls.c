@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define _GNU_SOURCE /* memmem */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "collect/probe.h"
+#include "collect/tls.h"
+#include "lib/log.h"
+#include "l7.h"
+#include "tls.skel.h"
+
+#define TLS_MAX_SEEN 8192 /* files looked at, remembered so each is parsed (and hooked) once;
+			   * files past that many are not looked at */
+
+static const char *const func_names[TLS_NFUNCS] = {
+	"SSL_write",	    "SSL_read",	  "SSL_write_ex", "SSL_read_ex",
+	"SSL_do_handshake", "SSL_accept", "SSL_connect",  "SSL_shutdown",
+};
+
+enum verdict {
+	V_NONE, /* no OpenSSL here */
+	V_REPORTED, /* in bins[] */
+	V_STRIPPED, /* static OpenSSL without symbols, not reported yet: see on_candidate */
+};
+
+struct seen {
+	dev_t dev;
+	ino_t ino;
+	enum verdict v;
+};
+
+struct tls_collector {
+	struct tls_bpf *skel;
+	struct tcp_hook hook;
+	int tasks_fd;
+	struct tls_binary bins[TLS_MAX_BINARIES];
+	struct bpf_link *links[TLS_MAX_BINARIES][2 * TLS_NFUNCS];
+	size_t nbins;
+	struct seen *seen;
+	size_t nseen;
+	bool full_logged;
+	int ncpu;
+};
+
+/*
+ * Text every OpenSSL build keeps, stripped or not: its version string ("OpenSSL 3.0.19
+ * 27 Jan 2026", when OpenSSL_version() is linked in) or the source file names that its
+ * error reporting records ("../ssl/ssl_lib.c"). Each is matched in two parts so that the
+ * literals here do not make this very program look like OpenSSL.
+ */
+static bool has_openssl_text(const char *p, size_t n)
+{
+	const char *end = p + n, *q, *s = p;
+
+	while ((q = memmem(s, end - s, "OpenSSL ", 8)) && end - q >= 11) {
+		if (isdigit((unsigned char)q[8]) && q[9] == '.' && isdigit((unsigned char)q[10]))
+			return true;
+		s = q + 8;
+	}
+	for (s = p; (q = memmem(s, end - s, "ssl_lib.c", 9)); s = q + 9)
+		if (q - p >= 4 && !memcmp(q - 4, "ssl/", 4))
+			return true;
+	return false;
+}
+
+int tls__elf_info(int fd, struct tls_elf_info *out)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	Elf *elf;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -ENOEXEC;
+	if (elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx)) {
+		err = -ENOEXEC;
+		goto cleanup;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+		GElf_Shdr sh;
+		size_t i, n;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (sh.sh_type == SHT_PROGBITS && name && !strcmp(name, ".rodata")) {
+			data = elf_getdata(scn, NULL);
+			if (data && data->d_buf)
+				out->openssl = has_openssl_text(data->d_buf, data->d_size);
+			continue;
+		}
+		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data || !sh.sh_entsize)
+			continue;
+		n = sh.sh_size / sh.sh_entsize;
+		for (i = 0; i < n; i++) {
+			GElf_Shdr target;
+			GElf_Sym sym;
+			const char *sname;
+			int f;
+
+			if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    sym.st_shndx == SHN_UNDEF || sym.st_shndx >= SHN_LORESERVE ||
+			    !sym.st_value)
+				continue;
+			sname = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!sname || strncmp(sname, "SSL_", 4))
+				continue;
+			for (f = 0; f < TLS_NFUNCS; f++)
+				if (!strcmp(sname, func_names[f]))
+					break;
+			if (f == TLS_NFUNCS || out->offset[f])
+				continue;
+			/* a uprobe takes a file offset: the symbol's address relative to its
+			 * section, plus where the section sits in the file */
+			if (!gelf_getshdr(elf_getscn(elf, sym.st_shndx), &target) ||
+			    sym.st_value < target.sh_addr)
+				continue;
+			out->offset[f] = sym.st_value - target.sh_addr + target.sh_offset;
+		}
+	}
+cleanup:
+	elf_end(elf);
+	return err;
+}
+
+size_t tls__plan(struct tcp_hook *hooks, size_t max, const char *disable)
+{
+	struct tcp_hook *h = hooks;
+
+	if (!max)
+		return 0;
+	memset(h, 0, sizeof(*h));
+	h->feature = "tls_plaintext";
+	h->n = 1;
+	h->hook[0] = "uprobe/SSL_{read,write}[_ex]";
+	h->program[0] = "ssl_*";
+	h->available[0] = !access("/sys/bus/event_source/devices/uprobe/type", R_OK);
+	h->disabled[0] = probe__hook_disabled("uprobe", disable);
+	if (h->disabled[0])
+		h->available[0] = false;
+	h->chosen = h->available[0] ? 0 : -1;
+	return 1;
+}
+
+int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out)
+{
+	struct tls_collector *c;
+	int err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->tasks_fd = opts->tasks_fd;
+	c->ncpu = libbpf_num_possible_cpus();
+	tls__plan(&c->hook, 1, opts->disable);
+	if (c->hook.chosen < 0) {
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
+	c->seen = calloc(TLS_MAX_SEEN, sizeof(*c->seen));
+	c->skel = tls_bpf__open();
+	if (!c->seen || !c->skel) {
+		err = c->skel ? -ENOMEM : -errno;
+		goto cleanup;
+	}
+	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.l7_svc, opts->svc_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.l7_events, opts->events_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.l7_stats, opts->stats_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.l7_ssl, opts->ssl_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.l7_tasks, opts->tasks_fd);
+	if (!err)
+		err = tls_bpf__load(c->skel);
+	if (err) {
+		snprintf(c->hook.error, sizeof(c->hook.error), "%s", strerror(-err));
+		pr_warn("loading the TLS uprobes: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	c->hook.attached = true;
+	*out = c;
+	return 0;
+cleanup:
+	tls__close(c);
+	return err;
+}
+
+void tls__close(struct tls_collector *c)
+{
+	size_t i, j;
+
+	if (!c)
+		return;
+	for (i = 0; i < c->nbins; i++)
+		for (j = 0; j < 2 * TLS_NFUNCS; j++)
+			bpf_link__destroy(c->links[i][j]);
+	tls_bpf__destroy(c->skel);
+	free(c->seen);
+	free(c);
+}
+
+static struct seen *seen_find(struct tls_collector *c, dev_t dev, ino_t ino)
+{
+	size_t i;
+
+	for (i = 0; i < c->nseen; i++)
+		if (c->seen[i].ino == ino && c->seen[i].dev == dev)
+			return &c->seen[i];
+	return NULL;
+}
+
+static struct seen *seen_add(struct tls_collector *c, dev_t dev, ino_t ino, enum verdict v)
+{
+	struct seen *s;
+
+	if (c->nseen >= TLS_MAX_SEEN)
+		return NULL;
+	s = &c->seen[c->nseen++];
+	s->dev = dev;
+	s->ino = ino;
+	s->v = v;
+	return s;
+}
+
+static struct tls_binary *bin_add(struct tls_collector *c, const char *path, enum tls_state st)
+{
+	struct tls_binary *b;
+
+	if (c->nbins >= TLS_MAX_BINARIES) {
+		if (!c->full_logged)
+			pr_warn("tls: more than %d OpenSSL binaries, %s and later ones not hooked\n",
+				TLS_MAX_BINARIES, path);
+		c->full_logged = true;
+		return NULL;
+	}
+	b = &c->bins[c->nbins++];
+	snprintf(b->path, sizeof(b->path), "%s", path);
+	b->state = st;
+	return b;
+}
+
+/* Attach both programs of each function found. open_path names the file from this
+ * process; path is what the owner sees, for the report. 0, or -errno when the file is
+ * gone (the caller looks again next time); an attach error is reported as failed. */
+static int attach_binary(struct tls_collector *c, const char *path, const char *open_path,
+			 const struct tls_elf_info *info)
+{
+	struct bpf_program *progs[TLS_NFUNCS][2] = {
+		{ c->skel->progs.ssl_write_enter, c->skel->progs.ssl_write_exit },
+		{ c->skel->progs.ssl_read_enter, c->skel->progs.ssl_read_exit },
+		{ c->skel->progs.ssl_write_ex_enter, c->skel->progs.ssl_write_ex_exit },
+		{ c->skel->progs.ssl_read_ex_enter, c->skel->progs.ssl_read_ex_exit },
+		{ c->skel->progs.ssl_ctl_enter, c->skel->progs.ssl_ctl_exit },
+		{ c->skel->progs.ssl_ctl_enter, c->skel->progs.ssl_ctl_exit },
+		{ c->skel->progs.ssl_ctl_enter, c->skel->progs.ssl_ctl_exit },
+		{ c->skel->progs.ssl_ctl_enter, c->skel->progs.ssl_ctl_exit },
+	};
+	struct tls_binary *b = bin_add(c, path, TLS_HOOKED);
+	size_t idx;
+	int f, r, n = 0, err = 0;
+
+	if (!b)
+		return 0;
+	idx = b - c->bins;
+	for (f = 0; f < TLS_NFUNCS; f++) {
+		if (!info->offset[f])
+			continue;
+		/* the return probe first: an entry without its return would leave the
+		 * thread marked as inside a call */
+		for (r = 1; r >= 0; r--) {
+			struct bpf_link *l;
+
+			l = bpf_program__attach_uprobe(progs[f][r], r, -1, open_path,
+						       info->offset[f]);
+			if (!l) {
+				err = -errno;
+				break;
+			}
+			c->links[idx][2 * f + r] = l;
+			n++;
+		}
+		if (err)
+			break;
+	}
+	if (err) {
+		for (r = 0; r < 2 * TLS_NFUNCS; r++) {
+			bpf_link__destroy(c->links[idx][r]);
+			c->links[idx][r] = NULL;
+		}
+		if (err == -ENOENT) { /* its process exited since: not this file's fault */
+			c->nbins--;
+			return err;
+		}
+		b->state = TLS_FAILED;
+		pr_warn("tls: attaching to %s: %s\n", path, strerror(-err));
+		return 0;
+	}
+	pr_info("tls: hooked %s (%d uprobes)\n", path, n);
+	return 0;
+}
+
+static bool is_task_l7(const struct tls_collector *c, int pid)
+{
+	__u32 key = pid;
+	__u8 v;
+
+	return c->tasks_fd >= 0 && !bpf_map_lookup_elem(c->tasks_fd, &key, &v);
+}
+
+/*
+ * One file found mapped by a process. A library is known by the device and inode its
+ * maps line gives; an executable by stat() of /proc/PID/exe.
+ */
+typedef void (*candidate_fn)(void *ctx, int pid, const char *path, const char *open_path,
+			     dev_t dev, ino_t ino, bool exe);
+
+/* libssl.so, libssl.so.3, ...; not NSS's libssl3.so */
+static bool is_libssl(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	return base && !strncmp(base + 1, "libssl.so", 9);
+}
+
+static void walk_proc(candidate_fn fn, void *ctx)
+{
+	char file[64], path[PATH_MAX], open_path[PATH_MAX + 64], *line = NULL;
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *dir;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		unsigned int maj, min;
+		unsigned long ino;
+		struct stat st;
+		ssize_t len;
+		FILE *maps;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		dev_t last_dev = 0;
+		ino_t last_ino = 0;
+
+		if (*end || pid <= 0)
+			continue;
+		snprintf(file, sizeof(file), "/proc/%ld/exe", pid);
+		if (!stat(file, &st)) {
+			len = readlink(file, path, sizeof(path) - 1);
+			if (len > 0) {
+				path[len] = 0;
+				fn(ctx, pid, path, file, st.st_dev, st.st_ino, true);
+			}
+		}
+		snprintf(file, sizeof(file), "/proc/%ld/maps", pid);
+		maps = fopen(file, "re");
+		if (!maps)
+			continue;
+		while (getline(&line, &cap, maps) > 0) {
+			char *p = strchr(line, '/');
+			int n;
+
+			if (!p)
+				continue;
+			p[strcspn(p, "\n")] = 0;
+			/* a replaced file (an upgrade) is not reachable by its path */
+			n = strlen(p);
+			if (!is_libssl(p) || (n > 10 && !strcmp(p + n - 10, " (deleted)")))
+				continue;
+			if (sscanf(line, "%*s %*s %*s %x:%x %lu", &maj, &min, &ino) != 3)
+				continue;
+			/* one library maps several times in a row */
+			if (makedev(maj, min) == last_dev && ino == last_ino)
+				continue;
+			last_dev = makedev(maj, min);
+			last_ino = ino;
+			snprintf(open_path, sizeof(open_path), "/proc/%ld/root%s", pid, p);
+			fn(ctx, pid, p, open_path, last_dev, last_ino, false);
+		}
+		fclose(maps);
+	}
+	free(line);
+	closedir(dir);
+}
+
+/* The owner's path when it names the same file here (the common case: one mount
+ * namespace), else the one through /proc/PID, valid only while PID lives. */
+static const char *stable_path(const char *path, const char *open_path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	return !stat(path, &st) && st.st_dev == dev && st.st_ino == ino ? path : open_path;
+}
+
+static int elf_info_path(const char *open_path, struct tls_elf_info *info)
+{
+	int fd = open(open_path, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	err = tls__elf_info(fd, info);
+	close(fd);
+	return err;
+}
+
+struct scan_ctx {
+	struct tls_collector *c;
+	int added;
+};
+
+static void on_candidate(void *ctx, int pid, const char *path, const char *open_path,
+			 dev_t dev, ino_t ino, bool exe)
+{
+	struct scan_ctx *sc = ctx;
+	struct tls_collector *c = sc->c;
+	struct tls_elf_info info;
+	struct seen *s = seen_find(c, dev, ino);
+
+	if (!s) {
+		/* a file hooked and then forgotten would be hooked twice */
+		if (c->nseen >= TLS_MAX_SEEN)
+			return;
+		if (elf_info_path(open_path, &info))
+			return; /* gone already, or not ELF: looked at again next time */
+		if (info.offset[TLS_SSL_WRITE] && info.offset[TLS_SSL_READ]) {
+			if (attach_binary(c, path, stable_path(path, open_path, dev, ino),
+					  &info))
+				return;
+			seen_add(c, dev, ino, V_REPORTED);
+			sc->added++;
+			return;
+		}
+		s = seen_add(c, dev, ino, exe && info.openssl ? V_STRIPPED : V_NONE);
+		if (!s)
+			return;
+	}
+	/* A stripped static OpenSSL is reported once a process of an L7 service runs it:
+	 * elsewhere it is nothing this probe would capture. */
+	if (s->v == V_STRIPPED && is_task_l7(c, pid) && bin_add(c, path, TLS_NO_SYMBOLS)) {
+		s->v = V_REPORTED;
+		sc->added++;
+		pr_warn("tls: %s has OpenSSL but no SSL_read/SSL_write symbols: its TLS "
+			"traffic is not decrypted\n", path);
+	}
+}
+
+int tls__scan(struct tls_collector *c)
+{
+	struct scan_ctx sc = { .c = c };
+
+	walk_proc(on_candidate, &sc);
+	return sc.added;
+}
+
+size_t tls__binaries(const struct tls_collector *c, const struct tls_binary **out)
+{
+	*out = c->bins;
+	return c->nbins;
+}
+
+__u64 tls__unknown_socket(const struct tls_collector *c)
+{
+	__u64 v[256], sum = 0;
+	__u32 k = 0;
+	int i;
+
+	if (c->ncpu > 256 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.tls_stats), &k, v))
+		return 0;
+	for (i = 0; i < c->ncpu; i++)
+		sum += v[i];
+	return sum;
+}
+
+size_t tls__hooks(const struct tls_collector *c, const struct tcp_hook **hooks)
+{
+	*hooks = &c->hook;
+	return 1;
+}
+
+size_t tls__prog_stats(const struct tls_collector *c, struct tcp_prog_stats *out, size_t max)
+{
+	return tcp__object_prog_stats(c->skel->obj, out, max);
+}
+
+struct discover_ctx {
+	tls_found_fn fn;
+	void *ctx;
+	struct seen seen[TLS_MAX_SEEN];
+	size_t n;
+};
+
+static void on_discover(void *ctx, int pid, const char *path, const char *open_path, dev_t dev,
+			ino_t ino, bool exe)
+{
+	struct discover_ctx *d = ctx;
+	struct tls_elf_info info;
+	size_t i;
+	bool symbols;
+
+	(void)pid;
+	for (i = 0; i < d->n; i++)
+		if (d->seen[i].dev == dev && d->seen[i].ino == ino)
+			return;
+	if (d->n < TLS_MAX_SEEN) {
+		d->seen[d->n].dev = dev;
+		d->seen[d->n++].ino = ino;
+	}
+	if (elf_info_path(open_path, &info))
+		return;
+	symbols = info.offset[TLS_SSL_WRITE] && info.offset[TLS_SSL_READ];
+	if (symbols || (exe && info.openssl))
+		d->fn(d->ctx, path, symbols);
+}
+
+int tls__discover(tls_found_fn fn, void *ctx)
+{
+	struct discover_ctx *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return -ENOMEM;
+	d->fn = fn;
+	d->ctx = ctx;
+	walk_proc(on_discover, d);
+	free(d);
+	return 0;
+}

@@ -1,0 +1,464 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/web.h"
+#include "model/proto/websocket.h"
+
+#define PING_MAX 8
+#define POST_MAX 64
+#define POST_KEEP_NS (30ULL * 1000000000ULL) /* a send POST older than this has no push */
+
+struct pending_push {
+	char id[WS_ID_MAX];
+	int32_t room; /* index in w->rooms, -1 none */
+	uint64_t ts;
+};
+
+struct web_conn {
+	int svc;
+	bool is_server;
+	bool tls; /* only SSL plaintext is parsed from now on */
+	bool bitchat; /* upgraded on a BitChat path: frames are parsed */
+	bool ignore; /* upgraded to something not parsed */
+	bool reset;
+	bool close_frame; /* a close frame was seen */
+	bool abnormal; /* ... with an abnormal code */
+	uint64_t last_frame_ns;
+	uint32_t sndq;
+	uint8_t npush, head; /* pending pushes: a ring */
+	struct pending_push push[WEB_PENDING];
+	uint8_t nping[2], ping_head[2]; /* [from_client]: pings awaiting a pong */
+	uint64_t ping[2][PING_MAX];
+	uint8_t nrooms;
+	int32_t rooms[WEB_CONN_ROOMS];
+	struct http_conn http;
+	struct ws_conn ws;
+};
+
+struct room {
+	char name[WS_ID_MAX];
+	uint32_t members;
+	bool used;
+};
+
+struct web {
+	const struct config *cfg;
+	struct web_sink sink;
+	struct room *rooms;
+	size_t nrooms_used;
+	unsigned connected, active;
+	uint64_t queue;
+	uint64_t posts[POST_MAX]; /* send POSTs whose push was not seen yet: start times */
+	unsigned npost, post_head;
+	struct web_conn *cur; /* the connection being fed, for the parser callbacks */
+};
+
+struct web *web__new(const struct web_opts *opts)
+{
+	struct web *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->rooms = calloc(WEB_ROOMS_MAX, sizeof(*w->rooms));
+	if (!w->rooms) {
+		free(w);
+		return NULL;
+	}
+	w->cfg = opts->cfg;
+	w->sink = opts->sink;
+	return w;
+}
+
+void web__free(struct web *w)
+{
+	if (!w)
+		return;
+	free(w->rooms);
+	free(w);
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
+	return h;
+}
+
+/* Linear probing without deletion; when the table fills, rooms without members go. */
+static int32_t room_find(struct web *w, const char *name, bool add)
+{
+	size_t i, n, b = hash_str(name) & (WEB_ROOMS_MAX - 1);
+
+	for (n = 0; n < WEB_ROOMS_MAX; n++) {
+		i = (b + n) & (WEB_ROOMS_MAX - 1);
+		if (!w->rooms[i].used)
+			break;
+		if (!strcmp(w->rooms[i].name, name))
+			return (int32_t)i;
+	}
+	if (!add)
+		return -1;
+	if (w->nrooms_used >= WEB_ROOMS_MAX * 3 / 4) {
+		/* rebuild with the rooms that still have members */
+		struct room *old = w->rooms, *fresh = calloc(WEB_ROOMS_MAX, sizeof(*fresh));
+
+		if (!fresh)
+			return -1;
+		/* connections hold indexes: only an empty table can be rebuilt safely, so
+		 * keep members' slots where they are and drop the rest */
+		for (i = 0; i < WEB_ROOMS_MAX; i++)
+			if (old[i].used && old[i].members)
+				fresh[i] = old[i];
+		w->rooms = fresh;
+		free(old);
+		w->nrooms_used = 0;
+		for (i = 0; i < WEB_ROOMS_MAX; i++)
+			w->nrooms_used += w->rooms[i].used;
+		if (w->nrooms_used >= WEB_ROOMS_MAX * 3 / 4)
+			return -1;
+		return room_find(w, name, true);
+	}
+	i = (b + n) & (WEB_ROOMS_MAX - 1);
+	if (w->rooms[i].used) /* a full probe: cannot happen below 3/4 load */
+		return -1;
+	memset(&w->rooms[i], 0, sizeof(w->rooms[i]));
+	strncpy(w->rooms[i].name, name, WS_ID_MAX - 1);
+	w->rooms[i].used = true;
+	w->nrooms_used++;
+	return (int32_t)i;
+}
+
+static void room_join(struct web *w, struct web_conn *c, int32_t r)
+{
+	int k;
+
+	if (r < 0)
+		return;
+	for (k = 0; k < c->nrooms; k++)
+		if (c->rooms[k] == r)
+			return;
+	if (c->nrooms == WEB_CONN_ROOMS)
+		return;
+	c->rooms[c->nrooms++] = r;
+	if (!w->rooms[r].members++)
+		w->active++;
+}
+
+static void room_leave(struct web *w, struct web_conn *c, int32_t r)
+{
+	int k;
+
+	for (k = 0; k < c->nrooms; k++) {
+		if (c->rooms[k] != r)
+			continue;
+		c->rooms[k] = c->rooms[--c->nrooms];
+		if (w->rooms[r].members && !--w->rooms[r].members)
+			w->active--;
+		return;
+	}
+}
+
+struct web_conn *web__conn_new(struct web *w, int svc, bool is_server)
+{
+	struct web_conn *c = calloc(1, sizeof(*c));
+
+	(void)w;
+	if (!c)
+		return NULL;
+	c->svc = svc;
+	c->is_server = is_server;
+	http__init(&c->http);
+	ws__init(&c->ws);
+	return c;
+}
+
+static bool path_is_bitchat(const struct service_config *sc, const char *path)
+{
+	int i;
+
+	if (!sc->n_ws_paths)
+		return true;
+	for (i = 0; i < sc->n_ws_paths; i++)
+		if (!strncmp(path, sc->ws_paths[i], strlen(sc->ws_paths[i])))
+			return true;
+	return false;
+}
+
+static void on_http(void *ctx, const struct http_event *ev)
+{
+	struct web *w = ctx;
+	struct web_conn *c = w->cur;
+	const struct service_config *sc = &w->cfg->services[c->svc];
+
+	switch (ev->type) {
+	case HTTP_EV_EXCHANGE:
+		w->sink.exchange(w->sink.ctx, c->svc, &ev->x);
+		break;
+	case HTTP_EV_UPGRADE:
+		w->sink.exchange(w->sink.ctx, c->svc, &ev->x);
+		if (sc->protocol == FP_PROTO_WEBSOCKET && !strcmp(ev->x.upgrade_proto, "websocket") &&
+		    path_is_bitchat(sc, ev->x.path)) {
+			c->bitchat = true;
+			c->last_frame_ns = ev->x.end_ns;
+			w->connected++;
+			w->queue += c->sndq;
+		} else {
+			c->ignore = true;
+		}
+		break;
+	case HTTP_EV_ERROR:
+		w->sink.parse_error(w->sink.ctx, c->svc, "http", ev->reason);
+		break;
+	}
+}
+
+static const char *room_name(const struct web *w, int32_t r)
+{
+	return r >= 0 ? w->rooms[r].name : "";
+}
+
+static void on_message(struct web *w, struct web_conn *c, const struct ws_event *ev)
+{
+	const struct ws_message *m = &ev->msg;
+	const char *type = m->type[0] ? m->type : (m->text ? "text" : "binary");
+	int32_t room = m->group_id[0] ? room_find(w, m->group_id, true) : -1;
+	int k;
+
+	w->sink.message(w->sink.ctx, m->group_id[0] ? m->group_id : "", type);
+	if (!ev->from_client) {
+		if (!strcmp(type, "group_message") && room >= 0) {
+			/* a member is whoever receives the room's pushes */
+			room_join(w, c, room);
+			w->sink.room_size(w->sink.ctx, room_name(w, room), w->rooms[room].members);
+		}
+		if ((!strcmp(type, "message") || !strcmp(type, "group_message"))) {
+			/* a send POST in flight caused this push (the push happens inside it) */
+			if (w->npost) {
+				uint64_t t0 = w->posts[w->post_head];
+
+				w->post_head = (w->post_head + 1) % POST_MAX;
+				w->npost--;
+				if (ev->ts_ns >= t0 && ev->ts_ns - t0 < POST_KEEP_NS)
+					w->sink.message_latency(w->sink.ctx, room_name(w, room),
+								(ev->ts_ns - t0) / 1e9);
+			}
+			if (m->message_id[0]) {
+				struct pending_push *p;
+
+				if (c->npush == WEB_PENDING) { /* the oldest got no ack: drop it */
+					c->head = (c->head + 1) % WEB_PENDING;
+					c->npush--;
+				}
+				p = &c->push[(c->head + c->npush++) % WEB_PENDING];
+				memcpy(p->id, m->message_id, sizeof(p->id));
+				p->room = room;
+				p->ts = ev->ts_ns;
+			}
+		}
+		if (!strcmp(type, "pong") && c->nping[1]) {
+			uint64_t t0 = c->ping[1][c->ping_head[1]];
+
+			c->ping_head[1] = (c->ping_head[1] + 1) % PING_MAX;
+			c->nping[1]--;
+			w->sink.p2p_latency(w->sink.ctx, ev->ts_ns > t0 ? (ev->ts_ns - t0) / 1e9 : 0);
+		}
+		return;
+	}
+	if (!strcmp(type, "ack") && m->message_id[0]) {
+		for (k = 0; k < c->npush; k++) {
+			struct pending_push *p = &c->push[(c->head + k) % WEB_PENDING];
+
+			if (strcmp(p->id, m->message_id))
+				continue;
+			w->sink.message_latency(w->sink.ctx, room_name(w, p->room),
+						ev->ts_ns > p->ts ? (ev->ts_ns - p->ts) / 1e9 : 0);
+			/* close the hole: later entries move up one */
+			for (; k + 1 < c->npush; k++)
+				c->push[(c->head + k) % WEB_PENDING] =
+					c->push[(c->head + k + 1) % WEB_PENDING];
+			c->npush--;
+			break;
+		}
+	} else if (!strcmp(type, "ping")) {
+		if (c->nping[1] < PING_MAX)
+			c->ping[1][(c->ping_head[1] + c->nping[1]++) % PING_MAX] = ev->ts_ns;
+	} else if (!strcmp(type, "subscribe") || !strcmp(type, "unsubscribe")) {
+		for (k = 0; k < m->nrooms; k++) {
+			int32_t r = room_find(w, m->rooms[k], type[0] == 's');
+
+			if (type[0] == 's')
+				room_join(w, c, r);
+			else if (r >= 0)
+				room_leave(w, c, r);
+		}
+	}
+}
+
+static void on_ws(void *ctx, const struct ws_event *ev)
+{
+	struct web *w = ctx;
+	struct web_conn *c = w->cur;
+	int from = ev->from_client;
+
+	c->last_frame_ns = ev->ts_ns;
+	switch (ev->type) {
+	case WS_EV_MESSAGE:
+		on_message(w, c, ev);
+		break;
+	case WS_EV_PING: /* control frames: the other side answers */
+		if (c->nping[from] < PING_MAX)
+			c->ping[from][(c->ping_head[from] + c->nping[from]++) % PING_MAX] =
+				ev->ts_ns;
+		break;
+	case WS_EV_PONG:
+		if (c->nping[!from]) {
+			uint64_t t0 = c->ping[!from][c->ping_head[!from]];
+
+			c->ping_head[!from] = (c->ping_head[!from] + 1) % PING_MAX;
+			c->nping[!from]--;
+			w->sink.p2p_latency(w->sink.ctx, ev->ts_ns > t0 ? (ev->ts_ns - t0) / 1e9 : 0);
+		}
+		break;
+	case WS_EV_CLOSE:
+		if (!c->close_frame && ev->close_code && ev->close_code != 1000 &&
+		    ev->close_code != 1001)
+			c->abnormal = true;
+		c->close_frame = true;
+		break;
+	case WS_EV_ERROR:
+		w->sink.parse_error(w->sink.ctx, c->svc, "websocket", ev->reason);
+		break;
+	}
+}
+
+/* "POST /api/bitchat/messages/send" or "POST /api/bitchat/groups/{id}/messages" */
+static bool is_send_post(const uint8_t *d, size_t n)
+{
+	static const char direct[] = "POST /api/bitchat/messages/send";
+	static const char group[] = "POST /api/bitchat/groups/";
+	size_t i;
+
+	if (n >= sizeof(direct) - 1 && !memcmp(d, direct, sizeof(direct) - 1))
+		return true;
+	if (n < sizeof(group) - 1 || memcmp(d, group, sizeof(group) - 1))
+		return false;
+	for (i = sizeof(group) - 1; i < n && d[i] != '/' && d[i] != ' '; i++)
+		;
+	return n - i >= 9 && !memcmp(d + i, "/messages", 9) &&
+	       (n - i == 9 || d[i + 9] == ' ' || d[i + 9] == '?');
+}
+
+static bool tls_record(const uint8_t *d, size_t n)
+{
+	/* handshake record, TLS 1.0..1.3 record versions (RFC 8446 5.1) */
+	return n >= 3 && d[0] == 0x16 && d[1] == 0x03 && d[2] <= 0x04;
+}
+
+void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_t *data,
+	       size_t captured, size_t total, const uint8_t *tail, size_t tail_len, bool tls,
+	       uint32_t sndq, uint64_t ts_ns)
+{
+	size_t n;
+
+	if (c->bitchat) {
+		w->queue -= c->sndq;
+		w->queue += sndq;
+	}
+	c->sndq = sndq;
+	if (tls) {
+		c->tls = true;
+	} else if (c->tls || (!c->bitchat && !c->ignore && tls_record(data, captured))) {
+		c->tls = true; /* ciphertext: its plaintext comes from the SSL uprobes */
+		return;
+	}
+	if (c->ignore)
+		return;
+	w->cur = c;
+	if (c->bitchat) {
+		ws__feed(&c->ws, from_client, data, captured, total, ts_ns, on_ws, w);
+		w->cur = NULL;
+		return;
+	}
+	if (from_client && w->cfg->services[c->svc].protocol == FP_PROTO_WEBSOCKET &&
+	    is_send_post(data, captured)) {
+		if (w->npost == POST_MAX) {
+			w->post_head = (w->post_head + 1) % POST_MAX;
+			w->npost--;
+		}
+		w->posts[(w->post_head + w->npost++) % POST_MAX] = ts_ns;
+	}
+	n = http__feed(&c->http, from_client, data, captured, total, tail, tail_len, ts_ns,
+		       on_http, w);
+	if (c->bitchat && n < total) /* frames right behind the 101 */
+		ws__feed(&c->ws, from_client, data + (n < captured ? n : captured),
+			 n < captured ? captured - n : 0, total - n, ts_ns, on_ws, w);
+	w->cur = NULL;
+}
+
+void web__reset(struct web_conn *c)
+{
+	c->reset = true;
+}
+
+static void release(struct web *w, struct web_conn *c)
+{
+	while (c->nrooms)
+		room_leave(w, c, c->rooms[0]);
+	if (c->bitchat) {
+		w->connected--;
+		w->queue -= c->sndq;
+	}
+	free(c);
+}
+
+void web__close(struct web *w, struct web_conn *c, uint64_t ts_ns)
+{
+	enum web_drop why = WEB_DROP_NONE;
+
+	if (!c)
+		return;
+	if (!c->bitchat && !c->ignore) {
+		w->cur = c;
+		http__close(&c->http, ts_ns, on_http, w);
+		w->cur = NULL;
+	}
+	if (c->bitchat) {
+		uint64_t idle = (uint64_t)w->cfg->services[c->svc].ws_idle_s * 1000000000ULL;
+
+		if (c->abnormal)
+			why = WEB_DROP_ABNORMAL_CLOSE;
+		else if (c->reset)
+			why = WEB_DROP_RESET;
+		else if (!c->close_frame)
+			why = ts_ns > c->last_frame_ns && ts_ns - c->last_frame_ns >= idle ?
+				      WEB_DROP_IDLE_TIMEOUT :
+				      WEB_DROP_NO_CLOSE_FRAME;
+		if (why != WEB_DROP_NONE)
+			w->sink.dropped(w->sink.ctx, why);
+	}
+	release(w, c);
+}
+
+void web__forget(struct web *w, struct web_conn *c)
+{
+	if (c)
+		release(w, c);
+}
+
+unsigned web__connected(const struct web *w)
+{
+	return w ? w->connected : 0;
+}
+
+unsigned web__active_rooms(const struct web *w)
+{
+	return w ? w->active : 0;
+}
+
+uint64_t web__queue_bytes(const struct web *w)
+{
+	return w ? w->queue : 0;
+}

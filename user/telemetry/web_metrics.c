@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "telemetry/web_metrics.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define L(...) ((const char *const[]){ __VA_ARGS__ })
+
+/* A bounded set of label values: the first `max` distinct values seen keep their own
+ * label; later ones share "other". Open addressing over strdup'ed strings. */
+struct labelset {
+	char **slot;
+	size_t nslots, n, max;
+};
+
+static int labelset_init(struct labelset *ls, size_t max)
+{
+	for (ls->nslots = 4; ls->nslots < 2 * max; ls->nslots <<= 1)
+		;
+	ls->slot = calloc(ls->nslots, sizeof(*ls->slot));
+	ls->max = max;
+	ls->n = 0;
+	return ls->slot ? 0 : -1;
+}
+
+static void labelset_free(struct labelset *ls)
+{
+	size_t i;
+
+	if (!ls->slot)
+		return;
+	for (i = 0; i < ls->nslots; i++)
+		free(ls->slot[i]);
+	free(ls->slot);
+	ls->slot = NULL;
+}
+
+/* v itself when it has (or gets) a place, else "other"; *overflow set in that case. */
+static const char *labelset_get(struct labelset *ls, const char *v, bool *overflow)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const char *p;
+	size_t i;
+
+	*overflow = false;
+	for (p = v; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	for (i = h & (ls->nslots - 1);; i = (i + 1) & (ls->nslots - 1)) {
+		if (!ls->slot[i])
+			break;
+		if (!strcmp(ls->slot[i], v))
+			return v;
+	}
+	if (ls->n >= ls->max || !(ls->slot[i] = strdup(v))) {
+		*overflow = true;
+		return "other";
+	}
+	ls->n++;
+	return v;
+}
+
+struct web_metrics {
+	const struct config *cfg;
+	struct metric_family *requests, *duration, *next_api, *next_page, *overflow,
+		*parse_errors, *clients, *rooms, *messages, *dropped, *queue, *msg_lat,
+		*room_size, *p2p;
+	struct labelset paths[CONFIG_MAX_SERVICES];
+	struct labelset room_ids, types;
+};
+
+static const double http_buckets[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10 };
+static const double bc_lat_buckets[] = { .001, .005, .01, .025, .05, .1, .25, .5, 1 };
+static const double room_buckets[] = { 1, 2, 5, 10, 25, 50, 100, 250, 500 };
+static const double p2p_buckets[] = { .01, .05, .1, .25, .5, 1, 2 };
+static const char *const drop_names[WEB_DROP_N] = {
+	[WEB_DROP_ABNORMAL_CLOSE] = "abnormal_close",
+	[WEB_DROP_RESET] = "reset",
+	[WEB_DROP_NO_CLOSE_FRAME] = "no_close_frame",
+	[WEB_DROP_IDLE_TIMEOUT] = "idle_timeout",
+};
+static const char *const methods[] = { "GET",	  "HEAD",    "POST",  "PUT", "DELETE",
+				       "CONNECT", "OPTIONS", "TRACE", "PATCH" };
+
+struct web_metrics *web_metrics__new(struct metrics *reg, const struct config *cfg)
+{
+	struct web_metrics *wm = calloc(1, sizeof(*wm));
+	size_t max_rooms = 0;
+	int i;
+
+	if (!wm)
+		return NULL;
+	wm->cfg = cfg;
+	wm->requests = metrics__family(reg, "http_requests_total",
+				       "HTTP requests by status, method and route template, each counted once (server end when it runs on this host).",
+				       METRIC_COUNTER, L("service", "status", "method", "path"), 4,
+				       NULL, 0);
+	wm->duration = metrics__family(reg, "http_request_duration_seconds",
+				       "First request byte to the last response byte.",
+				       METRIC_HISTOGRAM, L("service", "method", "path"), 3,
+				       http_buckets, ARRAY_LEN(http_buckets));
+	wm->next_api = metrics__family(reg, "nextjs_api_latency_seconds",
+				       "Next.js API routes (/api/*): first request byte to the last response byte.",
+				       METRIC_HISTOGRAM, L("service", "path"), 2, http_buckets,
+				       ARRAY_LEN(http_buckets));
+	wm->next_page = metrics__family(reg, "nextjs_page_render_duration_seconds",
+					"Next.js page routes (not /api/*, not /_next/ assets or files): first request byte to the last response byte.",
+					METRIC_HISTOGRAM, L("service", "path"), 2, http_buckets,
+					ARRAY_LEN(http_buckets));
+	wm->overflow = metrics__family(reg, "fogprobe_http_path_overflow_total",
+				       "Requests counted under path=\"other\": the service's max_paths distinct route templates were taken.",
+				       METRIC_COUNTER, L("service"), 1, NULL, 0);
+	wm->parse_errors = metrics__family(reg, "fogprobe_l7_parse_errors_total",
+					   "A direction of a connection that stopped parsing (not that protocol, framing lost in uncaptured bytes, protocol violation).",
+					   METRIC_COUNTER, L("service", "protocol", "reason"), 3,
+					   NULL, 0);
+	wm->clients = metrics__family(reg, "fogcompute_bitchat_connected_clients",
+				      "Open WebSocket connections on the BitChat paths, each counted once.",
+				      METRIC_GAUGE, NULL, 0, NULL, 0);
+	wm->rooms = metrics__family(reg, "fogcompute_bitchat_active_rooms",
+				    "Rooms with at least one open connection that subscribed to it or received its group messages.",
+				    METRIC_GAUGE, NULL, 0, NULL, 0);
+	wm->messages = metrics__family(reg, "fogcompute_bitchat_messages_total",
+				       "WebSocket data messages on BitChat sockets by JSON type and room (group_id; \"none\" if it names none), one per connection they cross.",
+				       METRIC_COUNTER, L("room_id", "message_type"), 2, NULL, 0);
+	wm->dropped = metrics__family(reg, "fogcompute_bitchat_connections_dropped_total",
+				      "BitChat WebSocket connections that ended abnormally, by reason.",
+				      METRIC_COUNTER, L("reason"), 1, NULL, 0);
+	wm->queue = metrics__family(reg, "fogcompute_bitchat_message_queue_size",
+				    "Bytes written to BitChat sockets and not yet acknowledged by the peer (Send-Q), as of each socket's last read or write.",
+				    METRIC_GAUGE, NULL, 0, NULL, 0);
+	wm->msg_lat = metrics__family(reg, "fogcompute_bitchat_message_latency_seconds",
+				      "A message push to the ack with the same message_id; a send POST to its push.",
+				      METRIC_HISTOGRAM, L("room_id"), 1, bc_lat_buckets,
+				      ARRAY_LEN(bc_lat_buckets));
+	wm->room_size = metrics__family(reg, "fogcompute_bitchat_room_size",
+					"Members of a room, observed at each group message pushed into it.",
+					METRIC_HISTOGRAM, L("room_id"), 1, room_buckets,
+					ARRAY_LEN(room_buckets));
+	wm->p2p = metrics__family(reg, "fogcompute_bitchat_p2p_latency_seconds",
+				  "A ping (JSON {\"type\":\"ping\"} or a ping frame) to its pong.",
+				  METRIC_HISTOGRAM, NULL, 0, p2p_buckets, ARRAY_LEN(p2p_buckets));
+	if (!wm->requests || !wm->duration || !wm->next_api || !wm->next_page || !wm->overflow ||
+	    !wm->parse_errors || !wm->clients || !wm->rooms || !wm->messages || !wm->dropped ||
+	    !wm->queue || !wm->msg_lat || !wm->room_size || !wm->p2p)
+		goto fail;
+	for (i = 0; i < cfg->n_services; i++) {
+		const struct service_config *sc = &cfg->services[i];
+
+		if (sc->protocol != FP_PROTO_HTTP && sc->protocol != FP_PROTO_WEBSOCKET)
+			continue;
+		if (labelset_init(&wm->paths[i], sc->max_paths))
+			goto fail;
+		metrics__add(wm->overflow, L(sc->name), 0);
+		if (sc->protocol == FP_PROTO_WEBSOCKET && sc->max_rooms > max_rooms)
+			max_rooms = sc->max_rooms;
+	}
+	if (labelset_init(&wm->room_ids, max_rooms ? max_rooms : CONFIG_DEFAULT_MAX_ROOMS) ||
+	    labelset_init(&wm->types, WEB_METRICS_MAX_TYPES))
+		goto fail;
+	for (i = 1; i < WEB_DROP_N; i++)
+		metrics__add(wm->dropped, L(drop_names[i]), 0);
+	return wm;
+fail:
+	web_metrics__free(wm);
+	return NULL;
+}
+
+void web_metrics__free(struct web_metrics *wm)
+{
+	int i;
+
+	if (!wm)
+		return;
+	for (i = 0; i < CONFIG_MAX_SERVICES; i++)
+		labelset_free(&wm->paths[i]);
+	labelset_free(&wm->room_ids);
+	labelset_free(&wm->types);
+	free(wm);
+}
+
+const char *web_metrics__path_label(struct web_metrics *wm, int svc, const char *path,
+				    char *buf, size_t len)
+{
+	const struct service_config *sc = &wm->cfg->services[svc];
+	const char *routes[CONFIG_MAX_ROUTES];
+	const char *label;
+	bool over;
+	int i;
+
+	for (i = 0; i < sc->n_routes; i++)
+		routes[i] = sc->routes[i];
+	http__route(path, routes, sc->n_routes, buf, len);
+	if (!wm->paths[svc].slot)
+		return "other";
+	label = labelset_get(&wm->paths[svc], buf, &over);
+	if (over)
+		metrics__add(wm->overflow, L(sc->name), 1);
+	return label;
+}
+
+static const char *method_label(const char *m)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_LEN(methods); i++)
+		if (!strcmp(m, methods[i]))
+			return methods[i];
+	return "other";
+}
+
+/* A page route of a Next.js app: not an API route, not a build asset or a file. */
+static bool is_page(const char *path)
+{
+	const char *last = strrchr(path, '/');
+
+	if (!strncmp(path, "/_next/", 7))
+		return false;
+	return !last || !strchr(last, '.');
+}
+
+static void on_exchange(void *ctx, int svc, const struct http_exchange *x)
+{
+	struct web_metrics *wm = ctx;
+	const struct service_config *sc;
+	char route[HTTP_PATH_MAX], status[8];
+	const char *path, *method;
+	double secs;
+
+	if (svc < 0 || svc >= wm->cfg->n_services)
+		return;
+	sc = &wm->cfg->services[svc];
+	path = web_metrics__path_label(wm, svc, x->path, route, sizeof(route));
+	method = method_label(x->method);
+	snprintf(status, sizeof(status), "%u", x->status);
+	secs = x->end_ns > x->start_ns ? (x->end_ns - x->start_ns) / 1e9 : 0;
+	metrics__add(wm->requests, L(sc->name, status, method, path), 1);
+	metrics__observe(wm->duration, L(sc->name, method, path), secs);
+	if (sc->framework != FP_FRAMEWORK_NEXTJS || x->upgrade)
+		return;
+	if (!strncmp(x->path, "/api/", 5) || !strcmp(x->path, "/api"))
+		metrics__observe(wm->next_api, L(sc->name, path), secs);
+	else if (is_page(x->path))
+		metrics__observe(wm->next_page, L(sc->name, path), secs);
+}
+
+static const char *room_label(struct web_metrics *wm, const char *room)
+{
+	bool over;
+
+	return room[0] ? labelset_get(&wm->room_ids, room, &over) : "none";
+}
+
+static void on_message(void *ctx, const char *room, const char *type)
+{
+	struct web_metrics *wm = ctx;
+	bool over;
+
+	metrics__add(wm->messages, L(room_label(wm, room), labelset_get(&wm->types, type, &over)),
+		     1);
+}
+
+static void on_dropped(void *ctx, enum web_drop why)
+{
+	struct web_metrics *wm = ctx;
+
+	if (why > WEB_DROP_NONE && why < WEB_DROP_N)
+		metrics__add(wm->dropped, L(drop_names[why]), 1);
+}
+
+static void on_message_latency(void *ctx, const char *room, double s)
+{
+	struct web_metrics *wm = ctx;
+
+	metrics__observe(wm->msg_lat, L(room_label(wm, room)), s);
+}
+
+static void on_p2p(void *ctx, double s)
+{
+	metrics__observe(((struct web_metrics *)ctx)->p2p, NULL, s);
+}
+
+static void on_room_size(void *ctx, const char *room, unsigned n)
+{
+	struct web_metrics *wm = ctx;
+
+	metrics__observe(wm->room_size, L(room_label(wm, room)), n);
+}
+
+static void on_parse_error(void *ctx, int svc, const char *proto, const char *reason)
+{
+	struct web_metrics *wm = ctx;
+
+	if (svc >= 0 && svc < wm->cfg->n_services)
+		metrics__add(wm->parse_errors, L(wm->cfg->services[svc].name, proto, reason), 1);
+}
+
+struct web_sink web_metrics__sink(struct web_metrics *wm)
+{
+	struct web_sink s = {
+		.exchange = on_exchange,
+		.message = on_message,
+		.dropped = on_dropped,
+		.message_latency = on_message_latency,
+		.p2p_latency = on_p2p,
+		.room_size = on_room_size,
+		.parse_error = on_parse_error,
+		.ctx = wm,
+	};
+
+	return s;
+}
+
+void web_metrics__update(struct web_metrics *wm, const struct web *w)
+{
+	if (!wm)
+		return;
+	metrics__set(wm->clients, NULL, web__connected(w));
+	metrics__set(wm->rooms, NULL, web__active_rooms(w));
+	metrics__set(wm->queue, NULL, (double)web__queue_bytes(w));
+}
