@@ -18,7 +18,6 @@ PKGS=(
 	nginx wrk hey openssl python3-websockets
 	# tests: a statically linked OpenSSL server (test_tls)
 	libssl-dev
-	nftables iperf3 prometheus curl python3 python3-prometheus-client python3-yaml libclang-rt-14-dev
 	# kernel matrix (tests/kernels): qemu with virtiofsd, the guest's initramfs
 	qemu-system-x86 busybox-static kmod
 )
