@@ -12,12 +12,13 @@ exec </dev/null 2>&1
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 rel=$(uname -r)
-modules= suites=unit,bpf,integration out=/run/fogprobe-out
+modules= suites=unit,bpf,integration tests= out=/run/fogprobe-out
 mount -t proc proc /proc
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	fp.modules=*) modules=${arg#fp.modules=} ;;
 	fp.suites=*) suites=${arg#fp.suites=} ;;
+	fp.tests=*) tests=${arg#fp.tests=} ;;
 	esac
 done
 
@@ -103,6 +104,10 @@ else
 	sed 's/^/  | /' "$out/load.log"
 fi
 
+# A subset of the integration tests (and of their reruns on the fallbacks), when asked.
+if [[ -n "$tests" ]]; then
+	export TESTS="${tests//,/ }" FALLBACK_TESTS="${tests//,/ }"
+fi
 start=$(date +%s)
 CI=true SUITES="${suites//,/ }" tests/run_all.sh 2>&1 | tee "$out/tests.log"
 last=$(tail -n 1 "$out/tests.log")
