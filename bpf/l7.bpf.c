@@ -20,28 +20,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #include "flows.bpf.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FP_MAX_SERVICES);
-	__type(key, __u32);
-	__type(value, struct fp_l7_svc);
-} l7_svc SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FP_MAX_L7_TASKS);
-	__type(key, __u32);
-	__type(value, __u8);
-} l7_tasks SEC(".maps");
-
-/* Threads inside SSL_read/SSL_write (bpf/tls.bpf.c fills it; include/l7.h). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FP_L7_SSL_THREADS);
-	__type(key, __u64);
-	__type(value, struct fp_l7_ssl_call);
-} l7_ssl SEC(".maps");
+#include "l7_maps.bpf.h"
 
 enum { ARGS_BUF = 0, ARGS_IOV = 1, ARGS_MSG = 2, ARGS_NONE = 3 };
 
@@ -51,15 +30,35 @@ struct l7_args {
 	__u32 iovcnt;
 	__u8 how;
 	__u8 dir;
-	__u8 pad[6];
+	__u8 valid; /* set at a syscall's entry, cleared at its exit */
+	__u8 pad[5];
 };
 
+/* The arguments of the syscall in progress, per thread: task-local storage is a pointer
+ * away from the task (no hash, nothing to delete, freed with the thread). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct l7_args);
 } l7_args SEC(".maps");
+
+static __always_inline struct l7_args *args_new(void)
+{
+	return bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+/* The entry's arguments, consumed: NULL if this syscall's entry was not saved. */
+static __always_inline struct l7_args *args_take(void)
+{
+	struct l7_args *a = bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0, 0);
+
+	if (!a || !a->valid)
+		return NULL;
+	a->valid = 0;
+	return a;
+}
 
 /*
  * Framing assist for length-prefixed protocols: where a frame starts past the captured
@@ -110,18 +109,6 @@ struct {
 	__type(value, struct l7_scratch);
 } l7_scratch SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, FP_L7_RINGBUF_BYTES);
-} l7_events SEC(".maps");
-
-/* [0] ring buffer full, [1] events sent */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} l7_stats SEC(".maps");
 
 
 static __always_inline bool task_watched(void)
@@ -134,13 +121,15 @@ static __always_inline bool task_watched(void)
 /* fd -> struct sock of the current task (0 if fd is not a socket it has open). */
 static __always_inline __u64 fd_to_sock(__u32 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	/* A BTF task pointer: the walk to the fd array is plain loads, not helper calls
+	 * (bpf_get_current_task_btf, 5.11). */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct file **fds = fdt->fd;
 	struct socket *sock;
 	struct file *file;
 
-	if (fd >= max || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (fd >= fdt->max_fds || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
 	/* Only sockets are in flows: for any other file this reads something that will
 	 * not be found there. */
@@ -150,12 +139,19 @@ static __always_inline __u64 fd_to_sock(__u32 fd)
 
 static __always_inline int save(__u32 fd, __u64 buf, __u32 iovcnt, __u8 how, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct l7_args a = { .buf = buf, .fd = fd, .iovcnt = iovcnt, .how = how, .dir = dir };
+	struct l7_args *a;
 
 	if (!task_watched())
 		return 0;
-	bpf_map_update_elem(&l7_args, &id, &a, BPF_ANY);
+	a = args_new();
+	if (!a)
+		return 0;
+	a->buf = buf;
+	a->fd = fd;
+	a->iovcnt = iovcnt;
+	a->how = how;
+	a->dir = dir;
+	a->valid = 1;
 	return 0;
 }
 
@@ -363,7 +359,7 @@ static __always_inline int emit(long ret, __u8 type)
 	__u64 size, tail = 0;
 	struct fp_l7_svc *on;
 
-	a = bpf_map_lookup_elem(&l7_args, &id);
+	a = args_take();
 	if (!a)
 		return 0;
 	if (ret <= 0)
@@ -400,7 +396,7 @@ static __always_inline int emit(long ret, __u8 type)
 	e->type = type;
 	e->nsnip = 0;
 	e->flags = 0;
-	e->sndq = sndq((struct sock *)sk);
+	e->sndq = on->sndq ? sndq((struct sock *)sk) : 0;
 	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret, on->cap, &tail) : 0;
 	if (on->mode == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
 		walk_frames(e, a->buf, ret, sk, f->start_ns, a->dir);
@@ -418,7 +414,6 @@ static __always_inline int emit(long ret, __u8 type)
 	else
 		map_inc(&l7_stats, 1);
 out:
-	bpf_map_delete_elem(&l7_args, &id);
 	return 0;
 }
 
@@ -511,24 +506,25 @@ static __always_inline int watch_if_l7(__u32 fd)
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct l7_args a = { .fd = ctx->args[0], .how = ARGS_NONE };
+	struct l7_args *a = args_new();
 
-	bpf_map_update_elem(&l7_args, &id, &a, BPF_ANY);
+	if (!a)
+		return 0;
+	a->fd = ctx->args[0];
+	a->how = ARGS_NONE;
+	a->valid = 1;
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct l7_args *a = bpf_map_lookup_elem(&l7_args, &id);
+	struct l7_args *a = args_take();
 
 	if (!a)
 		return 0;
 	if (ctx->ret == 0 || ctx->ret == -115 /* EINPROGRESS */)
 		watch_if_l7(a->fd);
-	bpf_map_delete_elem(&l7_args, &id);
 	return 0;
 }
 

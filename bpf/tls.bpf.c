@@ -25,39 +25,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Shared with bpf/l7.bpf.c: userspace hands this object the same maps (reuse_fd). */
 #include "flows.bpf.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, FP_MAX_SERVICES);
-	__type(key, __u32);
-	__type(value, struct fp_l7_svc);
-} l7_svc SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FP_L7_SSL_THREADS);
-	__type(key, __u64);
-	__type(value, struct fp_l7_ssl_call);
-} l7_ssl SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FP_MAX_L7_TASKS);
-	__type(key, __u32);
-	__type(value, __u8);
-} l7_tasks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, FP_L7_RINGBUF_BYTES);
-} l7_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, __u64);
-} l7_stats SEC(".maps");
+#include "l7_maps.bpf.h"
 
 /* Own maps. An SSL * is an address in one process: the key needs the process too. */
 struct ssl_key {

@@ -32,7 +32,8 @@ enum fp_l7_mode {
 /* Value of l7_svc, per service. */
 struct fp_l7_svc {
 	__u8 mode; /* enum fp_l7_mode */
-	__u8 pad[3];
+	__u8 sndq; /* fill fp_l7_event.sndq (WebSocket services) */
+	__u8 pad[2];
 	__u32 cap; /* prefix bytes captured per buffer, <= FP_L7_CAP_MAX */
 };
 
@@ -81,7 +82,8 @@ struct fp_l7_event {
 	__u8 flags; /* FP_L7_F_* */
 	__u8 pad;
 	__u32 sndq; /* the socket's send queue at the event: bytes written, not yet
-		     * acknowledged (tcp_sock write_seq - snd_una, as ss shows Send-Q) */
+		     * acknowledged (tcp_sock write_seq - snd_una, as ss shows Send-Q);
+		     * 0 unless the service asks for it (fp_l7_svc.sndq) */
 	__u8 data[FP_L7_CAP_MAX];
 };
 

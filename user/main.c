@@ -555,6 +555,7 @@ static void start_l7(struct daemon *d)
 		if (!d->capture[i])
 			continue;
 		o.svc[i].mode = web ? FP_L7_TAIL : FP_L7_LENGTH_PREFIXED;
+		o.svc[i].sndq = sc->protocol == FP_PROTO_WEBSOCKET; /* message_queue_size */
 		o.svc[i].cap = sc->capture	? sc->capture :
 			       d->capture_bytes ? d->capture_bytes :
 			       web		? FP_L7_CAP_HTTP_DEFAULT :

@@ -53,7 +53,7 @@ size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 		ok &= probe__tracepoint_exists("syscalls", ev);
 	}
 	h->available[0] = ok;
-	h->disabled[0] = disable && strstr(disable, "tracepoint/syscalls");
+	h->disabled[0] = probe__hook_disabled("tracepoint/syscalls", disable);
 	if (h->disabled[0])
 		h->available[0] = false;
 	h->chosen = h->available[0] ? 0 : -1;

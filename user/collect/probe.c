@@ -130,3 +130,18 @@ bool probe__cgroup_skb_available(void)
 {
 	return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SKB, NULL) == 1;
 }
+
+bool probe__hook_disabled(const char *hook, const char *disable)
+{
+	const char *p = disable;
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+
+		if (n && !strncmp(hook, p, n))
+			return true;
+		p += n;
+		p += *p == ',';
+	}
+	return false;
+}

@@ -15,6 +15,8 @@ int probe__ensure_tracefs(void);
 int probe__cgroup2_root(char *path, size_t len);
 
 bool probe__tracepoint_exists(const char *category, const char *event);
+/* disable: comma-separated hook prefixes (--disable-hooks); true if one starts hook. */
+bool probe__hook_disabled(const char *hook, const char *disable);
 /* Can a BPF_PROG_TYPE_TRACING program load for tp_btf/<event>? (EPERM on kernels that
  * refuse BPF trampolines; ENOENT without the BTF type.) */
 bool probe__tp_btf_loads(const char *event);

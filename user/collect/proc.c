@@ -62,21 +62,6 @@ struct proc_collector {
 	__u64 malformed;
 };
 
-static bool hook_disabled(const char *hook, const char *disable)
-{
-	const char *p = disable;
-
-	while (p && *p) {
-		size_t n = strcspn(p, ",");
-
-		if (n && !strncmp(hook, p, n))
-			return true;
-		p += n;
-		p += *p == ',';
-	}
-	return false;
-}
-
 static bool hook_available(const char *hook)
 {
 	char cat[64], ev[64];
@@ -107,7 +92,7 @@ size_t proc__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 		for (j = 0; j < TCP_MAX_CANDIDATES && features[i].c[j].hook; j++) {
 			h->hook[j] = features[i].c[j].hook;
 			h->program[j] = features[i].c[j].programs[0];
-			h->disabled[j] = hook_disabled(h->hook[j], disable);
+			h->disabled[j] = probe__hook_disabled(h->hook[j], disable);
 			h->available[j] = !h->disabled[j] && hook_available(h->hook[j]);
 			if (h->available[j] && h->chosen < 0)
 				h->chosen = j;

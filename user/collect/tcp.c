@@ -84,21 +84,6 @@ static bool hook_available(const char *hook)
 	return false;
 }
 
-static bool hook_disabled(const char *hook, const char *disable)
-{
-	const char *p = disable;
-
-	while (p && *p) {
-		size_t n = strcspn(p, ",");
-
-		if (n && !strncmp(hook, p, n))
-			return true;
-		p += n;
-		p += *p == ',';
-	}
-	return false;
-}
-
 size_t tcp__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 {
 	size_t i;
@@ -115,7 +100,7 @@ size_t tcp__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 		for (j = 0; j < TCP_MAX_CANDIDATES && features[i].c[j].hook; j++) {
 			h->hook[j] = features[i].c[j].hook;
 			h->program[j] = features[i].c[j].program;
-			h->disabled[j] = hook_disabled(h->hook[j], disable);
+			h->disabled[j] = probe__hook_disabled(h->hook[j], disable);
 			h->available[j] = hook_available(h->hook[j]);
 			if (h->disabled[j])
 				h->available[j] = false;

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "collect/probe.h"
 #include "collect/tls.h"
 #include "lib/log.h"
 #include "l7.h"
@@ -155,7 +156,7 @@ size_t tls__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 	h->hook[0] = "uprobe/SSL_{read,write}[_ex]";
 	h->program[0] = "ssl_*";
 	h->available[0] = !access("/sys/bus/event_source/devices/uprobe/type", R_OK);
-	h->disabled[0] = disable && strstr(disable, "uprobe");
+	h->disabled[0] = probe__hook_disabled("uprobe", disable);
 	if (h->disabled[0])
 		h->available[0] = false;
 	h->chosen = h->available[0] ? 0 : -1;
