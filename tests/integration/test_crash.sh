@@ -111,7 +111,7 @@ check "run-queue waits were seen" [ $((c1 - c0)) -gt 0 ]
 # (the kernel can stamp the preempted task's wait with the rq clock of the wake-up, as
 # the clock update is skipped until the switch; the probe stamps the switch). The probe
 # also holds waits the truth does not (a worker's after it read its schedstat). Measured
-# over 18 runs, both hook sets, load average 10 to 55, 290 to 7800 waits: -2.0 % to
+# over 33 runs, both hook sets, load average 5 to 55, 270 to 7800 waits: -2.2 % to
 # +0.6 %. 5 %.
 check "run-queue wait total within 5% of schedstat" within "$got" "${truth:-0}" 5
 check "forked workers counted as the service's processes" eq "$(metric fogprobe_process_exits_total 'service="spinner",reason="ok"')" 4
