@@ -360,6 +360,9 @@ int handle_exit(void *ctx)
 	__u8 *svc, *oom, s = FP_SVC_NONE, was_oom = 0, one = 1;
 	int code, sig;
 
+	/* a thread woken and gone before it ran again: its id may be reused by a task of
+	 * no service, whose first run must not close this wait */
+	bpf_map_delete_elem(&runq_start, &tid);
 	if (tid != tgid) {
 		bpf_map_delete_elem(&proc_tasks, &tid); /* a thread that fork added */
 		if (bpf_map_lookup_elem(&oom_victims, &tid)) {

@@ -66,6 +66,15 @@ struct fp_l7_ssl_call {
 	__u64 sk; /* socket of the first syscall made inside the call, 0 if none yet */
 };
 
+/* Record of the send-queue dump (an iterator over the flow table, run at each scrape):
+ * established sockets of services with fp_l7_svc.sndq set. */
+struct fp_l7_sndq {
+	__u64 sk;
+	__u64 conn_start; /* the flow's start_ns */
+	__u32 sndq; /* tcp_sock write_seq - snd_una now */
+	__u32 pad;
+};
+
 /* Ring buffer record; only the first sizeof header + cap bytes are meaningful. */
 struct fp_l7_event {
 	__u64 ts_ns; /* CLOCK_MONOTONIC at syscall exit */

@@ -343,6 +343,13 @@ static int events_json(void *ctx, unsigned long long since, struct strbuf *out)
 	return events__render(((struct daemon *)ctx)->events, since, out);
 }
 
+static void on_sndq(void *ctx, __u64 sk, __u64 conn_start, __u32 sndq)
+{
+	struct daemon *d = ctx; /* refresh_lock held */
+
+	streams__set_sndq(d->streams, streams__key(sk, conn_start), sndq);
+}
+
 static const char *reason_name(void *ctx, unsigned reason)
 {
 	return tcp__drop_reason_name(ctx, reason);
@@ -411,6 +418,8 @@ static void refresh(void *ctx)
 		betanet_metrics__update(d->bm, &d->snap, d->l7,
 					d->streams ? streams__handshaken(d->streams) : 0);
 	}
+	if (d->l7) /* send queues drain with ACKs no syscall sees: read them now */
+		l7__read_sndq(d->l7, on_sndq, d);
 	web_metrics__update(d->wm, streams__web(d->streams));
 	if (d->l7) {
 		__u64 st[2];

@@ -80,12 +80,24 @@ check "crashes{none,SIGSEGV} grew" [ "$(metric fogprobe_process_crashes_total 's
 check "its event names service none" eq "$(event_field "$pid" service)" none
 
 echo "(e) run-queue latency: 3 forked workers spin 2 s each (2 CPUs here) vs. schedstat"
-$PY "$W" serve 7410 --after 1 --spin 2 --procs 3 --end exit:0 >"$WORK/spin" &
+# The workers fork on SIGUSR1, sent once the counters are read: the probe's window then
+# holds every wait of the truth's. (Forking on a timer let a slow scrape on a loaded host
+# read them after the workers had run, so that their waits before it were missing from
+# the probe's side only: one loaded run came out 31 % short.)
+$PY "$W" serve 7410 --after 0 --go --spin 2 --procs 3 --end exit:0 >"$WORK/spin" &
 SP=$!
 for i in $(seq 1 30); do grep -q listening "$WORK/spin" && break; sleep 0.1; done
-sleep 0.5 # the listen event reached the probe; the workers fork after 1 s
+# The probe counts the process's waits once its listen event is handled: a connection
+# wakes the serving thread, and a counted wait says the workers will be counted too.
+for i in $(seq 1 50); do
+	[ "$(metric fogprobe_runqueue_latency_seconds_count 'service="spinner"')" -gt 0 ] && break
+	(exec 3<>/dev/tcp/127.0.0.1/7410) 2>/dev/null
+	sleep 0.1
+done
+sleep 0.2 # the serving thread is back in accept()
 s0=$(metricf fogprobe_runqueue_latency_seconds_sum 'service="spinner"')
 c0=$(metric fogprobe_runqueue_latency_seconds_count 'service="spinner"')
+kill -USR1 $SP
 wait $SP
 sleep 0.3
 s1=$(metricf fogprobe_runqueue_latency_seconds_sum 'service="spinner"')
@@ -94,8 +106,13 @@ truth=$(sed -n 's/^run_delay_ns=//p' "$WORK/spin")
 got=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.0f", (b - a) * 1e9 }')
 echo "    schedstat run_delay of the workers and server: $truth ns; probe: $got ns over $((c1 - c0)) waits"
 check "run-queue waits were seen" [ $((c1 - c0)) -gt 0 ]
-# The tracepoints sit a few hundred ns from the kernel's own timestamps per wait, and a
-# worker's last waits after it read its schedstat are not in the truth: 5 %.
+# Per task the probe and run_delay agreed within 0.2 % (spinners as the only load). When
+# wake-ups of other tasks preempt the workers the probe falls short by some us per wait
+# (the kernel can stamp the preempted task's wait with the rq clock of the wake-up, as
+# the clock update is skipped until the switch; the probe stamps the switch). The probe
+# also holds waits the truth does not (a worker's after it read its schedstat). Measured
+# over 33 runs, both hook sets, load average 5 to 55, 270 to 7800 waits: -2.2 % to
+# +0.6 %. 5 %.
 check "run-queue wait total within 5% of schedstat" within "$got" "${truth:-0}" 5
 check "forked workers counted as the service's processes" eq "$(metric fogprobe_process_exits_total 'service="spinner",reason="ok"')" 4
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """A TCP server that ends the way a test asks, for the process-signal tests.
 
-crasher.py serve PORT [--host H] [--after S] [--end MODE] [--spin S --procs N]
+crasher.py serve PORT [--host H] [--after S] [--end MODE] [--spin S --procs N [--go]]
 
 Listens on H:PORT (accepting and closing connections), prints "listening pid=N", waits
 S seconds (so that the probe has seen the listener), optionally forks N children that
@@ -16,10 +16,15 @@ each spin on the CPU for --spin seconds and report their run-queue delay from
   oom       allocate and touch memory 1 MiB at a time until the OOM killer acts
   handoff   fork a worker that keeps serving the listening socket, print
             "worker pid=N" and exit 0 (the worker never calls listen() itself)
+
+With --go the children are forked only once the process receives SIGUSR1, so that a test
+reads the probe's counters before the first child exists, however late the test gets to
+run on a loaded host.
 """
 import argparse
 import ctypes
 import os
+import signal
 import socket
 import sys
 import threading
@@ -57,7 +62,11 @@ def main():
     ap.add_argument("--end", default="none")
     ap.add_argument("--spin", type=float, default=0)
     ap.add_argument("--procs", type=int, default=0)
+    ap.add_argument("--go", action="store_true")
     a = ap.parse_args()
+    if a.go:
+        # blocked before the serving thread starts, so that no thread takes it
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
 
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -68,6 +77,8 @@ def main():
     time.sleep(a.after)
 
     if a.procs:
+        if a.go:
+            signal.sigwait({signal.SIGUSR1})
         start = run_delay_ns()
         pipes = []
         for _ in range(a.procs):

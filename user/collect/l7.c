@@ -15,6 +15,7 @@
 _Static_assert(sizeof(struct fp_l7_event) == 48 + FP_L7_CAP_MAX, "fp_l7_event layout");
 _Static_assert(sizeof(struct fp_l7_snip) == 16, "fp_l7_snip layout");
 _Static_assert(sizeof(struct fp_l7_svc) == 8, "fp_l7_svc layout");
+_Static_assert(sizeof(struct fp_l7_sndq) == 24, "fp_l7_sndq layout");
 
 static const char *const syscalls[] = { "write",  "read",    "writev",     "readv",
 					"sendto", "recvfrom", "sendmsg",   "recvmsg",
@@ -24,6 +25,7 @@ static const char *const syscalls[] = { "write",  "read",    "writev",     "read
 
 struct l7_collector {
 	struct l7_bpf *skel;
+	struct bpf_link *sndq_iter; /* NULL: no service asks for send queues */
 	struct ring_buffer *rb;
 	struct tcp_hook hook;
 	l7_event_fn on_event;
@@ -99,6 +101,8 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		goto cleanup;
 	}
 	bpf_map__set_max_entries(c->skel->maps.l7_scratch, c->ncpu);
+	/* attached below, to the flow table */
+	bpf_program__set_autoattach(c->skel->progs.dump_sndq, false);
 	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
 	if (!err)
 		err = l7_bpf__load(c->skel);
@@ -128,6 +132,17 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		goto cleanup;
 	}
 	c->hook.attached = true;
+	for (k = 0; k < FP_MAX_SERVICES && !opts->svc[k].sndq; k++)
+		;
+	if (k < FP_MAX_SERVICES) {
+		union bpf_iter_link_info li = { .map.map_fd = opts->flows_fd };
+		LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &li,
+			    .link_info_len = sizeof(li));
+
+		c->sndq_iter = bpf_program__attach_iter(c->skel->progs.dump_sndq, &io);
+		if (!c->sndq_iter) /* send queues then come from the syscalls alone */
+			pr_warn("send-queue iterator: %s\n", strerror(errno));
+	}
 	pr_info("l7_capture: syscall tracepoints\n");
 	*out = c;
 	return 0;
@@ -140,9 +155,28 @@ void l7__close(struct l7_collector *c)
 {
 	if (!c)
 		return;
+	bpf_link__destroy(c->sndq_iter);
 	ring_buffer__free(c->rb);
 	l7_bpf__destroy(c->skel);
 	free(c);
+}
+
+int l7__read_sndq(struct l7_collector *c, l7_sndq_fn fn, void *ctx)
+{
+	struct fp_l7_sndq r[64];
+	ssize_t n;
+	int fd, i;
+
+	if (!c->sndq_iter)
+		return -EOPNOTSUPP;
+	fd = bpf_iter_create(bpf_link__fd(c->sndq_iter));
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, r, sizeof(r))) > 0)
+		for (i = 0; i < n / (ssize_t)sizeof(r[0]); i++)
+			fn(ctx, r[i].sk, r[i].conn_start, r[i].sndq);
+	close(fd);
+	return n < 0 ? -errno : 0;
 }
 
 int l7__epoll_fd(const struct l7_collector *c)

@@ -34,6 +34,12 @@ size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable);
 int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out);
 void l7__close(struct l7_collector *c); /* accepts NULL */
 
+typedef void (*l7_sndq_fn)(void *ctx, __u64 sk, __u64 conn_start, __u32 sndq);
+
+/* The current send queue of each established socket of the services that ask for it
+ * (fp_l7_svc.sndq). 0, or -EOPNOTSUPP when the kernel has no map iterator. */
+int l7__read_sndq(struct l7_collector *c, l7_sndq_fn fn, void *ctx);
+
 int l7__epoll_fd(const struct l7_collector *c);
 int l7__consume(struct l7_collector *c); /* events handled or -errno */
 

@@ -343,6 +343,14 @@ void streams__data(struct streams *s, uint64_t sk, int svc, const struct stream_
 	s->cur = NULL;
 }
 
+void streams__set_sndq(struct streams *s, uint64_t sk, uint32_t sndq)
+{
+	struct stream *st = find(s, sk);
+
+	if (st && st->web && !st->closing && !st->closed)
+		web__set_sndq(s->web, st->web, sndq);
+}
+
 void streams__reset(struct streams *s, uint64_t sk)
 {
 	struct stream *st = find(s, sk);

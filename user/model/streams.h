@@ -83,6 +83,9 @@ struct stream_chunk {
 
 void streams__data(struct streams *s, uint64_t sk, int svc, const struct stream_chunk *ch);
 
+/* The socket's send queue now (see web__set_sndq). */
+void streams__set_sndq(struct streams *s, uint64_t sk, uint32_t sndq);
+
 /* The connection was reset (the close follows). */
 void streams__reset(struct streams *s, uint64_t sk);
 

@@ -363,11 +363,7 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 {
 	size_t n;
 
-	if (c->bitchat) {
-		w->queue -= c->sndq;
-		w->queue += sndq;
-	}
-	c->sndq = sndq;
+	web__set_sndq(w, c, sndq);
 	if (tls) {
 		c->tls = true;
 	} else if (c->tls || (!c->bitchat && !c->ignore && tls_record(data, captured))) {
@@ -396,6 +392,15 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 		ws__feed(&c->ws, from_client, data + (n < captured ? n : captured),
 			 n < captured ? captured - n : 0, total - n, ts_ns, on_ws, w);
 	w->cur = NULL;
+}
+
+void web__set_sndq(struct web *w, struct web_conn *c, uint32_t sndq)
+{
+	if (c->bitchat) {
+		w->queue -= c->sndq;
+		w->queue += sndq;
+	}
+	c->sndq = sndq;
 }
 
 void web__reset(struct web_conn *c)

@@ -73,6 +73,9 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 	       size_t captured, size_t total, const uint8_t *tail, size_t tail_len, bool tls,
 	       uint32_t sndq, uint64_t ts_ns);
 
+/* The socket's send queue, sampled between syscalls (ACKs drain it unseen). */
+void web__set_sndq(struct web *w, struct web_conn *c, uint32_t sndq);
+
 void web__reset(struct web_conn *c); /* the connection was reset (before its close) */
 
 /* The connection ended at ts_ns: completes close-delimited responses, reports a drop

@@ -128,7 +128,7 @@ struct web_metrics *web_metrics__new(struct metrics *reg, const struct config *c
 				      "BitChat WebSocket connections that ended abnormally, by reason.",
 				      METRIC_COUNTER, L("reason"), 1, NULL, 0);
 	wm->queue = metrics__family(reg, "fogcompute_bitchat_message_queue_size",
-				    "Bytes written to BitChat sockets and not yet acknowledged by the peer (Send-Q), as of each socket's last read or write.",
+				    "Bytes written to BitChat sockets and not yet acknowledged by the peer (Send-Q), read at the scrape.",
 				    METRIC_GAUGE, NULL, 0, NULL, 0);
 	wm->msg_lat = metrics__family(reg, "fogcompute_bitchat_message_latency_seconds",
 				      "A message push to the ack with the same message_id; a send POST to its push.",
