@@ -267,6 +267,8 @@ check "fogprobe_tls_hooks{state=\"no_symbols\"} names it" \
 	eq "$(metric fogprobe_tls_hooks "binary=\"$WORK/tls_server_stripped\",state=\"no_symbols\"")" 1
 
 if ((HAVE_HTTP)); then
+	scrape | grep '^fogprobe_l7_parse_errors_total{service="web-tls"' | grep -v ' 0$' |
+		sed 's/^/    /'
 	check "no HTTP parse error on the TLS service" \
 		eq "$(metric fogprobe_l7_parse_errors_total 'service="web-tls"')" 0
 fi
