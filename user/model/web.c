@@ -87,10 +87,15 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-/* Linear probing without deletion; when the table fills, rooms without members go. */
+/*
+ * Linear probing without deletion: a slot once used stays used, so no probe chain is ever
+ * cut. A room without members may give its slot to a new room whose probe passes over it
+ * (connections only hold indexes of rooms they are members of).
+ */
 static int32_t room_find(struct web *w, const char *name, bool add)
 {
 	size_t i, n, b = hash_str(name) & (WEB_ROOMS_MAX - 1);
+	int64_t reuse = -1;
 
 	for (n = 0; n < WEB_ROOMS_MAX; n++) {
 		i = (b + n) & (WEB_ROOMS_MAX - 1);
@@ -98,36 +103,22 @@ static int32_t room_find(struct web *w, const char *name, bool add)
 			break;
 		if (!strcmp(w->rooms[i].name, name))
 			return (int32_t)i;
+		if (reuse < 0 && !w->rooms[i].members)
+			reuse = (int64_t)i;
 	}
 	if (!add)
 		return -1;
-	if (w->nrooms_used >= WEB_ROOMS_MAX * 3 / 4) {
-		/* rebuild with the rooms that still have members */
-		struct room *old = w->rooms, *fresh = calloc(WEB_ROOMS_MAX, sizeof(*fresh));
-
-		if (!fresh)
+	if (reuse >= 0) {
+		i = (size_t)reuse;
+	} else {
+		/* keep empty slots so that probes stay short */
+		if (w->nrooms_used >= WEB_ROOMS_MAX * 3 / 4 || n == WEB_ROOMS_MAX)
 			return -1;
-		/* connections hold indexes: only an empty table can be rebuilt safely, so
-		 * keep members' slots where they are and drop the rest */
-		for (i = 0; i < WEB_ROOMS_MAX; i++)
-			if (old[i].used && old[i].members)
-				fresh[i] = old[i];
-		w->rooms = fresh;
-		free(old);
-		w->nrooms_used = 0;
-		for (i = 0; i < WEB_ROOMS_MAX; i++)
-			w->nrooms_used += w->rooms[i].used;
-		if (w->nrooms_used >= WEB_ROOMS_MAX * 3 / 4)
-			return -1;
-		return room_find(w, name, true);
+		w->nrooms_used++;
 	}
-	i = (b + n) & (WEB_ROOMS_MAX - 1);
-	if (w->rooms[i].used) /* a full probe: cannot happen below 3/4 load */
-		return -1;
 	memset(&w->rooms[i], 0, sizeof(w->rooms[i]));
 	strncpy(w->rooms[i].name, name, WS_ID_MAX - 1);
 	w->rooms[i].used = true;
-	w->nrooms_used++;
 	return (int32_t)i;
 }
 
