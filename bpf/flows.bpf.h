@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The per-socket flow table, defined once for both objects: bpf/tcp.bpf.c owns it,
- * bpf/l7.bpf.c reads it (userspace hands it the same map with bpf_map__reuse_fd).
+ * The per-socket flow table and the flows of sockets gone to CLOSE, defined once for
+ * all objects: bpf/tcp.bpf.c owns them, bpf/l7.bpf.c and bpf/tls.bpf.c read them
+ * (userspace hands them the same maps with bpf_map__reuse_fd).
  */
 #ifndef FOGPROBE_FLOWS_BPF_H
 #define FOGPROBE_FLOWS_BPF_H
@@ -12,5 +13,35 @@ struct {
 	__type(key, __u64);
 	__type(value, struct fp_flow);
 } flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_GONE_FLOWS);
+	__type(key, __u64);
+	__type(value, struct fp_flow_gone);
+} gone_flows SEC(".maps");
+
+/*
+ * The flow of socket sk as the L7 capture needs it: from the flow table while the socket
+ * lives, else from gone_flows (the last reads and writes of a connection closed by the
+ * peer). False for a socket of no service.
+ */
+static __always_inline bool flow_ref(__u64 sk, struct fp_flow_gone *r)
+{
+	struct fp_flow *f = bpf_map_lookup_elem(&flows, &sk);
+	struct fp_flow_gone *g;
+
+	if (f) {
+		r->start_ns = f->start_ns;
+		r->svc = f->svc;
+		r->kind = f->kind;
+		return true;
+	}
+	g = bpf_map_lookup_elem(&gone_flows, &sk);
+	if (!g)
+		return false;
+	*r = *g;
+	return true;
+}
 
 #endif

@@ -354,7 +354,7 @@ static __always_inline int emit(long ret, __u8 type)
 	struct l7_scratch *scratch;
 	struct fp_l7_event *e;
 	struct l7_args *a;
-	struct fp_flow *f;
+	struct fp_flow_gone f;
 	__u32 cpu = bpf_get_smp_processor_id(), svc;
 	__u64 size, tail = 0;
 	struct fp_l7_svc *on;
@@ -377,13 +377,12 @@ static __always_inline int emit(long ret, __u8 type)
 			call->sk = sk;
 		goto out;
 	}
-	f = sk ? bpf_map_lookup_elem(&flows, &sk) : 0;
-	if (!f)
+	if (!sk || !flow_ref(sk, &f))
 		goto out;
-	svc = f->svc;
+	svc = f.svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
 	/* The local-peer client end of a connection is parsed from its server end. */
-	if (!on || !on->mode || f->kind == FP_KIND_CLIENT_LOCALPEER)
+	if (!on || !on->mode || f.kind == FP_KIND_CLIENT_LOCALPEER)
 		goto out;
 	scratch = bpf_map_lookup_elem(&l7_scratch, &cpu);
 	if (!scratch)
@@ -391,11 +390,11 @@ static __always_inline int emit(long ret, __u8 type)
 	e = &scratch->e;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->sk = sk;
-	e->conn_start = f->start_ns;
+	e->conn_start = f.start_ns;
 	e->len = ret;
 	e->pid = id >> 32;
-	e->svc = f->svc;
-	e->kind = f->kind;
+	e->svc = f.svc;
+	e->kind = f.kind;
 	e->dir = a->dir;
 	e->type = type;
 	e->nsnip = 0;
@@ -403,7 +402,7 @@ static __always_inline int emit(long ret, __u8 type)
 	e->sndq = on->sndq ? sndq((struct sock *)sk) : 0;
 	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret, on->cap, &tail) : 0;
 	if (on->mode == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
-		walk_frames(e, a->buf, ret, sk, f->start_ns, a->dir);
+		walk_frames(e, a->buf, ret, sk, f.start_ns, a->dir);
 	else if (on->mode == FP_L7_TAIL && tail && ret >= e->cap + FP_L7_SNIP_BYTES)
 		add_tail(e, tail, ret);
 	size = offsetof(struct fp_l7_event, data) + e->cap + e->nsnip * sizeof(struct fp_l7_snip);

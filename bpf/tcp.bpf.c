@@ -583,6 +583,7 @@ static __always_inline __u8 connfail_reason(int err)
 static __always_inline void on_close(const struct sock *sk, int oldstate)
 {
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
+	struct fp_flow_gone gone = {};
 	struct fp_svc_stats *s;
 	struct fp_tuple_key tk;
 	struct fp_flow *f;
@@ -613,6 +614,10 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 		tuple_of(f, &tk, false);
 		bpf_map_delete_elem(&tuples, &tk);
 		emit(f, key, FP_EV_CLOSE, 0, now - f->start_ns, err);
+		gone.start_ns = f->start_ns;
+		gone.svc = f->svc;
+		gone.kind = f->kind;
+		bpf_map_update_elem(&gone_flows, &key, &gone, BPF_ANY);
 	}
 	flow_delete(key);
 }
@@ -627,6 +632,14 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
+	/* A socket's life starts here (a child of a listener is created in SYN_RECV): its
+	 * address no longer names a connection that closed. Any socket: the address may
+	 * have been a service's. */
+	if (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV || newstate == TCP_LISTEN) {
+		__u64 key = (__u64)sk;
+
+		bpf_map_delete_elem(&gone_flows, &key);
+	}
 	/* Every flow and listener was classified by one of its ports (the remote one
 	 * for active opens), so a socket whose ports no service lists has no state here:
 	 * the common case costs two array reads. */

@@ -77,7 +77,7 @@ static __always_inline __u32 sndq(struct sock *sk)
  * prefix (a constant at each call site, want <= room) and one snippet. No scratch copy:
  * uprobe programs run preemptibly, a per-CPU scratch could be reused under them.
  */
-static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct fp_flow *f,
+static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct fp_flow_gone *f,
 				   const struct fp_l7_svc *on, __u64 sk, __u64 moved,
 				   __u64 want, __u8 dir, const __u32 room)
 {
@@ -130,7 +130,7 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	struct ssl_key k = { .tgid = id >> 32 };
 	struct fp_l7_ssl_call *c;
 	struct fp_l7_svc *on;
-	struct fp_flow *f;
+	struct fp_flow_gone f;
 	__u32 svc;
 
 	c = bpf_map_lookup_elem(&l7_ssl, &id);
@@ -156,26 +156,25 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 		map_inc(&tls_stats, 0);
 		goto out;
 	}
-	f = bpf_map_lookup_elem(&flows, &sk);
-	if (!f)
+	if (!flow_ref(sk, &f))
 		goto out;
-	svc = f->svc;
+	svc = f.svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
 	/* as in bpf/l7.bpf.c: the local-peer client end is parsed from its server end */
-	if (!on || !on->mode || f->kind == FP_KIND_CLIENT_LOCALPEER)
+	if (!on || !on->mode || f.kind == FP_KIND_CLIENT_LOCALPEER)
 		goto out;
 	want = moved < on->cap ? moved : on->cap;
 	/* the smallest of a few record sizes that holds the prefix */
 	if (want <= 64)
-		submit(c, f, on, sk, moved, want, dir, 64);
+		submit(c, &f, on, sk, moved, want, dir, 64);
 	else if (want <= 256)
-		submit(c, f, on, sk, moved, want, dir, 256);
+		submit(c, &f, on, sk, moved, want, dir, 256);
 	else if (want <= 1024)
-		submit(c, f, on, sk, moved, want, dir, 1024);
+		submit(c, &f, on, sk, moved, want, dir, 1024);
 	else if (want <= 4096)
-		submit(c, f, on, sk, moved, want, dir, 4096);
+		submit(c, &f, on, sk, moved, want, dir, 4096);
 	else
-		submit(c, f, on, sk, moved, want, dir, FP_L7_CAP_MAX);
+		submit(c, &f, on, sk, moved, want, dir, FP_L7_CAP_MAX);
 out:
 	bpf_map_delete_elem(&l7_ssl, &id);
 	return 0;

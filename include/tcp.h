@@ -14,6 +14,7 @@
 #define FP_PORTS 65536
 
 #define FP_MAX_FLOWS 65536 /* LRU: per-socket attribution */
+#define FP_GONE_FLOWS 8192 /* LRU: flows of sockets gone to CLOSE, for their last reads */
 #define FP_MAX_LISTENERS 4096
 #define FP_MAX_TUPLES 65536 /* LRU: 4-tuple -> client socket, for same-host dedup */
 #define FP_RINGBUF_BYTES (1U << 20)
@@ -135,6 +136,19 @@ struct fp_flow {
 	char comm[FP_COMM_LEN];
 	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 raddr[16];
+};
+
+/*
+ * A flow whose socket went to CLOSE while its owner may still move bytes through it:
+ * an RST from the peer closes the socket with a response still unread in its receive
+ * queue, or while the application's write of it returns. The L7 capture attributes
+ * those last reads and writes from here. Dropped when the address starts a new socket.
+ */
+struct fp_flow_gone {
+	__u64 start_ns;
+	__u8 svc;
+	__u8 kind;
+	__u8 pad[6];
 };
 
 /* Key of listeners: one entry per (netns, port, family); count covers SO_REUSEPORT. */

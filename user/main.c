@@ -514,6 +514,7 @@ static void start_tls(struct daemon *d)
 {
 	struct tls_collector_opts o = {
 		.flows_fd = l7__map_fd(d->l7, "flows"),
+		.gone_flows_fd = l7__map_fd(d->l7, "gone_flows"),
 		.svc_fd = l7__map_fd(d->l7, "l7_svc"),
 		.events_fd = l7__map_fd(d->l7, "l7_events"),
 		.stats_fd = l7__map_fd(d->l7, "l7_stats"),
@@ -541,6 +542,7 @@ static void start_l7(struct daemon *d)
 {
 	struct l7_collector_opts o = {
 		.flows_fd = tcp__flows_fd(d->tcp),
+		.gone_flows_fd = tcp__gone_flows_fd(d->tcp),
 		.disable = d->disable,
 		.on_event = on_l7,
 		.ctx = d,

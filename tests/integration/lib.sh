@@ -36,7 +36,11 @@ cleanup() {
 	fi
 	ip netns del "$NS_SRV" 2>/dev/null
 	ip netns del "$NS_CLI" 2>/dev/null
-	rm -rf "$WORK"
+	if ((FAILS > 0)) && [[ -n "${KEEP_WORK:-}" ]]; then
+		echo "  kept $WORK (KEEP_WORK)"
+	else
+		rm -rf "$WORK"
+	fi
 }
 trap cleanup EXIT
 

@@ -302,6 +302,19 @@ check "client end only: 20 requests" eq "$(metric http_request_duration_seconds_
 # last byte: what hey itself measures.
 check "client end only: mean within 10% of hey's average" within "$mean" "$havg" 10
 check "client end only: mean at least the 40 ms delay" awk -v m="$mean" 'BEGIN { exit !(m >= 40) }'
+# The server answers and resets the connection; the client reads the answer 100 ms later,
+# from a socket the reset has already closed (its last bytes are still in the receive
+# queue): the read still counts, on the flow of the closed socket.
+start_httpdelay "$NS_SRV" $DELAY --bind "$SRV_IP" || exit 1
+r0=$(metric http_requests_total "$sel"',path="/reset/now"')
+in_cli_cg "$L7_PY" "$HTTPDELAY" pipeline "$SRV_IP" $DELAY /reset/now --read-after-ms 100 \
+	>"$WORK/reset.json"
+stop_pid "$HTTPDELAY_PID"
+reset_delta() { echo $(($(metric http_requests_total "$sel"',path="/reset/now"') - r0)); }
+for i in $(seq 1 30); do [[ $(reset_delta) == 1 ]] && break; sleep 0.1; done
+check "the client read the answer after the reset" grep -q '"complete": true' "$WORK/reset.json"
+check "client end only: a response read after the peer's reset is counted" \
+	eq "$(reset_delta)" 1
 check "the daemon survived the client-end run" kill -0 "$DAEMON_PID"
 
 finish

@@ -198,6 +198,39 @@ static void http_exchange_client_end(void **state)
 	streams__free(s);
 }
 
+/* A reset closes the client's socket with the answer still unread: the read comes after
+ * the close (and the reset) and is that connection's. Once finished, late bytes are not. */
+static void answer_read_after_reset(void **state)
+{
+	struct streams *s = table();
+	const char *req = "GET /r HTTP/1.1\r\n\r\n";
+	struct stream_chunk ch = { .is_server = false, .tx = true, .data = (const void *)req,
+				   .captured = strlen(req), .total = strlen(req), .ts_ns = 5 * MS };
+
+	(void)state;
+	streams__open(s, 2, 0, false, 0);
+	streams__data(s, 2, 0, &ch);
+	streams__reset(s, 2);
+	streams__close(s, 2, 6 * MS);
+	ch.tx = false;
+	ch.data = (const void *)"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	ch.captured = ch.total = strlen((const char *)ch.data);
+	ch.ts_ns = 100 * MS;
+	streams__data(s, 2, 0, &ch);
+	assert_int_equal(got.exchanges, 1);
+	assert_int_equal(got.last.status, 200);
+	assert_int_equal(got.errors, 0);
+	streams__tick(s, 1 * S);
+	ch.data = (const void *)req;
+	ch.captured = ch.total = strlen(req);
+	ch.tx = true;
+	ch.ts_ns = 1 * S + 1;
+	streams__data(s, 2, 0, &ch); /* after the grace: not fed to the finished exchange */
+	assert_int_equal(got.exchanges, 1);
+	assert_int_equal(got.errors, 0);
+	streams__free(s);
+}
+
 static void bitchat_session(void **state)
 {
 	struct streams *s = table();
@@ -386,6 +419,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(http_exchange_server_end),
 		cmocka_unit_test(http_exchange_client_end),
+		cmocka_unit_test(answer_read_after_reset),
 		cmocka_unit_test(bitchat_session),
 		cmocka_unit_test(drop_reasons),
 		cmocka_unit_test(subscribe_rooms),

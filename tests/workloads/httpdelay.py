@@ -12,6 +12,8 @@ Standard library only.
                        (default 0); a query parameter delay_ms=N overrides it per request
     Paths:  /chunked/N  N chunks of 64 bytes, Transfer-Encoding: chunked
             /status/N   a response with status N and a short body
+            /reset/...  a 200, then the connection is reset (SO_LINGER 0): the peer's
+                        socket is closed with the answer still in its receive queue
             anything else: 200 with a short body; POST/PUT bodies are read whole
                        (Content-Length or chunked), "Expect: 100-continue" answered with
                        an interim 100 before the body is read
@@ -22,6 +24,7 @@ Standard library only.
   httpdelay.py pipeline HOST PORT PATH...   open one connection, write one GET per PATH
                                        in a single send(), then read as many responses;
                                        prints {"sent", "statuses": [...], "complete"}
+    --read-after-ms D  wait D ms between the send and the first read
 
 The server is one thread per connection (ThreadingHTTPServer), so delays on one
 connection do not hold up another; requests on one connection are answered in order,
@@ -30,6 +33,7 @@ which is what HTTP/1.1 pipelining needs.
 import argparse
 import http.server
 import json
+import struct
 import signal
 import socket
 import sys
@@ -129,6 +133,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not head_only:
             self.wfile.write(body)
         count("requests", status, t0)
+        if parts[0] == "reset":
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.close_connection = True
 
     def do_GET(self):
         self.answer()
@@ -208,6 +217,8 @@ def pipeline(args):
     reqs = b"".join(head % p.encode() for p in args.paths)
     # One send: every request is in the server's receive queue before the first answer.
     s.sendall(reqs)
+    if args.read_after_ms > 0:
+        time.sleep(args.read_after_ms / 1000.0)
     f = s.makefile("rb")
     statuses = []
     for _ in args.paths:
@@ -234,6 +245,7 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("paths", nargs="+")
     p.add_argument("--method", default="GET")
+    p.add_argument("--read-after-ms", type=float, default=0.0)
     args = ap.parse_args()
     return serve(args) if args.cmd == "server" else pipeline(args)
 

@@ -105,6 +105,8 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 	bpf_program__set_autoattach(c->skel->progs.dump_sndq, false);
 	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
 	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.gone_flows, opts->gone_flows_fd);
+	if (!err)
 		err = l7_bpf__load(c->skel);
 	if (err) {
 		pr_warn("loading the L7 capture: %s\n", strerror(-err));

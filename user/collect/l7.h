@@ -19,7 +19,8 @@ struct l7_collector;
 typedef void (*l7_event_fn)(void *ctx, const struct fp_l7_event *e);
 
 struct l7_collector_opts {
-	int flows_fd; /* the TCP collector's flow table */
+	int flows_fd;	   /* the TCP collector's flow table */
+	int gone_flows_fd; /* and its flows of sockets gone to CLOSE */
 	/* per service: enum fp_l7_mode and the prefix in bytes (1..FP_L7_CAP_MAX) */
 	struct fp_l7_svc svc[FP_MAX_SERVICES];
 	const char *disable; /* hook prefixes not to use (see tcp__plan) */

@@ -572,6 +572,11 @@ int tcp__flows_fd(const struct tcp_collector *c)
 	return bpf_map__fd(c->skel->maps.flows);
 }
 
+int tcp__gone_flows_fd(const struct tcp_collector *c)
+{
+	return bpf_map__fd(c->skel->maps.gone_flows);
+}
+
 int tcp__epoll_fd(const struct tcp_collector *c)
 {
 	return ring_buffer__epoll_fd(c->rb);

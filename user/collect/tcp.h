@@ -69,6 +69,7 @@ size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u6
 
 size_t tcp__hooks(const struct tcp_collector *c, const struct tcp_hook **hooks);
 int tcp__flows_fd(const struct tcp_collector *c); /* shared with the L7 capture */
+int tcp__gone_flows_fd(const struct tcp_collector *c); /* flows gone to CLOSE, likewise */
 int tcp__epoll_fd(const struct tcp_collector *c);
 
 struct tcp_prog_stats {

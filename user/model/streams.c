@@ -315,13 +315,11 @@ void streams__data(struct streams *s, uint64_t sk, int svc, const struct stream_
 	struct stream *st = find(s, sk);
 	uint64_t ts_ns = ch->ts_ns;
 
-	if (st && (st->closed || st->closing) && ts_ns > st->closed_ns) {
-		finish(s, st, ts_ns);
-		forget(s, st); /* a new connection on a reused socket address */
-		st = NULL;
-	}
+	/* The key names one connection (socket and start), so bytes after its close are
+	 * its own: the last reads from a socket that a reset closed (bpf/flows.bpf.h). They
+	 * count while the close is in its grace period, not once the connection finished. */
 	if (st && st->closed)
-		return; /* late bytes of a connection already finished */
+		return;
 	/* The kernel reuses socket addresses: bytes older than this connection's start
 	 * belong to the previous one, drained from their ring after this one's open. */
 	if (st && ts_ns < st->start_ns)
