@@ -38,7 +38,9 @@ static __always_inline bool flow_ref(__u64 sk, struct fp_flow_gone *r)
 		return true;
 	}
 	g = bpf_map_lookup_elem(&gone_flows, &sk);
-	if (!g)
+	/* every new TCP socket at this address removed it; memory reused for another kind
+	 * of socket would not have */
+	if (!g || BPF_CORE_READ((struct sock *)sk, sk_protocol) != IPPROTO_TCP)
 		return false;
 	*r = *g;
 	return true;

@@ -172,6 +172,17 @@ within() {
 		exit !(d <= e * p / 100) }'
 }
 
+# await_metric NAME LABELS WANT [SECONDS]: wait (up to 10 s) until the metric reads WANT.
+# The daemon publishes what it drained every 100 ms; a slow or emulated machine takes
+# longer. The check that follows reads the metric again and says what differed.
+await_metric() {
+	local i
+	for i in $(seq 1 $((${4:-10} * 10))); do
+		[[ "$(metric "$1" "$2")" == "$3" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 eq() { [[ "$1" == "$2" ]] || { echo "    got $1, want $2"; return 1; }; }
 
 # nstat counter of a namespace, absolute (no history file is touched)

@@ -2,13 +2,28 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Latency against a known delay: a userspace delay line between two TUN devices
 # (tests/workloads/delayrelay.py; the kernel has no netem) makes every round trip take
-# 2 x DELAY plus the relay's own scheduling. Connect duration must match the injected
-# round trip; the RTT histogram must match what the kernel itself reports (ss -ti).
+# 2 x DELAY plus the relay's own scheduling. Connect duration must match what the client
+# measured of its own connect() calls and the injected round trip; the RTT histogram must
+# match what the kernel itself reports (ss -ti) and the injected round trip. Under
+# emulation (FOGPROBE_EMULATED=1, the kernel matrix without KVM) the relay adds tens of
+# milliseconds of its own: the comparisons with the injected delay are reported there,
+# not checked; those with the client's and the kernel's own figures still are.
 . "$(dirname "$0")/lib.sh"
 W=$ROOT/tests/workloads/tcpwork.py
 
 setup_netns
 start_daemon '{"services": [{"name": "lat", "protocol": "tcp", "ports": [7100]}]}' || exit 1
+
+# near_injected WHAT MEAN_MS RTT_MS: MEAN within 10% + 3 ms of the injected round trip
+near_injected() {
+	local ok=0
+	awk -v m="$2" -v r="$3" 'BEGIN { d = m - r; if (d < 0) d = -d; exit !(d <= r * 0.10 + 3) }' || ok=1
+	if [[ "${FOGPROBE_EMULATED:-}" == 1 ]]; then
+		echo "    (emulated: not checked) $1: $2 ms$( ((ok)) && echo ", off by the relay's emulated scheduling")"
+		return
+	fi
+	check "$1" bash -c "exit $ok"
+}
 
 hist() { # FAMILY LABELS -> "sum count"
 	echo "$(metricf "${1}_sum" "$2") $(metric "${1}_count" "$2")"
@@ -38,7 +53,7 @@ for D in ${LAT_DELAYS_MS:-15 60}; do
 	SRV=$!
 	wait_port "$NS_SRV" 7100
 	# 12 connections of 256 KiB: several round trips each, RTT sampled meanwhile
-	ns_cli python3 "$W" connect "$NET.2" 7100 12 262144 >"$WORK/conn$n" &
+	TCPWORK_TIMES=1 ns_cli python3 "$W" connect "$NET.2" 7100 12 262144 >"$WORK/conn$n" &
 	CLI=$!
 	: >"$WORK/ss$n"
 	while kill -0 $CLI 2>/dev/null; do
@@ -47,20 +62,23 @@ for D in ${LAT_DELAYS_MS:-15 60}; do
 	done
 	wait $CLI $SRV
 	sleep 0.3
-	echo "    workload: $(cat "$WORK/conn$n")"
+	echo "    workload: $(head -n 1 "$WORK/conn$n")"
+	own_ms=$(sed -n 's/^connect_ms=//p' "$WORK/conn$n")
 	read -r cs1 cc1 < <(hist fogprobe_tcp_connect_duration_seconds 'service="lat"')
 	read -r rs1 rc1 < <(hist fogprobe_tcp_rtt_seconds 'service="lat",role="client"')
 	conn_ms=$(awk -v s="$(awk -v a="$cs1" -v b="$cs0" 'BEGIN { print a - b }')" -v c=$((cc1 - cc0)) 'BEGIN { if (c) printf "%.2f", s * 1000 / c }')
-	echo "    connect duration: mean $conn_ms ms over $((cc1 - cc0)) connects"
+	echo "    connect duration: mean $conn_ms ms over $((cc1 - cc0)) connects;" \
+		"the client's own connect(): mean $own_ms ms"
 	check "12 connects measured" eq $((cc1 - cc0)) 12
+	check "mean connect duration within 10% of the client's own" within "${conn_ms:-0}" "${own_ms:-0}" 10
 	# the relay adds its own scheduling (a few ms at most) on top of the delay
-	check "mean connect duration within 10% + 3 ms of $rtt_ms ms" awk -v m="$conn_ms" -v r="$rtt_ms" 'BEGIN { d = m - r; if (d < 0) d = -d; exit !(d <= r * 0.10 + 3) }'
+	near_injected "mean connect duration within 10% + 3 ms of $rtt_ms ms" "$conn_ms" "$rtt_ms"
 
 	read -r ss_n ss_mean ss_min ss_max < <(awk '{ s += $1; if (NR == 1 || $1 < mn) mn = $1; if ($1 > mx) mx = $1 } END { printf "%d %.2f %.2f %.2f\n", NR, NR ? s / NR : 0, mn, mx }' "$WORK/ss$n")
 	rtt_mean=$(awk -v s="$(awk -v a="$rs1" -v b="$rs0" 'BEGIN { print a - b }')" -v c="$((rc1 - rc0))" 'BEGIN { if (c) printf "%.2f", s * 1000 / c }')
 	echo "    ss -ti rtt: mean $ss_mean ms (min $ss_min, max $ss_max, $ss_n samples); probe: mean $rtt_mean ms over $((rc1 - rc0)) samples"
 	check "RTT samples taken" [ $((rc1 - rc0)) -gt 0 ]
 	check "probe mean RTT within 5% of ss -ti's mean" within "${rtt_mean:-0}" "$ss_mean" 5
-	check "probe mean RTT within 10% + 3 ms of the injected $rtt_ms ms" awk -v m="${rtt_mean:-0}" -v r="$rtt_ms" 'BEGIN { d = m - r; if (d < 0) d = -d; exit !(d <= r * 0.10 + 3) }'
+	near_injected "probe mean RTT within 10% + 3 ms of the injected $rtt_ms ms" "${rtt_mean:-0}" "$rtt_ms"
 done
 finish

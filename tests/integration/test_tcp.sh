@@ -111,14 +111,15 @@ wait_port "$NS_SRV" 9001
 ns_cli python3 "$W" hold "$SRV_IP" 9001 4 3 >"$WORK/hold" &
 HOLD=$!
 for i in $(seq 1 30); do grep -q held "$WORK/hold" && break; sleep 0.1; done
-sleep 0.3
+await_metric fogprobe_tcp_open_connections 'service="betanet",role="client"' 4
+await_metric fogcompute_betanet_mixnode_active '' 1
 check "open_connections{betanet,server} == 4" eq "$(metric fogprobe_tcp_open_connections 'service="betanet",role="server"')" 4
 check "open_connections{betanet,client} == 4" eq "$(metric fogprobe_tcp_open_connections 'service="betanet",role="client"')" 4
 # peers are connections past the Betanet handshake: these raw TCP ones are not
 check "betanet connected_peers == 0 (no handshake on these)" eq "$(metric fogcompute_betanet_connected_peers)" 0
 check "betanet mixnode_active == 1" eq "$(metric fogcompute_betanet_mixnode_active)" 1
 wait $HOLD $SRV
-sleep 0.3
+await_metric fogcompute_betanet_mixnode_active '' 0
 check "betanet mixnode_active back to 0" eq "$(metric fogcompute_betanet_mixnode_active)" 0
 
 finish

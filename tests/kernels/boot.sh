@@ -17,9 +17,11 @@ virtiofsd=${VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
 if why=$("$here/matrix.sh" --kvm-check); then
 	accel=(-accel kvm -cpu host)
 	limit=${KERNELS_TIMEOUT:-900}
+	emulated=0
 else
 	accel=(-accel tcg,thread=multi -cpu max)
 	limit=${KERNELS_TIMEOUT:-3600}
+	emulated=1
 	echo "boot: $why; software emulation (time limit ${limit}s)"
 fi
 
@@ -56,6 +58,7 @@ share out "$outdir/guest"
 
 cmdline="console=ttyS0 loglevel=4 panic=-1 rdinit=/init fp.guest=$here/guest.sh"
 cmdline+=" fp.modules=$tree/lib/modules/$rel fp.suites=${KERNELS_SUITES:-unit,bpf,integration}"
+cmdline+=" fp.emulated=$emulated"
 [[ -n "${KERNELS_TESTS:-}" ]] && cmdline+=" fp.tests=$KERNELS_TESTS"
 set +e
 timeout -k 10 "$limit" qemu-system-x86_64 -machine q35 "${accel[@]}" -smp 2 -m "$mem" \

@@ -6,7 +6,9 @@
                                         EOF, then close
   tcpwork.py connect HOST PORT N BYTES  N sequential connections, BYTES each; prints
                                         "ok=<n> refused=<n> failed=<n>" (and, with
-                                        TCPWORK_SS=1, ss -ti's bytes_sent summed)
+                                        TCPWORK_SS=1, ss -ti's bytes_sent summed; with
+                                        TCPWORK_TIMES=1, "connect_ms=<mean>": the
+                                        connect() calls' own duration)
   tcpwork.py hold HOST PORT N SECONDS   N connections held open for SECONDS
 Bounded by design: every mode stops by itself.
 """
@@ -62,12 +64,16 @@ def connect(host, port, n, nbytes):
     ok = refused = failed = 0
     sent = 0
     report = os.environ.get("TCPWORK_SS") == "1"
+    times = os.environ.get("TCPWORK_TIMES") == "1"
+    connect_s = []
     payload = b"x" * nbytes
     for _ in range(n):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(10)
         try:
+            t0 = time.monotonic()
             s.connect((host, port))
+            connect_s.append(time.monotonic() - t0)
             if payload:
                 s.sendall(payload)
             if report:
@@ -90,6 +96,9 @@ def connect(host, port, n, nbytes):
     print(f"ok={ok} refused={refused} failed={failed}")
     if report:
         print(f"bytes_sent={sent}")
+    if times:
+        mean = sum(connect_s) / len(connect_s) * 1000.0 if connect_s else 0.0
+        print(f"connect_ms={mean:.3f}")
 
 
 def hold(host, port, n, seconds):
