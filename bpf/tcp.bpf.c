@@ -992,10 +992,19 @@ int handle_send_reset(void *ctx)
 	__u8 kind, svc;
 	__u64 key;
 
-	if (own_class)
+	/*
+	 * Each layout's reads stay inside its branch: the field offsets of both types are
+	 * the same before relocation, and clang would otherwise compute the address once,
+	 * above the branch, where the relocation the running kernel cannot resolve (libbpf
+	 * poisons it) is reached. barrier_var makes the pointer opaque from there on.
+	 */
+	if (own_class) {
+		barrier_var(n);
 		sk = BPF_CORE_READ(n, skaddr);
-	else
+	} else {
+		barrier_var(cls);
 		sk = BPF_CORE_READ(cls, skaddr);
+	}
 	key = (__u64)sk;
 	f = sk ? bpf_map_lookup_elem(&flows, &key) : 0;
 	if (f) {
@@ -1008,14 +1017,17 @@ int handle_send_reset(void *ctx)
 	/* No full socket (closed port, TIME_WAIT, request sock): the tracepoint already
 	 * reversed the offending skb's tuple, so saddr is this host's end. */
 	if (!own_class) {
+		barrier_var(cls);
 		lport = BPF_CORE_READ(cls, sport);
 		rport = BPF_CORE_READ(cls, dport);
 	} else if (bpf_core_field_exists(o->sport)) {
+		barrier_var(o);
 		lport = BPF_CORE_READ(o, sport);
 		rport = BPF_CORE_READ(o, dport);
 	} else {
 		__u8 a[4];
 
+		barrier_var(n);
 		/* sin_port and sin6_port both sit at offset 2, network order */
 		BPF_CORE_READ_INTO(&a, n, saddr);
 		lport = (__u16)a[2] << 8 | a[3];
