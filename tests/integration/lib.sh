@@ -183,6 +183,22 @@ await_metric() {
 	done
 	return 1
 }
+# check_timed WHAT CMD...: a check that compares durations in percent. Under emulation
+# (FOGPROBE_EMULATED=1: the kernel matrix without KVM) every userspace clock in the test
+# (the workloads', the servers') is slowed by milliseconds per call: reported, not checked.
+# Bounds (between) are checked everywhere.
+check_timed() {
+	local what=$1
+	shift
+	if [[ "${FOGPROBE_EMULATED:-}" == 1 ]]; then
+		"$@" >/dev/null && what="ok: $what" || what="off: $what"
+		echo "    (emulated: not checked) $what"
+		return
+	fi
+	check "$what" "$@"
+}
+# between V LO HI: LO <= V <= HI, to 0.1 ms (the clocks' and the printouts' rounding)
+between() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo - 0.1 && v <= hi + 0.1) }'; }
 eq() { [[ "$1" == "$2" ]] || { echo "    got $1, want $2"; return 1; }; }
 
 # nstat counter of a namespace, absolute (no history file is touched)

@@ -4,26 +4,21 @@
 # (tests/workloads/delayrelay.py; the kernel has no netem) makes every round trip take
 # 2 x DELAY plus the relay's own scheduling. Connect duration must match what the client
 # measured of its own connect() calls and the injected round trip; the RTT histogram must
-# match what the kernel itself reports (ss -ti) and the injected round trip. Under
-# emulation (FOGPROBE_EMULATED=1, the kernel matrix without KVM) the relay adds tens of
-# milliseconds of its own: the comparisons with the injected delay are reported there,
-# not checked; those with the client's and the kernel's own figures still are.
+# match what the kernel itself reports (ss -ti) and the injected round trip.
+# Bounds hold on any machine and are always checked: a handshake takes at least the
+# injected round trip and fits inside the client's connect() call; every RTT sample is
+# at least the injected round trip. Under emulation (FOGPROBE_EMULATED=1: the kernel
+# matrix without KVM) the relay, python and ss are slowed by tens of milliseconds each,
+# so the comparisons in percent are reported there, not checked.
 . "$(dirname "$0")/lib.sh"
 W=$ROOT/tests/workloads/tcpwork.py
 
 setup_netns
 start_daemon '{"services": [{"name": "lat", "protocol": "tcp", "ports": [7100]}]}' || exit 1
 
-# near_injected WHAT MEAN_MS RTT_MS: MEAN within 10% + 3 ms of the injected round trip
-near_injected() {
-	local ok=0
-	awk -v m="$2" -v r="$3" 'BEGIN { d = m - r; if (d < 0) d = -d; exit !(d <= r * 0.10 + 3) }' || ok=1
-	if [[ "${FOGPROBE_EMULATED:-}" == 1 ]]; then
-		echo "    (emulated: not checked) $1: $2 ms$( ((ok)) && echo ", off by the relay's emulated scheduling")"
-		return
-	fi
-	check "$1" bash -c "exit $ok"
-}
+# near MEAN_MS RTT_MS: within 10% + 3 ms (the relay adds a few ms of its own scheduling)
+near() { awk -v m="$1" -v r="$2" 'BEGIN { d = m - r; if (d < 0) d = -d; exit !(d <= r * 0.10 + 3) }'; }
+
 
 hist() { # FAMILY LABELS -> "sum count"
 	echo "$(metricf "${1}_sum" "$2") $(metric "${1}_count" "$2")"
@@ -70,15 +65,18 @@ for D in ${LAT_DELAYS_MS:-15 60}; do
 	echo "    connect duration: mean $conn_ms ms over $((cc1 - cc0)) connects;" \
 		"the client's own connect(): mean $own_ms ms"
 	check "12 connects measured" eq $((cc1 - cc0)) 12
-	check "mean connect duration within 10% of the client's own" within "${conn_ms:-0}" "${own_ms:-0}" 10
-	# the relay adds its own scheduling (a few ms at most) on top of the delay
-	near_injected "mean connect duration within 10% + 3 ms of $rtt_ms ms" "$conn_ms" "$rtt_ms"
+	check "mean connect duration between the injected $rtt_ms ms and the client's own" \
+		between "${conn_ms:-0}" "$rtt_ms" "${own_ms:-0}"
+	check_timed "mean connect duration within 10% of the client's own" \
+		within "${conn_ms:-0}" "${own_ms:-0}" 10
+	check_timed "mean connect duration within 10% + 3 ms of $rtt_ms ms" near "${conn_ms:-0}" "$rtt_ms"
 
 	read -r ss_n ss_mean ss_min ss_max < <(awk '{ s += $1; if (NR == 1 || $1 < mn) mn = $1; if ($1 > mx) mx = $1 } END { printf "%d %.2f %.2f %.2f\n", NR, NR ? s / NR : 0, mn, mx }' "$WORK/ss$n")
 	rtt_mean=$(awk -v s="$(awk -v a="$rs1" -v b="$rs0" 'BEGIN { print a - b }')" -v c="$((rc1 - rc0))" 'BEGIN { if (c) printf "%.2f", s * 1000 / c }')
 	echo "    ss -ti rtt: mean $ss_mean ms (min $ss_min, max $ss_max, $ss_n samples); probe: mean $rtt_mean ms over $((rc1 - rc0)) samples"
 	check "RTT samples taken" [ $((rc1 - rc0)) -gt 0 ]
-	check "probe mean RTT within 5% of ss -ti's mean" within "${rtt_mean:-0}" "$ss_mean" 5
-	near_injected "probe mean RTT within 10% + 3 ms of the injected $rtt_ms ms" "${rtt_mean:-0}" "$rtt_ms"
+	check "probe mean RTT at least the injected $rtt_ms ms" between "${rtt_mean:-0}" "$rtt_ms" 1e9
+	check_timed "probe mean RTT within 5% of ss -ti's mean" within "${rtt_mean:-0}" "$ss_mean" 5
+	check_timed "probe mean RTT within 10% + 3 ms of the injected $rtt_ms ms" near "${rtt_mean:-0}" "$rtt_ms"
 done
 finish

@@ -108,8 +108,11 @@ echo "open connections and listeners (both ends on this host: each end counted i
 ns_srv python3 "$W" server 9001 --count 4 &
 SRV=$!
 wait_port "$NS_SRV" 9001
-ns_cli python3 "$W" hold "$SRV_IP" 9001 4 3 >"$WORK/hold" &
+# held until the checks are done (a slow or emulated machine takes seconds to scrape)
+# (not through ns_cli: $! must be python itself, which ip netns exec becomes)
+ip netns exec "$NS_CLI" python3 "$W" hold "$SRV_IP" 9001 4 120 >"$WORK/hold" &
 HOLD=$!
+on_exit "kill $HOLD"
 for i in $(seq 1 30); do grep -q held "$WORK/hold" && break; sleep 0.1; done
 await_metric fogprobe_tcp_open_connections 'service="betanet",role="client"' 4
 await_metric fogcompute_betanet_mixnode_active '' 1
@@ -118,6 +121,7 @@ check "open_connections{betanet,client} == 4" eq "$(metric fogprobe_tcp_open_con
 # peers are connections past the Betanet handshake: these raw TCP ones are not
 check "betanet connected_peers == 0 (no handshake on these)" eq "$(metric fogcompute_betanet_connected_peers)" 0
 check "betanet mixnode_active == 1" eq "$(metric fogcompute_betanet_mixnode_active)" 1
+kill $HOLD
 wait $HOLD $SRV
 await_metric fogcompute_betanet_mixnode_active '' 0
 check "betanet mixnode_active back to 0" eq "$(metric fogcompute_betanet_mixnode_active)" 0

@@ -58,7 +58,7 @@ share out "$outdir/guest"
 
 cmdline="console=ttyS0 loglevel=4 panic=-1 rdinit=/init fp.guest=$here/guest.sh"
 cmdline+=" fp.modules=$tree/lib/modules/$rel fp.suites=${KERNELS_SUITES:-unit,bpf,integration}"
-cmdline+=" fp.emulated=$emulated"
+cmdline+=" fp.emulated=$emulated fp.fallback=${KERNELS_FALLBACK:-1}"
 [[ -n "${KERNELS_TESTS:-}" ]] && cmdline+=" fp.tests=$KERNELS_TESTS"
 set +e
 timeout -k 10 "$limit" qemu-system-x86_64 -machine q35 "${accel[@]}" -smp 2 -m "$mem" \

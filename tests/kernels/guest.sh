@@ -21,6 +21,7 @@ for arg in $(cat /proc/cmdline); do
 	fp.tests=*) tests=${arg#fp.tests=} ;;
 	# the tests relax only their comparisons of wall-clock time with an injected delay
 	fp.emulated=1) export FOGPROBE_EMULATED=1 ;;
+	fp.fallback=0) export FALLBACK_TESTS=" " ;; # no reruns on the tracepoint fallbacks
 	esac
 done
 
