@@ -18,7 +18,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, FP_GONE_FLOWS);
 	__type(key, __u64);
-	__type(value, struct fp_flow_gone);
+	__type(value, struct fp_flow_ref);
 } gone_flows SEC(".maps");
 
 /*
@@ -26,10 +26,10 @@ struct {
  * lives, else from gone_flows (the last reads and writes of a connection closed by the
  * peer). False for a socket of no service.
  */
-static __always_inline bool flow_ref(__u64 sk, struct fp_flow_gone *r)
+static __always_inline bool flow_ref(__u64 sk, struct fp_flow_ref *r)
 {
 	struct fp_flow *f = bpf_map_lookup_elem(&flows, &sk);
-	struct fp_flow_gone *g;
+	struct fp_flow_ref *g;
 
 	if (f) {
 		r->start_ns = f->start_ns;

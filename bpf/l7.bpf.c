@@ -354,7 +354,7 @@ static __always_inline int emit(long ret, __u8 type)
 	struct l7_scratch *scratch;
 	struct fp_l7_event *e;
 	struct l7_args *a;
-	struct fp_flow_gone f;
+	struct fp_flow_ref f;
 	__u32 cpu = bpf_get_smp_processor_id(), svc;
 	__u64 size, tail = 0;
 	struct fp_l7_svc *on;

@@ -583,7 +583,7 @@ static __always_inline __u8 connfail_reason(int err)
 static __always_inline void on_close(const struct sock *sk, int oldstate)
 {
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
-	struct fp_flow_gone gone = {};
+	struct fp_flow_ref gone = {};
 	struct fp_svc_stats *s;
 	struct fp_tuple_key tk;
 	struct fp_flow *f;

@@ -77,7 +77,7 @@ static __always_inline __u32 sndq(struct sock *sk)
  * prefix (a constant at each call site, want <= room) and one snippet. No scratch copy:
  * uprobe programs run preemptibly, a per-CPU scratch could be reused under them.
  */
-static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct fp_flow_gone *f,
+static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct fp_flow_ref *f,
 				   const struct fp_l7_svc *on, __u64 sk, __u64 moved,
 				   __u64 want, __u8 dir, const __u32 room)
 {
@@ -130,7 +130,7 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	struct ssl_key k = { .tgid = id >> 32 };
 	struct fp_l7_ssl_call *c;
 	struct fp_l7_svc *on;
-	struct fp_flow_gone f;
+	struct fp_flow_ref f;
 	__u32 svc;
 
 	c = bpf_map_lookup_elem(&l7_ssl, &id);

@@ -139,12 +139,13 @@ struct fp_flow {
 };
 
 /*
- * A flow whose socket went to CLOSE while its owner may still move bytes through it:
- * an RST from the peer closes the socket with a response still unread in its receive
- * queue, or while the application's write of it returns. The L7 capture attributes
- * those last reads and writes from here. Dropped when the address starts a new socket.
+ * What the L7 capture needs of a flow (bpf/flows.bpf.h: flow_ref), and the value of
+ * gone_flows: the flows whose socket went to CLOSE while its owner may still move bytes
+ * through it (an RST from the peer closes the socket with a response still unread in its
+ * receive queue, or while the application's write of it returns). Dropped when the
+ * address starts a new socket.
  */
-struct fp_flow_gone {
+struct fp_flow_ref {
 	__u64 start_ns;
 	__u8 svc;
 	__u8 kind;
