@@ -44,7 +44,12 @@ mount -t devpts -o mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/netns /run/lock
-mount -t tmpfs tmpfs /tmp
+# A clean /tmp, unless the tree under test lives there (a CI clone): the overlay then
+# keeps the host's /tmp visible and takes the tests' writes.
+case "$repo/" in
+/tmp/*) ;;
+*) mount -t tmpfs tmpfs /tmp ;;
+esac
 # The host's /sys/fs/cgroup layout is not the guest's: one cgroup v2 hierarchy, as on a
 # systemd host, with the controllers the tests' cgroups may use.
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
