@@ -614,10 +614,15 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 		tuple_of(f, &tk, false);
 		bpf_map_delete_elem(&tuples, &tk);
 		emit(f, key, FP_EV_CLOSE, 0, now - f->start_ns, err);
-		gone.start_ns = f->start_ns;
-		gone.svc = f->svc;
-		gone.kind = f->kind;
-		bpf_map_update_elem(&gone_flows, &key, &gone, BPF_ANY);
+		/* Still owned (not orphaned by close()): its owner may read or write once
+		 * more, as after a reset from the peer. */
+		if (!(BPF_CORE_READ(sk, __sk_common.skc_flags) &
+		      (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DEAD)))) {
+			gone.start_ns = f->start_ns;
+			gone.svc = f->svc;
+			gone.kind = f->kind;
+			bpf_map_update_elem(&gone_flows, &key, &gone, BPF_ANY);
+		}
 	}
 	flow_delete(key);
 }
