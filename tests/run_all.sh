@@ -45,8 +45,8 @@ if want kernels && [[ "${CI:-}" == "true" || "${KERNELS:-}" == "1" ]]; then
 		suite kernels ./tests/kernels/matrix.sh
 	elif [[ -e /dev/kvm ]]; then
 		narrow=${KERNELS_TESTS:-${EMULATED_TESTS// /,}}
-		echo "kernels: $why; emulated, integration tests: ${narrow//,/ }"
-		KERNELS_NARROW=1 KERNELS_TESTS=$narrow suite kernels ./tests/kernels/matrix.sh
+		KERNELS_NARROW=1 KERNELS_TESTS=$narrow KERNELS_WHY="$why" \
+			suite kernels ./tests/kernels/matrix.sh
 	else
 		echo "=== kernels"
 		echo "kernels: SKIP, $why"

@@ -95,6 +95,8 @@ if ! flock -n 9; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+[[ "${KERNELS_NARROW:-}" == 1 ]] &&
+	echo "kernels: ${KERNELS_WHY:-KVM unusable}; emulated, narrowed, integration tests: ${KERNELS_TESTS//,/ }"
 report=$out/report.txt
 : >"$report"
 total_p=0 total_f=0
