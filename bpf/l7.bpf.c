@@ -420,15 +420,23 @@ out:
 	return 0;
 }
 
+/*
+ * The record of a syscalls/sys_{enter,exit}_* event is syscall_trace_enter/exit (the
+ * syscall number is an int after the common header, then the arguments or the return
+ * value), not trace_event_raw_sys_enter/exit (raw_syscalls' events, a long id). The two
+ * agree only while the common header is 8 bytes: PREEMPT_RT kernels add a byte to it,
+ * and there the raw_syscalls layout would read every argument one slot off (and the
+ * kernel refuses the attach: the return value would lie past the record).
+ */
 #define ENTER(name, fd, buf, cnt, how, dir)                                               \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                        \
-	int enter_##name(struct trace_event_raw_sys_enter *ctx)                           \
+	int enter_##name(struct syscall_trace_enter *ctx)                                  \
 	{                                                                                  \
 		return save(fd, buf, cnt, how, dir);                                       \
 	}
 #define EXIT(name, type)                                                                   \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                         \
-	int exit_##name(struct trace_event_raw_sys_exit *ctx)                             \
+	int exit_##name(struct syscall_trace_exit *ctx)                                    \
 	{                                                                                  \
 		return emit(ctx->ret, type);                                               \
 	}
@@ -448,7 +456,7 @@ EXIT(sendto, FP_L7_DATA)
  * connection on a TLS port): not captured, or the parser would see them twice. */
 #define FP_MSG_PEEK 2 /* include/linux/socket.h */
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+int enter_recvfrom(struct syscall_trace_enter *ctx)
 {
 	if (ctx->args[3] & FP_MSG_PEEK)
 		return 0;
@@ -458,7 +466,7 @@ EXIT(recvfrom, FP_L7_DATA)
 ENTER(sendmsg, ctx->args[0], ctx->args[1], 0, ARGS_MSG, FP_TX)
 EXIT(sendmsg, FP_L7_DATA)
 SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+int enter_recvmsg(struct syscall_trace_enter *ctx)
 {
 	if (ctx->args[2] & FP_MSG_PEEK)
 		return 0;
@@ -472,7 +480,7 @@ EXIT(sendfile64, FP_L7_ACCOUNT)
 /* splice(fd_in, off_in, fd_out, ...): a socket on either side; bytes only. The output
  * side is tried first (a proxy splicing into a service socket). */
 SEC("tracepoint/syscalls/sys_enter_splice")
-int enter_splice(struct trace_event_raw_sys_enter *ctx)
+int enter_splice(struct syscall_trace_enter *ctx)
 {
 	__u64 out = fd_to_sock(ctx->args[2]), key = out;
 
@@ -507,7 +515,7 @@ static __always_inline int watch_if_l7(__u32 fd)
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")
-int enter_connect(struct trace_event_raw_sys_enter *ctx)
+int enter_connect(struct syscall_trace_enter *ctx)
 {
 	struct l7_args *a = args_new();
 
@@ -520,7 +528,7 @@ int enter_connect(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
-int exit_connect(struct trace_event_raw_sys_exit *ctx)
+int exit_connect(struct syscall_trace_exit *ctx)
 {
 	struct l7_args *a = args_take();
 
@@ -532,13 +540,13 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
-int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+int exit_accept4(struct syscall_trace_exit *ctx)
 {
 	return ctx->ret >= 0 ? watch_if_l7(ctx->ret) : 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
-int exit_accept(struct trace_event_raw_sys_exit *ctx)
+int exit_accept(struct syscall_trace_exit *ctx)
 {
 	return ctx->ret >= 0 ? watch_if_l7(ctx->ret) : 0;
 }

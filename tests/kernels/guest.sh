@@ -105,6 +105,13 @@ for _ in $(seq 1 600); do
 done
 kill -TERM "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
+# Ready is not enough: an optional collector (L7, TLS, process signals) that cannot load
+# or attach leaves the daemon running without it, saying so at warn level.
+if [[ $load_ok -eq 1 ]] && grep -qE 'Z (warn|error) ' "$out/load.log"; then
+	load_ok=0
+	echo "load: a collector is missing:"
+	grep -E 'Z (warn|error) ' "$out/load.log" | sed 's/^/  | /'
+fi
 if [[ $load_ok -eq 1 ]]; then
 	echo "load: ok, every program loaded and attached"
 else
