@@ -172,17 +172,20 @@ within() {
 		exit !(d <= e * p / 100) }'
 }
 
-# await_metric NAME LABELS WANT [SECONDS]: wait (up to 10 s) until the metric reads WANT.
-# The daemon publishes what it drained every 100 ms; a slow or emulated machine takes
-# longer. The check that follows reads the metric again and says what differed.
-await_metric() {
-	local i
-	for i in $(seq 1 $((${4:-10} * 10))); do
-		[[ "$(metric "$1" "$2")" == "$3" ]] && return 0
+# settle WANT CMD...: wait (up to 10 s) until CMD prints WANT. The daemon publishes what
+# it drained every 100 ms; a slow or emulated machine takes longer. The check that
+# follows reads again and says what differed.
+settle() {
+	local want=$1 i
+	shift
+	for i in $(seq 1 100); do
+		[[ "$("$@")" == "$want" ]] && return 0
 		sleep 0.1
 	done
 	return 1
 }
+# await_metric NAME LABELS WANT: settle on a metric's value
+await_metric() { settle "$3" metric "$1" "$2"; }
 # check_timed WHAT CMD...: a check that compares durations in percent. Under emulation
 # (FOGPROBE_EMULATED=1: the kernel matrix without KVM) every userspace clock in the test
 # (the workloads', the servers') is slowed by milliseconds per call: reported, not checked.

@@ -315,7 +315,7 @@ in_cli_cg "$L7_PY" "$HTTPDELAY" pipeline "$SRV_IP" $DELAY /reset/now --read-afte
 	>"$WORK/reset.json"
 stop_pid "$HTTPDELAY_PID"
 reset_delta() { echo $(($(metric http_requests_total "$sel"',path="/reset/now"') - r0)); }
-for i in $(seq 1 30); do [[ $(reset_delta) == 1 ]] && break; sleep 0.1; done
+settle 1 reset_delta
 check "the client read the answer after the reset" grep -q '"complete": true' "$WORK/reset.json"
 check "client end only: a response read after the peer's reset is counted" \
 	eq "$(reset_delta)" 1

@@ -106,16 +106,7 @@ logged() { awk -v p="$2" -v f="$3" '$1 == p { s += $f } END { print s + 0 }' "$1
 sum_tls() { awk -v d="$2" '$2 == d && $4 == "tls" { s += $3 } END { print s + 0 }' "$1"; }
 sum_all() { awk -v d="$2" '$2 == d { s += $3 } END { print s + 0 }' "$1"; }
 
-# settle WANT CMD...: wait up to 5 s for CMD to print WANT (the daemon drains its rings
-# every 100 ms; a loaded host takes longer); the check that follows says what differed
-settle() {
-	local want=$1 i
-	shift
-	for i in $(seq 1 50); do
-		[[ "$("$@")" == "$want" ]] && return 0
-		sleep 0.1
-	done
-}
+# wait for the plaintext records to be drained (settle, lib.sh)
 tls_rx_now() { records 0 | sum_tls /dev/stdin rx; }
 settle "$(logged "$WORK/a/access.log" 8443 5)" tls_rx_now
 records 0 >"$WORK/tls.rec"
