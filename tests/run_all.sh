@@ -8,7 +8,10 @@ set -u
 cd "$(dirname "$0")/.."
 total_p=0
 total_f=0
+failures=""
 
+# Every suite's failing tests and checks are repeated at the end, just above the total,
+# so that the tail of a long run says what failed.
 suite() {
 	local name=$1 out p f log
 	shift
@@ -16,11 +19,15 @@ suite() {
 	log=$(mktemp)
 	"$@" 2>&1 | tee "$log"
 	out=$(tail -n 1 "$log")
+	failures+=$(grep -E '^(\[[^]]*\] )?( *FAIL |\[  FAILED  \] [a-z_]|load: (FAILED|a collector)|kernels: .*(lacks|expected|no result|cannot))' "$log" |
+		sed "s/^/  $name: /")
+	failures+=$'\n'
 	rm -f "$log"
 	p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$out")
 	f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' <<<"$out")
 	if [[ -z "$p" ]]; then
 		echo "$name: no summary line"
+		failures+="  $name: no summary line"$'\n'
 		p=0 f=1
 	fi
 	total_p=$((total_p + p))
@@ -53,6 +60,10 @@ if want kernels && [[ "${CI:-}" == "true" || "${KERNELS:-}" == "1" ]]; then
 	fi
 fi
 
+if [[ -n "${failures//$'\n'/}" ]]; then
+	echo "=== failures"
+	grep -v '^$' <<<"$failures"
+fi
 echo "=== total"
 echo "$total_p passed, $total_f failed"
 [[ $total_f -eq 0 ]]
