@@ -119,6 +119,15 @@ static void feed_str(struct streams *s, uint64_t sk, int svc, bool tx, const cha
 	feed(s, sk, svc, tx, str, strlen(str), ts);
 }
 
+/* this host is the client end of service 0: tx = the request */
+static void feed_client(struct streams *s, uint64_t sk, bool tx, const char *str, uint64_t ts)
+{
+	struct stream_chunk ch = { .is_server = false, .tx = tx, .data = (const void *)str,
+				   .captured = strlen(str), .total = strlen(str), .ts_ns = ts };
+
+	streams__data(s, sk, 0, &ch);
+}
+
 /* A text frame: masked when the client sends it. */
 static size_t frame(uint8_t *out, bool from_client, uint8_t opcode, const char *payload,
 		    size_t n)
@@ -180,18 +189,11 @@ static void http_exchange_server_end(void **state)
 static void http_exchange_client_end(void **state)
 {
 	struct streams *s = table();
-	const char *req = "POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi";
-	struct stream_chunk ch = { .is_server = false, .tx = true, .data = (const void *)req,
-				   .captured = strlen(req), .total = strlen(req), .ts_ns = 5 * MS };
 
 	(void)state;
 	streams__open(s, 2, 0, false, 0);
-	streams__data(s, 2, 0, &ch);
-	ch.tx = false;
-	ch.data = (const void *)"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n";
-	ch.captured = ch.total = strlen((const char *)ch.data);
-	ch.ts_ns = 25 * MS;
-	streams__data(s, 2, 0, &ch);
+	feed_client(s, 2, true, "POST /x HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi", 5 * MS);
+	feed_client(s, 2, false, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 25 * MS);
 	assert_int_equal(got.exchanges, 1);
 	assert_int_equal(got.last.status, 201);
 	assert_int_equal(got.last.end_ns - got.last.start_ns, 20 * MS);
@@ -204,28 +206,18 @@ static void answer_read_after_reset(void **state)
 {
 	struct streams *s = table();
 	const char *req = "GET /r HTTP/1.1\r\n\r\n";
-	struct stream_chunk ch = { .is_server = false, .tx = true, .data = (const void *)req,
-				   .captured = strlen(req), .total = strlen(req), .ts_ns = 5 * MS };
 
 	(void)state;
 	streams__open(s, 2, 0, false, 0);
-	streams__data(s, 2, 0, &ch);
+	feed_client(s, 2, true, req, 5 * MS);
 	streams__reset(s, 2);
 	streams__close(s, 2, 6 * MS);
-	ch.tx = false;
-	ch.data = (const void *)"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-	ch.captured = ch.total = strlen((const char *)ch.data);
-	ch.ts_ns = 100 * MS;
-	streams__data(s, 2, 0, &ch);
+	feed_client(s, 2, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 100 * MS);
 	assert_int_equal(got.exchanges, 1);
 	assert_int_equal(got.last.status, 200);
 	assert_int_equal(got.errors, 0);
 	streams__tick(s, 1 * S);
-	ch.data = (const void *)req;
-	ch.captured = ch.total = strlen(req);
-	ch.tx = true;
-	ch.ts_ns = 1 * S + 1;
-	streams__data(s, 2, 0, &ch); /* after the grace: not fed to the finished exchange */
+	feed_client(s, 2, true, req, 1 * S + 1); /* after the grace: not fed to the finished exchange */
 	assert_int_equal(got.exchanges, 1);
 	assert_int_equal(got.errors, 0);
 	streams__free(s);
