@@ -213,11 +213,13 @@ static void on_event(void *ctx, const struct fp_conn_event *e)
 	}
 	if (log__level() >= LOG_DEBUG)
 		pr_debug("event %s service=%s comm=%s pid=%u netns=%u lport=%u rport=%u "
-			 "duration_ns=%llu reason=%u err=%d\n",
+			 "duration_ns=%llu reason=%u err=%d sk=%llx conn_start=%llu ts=%llu\n",
 			 e->type < 7 ? names[e->type] : "?",
 			 e->svc < d->cfg.n_services ? d->cfg.services[e->svc].name : "-",
 			 e->comm, e->pid, e->netns, e->lport, e->rport,
-			 (unsigned long long)e->duration_ns, e->reason, e->sk_err);
+			 (unsigned long long)e->duration_ns, e->reason, e->sk_err,
+			 (unsigned long long)e->sk, (unsigned long long)e->conn_start,
+			 (unsigned long long)e->ts_ns);
 }
 
 static void on_l7(void *ctx, const struct fp_l7_event *e)

@@ -36,7 +36,12 @@ cleanup() {
 	fi
 	ip netns del "$NS_SRV" 2>/dev/null
 	ip netns del "$NS_CLI" 2>/dev/null
-	if ((FAILS > 0)) && [[ -n "${KEEP_WORK:-}" ]]; then
+	if ((FAILS > 0)) && [[ "${KEEP_WORK:-}" == /* ]]; then
+		# KEEP_WORK=DIR: a copy there, for a run whose /tmp goes away (a guest kernel)
+		mkdir -p "$KEEP_WORK" && cp -a "$WORK" "$KEEP_WORK/$(basename "$0" .sh).$ID" &&
+			echo "  kept $KEEP_WORK/$(basename "$0" .sh).$ID (KEEP_WORK)"
+		rm -rf "$WORK"
+	elif ((FAILS > 0)) && [[ -n "${KEEP_WORK:-}" ]]; then
 		echo "  kept $WORK (KEEP_WORK)"
 	else
 		rm -rf "$WORK"

@@ -270,7 +270,8 @@ in_cli_cg() { # CMD...: run CMD in the client namespace inside the sub-cgroup
 	sh -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$CG_ROOT$TEST_CG/cli" "$NS_CLI" "$@"
 }
 stop_daemon
-start_daemon '{"services": [
+# -v: each L7 record and connection event in the daemon's log, for a failure's analysis
+FOGPROBE_ARGS="${FOGPROBE_ARGS:-} -v" start_daemon '{"services": [
   {"name": "web", "protocol": "http", "ports": ['$WEB'], "cgroup": "'"$TEST_CG/cli"'"},
   {"name": "delay", "protocol": "http", "ports": ['$DELAY'], "cgroup": "'"$TEST_CG/cli"'"}]}' || exit 1
 n0=$(wc -l <"$NGINX_LOG")

@@ -124,6 +124,9 @@ if [[ -n "$tests" ]]; then
 	export TESTS="${tests//,/ }"
 fi
 start=$(date +%s)
+# A failed integration test leaves its work directory (daemon log, ground truth) in the
+# results: build/kernels/<name>/guest/work/.
+export KEEP_WORK=$out/work
 CI=true SUITES="${suites//,/ }" tests/run_all.sh 2>&1 | tee "$out/tests.log"
 last=$(tail -n 1 "$out/tests.log")
 passed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' <<<"$last")
