@@ -32,6 +32,7 @@ struct l7_args {
 	__u8 dir;
 	__u8 valid; /* set at a syscall's entry, cleared at its exit */
 	__u8 pad[5];
+	__u64 enter_ns; /* a write's entry (its record's order_ns) */
 };
 
 /* The arguments of the syscall in progress, per thread: task-local storage is a pointer
@@ -151,6 +152,8 @@ static __always_inline int save(__u32 fd, __u64 buf, __u32 iovcnt, __u8 how, __u
 	a->iovcnt = iovcnt;
 	a->how = how;
 	a->dir = dir;
+	if (dir == FP_TX)
+		a->enter_ns = bpf_ktime_get_ns();
 	a->valid = 1;
 	return 0;
 }
@@ -389,6 +392,7 @@ static __always_inline int emit(long ret, __u8 type)
 		goto out;
 	e = &scratch->e;
 	e->ts_ns = bpf_ktime_get_ns();
+	e->order_ns = a->dir == FP_TX ? a->enter_ns : e->ts_ns;
 	e->sk = sk;
 	e->conn_start = f.start_ns;
 	e->len = ret;

@@ -60,6 +60,7 @@ static __always_inline int enter(void *ssl, void *buf, void *out)
 	 * socket of an L7 service (bpf/l7.bpf.c) are followed. */
 	if (!bpf_map_lookup_elem(&l7_tasks, &tgid))
 		return 0;
+	c.enter_ns = bpf_ktime_get_ns();
 	bpf_map_update_elem(&l7_ssl, &id, &c, BPF_ANY);
 	return 0;
 }
@@ -95,6 +96,7 @@ static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct 
 	if (want > room)
 		want = room;
 	e->ts_ns = bpf_ktime_get_ns();
+	e->order_ns = dir == FP_TX ? c->enter_ns : e->ts_ns;
 	e->sk = sk;
 	e->conn_start = f->start_ns;
 	e->len = moved;

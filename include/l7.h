@@ -64,6 +64,7 @@ struct fp_l7_ssl_call {
 	__u64 buf; /* the plaintext buffer */
 	__u64 out; /* size_t * of the _ex variants (bytes done), 0 otherwise */
 	__u64 sk; /* socket of the first syscall made inside the call, 0 if none yet */
+	__u64 enter_ns; /* the call's entry */
 };
 
 /* Record of the send-queue dump (an iterator over the flow table, run at each scrape):
@@ -78,6 +79,9 @@ struct fp_l7_sndq {
 /* Ring buffer record; only the first sizeof header + cap bytes are meaningful. */
 struct fp_l7_event {
 	__u64 ts_ns; /* CLOCK_MONOTONIC at syscall exit */
+	__u64 order_ns; /* a write's (SSL_write's) entry, a read's exit: the order of the
+			 * connection's bytes. A response can be read before the write of its
+			 * request returns (another thread), never before that write began. */
 	__u64 sk; /* the socket (= flows key) */
 	__u64 conn_start; /* the flow's start_ns: with sk, names the connection */
 	__u32 len; /* bytes the syscall moved (its return value) */

@@ -769,10 +769,17 @@ static int run(struct daemon *d)
 		health_tick(d);
 		pthread_mutex_unlock(&d->refresh_lock);
 		if (d->streams) {
+			uint64_t t;
+
 			clock_gettime(CLOCK_MONOTONIC, &now);
+			t = (uint64_t)now.tv_sec * 1000000000ULL + now.tv_nsec;
+			/* the streams' time is that of the records they have been given:
+			 * a close's grace runs out only when its connection's later bytes
+			 * would have been handed over */
+			if (d->l7 && l7__released_until(d->l7) < t)
+				t = l7__released_until(d->l7);
 			pthread_mutex_lock(&d->refresh_lock);
-			streams__tick(d->streams,
-				      (uint64_t)now.tv_sec * 1000000000ULL + now.tv_nsec);
+			streams__tick(d->streams, t);
 			pthread_mutex_unlock(&d->refresh_lock);
 		}
 		if (time(NULL) - last_scan >= RESCAN_S) {

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -10,9 +11,10 @@
 #include "collect/l7.h"
 #include "collect/probe.h"
 #include "lib/log.h"
+#include "model/reorder.h"
 #include "l7.skel.h"
 
-_Static_assert(sizeof(struct fp_l7_event) == 48 + FP_L7_CAP_MAX, "fp_l7_event layout");
+_Static_assert(sizeof(struct fp_l7_event) == 56 + FP_L7_CAP_MAX, "fp_l7_event layout");
 _Static_assert(sizeof(struct fp_l7_snip) == 16, "fp_l7_snip layout");
 _Static_assert(sizeof(struct fp_l7_svc) == 8, "fp_l7_svc layout");
 _Static_assert(sizeof(struct fp_l7_sndq) == 24, "fp_l7_sndq layout");
@@ -30,9 +32,17 @@ struct l7_collector {
 	struct tcp_hook hook;
 	l7_event_fn on_event;
 	void *ctx;
+	struct reorder *order; /* records held until their turn (model/reorder.h) */
 	int ncpu;
 	__u64 malformed;
+	__u64 released_until; /* every record with an older key has been handed over */
 };
+
+/* A write's record can come after the read of its answer (model/reorder.h): records are
+ * held this long after their order key. It bounds the time a write may take between
+ * sending and returning, a thread's preemption included. */
+#define REORDER_WINDOW_NS 50000000ULL
+#define REORDER_MAX_BYTES (16u << 20)
 
 /* One feature row: the capture needs every syscall tracepoint it hooks. */
 size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
@@ -62,6 +72,14 @@ size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 	return 1;
 }
 
+static void release(void *ctx, const void *rec, size_t size)
+{
+	struct l7_collector *c = ctx;
+
+	(void)size;
+	c->on_event(c->ctx, rec);
+}
+
 static int handle(void *ctx, void *data, size_t size)
 {
 	struct l7_collector *c = ctx;
@@ -74,7 +92,10 @@ static int handle(void *ctx, void *data, size_t size)
 		c->malformed++; /* never expected: counted, not silently ignored */
 		return 0;
 	}
-	c->on_event(c->ctx, e);
+	reorder__push(c->order, e->order_ns, e,
+		      offsetof(struct fp_l7_event, data) + e->cap +
+			      e->nsnip * sizeof(struct fp_l7_snip),
+		      release, c);
 	return 0;
 }
 
@@ -90,6 +111,11 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 	c->on_event = opts->on_event;
 	c->ctx = opts->ctx;
 	c->ncpu = libbpf_num_possible_cpus();
+	c->order = reorder__new(REORDER_WINDOW_NS, REORDER_MAX_BYTES);
+	if (!c->order) {
+		free(c);
+		return -ENOMEM;
+	}
 	l7__plan(&c->hook, 1, opts->disable);
 	if (c->hook.chosen < 0) {
 		err = -EOPNOTSUPP;
@@ -160,6 +186,7 @@ void l7__close(struct l7_collector *c)
 	bpf_link__destroy(c->sndq_iter);
 	ring_buffer__free(c->rb);
 	l7_bpf__destroy(c->skel);
+	reorder__free(c->order); /* the last window's records go with it */
 	free(c);
 }
 
@@ -188,7 +215,26 @@ int l7__epoll_fd(const struct l7_collector *c)
 
 int l7__consume(struct l7_collector *c)
 {
-	return ring_buffer__consume(c->rb);
+	struct timespec t;
+	int n;
+
+	/* Every record committed before t is read below: those older than the window can
+	 * no longer be overtaken by a write still in progress. */
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	n = ring_buffer__consume(c->rb);
+	reorder__drain(c->order, (__u64)t.tv_sec * 1000000000ULL + t.tv_nsec, release, c);
+	c->released_until = (__u64)t.tv_sec * 1000000000ULL + t.tv_nsec - REORDER_WINDOW_NS;
+	return n;
+}
+
+__u64 l7__released_until(const struct l7_collector *c)
+{
+	return c->released_until;
+}
+
+__u64 l7__reordered_early(const struct l7_collector *c)
+{
+	return reorder__early(c->order);
 }
 
 __u64 l7__malformed(const struct l7_collector *c)

@@ -42,7 +42,15 @@ typedef void (*l7_sndq_fn)(void *ctx, __u64 sk, __u64 conn_start, __u32 sndq);
 int l7__read_sndq(struct l7_collector *c, l7_sndq_fn fn, void *ctx);
 
 int l7__epoll_fd(const struct l7_collector *c);
-int l7__consume(struct l7_collector *c); /* events handled or -errno */
+/* Read the ring, then hand over (on_event) the records whose turn has come: a
+ * connection's records in the order of its bytes, some 50 ms after they happened
+ * (model/reorder.h). Returns the records read or -errno. */
+int l7__consume(struct l7_collector *c);
+/* CLOCK_MONOTONIC ns: every record older than this has been handed over (a close's
+ * grace is measured against it, not against the clock) */
+__u64 l7__released_until(const struct l7_collector *c);
+/* records handed over before their window because too many bytes were held */
+__u64 l7__reordered_early(const struct l7_collector *c);
 
 /* Records of an impossible shape, dropped (cumulative). */
 __u64 l7__malformed(const struct l7_collector *c);
