@@ -342,6 +342,25 @@ static __always_inline void add_tail(struct fp_l7_event *e, __u64 tail, __u32 re
 		e->nsnip = 1;
 }
 
+/* The last bytes of one buffer, right after the prefix (FP_L7_TAIL): where a pipelined
+ * message's head or a chunked body's end lies. */
+static __always_inline void add_tail_bytes(struct fp_l7_event *e, __u64 buf, __u32 ret)
+{
+	__u64 idx = e->cap, n = ret - e->cap;
+
+	if (n > FP_L7_TAIL_BYTES)
+		n = FP_L7_TAIL_BYTES;
+	barrier_var(idx);
+	idx &= 2 * FP_L7_CAP_MAX - 1;
+	if (idx > 2 * FP_L7_CAP_MAX - FP_L7_TAIL_BYTES)
+		return;
+	barrier_var(n);
+	if (!n || n > FP_L7_TAIL_BYTES)
+		return;
+	if (!bpf_probe_read_user(e->data + idx, n, (void *)(buf + ret - n)))
+		e->tail = n;
+}
+
 /* Bytes written and not yet acknowledged (ss's Send-Q for an established socket). */
 static __always_inline __u32 sndq(struct sock *sk)
 {
@@ -402,14 +421,19 @@ static __always_inline int emit(long ret, __u8 type)
 	e->dir = a->dir;
 	e->type = type;
 	e->nsnip = 0;
+	e->tail = 0;
 	e->flags = 0;
 	e->sndq = on->sndq ? sndq((struct sock *)sk) : 0;
 	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret, on->cap, &tail) : 0;
 	if (on->mode == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
 		walk_frames(e, a->buf, ret, sk, f.start_ns, a->dir);
+	else if (on->mode == FP_L7_TAIL && type == FP_L7_DATA && a->how == ARGS_BUF &&
+		 ret > e->cap)
+		add_tail_bytes(e, a->buf, ret);
 	else if (on->mode == FP_L7_TAIL && tail && ret >= e->cap + FP_L7_SNIP_BYTES)
 		add_tail(e, tail, ret);
-	size = offsetof(struct fp_l7_event, data) + e->cap + e->nsnip * sizeof(struct fp_l7_snip);
+	size = offsetof(struct fp_l7_event, data) + e->cap + e->tail +
+	       e->nsnip * sizeof(struct fp_l7_snip);
 	barrier_var(size);
 	size &= 4 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= the scratch, then clamped */
 	if (size > sizeof(*scratch)) /* prefix + snippets: both can be at their maximum */

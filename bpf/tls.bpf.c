@@ -106,6 +106,8 @@ static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct 
 	e->dir = dir;
 	e->type = FP_L7_DATA;
 	e->nsnip = 0;
+	e->tail = 0;
+	e->pad2 = 0;
 	e->flags = FP_L7_F_TLS;
 	e->pad = 0;
 	e->sndq = sndq((struct sock *)sk);

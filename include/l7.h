@@ -16,6 +16,7 @@
 #define FP_MAX_L7_TASKS 8192 /* processes that own an L7 service socket */
 #define FP_L7_SNIPS 64 /* frame-start snippets per event (framing assist) */
 #define FP_L7_SNIP_BYTES 12 /* u32 length + an 8-byte header */
+#define FP_L7_TAIL_BYTES 512 /* FP_L7_TAIL: the buffer's last bytes past the prefix */
 
 /* Value of l7_svc: what to do with the service's sockets. */
 enum fp_l7_mode {
@@ -25,8 +26,10 @@ enum fp_l7_mode {
 				    * protocol frames as u32 BE length + body, after a
 				    * handshake of one such block and one version byte
 				    * (Betanet) */
-	FP_L7_TAIL = 3, /* and one snippet with the buffer's last FP_L7_SNIP_BYTES when
-			 * they fall past the prefix (HTTP: the end of a chunked body) */
+	FP_L7_TAIL = 3, /* and the buffer's last bytes past the prefix: up to
+			 * FP_L7_TAIL_BYTES of a single buffer (fp_l7_event.tail; HTTP: the
+			 * end of a chunked body, the next pipelined message's head), else
+			 * one snippet with the last FP_L7_SNIP_BYTES (an iovec array) */
 };
 
 /* Value of l7_svc, per service. */
@@ -97,6 +100,9 @@ struct fp_l7_event {
 	__u32 sndq; /* the socket's send queue at the event: bytes written, not yet
 		     * acknowledged (tcp_sock write_seq - snd_una, as ss shows Send-Q);
 		     * 0 unless the service asks for it (fp_l7_svc.sndq) */
+	__u32 tail; /* data[cap, cap + tail) are the last `tail` bytes of the len moved
+		     * (FP_L7_TAIL), snippets follow them */
+	__u32 pad2;
 	__u8 data[FP_L7_CAP_MAX];
 };
 

@@ -228,13 +228,13 @@ static void on_l7(void *ctx, const struct fp_l7_event *e)
 
 	/* metadata only: payload bytes never leave the daemon */
 	if (log__level() >= LOG_DEBUG)
-		pr_debug("l7 sk=%llx conn_start=%llu svc=%u kind=%u dir=%s len=%u cap=%u ts=%llu "
-			 "flags=%s\n",
+		pr_debug("l7 sk=%llx conn_start=%llu svc=%u kind=%u dir=%s len=%u cap=%u tail=%u "
+			 "ts=%llu flags=%s\n",
 			 (unsigned long long)e->sk, (unsigned long long)e->conn_start, e->svc,
-			 e->kind, e->dir == FP_TX ? "tx" : "rx", e->len, e->cap,
+			 e->kind, e->dir == FP_TX ? "tx" : "rx", e->len, e->cap, e->tail,
 			 (unsigned long long)e->ts_ns, e->flags & FP_L7_F_TLS ? "tls" : "-");
 	struct stream_snip snips[FP_L7_SNIPS];
-	const struct fp_l7_snip *sn = (const void *)(e->data + e->cap);
+	const struct fp_l7_snip *sn = (const void *)(e->data + e->cap + e->tail);
 	size_t i;
 
 	for (i = 0; i < e->nsnip && i < FP_L7_SNIPS; i++) {
@@ -253,6 +253,8 @@ static void on_l7(void *ctx, const struct fp_l7_event *e)
 		.total = e->len,
 		.snips = snips,
 		.nsnip = i,
+		.tail = e->tail ? e->data + e->cap : NULL,
+		.tail_len = e->tail,
 		.ts_ns = e->ts_ns,
 	};
 

@@ -129,11 +129,14 @@ failure_case() { # REASON WHO(client|server) MODE
 	server 9101 --count 1 $([[ $2 == server ]] && echo "--misbehave $3")
 	client 9101 --data 4 --control 0 --cover 0 $([[ $2 == client ]] && echo "--misbehave $3") >/dev/null
 	wait $SRV
-	sleep 0.5
+	# up to 10 s for the failure to be counted (the probe parses some 150 ms behind)
+	settle 1 fails_since "$1" "$before"
+	sleep 0.3 # and no second one
 	after=$(fails "$1")
 	echo "    $2 $3: $1 +$((after - before))"
 	[[ $((after - before)) -eq 1 ]]
 }
+fails_since() { echo $(($(fails "$1") - $2)); }
 check "bad handshake (client) -> bad_handshake" failure_case bad_handshake client bad-handshake
 check "oversized advertisement (server) -> advert_too_big" failure_case advert_too_big server oversized-advert
 check "version mismatch (client) -> version_mismatch" failure_case version_mismatch client version-mismatch

@@ -223,6 +223,35 @@ static void answer_read_after_reset(void **state)
 	streams__free(s);
 }
 
+/* One read holds a long answer's end and the next pipelined answer: the kernel's prefix
+ * has the first head, the tail (FP_L7_TAIL_BYTES) the second. */
+static void pipelined_answer_in_the_tail(void **state)
+{
+	static uint8_t buf[4096];
+	const char *a = "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n";
+	const char *b = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n"
+			"Connection: close\r\n\r\nerror";
+	size_t la = strlen(a), lb = strlen(b), total = la + 2000 + lb;
+	struct streams *s = table();
+	struct stream_chunk ch = { .is_server = false, .tx = false, .data = buf, .captured = 1024,
+				   .total = total, .tail = buf + total - 512, .tail_len = 512,
+				   .ts_ns = 30 * MS };
+
+	(void)state;
+	memcpy(buf, a, la);
+	memset(buf + la, 'x', 2000);
+	memcpy(buf + la + 2000, b, lb);
+	streams__open(s, 4, 0, false, 0);
+	feed_client(s, 4, true, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 5 * MS);
+	streams__data(s, 4, 0, &ch);
+	assert_int_equal(got.exchanges, 2);
+	assert_string_equal(got.last.path, "/b");
+	assert_int_equal(got.last.status, 500);
+	assert_int_equal(got.last.resp_bytes, lb);
+	assert_int_equal(got.errors, 0);
+	streams__free(s);
+}
+
 static void bitchat_session(void **state)
 {
 	struct streams *s = table();
@@ -412,6 +441,7 @@ int main(void)
 		cmocka_unit_test(http_exchange_server_end),
 		cmocka_unit_test(http_exchange_client_end),
 		cmocka_unit_test(answer_read_after_reset),
+		cmocka_unit_test(pipelined_answer_in_the_tail),
 		cmocka_unit_test(bitchat_session),
 		cmocka_unit_test(drop_reasons),
 		cmocka_unit_test(subscribe_rooms),

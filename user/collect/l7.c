@@ -14,7 +14,7 @@
 #include "model/reorder.h"
 #include "l7.skel.h"
 
-_Static_assert(sizeof(struct fp_l7_event) == 56 + FP_L7_CAP_MAX, "fp_l7_event layout");
+_Static_assert(sizeof(struct fp_l7_event) == 64 + FP_L7_CAP_MAX, "fp_l7_event layout");
 _Static_assert(sizeof(struct fp_l7_snip) == 16, "fp_l7_snip layout");
 _Static_assert(sizeof(struct fp_l7_svc) == 8, "fp_l7_svc layout");
 _Static_assert(sizeof(struct fp_l7_sndq) == 24, "fp_l7_sndq layout");
@@ -86,14 +86,15 @@ static int handle(void *ctx, void *data, size_t size)
 	const struct fp_l7_event *e = data;
 
 	if (size < offsetof(struct fp_l7_event, data) || e->cap > FP_L7_CAP_MAX ||
-	    e->nsnip > FP_L7_SNIPS ||
-	    size < offsetof(struct fp_l7_event, data) + e->cap +
+	    e->nsnip > FP_L7_SNIPS || e->tail > FP_L7_TAIL_BYTES ||
+	    e->tail > (__u64)e->len - e->cap ||
+	    size < offsetof(struct fp_l7_event, data) + e->cap + e->tail +
 			   e->nsnip * sizeof(struct fp_l7_snip)) {
 		c->malformed++; /* never expected: counted, not silently ignored */
 		return 0;
 	}
 	reorder__push(c->order, e->order_ns, e,
-		      offsetof(struct fp_l7_event, data) + e->cap +
+		      offsetof(struct fp_l7_event, data) + e->cap + e->tail +
 			      e->nsnip * sizeof(struct fp_l7_snip),
 		      release, c);
 	return 0;

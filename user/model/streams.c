@@ -301,8 +301,11 @@ static void feed_web(struct streams *s, struct stream *st, const struct stream_c
 
 	if (!st->web)
 		return;
-	if (ch->nsnip && ch->snips[0].off + ch->snips[0].len == ch->total &&
-	    ch->snips[0].off >= ch->captured) {
+	if (ch->tail_len && ch->captured + ch->tail_len <= ch->total) {
+		tail = ch->tail;
+		tail_len = ch->tail_len;
+	} else if (ch->nsnip && ch->snips[0].off + ch->snips[0].len == ch->total &&
+		   ch->snips[0].off >= ch->captured) {
 		tail = ch->snips[0].bytes;
 		tail_len = ch->snips[0].len;
 	}

@@ -78,6 +78,8 @@ struct stream_chunk {
 	size_t captured, total;
 	const struct stream_snip *snips; /* ascending offsets inside the rest */
 	size_t nsnip;
+	const uint8_t *tail; /* the last tail_len bytes of `total`, past `captured` */
+	size_t tail_len;
 	uint64_t ts_ns;
 };
 

@@ -348,12 +348,29 @@ static bool tls_record(const uint8_t *d, size_t n)
 	return n >= 3 && d[0] == 0x16 && d[1] == 0x03 && d[2] <= 0x04;
 }
 
+/* Bytes of one direction to the parser of the moment: HTTP, then WebSocket frames from
+ * where an upgrade took effect. */
+static void feed_piece(struct web *w, struct web_conn *c, bool from_client, const uint8_t *data,
+		       size_t captured, size_t total, const uint8_t *tail, size_t tail_len,
+		       uint64_t ts_ns)
+{
+	size_t n;
+
+	if (c->bitchat) {
+		ws__feed(&c->ws, from_client, data, captured, total, ts_ns, on_ws, w);
+		return;
+	}
+	n = http__feed(&c->http, from_client, data, captured, total, tail, tail_len, ts_ns,
+		       on_http, w);
+	if (c->bitchat && n < total) /* frames right behind the 101 */
+		ws__feed(&c->ws, from_client, data + (n < captured ? n : captured),
+			 n < captured ? captured - n : 0, total - n, ts_ns, on_ws, w);
+}
+
 void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_t *data,
 	       size_t captured, size_t total, const uint8_t *tail, size_t tail_len, bool tls,
 	       uint32_t sndq, uint64_t ts_ns)
 {
-	size_t n;
-
 	web__set_sndq(w, c, sndq);
 	if (tls) {
 		c->tls = true;
@@ -364,12 +381,7 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 	if (c->ignore)
 		return;
 	w->cur = c;
-	if (c->bitchat) {
-		ws__feed(&c->ws, from_client, data, captured, total, ts_ns, on_ws, w);
-		w->cur = NULL;
-		return;
-	}
-	if (from_client && w->cfg->services[c->svc].protocol == FP_PROTO_WEBSOCKET &&
+	if (!c->bitchat && from_client && w->cfg->services[c->svc].protocol == FP_PROTO_WEBSOCKET &&
 	    is_send_post(data, captured)) {
 		if (w->npost == POST_MAX) {
 			w->post_head = (w->post_head + 1) % POST_MAX;
@@ -377,11 +389,16 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 		}
 		w->posts[(w->post_head + w->npost++) % POST_MAX] = ts_ns;
 	}
-	n = http__feed(&c->http, from_client, data, captured, total, tail, tail_len, ts_ns,
-		       on_http, w);
-	if (c->bitchat && n < total) /* frames right behind the 101 */
-		ws__feed(&c->ws, from_client, data + (n < captured ? n : captured),
-			 n < captured ? captured - n : 0, total - n, ts_ns, on_ws, w);
+	/* A long tail (more than the parser's end marker) is known bytes of their own: the
+	 * prefix, the gap before the tail, then the tail. A message that starts there (the
+	 * next pipelined response) is parsed. */
+	if (tail && tail_len > HTTP_TAIL_MAX && total >= captured &&
+	    tail_len <= total - captured) {
+		feed_piece(w, c, from_client, data, captured, total - tail_len, NULL, 0, ts_ns);
+		feed_piece(w, c, from_client, tail, tail_len, tail_len, NULL, 0, ts_ns);
+	} else {
+		feed_piece(w, c, from_client, data, captured, total, tail, tail_len, ts_ns);
+	}
 	w->cur = NULL;
 }
 

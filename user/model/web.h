@@ -66,7 +66,8 @@ struct web_conn *web__conn_new(struct web *w, int svc, bool is_server);
 
 /*
  * One chunk of one direction: the first `captured` bytes of `total` (see http__feed), the
- * last tail_len bytes when known. tls: plaintext from the SSL uprobes. sndq: the
+ * last tail_len bytes when known (past the first `captured`; more than HTTP_TAIL_MAX are
+ * parsed as known bytes after the gap). tls: plaintext from the SSL uprobes. sndq: the
  * socket's send queue at that moment.
  */
 void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_t *data,
