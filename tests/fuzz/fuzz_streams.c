@@ -136,10 +136,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					break;
 				ns++;
 			}
+			/* and, at times, the buffer's last bytes after the gap (FP_L7_TAIL) */
+			size_t tl = op == 3 && (n & 0x20) ? (cap < n ? cap : n) : 0;
 			struct stream_chunk ch = { .is_server = op & 1, .tx = n & 0x80,
 						   .tls = n & 0x40, .sndq = n, .data = data + i,
 						   .captured = cap, .total = total, .snips = sn,
-						   .nsnip = ns, .ts_ns = now };
+						   .nsnip = ns, .tail = tl ? data + i : NULL,
+						   .tail_len = tl, .ts_ns = now };
 
 			streams__data(s, sk, sk < 3 ? 0 : sk < 6 ? 1 : 2, &ch);
 			i += cap;
