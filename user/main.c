@@ -571,6 +571,9 @@ static void start_l7(struct daemon *d)
 			continue;
 		o.svc[i].mode = web ? FP_L7_TAIL : FP_L7_LENGTH_PREFIXED;
 		o.svc[i].sndq = sc->protocol == FP_PROTO_WEBSOCKET; /* message_queue_size */
+		/* a client may read a response before its request's write returns; a server
+		 * reads a request before it can answer. WebSocket and Betanet are duplex. */
+		o.server_in_order[i] = sc->protocol == FP_PROTO_HTTP;
 		o.svc[i].cap = sc->capture	? sc->capture :
 			       d->capture_bytes ? d->capture_bytes :
 			       web		? FP_L7_CAP_HTTP_DEFAULT :

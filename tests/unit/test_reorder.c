@@ -110,24 +110,43 @@ static void sorts(void **state)
 	reorder__free(r);
 }
 
-/* Past the byte bound the oldest go out at once: order degrades, nothing is lost. */
+/* Past the byte bound the oldest go out at once: order degrades, nothing is lost. Records
+ * of 1000 bytes, a bound of 3500: three are held, the fourth pushes the oldest out. */
+static int big_n;
+static char big_seen[8];
+
+static void take_big(void *ctx, const void *rec, size_t size)
+{
+	(void)ctx;
+	assert_int_equal(size, 1000);
+	big_seen[big_n++] = *(const char *)rec;
+}
+
+static void push_big(struct reorder *r, uint64_t key, char c)
+{
+	char rec[1000];
+
+	memset(rec, c, sizeof(rec));
+	assert_int_equal(reorder__push(r, key, rec, sizeof(rec), take_big, NULL), 0);
+}
+
 static void bound_releases_oldest(void **state)
 {
-	struct reorder *r = reorder__new(50 * MS, 3);
+	struct reorder *r = reorder__new(50 * MS, 3500);
 
 	(void)state;
-	memset(&out, 0, sizeof(out));
-	push(r, 3, 'c');
-	push(r, 1, 'a');
-	push(r, 2, 'b');
-	assert_int_equal(out.n, 0);
-	push(r, 4, 'd');
-	assert_int_equal(out.n, 1);
-	assert_int_equal(out.seen[0], 'a');
+	big_n = 0;
+	push_big(r, 3, 'c');
+	push_big(r, 1, 'a');
+	push_big(r, 2, 'b');
+	assert_int_equal(big_n, 0);
+	push_big(r, 4, 'd');
+	assert_int_equal(big_n, 1);
+	assert_int_equal(big_seen[0], 'a');
 	assert_int_equal(reorder__early(r), 1);
-	reorder__flush(r, take, NULL);
-	assert_int_equal(out.n, 4);
-	assert_memory_equal(out.seen, "abcd", 4);
+	reorder__flush(r, take_big, NULL);
+	assert_int_equal(big_n, 4);
+	assert_memory_equal(big_seen, "abcd", 4);
 	reorder__free(r);
 }
 

@@ -33,6 +33,7 @@ struct l7_collector {
 	l7_event_fn on_event;
 	void *ctx;
 	struct reorder *order; /* records held until their turn (model/reorder.h) */
+	bool server_in_order[FP_MAX_SERVICES];
 	int ncpu;
 	__u64 malformed;
 	__u64 released_until; /* every record with an older key has been handed over */
@@ -42,7 +43,7 @@ struct l7_collector {
  * held this long after their order key. It bounds the time a write may take between
  * sending and returning, a thread's preemption included. */
 #define REORDER_WINDOW_NS 50000000ULL
-#define REORDER_MAX_BYTES (16u << 20)
+#define REORDER_MAX_BYTES (32u << 20)
 
 /* One feature row: the capture needs every syscall tracepoint it hooks. */
 size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
@@ -93,6 +94,10 @@ static int handle(void *ctx, void *data, size_t size)
 		c->malformed++; /* never expected: counted, not silently ignored */
 		return 0;
 	}
+	if (e->kind == FP_KIND_SERVER && e->svc < FP_MAX_SERVICES && c->server_in_order[e->svc]) {
+		c->on_event(c->ctx, e);
+		return 0;
+	}
 	reorder__push(c->order, e->order_ns, e,
 		      offsetof(struct fp_l7_event, data) + e->cap + e->tail +
 			      e->nsnip * sizeof(struct fp_l7_snip),
@@ -111,6 +116,7 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		return -ENOMEM;
 	c->on_event = opts->on_event;
 	c->ctx = opts->ctx;
+	memcpy(c->server_in_order, opts->server_in_order, sizeof(c->server_in_order));
 	c->ncpu = libbpf_num_possible_cpus();
 	c->order = reorder__new(REORDER_WINDOW_NS, REORDER_MAX_BYTES);
 	if (!c->order) {

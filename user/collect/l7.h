@@ -23,6 +23,9 @@ struct l7_collector_opts {
 	int gone_flows_fd; /* and its flows of sockets gone to CLOSE */
 	/* per service: enum fp_l7_mode and the prefix in bytes (1..FP_L7_CAP_MAX) */
 	struct fp_l7_svc svc[FP_MAX_SERVICES];
+	/* per service: its server ends' records are handed over as they come, not held
+	 * for reordering (HTTP: a request is read before its response can be written) */
+	bool server_in_order[FP_MAX_SERVICES];
 	const char *disable; /* hook prefixes not to use (see tcp__plan) */
 	l7_event_fn on_event;
 	void *ctx;

@@ -10,8 +10,9 @@
  *
  * Records are copied in, held while younger than the window (older records may still be
  * in flight: a write that has not returned yet), and released oldest key first. Records
- * with equal keys keep their arrival order. Held bytes are bounded: past the bound, the
- * oldest records are released early (counted), so order degrades and nothing is lost.
+ * with equal keys keep their arrival order. Held bytes (each record's block) are
+ * bounded: past the bound, the oldest records are released early (counted), so order
+ * degrades and nothing is lost.
  * Pure: no I/O, no clock.
  */
 #ifndef FOGPROBE_MODEL_REORDER_H
@@ -25,8 +26,8 @@ struct reorder;
 /* fn gets each released record: the bytes pushed, valid during the call only. */
 typedef void (*reorder_fn)(void *ctx, const void *rec, size_t size);
 
-/* window_ns: how long a record is held after its key; max_bytes: the bound on held
- * record bytes. NULL when out of memory. */
+/* window_ns: how long a record is held after its key; max_bytes: the bound on the
+ * held records' blocks (a small record takes some 500 bytes). NULL when out of memory. */
 struct reorder *reorder__new(uint64_t window_ns, size_t max_bytes);
 void reorder__free(struct reorder *r); /* accepts NULL; held records are dropped */
 
