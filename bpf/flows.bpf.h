@@ -21,6 +21,32 @@ struct {
 	__type(value, struct fp_flow_ref);
 } gone_flows SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_MAX_SNDQ);
+	__type(key, __u64);
+	__type(value, struct fp_sndq);
+} sndq_now SEC(".maps");
+
+/* Keep the send queue of socket sk: write_seq - una (snd_una, or an inbound segment's
+ * acknowledgment number not yet processed, see tcp.bpf.c count_skb). */
+static __always_inline void sndq_store(__u64 sk, __u64 start_ns, __u32 write_seq, __u32 una)
+{
+	struct fp_sndq v = { .start_ns = start_ns, .sndq = write_seq - una };
+
+	bpf_map_update_elem(&sndq_now, &sk, &v, BPF_ANY);
+}
+
+/* A read or write of sk (tracing programs): its send queue now, kept and returned. */
+static __always_inline __u32 sndq_sample(__u64 sk, __u64 start_ns)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	__u32 w = BPF_CORE_READ(tp, write_seq), u = BPF_CORE_READ(tp, snd_una);
+
+	sndq_store(sk, start_ns, w, u);
+	return w - u;
+}
+
 /*
  * The flow of socket sk as the L7 capture needs it: from the flow table while the socket
  * lives, else from gone_flows (the last reads and writes of a connection closed by the

@@ -361,14 +361,6 @@ static __always_inline void add_tail_bytes(struct fp_l7_event *e, __u64 buf, __u
 		e->tail = n;
 }
 
-/* Bytes written and not yet acknowledged (ss's Send-Q for an established socket). */
-static __always_inline __u32 sndq(struct sock *sk)
-{
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
-
-	return BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
-}
-
 static __always_inline int emit(long ret, __u8 type)
 {
 	__u64 id = bpf_get_current_pid_tgid(), sk;
@@ -423,7 +415,7 @@ static __always_inline int emit(long ret, __u8 type)
 	e->nsnip = 0;
 	e->tail = 0;
 	e->flags = 0;
-	e->sndq = on->sndq ? sndq((struct sock *)sk) : 0;
+	e->sndq = on->sndq ? sndq_sample(sk, f.start_ns) : 0;
 	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret, on->cap, &tail) : 0;
 	if (on->mode == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
 		walk_frames(e, a->buf, ret, sk, f.start_ns, a->dir);

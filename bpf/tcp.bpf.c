@@ -34,6 +34,8 @@ static const __u64 lat_bounds_us[FP_LAT_BOUNDS] = FP_LAT_BOUNDS_US;
 
 /* Set before load: the verifier drops the per-cgroup counting when it is off. */
 const volatile bool targ_cgroup_net = false;
+/* bit i: service i's send queues are kept (sndq_now; message_queue_size) */
+const volatile __u32 targ_sndq_svcs = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -623,6 +625,8 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 			gone.kind = f->kind;
 			bpf_map_update_elem(&gone_flows, &key, &gone, BPF_ANY);
 		}
+		if (targ_sndq_svcs & (1u << (f->svc & (FP_MAX_SERVICES - 1))))
+			bpf_map_delete_elem(&sndq_now, &key);
 	}
 	flow_delete(key);
 }
@@ -726,6 +730,7 @@ static __always_inline void sample_rtt(__u64 *next_ns, struct fp_svc_stats *s,
 }
 
 #define TCPHDR_SYN 0x02
+#define TCPHDR_ACK 0x10
 
 /* IP + TCP header length of a cgroup_skb packet (it starts at the network header) and
  * the TCP flags byte. 0 if the headers cannot be read. */
@@ -781,6 +786,47 @@ static __always_inline void count_cgroup(struct __sk_buff *skb, int dir)
 			return;
 	}
 	fp_add(&v->bytes[dir], skb->len);
+}
+
+/*
+ * The send queue of a watched socket as of an inbound segment. This program runs in
+ * sk_filter(), before tcp_ack() has applied the segment's acknowledgment, so a valid ACK
+ * number (after snd_una, not after snd_nxt) stands in for the snd_una it is about to
+ * become: ACKs drain the queue without any syscall of the owner to sample it.
+ */
+static __always_inline void note_sndq(struct __sk_buff *skb, struct bpf_sock *bsk, __u8 flags)
+{
+	struct bpf_sock *full = bpf_sk_fullsock(bsk);
+	__u64 key = (__u64)bsk;
+	struct tcp_sock *tp;
+	struct fp_flow *f;
+	__u32 ack, una, off;
+	__u8 b;
+
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f || !f->established || !full)
+		return;
+	tp = bpf_skc_to_tcp_sock(full);
+	if (!tp)
+		return;
+	una = tp->snd_una;
+	if (flags & TCPHDR_ACK) {
+		if (skb->protocol == bpf_htons(ETH_P_IP)) {
+			if (bpf_skb_load_bytes(skb, 0, &b, 1))
+				return;
+			off = (b & 0x0f) * 4;
+		} else {
+			off = 40;
+		}
+		off &= 0x3f;
+		if (!bpf_skb_load_bytes(skb, off + 8, &ack, 4)) {
+			ack = bpf_ntohl(ack);
+			/* before()/after() of include/net/tcp.h: sequence numbers wrap */
+			if ((__s32)(ack - una) > 0 && (__s32)(ack - tp->snd_nxt) <= 0)
+				una = ack;
+		}
+	}
+	sndq_store(key, f->start_ns, tp->write_seq, una);
 }
 
 static __always_inline int count_skb(struct __sk_buff *skb, int dir)
@@ -845,6 +891,8 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 			h->settled = 1;
 	}
 	if (dir == FP_RX) {
+		if (targ_sndq_svcs && svc < FP_MAX_SERVICES && (targ_sndq_svcs & (1u << svc)) && hdr)
+			note_sndq(skb, bsk, flags);
 		if (h)
 			sample_rtt(&h->next_rtt_ns, s, bsk);
 		else if (f)

@@ -65,14 +65,6 @@ static __always_inline int enter(void *ssl, void *buf, void *out)
 	return 0;
 }
 
-/* Bytes written and not yet acknowledged, as bpf/l7.bpf.c reports them. */
-static __always_inline __u32 sndq(struct sock *sk)
-{
-	struct tcp_sock *tp = (struct tcp_sock *)sk;
-
-	return BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
-}
-
 /*
  * One record reserved in the ring at a size known to the verifier: `room` bytes of
  * prefix (a constant at each call site, want <= room) and one snippet. No scratch copy:
@@ -110,7 +102,7 @@ static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct 
 	e->pad2 = 0;
 	e->flags = FP_L7_F_TLS;
 	e->pad = 0;
-	e->sndq = sndq((struct sock *)sk);
+	e->sndq = on->sndq ? sndq_sample(sk, f->start_ns) : 0;
 	e->cap = 0;
 	if (want && !bpf_probe_read_user(e->data, want, (void *)c->buf))
 		e->cap = want;

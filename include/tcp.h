@@ -23,6 +23,8 @@
 #define FP_DROP_REASONS 256 /* > SKB_DROP_REASON_MAX on every kernel seen */
 /* Per-cgroup network bytes: cgroups that sent or received; a full map is counted. */
 #define FP_MAX_CGROUPS 8192
+/* LRU: the last send-queue sample of each socket of a service that asks for it */
+#define FP_MAX_SNDQ 16384
 
 /* Map names, so that userspace and tests can find them by name. */
 #define FP_MAP_PORTS "svc_ports"
@@ -136,6 +138,18 @@ struct fp_flow {
 	char comm[FP_COMM_LEN];
 	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 raddr[16];
+};
+
+/*
+ * The send queue of a socket (tcp_sock write_seq - snd_una, ss's Send-Q), as of its last
+ * inbound segment (its acknowledgment number applied) or its last read or write: value
+ * of sndq_now, keyed by the socket's address. Kept for the sockets of the services whose
+ * sends are watched (message_queue_size), and removed at close.
+ */
+struct fp_sndq {
+	__u64 start_ns; /* the flow's start_ns: which connection of that address */
+	__u32 sndq;
+	__u32 pad;
 };
 
 /*

@@ -519,6 +519,7 @@ static void start_tls(struct daemon *d)
 	struct tls_collector_opts o = {
 		.flows_fd = l7__map_fd(d->l7, "flows"),
 		.gone_flows_fd = l7__map_fd(d->l7, "gone_flows"),
+		.sndq_fd = l7__map_fd(d->l7, "sndq_now"),
 		.svc_fd = l7__map_fd(d->l7, "l7_svc"),
 		.events_fd = l7__map_fd(d->l7, "l7_events"),
 		.stats_fd = l7__map_fd(d->l7, "l7_stats"),
@@ -547,6 +548,7 @@ static void start_l7(struct daemon *d)
 	struct l7_collector_opts o = {
 		.flows_fd = tcp__flows_fd(d->tcp),
 		.gone_flows_fd = tcp__gone_flows_fd(d->tcp),
+		.sndq_fd = tcp__sndq_fd(d->tcp),
 		.disable = d->disable,
 		.on_event = on_l7,
 		.ctx = d,
@@ -685,6 +687,7 @@ static int run(struct daemon *d)
 {
 	struct tcp_collector_opts opts = { .on_event = on_event, .ctx = d, .disable = d->disable,
 					   .cgroup_net = d->cfg.containers.enabled };
+	int k;
 	struct http_handlers hh = {
 		.before_scrape = refresh, .ready = is_ready, .events = events_json, .ctx = d,
 	};
@@ -734,6 +737,9 @@ static int run(struct daemon *d)
 		pr_warn("%s\n", err);
 		goto cleanup;
 	}
+	for (k = 0; k < d->cfg.n_services && k < FP_MAX_SERVICES; k++)
+		if (d->cfg.services[k].protocol == FP_PROTO_WEBSOCKET) /* message_queue_size */
+			opts.sndq_services |= 1u << k;
 	e = tcp__open(&opts, &d->tables, &d->tcp);
 	if (e) {
 		pr_warn("cannot start the probe: %s (run `fogprobe check`)\n", strerror(-e));

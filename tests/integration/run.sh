@@ -40,5 +40,11 @@ if ../../build/fogprobe check 2>/dev/null | grep -q '^.*tp_btf/.*yes *<- chosen'
 		[[ -f $t ]] && run_one "$t [tracepoint fallbacks]" "$t" "--disable-hooks tp_btf"
 	done
 fi
+# message_queue_size without the map iterator: from the send queues the kernel keeps at
+# each inbound segment, read and write (the only path where iterators are refused).
+if [[ -z "${TESTS:-}" || " $TESTS " == *" test_websocket.sh "* ]] &&
+	../../build/fogprobe check 2>/dev/null | grep -q '^send_queue *iter/.*yes *<- chosen'; then
+	run_one "test_websocket.sh [no map iterator]" test_websocket.sh "--disable-hooks iter"
+fi
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -16,7 +16,8 @@
 #   6. message_queue_size against ss's Send-Q of the server's sockets: two clients stop
 #      reading, then 210 KiB are pushed to each, so that the windows close with data
 #      queued at the server: the gauge (read at the scrape through the flow-table
-#      iterator) equals ss; then a push written into the stalled sockets (exact); then the
+#      iterator, or where the kernel refuses iterators or --disable-hooks iter says so,
+#      kept by the kernel at each inbound segment, read and write) equals ss; then a push written into the stalled sockets (exact); then the
 #      clients read everything (0), then close (0)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
@@ -253,6 +254,8 @@ echo "    stalled: queue_size $g, ss Send-Q $q (server), Recv-Q $rq (clients); t
 check "Send-Q non-zero: the windows closed with data queued" test "$q" -gt 0
 # The scrape reads every BitChat socket's write_seq - snd_una (the iterator over the flow
 # table), as ss does: with the windows closed nothing moves between the two reads.
+# Without the iterator, the value kept at the last inbound segment (its ACK applied)
+# is the same: the last ACKs came after the last write.
 check "stalled: queue_size = ss Send-Q (exact)" eq "$g" "$q"
 # A push written now samples the Send-Q with the windows closed: nothing is acknowledged
 # after it (zero window; window probes carry no new data), so the gauge is exact.

@@ -29,7 +29,7 @@ struct l7_collector {
 	struct l7_bpf *skel;
 	struct bpf_link *sndq_iter; /* NULL: no service asks for send queues */
 	struct ring_buffer *rb;
-	struct tcp_hook hook;
+	struct tcp_hook hook[2]; /* the capture; the send-queue reader */
 	l7_event_fn on_event;
 	void *ctx;
 	struct reorder *order; /* records held until their turn (model/reorder.h) */
@@ -45,7 +45,9 @@ struct l7_collector {
 #define REORDER_WINDOW_NS 50000000ULL
 #define REORDER_MAX_BYTES (32u << 20)
 
-/* One feature row: the capture needs every syscall tracepoint it hooks. */
+/* Two feature rows: the capture needs every syscall tracepoint it hooks; send queues
+ * (message_queue_size) are read at each scrape by an iterator over the flow table, or,
+ * where the kernel refuses iterators, only sampled at each read and write. */
 size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 {
 	struct tcp_hook *h = hooks;
@@ -70,7 +72,22 @@ size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 	if (h->disabled[0])
 		h->available[0] = false;
 	h->chosen = h->available[0] ? 0 : -1;
-	return 1;
+	if (max < 2)
+		return 1;
+	h = hooks + 1;
+	memset(h, 0, sizeof(*h));
+	h->feature = "send_queue";
+	h->n = 2;
+	h->hook[0] = "iter/bpf_map_elem";
+	h->program[0] = "dump_sndq";
+	h->disabled[0] = probe__hook_disabled("iter", disable);
+	h->available[0] = !h->disabled[0] && probe__iter_loads("bpf_map_elem");
+	h->hook[1] = "cgroup_skb/ingress ACKs + syscalls";
+	h->program[1] = "count_ingress/exit_*";
+	h->disabled[1] = hooks[0].disabled[0];
+	h->available[1] = hooks[0].available[0];
+	h->chosen = h->available[0] && h->available[1] ? 0 : h->available[1] ? 1 : -1;
+	return 2;
 }
 
 static void release(void *ctx, const void *rec, size_t size)
@@ -123,8 +140,8 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		free(c);
 		return -ENOMEM;
 	}
-	l7__plan(&c->hook, 1, opts->disable);
-	if (c->hook.chosen < 0) {
+	l7__plan(c->hook, 2, opts->disable);
+	if (c->hook[0].chosen < 0) {
 		err = -EOPNOTSUPP;
 		goto cleanup;
 	}
@@ -134,11 +151,15 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		goto cleanup;
 	}
 	bpf_map__set_max_entries(c->skel->maps.l7_scratch, c->ncpu);
-	/* attached below, to the flow table */
+	/* attached below, to the flow table; loaded only where the kernel takes iterators
+	 * (a refused program would fail the whole object) */
 	bpf_program__set_autoattach(c->skel->progs.dump_sndq, false);
+	bpf_program__set_autoload(c->skel->progs.dump_sndq, c->hook[1].chosen == 0);
 	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
 	if (!err)
 		err = bpf_map__reuse_fd(c->skel->maps.gone_flows, opts->gone_flows_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.sndq_now, opts->sndq_fd);
 	if (!err)
 		err = l7_bpf__load(c->skel);
 	if (err) {
@@ -162,21 +183,28 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 	}
 	err = l7_bpf__attach(c->skel);
 	if (err) {
-		snprintf(c->hook.error, sizeof(c->hook.error), "%s", strerror(-err));
+		snprintf(c->hook[0].error, sizeof(c->hook[0].error), "%s", strerror(-err));
 		pr_warn("attaching the L7 capture: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	c->hook.attached = true;
+	c->hook[0].attached = true;
 	for (k = 0; k < FP_MAX_SERVICES && !opts->svc[k].sndq; k++)
 		;
-	if (k < FP_MAX_SERVICES) {
+	if (k < FP_MAX_SERVICES && c->hook[1].chosen == 1) {
+		c->hook[1].attached = true;
+		pr_info("send_queue: at each inbound segment, read and write (no map iterator)\n");
+	} else if (k < FP_MAX_SERVICES) {
 		union bpf_iter_link_info li = { .map.map_fd = opts->flows_fd };
 		LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &li,
 			    .link_info_len = sizeof(li));
 
 		c->sndq_iter = bpf_program__attach_iter(c->skel->progs.dump_sndq, &io);
-		if (!c->sndq_iter) /* send queues then come from the syscalls alone */
+		if (!c->sndq_iter) { /* send queues then come from the syscalls alone */
+			snprintf(c->hook[1].error, sizeof(c->hook[1].error), "%s",
+				 strerror(errno));
 			pr_warn("send-queue iterator: %s\n", strerror(errno));
+		}
+		c->hook[1].attached = c->sndq_iter != NULL;
 	}
 	pr_info("l7_capture: syscall tracepoints\n");
 	*out = c;
@@ -197,6 +225,25 @@ void l7__close(struct l7_collector *c)
 	free(c);
 }
 
+/* Without an iterator: the samples the kernel keeps at each inbound segment (with its
+ * ACK applied), read and write of these sockets. Keys may vanish under the walk (closes,
+ * LRU): get_next_key then restarts from the first, which only repeats updates. */
+static int read_sndq_map(struct l7_collector *c, l7_sndq_fn fn, void *ctx)
+{
+	int fd = bpf_map__fd(c->skel->maps.sndq_now);
+	__u64 key, next, *prev = NULL;
+	struct fp_sndq v;
+	unsigned int guard = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next) && guard++ < 4 * FP_MAX_SNDQ) {
+		if (!bpf_map_lookup_elem(fd, &next, &v))
+			fn(ctx, next, v.start_ns, v.sndq);
+		key = next;
+		prev = &key;
+	}
+	return 0;
+}
+
 int l7__read_sndq(struct l7_collector *c, l7_sndq_fn fn, void *ctx)
 {
 	struct fp_l7_sndq r[64];
@@ -204,7 +251,7 @@ int l7__read_sndq(struct l7_collector *c, l7_sndq_fn fn, void *ctx)
 	int fd, i;
 
 	if (!c->sndq_iter)
-		return -EOPNOTSUPP;
+		return read_sndq_map(c, fn, ctx);
 	fd = bpf_iter_create(bpf_link__fd(c->sndq_iter));
 	if (fd < 0)
 		return -errno;
@@ -269,8 +316,8 @@ int l7__stats(const struct l7_collector *c, __u64 out[2])
 
 size_t l7__hooks(const struct l7_collector *c, const struct tcp_hook **hooks)
 {
-	*hooks = &c->hook;
-	return 1;
+	*hooks = c->hook;
+	return 2;
 }
 
 int l7__map_fd(const struct l7_collector *c, const char *name)

@@ -21,6 +21,7 @@ typedef void (*l7_event_fn)(void *ctx, const struct fp_l7_event *e);
 struct l7_collector_opts {
 	int flows_fd;	   /* the TCP collector's flow table */
 	int gone_flows_fd; /* and its flows of sockets gone to CLOSE */
+	int sndq_fd;	   /* and its send queues as of each socket's last segment */
 	/* per service: enum fp_l7_mode and the prefix in bytes (1..FP_L7_CAP_MAX) */
 	struct fp_l7_svc svc[FP_MAX_SERVICES];
 	/* per service: its server ends' records are handed over as they come, not held
@@ -40,8 +41,9 @@ void l7__close(struct l7_collector *c); /* accepts NULL */
 
 typedef void (*l7_sndq_fn)(void *ctx, __u64 sk, __u64 conn_start, __u32 sndq);
 
-/* The current send queue of each established socket of the services that ask for it
- * (fp_l7_svc.sndq). 0, or -EOPNOTSUPP when the kernel has no map iterator. */
+/* The send queue of each established socket of the services that ask for it
+ * (fp_l7_svc.sndq): read now by a map iterator, or where the kernel refuses iterators,
+ * as of the socket's last inbound segment, read or write (sndq_now). 0 or -errno. */
 int l7__read_sndq(struct l7_collector *c, l7_sndq_fn fn, void *ctx);
 
 int l7__epoll_fd(const struct l7_collector *c);

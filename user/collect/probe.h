@@ -20,6 +20,9 @@ bool probe__hook_disabled(const char *hook, const char *disable);
 /* Can a BPF_PROG_TYPE_TRACING program load for tp_btf/<event>? (EPERM on kernels that
  * refuse BPF trampolines; ENOENT without the BTF type.) */
 bool probe__tp_btf_loads(const char *event);
+/* Can a BPF iterator program (BPF_TRACE_ITER, also BPF_PROG_TYPE_TRACING) load for
+ * iter/<target>? Some kernels that allow tp_btf refuse iterators (EPERM). */
+bool probe__iter_loads(const char *target);
 bool probe__kprobes_available(void);
 bool probe__cgroup_skb_available(void);
 

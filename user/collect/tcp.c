@@ -271,6 +271,7 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 	bpf_map__set_max_entries(c->skel->maps.flows, opts->max_flows ?: FP_MAX_FLOWS);
 	bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes ?: FP_RINGBUF_BYTES);
 	c->skel->rodata->targ_cgroup_net = opts->cgroup_net;
+	c->skel->rodata->targ_sndq_svcs = opts->sndq_services;
 	err = tcp_bpf__load(c->skel);
 	if (!err)
 		return 0;
@@ -570,6 +571,11 @@ size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u6
 int tcp__flows_fd(const struct tcp_collector *c)
 {
 	return bpf_map__fd(c->skel->maps.flows);
+}
+
+int tcp__sndq_fd(const struct tcp_collector *c)
+{
+	return bpf_map__fd(c->skel->maps.sndq_now);
 }
 
 int tcp__gone_flows_fd(const struct tcp_collector *c)

@@ -41,6 +41,7 @@ struct tcp_collector_opts {
 	__u32 ringbuf_bytes; /* 0: FP_RINGBUF_BYTES; a power of 2, at least a page */
 	const char *disable; /* comma-separated hook prefixes not to use, e.g. "tp_btf" */
 	bool cgroup_net; /* count every packet's bytes per cgroup (container metrics) */
+	__u32 sndq_services; /* bit i: keep service i's send queues (sndq_now) */
 	tcp_event_fn on_event;
 	void *ctx;
 };
@@ -70,6 +71,7 @@ size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u6
 size_t tcp__hooks(const struct tcp_collector *c, const struct tcp_hook **hooks);
 int tcp__flows_fd(const struct tcp_collector *c); /* shared with the L7 capture */
 int tcp__gone_flows_fd(const struct tcp_collector *c); /* flows gone to CLOSE, likewise */
+int tcp__sndq_fd(const struct tcp_collector *c); /* send queues (struct fp_sndq), likewise */
 int tcp__epoll_fd(const struct tcp_collector *c);
 
 struct tcp_prog_stats {

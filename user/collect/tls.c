@@ -188,6 +188,8 @@ int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out)
 	if (!err)
 		err = bpf_map__reuse_fd(c->skel->maps.gone_flows, opts->gone_flows_fd);
 	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.sndq_now, opts->sndq_fd);
+	if (!err)
 		err = bpf_map__reuse_fd(c->skel->maps.l7_svc, opts->svc_fd);
 	if (!err)
 		err = bpf_map__reuse_fd(c->skel->maps.l7_events, opts->events_fd);

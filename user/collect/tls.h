@@ -53,7 +53,7 @@ int tls__elf_info(int fd, struct tls_elf_info *out);
 struct tls_collector;
 
 struct tls_collector_opts {
-	int flows_fd, gone_flows_fd, svc_fd, events_fd, stats_fd, ssl_fd; /* the L7 capture's maps */
+	int flows_fd, gone_flows_fd, sndq_fd, svc_fd, events_fd, stats_fd, ssl_fd; /* the L7 capture's maps */
 	int tasks_fd; /* l7_tasks: processes of L7 services, the only ones followed */
 	const char *disable; /* hook prefixes not to use: "uprobe" turns this off */
 };
