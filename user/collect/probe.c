@@ -84,62 +84,48 @@ bool probe__tracepoint_exists(const char *category, const char *event)
 	return !access(path, F_OK);
 }
 
-bool probe__tp_btf_loads(const char *event)
+/* Does an empty BPF_PROG_TYPE_TRACING program load against vmlinux BTF type `name`? */
+static bool tracing_loads(const char *name, int kind, enum bpf_attach_type type)
 {
 	struct bpf_insn insns[] = {
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_RAW_TP);
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = type);
 	struct btf *vmlinux;
-	char name[128];
 	int id, fd;
 
 	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux)
 		return false;
-	snprintf(name, sizeof(name), "btf_trace_%s", event);
-	id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_TYPEDEF);
+	id = btf__find_by_name_kind(vmlinux, name, kind);
 	btf__free(vmlinux);
 	if (id <= 0)
 		return false;
 	opts.attach_btf_id = id;
 	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
 	if (fd < 0) {
-		pr_debug("tp_btf/%s does not load: %s\n", event, strerror(errno));
+		pr_debug("%s does not load: %s\n", name, strerror(errno));
 		return false;
 	}
 	close(fd);
 	return true;
 }
 
+bool probe__tp_btf_loads(const char *event)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "btf_trace_%s", event);
+	return tracing_loads(name, BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP);
+}
+
 bool probe__iter_loads(const char *target)
 {
-	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER);
-	struct btf *vmlinux;
 	char name[128];
-	int id, fd;
 
-	vmlinux = btf__load_vmlinux_btf();
-	if (!vmlinux)
-		return false;
 	snprintf(name, sizeof(name), "bpf_iter_%s", target);
-	id = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC);
-	btf__free(vmlinux);
-	if (id <= 0)
-		return false;
-	opts.attach_btf_id = id;
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
-	if (fd < 0) {
-		pr_debug("iter/%s does not load: %s\n", target, strerror(errno));
-		return false;
-	}
-	close(fd);
-	return true;
+	return tracing_loads(name, BTF_KIND_FUNC, BPF_TRACE_ITER);
 }
 
 bool probe__kprobes_available(void)
