@@ -72,7 +72,7 @@ static __always_inline int enter(void *ssl, void *buf, void *out)
  */
 static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct fp_flow_ref *f,
 				   const struct fp_l7_svc *on, __u64 sk, __u64 moved,
-				   __u64 want, __u8 dir, const __u32 room)
+				   __u64 want, __u8 dir, __u32 sndq, const __u32 room)
 {
 	struct fp_l7_event *e;
 	struct fp_l7_snip *sn;
@@ -102,7 +102,7 @@ static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct 
 	e->pad2 = 0;
 	e->flags = FP_L7_F_TLS;
 	e->pad = 0;
-	e->sndq = on->sndq ? sndq_sample(sk, f->start_ns) : 0;
+	e->sndq = sndq;
 	e->cap = 0;
 	if (want && !bpf_probe_read_user(e->data, want, (void *)c->buf))
 		e->cap = want;
@@ -127,7 +127,7 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	struct fp_l7_ssl_call *c;
 	struct fp_l7_svc *on;
 	struct fp_flow_ref f;
-	__u32 svc;
+	__u32 svc, sndq;
 
 	c = bpf_map_lookup_elem(&l7_ssl, &id);
 	if (!c)
@@ -160,17 +160,20 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	if (!on || !on->mode || f.kind == FP_KIND_CLIENT_LOCALPEER)
 		goto out;
 	want = moved < on->cap ? moved : on->cap;
+	/* once here, not in each inlined size class below (6.1's verifier refused the
+	 * object with a map update in each) */
+	sndq = on->sndq ? sndq_sample(sk, f.start_ns) : 0;
 	/* the smallest of a few record sizes that holds the prefix */
 	if (want <= 64)
-		submit(c, &f, on, sk, moved, want, dir, 64);
+		submit(c, &f, on, sk, moved, want, dir, sndq, 64);
 	else if (want <= 256)
-		submit(c, &f, on, sk, moved, want, dir, 256);
+		submit(c, &f, on, sk, moved, want, dir, sndq, 256);
 	else if (want <= 1024)
-		submit(c, &f, on, sk, moved, want, dir, 1024);
+		submit(c, &f, on, sk, moved, want, dir, sndq, 1024);
 	else if (want <= 4096)
-		submit(c, &f, on, sk, moved, want, dir, 4096);
+		submit(c, &f, on, sk, moved, want, dir, sndq, 4096);
 	else
-		submit(c, &f, on, sk, moved, want, dir, FP_L7_CAP_MAX);
+		submit(c, &f, on, sk, moved, want, dir, sndq, FP_L7_CAP_MAX);
 out:
 	bpf_map_delete_elem(&l7_ssl, &id);
 	return 0;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
@@ -44,17 +45,30 @@ static void json_escape(FILE *out, const char *s)
 
 void log__print(enum log_level level, const char *fmt, ...)
 {
-	char msg[2048], ts[40];
+	char buf[2048], ts[40], *msg = buf;
 	struct timespec now;
 	struct tm tm;
 	va_list ap;
 	size_t n;
+	int len;
 
 	if (level > cur_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	/* a verifier log runs to megabytes, and its reason is at its end: whole, or the
+	 * stack buffer's truncated copy when memory is short */
+	if (len >= (int)sizeof(buf)) {
+		char *big = malloc((size_t)len + 1);
+
+		if (big) {
+			va_start(ap, fmt);
+			vsnprintf(big, (size_t)len + 1, fmt, ap);
+			va_end(ap);
+			msg = big;
+		}
+	}
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = '\0';
@@ -73,4 +87,6 @@ void log__print(enum log_level level, const char *fmt, ...)
 	}
 	fflush(stderr);
 	pthread_mutex_unlock(&log_lock);
+	if (msg != buf)
+		free(msg);
 }
