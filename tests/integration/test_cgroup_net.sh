@@ -123,9 +123,11 @@ echo "(b) CPU and memory of the container cgroup"
 cpu=$(metricf container_cpu_usage_seconds_total "$sel")
 own=$(cat "$WORK/client.out")
 echo "    cgroup CPU ${cpu}s, client getrusage ${own}s"
-# The cgroup also ran the short bash and the ip netns exec before the exec: a little more.
-check "container CPU time >= the client's own and within 0.2 s of it" \
-	awk -v c="$cpu" -v o="$own" 'BEGIN { exit !(c >= o * 0.98 && c <= o + 0.2) }'
+# The cgroup also ran the ip netns exec before the exec: a little more. And a little less:
+# getrusage() counts the pid's whole life, the bash's start-up before it joined the
+# cgroup included (seen: 2.7 ms of a 79 ms client), so 10 ms of slack below.
+check "container CPU time within -10 ms .. +0.2 s of the client's own" \
+	awk -v c="$cpu" -v o="$own" 'BEGIN { exit !(c >= o * 0.98 - 0.01 && c <= o + 0.2) }'
 # A process of the container holds 64 MiB of anonymous memory it wrote: the working set
 # holds at least its RssAnon (the kernel's own count, /proc/PID/status) and not much
 # more (the interpreter's other pages, page tables; v1 usage is batched per CPU).
