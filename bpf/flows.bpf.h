@@ -37,13 +37,15 @@ static __always_inline void sndq_store(__u64 sk, __u64 start_ns, __u32 write_seq
 	bpf_map_update_elem(&sndq_now, &sk, &v, BPF_ANY);
 }
 
-/* A read or write of sk (tracing programs): its send queue now, kept and returned. */
-static __always_inline __u32 sndq_sample(__u64 sk, __u64 start_ns)
+/* A read or write of sk (tracing programs): its send queue now, returned, and kept when
+ * asked (no iterator reads it at the scrape). */
+static __always_inline __u32 sndq_sample(__u64 sk, __u64 start_ns, bool keep)
 {
 	struct tcp_sock *tp = (struct tcp_sock *)sk;
 	__u32 w = BPF_CORE_READ(tp, write_seq), u = BPF_CORE_READ(tp, snd_una);
 
-	sndq_store(sk, start_ns, w, u);
+	if (keep)
+		sndq_store(sk, start_ns, w, u);
 	return w - u;
 }
 

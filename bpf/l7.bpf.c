@@ -415,7 +415,7 @@ static __always_inline int emit(long ret, __u8 type)
 	e->nsnip = 0;
 	e->tail = 0;
 	e->flags = 0;
-	e->sndq = on->sndq ? sndq_sample(sk, f.start_ns) : 0;
+	e->sndq = on->sndq ? sndq_sample(sk, f.start_ns, on->sndq & FP_L7_SNDQ_KEEP) : 0;
 	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret, on->cap, &tail) : 0;
 	if (on->mode == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
 		walk_frames(e, a->buf, ret, sk, f.start_ns, a->dir);

@@ -162,7 +162,7 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	want = moved < on->cap ? moved : on->cap;
 	/* once here, not in each inlined size class below (6.1's verifier refused the
 	 * object with a map update in each) */
-	sndq = on->sndq ? sndq_sample(sk, f.start_ns) : 0;
+	sndq = on->sndq ? sndq_sample(sk, f.start_ns, on->sndq & FP_L7_SNDQ_KEEP) : 0;
 	/* the smallest of a few record sizes that holds the prefix */
 	if (want <= 64)
 		submit(c, &f, on, sk, moved, want, dir, sndq, 64);

@@ -32,10 +32,15 @@ enum fp_l7_mode {
 			 * one snippet with the last FP_L7_SNIP_BYTES (an iovec array) */
 };
 
+/* fp_l7_svc.sndq: fill fp_l7_event.sndq; also keep it in sndq_now (where no map
+ * iterator reads the send queues at the scrape) */
+#define FP_L7_SNDQ_EVENT 1
+#define FP_L7_SNDQ_KEEP 2
+
 /* Value of l7_svc, per service. */
 struct fp_l7_svc {
 	__u8 mode; /* enum fp_l7_mode */
-	__u8 sndq; /* fill fp_l7_event.sndq (WebSocket services) */
+	__u8 sndq; /* FP_L7_SNDQ_* bits (WebSocket services) */
 	__u8 pad[2];
 	__u32 cap; /* prefix bytes captured per buffer, <= FP_L7_CAP_MAX */
 };

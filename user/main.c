@@ -75,6 +75,7 @@ struct daemon {
 	pthread_mutex_t refresh_lock;
 	bool ready;
 	const char *disable;
+	bool sndq_keep; /* send queues kept by the kernel (no map iterator) */
 };
 
 static void usage(FILE *out)
@@ -574,7 +575,8 @@ static void start_l7(struct daemon *d)
 		if (!d->capture[i])
 			continue;
 		o.svc[i].mode = web ? FP_L7_TAIL : FP_L7_LENGTH_PREFIXED;
-		o.svc[i].sndq = sc->protocol == FP_PROTO_WEBSOCKET; /* message_queue_size */
+		if (sc->protocol == FP_PROTO_WEBSOCKET) /* message_queue_size */
+			o.svc[i].sndq = FP_L7_SNDQ_EVENT | (d->sndq_keep ? FP_L7_SNDQ_KEEP : 0);
 		/* a client may read a response before its request's write returns; a server
 		 * reads a request before it can answer. WebSocket and Betanet are duplex. */
 		o.server_in_order[i] = sc->protocol == FP_PROTO_HTTP;
@@ -739,7 +741,9 @@ static int run(struct daemon *d)
 		pr_warn("%s\n", err);
 		goto cleanup;
 	}
-	for (k = 0; k < d->cfg.n_services && k < FP_MAX_SERVICES; k++)
+	/* send queues kept by the kernel only where no iterator reads them */
+	d->sndq_keep = !l7__sndq_iterator(d->disable);
+	for (k = 0; d->sndq_keep && k < d->cfg.n_services && k < FP_MAX_SERVICES; k++)
 		if (d->cfg.services[k].protocol == FP_PROTO_WEBSOCKET) /* message_queue_size */
 			opts.sndq_services |= 1u << k;
 	e = tcp__open(&opts, &d->tables, &d->tcp);

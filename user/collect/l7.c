@@ -45,9 +45,15 @@ struct l7_collector {
 #define REORDER_WINDOW_NS 50000000ULL
 #define REORDER_MAX_BYTES (32u << 20)
 
+bool l7__sndq_iterator(const char *disable)
+{
+	return !probe__hook_disabled("iter", disable) && probe__iter_loads("bpf_map_elem");
+}
+
 /* Two feature rows: the capture needs every syscall tracepoint it hooks; send queues
  * (message_queue_size) are read at each scrape by an iterator over the flow table, or,
- * where the kernel refuses iterators, only sampled at each read and write. */
+ * where the kernel refuses iterators, kept by the kernel at each inbound segment and
+ * at each read and write. */
 size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 {
 	struct tcp_hook *h = hooks;
@@ -81,7 +87,7 @@ size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 	h->hook[0] = "iter/bpf_map_elem";
 	h->program[0] = "dump_sndq";
 	h->disabled[0] = probe__hook_disabled("iter", disable);
-	h->available[0] = !h->disabled[0] && probe__iter_loads("bpf_map_elem");
+	h->available[0] = l7__sndq_iterator(disable);
 	h->hook[1] = "cgroup_skb/ingress ACKs + syscalls";
 	h->program[1] = "count_ingress/exit_*";
 	h->disabled[1] = hooks[0].disabled[0];

@@ -33,6 +33,9 @@ struct l7_collector_opts {
 };
 
 /* The hooks of the capture feature, for `fogprobe check`. Returns the count. */
+/* Will the send queues be read by the map iterator (else kept by the kernel at each
+ * segment, read and write: tcp_collector_opts.sndq_services, FP_L7_SNDQ_KEEP)? */
+bool l7__sndq_iterator(const char *disable);
 size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable);
 
 /* 0 or -errno. Optional feature: the caller reports a failure and runs without it. */
