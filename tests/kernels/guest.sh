@@ -91,32 +91,44 @@ cat "$out/check.txt"
 # program that fails to load or verify fails this kernel's run, and libbpf's output
 # (the verifier log) is kept. Every test below starts the daemon too; this run keeps
 # the log in one place.
-load_ok=0
-build/fogprobe -v --listen 127.0.0.1:19477 >"$out/load.log" 2>&1 &
-pid=$!
-# Under software emulation loading takes seconds: allow a minute.
-for _ in $(seq 1 600); do
-	if curl -sf http://127.0.0.1:19477/readyz >/dev/null 2>&1; then
-		load_ok=1
-		break
+# load_once NAME [ARGS]: one verbose load of every program; 1 on success.
+load_once() {
+	local name=$1 ok=0 pid
+	shift
+	build/fogprobe -v --listen 127.0.0.1:19477 "$@" >"$out/$name.log" 2>&1 &
+	pid=$!
+	# Under software emulation loading takes seconds: allow a minute.
+	for _ in $(seq 1 600); do
+		if curl -sf http://127.0.0.1:19477/readyz >/dev/null 2>&1; then
+			ok=1
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	# Ready is not enough: an optional collector (L7, TLS, process signals) that cannot
+	# load or attach leaves the daemon running without it, saying so at warn level.
+	if [[ $ok -eq 1 ]] && grep -qE 'Z (warn|error) ' "$out/$name.log"; then
+		ok=0
+		echo "load: a collector is missing${*:+ ($*)}:"
+		grep -E 'Z (warn|error) ' "$out/$name.log" | sed 's/^/  | /'
 	fi
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-kill -TERM "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
-# Ready is not enough: an optional collector (L7, TLS, process signals) that cannot load
-# or attach leaves the daemon running without it, saying so at warn level.
-if [[ $load_ok -eq 1 ]] && grep -qE 'Z (warn|error) ' "$out/load.log"; then
-	load_ok=0
-	echo "load: a collector is missing:"
-	grep -E 'Z (warn|error) ' "$out/load.log" | sed 's/^/  | /'
-fi
-if [[ $load_ok -eq 1 ]]; then
-	echo "load: ok, every program loaded and attached"
-else
-	echo "load: FAILED, libbpf and verifier output follows"
-	sed 's/^/  | /' "$out/load.log"
+	if [[ $ok -eq 1 ]]; then
+		echo "load: ok, every program loaded and attached${*:+ ($*)}"
+	else
+		echo "load: FAILED${*:+ ($*)}, libbpf and verifier output follows"
+		sed 's/^/  | /' "$out/$name.log"
+	fi
+	return $((1 - ok))
+}
+load_ok=0
+load_once load && load_ok=1
+# Where the send queues are read by the map iterator, the kernel-kept path (code the
+# verifier prunes while its switch is off) is loaded too.
+if grep -q '^send_queue *iter/.*<- chosen' "$out/check.txt"; then
+	load_once load-no-iter --disable-hooks iter || load_ok=0
 fi
 
 # A subset of the integration tests (and of their reruns on the fallbacks), when asked.
