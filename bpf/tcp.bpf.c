@@ -734,7 +734,7 @@ static __always_inline void sample_rtt(__u64 *next_ns, struct fp_svc_stats *s,
 
 /* IP + TCP header length of a cgroup_skb packet (it starts at the network header) and
  * the TCP flags byte. 0 if the headers cannot be read. */
-static __always_inline __u32 headers_len(struct __sk_buff *skb, __u8 *flags)
+static __always_inline __u32 headers_len(struct __sk_buff *skb, __u8 *flags, __u32 *ip_len)
 {
 	unsigned char *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	__u8 b[2];
@@ -764,6 +764,7 @@ static __always_inline __u32 headers_len(struct __sk_buff *skb, __u8 *flags)
 		b[1] = data[13];
 	}
 	*flags = b[1];
+	*ip_len = off;
 	return off + (b[0] >> 4) * 4;
 }
 
@@ -794,14 +795,14 @@ static __always_inline void count_cgroup(struct __sk_buff *skb, int dir)
  * number (after snd_una, not after snd_nxt) stands in for the snd_una it is about to
  * become: ACKs drain the queue without any syscall of the owner to sample it.
  */
-static __always_inline void note_sndq(struct __sk_buff *skb, struct bpf_sock *bsk, __u8 flags)
+static __always_inline void note_sndq(struct __sk_buff *skb, struct bpf_sock *bsk, __u8 flags,
+				      __u32 ip_len)
 {
 	struct bpf_sock *full = bpf_sk_fullsock(bsk);
 	__u64 key = (__u64)bsk;
 	struct tcp_sock *tp;
 	struct fp_flow *f;
-	__u32 ack, una, off;
-	__u8 b;
+	__u32 ack, una;
 
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (!f || !f->established || !full)
@@ -811,15 +812,8 @@ static __always_inline void note_sndq(struct __sk_buff *skb, struct bpf_sock *bs
 		return;
 	una = tp->snd_una;
 	if (flags & TCPHDR_ACK) {
-		if (skb->protocol == bpf_htons(ETH_P_IP)) {
-			if (bpf_skb_load_bytes(skb, 0, &b, 1))
-				return;
-			off = (b & 0x0f) * 4;
-		} else {
-			off = 40;
-		}
-		off &= 0x3f;
-		if (!bpf_skb_load_bytes(skb, off + 8, &ack, 4)) {
+		/* the TCP header's acknowledgment number, at the offset headers_len() found */
+		if (!bpf_skb_load_bytes(skb, (ip_len & 0x3f) + 8, &ack, 4)) {
 			ack = bpf_ntohl(ack);
 			/* before()/after() of include/net/tcp.h: sequence numbers wrap */
 			if ((__s32)(ack - una) > 0 && (__s32)(ack - tp->snd_nxt) <= 0)
@@ -836,7 +830,7 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 	struct fp_flow *f = 0;
 	struct sk_hot *h;
 	__u8 svc, kind, flags = 0;
-	__u32 hdr;
+	__u32 hdr, ip_len = 0;
 	__u64 key;
 
 	if (!bsk)
@@ -877,7 +871,7 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 	if (!s)
 		return 1;
 	/* A GSO/GRO skb carries the headers once and gso_segs segments. */
-	hdr = headers_len(skb, &flags);
+	hdr = headers_len(skb, &flags, &ip_len);
 	if (hdr && skb->len > hdr)
 		fp_add(&s->bytes[dir], skb->len - hdr);
 	fp_add(&s->segs[dir], skb->gso_segs ?: 1);
@@ -892,7 +886,7 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 	}
 	if (dir == FP_RX) {
 		if (targ_sndq_svcs && svc < FP_MAX_SERVICES && (targ_sndq_svcs & (1u << svc)) && hdr)
-			note_sndq(skb, bsk, flags);
+			note_sndq(skb, bsk, flags, ip_len);
 		if (h)
 			sample_rtt(&h->next_rtt_ns, s, bsk);
 		else if (f)

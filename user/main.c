@@ -552,6 +552,7 @@ static void start_l7(struct daemon *d)
 		.flows_fd = tcp__flows_fd(d->tcp),
 		.gone_flows_fd = tcp__gone_flows_fd(d->tcp),
 		.sndq_fd = tcp__sndq_fd(d->tcp),
+		.sndq_iterator = !d->sndq_keep,
 		.disable = d->disable,
 		.on_event = on_l7,
 		.ctx = d,

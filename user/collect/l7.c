@@ -53,8 +53,8 @@ bool l7__sndq_iterator(const char *disable)
 /* Two feature rows: the capture needs every syscall tracepoint it hooks; send queues
  * (message_queue_size) are read at each scrape by an iterator over the flow table, or,
  * where the kernel refuses iterators, kept by the kernel at each inbound segment and
- * at each read and write. */
-size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
+ * at each read and write. iter: whether the iterator loads (l7__sndq_iterator). */
+static size_t plan(struct tcp_hook *hooks, size_t max, const char *disable, bool iter)
 {
 	struct tcp_hook *h = hooks;
 	bool ok = true;
@@ -87,13 +87,18 @@ size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
 	h->hook[0] = "iter/bpf_map_elem";
 	h->program[0] = "dump_sndq";
 	h->disabled[0] = probe__hook_disabled("iter", disable);
-	h->available[0] = l7__sndq_iterator(disable);
+	h->available[0] = iter;
 	h->hook[1] = "cgroup_skb/ingress ACKs + syscalls";
 	h->program[1] = "count_ingress/exit_*";
 	h->disabled[1] = hooks[0].disabled[0];
 	h->available[1] = hooks[0].available[0];
 	h->chosen = h->available[0] && h->available[1] ? 0 : h->available[1] ? 1 : -1;
 	return 2;
+}
+
+size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
+{
+	return plan(hooks, max, disable, l7__sndq_iterator(disable));
 }
 
 static void release(void *ctx, const void *rec, size_t size)
@@ -146,7 +151,7 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		free(c);
 		return -ENOMEM;
 	}
-	l7__plan(c->hook, 2, opts->disable);
+	plan(c->hook, 2, opts->disable, opts->sndq_iterator);
 	if (c->hook[0].chosen < 0) {
 		err = -EOPNOTSUPP;
 		goto cleanup;

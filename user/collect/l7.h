@@ -22,6 +22,7 @@ struct l7_collector_opts {
 	int flows_fd;	   /* the TCP collector's flow table */
 	int gone_flows_fd; /* and its flows of sockets gone to CLOSE */
 	int sndq_fd;	   /* and its send queues as of each socket's last segment */
+	bool sndq_iterator; /* l7__sndq_iterator(): probed once, by the caller */
 	/* per service: enum fp_l7_mode and the prefix in bytes (1..FP_L7_CAP_MAX) */
 	struct fp_l7_svc svc[FP_MAX_SERVICES];
 	/* per service: its server ends' records are handed over as they come, not held
