@@ -28,7 +28,7 @@
 #include "lib/config.h"
 #include "lib/log.h"
 #include "model/health.h"
-#include "model/services.h"
+#include "collect/services.h"
 #include "model/streams.h"
 #include "telemetry/betanet_metrics.h"
 #include "telemetry/host_metrics.h"

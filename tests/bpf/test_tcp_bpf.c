@@ -28,7 +28,7 @@
 
 #include "collect/probe.h"
 #include "collect/tcp.h"
-#include "model/services.h"
+#include "collect/services.h"
 #include "tcp.skel.h"
 
 /* ---- BPF_PROG_TEST_RUN on the cgroup_skb programs ---- */

@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "model/services.h"
+#include "collect/services.h"
 
 static struct config *new_config(void)
 {

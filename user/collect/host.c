@@ -24,14 +24,6 @@
 
 #include "collect/host.h"
 
-const char *const host_cpu_mode_names[HOST_CPU_MODES] = {
-	"user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
-};
-
-const char *const host_mem_names[HOST_MEM_FIELDS] = {
-	"MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapTotal", "SwapFree",
-};
-
 /* ---- parsers ------------------------------------------------------------------------ */
 
 static const char *next_line(const char *p)

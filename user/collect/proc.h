@@ -14,7 +14,7 @@
 #include <linux/types.h>
 #include <proc.h> /* include/proc.h, not collect/proc.h */
 #include "collect/tcp.h"
-#include "model/services.h"
+#include "collect/services.h"
 
 struct proc_collector;
 

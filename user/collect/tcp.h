@@ -14,7 +14,7 @@
 #include <tcp.h> /* include/tcp.h, not collect/tcp.h */
 #include "collect/host.h"
 #include "model/flows.h"
-#include "model/services.h"
+#include "collect/services.h"
 
 #define TCP_MAX_CANDIDATES 3
 

@@ -9,7 +9,7 @@
 #ifndef FOGPROBE_TELEMETRY_HOST_METRICS_H
 #define FOGPROBE_TELEMETRY_HOST_METRICS_H
 
-#include "collect/host.h"
+#include "model/host.h"
 #include "telemetry/metrics.h"
 
 struct host_metrics;

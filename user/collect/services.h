@@ -7,8 +7,8 @@
  *   port and whose optional matchers all hold: comm is one of `comm`, and the socket's
  *   cgroup is the `cgroup` directory or below it (prefix at path-component boundaries).
  */
-#ifndef FOGPROBE_MODEL_SERVICES_H
-#define FOGPROBE_MODEL_SERVICES_H
+#ifndef FOGPROBE_COLLECT_SERVICES_H
+#define FOGPROBE_COLLECT_SERVICES_H
 
 #include <stdint.h>
 #include <linux/types.h>

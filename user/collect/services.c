@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model/services.h"
+#include "collect/services.h"
 
 _Static_assert(CONFIG_MAX_SERVICES == FP_MAX_SERVICES, "one service id per port_mask bit");
 _Static_assert(FP_MAX_SERVICES <= 32, "port_mask is a __u32");

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A TCP lifecycle event of a socket, decoded by collect/tcp.c: what the daemon needs to
+ * follow listeners (a service's processes) and to open and close L7 streams.
+ */
+#ifndef FOGPROBE_MODEL_CONN_H
+#define FOGPROBE_MODEL_CONN_H
+
+#include <stdint.h>
+#include "model/tcp_stats.h"
+
+enum conn_event_type {
+	CONN_OPEN = 1, /* ESTABLISHED; duration = connect latency for active opens */
+	CONN_CLOSE, /* established socket closed; duration = lifetime */
+	CONN_CONNECT_FAIL, /* reason = enum tcp_connfail */
+	CONN_LISTEN,
+	CONN_UNLISTEN,
+	CONN_RESET, /* reason = enum tcp_dir */
+	CONN_EVENT_TYPES,
+};
+
+extern const char *const conn_event_names[CONN_EVENT_TYPES];
+
+struct conn_event {
+	enum conn_event_type type;
+	int svc; /* -1: no configured service */
+	enum tcp_end end;
+	uint64_t key; /* streams__key(): one connection */
+	uint64_t ts_ns; /* CLOCK_MONOTONIC */
+	uint64_t duration_ns;
+	uint32_t pid;
+	/* for debug logs only: never exported */
+	uint64_t sk;
+	uint64_t conn_start;
+	uint32_t netns;
+	uint16_t lport, rport;
+	int sk_err;
+	unsigned reason;
+	char comm[17];
+};
+
+#endif
