@@ -26,7 +26,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	-Iinclude -Iuser -I$(BUILD) -MMD -MP -DFOGPROBE_VERSION='"$(VERSION)"' -pthread
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -ljansson -lcurl -lm -pthread
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -ljansson -lm -pthread
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -67,8 +67,9 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-# Every userspace object may include any skeleton.
-$(USER_OBJS): $(SKELS)
+# Skeletons exist before the first compile; after it, each object's .d file names the
+# skeletons it includes, so editing one BPF program rebuilds only what uses it.
+$(USER_OBJS): | $(SKELS)
 
 $(BUILD)/%.o: %.c Makefile
 	$(call msg,CC,$@)

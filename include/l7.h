@@ -18,6 +18,13 @@
 #define FP_L7_SNIP_BYTES 12 /* u32 length + an 8-byte header */
 #define FP_L7_TAIL_BYTES 512 /* FP_L7_TAIL: the buffer's last bytes past the prefix */
 
+/* Maps the TLS object shares with this one (bpf_map__reuse_fd), by name. */
+#define FP_MAP_L7_SVC "l7_svc"
+#define FP_MAP_L7_EVENTS "l7_events"
+#define FP_MAP_L7_STATS "l7_stats"
+#define FP_MAP_L7_SSL "l7_ssl"
+#define FP_MAP_L7_TASKS "l7_tasks"
+
 /* Value of l7_svc: what to do with the service's sockets. */
 enum fp_l7_mode {
 	FP_L7_OFF = 0,

@@ -14,10 +14,6 @@
 #define FP_PROC_OOM_VICTIMS 1024
 #define FP_PROC_SENDERS 4096 /* signals sent to processes of services, until they exit */
 
-/* Map names, so that userspace and tests can find them by name. */
-#define FP_MAP_PROC_TASKS "proc_tasks"
-#define FP_MAP_RUNQ "runq_hist"
-
 /* Slot of lost_proc (per-CPU array) */
 enum fp_proc_lost {
 	FP_PROC_LOST_RINGBUF = 0, /* exit/OOM record dropped: ring buffer full */

@@ -26,14 +26,10 @@
 /* LRU: the last send-queue sample of each socket of a service that asks for it */
 #define FP_MAX_SNDQ 16384
 
-/* Map names, so that userspace and tests can find them by name. */
-#define FP_MAP_PORTS "svc_ports"
-#define FP_MAP_MATCH "svc_match"
-#define FP_MAP_STATS "svc_stats"
-#define FP_MAP_DROPS "drop_stats"
-#define FP_MAP_LOST "lost_stats"
+/* Maps the L7 and TLS objects share with this one (bpf_map__reuse_fd), by name. */
 #define FP_MAP_FLOWS "flows"
-#define FP_MAP_CGROUP_NET "cgroup_net"
+#define FP_MAP_GONE_FLOWS "gone_flows"
+#define FP_MAP_SNDQ "sndq_now"
 
 /*
  * Which end of the connection this socket is. A client socket whose server socket

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# Every suite: unit (cmocka), BPF (BPF_PROG_TEST_RUN, trigger-then-read), integration
-# (network namespaces against ground truth), fuzz smoke, and the kernel matrix under
-# qemu. SUITES="unit bpf" runs a subset. Each prints its own summary; the last line is
+# Every suite: the layout of includes (tests/check_layout.sh), unit (cmocka), BPF
+# (BPF_PROG_TEST_RUN, trigger-then-read), integration (network namespaces against ground
+# truth), fuzz smoke, and the kernel matrix under qemu. SUITES="unit bpf" runs a subset. Each prints its own summary; the last line is
 # the total, "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -34,8 +34,9 @@ suite() {
 	total_f=$((total_f + f))
 }
 
-want() { [[ " ${SUITES:-unit bpf integration fuzz kernels} " == *" $1 "* ]]; }
+want() { [[ " ${SUITES:-layout unit bpf integration fuzz kernels} " == *" $1 "* ]]; }
 
+want layout && suite layout ./tests/check_layout.sh
 want unit && suite unit ./tests/run_unit.sh build/tests/unit/test_*
 want bpf && suite bpf ./tests/run_unit.sh build/tests/bpf/test_*
 want integration && suite integration ./tests/integration/run.sh

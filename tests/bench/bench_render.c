@@ -8,6 +8,7 @@
  * Output: one "key value" line per figure, for tests/bench/bench.sh to parse.
  * Built by bench.sh: gcc -O2 -std=gnu11 -Iinclude -Iuser ... -lmicrohttpd -lz -lm.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,11 +91,21 @@ static int bench_format(struct metrics *m, enum metrics_format fmt, const char *
 	return 0;
 }
 
+struct families {
+	struct metric_family *g, *c;
+};
+
+static const struct metric_def defs[] = {
+	{ "fogprobe_tcp_rtt_avg_seconds", "RTT", METRIC_GAUGE, { "service", "role" },
+	  .offset = offsetof(struct families, g) },
+	{ "fogprobe_tcp_bytes_total", "Bytes", METRIC_COUNTER, { "service", "role" },
+	  .offset = offsetof(struct families, c) },
+};
+
 int main(int argc, char **argv)
 {
-	const char *labels[] = { "service", "role" };
 	int rounds = argc > 1 ? atoi(argv[1]) : DEFAULT_ROUNDS;
-	struct metric_family *g, *c;
+	struct families f;
 	struct strbuf text, gz;
 	struct metrics *m;
 	uint64_t seed = 42;
@@ -107,20 +118,16 @@ int main(int argc, char **argv)
 	m = metrics__new(0);
 	if (!m)
 		return 1;
-	g = metrics__family(m, "fogprobe_tcp_rtt_avg_seconds", "RTT", METRIC_GAUGE, labels, 2,
-			    NULL, 0);
-	c = metrics__family(m, "fogprobe_tcp_bytes_total", "Bytes", METRIC_COUNTER, labels, 2,
-			    NULL, 0);
-	if (!g || !c) {
+	if (metrics__register(m, &f, defs, ARRAY_LEN(defs))) {
 		fprintf(stderr, "creating families failed\n");
 		return 1;
 	}
 	for (i = 0; i < N_SERIES_PER_FAMILY; i++) {
 		snprintf(svc, sizeof(svc), "service-%d", i);
 		/* Measured values have all 17 digits: the slow case for a printf renderer. */
-		n += metrics__set(g, (const char *[]){ svc, "server" },
+		n += metrics__set(f.g, (const char *[]){ svc, "server" },
 				  (double)(xorshift(&seed) >> 11) / 0x1p53) == 0;
-		n += metrics__add(c, (const char *[]){ svc, "client" },
+		n += metrics__add(f.c, (const char *[]){ svc, "client" },
 				  (double)(xorshift(&seed) >> 20)) == 0;
 	}
 	printf("series %d\n", n);

@@ -25,24 +25,37 @@
 #define SVC 3
 
 static struct proc_collector *pc;
-static struct fp_proc_event seen[64];
+/* the typed records the collector delivered, their strings copied */
+static struct seen {
+	struct proc_exit x;
+	char comm[FP_COMM_LEN + 1], sender[FP_COMM_LEN + 1];
+} seen[64];
 static int n_seen;
 
-static void on_event(void *ctx, const struct fp_proc_event *e)
+static void on_event(void *ctx, const struct proc_exit *e)
 {
+	struct seen *r = &seen[n_seen];
+
 	(void)ctx;
-	if (n_seen < 64)
-		seen[n_seen++] = *e;
+	if (n_seen >= 64)
+		return;
+	r->x = *e;
+	snprintf(r->comm, sizeof(r->comm), "%s", e->comm);
+	snprintf(r->sender, sizeof(r->sender), "%s", e->sender_comm);
+	r->x.comm = r->comm;
+	r->x.sender_comm = r->sender;
+	r->x.cgroup = NULL;
+	n_seen++;
 }
 
-static const struct fp_proc_event *record_of(pid_t pid)
+static const struct proc_exit *record_of(pid_t pid)
 {
 	int i;
 
 	proc__consume(pc);
 	for (i = 0; i < n_seen; i++)
-		if (seen[i].pid == (__u32)pid)
-			return &seen[i];
+		if (seen[i].x.pid == (__u32)pid)
+			return &seen[i].x;
 	return NULL;
 }
 
@@ -87,7 +100,7 @@ static pid_t run_child(int how, int *status)
 
 static int setup(void **state)
 {
-	struct proc_collector_opts o = { .on_event = on_event };
+	struct proc_collector_opts o = { .sinks = { .process = on_event } };
 
 	(void)state;
 	if (geteuid()) {
@@ -107,7 +120,7 @@ static int teardown(void **state)
 /* Before this process is a service's: only a crash is reported, under no service. */
 static void crash_of_no_service(void **state)
 {
-	const struct fp_proc_event *e;
+	const struct proc_exit *e;
 	pid_t pid;
 	int st;
 
@@ -116,8 +129,8 @@ static void crash_of_no_service(void **state)
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
 	e = record_of(pid);
 	assert_non_null(e);
-	assert_int_equal(e->type, FP_PROC_EXIT);
-	assert_int_equal(e->svc, FP_SVC_NONE);
+	assert_int_equal(e->type, PROC_RECORD_EXIT);
+	assert_int_equal(e->svc, -1);
 	assert_int_equal(e->exit_code & 0x7f, SIGSEGV);
 	pid = run_child(2, &st);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 3);
@@ -126,7 +139,7 @@ static void crash_of_no_service(void **state)
 
 static void service_children(void **state)
 {
-	const struct fp_proc_event *e;
+	const struct proc_exit *e;
 	__u32 counts[FP_MAX_SERVICES];
 	pid_t pid;
 	int st;
@@ -193,7 +206,7 @@ static void service_children(void **state)
 /* Children spinning on more CPUs' worth of work than there are: they wait. */
 static void runqueue_latency(void **state)
 {
-	struct fp_runq_hist h[FP_MAX_SERVICES];
+	struct runq_hist h[FP_MAX_SERVICES];
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	pid_t pids[16];
 	__u64 slots = 0;

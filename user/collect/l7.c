@@ -29,9 +29,8 @@ struct l7_collector {
 	struct l7_bpf *skel;
 	struct bpf_link *sndq_iter; /* NULL: no service asks for send queues */
 	struct ring_buffer *rb;
-	struct tcp_hook hook[2]; /* the capture; the send-queue reader */
-	l7_event_fn on_event;
-	void *ctx;
+	struct hook hook[2]; /* the capture; the send-queue reader */
+	struct collector_sinks sinks;
 	struct reorder *order; /* records held until their turn (model/reorder.h) */
 	bool server_in_order[FP_MAX_SERVICES];
 	int ncpu;
@@ -54,9 +53,9 @@ bool l7__sndq_iterator(const char *disable)
  * (message_queue_size) are read at each scrape by an iterator over the flow table, or,
  * where the kernel refuses iterators, kept by the kernel at each inbound segment and
  * at each read and write. iter: whether the iterator loads (l7__sndq_iterator). */
-static size_t plan(struct tcp_hook *hooks, size_t max, const char *disable, bool iter)
+static size_t plan(struct hook *hooks, size_t max, const char *disable, bool iter)
 {
-	struct tcp_hook *h = hooks;
+	struct hook *h = hooks;
 	bool ok = true;
 	size_t i;
 
@@ -70,8 +69,8 @@ static size_t plan(struct tcp_hook *hooks, size_t max, const char *disable, bool
 	for (i = 0; i < N_SYSCALLS; i++) {
 		char ev[64];
 
-		snprintf(ev, sizeof(ev), "sys_exit_%s", syscalls[i]);
-		ok &= probe__tracepoint_exists("syscalls", ev);
+		snprintf(ev, sizeof(ev), "tracepoint/syscalls/sys_exit_%s", syscalls[i]);
+		ok &= probe__available(ev);
 	}
 	h->available[0] = ok;
 	h->disabled[0] = probe__hook_disabled("tracepoint/syscalls", disable);
@@ -96,17 +95,54 @@ static size_t plan(struct tcp_hook *hooks, size_t max, const char *disable, bool
 	return 2;
 }
 
-size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable)
+size_t l7__plan(struct hook *hooks, size_t max, const char *disable)
 {
 	return plan(hooks, max, disable, l7__sndq_iterator(disable));
 }
 
+/* A record whose turn has come, as a typed chunk of its connection's stream. */
+static void deliver(struct l7_collector *c, const struct fp_l7_event *e)
+{
+	const struct fp_l7_snip *sn = (const void *)(e->data + e->cap + e->tail);
+	struct stream_snip snips[FP_L7_SNIPS];
+	size_t i;
+
+	/* metadata only: payload bytes never leave the daemon */
+	if (log__level() >= LOG_DEBUG)
+		pr_debug("l7 sk=%llx conn_start=%llu svc=%u kind=%u dir=%s len=%u cap=%u tail=%u "
+			 "ts=%llu flags=%s\n",
+			 (unsigned long long)e->sk, (unsigned long long)e->conn_start, e->svc,
+			 e->kind, e->dir == FP_TX ? "tx" : "rx", e->len, e->cap, e->tail,
+			 (unsigned long long)e->ts_ns, e->flags & FP_L7_F_TLS ? "tls" : "-");
+	for (i = 0; i < e->nsnip && i < FP_L7_SNIPS; i++) {
+		snips[i].off = sn[i].off;
+		snips[i].len = e->len - sn[i].off < FP_L7_SNIP_BYTES ? e->len - sn[i].off :
+								       FP_L7_SNIP_BYTES;
+		snips[i].bytes = sn[i].bytes;
+	}
+	struct stream_chunk ch = {
+		.is_server = e->kind == FP_KIND_SERVER,
+		.tx = e->dir == FP_TX,
+		.tls = e->flags & FP_L7_F_TLS,
+		.sndq = e->sndq,
+		.data = e->data,
+		.captured = e->cap,
+		.total = e->len,
+		.snips = snips,
+		.nsnip = i,
+		.tail = e->tail ? e->data + e->cap : NULL,
+		.tail_len = e->tail,
+		.ts_ns = e->ts_ns,
+	};
+
+	if (c->sinks.chunk)
+		c->sinks.chunk(c->sinks.ctx, streams__key(e->sk, e->conn_start), e->svc, &ch);
+}
+
 static void release(void *ctx, const void *rec, size_t size)
 {
-	struct l7_collector *c = ctx;
-
 	(void)size;
-	c->on_event(c->ctx, rec);
+	deliver(ctx, rec);
 }
 
 static int handle(void *ctx, void *data, size_t size)
@@ -123,7 +159,7 @@ static int handle(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	if (e->kind == FP_KIND_SERVER && e->svc < FP_MAX_SERVICES && c->server_in_order[e->svc]) {
-		c->on_event(c->ctx, e);
+		deliver(c, e);
 		return 0;
 	}
 	reorder__push(c->order, e->order_ns, e,
@@ -142,8 +178,7 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->on_event = opts->on_event;
-	c->ctx = opts->ctx;
+	c->sinks = opts->sinks;
 	memcpy(c->server_in_order, opts->server_in_order, sizeof(c->server_in_order));
 	c->ncpu = libbpf_num_possible_cpus();
 	c->order = reorder__new(REORDER_WINDOW_NS, REORDER_MAX_BYTES);
@@ -248,7 +283,7 @@ static int read_sndq_map(struct l7_collector *c, l7_sndq_fn fn, void *ctx)
 
 	while (!bpf_map_get_next_key(fd, prev, &next) && guard++ < 4 * FP_MAX_SNDQ) {
 		if (!bpf_map_lookup_elem(fd, &next, &v))
-			fn(ctx, next, v.start_ns, v.sndq);
+			fn(ctx, streams__key(next, v.start_ns), v.sndq);
 		key = next;
 		prev = &key;
 	}
@@ -268,7 +303,7 @@ int l7__read_sndq(struct l7_collector *c, l7_sndq_fn fn, void *ctx)
 		return -errno;
 	while ((n = read(fd, r, sizeof(r))) > 0)
 		for (i = 0; i < n / (ssize_t)sizeof(r[0]); i++)
-			fn(ctx, r[i].sk, r[i].conn_start, r[i].sndq);
+			fn(ctx, streams__key(r[i].sk, r[i].conn_start), r[i].sndq);
 	close(fd);
 	return n < 0 ? -errno : 0;
 }
@@ -297,16 +332,6 @@ __u64 l7__released_until(const struct l7_collector *c)
 	return c->released_until;
 }
 
-__u64 l7__reordered_early(const struct l7_collector *c)
-{
-	return reorder__early(c->order);
-}
-
-__u64 l7__malformed(const struct l7_collector *c)
-{
-	return c->malformed;
-}
-
 int l7__stats(const struct l7_collector *c, __u64 out[2])
 {
 	__u64 v[256];
@@ -325,7 +350,7 @@ int l7__stats(const struct l7_collector *c, __u64 out[2])
 	return 0;
 }
 
-size_t l7__hooks(const struct l7_collector *c, const struct tcp_hook **hooks)
+size_t l7__hooks(const struct l7_collector *c, const struct hook **hooks)
 {
 	*hooks = c->hook;
 	return 2;
@@ -338,7 +363,109 @@ int l7__map_fd(const struct l7_collector *c, const char *name)
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
 
-size_t l7__prog_stats(const struct l7_collector *c, struct tcp_prog_stats *out, size_t max)
+size_t l7__prog_stats(const struct l7_collector *c, struct prog_stats *out, size_t max)
 {
-	return tcp__object_prog_stats(c->skel->obj, out, max);
+	return probe__prog_stats(c->skel->obj, out, max);
 }
+
+void l7__losses(const struct l7_collector *c, struct losses *l)
+{
+	__u64 st[2];
+
+	if (!l7__stats(c, st))
+		losses__set(l, LOSS_L7_RINGBUF_FULL, st[0]);
+	losses__set(l, LOSS_L7_MALFORMED, c->malformed);
+}
+
+/* ---- the collector interface ---- */
+
+/* The protocols with a parser; the prefix: the service's "capture", else
+ * --capture-bytes, else what the protocol needs (an HTTP head, a Betanet header). */
+static int ops_open(const struct collector_env *env, void **out)
+{
+	struct l7_collector_opts o = {
+		.sndq_iterator = env->sndq_iterator,
+		.disable = env->disable,
+		.sinks = env->sinks,
+	};
+	const struct config *cfg = env->cfg;
+	bool any = false;
+	int i;
+
+	*out = NULL;
+	for (i = 0; i < cfg->n_services && i < FP_MAX_SERVICES; i++) {
+		const struct service_config *sc = &cfg->services[i];
+		bool web = sc->protocol == FP_PROTO_HTTP || sc->protocol == FP_PROTO_WEBSOCKET;
+
+		if (!config__l7(sc))
+			continue;
+		o.svc[i].mode = web ? FP_L7_TAIL : FP_L7_LENGTH_PREFIXED;
+		if (sc->protocol == FP_PROTO_WEBSOCKET) /* message_queue_size */
+			o.svc[i].sndq = FP_L7_SNDQ_EVENT | (env->sndq_iterator ? 0 : FP_L7_SNDQ_KEEP);
+		/* a client may read a response before its request's write returns; a server
+		 * reads a request before it can answer. WebSocket and Betanet are duplex. */
+		o.server_in_order[i] = sc->protocol == FP_PROTO_HTTP;
+		o.svc[i].cap = sc->capture	   ? sc->capture :
+			       env->capture_bytes ? env->capture_bytes :
+			       web		   ? FP_L7_CAP_HTTP_DEFAULT :
+						     FP_L7_CAP_DEFAULT;
+		any = true;
+	}
+	if (!any)
+		return 0;
+	o.flows_fd = collectors__map_fd(env->set, FP_MAP_FLOWS);
+	o.gone_flows_fd = collectors__map_fd(env->set, FP_MAP_GONE_FLOWS);
+	o.sndq_fd = collectors__map_fd(env->set, FP_MAP_SNDQ);
+	if (o.flows_fd < 0 || o.gone_flows_fd < 0 || o.sndq_fd < 0)
+		return -ENOENT;
+	return l7__open(&o, (struct l7_collector **)out);
+}
+
+static void ops_close(void *c)
+{
+	l7__close(c);
+}
+
+static int ops_epoll_fd(const void *c)
+{
+	return l7__epoll_fd(c);
+}
+
+static int ops_consume(void *c)
+{
+	return l7__consume(c);
+}
+
+static int ops_map_fd(const void *c, const char *name)
+{
+	return l7__map_fd(c, name);
+}
+
+static size_t ops_hooks(const void *c, const struct hook **out)
+{
+	return l7__hooks(c, out);
+}
+
+static size_t ops_prog_stats(const void *c, struct prog_stats *out, size_t max)
+{
+	return l7__prog_stats(c, out, max);
+}
+
+static void ops_losses(const void *c, struct losses *l)
+{
+	l7__losses(c, l);
+}
+
+const struct collector_ops l7_collector_ops = {
+	.name = "L7 capture",
+	.unavailable = "Betanet message, HTTP and BitChat metrics stay at zero",
+	.plan = l7__plan,
+	.open = ops_open,
+	.close = ops_close,
+	.epoll_fd = ops_epoll_fd,
+	.consume = ops_consume,
+	.map_fd = ops_map_fd,
+	.hooks = ops_hooks,
+	.prog_stats = ops_prog_stats,
+	.losses = ops_losses,
+};

@@ -12,11 +12,9 @@
 #include <linux/types.h>
 #include <l7.h> /* include/l7.h, not collect/l7.h */
 #include <tcp.h> /* include/tcp.h, not collect/tcp.h */
-#include "collect/tcp.h"
+#include "collect/collector.h"
 
 struct l7_collector;
-
-typedef void (*l7_event_fn)(void *ctx, const struct fp_l7_event *e);
 
 struct l7_collector_opts {
 	int flows_fd;	   /* the TCP collector's flow table */
@@ -29,21 +27,20 @@ struct l7_collector_opts {
 	 * for reordering (HTTP: a request is read before its response can be written) */
 	bool server_in_order[FP_MAX_SERVICES];
 	const char *disable; /* hook prefixes not to use (see tcp__plan) */
-	l7_event_fn on_event;
-	void *ctx;
+	struct collector_sinks sinks; /* chunk: each record, in its connection's order */
 };
 
-/* The hooks of the capture feature, for `fogprobe check`. Returns the count. */
 /* Will the send queues be read by the map iterator (else kept by the kernel at each
  * segment, read and write: tcp_collector_opts.sndq_services, FP_L7_SNDQ_KEEP)? */
 bool l7__sndq_iterator(const char *disable);
-size_t l7__plan(struct tcp_hook *hooks, size_t max, const char *disable);
+/* The hooks of the capture feature, for `fogprobe check`. Returns the count. */
+size_t l7__plan(struct hook *hooks, size_t max, const char *disable);
 
 /* 0 or -errno. Optional feature: the caller reports a failure and runs without it. */
 int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out);
 void l7__close(struct l7_collector *c); /* accepts NULL */
 
-typedef void (*l7_sndq_fn)(void *ctx, __u64 sk, __u64 conn_start, __u32 sndq);
+typedef void (*l7_sndq_fn)(void *ctx, uint64_t key, uint32_t sndq); /* streams__key() */
 
 /* The send queue of each established socket of the services that ask for it
  * (fp_l7_svc.sndq): read now by a map iterator, or where the kernel refuses iterators,
@@ -51,24 +48,22 @@ typedef void (*l7_sndq_fn)(void *ctx, __u64 sk, __u64 conn_start, __u32 sndq);
 int l7__read_sndq(struct l7_collector *c, l7_sndq_fn fn, void *ctx);
 
 int l7__epoll_fd(const struct l7_collector *c);
-/* Read the ring, then hand over (on_event) the records whose turn has come: a
+/* Read the ring, then hand over (sinks.chunk) the records whose turn has come: a
  * connection's records in the order of its bytes, some 50 ms after they happened
  * (model/reorder.h). Returns the records read or -errno. */
 int l7__consume(struct l7_collector *c);
 /* CLOCK_MONOTONIC ns: every record older than this has been handed over (a close's
  * grace is measured against it, not against the clock) */
 __u64 l7__released_until(const struct l7_collector *c);
-/* records handed over before their window because too many bytes were held */
-__u64 l7__reordered_early(const struct l7_collector *c);
 
-/* Records of an impossible shape, dropped (cumulative). */
-__u64 l7__malformed(const struct l7_collector *c);
 /* [0] events lost (ring full), [1] events sent; cumulative. */
 int l7__stats(const struct l7_collector *c, __u64 out[2]);
-size_t l7__hooks(const struct l7_collector *c, const struct tcp_hook **hooks);
+/* L7_RINGBUF_FULL and L7_MALFORMED */
+void l7__losses(const struct l7_collector *c, struct losses *l);
+size_t l7__hooks(const struct l7_collector *c, const struct hook **hooks);
 /* fd of one of the capture's maps by name (flows, l7_svc, l7_events, l7_stats, l7_ssl,
  * l7_tasks), for the TLS uprobes that feed the same ring; -ENOENT if there is none. */
 int l7__map_fd(const struct l7_collector *c, const char *name);
-size_t l7__prog_stats(const struct l7_collector *c, struct tcp_prog_stats *out, size_t max);
+size_t l7__prog_stats(const struct l7_collector *c, struct prog_stats *out, size_t max);
 
 #endif

@@ -160,3 +160,128 @@ bool probe__hook_disabled(const char *hook, const char *disable)
 	}
 	return false;
 }
+
+static bool probe_uncached(const char *spec)
+{
+	char cat[64], ev[64];
+
+	if (!strncmp(spec, "tp_btf/", 7))
+		return probe__tp_btf_loads(spec + 7);
+	if (!strncmp(spec, "iter/", 5))
+		return probe__iter_loads(spec + 5);
+	if (sscanf(spec, "raw_tp/%63[^/]/%63s", cat, ev) == 2)
+		return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1 &&
+		       probe__tracepoint_exists(cat, ev);
+	if (!strncmp(spec, "cgroup_skb", 10))
+		return probe__cgroup_skb_available();
+	if (sscanf(spec, "tracepoint/%63[^/]/%63s", cat, ev) == 2)
+		return probe__tracepoint_exists(cat, ev);
+	if (!strncmp(spec, "uprobe", 6))
+		return !access("/sys/bus/event_source/devices/uprobe/type", R_OK);
+	return false;
+}
+
+/* Probes load programs or read tracefs: each spec is asked once per process. Only the
+ * main thread plans hooks. */
+#define PROBE_CACHE 64
+static struct {
+	char spec[96];
+	bool ok;
+} probe_cache[PROBE_CACHE];
+static size_t probe_cached;
+
+bool probe__available(const char *spec)
+{
+	size_t i;
+	bool ok;
+
+	for (i = 0; i < probe_cached; i++)
+		if (!strcmp(probe_cache[i].spec, spec))
+			return probe_cache[i].ok;
+	ok = probe_uncached(spec);
+	if (probe_cached < PROBE_CACHE && strlen(spec) < sizeof(probe_cache[0].spec)) {
+		snprintf(probe_cache[probe_cached].spec, sizeof(probe_cache[0].spec), "%s", spec);
+		probe_cache[probe_cached++].ok = ok;
+	}
+	return ok;
+}
+
+static bool candidate_available(const struct hook_candidate *c)
+{
+	size_t i;
+
+	if (!c->probes)
+		return probe__available(c->hook);
+	for (i = 0; c->probes[i]; i++)
+		if (!probe__available(c->probes[i]))
+			return false;
+	return true;
+}
+
+size_t probe__plan(const struct hook_feature *f, size_t n, struct hook *hooks, size_t max,
+		   const char *disable)
+{
+	size_t i;
+	int j;
+
+	probe__ensure_tracefs();
+	for (i = 0; i < n && i < max; i++) {
+		struct hook *h = &hooks[i];
+
+		memset(h, 0, sizeof(*h));
+		h->feature = f[i].name;
+		h->required = f[i].required;
+		h->chosen = -1;
+		for (j = 0; j < HOOK_MAX_CANDIDATES && f[i].c[j].hook; j++) {
+			h->hook[j] = f[i].c[j].hook;
+			h->program[j] = f[i].c[j].programs[0];
+			h->disabled[j] = probe__hook_disabled(h->hook[j], disable);
+			h->available[j] = !h->disabled[j] && candidate_available(&f[i].c[j]);
+			if (h->available[j] && h->chosen < 0)
+				h->chosen = j;
+			h->n++;
+		}
+	}
+	return i;
+}
+
+size_t probe__prog_stats(const struct bpf_object *obj, struct prog_stats *out, size_t max)
+{
+	struct bpf_program *p;
+	size_t n = 0;
+
+	bpf_object__for_each_program(p, obj)
+	{
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd < 0 || n >= max)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		out[n].program = bpf_program__name(p);
+		out[n].run_time_ns = info.run_time_ns;
+		out[n].run_cnt = info.run_cnt;
+		out[n].recursion_misses = info.recursion_misses;
+		n++;
+	}
+	return n;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	enum log_level l = level == LIBBPF_WARN ? LOG_INFO : LOG_DEBUG;
+	char line[1024];
+
+	if (l > log__level())
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	log__print(l, "libbpf: %s", line);
+	return 0;
+}
+
+void probe__libbpf_logging(void)
+{
+	libbpf_set_print(libbpf_print);
+}

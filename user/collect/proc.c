@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
@@ -16,38 +17,38 @@
 
 #include "collect/proc.h"
 #include "collect/probe.h"
+#include "collect/services.h"
 #include "lib/log.h"
 #include "proc.skel.h"
 
 _Static_assert(sizeof(struct fp_proc_event) == 88, "fp_proc_event layout");
 _Static_assert(sizeof(struct fp_runq_hist) == (FP_RUNQ_SLOTS + 3) * 8, "fp_runq_hist layout");
 
-#define RUNQ_PROGS 3
+#define RUNQ_PROGS HOOK_MAX_PROGS
 
-struct candidate {
-	const char *hook;
-	const char *programs[RUNQ_PROGS]; /* every program the hook needs; [0] is reported */
-};
-
-struct feature {
-	const char *name;
-	struct candidate c[TCP_MAX_CANDIDATES];
-};
+static const char *const runq_btf_probes[] = { "tp_btf/sched_switch", "tp_btf/sched_wakeup", NULL };
+static const char *const runq_raw_probes[] = { "raw_tp/sched/sched_switch",
+					       "raw_tp/sched/sched_wakeup_new", NULL };
 
 /* Best hook first. No feature is required: the TCP probe runs without all of them. */
-static const struct feature features[] = {
+static const struct hook_feature features[] = {
 	{ "runqueue_latency",
+	  false,
 	  { { "tp_btf/sched_{wakeup,wakeup_new,switch}",
-	      { "runq_switch_btf", "runq_wakeup_btf", "runq_wakeup_new_btf" } },
+	      { "runq_switch_btf", "runq_wakeup_btf", "runq_wakeup_new_btf" },
+	      runq_btf_probes },
 	    { "raw_tp/sched_{wakeup,wakeup_new,switch}",
-	      { "runq_switch_raw", "runq_wakeup_raw", "runq_wakeup_new_raw" } } } },
-	{ "process_forks", { { "tracepoint/sched/sched_process_fork", { "handle_fork" } } } },
+	      { "runq_switch_raw", "runq_wakeup_raw", "runq_wakeup_new_raw" },
+	      runq_raw_probes } } },
+	{ "process_forks", false, { { "tracepoint/sched/sched_process_fork", { "handle_fork" } } } },
 	{ "fatal_signals",
+	  false,
 	  { { "tracepoint/signal/signal_deliver", { "handle_signal_deliver" } } } },
 	{ "signal_senders",
+	  false,
 	  { { "tracepoint/signal/signal_generate", { "handle_signal_generate" } } } },
-	{ "oom_kills", { { "tracepoint/oom/mark_victim", { "handle_mark_victim" } } } },
-	{ "process_exits", { { "tracepoint/sched/sched_process_exit", { "handle_exit" } } } },
+	{ "oom_kills", false, { { "tracepoint/oom/mark_victim", { "handle_mark_victim" } } } },
+	{ "process_exits", false, { { "tracepoint/sched/sched_process_exit", { "handle_exit" } } } },
 };
 #define N_FEATURES (sizeof(features) / sizeof(features[0]))
 
@@ -55,51 +56,60 @@ struct proc_collector {
 	struct proc_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *links[N_FEATURES][RUNQ_PROGS];
-	struct tcp_hook hooks[N_FEATURES];
-	proc_event_fn on_event;
-	void *ctx;
+	struct hook hooks[N_FEATURES];
+	struct collector_sinks sinks;
+	const struct config *cfg; /* services named in debug logs */
+	char cgroot[256];
 	int ncpu;
 	__u64 malformed;
 };
 
-static bool hook_available(const char *hook)
+size_t proc__plan(struct hook *hooks, size_t max, const char *disable)
 {
-	char cat[64], ev[64];
-
-	if (!strncmp(hook, "tp_btf/", 7))
-		return probe__tp_btf_loads("sched_switch") && probe__tp_btf_loads("sched_wakeup");
-	if (!strncmp(hook, "raw_tp/", 7))
-		return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1 &&
-		       probe__tracepoint_exists("sched", "sched_switch") &&
-		       probe__tracepoint_exists("sched", "sched_wakeup_new");
-	if (sscanf(hook, "tracepoint/%63[^/]/%63s", cat, ev) == 2)
-		return probe__tracepoint_exists(cat, ev);
-	return false;
+	return probe__plan(features, N_FEATURES, hooks, max, disable);
 }
 
-size_t proc__plan(struct tcp_hook *hooks, size_t max, const char *disable)
+static uint64_t mono_ns(void)
 {
-	size_t i;
-	int j;
+	struct timespec now;
 
-	probe__ensure_tracefs();
-	for (i = 0; i < N_FEATURES && i < max; i++) {
-		struct tcp_hook *h = &hooks[i];
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + now.tv_nsec;
+}
 
-		memset(h, 0, sizeof(*h));
-		h->feature = features[i].name;
-		h->chosen = -1;
-		for (j = 0; j < TCP_MAX_CANDIDATES && features[i].c[j].hook; j++) {
-			h->hook[j] = features[i].c[j].hook;
-			h->program[j] = features[i].c[j].programs[0];
-			h->disabled[j] = probe__hook_disabled(h->hook[j], disable);
-			h->available[j] = !h->disabled[j] && hook_available(h->hook[j]);
-			if (h->available[j] && h->chosen < 0)
-				h->chosen = j;
-			h->n++;
-		}
-	}
-	return i;
+/* An exit or OOM record as a typed proc_exit. */
+static void deliver(struct proc_collector *c, const struct fp_proc_event *e)
+{
+	int n_services = c->cfg ? c->cfg->n_services : FP_MAX_SERVICES;
+	char comm[FP_COMM_LEN + 1], sender[FP_COMM_LEN + 1], cg[512];
+	struct proc_exit x = {
+		.type = e->type == FP_PROC_OOM ? PROC_RECORD_OOM : PROC_RECORD_EXIT,
+		.svc = e->svc < n_services ? e->svc : -1,
+		.comm = comm,
+		.pid = e->pid,
+		.exit_code = e->exit_code,
+		.sig = e->sig,
+		.si_code = e->si_code,
+		.oom = e->oom,
+		.anon_rss_bytes = e->anon_rss_kb * 1024,
+		.sender_pid = e->sender_pid,
+		.sender_comm = sender,
+	};
+	struct timespec wall;
+	uint64_t now = mono_ns();
+
+	memcpy(comm, e->comm, FP_COMM_LEN);
+	comm[FP_COMM_LEN] = '\0';
+	memcpy(sender, e->sender_comm, FP_COMM_LEN);
+	sender[FP_COMM_LEN] = '\0';
+	clock_gettime(CLOCK_REALTIME, &wall);
+	x.unix_time = wall.tv_sec + wall.tv_nsec / 1e9 - (now > e->ts_ns ? (now - e->ts_ns) / 1e9 : 0);
+	/* The cgroup outlives its last process long enough to be found by id. */
+	if (x.type == PROC_RECORD_EXIT && e->cgroup_id && c->cgroot[0] &&
+	    !proc__cgroup_path(c->cgroot, e->cgroup_id, cg, sizeof(cg)))
+		x.cgroup = cg;
+	if (c->sinks.process)
+		c->sinks.process(c->sinks.ctx, &x);
 }
 
 static int handle(void *ctx, void *data, size_t size)
@@ -111,8 +121,7 @@ static int handle(void *ctx, void *data, size_t size)
 		c->malformed++;
 		return 0;
 	}
-	if (c->on_event)
-		c->on_event(c->ctx, e);
+	deliver(c, e);
 	return 0;
 }
 
@@ -127,7 +136,7 @@ static int load(struct proc_collector *c)
 		return -errno;
 	bpf_object__for_each_program(p, c->skel->obj) bpf_program__set_autoload(p, false);
 	for (i = 0; i < N_FEATURES; i++) {
-		const struct tcp_hook *h = &c->hooks[i];
+		const struct hook *h = &c->hooks[i];
 
 		if (h->chosen < 0)
 			continue;
@@ -144,7 +153,7 @@ static int load(struct proc_collector *c)
 	/* A trampoline hook that passed its probe can still fail to verify: fall back. */
 	err = -EINVAL;
 	for (i = 0; i < N_FEATURES; i++) {
-		struct tcp_hook *h = &c->hooks[i];
+		struct hook *h = &c->hooks[i];
 
 		if (h->chosen >= 0 && !strncmp(h->hook[h->chosen], "tp_btf/", 7)) {
 			h->available[h->chosen] = false;
@@ -168,8 +177,8 @@ static void attach(struct proc_collector *c)
 	int k;
 
 	for (i = 0; i < N_FEATURES; i++) {
-		struct tcp_hook *h = &c->hooks[i];
-		const struct candidate *cand;
+		struct hook *h = &c->hooks[i];
+		const struct hook_candidate *cand;
 
 		if (h->chosen < 0)
 			continue;
@@ -210,8 +219,9 @@ int proc__open(const struct proc_collector_opts *opts, struct proc_collector **o
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->on_event = opts->on_event;
-	c->ctx = opts->ctx;
+	c->sinks = opts->sinks;
+	c->cfg = opts->cfg;
+	snprintf(c->cgroot, sizeof(c->cgroot), "%s", opts->cgroot ? opts->cgroot : "");
 	c->ncpu = libbpf_num_possible_cpus();
 	if (c->ncpu <= 0) {
 		err = c->ncpu ?: -EINVAL;
@@ -295,11 +305,12 @@ int proc__count_tasks(struct proc_collector *c, __u32 counts[FP_MAX_SERVICES])
 	}
 }
 
-int proc__read_runq(struct proc_collector *c, struct fp_runq_hist out[FP_MAX_SERVICES])
+_Static_assert(FP_RUNQ_SLOTS == RUNQ_SLOTS, "run-queue slots");
+
+int proc__read_runq(struct proc_collector *c, struct runq_hist out[FP_MAX_SERVICES])
 {
-	int fd = bpf_map__fd(c->skel->maps.runq_hist), cpu;
+	int fd = bpf_map__fd(c->skel->maps.runq_hist), cpu, w;
 	struct fp_runq_hist *v;
-	size_t w, words = sizeof(*v) / sizeof(__u64);
 	__u32 k;
 
 	v = calloc(c->ncpu, sizeof(*v));
@@ -307,52 +318,57 @@ int proc__read_runq(struct proc_collector *c, struct fp_runq_hist out[FP_MAX_SER
 		return -ENOMEM;
 	memset(out, 0, FP_MAX_SERVICES * sizeof(*out));
 	for (k = 0; k < FP_MAX_SERVICES; k++) {
-		__u64 *sum = (__u64 *)&out[k];
-
 		if (bpf_map_lookup_elem(fd, &k, v)) {
 			int err = -errno;
 
 			free(v);
 			return err;
 		}
-		for (cpu = 0; cpu < c->ncpu; cpu++)
-			for (w = 0; w < words; w++)
-				sum[w] += ((__u64 *)&v[cpu])[w];
+		for (cpu = 0; cpu < c->ncpu; cpu++) {
+			for (w = 0; w < FP_RUNQ_SLOTS; w++)
+				out[k].slots[w] += v[cpu].slots[w];
+			out[k].sum_ns += v[cpu].sum_ns;
+			out[k].count += v[cpu].count;
+		}
 	}
 	free(v);
 	return 0;
 }
 
-int proc__lost(struct proc_collector *c, __u64 out[FP_PROC_LOSTS + 1])
+void proc__losses(const struct proc_collector *c, struct losses *l)
 {
+	static const enum loss_reason reason[FP_PROC_LOSTS] = {
+		[FP_PROC_LOST_RINGBUF] = LOSS_PROC_RINGBUF_FULL,
+		[FP_PROC_LOST_TASKS] = LOSS_PROC_TASK_MAP_FULL,
+		[FP_PROC_LOST_START] = LOSS_RUNQUEUE_START_MAP_FULL,
+	};
 	int fd = bpf_map__fd(c->skel->maps.lost_proc), cpu;
-	__u64 *v;
+	__u64 *v, n;
 	__u32 k;
 
 	v = calloc(c->ncpu, sizeof(*v));
 	if (!v)
-		return -ENOMEM;
+		return;
 	for (k = 0; k < FP_PROC_LOSTS; k++) {
-		out[k] = 0;
-		if (bpf_map_lookup_elem(fd, &k, v))
-			continue;
-		for (cpu = 0; cpu < c->ncpu; cpu++)
-			out[k] += v[cpu];
+		n = 0;
+		if (!bpf_map_lookup_elem(fd, &k, v))
+			for (cpu = 0; cpu < c->ncpu; cpu++)
+				n += v[cpu];
+		losses__set(l, reason[k], n);
 	}
-	out[FP_PROC_LOSTS] = c->malformed;
+	losses__set(l, LOSS_PROC_MALFORMED, c->malformed);
 	free(v);
-	return 0;
 }
 
-size_t proc__hooks(const struct proc_collector *c, const struct tcp_hook **hooks)
+size_t proc__hooks(const struct proc_collector *c, const struct hook **hooks)
 {
 	*hooks = c->hooks;
 	return N_FEATURES;
 }
 
-size_t proc__prog_stats(const struct proc_collector *c, struct tcp_prog_stats *out, size_t max)
+size_t proc__prog_stats(const struct proc_collector *c, struct prog_stats *out, size_t max)
 {
-	return tcp__object_prog_stats(c->skel->obj, out, max);
+	return probe__prog_stats(c->skel->obj, out, max);
 }
 
 /* ---- /proc scan -------------------------------------------------------------------- */
@@ -630,3 +646,60 @@ int proc__cgroup_path(const char *cgroot, __u64 id, char *buf, size_t len)
 	snprintf(buf, len, "%s", path + root);
 	return 0;
 }
+
+/* ---- the collector interface ---- */
+
+static int ops_open(const struct collector_env *env, void **out)
+{
+	struct proc_collector_opts o = {
+		.disable = env->disable,
+		.cfg = env->cfg,
+		.cgroot = env->cgroot,
+		.sinks = env->sinks,
+	};
+
+	return proc__open(&o, (struct proc_collector **)out);
+}
+
+static void ops_close(void *c)
+{
+	proc__close(c);
+}
+
+static int ops_epoll_fd(const void *c)
+{
+	return proc__epoll_fd(c);
+}
+
+static int ops_consume(void *c)
+{
+	return proc__consume(c);
+}
+
+static size_t ops_hooks(const void *c, const struct hook **out)
+{
+	return proc__hooks(c, out);
+}
+
+static size_t ops_prog_stats(const void *c, struct prog_stats *out, size_t max)
+{
+	return proc__prog_stats(c, out, max);
+}
+
+static void ops_losses(const void *c, struct losses *l)
+{
+	proc__losses(c, l);
+}
+
+const struct collector_ops proc_collector_ops = {
+	.name = "process signals",
+	.unavailable = "no run-queue, crash or OOM metrics",
+	.plan = proc__plan,
+	.open = ops_open,
+	.close = ops_close,
+	.epoll_fd = ops_epoll_fd,
+	.consume = ops_consume,
+	.hooks = ops_hooks,
+	.prog_stats = ops_prog_stats,
+	.losses = ops_losses,
+};

@@ -13,21 +13,22 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include <proc.h> /* include/proc.h, not collect/proc.h */
-#include "collect/tcp.h"
-#include "collect/services.h"
+#include <tcp.h>
+#include "collect/collector.h"
+#include "model/process.h"
 
 struct proc_collector;
-
-typedef void (*proc_event_fn)(void *ctx, const struct fp_proc_event *e);
+struct service_tables;
 
 struct proc_collector_opts {
 	const char *disable; /* hook prefixes not to use (see tcp__plan) */
-	proc_event_fn on_event;
-	void *ctx;
+	const struct config *cfg; /* service ids above its count are "none" */
+	const char *cgroot; /* cgroup v2 mount: the exited process's cgroup path */
+	struct collector_sinks sinks; /* process: each exit and OOM kill */
 };
 
 /* The hooks of the process features, for `fogprobe check`. Returns the count. */
-size_t proc__plan(struct tcp_hook *hooks, size_t max, const char *disable);
+size_t proc__plan(struct hook *hooks, size_t max, const char *disable);
 
 /* 0 or -errno. Optional: the caller reports a failure and runs without it. */
 int proc__open(const struct proc_collector_opts *opts, struct proc_collector **out);
@@ -42,12 +43,12 @@ int proc__add_task(struct proc_collector *c, __u32 tgid, __u8 svc);
  * (threads a service process created count too, while they live). */
 int proc__count_tasks(struct proc_collector *c, __u32 counts[FP_MAX_SERVICES]);
 /* Run-queue histograms per service, summed over CPUs. */
-int proc__read_runq(struct proc_collector *c, struct fp_runq_hist out[FP_MAX_SERVICES]);
-/* Losses (enum fp_proc_lost) plus records userspace dropped as malformed at [FP_PROC_LOSTS]. */
-int proc__lost(struct proc_collector *c, __u64 out[FP_PROC_LOSTS + 1]);
+int proc__read_runq(struct proc_collector *c, struct runq_hist out[FP_MAX_SERVICES]);
+/* The kernel's losses (ring, task map, run-queue starts) and malformed records. */
+void proc__losses(const struct proc_collector *c, struct losses *l);
 
-size_t proc__hooks(const struct proc_collector *c, const struct tcp_hook **hooks);
-size_t proc__prog_stats(const struct proc_collector *c, struct tcp_prog_stats *out, size_t max);
+size_t proc__hooks(const struct proc_collector *c, const struct hook **hooks);
+size_t proc__prog_stats(const struct proc_collector *c, struct prog_stats *out, size_t max);
 
 /*
  * Processes holding a listening TCP socket on a port of a service, by the same rule as

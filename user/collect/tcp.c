@@ -11,6 +11,7 @@
 
 #include "collect/tcp.h"
 #include "collect/probe.h"
+#include "collect/services.h"
 #include "lib/log.h"
 #include "tcp.skel.h"
 
@@ -22,37 +23,26 @@ _Static_assert(sizeof(struct fp_tuple_key) == 40, "fp_tuple_key layout");
 _Static_assert(sizeof(struct fp_conn_event) == 112, "fp_conn_event layout");
 _Static_assert(sizeof(struct fp_svc_stats) % 8 == 0, "fp_svc_stats layout");
 
-struct candidate {
-	const char *hook;
-	const char *program;
-};
-
-struct feature {
-	const char *name;
-	bool required;
-	struct candidate c[TCP_MAX_CANDIDATES];
-};
-
 /* Best hook first. tp_btf reads the kernel's structs directly (no tracefs buffer copy). */
-static const struct feature features[] = {
-	{ "lifecycle", true, { { "tracepoint/sock/inet_sock_set_state", "handle_set_state" } } },
-	{ "throughput_tx", true, { { "cgroup_skb/egress", "count_egress" } } },
-	{ "throughput_rx", true, { { "cgroup_skb/ingress", "count_ingress" } } },
+static const struct hook_feature features[] = {
+	{ "lifecycle", true, { { "tracepoint/sock/inet_sock_set_state", { "handle_set_state" } } } },
+	{ "throughput_tx", true, { { "cgroup_skb/egress", { "count_egress" } } } },
+	{ "throughput_rx", true, { { "cgroup_skb/ingress", { "count_ingress" } } } },
 	{ "retransmits",
 	  false,
-	  { { "tp_btf/tcp_retransmit_skb", "handle_retransmit_btf" },
-	    { "tracepoint/tcp/tcp_retransmit_skb", "handle_retransmit" } } },
+	  { { "tp_btf/tcp_retransmit_skb", { "handle_retransmit_btf" } },
+	    { "tracepoint/tcp/tcp_retransmit_skb", { "handle_retransmit" } } } },
 	{ "synack_retransmits",
 	  false,
-	  { { "tracepoint/tcp/tcp_retransmit_synack", "handle_retransmit_synack" } } },
-	{ "resets_rx", false, { { "tracepoint/tcp/tcp_receive_reset", "handle_receive_reset" } } },
-	{ "resets_tx", false, { { "tracepoint/tcp/tcp_send_reset", "handle_send_reset" } } },
+	  { { "tracepoint/tcp/tcp_retransmit_synack", { "handle_retransmit_synack" } } } },
+	{ "resets_rx", false, { { "tracepoint/tcp/tcp_receive_reset", { "handle_receive_reset" } } } },
+	{ "resets_tx", false, { { "tracepoint/tcp/tcp_send_reset", { "handle_send_reset" } } } },
 	/* RTT is sampled by the ingress program (tp->srtt_us, once per round trip). */
-	{ "rtt", false, { { "cgroup_skb/ingress", "count_ingress" } } },
+	{ "rtt", false, { { "cgroup_skb/ingress", { "count_ingress" } } } },
 	{ "drops",
 	  false,
-	  { { "tp_btf/kfree_skb", "handle_kfree_skb_btf" },
-	    { "tracepoint/skb/kfree_skb", "handle_kfree_skb" } } },
+	  { { "tp_btf/kfree_skb", { "handle_kfree_skb_btf" } },
+	    { "tracepoint/skb/kfree_skb", { "handle_kfree_skb" } } } },
 };
 #define N_FEATURES (sizeof(features) / sizeof(features[0]))
 
@@ -60,79 +50,55 @@ struct tcp_collector {
 	struct tcp_bpf *skel;
 	struct ring_buffer *rb;
 	struct bpf_link *links[N_FEATURES];
-	struct tcp_hook hooks[N_FEATURES];
+	struct hook hooks[N_FEATURES];
 	int cgroup_fd;
 	int stats_fd; /* BPF_ENABLE_STATS: run time is measured while this is open */
 	int ncpu;
-	tcp_event_fn on_event;
-	void *ctx;
+	bool cgroup_net;
+	struct collector_sinks sinks;
 	char *reason_names[FP_DROP_REASONS];
+	const char *reason_view[FP_DROP_REASONS]; /* every code named (tcp_snapshot) */
+	__u64 lost[FP_LOST_SLOTS]; /* as of the last tcp__read */
+	__u64 flows_live;
+	__u64 evicted_max; /* inserted - deleted - live is read racily: kept monotonic */
+	struct fp_svc_stats raw_stats[FP_MAX_SERVICES * FP_KINDS]; /* tcp__read's buffer */
 	struct cgroup_net *cg; /* the last tcp__read_cgroups() */
 	size_t n_cg;
 };
 
-static bool hook_available(const char *hook)
+size_t tcp__plan(struct hook *hooks, size_t max, const char *disable)
 {
-	char cat[64], ev[64];
-
-	if (!strncmp(hook, "tp_btf/", 7))
-		return probe__tp_btf_loads(hook + 7);
-	if (!strncmp(hook, "cgroup_skb/", 11))
-		return probe__cgroup_skb_available();
-	if (sscanf(hook, "tracepoint/%63[^/]/%63s", cat, ev) == 2)
-		return probe__tracepoint_exists(cat, ev);
-	return false;
-}
-
-size_t tcp__plan(struct tcp_hook *hooks, size_t max, const char *disable)
-{
-	size_t i;
-	int j;
-
-	probe__ensure_tracefs();
-	for (i = 0; i < N_FEATURES && i < max; i++) {
-		struct tcp_hook *h = &hooks[i];
-
-		memset(h, 0, sizeof(*h));
-		h->feature = features[i].name;
-		h->required = features[i].required;
-		h->chosen = -1;
-		for (j = 0; j < TCP_MAX_CANDIDATES && features[i].c[j].hook; j++) {
-			h->hook[j] = features[i].c[j].hook;
-			h->program[j] = features[i].c[j].program;
-			h->disabled[j] = probe__hook_disabled(h->hook[j], disable);
-			h->available[j] = hook_available(h->hook[j]);
-			if (h->disabled[j])
-				h->available[j] = false;
-			if (h->available[j] && h->chosen < 0)
-				h->chosen = j;
-			h->n++;
-		}
-	}
-	return i;
-}
-
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	/* libbpf's own output goes one level down: its warnings are our info. */
-	enum log_level l = level == LIBBPF_WARN ? LOG_INFO : LOG_DEBUG;
-	char line[1024];
-
-	if (l > log__level())
-		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	log__print(l, "libbpf: %s", line);
-	return 0;
+	return probe__plan(features, N_FEATURES, hooks, max, disable);
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	struct tcp_collector *c = ctx;
 
-	if (size < sizeof(struct fp_conn_event))
+	const struct fp_conn_event *r = data;
+	struct conn_event e;
+
+	if (size < sizeof(*r) || !c->sinks.conn)
 		return 0;
-	if (c->on_event)
-		c->on_event(c->ctx, data);
+	e = (struct conn_event){
+		.type = r->type,
+		.svc = r->svc < FP_MAX_SERVICES ? r->svc : -1,
+		.end = r->kind < FP_KINDS ? (enum tcp_end)r->kind : TCP_END_CLIENT,
+		.key = streams__key(r->sk, r->conn_start),
+		.ts_ns = r->ts_ns,
+		.duration_ns = r->duration_ns,
+		.pid = r->pid,
+		.sk = r->sk,
+		.conn_start = r->conn_start,
+		.netns = r->netns,
+		.lport = r->lport,
+		.rport = r->rport,
+		.sk_err = r->sk_err,
+		.reason = r->reason,
+	};
+	memcpy(e.comm, r->comm, FP_COMM_LEN);
+	e.comm[FP_COMM_LEN] = '\0';
+	c->sinks.conn(c->sinks.ctx, &e);
 	return 0;
 }
 
@@ -203,7 +169,7 @@ static int attach_hooks(struct tcp_collector *c)
 	size_t i;
 
 	for (i = 0; i < N_FEATURES; i++) {
-		struct tcp_hook *h = &c->hooks[i];
+		struct hook *h = &c->hooks[i];
 		struct bpf_program *p;
 		struct bpf_link *l;
 
@@ -260,7 +226,7 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 		return -errno;
 	bpf_object__for_each_program(p, c->skel->obj) bpf_program__set_autoload(p, false);
 	for (i = 0; i < N_FEATURES; i++) {
-		struct tcp_hook *h = &c->hooks[i];
+		struct hook *h = &c->hooks[i];
 
 		if (h->chosen < 0)
 			continue;
@@ -277,7 +243,7 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 		return 0;
 	/* A fast hook that passed its probe can still fail to verify: fall back once. */
 	for (i = 0; i < N_FEATURES; i++) {
-		struct tcp_hook *h = &c->hooks[i];
+		struct hook *h = &c->hooks[i];
 
 		if (h->chosen >= 0 && !strncmp(h->hook[h->chosen], "tp_btf/", 7)) {
 			h->available[h->chosen] = false;
@@ -300,16 +266,16 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 {
 	struct tcp_collector *c;
 	char cgroot[256];
+	unsigned i;
 	int err;
 
-	libbpf_set_print(libbpf_print);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
 	c->cgroup_fd = -1;
 	c->stats_fd = -1;
-	c->on_event = opts->on_event;
-	c->ctx = opts->ctx;
+	c->sinks = opts->sinks;
+	c->cgroup_net = opts->cgroup_net;
 	c->ncpu = libbpf_num_possible_cpus();
 	if (c->ncpu <= 0) {
 		err = c->ncpu ?: -EINVAL;
@@ -348,6 +314,8 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 	if (err)
 		goto cleanup;
 	load_reason_names(c);
+	for (i = 0; i < FP_DROP_REASONS; i++)
+		c->reason_view[i] = tcp__drop_reason_name(c, i);
 	*out = c;
 	return 0;
 cleanup:
@@ -455,8 +423,13 @@ static int read_flows(struct tcp_collector *c, struct tcp_snapshot *s)
 			}
 			done = true;
 		}
-		for (i = 0; i < count; i++)
-			flows__add_flow(s, &vals[i]);
+		for (i = 0; i < count; i++) {
+			const struct fp_flow *f = &vals[i];
+
+			s->flows_live++;
+			if (f->svc < FP_MAX_SERVICES && f->kind < FP_KINDS && f->established)
+				s->open[f->svc][f->kind]++;
+		}
 		in_tok = out_tok;
 		first = false;
 	}
@@ -466,34 +439,75 @@ cleanup:
 	return err;
 }
 
+_Static_assert(FP_MAX_SERVICES == TCP_MAX_SERVICES, "service ids");
+_Static_assert((int)FP_KINDS == (int)TCP_ENDS && (int)FP_DIRS == (int)TCP_DIRS,
+	       "ends and directions");
+_Static_assert((int)FP_CONNFAILS == (int)TCP_CONNFAILS &&
+		       (int)FP_CONNFAIL_OTHER == (int)TCP_CONNFAIL_OTHER,
+	       "connect failure reasons");
+_Static_assert(FP_LAT_BOUNDS == TCP_LAT_BOUNDS && FP_DROP_REASONS == TCP_DROP_REASONS,
+	       "histogram bounds and drop reasons");
+_Static_assert((int)FP_EV_OPEN == (int)CONN_OPEN && (int)FP_EV_RESET == (int)CONN_RESET,
+	       "event types");
+
+static void convert_stats(struct tcp_service_stats *to, const struct fp_svc_stats *from)
+{
+	int i;
+
+	for (i = 0; i < FP_DIRS; i++) {
+		to->bytes[i] = from->bytes[i];
+		to->segs[i] = from->segs[i];
+		to->resets[i] = from->resets[i];
+	}
+	to->retrans_segs = from->retrans_segs;
+	to->opens = from->opens;
+	to->closes = from->closes;
+	for (i = 0; i < FP_CONNFAILS; i++)
+		to->conn_fail[i] = from->conn_fail[i];
+	to->timeouts = from->timeouts;
+	for (i = 0; i <= FP_LAT_BOUNDS; i++) {
+		to->rtt_bucket[i] = from->rtt_bucket[i];
+		to->conn_bucket[i] = from->conn_bucket[i];
+	}
+	to->rtt_sum_us = from->rtt_sum_us;
+	to->conn_sum_us = from->conn_sum_us;
+}
+
 int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 {
+	struct fp_svc_stats *stats = c->raw_stats;
 	int fd_lis = bpf_map__fd(c->skel->maps.listeners);
 	struct fp_listener_key lk, lnext, *lkp = NULL;
 	struct fp_listener l;
-	int err;
+	int err, k;
 
 	err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.svc_stats),
-			      FP_MAX_SERVICES * FP_KINDS, sizeof(struct fp_svc_stats), s->stats);
+			      FP_MAX_SERVICES * FP_KINDS, sizeof(struct fp_svc_stats), stats);
 	if (!err)
 		err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.drop_stats),
 				      (FP_MAX_SERVICES + 1) * FP_DROP_REASONS, sizeof(__u64),
 				      s->drops);
 	if (!err)
 		err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.lost_stats), FP_LOST_SLOTS,
-				      sizeof(__u64), s->lost);
+				      sizeof(__u64), c->lost);
 	if (err)
 		return err;
-	flows__reset_gauges(s);
+	for (k = 0; k < FP_MAX_SERVICES * FP_KINDS; k++)
+		convert_stats(&s->stats[k / FP_KINDS][k % FP_KINDS], &stats[k]);
+	s->drop_reason_names = c->reason_view;
+	memset(s->open, 0, sizeof(s->open));
+	memset(s->listeners, 0, sizeof(s->listeners));
+	s->flows_live = 0;
 	err = read_flows(c, s);
 	if (err)
 		return err;
+	c->flows_live = s->flows_live;
 	/* listeners: a few entries, plain iteration */
 	while (!bpf_map_get_next_key(fd_lis, lkp, &lnext)) {
 		lk = lnext;
 		lkp = &lk;
-		if (!bpf_map_lookup_elem(fd_lis, &lk, &l))
-			flows__add_listener(s, &l);
+		if (!bpf_map_lookup_elem(fd_lis, &lk, &l) && l.svc < FP_MAX_SERVICES)
+			s->listeners[l.svc] += l.count;
 	}
 	return 0;
 }
@@ -568,58 +582,117 @@ size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u6
 	return n;
 }
 
-int tcp__flows_fd(const struct tcp_collector *c)
-{
-	return bpf_map__fd(c->skel->maps.flows);
-}
-
-int tcp__sndq_fd(const struct tcp_collector *c)
-{
-	return bpf_map__fd(c->skel->maps.sndq_now);
-}
-
-int tcp__gone_flows_fd(const struct tcp_collector *c)
-{
-	return bpf_map__fd(c->skel->maps.gone_flows);
-}
-
 int tcp__epoll_fd(const struct tcp_collector *c)
 {
 	return ring_buffer__epoll_fd(c->rb);
 }
 
-size_t tcp__hooks(const struct tcp_collector *c, const struct tcp_hook **hooks)
+size_t tcp__hooks(const struct tcp_collector *c, const struct hook **hooks)
 {
 	*hooks = c->hooks;
 	return N_FEATURES;
 }
 
-size_t tcp__object_prog_stats(const struct bpf_object *obj, struct tcp_prog_stats *out,
-			      size_t max)
+size_t tcp__prog_stats(const struct tcp_collector *c, struct prog_stats *out, size_t max)
 {
-	struct bpf_program *p;
-	size_t n = 0;
-
-	bpf_object__for_each_program(p, obj)
-	{
-		struct bpf_prog_info info = {};
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(p);
-
-		if (fd < 0 || n >= max)
-			continue;
-		if (bpf_obj_get_info_by_fd(fd, &info, &len))
-			continue;
-		out[n].program = bpf_program__name(p);
-		out[n].run_time_ns = info.run_time_ns;
-		out[n].run_cnt = info.run_cnt;
-		out[n].recursion_misses = info.recursion_misses;
-		n++;
-	}
-	return n;
+	return probe__prog_stats(c->skel->obj, out, max);
 }
 
-size_t tcp__prog_stats(const struct tcp_collector *c, struct tcp_prog_stats *out, size_t max)
+void tcp__losses(const struct tcp_collector *c, struct losses *l)
 {
-	return tcp__object_prog_stats(c->skel->obj, out, max);
+	static const enum loss_reason slot[FP_LOSTS] = {
+		[FP_LOST_RINGBUF] = LOSS_RINGBUF_FULL,
+		[FP_LOST_LISTENER_MAP] = LOSS_LISTENER_MAP_FULL,
+		[FP_LOST_FLOW_INSERT] = LOSS_FLOW_MAP_UPDATE,
+		[FP_LOST_TUPLE_INSERT] = LOSS_TUPLE_MAP_UPDATE,
+	};
+	struct tcp_collector *w = (struct tcp_collector *)c; /* the monotonic maximum */
+	__u64 in = c->lost[FP_STAT_FLOWS_INSERTED], out = c->lost[FP_STAT_FLOWS_DELETED];
+	__u64 evicted;
+	int i;
+
+	for (i = 0; i < FP_LOSTS; i++)
+		losses__set(l, slot[i], c->lost[i]);
+	/* Flows the LRU evicted without a close: inserted - deleted - live. Evictions only
+	 * happen when the table is full, so this is the map-full loss count. */
+	evicted = in > out + c->flows_live ? in - out - c->flows_live : 0;
+	if (evicted > w->evicted_max)
+		w->evicted_max = evicted;
+	losses__set(l, LOSS_FLOW_EVICTED, c->evicted_max);
+	if (c->cgroup_net)
+		losses__set(l, LOSS_CGROUP_MAP_FULL, c->lost[FP_LOST_CGROUP_MAP]);
 }
+
+/* ---- the collector interface ---- */
+
+static int ops_open(const struct collector_env *env, void **out)
+{
+	struct tcp_collector_opts o = {
+		.disable = env->disable,
+		.cgroup_net = env->cfg->containers.enabled,
+		.sinks = env->sinks,
+	};
+	int k;
+
+	/* send queues kept by the kernel only where no iterator reads them */
+	for (k = 0; !env->sndq_iterator && k < env->cfg->n_services && k < FP_MAX_SERVICES; k++)
+		if (env->cfg->services[k].protocol == FP_PROTO_WEBSOCKET) /* message_queue_size */
+			o.sndq_services |= 1u << k;
+	return tcp__open(&o, env->tables, (struct tcp_collector **)out);
+}
+
+static void ops_close(void *c)
+{
+	tcp__close(c);
+}
+
+static int ops_epoll_fd(const void *c)
+{
+	return tcp__epoll_fd(c);
+}
+
+static int ops_consume(void *c)
+{
+	return tcp__poll(c, 0);
+}
+
+static int ops_map_fd(const void *v, const char *name)
+{
+	const struct tcp_collector *c = v;
+
+	if (!strcmp(name, FP_MAP_FLOWS))
+		return bpf_map__fd(c->skel->maps.flows);
+	if (!strcmp(name, FP_MAP_GONE_FLOWS))
+		return bpf_map__fd(c->skel->maps.gone_flows);
+	if (!strcmp(name, FP_MAP_SNDQ))
+		return bpf_map__fd(c->skel->maps.sndq_now);
+	return -ENOENT;
+}
+
+static size_t ops_hooks(const void *c, const struct hook **out)
+{
+	return tcp__hooks(c, out);
+}
+
+static size_t ops_prog_stats(const void *c, struct prog_stats *out, size_t max)
+{
+	return tcp__prog_stats(c, out, max);
+}
+
+static void ops_losses(const void *c, struct losses *l)
+{
+	tcp__losses(c, l);
+}
+
+const struct collector_ops tcp_collector_ops = {
+	.name = "TCP probe",
+	.plan = tcp__plan,
+	.open = ops_open,
+	.close = ops_close,
+	.epoll_fd = ops_epoll_fd,
+	.consume = ops_consume,
+	.map_fd = ops_map_fd,
+	.hooks = ops_hooks,
+	.prog_stats = ops_prog_stats,
+	.losses = ops_losses,
+};

@@ -12,29 +12,13 @@
 #include <stdint.h>
 #include <linux/types.h>
 #include <tcp.h> /* include/tcp.h, not collect/tcp.h */
-#include "collect/host.h"
-#include "model/flows.h"
-#include "collect/services.h"
+#include "collect/collector.h"
+#include "model/host.h"
+#include "model/losses.h"
+#include "model/tcp_stats.h"
 
-#define TCP_MAX_CANDIDATES 3
-
-/* One feature, the hooks that can serve it (best first) and the one in use. */
-struct tcp_hook {
-	const char *feature;
-	bool required; /* the probe cannot run without it */
-	int n;
-	const char *hook[TCP_MAX_CANDIDATES]; /* e.g. "tp_btf/tcp_probe" */
-	const char *program[TCP_MAX_CANDIDATES];
-	bool available[TCP_MAX_CANDIDATES];
-	bool disabled[TCP_MAX_CANDIDATES]; /* by the operator (--disable-hooks) */
-	int chosen; /* index into hook[], -1 if none is available */
-	bool attached;
-	char error[160]; /* why the chosen hook failed to attach, if it did */
-};
-
+struct service_tables;
 struct tcp_collector;
-
-typedef void (*tcp_event_fn)(void *ctx, const struct fp_conn_event *e);
 
 struct tcp_collector_opts {
 	__u32 max_flows; /* 0: FP_MAX_FLOWS */
@@ -42,13 +26,12 @@ struct tcp_collector_opts {
 	const char *disable; /* comma-separated hook prefixes not to use, e.g. "tp_btf" */
 	bool cgroup_net; /* count every packet's bytes per cgroup (container metrics) */
 	__u32 sndq_services; /* bit i: keep service i's send queues (sndq_now) */
-	tcp_event_fn on_event;
-	void *ctx;
+	struct collector_sinks sinks; /* conn: lifecycle events */
 };
 
 /* Probe the kernel and fill hooks[] (no loading), skipping hooks that start with one of
  * the comma-separated prefixes in disable (may be NULL). Returns the number of hooks. */
-size_t tcp__plan(struct tcp_hook *hooks, size_t max, const char *disable);
+size_t tcp__plan(struct hook *hooks, size_t max, const char *disable);
 
 /* Probe, load, write the service tables, attach. 0 or -errno (message logged). */
 int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables *t,
@@ -68,24 +51,11 @@ int tcp__read_cgroups(struct tcp_collector *c, const struct cgroup_net **out, si
 size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u64 cgid),
 			  void *ctx);
 
-size_t tcp__hooks(const struct tcp_collector *c, const struct tcp_hook **hooks);
-int tcp__flows_fd(const struct tcp_collector *c); /* shared with the L7 capture */
-int tcp__gone_flows_fd(const struct tcp_collector *c); /* flows gone to CLOSE, likewise */
-int tcp__sndq_fd(const struct tcp_collector *c); /* send queues (struct fp_sndq), likewise */
+size_t tcp__hooks(const struct tcp_collector *c, const struct hook **hooks);
 int tcp__epoll_fd(const struct tcp_collector *c);
-
-struct tcp_prog_stats {
-	const char *program;
-	__u64 run_time_ns;
-	__u64 run_cnt;
-	__u64 recursion_misses; /* runs the kernel skipped: another program was running */
-};
-/* bpf_stats for every loaded program; returns the count (<= max). */
-size_t tcp__prog_stats(const struct tcp_collector *c, struct tcp_prog_stats *out, size_t max);
-/* The same for any object (the L7 collector uses it too). */
-struct bpf_object;
-size_t tcp__object_prog_stats(const struct bpf_object *obj, struct tcp_prog_stats *out,
-			      size_t max);
+size_t tcp__prog_stats(const struct tcp_collector *c, struct prog_stats *out, size_t max);
+/* Losses as of the last tcp__read (ring, maps, LRU evictions). */
+void tcp__losses(const struct tcp_collector *c, struct losses *l);
 
 /* Kernel name of a drop reason (SKB_DROP_REASON_ prefix removed), from vmlinux BTF. */
 const char *tcp__drop_reason_name(const struct tcp_collector *c, unsigned reason);

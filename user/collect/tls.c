@@ -19,6 +19,7 @@
 #include "collect/tls.h"
 #include "lib/log.h"
 #include "l7.h"
+#include "tcp.h"
 #include "tls.skel.h"
 
 #define TLS_MAX_SEEN 8192 /* files looked at, remembered so each is parsed (and hooked) once;
@@ -43,7 +44,7 @@ struct seen {
 
 struct tls_collector {
 	struct tls_bpf *skel;
-	struct tcp_hook hook;
+	struct hook hook;
 	int tasks_fd;
 	struct tls_binary bins[TLS_MAX_BINARIES];
 	struct bpf_link *links[TLS_MAX_BINARIES][2 * TLS_NFUNCS];
@@ -144,23 +145,14 @@ cleanup:
 	return err;
 }
 
-size_t tls__plan(struct tcp_hook *hooks, size_t max, const char *disable)
-{
-	struct tcp_hook *h = hooks;
+static const char *const uprobe_probes[] = { "uprobe", NULL };
+static const struct hook_feature tls_feature = {
+	"tls_plaintext", false, { { "uprobe/SSL_{read,write}[_ex]", { "ssl_*" }, uprobe_probes } }
+};
 
-	if (!max)
-		return 0;
-	memset(h, 0, sizeof(*h));
-	h->feature = "tls_plaintext";
-	h->n = 1;
-	h->hook[0] = "uprobe/SSL_{read,write}[_ex]";
-	h->program[0] = "ssl_*";
-	h->available[0] = !access("/sys/bus/event_source/devices/uprobe/type", R_OK);
-	h->disabled[0] = probe__hook_disabled("uprobe", disable);
-	if (h->disabled[0])
-		h->available[0] = false;
-	h->chosen = h->available[0] ? 0 : -1;
-	return 1;
+size_t tls__plan(struct hook *hooks, size_t max, const char *disable)
+{
+	return probe__plan(&tls_feature, 1, hooks, max, disable);
 }
 
 int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out)
@@ -501,15 +493,15 @@ __u64 tls__unknown_socket(const struct tls_collector *c)
 	return sum;
 }
 
-size_t tls__hooks(const struct tls_collector *c, const struct tcp_hook **hooks)
+size_t tls__hooks(const struct tls_collector *c, const struct hook **hooks)
 {
 	*hooks = &c->hook;
 	return 1;
 }
 
-size_t tls__prog_stats(const struct tls_collector *c, struct tcp_prog_stats *out, size_t max)
+size_t tls__prog_stats(const struct tls_collector *c, struct prog_stats *out, size_t max)
 {
-	return tcp__object_prog_stats(c->skel->obj, out, max);
+	return probe__prog_stats(c->skel->obj, out, max);
 }
 
 struct discover_ctx {
@@ -554,3 +546,76 @@ int tls__discover(tls_found_fn fn, void *ctx)
 	free(d);
 	return 0;
 }
+
+void tls__losses(const struct tls_collector *c, struct losses *l)
+{
+	losses__set(l, LOSS_TLS_UNKNOWN_SOCKET, tls__unknown_socket(c));
+}
+
+/* ---- the collector interface ---- */
+
+/* TLS plaintext from OpenSSL uprobes goes into the L7 capture's ring: it runs only
+ * where the capture does. */
+static int ops_open(const struct collector_env *env, void **out)
+{
+	struct tls_collector_opts o = {
+		.flows_fd = collectors__map_fd(env->set, FP_MAP_FLOWS),
+		.gone_flows_fd = collectors__map_fd(env->set, FP_MAP_GONE_FLOWS),
+		.sndq_fd = collectors__map_fd(env->set, FP_MAP_SNDQ),
+		.svc_fd = collectors__map_fd(env->set, FP_MAP_L7_SVC),
+		.events_fd = collectors__map_fd(env->set, FP_MAP_L7_EVENTS),
+		.stats_fd = collectors__map_fd(env->set, FP_MAP_L7_STATS),
+		.ssl_fd = collectors__map_fd(env->set, FP_MAP_L7_SSL),
+		.tasks_fd = collectors__map_fd(env->set, FP_MAP_L7_TASKS),
+		.disable = env->disable,
+	};
+	struct tls_collector *c;
+	int err;
+
+	*out = NULL;
+	if (o.events_fd < 0)
+		return 0;
+	err = tls__open(&o, &c);
+	if (err)
+		return err;
+	pr_info("tls: %d OpenSSL binaries hooked or reported\n", tls__scan(c));
+	*out = c;
+	return 0;
+}
+
+static void ops_close(void *c)
+{
+	tls__close(c);
+}
+
+static int ops_rescan(void *c)
+{
+	return tls__scan(c);
+}
+
+static size_t ops_hooks(const void *c, const struct hook **out)
+{
+	return tls__hooks(c, out);
+}
+
+static size_t ops_prog_stats(const void *c, struct prog_stats *out, size_t max)
+{
+	return tls__prog_stats(c, out, max);
+}
+
+static void ops_losses(const void *c, struct losses *l)
+{
+	tls__losses(c, l);
+}
+
+const struct collector_ops tls_collector_ops = {
+	.name = "TLS plaintext capture",
+	.unavailable = "HTTPS is seen as ciphertext",
+	.plan = tls__plan,
+	.open = ops_open,
+	.close = ops_close,
+	.rescan = ops_rescan,
+	.hooks = ops_hooks,
+	.prog_stats = ops_prog_stats,
+	.losses = ops_losses,
+};

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
-#include "collect/tcp.h"
+#include "collect/collector.h"
 
 #define TLS_MAX_BINARIES 64 /* reported and hooked; more are logged once and skipped */
 
@@ -59,7 +59,7 @@ struct tls_collector_opts {
 };
 
 /* The feature row for `fogprobe check`. Returns the count (0 or 1). */
-size_t tls__plan(struct tcp_hook *hooks, size_t max, const char *disable);
+size_t tls__plan(struct hook *hooks, size_t max, const char *disable);
 
 /* Load (no binary attached yet: call tls__scan). 0 or -errno. */
 int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out);
@@ -73,8 +73,10 @@ int tls__scan(struct tls_collector *c);
 size_t tls__binaries(const struct tls_collector *c, const struct tls_binary **out);
 /* Calls whose socket stayed unknown: no read/write of that SSL * seen yet (cumulative). */
 __u64 tls__unknown_socket(const struct tls_collector *c);
-size_t tls__hooks(const struct tls_collector *c, const struct tcp_hook **hooks);
-size_t tls__prog_stats(const struct tls_collector *c, struct tcp_prog_stats *out, size_t max);
+/* LOSS_TLS_UNKNOWN_SOCKET */
+void tls__losses(const struct tls_collector *c, struct losses *l);
+size_t tls__hooks(const struct tls_collector *c, const struct hook **hooks);
+size_t tls__prog_stats(const struct tls_collector *c, struct prog_stats *out, size_t max);
 
 /* Without loading anything: report each OpenSSL binary mapped by a process now, for
  * `fogprobe check`. fn gets the path and whether the functions were found. */

@@ -14,6 +14,7 @@
 #define FOGPROBE_LIB_CONFIG_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define CONFIG_MAX_SERVICES 32 /* == FP_MAX_SERVICES */
@@ -131,5 +132,12 @@ int config__load_string(const char *text, const char *name, struct config *cfg, 
 			size_t errlen);
 
 const char *config__protocol_name(enum fp_protocol p);
+
+/* Does the service's protocol have a payload parser (its bytes are captured)? */
+static inline bool config__l7(const struct service_config *sc)
+{
+	return sc->protocol == FP_PROTO_HTTP || sc->protocol == FP_PROTO_WEBSOCKET ||
+	       sc->protocol == FP_PROTO_BETANET;
+}
 
 #endif

@@ -16,7 +16,6 @@
 #include "model/web.h"
 
 #define STREAMS_DEFAULT_MAX 16384
-#define BETANET_PENDING_MAX 64 /* outstanding requests remembered per connection */
 #define BETANET_IDLE_NS (30ULL * 1000000000ULL) /* the node's idle timeout */
 
 /* What the Betanet sessions report; ctx is the sink's. */

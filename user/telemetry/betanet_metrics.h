@@ -9,26 +9,28 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "lib/config.h"
-#include "model/flows.h"
 #include "model/streams.h"
+#include "model/tcp_stats.h"
 #include "telemetry/metrics.h"
 
 struct betanet_metrics;
 
+/* NULL on error (errno set). */
 struct betanet_metrics *betanet_metrics__new(struct metrics *reg, const struct config *cfg);
-void betanet_metrics__free(struct betanet_metrics *bm);
+void betanet_metrics__free(struct betanet_metrics *bm); /* accepts NULL */
 
 /* The sink to hand to streams__new(). */
 struct betanet_sink betanet_metrics__sink(struct betanet_metrics *bm);
 
 /*
- * Refresh the gauges and the failure totals. l7 is false when the capture is not
- * running: connected peers then come from TCP (established, counted once) instead of
- * from completed handshakes.
+ * Refresh the gauges, the failure totals and the byte and drop counters that TCP serves.
+ * l7 is false when the capture is not running: connected peers then come from TCP
+ * (established, counted once) instead of from completed handshakes.
  */
 void betanet_metrics__update(struct betanet_metrics *bm, const struct tcp_snapshot *s, bool l7,
 			     size_t handshaken);
 
+/* Streams that lost their framing (the sessions report them with no reason). */
 uint64_t betanet_metrics__desyncs(const struct betanet_metrics *bm);
 
 #endif

@@ -119,16 +119,6 @@ int events__render(struct event_log *l, uint64_t since, struct strbuf *out)
 	return out->oom ? -ENOMEM : 0;
 }
 
-uint64_t events__count(struct event_log *l)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&l->lock);
-	n = l->next_seq - 1;
-	pthread_mutex_unlock(&l->lock);
-	return n;
-}
-
 const char *events__rfc3339(double unix_seconds, char *buf, size_t len)
 {
 	time_t t = (time_t)unix_seconds;

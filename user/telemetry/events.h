@@ -28,7 +28,6 @@ int events__append(struct event_log *l, json_t *ev);
 /* {"events":[...oldest first, seq > since...],"next":N,"dropped":D}: next is the seq to
  * ask from next time, dropped how many events older than the ring were asked for. */
 int events__render(struct event_log *l, uint64_t since, struct strbuf *out);
-uint64_t events__count(struct event_log *l); /* events appended so far */
 
 /* RFC 3339 UTC with milliseconds, e.g. "2026-11-25T03:50:00.123Z". buf >= 32 bytes. */
 const char *events__rfc3339(double unix_seconds, char *buf, size_t len);

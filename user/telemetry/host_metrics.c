@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,141 +18,118 @@ struct host_metrics {
 	struct metric_family *c_cpu, *c_mem, *c_ws, *c_rx, *c_tx, *c_tracked, *c_dropped;
 };
 
-#define L(...)                                                                             \
-	(const char *const[])                                                              \
-	{                                                                                  \
-		__VA_ARGS__                                                                \
-	}
-#define N(...) (sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
-#define FAM(reg, name, help, type, ...)                                                    \
-	metrics__family(reg, name, help, type, L(__VA_ARGS__), N(__VA_ARGS__), NULL, 0)
-#define FAM0(reg, name, help, type) metrics__family(reg, name, help, type, NULL, 0, NULL, 0)
+#define AT(f) offsetof(struct host_metrics, f)
+#define FS_LABELS { "device", "fstype", "mountpoint" }
+#define CONTAINER_LABELS { "id", "pod_uid", "container_id" }
 
-static const char *const mem_help[HOST_MEM_FIELDS] = {
-	"Memory information field MemTotal_bytes.",  "Memory information field MemFree_bytes.",
-	"Memory information field MemAvailable_bytes.", "Memory information field Buffers_bytes.",
-	"Memory information field Cached_bytes.",    "Memory information field SwapTotal_bytes.",
-	"Memory information field SwapFree_bytes.",
-};
-
-static const struct {
-	const char *name, *help;
-	enum metric_type type;
-} fs_fams[FS_FAMILIES] = {
-	{ "node_filesystem_size_bytes", "Filesystem size in bytes.", METRIC_GAUGE },
-	{ "node_filesystem_free_bytes", "Filesystem free space in bytes.", METRIC_GAUGE },
+/* node_exporter's names and help texts, so that its rules and dashboards apply as is. The
+ * meminfo families are named after host_mem_names: node_memory_<field>_bytes. */
+_Static_assert(HOST_MEM_FIELDS == 7, "one node_memory_* family below per host_mem_field");
+static const struct metric_def host_defs[] = {
+	{ "node_cpu_seconds_total",
+	  "Seconds the CPUs spent in each mode (/proc/stat, USER_HZ ticks).", METRIC_COUNTER,
+	  { "cpu", "mode" }, .offset = AT(cpu) },
+	{ "node_memory_MemTotal_bytes", "Memory information field MemTotal_bytes.",
+	  METRIC_GAUGE, .offset = AT(mem[HOST_MEM_TOTAL]) },
+	{ "node_memory_MemFree_bytes", "Memory information field MemFree_bytes.", METRIC_GAUGE,
+	  .offset = AT(mem[HOST_MEM_FREE]) },
+	{ "node_memory_MemAvailable_bytes", "Memory information field MemAvailable_bytes.",
+	  METRIC_GAUGE, .offset = AT(mem[HOST_MEM_AVAILABLE]) },
+	{ "node_memory_Buffers_bytes", "Memory information field Buffers_bytes.", METRIC_GAUGE,
+	  .offset = AT(mem[HOST_MEM_BUFFERS]) },
+	{ "node_memory_Cached_bytes", "Memory information field Cached_bytes.", METRIC_GAUGE,
+	  .offset = AT(mem[HOST_MEM_CACHED]) },
+	{ "node_memory_SwapTotal_bytes", "Memory information field SwapTotal_bytes.",
+	  METRIC_GAUGE, .offset = AT(mem[HOST_MEM_SWAP_TOTAL]) },
+	{ "node_memory_SwapFree_bytes", "Memory information field SwapFree_bytes.",
+	  METRIC_GAUGE, .offset = AT(mem[HOST_MEM_SWAP_FREE]) },
+	{ "node_load1", "1m load average.", METRIC_GAUGE, .offset = AT(load[0]) },
+	{ "node_load5", "5m load average.", METRIC_GAUGE, .offset = AT(load[1]) },
+	{ "node_load15", "15m load average.", METRIC_GAUGE, .offset = AT(load[2]) },
+	{ "node_procs_running", "Number of processes in runnable state.", METRIC_GAUGE,
+	  .offset = AT(running) },
+	{ "node_procs_blocked", "Number of processes blocked waiting for I/O to complete.",
+	  METRIC_GAUGE, .offset = AT(blocked) },
+	{ "node_context_switches_total", "Total number of context switches.", METRIC_COUNTER,
+	  .offset = AT(ctxt) },
+	{ "node_forks_total", "Total number of forks.", METRIC_COUNTER, .offset = AT(forks) },
+	{ "node_boot_time_seconds", "Node boot time, in unixtime.", METRIC_GAUGE,
+	  .offset = AT(boot) },
+	{ "fogprobe_host_processes",
+	  "Processes on the host now (numeric entries of the host's procfs).", METRIC_GAUGE,
+	  .offset = AT(processes) },
+	{ "node_filesystem_size_bytes", "Filesystem size in bytes.", METRIC_GAUGE, FS_LABELS,
+	  .offset = AT(fs[FS_SIZE]) },
+	{ "node_filesystem_free_bytes", "Filesystem free space in bytes.", METRIC_GAUGE,
+	  FS_LABELS, .offset = AT(fs[FS_FREE]) },
 	{ "node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes.",
-	  METRIC_GAUGE },
-	{ "node_filesystem_files", "Filesystem total file nodes.", METRIC_GAUGE },
-	{ "node_filesystem_files_free", "Filesystem total free file nodes.", METRIC_GAUGE },
-	{ "node_filesystem_readonly", "Filesystem read-only status.", METRIC_GAUGE },
-	{ "node_filesystem_device_error", "Whether an error occurred while getting statistics for the given device.",
-	  METRIC_GAUGE },
-}, net_fams[NET_FAMILIES] = {
+	  METRIC_GAUGE, FS_LABELS, .offset = AT(fs[FS_AVAIL]) },
+	{ "node_filesystem_files", "Filesystem total file nodes.", METRIC_GAUGE, FS_LABELS,
+	  .offset = AT(fs[FS_FILES]) },
+	{ "node_filesystem_files_free", "Filesystem total free file nodes.", METRIC_GAUGE,
+	  FS_LABELS, .offset = AT(fs[FS_FILES_FREE]) },
+	{ "node_filesystem_readonly", "Filesystem read-only status.", METRIC_GAUGE, FS_LABELS,
+	  .offset = AT(fs[FS_RO]) },
+	{ "node_filesystem_device_error",
+	  "Whether an error occurred while getting statistics for the given device.",
+	  METRIC_GAUGE, FS_LABELS, .offset = AT(fs[FS_ERROR]) },
 	{ "node_network_receive_bytes_total", "Network device statistic receive_bytes.",
-	  METRIC_COUNTER },
+	  METRIC_COUNTER, { "device" }, .offset = AT(net[NET_RX_BYTES]) },
 	{ "node_network_transmit_bytes_total", "Network device statistic transmit_bytes.",
-	  METRIC_COUNTER },
+	  METRIC_COUNTER, { "device" }, .offset = AT(net[NET_TX_BYTES]) },
 	{ "node_network_receive_packets_total", "Network device statistic receive_packets.",
-	  METRIC_COUNTER },
+	  METRIC_COUNTER, { "device" }, .offset = AT(net[NET_RX_PACKETS]) },
 	{ "node_network_transmit_packets_total", "Network device statistic transmit_packets.",
-	  METRIC_COUNTER },
+	  METRIC_COUNTER, { "device" }, .offset = AT(net[NET_TX_PACKETS]) },
 	{ "node_network_receive_errs_total", "Network device statistic receive_errs.",
-	  METRIC_COUNTER },
+	  METRIC_COUNTER, { "device" }, .offset = AT(net[NET_RX_ERRS]) },
 	{ "node_network_transmit_errs_total", "Network device statistic transmit_errs.",
-	  METRIC_COUNTER },
+	  METRIC_COUNTER, { "device" }, .offset = AT(net[NET_TX_ERRS]) },
 	{ "node_network_receive_drop_total", "Network device statistic receive_drop.",
-	  METRIC_COUNTER },
+	  METRIC_COUNTER, { "device" }, .offset = AT(net[NET_RX_DROP]) },
 	{ "node_network_transmit_drop_total", "Network device statistic transmit_drop.",
-	  METRIC_COUNTER },
+	  METRIC_COUNTER, { "device" }, .offset = AT(net[NET_TX_DROP]) },
 };
 
-static bool host_families(struct host_metrics *hm, struct metrics *reg)
-{
-	static const char *const load_names[3] = { "node_load1", "node_load5", "node_load15" };
-	static const char *const load_help[3] = { "1m load average.", "5m load average.",
-						  "15m load average." };
-	char name[64];
-	bool ok = true;
-	int i;
-
-	hm->cpu = FAM(reg, "node_cpu_seconds_total",
-		      "Seconds the CPUs spent in each mode (/proc/stat, USER_HZ ticks).",
-		      METRIC_COUNTER, "cpu", "mode");
-	ok &= hm->cpu != NULL;
-	for (i = 0; i < HOST_MEM_FIELDS; i++) {
-		snprintf(name, sizeof(name), "node_memory_%s_bytes", host_mem_names[i]);
-		hm->mem[i] = FAM0(reg, name, mem_help[i], METRIC_GAUGE);
-		ok &= hm->mem[i] != NULL;
-	}
-	for (i = 0; i < 3; i++) {
-		hm->load[i] = FAM0(reg, load_names[i], load_help[i], METRIC_GAUGE);
-		ok &= hm->load[i] != NULL;
-	}
-	hm->running = FAM0(reg, "node_procs_running",
-			   "Number of processes in runnable state.", METRIC_GAUGE);
-	hm->blocked = FAM0(reg, "node_procs_blocked",
-			   "Number of processes blocked waiting for I/O to complete.", METRIC_GAUGE);
-	hm->ctxt = FAM0(reg, "node_context_switches_total", "Total number of context switches.",
-			METRIC_COUNTER);
-	hm->forks = FAM0(reg, "node_forks_total", "Total number of forks.", METRIC_COUNTER);
-	hm->boot = FAM0(reg, "node_boot_time_seconds", "Node boot time, in unixtime.",
-			METRIC_GAUGE);
-	hm->processes = FAM0(reg, "fogprobe_host_processes",
-			     "Processes on the host now (numeric entries of the host's procfs).",
-			     METRIC_GAUGE);
-	ok &= hm->running && hm->blocked && hm->ctxt && hm->forks && hm->boot && hm->processes;
-	for (i = 0; i < FS_FAMILIES; i++) {
-		hm->fs[i] = FAM(reg, fs_fams[i].name, fs_fams[i].help, fs_fams[i].type, "device",
-				"fstype", "mountpoint");
-		ok &= hm->fs[i] != NULL;
-	}
-	for (i = 0; i < NET_FAMILIES; i++) {
-		hm->net[i] = FAM(reg, net_fams[i].name, net_fams[i].help, net_fams[i].type,
-				 "device");
-		ok &= hm->net[i] != NULL;
-	}
-	return ok;
-}
-
-static bool container_families(struct host_metrics *hm, struct metrics *reg)
-{
-	hm->c_cpu = FAM(reg, "container_cpu_usage_seconds_total",
-			"Cumulative CPU time of the cgroup (cpu.stat usage_usec, cpuacct.usage).",
-			METRIC_COUNTER, "id", "pod_uid", "container_id");
-	hm->c_mem = FAM(reg, "container_memory_usage_bytes",
-			"Memory charged to the cgroup, page cache included (memory.current, "
-			"memory.usage_in_bytes).",
-			METRIC_GAUGE, "id", "pod_uid", "container_id");
-	hm->c_ws = FAM(reg, "container_memory_working_set_bytes",
-		       "Memory usage minus inactive file pages (what the OOM killer weighs).",
-		       METRIC_GAUGE, "id", "pod_uid", "container_id");
-	hm->c_rx = FAM(reg, "container_network_receive_bytes_total",
-		       "Bytes received by the sockets of the cgroup and its descendants, IP "
-		       "headers included (BPF cgroup_skb; cgroup v2 only).",
-		       METRIC_COUNTER, "id", "pod_uid", "container_id");
-	hm->c_tx = FAM(reg, "container_network_transmit_bytes_total",
-		       "Bytes sent by the sockets of the cgroup and its descendants, IP headers "
-		       "included (BPF cgroup_skb; cgroup v2 only).",
-		       METRIC_COUNTER, "id", "pod_uid", "container_id");
-	hm->c_tracked = FAM0(reg, "fogprobe_container_cgroups",
-			     "Container, pod and service cgroups with container_* series.",
-			     METRIC_GAUGE);
-	hm->c_dropped = FAM0(reg, "fogprobe_container_cgroups_dropped",
-			     "Container-like cgroups without series: over the configured cap.",
-			     METRIC_GAUGE);
-	return hm->c_cpu && hm->c_mem && hm->c_ws && hm->c_rx && hm->c_tx && hm->c_tracked &&
-	       hm->c_dropped;
-}
+/* cAdvisor's names; labels bounded by the configured container cap. */
+static const struct metric_def container_defs[] = {
+	{ "container_cpu_usage_seconds_total",
+	  "Cumulative CPU time of the cgroup (cpu.stat usage_usec, cpuacct.usage).",
+	  METRIC_COUNTER, CONTAINER_LABELS, .offset = AT(c_cpu) },
+	{ "container_memory_usage_bytes",
+	  "Memory charged to the cgroup, page cache included (memory.current, memory.usage_in_bytes).",
+	  METRIC_GAUGE, CONTAINER_LABELS, .offset = AT(c_mem) },
+	{ "container_memory_working_set_bytes",
+	  "Memory usage minus inactive file pages (what the OOM killer weighs).", METRIC_GAUGE,
+	  CONTAINER_LABELS, .offset = AT(c_ws) },
+	{ "container_network_receive_bytes_total",
+	  "Bytes received by the sockets of the cgroup and its descendants, IP headers included (BPF cgroup_skb; cgroup v2 only).",
+	  METRIC_COUNTER, CONTAINER_LABELS, .offset = AT(c_rx) },
+	{ "container_network_transmit_bytes_total",
+	  "Bytes sent by the sockets of the cgroup and its descendants, IP headers included (BPF cgroup_skb; cgroup v2 only).",
+	  METRIC_COUNTER, CONTAINER_LABELS, .offset = AT(c_tx) },
+	{ "fogprobe_container_cgroups",
+	  "Container, pod and service cgroups with container_* series.", METRIC_GAUGE,
+	  .offset = AT(c_tracked) },
+	{ "fogprobe_container_cgroups_dropped",
+	  "Container-like cgroups without series: over the configured cap.", METRIC_GAUGE,
+	  .offset = AT(c_dropped) },
+};
 
 struct host_metrics *host_metrics__new(struct metrics *reg, bool hosts, bool containers)
 {
 	struct host_metrics *hm = calloc(1, sizeof(*hm));
+	int err = 0;
 
 	if (!hm)
 		return NULL;
-	if ((hosts && !host_families(hm, reg)) || (containers && !container_families(hm, reg))) {
+	if (hosts)
+		err = metrics__register(reg, hm, host_defs, ARRAY_LEN(host_defs));
+	if (!err && containers)
+		err = metrics__register(reg, hm, container_defs, ARRAY_LEN(container_defs));
+	if (err) {
 		free(hm);
+		errno = -err;
 		return NULL;
 	}
 	return hm;
@@ -175,7 +154,7 @@ void host_metrics__update(struct host_metrics *hm, const struct host_snapshot *s
 
 		snprintf(cpu, sizeof(cpu), "%u", s->cpus[i].id);
 		for (m = 0; m < HOST_CPU_MODES; m++)
-			metrics__set(hm->cpu, L(cpu, host_cpu_mode_names[m]),
+			metrics__set(hm->cpu, METRICS_LABELS(cpu, host_cpu_mode_names[m]),
 				     s->cpus[i].ticks[m] / hz);
 	}
 	for (m = 0; m < HOST_MEM_FIELDS; m++) {

@@ -14,7 +14,8 @@
 
 struct host_metrics;
 
-/* hosts / containers: create those families (either may be off). NULL on ENOMEM. */
+/* hosts / containers: create those families (either may be off). NULL on error (errno
+ * set). */
 struct host_metrics *host_metrics__new(struct metrics *reg, bool hosts, bool containers);
 void host_metrics__free(struct host_metrics *hm); /* accepts NULL */
 

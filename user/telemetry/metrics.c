@@ -7,9 +7,6 @@
  * open-addressing hash table over the label values for O(1) updates from the collectors.
  * A series carries its label set pre-escaped, so a render is pure appends into one strbuf
  * with no allocation per sample.
- *
- * metrics__family() returns NULL with errno set: EINVAL (bad name, labels or buckets),
- * EEXIST (a family whose sample names would collide), ENOMEM.
  */
 #include <errno.h>
 #include <math.h>
@@ -42,6 +39,7 @@ struct metric_family {
 	char *name;
 	size_t name_len;
 	size_t base_len; /* name without the counter _total: the OpenMetrics family name */
+	char *help; /* as given, for metrics__each_family() */
 	char *help_text; /* escaped for 0.0.4: backslash, newline */
 	char *help_om; /* escaped for OpenMetrics: also double quote (escaped-string) */
 	enum metric_type type;
@@ -57,6 +55,7 @@ struct metric_family {
 	size_t cap_series;
 	uint32_t *slots; /* index into series + 1; 0 = empty */
 	size_t n_slots; /* power of two, at least twice n_series */
+	uint64_t dropped; /* new series refused at the cap: which family lost data */
 };
 
 struct metrics {
@@ -65,7 +64,6 @@ struct metrics {
 	struct metric_family **fams;
 	size_t n_fams;
 	size_t cap_fams;
-	uint64_t dropped;
 };
 
 /* ---- number formatting ------------------------------------------------------------- */
@@ -500,6 +498,7 @@ static void family__free(struct metric_family *f)
 	for (i = 0; i < f->n_labels; i++)
 		free(f->label_names[i]);
 	free(f->name);
+	free(f->help);
 	free(f->help_text);
 	free(f->help_om);
 	free(f);
@@ -545,14 +544,15 @@ static size_t family_wire_names(const char *name, enum metric_type type,
 	return 0;
 }
 
-static bool family_clashes(struct metrics *m, const char *name, enum metric_type type)
+static bool family_clashes(const struct metric_family *f, struct metric_family *const *fams,
+			   size_t n)
 {
 	char a[4][NAME_MAX_LEN + 16], b[4][NAME_MAX_LEN + 16];
 	size_t na, nb, i, j, k;
 
-	na = family_wire_names(name, type, a);
-	for (k = 0; k < m->n_fams; k++) {
-		nb = family_wire_names(m->fams[k]->name, m->fams[k]->type, b);
+	na = family_wire_names(f->name, f->type, a);
+	for (k = 0; k < n; k++) {
+		nb = family_wire_names(fams[k]->name, fams[k]->type, b);
 		for (i = 0; i < na; i++)
 			for (j = 0; j < nb; j++)
 				if (!strcmp(a[i], b[j]))
@@ -596,40 +596,36 @@ static int family_check(const char *name, enum metric_type type, const char *con
 	return 0;
 }
 
-struct metric_family *metrics__family(struct metrics *m, const char *name, const char *help,
-				      enum metric_type type, const char *const *label_names,
-				      size_t n_labels, const double *buckets, size_t n_buckets)
+/* A family not yet in the registry: 0 or -errno. */
+static int family__new(struct metrics *m, const char *name, const char *help,
+		       enum metric_type type, const char *const *label_names, size_t n_labels,
+		       const double *buckets, size_t n_buckets, struct metric_family **out)
 {
 	struct metric_family *f = NULL;
-	struct metric_family **fams;
 	size_t i;
 	int err;
 
-	if (!m) {
-		errno = EINVAL;
-		return NULL;
-	}
 	err = family_check(name, type, label_names, n_labels, buckets, n_buckets);
 	if (err)
-		goto fail;
+		return err;
 
-	err = -ENOMEM;
 	f = calloc(1, sizeof(*f));
 	if (!f)
-		goto fail;
+		return -ENOMEM;
 	f->m = m;
 	f->type = type;
 	f->name = strdup(name);
+	f->help = strdup(help ? help : "");
 	f->help_text = escape_dup(help ? help : "", false);
 	f->help_om = escape_dup(help ? help : "", true);
-	if (!f->name || !f->help_text || !f->help_om)
-		goto fail;
+	if (!f->name || !f->help || !f->help_text || !f->help_om)
+		goto nomem;
 	f->name_len = strlen(name);
 	f->base_len = f->name_len - (type == METRIC_COUNTER ? strlen("_total") : 0);
 	for (i = 0; i < n_labels; i++) {
 		f->label_names[i] = strdup(label_names[i]);
 		if (!f->label_names[i])
-			goto fail;
+			goto nomem;
 		f->n_labels = i + 1;
 	}
 	f->n_buckets = n_buckets;
@@ -638,32 +634,108 @@ struct metric_family *metrics__family(struct metrics *m, const char *name, const
 		fmt_double(f->le_text[i], buckets[i]);
 		fmt_canonical(f->le_om[i], buckets[i]);
 	}
+	*out = f;
+	return 0;
+
+nomem:
+	family__free(f);
+	return -ENOMEM;
+}
+
+/*
+ * Append fams[0..n) to the registry, or none of them: one lock for the check and the
+ * append, so that two tables registered at once cannot both take a name.
+ */
+static int registry__add(struct metrics *m, struct metric_family *const *fams, size_t n)
+{
+	struct metric_family **grown;
+	size_t i, cap;
+	int err = 0;
 
 	pthread_mutex_lock(&m->lock);
-	if (family_clashes(m, name, type)) {
-		pthread_mutex_unlock(&m->lock);
-		err = -EEXIST;
-		goto fail;
-	}
-	if (m->n_fams == m->cap_fams) {
-		size_t cap = m->cap_fams ? m->cap_fams * 2 : 16;
-
-		fams = realloc(m->fams, cap * sizeof(*fams));
-		if (!fams) {
-			pthread_mutex_unlock(&m->lock);
-			goto fail;
+	for (i = 0; i < n; i++) {
+		if (family_clashes(fams[i], m->fams, m->n_fams) ||
+		    family_clashes(fams[i], fams, i)) {
+			err = -EEXIST;
+			goto unlock;
 		}
-		m->fams = fams;
+	}
+	if (m->n_fams + n > m->cap_fams) {
+		for (cap = m->cap_fams ? m->cap_fams : 16; cap < m->n_fams + n; cap *= 2)
+			;
+		grown = realloc(m->fams, cap * sizeof(*grown));
+		if (!grown) {
+			err = -ENOMEM;
+			goto unlock;
+		}
+		m->fams = grown;
 		m->cap_fams = cap;
 	}
-	m->fams[m->n_fams++] = f;
+	memcpy(m->fams + m->n_fams, fams, n * sizeof(*fams));
+	m->n_fams += n;
+unlock:
 	pthread_mutex_unlock(&m->lock);
-	return f;
+	return err;
+}
 
-fail:
-	family__free(f);
-	errno = -err;
-	return NULL;
+struct metric_family *metrics__family(struct metrics *m, const char *name, const char *help,
+				      enum metric_type type, const char *const *label_names,
+				      size_t n_labels, const double *buckets, size_t n_buckets)
+{
+	struct metric_family *f = NULL;
+	int err = -EINVAL;
+
+	if (m)
+		err = family__new(m, name, help, type, label_names, n_labels, buckets, n_buckets,
+				  &f);
+	if (!err)
+		err = registry__add(m, &f, 1);
+	if (err) {
+		family__free(f);
+		errno = -err;
+		return NULL;
+	}
+	return f;
+}
+
+static size_t def_labels(const struct metric_def *d)
+{
+	size_t n = 0;
+
+	while (n < METRICS_MAX_LABELS && d->labels[n])
+		n++;
+	return n;
+}
+
+int metrics__register(struct metrics *m, void *owner, const struct metric_def *defs, size_t n)
+{
+	struct metric_family **fams;
+	size_t i;
+	int err = 0;
+
+	if (!m || !owner || (n && !defs))
+		return -EINVAL;
+	if (!n)
+		return 0;
+	fams = calloc(n, sizeof(*fams));
+	if (!fams)
+		return -ENOMEM;
+	for (i = 0; i < n && !err; i++)
+		err = family__new(m, defs[i].name, defs[i].help, defs[i].type, defs[i].labels,
+				  def_labels(&defs[i]), defs[i].buckets, defs[i].n_buckets,
+				  &fams[i]);
+	if (!err)
+		err = registry__add(m, fams, n);
+	if (err) {
+		for (i = 0; i < n; i++)
+			family__free(fams[i]);
+		free(fams);
+		return err;
+	}
+	for (i = 0; i < n; i++)
+		memcpy((char *)owner + defs[i].offset, &fams[i], sizeof(fams[i]));
+	free(fams);
+	return 0;
 }
 
 /* ---- series ------------------------------------------------------------------------ */
@@ -852,7 +924,7 @@ static int family__series(struct metric_family *f, const char *const *vals, stru
 	}
 
 	if (f->n_series >= f->m->max_series) {
-		f->m->dropped++;
+		f->dropped++;
 		err = -ENOSPC;
 		goto cleanup;
 	}
@@ -947,16 +1019,38 @@ void metrics__clear(struct metric_family *f)
 	pthread_mutex_unlock(&f->m->lock);
 }
 
-uint64_t metrics__series_dropped(struct metrics *m)
+void metrics__each_family(struct metrics *m, void (*fn)(void *ctx, const struct metric_info *fi),
+			  void *ctx)
 {
-	uint64_t n;
+	struct metric_family *f;
+	struct metric_info fi;
+	size_t i;
 
-	if (!m)
-		return 0;
-	pthread_mutex_lock(&m->lock);
-	n = m->dropped;
-	pthread_mutex_unlock(&m->lock);
-	return n;
+	if (!m || !fn)
+		return;
+	/*
+	 * Families are never removed and their names, help and labels never change, so a
+	 * family found under the lock stays valid after it; the lock is taken per family
+	 * because fn may call back into the registry (and m->fams may move meanwhile).
+	 */
+	for (i = 0;; i++) {
+		pthread_mutex_lock(&m->lock);
+		if (i >= m->n_fams) {
+			pthread_mutex_unlock(&m->lock);
+			return;
+		}
+		f = m->fams[i];
+		fi = (struct metric_info){
+			.name = f->name,
+			.help = f->help,
+			.type = f->type,
+			.label_names = (const char *const *)f->label_names,
+			.n_labels = f->n_labels,
+			.series_dropped = f->dropped,
+		};
+		pthread_mutex_unlock(&m->lock);
+		fn(ctx, &fi);
+	}
 }
 
 /* ---- rendering --------------------------------------------------------------------- */

@@ -21,20 +21,61 @@ enum metrics_format { METRICS_TEXT_004, METRICS_OPENMETRICS };
 struct metrics;
 struct metric_family;
 
+/* Label values for the update calls: metrics__set(f, METRICS_LABELS(svc, "tx"), v). */
+#define METRICS_LABELS(...) ((const char *const[]){ __VA_ARGS__ })
+
+#ifndef ARRAY_LEN
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+/*
+ * One family as data. labels: the names in order, the first NULL ends the list.
+ * buckets: histograms only; may point at a static array the caller fills before
+ * metrics__register() (bounds computed at start). offset: where the family pointer goes
+ * in the owner, offsetof(struct owner, field).
+ */
+struct metric_def {
+	const char *name;
+	const char *help;
+	enum metric_type type;
+	const char *labels[METRICS_MAX_LABELS];
+	const double *buckets;
+	size_t n_buckets;
+	size_t offset;
+};
+
+/* What metrics__each_family() reports of a family. */
+struct metric_info {
+	const char *name;
+	const char *help;
+	enum metric_type type;
+	const char *const *label_names;
+	size_t n_labels;
+	uint64_t series_dropped; /* new series refused at the cap, since start */
+};
+
 struct metrics *metrics__new(size_t max_series_per_family);
 void metrics__free(struct metrics *m); /* accepts NULL */
 
 /*
  * name: counters include the _total suffix (the OpenMetrics renderer strips it on the
  * family lines). buckets: upper bounds, strictly increasing, histograms only (+Inf
- * implicit). Returns NULL on invalid name/labels/buckets or ENOMEM.
+ * implicit). Returns NULL with errno set: EINVAL (invalid name, labels or buckets),
+ * EEXIST (sample names would collide with another family's), ENOMEM.
  */
 struct metric_family *metrics__family(struct metrics *m, const char *name, const char *help,
 				      enum metric_type type, const char *const *label_names,
 				      size_t n_labels, const double *buckets, size_t n_buckets);
 
+/*
+ * Create the n families of defs, in order, and store each one's pointer at
+ * (char *)owner + defs[i].offset. All or nothing: on error no family is created and the
+ * owner is left untouched. 0, -EINVAL, -EEXIST or -ENOMEM.
+ */
+int metrics__register(struct metrics *m, void *owner, const struct metric_def *defs, size_t n);
+
 /* label_values has n_labels entries (any bytes; escaped at render). Return 0 or -errno;
- * -ENOSPC when the family is at its series cap (counted, see metrics__series_dropped). */
+ * -ENOSPC when the family is at its series cap (counted per family, see metric_info). */
 int metrics__set(struct metric_family *f, const char *const *label_values, double v);
 int metrics__add(struct metric_family *f, const char *const *label_values, double delta);
 int metrics__observe(struct metric_family *f, const char *const *label_values, double v);
@@ -45,6 +86,13 @@ int metrics__hist_set(struct metric_family *f, const char *const *label_values,
 void metrics__clear(struct metric_family *f);
 
 int metrics__render(struct metrics *m, struct strbuf *out, enum metrics_format fmt);
-uint64_t metrics__series_dropped(struct metrics *m);
+
+/*
+ * fn once per family, in registration order. The registry lock is not held while fn
+ * runs, so fn may update families (the registry's own included); the strings in fi live
+ * as long as the registry.
+ */
+void metrics__each_family(struct metrics *m, void (*fn)(void *ctx, const struct metric_info *fi),
+			  void *ctx);
 
 #endif

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "telemetry/proc_metrics.h"
 
@@ -14,7 +15,6 @@ struct proc_metrics {
 	struct event_log *log;
 	struct metric_family *runq, *oom, *crashes, *exits, *up, *up_s, *observed_s, *changes,
 		*probe_ok, *probe_s;
-	double runq_bounds[FP_RUNQ_SLOTS - 1];
 	/* RSS of the last OOM victims (oom:mark_victim), for their exit's event */
 	struct {
 		uint32_t pid;
@@ -23,14 +23,6 @@ struct proc_metrics {
 	unsigned next_victim;
 	pthread_mutex_t lock;
 };
-
-#define L(...)                                                                             \
-	(const char *const[])                                                              \
-	{                                                                                  \
-		__VA_ARGS__                                                                \
-	}
-#define SVC(reg, name, help, type)                                                         \
-	metrics__family(reg, name, help, type, L("service"), 1, NULL, 0)
 
 static const char *const class_names[PROC_EXIT_CLASSES] = { "ok", "error", "signal", "crash",
 							     "oom" };
@@ -52,11 +44,6 @@ enum proc_exit_class proc_metrics__classify(int exit_code, bool oom)
 	return (exit_code >> 8) & 0xff ? PROC_EXIT_ERROR : PROC_EXIT_OK;
 }
 
-const char *proc_metrics__class_name(enum proc_exit_class c)
-{
-	return (unsigned)c < PROC_EXIT_CLASSES ? class_names[c] : "unknown";
-}
-
 const char *proc_metrics__signal_name(int sig, char *buf, size_t len)
 {
 	static const char *const names[] = {
@@ -70,66 +57,72 @@ const char *proc_metrics__signal_name(int sig, char *buf, size_t len)
 		[29] = "SIGIO",	  [30] = "SIGPWR",    [31] = "SIGSYS",
 	};
 
-	if (sig > 0 && sig < (int)(sizeof(names) / sizeof(names[0])) && names[sig])
+	if (sig > 0 && sig < (int)ARRAY_LEN(names) && names[sig])
 		return names[sig];
 	snprintf(buf, len, "SIG%d", sig);
 	return buf;
 }
 
+/* Upper bounds of the kernel's log2 slots in seconds (slot i holds [2^(i-1), 2^i) us),
+ * filled before the families are registered; the last slot is +Inf. */
+static double runq_bounds_s[RUNQ_SLOTS - 1];
+
+#define AT(f) offsetof(struct proc_metrics, f)
+
+static const struct metric_def proc_defs[] = {
+	{ "fogprobe_runqueue_latency_seconds",
+	  "Time threads of the service waited on a CPU run queue, from wakeup or preemption to running (power-of-2 buckets).",
+	  METRIC_HISTOGRAM, { "service" }, .buckets = runq_bounds_s, .n_buckets = RUNQ_SLOTS - 1,
+	  .offset = AT(runq) },
+	{ "fogprobe_oom_kills_total",
+	  "Processes the OOM killer chose (oom:mark_victim); service=\"none\": no service.",
+	  METRIC_COUNTER, { "service" }, .offset = AT(oom) },
+	{ "fogprobe_process_crashes_total",
+	  "Processes killed by a core-dumping signal, by service (\"none\": no service) and signal.",
+	  METRIC_COUNTER, { "service", "signal" }, .offset = AT(crashes) },
+	{ "fogprobe_process_exits_total",
+	  "Processes of the service that ended, by reason: ok, error (non-zero status), signal, crash, oom.",
+	  METRIC_COUNTER, { "service", "reason" }, .offset = AT(exits) },
+	{ "fogprobe_service_up", "1 while the service listens on this host and its process is alive.",
+	  METRIC_GAUGE, { "service" }, .offset = AT(up) },
+	{ "fogprobe_service_up_seconds_total", "Seconds the service was up on this host.",
+	  METRIC_COUNTER, { "service" }, .offset = AT(up_s) },
+	{ "fogprobe_service_observed_seconds_total",
+	  "Seconds the service's health was observed on this host.", METRIC_COUNTER,
+	  { "service" }, .offset = AT(observed_s) },
+	{ "fogprobe_service_state_changes_total",
+	  "Transitions of fogprobe_service_up between 0 and 1.", METRIC_COUNTER, { "service" },
+	  .offset = AT(changes) },
+	{ "fogprobe_probe_success", "1 if the last synthetic TCP connect to the service succeeded.",
+	  METRIC_GAUGE, { "service" }, .offset = AT(probe_ok) },
+	{ "fogprobe_probe_duration_seconds",
+	  "Duration of the last synthetic TCP connect to the service.", METRIC_GAUGE,
+	  { "service" }, .offset = AT(probe_s) },
+};
+
 struct proc_metrics *proc_metrics__new(struct metrics *reg, const struct config *cfg,
 				       struct event_log *log)
 {
 	struct proc_metrics *pm = calloc(1, sizeof(*pm));
-	int i;
+	int i, err;
 
 	if (!pm)
 		return NULL;
 	pm->cfg = cfg;
 	pm->log = log;
-	pthread_mutex_init(&pm->lock, NULL);
-	/* slot i of the kernel histogram holds [2^(i-1), 2^i) microseconds */
-	for (i = 0; i < FP_RUNQ_SLOTS - 1; i++)
-		pm->runq_bounds[i] = ldexp(1e-6, i);
-	pm->runq = metrics__family(reg, "fogprobe_runqueue_latency_seconds",
-				   "Time threads of the service waited on a CPU run queue, from wakeup "
-				   "or preemption to running (power-of-2 buckets).",
-				   METRIC_HISTOGRAM, L("service"), 1, pm->runq_bounds,
-				   FP_RUNQ_SLOTS - 1);
-	pm->oom = SVC(reg, "fogprobe_oom_kills_total",
-		      "Processes the OOM killer chose (oom:mark_victim); service=\"none\": no service.",
-		      METRIC_COUNTER);
-	pm->crashes = metrics__family(
-		reg, "fogprobe_process_crashes_total",
-		"Processes killed by a core-dumping signal, by service (\"none\": no service) and signal.",
-		METRIC_COUNTER, L("service", "signal"), 2, NULL, 0);
-	pm->exits = metrics__family(reg, "fogprobe_process_exits_total",
-				    "Processes of the service that ended, by reason: ok, error "
-				    "(non-zero status), signal, crash, oom.",
-				    METRIC_COUNTER, L("service", "reason"), 2, NULL, 0);
-	pm->up = SVC(reg, "fogprobe_service_up",
-		     "1 while the service listens on this host and its process is alive.",
-		     METRIC_GAUGE);
-	pm->up_s = SVC(reg, "fogprobe_service_up_seconds_total",
-		       "Seconds the service was up on this host.", METRIC_COUNTER);
-	pm->observed_s = SVC(reg, "fogprobe_service_observed_seconds_total",
-			     "Seconds the service's health was observed on this host.",
-			     METRIC_COUNTER);
-	pm->changes = SVC(reg, "fogprobe_service_state_changes_total",
-			  "Transitions of fogprobe_service_up between 0 and 1.", METRIC_COUNTER);
-	pm->probe_ok = SVC(reg, "fogprobe_probe_success",
-			   "1 if the last synthetic TCP connect to the service succeeded.",
-			   METRIC_GAUGE);
-	pm->probe_s = SVC(reg, "fogprobe_probe_duration_seconds",
-			  "Duration of the last synthetic TCP connect to the service.", METRIC_GAUGE);
-	if (!pm->runq || !pm->oom || !pm->crashes || !pm->exits || !pm->up || !pm->up_s ||
-	    !pm->observed_s || !pm->changes || !pm->probe_ok || !pm->probe_s) {
+	for (i = 0; i < RUNQ_SLOTS - 1; i++)
+		runq_bounds_s[i] = ldexp(1e-6, i);
+	err = metrics__register(reg, pm, proc_defs, ARRAY_LEN(proc_defs));
+	if (err) {
 		free(pm);
+		errno = -err;
 		return NULL;
 	}
+	pthread_mutex_init(&pm->lock, NULL);
 	/* OOM counters exist from the start, so that increase() sees the first kill. */
 	for (i = 0; i < cfg->n_services; i++)
-		metrics__add(pm->oom, L(cfg->services[i].name), 0);
-	metrics__add(pm->oom, L(NONE), 0);
+		metrics__add(pm->oom, METRICS_LABELS(cfg->services[i].name), 0);
+	metrics__add(pm->oom, METRICS_LABELS(NONE), 0);
 	return pm;
 }
 
@@ -176,10 +169,12 @@ void proc_metrics__exit(struct proc_metrics *pm, const struct proc_exit *e)
 	json_t *ev;
 
 	if (e->svc >= 0)
-		metrics__add(pm->exits, L(name, class_names[c]), 1);
-	if (c == PROC_EXIT_CRASH)
-		metrics__add(pm->crashes,
-			     L(name, proc_metrics__signal_name(sig, sbuf, sizeof(sbuf))), 1);
+		metrics__add(pm->exits, METRICS_LABELS(name, class_names[c]), 1);
+	if (c == PROC_EXIT_CRASH) {
+		const char *signal = proc_metrics__signal_name(sig, sbuf, sizeof(sbuf));
+
+		metrics__add(pm->crashes, METRICS_LABELS(name, signal), 1);
+	}
 	/* events: what an operator looks into; a clean exit is not one */
 	if (c == PROC_EXIT_OK || !pm->log)
 		return;
@@ -224,7 +219,7 @@ void proc_metrics__exit(struct proc_metrics *pm, const struct proc_exit *e)
 
 void proc_metrics__oom(struct proc_metrics *pm, const struct proc_exit *e)
 {
-	metrics__add(pm->oom, L(svc_name(pm, e->svc)), 1);
+	metrics__add(pm->oom, METRICS_LABELS(svc_name(pm, e->svc)), 1);
 	pthread_mutex_lock(&pm->lock);
 	pm->victims[pm->next_victim % 16].pid = e->pid;
 	pm->victims[pm->next_victim % 16].rss = e->anon_rss_bytes;
@@ -232,13 +227,13 @@ void proc_metrics__oom(struct proc_metrics *pm, const struct proc_exit *e)
 	pthread_mutex_unlock(&pm->lock);
 }
 
-void proc_metrics__runq(struct proc_metrics *pm, const struct fp_runq_hist h[FP_MAX_SERVICES])
+void proc_metrics__runq(struct proc_metrics *pm, const struct runq_hist h[CONFIG_MAX_SERVICES])
 {
 	int svc;
 
 	for (svc = 0; svc < pm->cfg->n_services; svc++)
-		metrics__hist_set(pm->runq, L(pm->cfg->services[svc].name),
-				  (const uint64_t *)h[svc].slots, h[svc].sum_ns / 1e9);
+		metrics__hist_set(pm->runq, METRICS_LABELS(pm->cfg->services[svc].name),
+				  h[svc].slots, h[svc].sum_ns / 1e9);
 }
 
 void proc_metrics__health(struct proc_metrics *pm, const struct health *h)

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "telemetry/tls_metrics.h"
@@ -7,18 +9,23 @@ struct tls_metrics {
 	struct metric_family *hooks;
 };
 
+static const struct metric_def tls_defs[] = {
+	{ "fogprobe_tls_hooks",
+	  "OpenSSL binaries found mapped by processes: hooked (TLS plaintext captured), no_symbols (static OpenSSL without SSL_read/SSL_write symbols: not captured) or failed (attach error, logged).",
+	  METRIC_GAUGE, { "binary", "state" }, .offset = offsetof(struct tls_metrics, hooks) },
+};
+
 struct tls_metrics *tls_metrics__new(struct metrics *reg)
 {
-	static const char *const labels[] = { "binary", "state" };
 	struct tls_metrics *tm = calloc(1, sizeof(*tm));
+	int err;
 
 	if (!tm)
 		return NULL;
-	tm->hooks = metrics__family(reg, "fogprobe_tls_hooks",
-				    "OpenSSL binaries found mapped by processes: hooked (TLS plaintext captured), no_symbols (static OpenSSL without SSL_read/SSL_write symbols: not captured) or failed (attach error, logged).",
-				    METRIC_GAUGE, labels, 2, NULL, 0);
-	if (!tm->hooks) {
+	err = metrics__register(reg, tm, tls_defs, ARRAY_LEN(tls_defs));
+	if (err) {
 		free(tm);
+		errno = -err;
 		return NULL;
 	}
 	return tm;
@@ -35,5 +42,5 @@ void tls_metrics__update(struct tls_metrics *tm, const struct tls_hook_status *s
 
 	metrics__clear(tm->hooks);
 	for (i = 0; i < n; i++)
-		metrics__set(tm->hooks, (const char *const[]){ s[i].binary, s[i].state }, 1);
+		metrics__set(tm->hooks, METRICS_LABELS(s[i].binary, s[i].state), 1);
 }

@@ -17,6 +17,7 @@ struct tls_hook_status {
 	const char *state;
 };
 
+/* NULL on error (errno set). */
 struct tls_metrics *tls_metrics__new(struct metrics *reg);
 void tls_metrics__free(struct tls_metrics *tm); /* accepts NULL */
 /* Replace the family's series with these (gauge 1 each). */

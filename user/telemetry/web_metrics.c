@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "telemetry/web_metrics.h"
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define L(...) ((const char *const[]){ __VA_ARGS__ })
+#define MAX_TYPES 32 /* distinct message_type values; more are "other" */
 
 /* A bounded set of label values: the first `max` distinct values seen keep their own
  * label; later ones share "other". Open addressing over strdup'ed strings. */
@@ -83,68 +84,70 @@ static const char *const drop_names[WEB_DROP_N] = {
 static const char *const methods[] = { "GET",	  "HEAD",    "POST",  "PUT", "DELETE",
 				       "CONNECT", "OPTIONS", "TRACE", "PATCH" };
 
+#define AT(f) offsetof(struct web_metrics, f)
+
+static const struct metric_def web_defs[] = {
+	{ "http_requests_total",
+	  "HTTP requests by status, method and route template, each counted once (server end when it runs on this host).",
+	  METRIC_COUNTER, { "service", "status", "method", "path" }, .offset = AT(requests) },
+	{ "http_request_duration_seconds", "First request byte to the last response byte.",
+	  METRIC_HISTOGRAM, { "service", "method", "path" }, .buckets = http_buckets,
+	  .n_buckets = ARRAY_LEN(http_buckets), .offset = AT(duration) },
+	{ "nextjs_api_latency_seconds",
+	  "Next.js API routes (/api/*): first request byte to the last response byte.",
+	  METRIC_HISTOGRAM, { "service", "path" }, .buckets = http_buckets,
+	  .n_buckets = ARRAY_LEN(http_buckets), .offset = AT(next_api) },
+	{ "nextjs_page_render_duration_seconds",
+	  "Next.js page routes (not /api/*, not /_next/ assets or files): first request byte to the last response byte.",
+	  METRIC_HISTOGRAM, { "service", "path" }, .buckets = http_buckets,
+	  .n_buckets = ARRAY_LEN(http_buckets), .offset = AT(next_page) },
+	{ "fogprobe_http_path_overflow_total",
+	  "Requests counted under path=\"other\": the service's max_paths distinct route templates were taken.",
+	  METRIC_COUNTER, { "service" }, .offset = AT(overflow) },
+	{ "fogprobe_l7_parse_errors_total",
+	  "A direction of a connection that stopped parsing (not that protocol, framing lost in uncaptured bytes, protocol violation).",
+	  METRIC_COUNTER, { "service", "protocol", "reason" }, .offset = AT(parse_errors) },
+	{ "fogcompute_bitchat_connected_clients",
+	  "Open WebSocket connections on the BitChat paths, each counted once.", METRIC_GAUGE,
+	  .offset = AT(clients) },
+	{ "fogcompute_bitchat_active_rooms",
+	  "Rooms with at least one open connection that subscribed to it or received its group messages.",
+	  METRIC_GAUGE, .offset = AT(rooms) },
+	{ "fogcompute_bitchat_messages_total",
+	  "WebSocket data messages on BitChat sockets by JSON type and room (group_id; \"none\" if it names none), one per connection they cross.",
+	  METRIC_COUNTER, { "room_id", "message_type" }, .offset = AT(messages) },
+	{ "fogcompute_bitchat_connections_dropped_total",
+	  "BitChat WebSocket connections that ended abnormally, by reason.", METRIC_COUNTER,
+	  { "reason" }, .offset = AT(dropped) },
+	{ "fogcompute_bitchat_message_queue_size",
+	  "Bytes written to BitChat sockets and not yet acknowledged by the peer (Send-Q), read at the scrape.",
+	  METRIC_GAUGE, .offset = AT(queue) },
+	{ "fogcompute_bitchat_message_latency_seconds",
+	  "A message push to the ack with the same message_id; a send POST to its push.",
+	  METRIC_HISTOGRAM, { "room_id" }, .buckets = bc_lat_buckets,
+	  .n_buckets = ARRAY_LEN(bc_lat_buckets), .offset = AT(msg_lat) },
+	{ "fogcompute_bitchat_room_size",
+	  "Members of a room, observed at each group message pushed into it.", METRIC_HISTOGRAM,
+	  { "room_id" }, .buckets = room_buckets, .n_buckets = ARRAY_LEN(room_buckets),
+	  .offset = AT(room_size) },
+	{ "fogcompute_bitchat_p2p_latency_seconds",
+	  "A ping (JSON {\"type\":\"ping\"} or a ping frame) to its pong.", METRIC_HISTOGRAM,
+	  .buckets = p2p_buckets, .n_buckets = ARRAY_LEN(p2p_buckets), .offset = AT(p2p) },
+};
+
 struct web_metrics *web_metrics__new(struct metrics *reg, const struct config *cfg)
 {
 	struct web_metrics *wm = calloc(1, sizeof(*wm));
 	size_t max_rooms = 0;
-	int i;
+	int i, err;
 
 	if (!wm)
 		return NULL;
 	wm->cfg = cfg;
-	wm->requests = metrics__family(reg, "http_requests_total",
-				       "HTTP requests by status, method and route template, each counted once (server end when it runs on this host).",
-				       METRIC_COUNTER, L("service", "status", "method", "path"), 4,
-				       NULL, 0);
-	wm->duration = metrics__family(reg, "http_request_duration_seconds",
-				       "First request byte to the last response byte.",
-				       METRIC_HISTOGRAM, L("service", "method", "path"), 3,
-				       http_buckets, ARRAY_LEN(http_buckets));
-	wm->next_api = metrics__family(reg, "nextjs_api_latency_seconds",
-				       "Next.js API routes (/api/*): first request byte to the last response byte.",
-				       METRIC_HISTOGRAM, L("service", "path"), 2, http_buckets,
-				       ARRAY_LEN(http_buckets));
-	wm->next_page = metrics__family(reg, "nextjs_page_render_duration_seconds",
-					"Next.js page routes (not /api/*, not /_next/ assets or files): first request byte to the last response byte.",
-					METRIC_HISTOGRAM, L("service", "path"), 2, http_buckets,
-					ARRAY_LEN(http_buckets));
-	wm->overflow = metrics__family(reg, "fogprobe_http_path_overflow_total",
-				       "Requests counted under path=\"other\": the service's max_paths distinct route templates were taken.",
-				       METRIC_COUNTER, L("service"), 1, NULL, 0);
-	wm->parse_errors = metrics__family(reg, "fogprobe_l7_parse_errors_total",
-					   "A direction of a connection that stopped parsing (not that protocol, framing lost in uncaptured bytes, protocol violation).",
-					   METRIC_COUNTER, L("service", "protocol", "reason"), 3,
-					   NULL, 0);
-	wm->clients = metrics__family(reg, "fogcompute_bitchat_connected_clients",
-				      "Open WebSocket connections on the BitChat paths, each counted once.",
-				      METRIC_GAUGE, NULL, 0, NULL, 0);
-	wm->rooms = metrics__family(reg, "fogcompute_bitchat_active_rooms",
-				    "Rooms with at least one open connection that subscribed to it or received its group messages.",
-				    METRIC_GAUGE, NULL, 0, NULL, 0);
-	wm->messages = metrics__family(reg, "fogcompute_bitchat_messages_total",
-				       "WebSocket data messages on BitChat sockets by JSON type and room (group_id; \"none\" if it names none), one per connection they cross.",
-				       METRIC_COUNTER, L("room_id", "message_type"), 2, NULL, 0);
-	wm->dropped = metrics__family(reg, "fogcompute_bitchat_connections_dropped_total",
-				      "BitChat WebSocket connections that ended abnormally, by reason.",
-				      METRIC_COUNTER, L("reason"), 1, NULL, 0);
-	wm->queue = metrics__family(reg, "fogcompute_bitchat_message_queue_size",
-				    "Bytes written to BitChat sockets and not yet acknowledged by the peer (Send-Q), read at the scrape.",
-				    METRIC_GAUGE, NULL, 0, NULL, 0);
-	wm->msg_lat = metrics__family(reg, "fogcompute_bitchat_message_latency_seconds",
-				      "A message push to the ack with the same message_id; a send POST to its push.",
-				      METRIC_HISTOGRAM, L("room_id"), 1, bc_lat_buckets,
-				      ARRAY_LEN(bc_lat_buckets));
-	wm->room_size = metrics__family(reg, "fogcompute_bitchat_room_size",
-					"Members of a room, observed at each group message pushed into it.",
-					METRIC_HISTOGRAM, L("room_id"), 1, room_buckets,
-					ARRAY_LEN(room_buckets));
-	wm->p2p = metrics__family(reg, "fogcompute_bitchat_p2p_latency_seconds",
-				  "A ping (JSON {\"type\":\"ping\"} or a ping frame) to its pong.",
-				  METRIC_HISTOGRAM, NULL, 0, p2p_buckets, ARRAY_LEN(p2p_buckets));
-	if (!wm->requests || !wm->duration || !wm->next_api || !wm->next_page || !wm->overflow ||
-	    !wm->parse_errors || !wm->clients || !wm->rooms || !wm->messages || !wm->dropped ||
-	    !wm->queue || !wm->msg_lat || !wm->room_size || !wm->p2p)
+	err = metrics__register(reg, wm, web_defs, ARRAY_LEN(web_defs));
+	if (err)
 		goto fail;
+	err = -ENOMEM;
 	for (i = 0; i < cfg->n_services; i++) {
 		const struct service_config *sc = &cfg->services[i];
 
@@ -152,18 +155,19 @@ struct web_metrics *web_metrics__new(struct metrics *reg, const struct config *c
 			continue;
 		if (labelset_init(&wm->paths[i], sc->max_paths))
 			goto fail;
-		metrics__add(wm->overflow, L(sc->name), 0);
+		metrics__add(wm->overflow, METRICS_LABELS(sc->name), 0);
 		if (sc->protocol == FP_PROTO_WEBSOCKET && sc->max_rooms > max_rooms)
 			max_rooms = sc->max_rooms;
 	}
 	if (labelset_init(&wm->room_ids, max_rooms ? max_rooms : CONFIG_DEFAULT_MAX_ROOMS) ||
-	    labelset_init(&wm->types, WEB_METRICS_MAX_TYPES))
+	    labelset_init(&wm->types, MAX_TYPES))
 		goto fail;
 	for (i = 1; i < WEB_DROP_N; i++)
-		metrics__add(wm->dropped, L(drop_names[i]), 0);
+		metrics__add(wm->dropped, METRICS_LABELS(drop_names[i]), 0);
 	return wm;
 fail:
 	web_metrics__free(wm);
+	errno = -err;
 	return NULL;
 }
 
@@ -180,8 +184,9 @@ void web_metrics__free(struct web_metrics *wm)
 	free(wm);
 }
 
-const char *web_metrics__path_label(struct web_metrics *wm, int svc, const char *path,
-				    char *buf, size_t len)
+/* The label a request path gets: its route template, or "other" past the service's cap. */
+static const char *path_label(struct web_metrics *wm, int svc, const char *path, char *buf,
+			      size_t len)
 {
 	const struct service_config *sc = &wm->cfg->services[svc];
 	const char *routes[CONFIG_MAX_ROUTES];
@@ -196,7 +201,7 @@ const char *web_metrics__path_label(struct web_metrics *wm, int svc, const char 
 		return "other";
 	label = labelset_get(&wm->paths[svc], buf, &over);
 	if (over)
-		metrics__add(wm->overflow, L(sc->name), 1);
+		metrics__add(wm->overflow, METRICS_LABELS(sc->name), 1);
 	return label;
 }
 
@@ -231,18 +236,18 @@ static void on_exchange(void *ctx, int svc, const struct http_exchange *x)
 	if (svc < 0 || svc >= wm->cfg->n_services)
 		return;
 	sc = &wm->cfg->services[svc];
-	path = web_metrics__path_label(wm, svc, x->path, route, sizeof(route));
+	path = path_label(wm, svc, x->path, route, sizeof(route));
 	method = method_label(x->method);
 	snprintf(status, sizeof(status), "%u", x->status);
 	secs = x->end_ns > x->start_ns ? (x->end_ns - x->start_ns) / 1e9 : 0;
-	metrics__add(wm->requests, L(sc->name, status, method, path), 1);
-	metrics__observe(wm->duration, L(sc->name, method, path), secs);
+	metrics__add(wm->requests, METRICS_LABELS(sc->name, status, method, path), 1);
+	metrics__observe(wm->duration, METRICS_LABELS(sc->name, method, path), secs);
 	if (sc->framework != FP_FRAMEWORK_NEXTJS || x->upgrade)
 		return;
 	if (!strncmp(x->path, "/api/", 5) || !strcmp(x->path, "/api"))
-		metrics__observe(wm->next_api, L(sc->name, path), secs);
+		metrics__observe(wm->next_api, METRICS_LABELS(sc->name, path), secs);
 	else if (is_page(x->path))
-		metrics__observe(wm->next_page, L(sc->name, path), secs);
+		metrics__observe(wm->next_page, METRICS_LABELS(sc->name, path), secs);
 }
 
 static const char *room_label(struct web_metrics *wm, const char *room)
@@ -257,8 +262,8 @@ static void on_message(void *ctx, const char *room, const char *type)
 	struct web_metrics *wm = ctx;
 	bool over;
 
-	metrics__add(wm->messages, L(room_label(wm, room), labelset_get(&wm->types, type, &over)),
-		     1);
+	metrics__add(wm->messages,
+		     METRICS_LABELS(room_label(wm, room), labelset_get(&wm->types, type, &over)), 1);
 }
 
 static void on_dropped(void *ctx, enum web_drop why)
@@ -266,14 +271,14 @@ static void on_dropped(void *ctx, enum web_drop why)
 	struct web_metrics *wm = ctx;
 
 	if (why > WEB_DROP_NONE && why < WEB_DROP_N)
-		metrics__add(wm->dropped, L(drop_names[why]), 1);
+		metrics__add(wm->dropped, METRICS_LABELS(drop_names[why]), 1);
 }
 
 static void on_message_latency(void *ctx, const char *room, double s)
 {
 	struct web_metrics *wm = ctx;
 
-	metrics__observe(wm->msg_lat, L(room_label(wm, room)), s);
+	metrics__observe(wm->msg_lat, METRICS_LABELS(room_label(wm, room)), s);
 }
 
 static void on_p2p(void *ctx, double s)
@@ -285,7 +290,7 @@ static void on_room_size(void *ctx, const char *room, unsigned n)
 {
 	struct web_metrics *wm = ctx;
 
-	metrics__observe(wm->room_size, L(room_label(wm, room)), n);
+	metrics__observe(wm->room_size, METRICS_LABELS(room_label(wm, room)), n);
 }
 
 static void on_parse_error(void *ctx, int svc, const char *proto, const char *reason)
@@ -293,7 +298,8 @@ static void on_parse_error(void *ctx, int svc, const char *proto, const char *re
 	struct web_metrics *wm = ctx;
 
 	if (svc >= 0 && svc < wm->cfg->n_services)
-		metrics__add(wm->parse_errors, L(wm->cfg->services[svc].name, proto, reason), 1);
+		metrics__add(wm->parse_errors,
+			     METRICS_LABELS(wm->cfg->services[svc].name, proto, reason), 1);
 }
 
 struct web_sink web_metrics__sink(struct web_metrics *wm)

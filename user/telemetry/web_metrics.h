@@ -12,10 +12,9 @@
 #include "model/web.h"
 #include "telemetry/metrics.h"
 
-#define WEB_METRICS_MAX_TYPES 32 /* distinct message_type values; more are "other" */
-
 struct web_metrics;
 
+/* NULL on error (errno set). */
 struct web_metrics *web_metrics__new(struct metrics *reg, const struct config *cfg);
 void web_metrics__free(struct web_metrics *wm); /* accepts NULL */
 
@@ -24,9 +23,5 @@ struct web_sink web_metrics__sink(struct web_metrics *wm);
 
 /* Gauges from the sessions' current state (w may be NULL: capture off). */
 void web_metrics__update(struct web_metrics *wm, const struct web *w);
-
-/* The label a request path gets: its route template, or "other" past the service's cap. */
-const char *web_metrics__path_label(struct web_metrics *wm, int svc, const char *path,
-				    char *buf, size_t len);
 
 #endif

@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The daemon's lifecycle: what starts, in which order, and the reverse at stop. Typed
+ * events from the collectors arrive in the sinks below and go to the model.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <bpf/libbpf.h>
+
+#include "collect/host.h"
+#include "collect/probe.h"
+#include "collect/proc.h"
+#include "daemon.h"
+#include "export/http.h"
+#include "lib/log.h"
+#include "model/health.h"
+#include "model/streams.h"
+#include "telemetry/betanet_metrics.h"
+#include "telemetry/events.h"
+#include "telemetry/host_metrics.h"
+#include "telemetry/metrics.h"
+#include "telemetry/probe_metrics.h"
+#include "telemetry/proc_metrics.h"
+#include "telemetry/tcp_metrics.h"
+#include "telemetry/tls_metrics.h"
+#include "telemetry/web_metrics.h"
+
+/* ---- sinks: typed events of the collectors, on the loop's thread ---- */
+
+static void on_conn(void *ctx, const struct conn_event *e)
+{
+	struct daemon *d = ctx;
+	bool svc = e->svc >= 0 && e->svc < d->cfg.n_services;
+
+	/* The process that listens on a service's port serves it: its crashes, run-queue
+	 * latency and liveness are the service's. */
+	if (svc && (e->type == CONN_LISTEN || e->type == CONN_UNLISTEN)) {
+		struct proc_collector *proc = collectors__get(&d->collectors, &proc_collector_ops);
+
+		pthread_mutex_lock(&d->lock);
+		if (e->type == CONN_LISTEN) {
+			health__listen(d->health, e->svc, e->pid);
+			if (proc && e->pid)
+				proc__add_task(proc, e->pid, e->svc);
+		} else {
+			health__unlisten(d->health, e->svc);
+		}
+		pthread_mutex_unlock(&d->lock);
+	}
+	/* Connections of L7 services: the local-peer client end is parsed from its
+	 * server end (the kernel does not capture it). */
+	if (d->streams && svc && config__l7(&d->cfg.services[e->svc])) {
+		bool server = e->end == TCP_END_SERVER;
+		bool closing = e->type == CONN_CLOSE || e->type == CONN_CONNECT_FAIL;
+
+		pthread_mutex_lock(&d->lock);
+		/* A client opens before its server end (if on this host) is established,
+		 * so only its close says whether it was the local-peer end. */
+		if (closing && e->end == TCP_END_CLIENT_LOCALPEER)
+			streams__forget(d->streams, e->key);
+		else if (closing)
+			streams__close(d->streams, e->key, e->ts_ns);
+		else if (e->type == CONN_RESET)
+			streams__reset(d->streams, e->key);
+		else if (e->type == CONN_OPEN && e->end != TCP_END_CLIENT_LOCALPEER)
+			streams__open(d->streams, e->key, e->svc, server,
+				      server ? e->ts_ns : e->ts_ns - e->duration_ns);
+		pthread_mutex_unlock(&d->lock);
+	}
+	if (log__level() >= LOG_DEBUG)
+		pr_debug("event %s service=%s comm=%s pid=%u netns=%u lport=%u rport=%u "
+			 "duration_ns=%llu reason=%u err=%d sk=%llx conn_start=%llu ts=%llu\n",
+			 e->type < CONN_EVENT_TYPES ? conn_event_names[e->type] : "?",
+			 svc ? d->cfg.services[e->svc].name : "-", e->comm, e->pid, e->netns,
+			 e->lport, e->rport, (unsigned long long)e->duration_ns, e->reason,
+			 e->sk_err, (unsigned long long)e->sk, (unsigned long long)e->conn_start,
+			 (unsigned long long)e->ts_ns);
+}
+
+static void on_chunk(void *ctx, uint64_t key, int svc, const struct stream_chunk *ch)
+{
+	struct daemon *d = ctx;
+
+	pthread_mutex_lock(&d->lock);
+	streams__data(d->streams, key, svc, ch);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void on_process(void *ctx, const struct proc_exit *x)
+{
+	struct daemon *d = ctx;
+	const char *svc = x->svc >= 0 ? d->cfg.services[x->svc].name : "none";
+
+	if (x->type == PROC_RECORD_OOM) {
+		pr_info("OOM kill: pid %u service=%s\n", x->pid, svc);
+		proc_metrics__oom(d->pm, x);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	health__exit(d->health, x->pid);
+	pthread_mutex_unlock(&d->lock);
+	proc_metrics__exit(d->pm, x);
+	if (log__level() >= LOG_DEBUG)
+		pr_debug("exit pid=%u comm=%s service=%s code=0x%x sig=%d si_code=%d oom=%u\n",
+			 x->pid, x->comm, svc, x->exit_code, x->sig, x->si_code, x->oom);
+}
+
+static void on_probe(void *ctx, int svc, bool ok, double seconds)
+{
+	struct daemon *d = ctx;
+
+	pthread_mutex_lock(&d->lock);
+	health__probe(d->health, svc, ok, seconds);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void add_preexisting(void *ctx, __u32 tgid, int svc)
+{
+	struct daemon *d = ctx;
+	struct proc_collector *proc = collectors__get(&d->collectors, &proc_collector_ops);
+
+	health__add_preexisting(d->health, svc, tgid);
+	if (proc)
+		proc__add_task(proc, tgid, (__u8)svc);
+}
+
+/* ---- HTTP handlers ---- */
+
+static bool is_ready(void *ctx)
+{
+	return atomic_load(&((struct daemon *)ctx)->ready);
+}
+
+static int events_json(void *ctx, unsigned long long since, struct strbuf *out)
+{
+	return events__render(((struct daemon *)ctx)->events, since, out);
+}
+
+/* ---- lifecycle ---- */
+
+int daemon__metrics(struct daemon *d)
+{
+	const struct config *cfg = &d->cfg;
+	char err[256], lib[32];
+
+	snprintf(lib, sizeof(lib), "%u.%u", libbpf_major_version(), libbpf_minor_version());
+	d->reg = metrics__new(0);
+	if (!d->reg)
+		return -ENOMEM;
+	d->events = events__new(d->opts.events_path, 0, err, sizeof(err));
+	if (!d->events) {
+		pr_warn("%s\n", err);
+		return -EINVAL;
+	}
+	d->tm = tcp_metrics__new(d->reg, cfg);
+	d->bm = betanet_metrics__new(d->reg, cfg);
+	d->pm = proc_metrics__new(d->reg, cfg, d->events);
+	d->wm = web_metrics__new(d->reg, cfg);
+	d->tlsm = tls_metrics__new(d->reg);
+	d->probes = probe_metrics__new(d->reg, lib);
+	if (cfg->host.enabled || cfg->containers.enabled)
+		d->hm = host_metrics__new(d->reg, cfg->host.enabled, cfg->containers.enabled);
+	if (!d->tm || !d->bm || !d->pm || !d->wm || !d->tlsm || !d->probes ||
+	    ((cfg->host.enabled || cfg->containers.enabled) && !d->hm))
+		return -ENOMEM;
+	return 0;
+}
+
+static int start_host(struct daemon *d)
+{
+	const struct host_config *hc = &d->cfg.host;
+	const char *root = d->opts.host_root ? d->opts.host_root : hc->root;
+	char procfs[256], sysfs[256], rootfs[256], err[256] = "";
+	const char *extra[CONFIG_MAX_SERVICES];
+	struct host_collector_opts o = {
+		.procfs = procfs, .sysfs = sysfs, .rootfs = rootfs,
+		.mounts_exclude = hc->mounts_exclude,
+		.fstypes_exclude = hc->fstypes_exclude,
+		.netdev_exclude = hc->netdev_exclude,
+		.cgroup2_root = d->cgroot,
+		.max_containers = d->cfg.containers.enabled ? d->cfg.containers.max : 0,
+		.extra_cgroups = extra,
+	};
+	int i, e;
+
+	if (!hc->enabled && !d->cfg.containers.enabled)
+		return 0;
+	if (root[0] && strcmp(root, "/")) {
+		/* the node's / mounted at root */
+		snprintf(procfs, sizeof(procfs), "%s/proc", root);
+		snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
+		snprintf(rootfs, sizeof(rootfs), "%s/", root);
+	} else {
+		struct statvfs sv;
+
+		/* The host's procfs (/host/proc in the DaemonSet); the filesystems of pid 1's
+		 * mountinfo are stat'ed through pid 1's root, which sees them as the host
+		 * does even from a container or a sandboxed unit (ProtectHome, PrivateTmp
+		 * hide some in our own mount namespace). Needs CAP_SYS_PTRACE; else our /. */
+		snprintf(procfs, sizeof(procfs), "%s", proc__procfs());
+		snprintf(sysfs, sizeof(sysfs), "/sys");
+		snprintf(rootfs, sizeof(rootfs), "%s/1/root", proc__procfs());
+		if (statvfs(rootfs, &sv)) {
+			pr_info("host metrics: %s: %s, filesystems are stat'ed from our own /\n",
+				rootfs, strerror(errno));
+			snprintf(rootfs, sizeof(rootfs), "/");
+		}
+	}
+	/* the cgroups of services are tracked like containers */
+	for (i = 0; i < d->cfg.n_services; i++)
+		if (d->cfg.services[i].cgroup[0] && strcmp(d->cfg.services[i].cgroup, "/"))
+			extra[o.n_extra++] = d->cfg.services[i].cgroup;
+	e = host__new(&o, &d->host, err, sizeof(err));
+	if (e)
+		pr_warn("host metrics: %s\n", err[0] ? err : strerror(-e));
+	return e;
+}
+
+struct hook_rows {
+	struct probe_status ps[64];
+	size_t n;
+};
+
+static void publish_hook(void *ctx, const struct hook *h)
+{
+	struct hook_rows *r = ctx;
+	int j;
+
+	for (j = 0; j < h->n && r->n < 64; j++, r->n++) {
+		r->ps[r->n].feature = h->feature;
+		r->ps[r->n].program = h->program[j];
+		r->ps[r->n].hook = h->hook[j];
+		r->ps[r->n].attached = j == h->chosen && h->attached;
+	}
+}
+
+/* fogprobe_probe_attached: every candidate hook of every running collector */
+static void publish_probes(struct daemon *d)
+{
+	struct hook_rows r = { .n = 0 };
+
+	collectors__each_hook(&d->collectors, publish_hook, &r);
+	probe_metrics__hooks(d->probes, r.ps, r.n);
+}
+
+int daemon__start(struct daemon *d)
+{
+	struct http_handlers hh = {
+		.before_scrape = daemon__refresh, .ready = is_ready, .events = events_json,
+		.ctx = d,
+	};
+	struct collector_env env = {
+		.cfg = &d->cfg,
+		.tables = &d->tables,
+		.disable = d->opts.disable,
+		.cgroot = d->cgroot,
+		.capture_bytes = d->opts.capture_bytes,
+		.sinks = { .conn = on_conn, .chunk = on_chunk, .process = on_process, .ctx = d },
+	};
+	char err[256];
+	int e, i, n;
+
+	pthread_mutex_init(&d->lock, NULL);
+	e = probe__cgroup2_root(d->cgroot, sizeof(d->cgroot));
+	if (e)
+		return e;
+	e = services__build(&d->cfg, d->cgroot, &d->tables);
+	if (e) {
+		pr_warn("building service tables: %s\n", strerror(-e));
+		return e;
+	}
+	e = daemon__metrics(d);
+	if (e)
+		goto fail;
+	d->health = health__new(d->cfg.n_services);
+	if (!d->health) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	e = start_host(d);
+	if (e)
+		goto fail;
+	hh.registry = d->reg;
+	/* Serve /healthz while loading; /readyz turns 200 once attached. */
+	d->http = http__start(d->cfg.listen, &hh, err, sizeof(err));
+	if (!d->http) {
+		pr_warn("%s\n", err);
+		e = -EINVAL;
+		goto fail;
+	}
+	for (i = 0; i < d->cfg.n_services && !d->streams; i++)
+		if (config__l7(&d->cfg.services[i])) {
+			struct streams_opts so = {
+				.routing_timeout_ns = (uint64_t)(d->opts.routing_timeout * 1e9),
+				.cfg = &d->cfg,
+				.sink = betanet_metrics__sink(d->bm),
+				.web_sink = web_metrics__sink(d->wm),
+			};
+
+			d->streams = streams__new(&so);
+			if (!d->streams) {
+				e = -ENOMEM;
+				goto fail;
+			}
+		}
+	collectors__probe(&env);
+	pthread_mutex_lock(&d->lock); /* a scrape reads the set */
+	e = collectors__open(&d->collectors, &env);
+	pthread_mutex_unlock(&d->lock);
+	if (e)
+		goto fail;
+	/* Listeners opened before the probe: the kernel reported none of them. */
+	n = proc__scan_listeners(proc__procfs(), d->cgroot, &d->tables, add_preexisting, d);
+	if (n > 0)
+		pr_info("%d processes already listening on service ports\n", n);
+	for (i = 0; i < d->cfg.n_services; i++)
+		if (d->cfg.services[i].check.connect)
+			health__set_checked(d->health, i);
+	d->checker = health_checker__start(&d->cfg, on_probe, d);
+	publish_probes(d);
+	daemon__refresh(d);
+	atomic_store(&d->ready, true);
+	pr_info("fogprobe %s ready: %d services, metrics on http://%s/metrics\n",
+		FOGPROBE_VERSION, d->cfg.n_services, d->cfg.listen);
+	return 0;
+fail:
+	daemon__stop(d);
+	return e;
+}
+
+void daemon__stop(struct daemon *d)
+{
+	atomic_store(&d->ready, false);
+	http__stop(d->http);
+	d->http = NULL;
+	health_checker__stop(d->checker);
+	d->checker = NULL;
+	collectors__close(&d->collectors);
+	streams__free(d->streams);
+	d->streams = NULL;
+	host__free(d->host);
+	d->host = NULL;
+	health__free(d->health);
+	d->health = NULL;
+	host_metrics__free(d->hm);
+	probe_metrics__free(d->probes);
+	tls_metrics__free(d->tlsm);
+	web_metrics__free(d->wm);
+	proc_metrics__free(d->pm);
+	betanet_metrics__free(d->bm);
+	tcp_metrics__free(d->tm);
+	events__free(d->events);
+	metrics__free(d->reg);
+	d->hm = NULL, d->probes = NULL, d->tlsm = NULL, d->wm = NULL, d->pm = NULL;
+	d->bm = NULL, d->tm = NULL, d->events = NULL, d->reg = NULL;
+}
+
+/* ---- subcommands ---- */
+
+int cmd_run(struct daemon *d)
+{
+	int err = daemon__start(d);
+
+	if (err)
+		return 1;
+	err = daemon__loop(d);
+	daemon__stop(d);
+	return err ? 1 : 0;
+}
+
+static void print_family(void *ctx, const struct metric_info *fi)
+{
+	static const char *const types[] = { "counter", "gauge", "histogram" };
+	size_t i;
+
+	(void)ctx;
+	printf("%s\t%s\t", fi->name, types[fi->type]);
+	for (i = 0; i < fi->n_labels; i++)
+		printf("%s%s", i ? "," : "", fi->label_names[i]);
+	printf("\t%s\n", fi->help);
+}
+
+/* Every family the daemon can register, host and container families included. */
+int cmd_metrics(struct daemon *d)
+{
+	int err;
+
+	d->cfg.host.enabled = 1;
+	d->cfg.containers.enabled = 1;
+	d->opts.events_path = NULL;
+	err = daemon__metrics(d);
+	if (!err)
+		metrics__each_family(d->reg, print_family, NULL);
+	daemon__stop(d);
+	return err ? 1 : 0;
+}

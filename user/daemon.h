@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The daemon: its state, its lifecycle (daemon.c: start in order, stop in reverse), its
+ * event loop (loop.c), the scrape-time refresh (refresh.c) and the metric families it
+ * registers. main.c parses the command line into struct daemon_opts.
+ *
+ * Threads: the event loop (main thread) and libmicrohttpd's thread, whose /metrics calls
+ * daemon__refresh(). The rule, written once: every field below `lock` is read or written
+ * only with `lock` held, by either thread; `ready` is atomic; everything above `lock` is
+ * set before the HTTP server starts and only read after.
+ */
+#ifndef FOGPROBE_DAEMON_H
+#define FOGPROBE_DAEMON_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collect/collector.h"
+#include "collect/services.h"
+#include "lib/config.h"
+#include "model/losses.h"
+#include "model/process.h"
+#include "model/tcp_stats.h"
+
+struct daemon_opts {
+	const char *disable; /* --disable-hooks */
+	const char *host_root; /* --host-root, overrides the config */
+	const char *events_path; /* --events: "-" stdout, NULL none */
+	uint32_t capture_bytes; /* --capture-bytes, 0: per protocol */
+	double routing_timeout; /* --routing-timeout, seconds */
+};
+
+struct daemon {
+	struct config cfg;
+	struct daemon_opts opts;
+	char cgroot[256];
+	struct service_tables tables;
+	struct metrics *reg;
+	struct tcp_metrics *tm;
+	struct betanet_metrics *bm;
+	struct web_metrics *wm;
+	struct proc_metrics *pm;
+	struct tls_metrics *tlsm;
+	struct probe_metrics *probes;
+	struct host_metrics *hm;
+	struct host_collector *host; /* NULL: host and container metrics both off */
+	struct event_log *events;
+	struct health_checker *checker;
+	struct http_server *http;
+	atomic_bool ready;
+
+	pthread_mutex_t lock;
+	struct collector_set collectors;
+	struct streams *streams; /* NULL: no service with a payload parser */
+	struct health *health;
+	struct tcp_snapshot snap;
+	struct runq_hist runq[TCP_MAX_SERVICES];
+	struct losses losses;
+};
+
+/* Register every metric family of this config on a new registry (also what
+ * `fogprobe metrics` lists). 0 or -errno. */
+int daemon__metrics(struct daemon *d);
+/* Start everything in order; on failure, stop what started. 0 or -errno. */
+int daemon__start(struct daemon *d);
+/* Stop in reverse order; accepts a partly started daemon. */
+void daemon__stop(struct daemon *d);
+
+/* The event loop, until SIGINT or SIGTERM. 0, or -errno if a required ring fails. */
+int daemon__loop(struct daemon *d);
+/* Refresh every family from the kernel and the model (before each scrape). */
+void daemon__refresh(void *ctx);
+/* Service health now: process counts and liveness (lock held). */
+void daemon__health_tick(struct daemon *d);
+/* CLOCK_MONOTONIC in ns, the kernel's bpf_ktime_get_ns() clock */
+uint64_t daemon__now_ns(void);
+
+/* Subcommands (main.c's table) */
+int cmd_run(struct daemon *d);
+int cmd_check(struct daemon *d);
+int cmd_metrics(struct daemon *d);
+
+#endif

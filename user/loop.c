@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The event loop: drain every collector's ring, tick the model's clocks, and every few
+ * seconds look for what changed outside (service cgroups, new OpenSSL binaries).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+
+#include "collect/l7.h"
+#include "collect/proc.h"
+#include "collect/tcp.h"
+#include "daemon.h"
+#include "lib/log.h"
+#include "model/health.h"
+#include "model/streams.h"
+
+#define POLL_MS 100 /* ring buffer drain period: producers only wake us when it fills */
+#define RESCAN_S 5 /* cgroup prefixes resolve to new cgroups */
+
+static volatile sig_atomic_t stopping;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+uint64_t daemon__now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000ULL + now.tv_nsec;
+}
+
+/* Every few seconds: service cgroups that appeared or went, binaries to hook. */
+static void rescan(struct daemon *d, struct service_tables *fresh)
+{
+	struct tcp_collector *tcp = collectors__get(&d->collectors, &tcp_collector_ops);
+
+	if (!services__build(&d->cfg, d->cgroot, fresh) &&
+	    memcmp(fresh, &d->tables, sizeof(*fresh))) {
+		pr_info("service cgroups changed, updating the kernel tables\n");
+		memcpy(&d->tables, fresh, sizeof(*fresh));
+		tcp__set_services(tcp, &d->tables);
+	}
+	/* OpenSSL binaries of processes started since (the list a scrape reads grows) */
+	pthread_mutex_lock(&d->lock);
+	collectors__rescan(&d->collectors);
+	pthread_mutex_unlock(&d->lock);
+}
+
+int daemon__loop(struct daemon *d)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct l7_collector *l7 = collectors__get(&d->collectors, &l7_collector_ops);
+	struct service_tables *fresh = malloc(sizeof(*fresh));
+	time_t last_scan = time(NULL);
+	int err = 0, epfd;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!fresh || epfd < 0 || (err = collectors__watch(&d->collectors, epfd))) {
+		err = err ?: -errno;
+		pr_warn("epoll: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	while (!stopping) {
+		struct epoll_event ev[COLLECTORS_MAX];
+
+		/* Producers only wake us when a ring fills up: drain all every POLL_MS. */
+		epoll_wait(epfd, ev, COLLECTORS_MAX, POLL_MS);
+		err = collectors__consume(&d->collectors);
+		if (err)
+			goto cleanup;
+		pthread_mutex_lock(&d->lock);
+		daemon__health_tick(d);
+		pthread_mutex_unlock(&d->lock);
+		if (d->streams) {
+			uint64_t t = daemon__now_ns();
+
+			/* the streams' time is that of the records they have been given:
+			 * a close's grace runs out only when its connection's later bytes
+			 * would have been handed over */
+			if (l7 && l7__released_until(l7) < t)
+				t = l7__released_until(l7);
+			pthread_mutex_lock(&d->lock);
+			streams__tick(d->streams, t);
+			pthread_mutex_unlock(&d->lock);
+		}
+		if (time(NULL) - last_scan >= RESCAN_S) {
+			last_scan = time(NULL);
+			rescan(d, fresh);
+		}
+	}
+	pr_info("stopping\n");
+cleanup:
+	if (epfd >= 0)
+		close(epfd);
+	free(fresh);
+	return err;
+}
