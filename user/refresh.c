@@ -100,6 +100,7 @@ static void refresh_programs(struct daemon *d)
 		rt[i].program = ps[i].program;
 		rt[i].run_time_ns = ps[i].run_time_ns;
 		rt[i].run_cnt = ps[i].run_cnt;
+		rt[i].misses = ps[i].recursion_misses;
 	}
 	probe_metrics__runtime(d->probes, rt, n);
 }

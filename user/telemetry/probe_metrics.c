@@ -9,7 +9,8 @@
 
 struct probe_metrics {
 	struct metrics *reg;
-	struct metric_family *lost, *attached, *run_seconds, *runs, *build, *series_dropped;
+	struct metric_family *lost, *attached, *run_seconds, *runs, *misses, *build,
+		*series_dropped;
 	uint64_t lost_max[LOSS_REASONS];
 };
 
@@ -26,6 +27,9 @@ static const struct metric_def probe_defs[] = {
 	  { "program" }, .offset = AT(run_seconds) },
 	{ "fogprobe_bpf_program_runs_total", "Runs of the BPF program (bpf_stats run_cnt).",
 	  METRIC_COUNTER, { "program" }, .offset = AT(runs) },
+	{ "fogprobe_bpf_program_misses_total",
+	  "Runs of the BPF program the kernel skipped: it was already running on that CPU (recursion_misses); summed in events lost, reason bpf_recursion.",
+	  METRIC_COUNTER, { "program" }, .offset = AT(misses) },
 	{ "fogprobe_build_info", "Build and runtime versions; value is 1.", METRIC_GAUGE,
 	  { "version", "libbpf", "kernel" }, .offset = AT(build) },
 	{ "fogprobe_series_dropped_total",
@@ -80,6 +84,7 @@ void probe_metrics__runtime(struct probe_metrics *pm, const struct program_runti
 		metrics__set(pm->run_seconds, METRICS_LABELS(rt[i].program),
 			     rt[i].run_time_ns / 1e9);
 		metrics__set(pm->runs, METRICS_LABELS(rt[i].program), rt[i].run_cnt);
+		metrics__set(pm->misses, METRICS_LABELS(rt[i].program), rt[i].misses);
 	}
 }
 

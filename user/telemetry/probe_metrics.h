@@ -27,6 +27,7 @@ struct program_runtime {
 	const char *program;
 	uint64_t run_time_ns;
 	uint64_t run_cnt;
+	uint64_t misses; /* runs the kernel skipped (recursion_misses) */
 };
 
 struct probe_metrics;
