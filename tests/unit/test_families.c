@@ -311,7 +311,7 @@ static void probe_families(void **state)
 		{ "tcp_rtt", "tcp_rcv_btf", "tp_btf/tcp_rcv_space_adjust", true },
 		{ "tcp_rtt", "tcp_rcv_tp", "tracepoint/tcp/tcp_rcv_space_adjust", false },
 	};
-	struct program_runtime rt[] = { { "tcp_rcv_btf", 2500000000ULL, 40 } };
+	struct program_runtime rt[] = { { "tcp_rcv_btf", 2500000000ULL, 40, 3 } };
 
 	(void)state;
 	pm = probe_metrics__new(m, "1.1");
@@ -339,6 +339,7 @@ static void probe_families(void **state)
 	probe_metrics__runtime(pm, rt, 1);
 	expect_sample(m, "fogprobe_bpf_program_run_seconds_total{program=\"tcp_rcv_btf\"}", 2.5);
 	expect_sample(m, "fogprobe_bpf_program_runs_total{program=\"tcp_rcv_btf\"}", 40);
+	expect_sample(m, "fogprobe_bpf_program_misses_total{program=\"tcp_rcv_btf\"}", 3);
 
 	/* Known reasons only, zeros included; a total that dips does not go back. */
 	losses__set(&l, LOSS_RINGBUF_FULL, 0);
@@ -400,7 +401,7 @@ static void series_dropped(void **state)
 	assert_non_null(tm);
 	assert_non_null(pm);
 	metrics__each_family(m, count_family, &n);
-	assert_int_equal(n, 15 + 6);
+	assert_int_equal(n, 15 + 7);
 	tcp_metrics__update(tm, &snap);
 	probe_metrics__update(pm);
 	/* Registration order: the first four families get the four series. 2 services x 2
@@ -413,13 +414,13 @@ static void series_dropped(void **state)
 	/* 2 services x 5 reasons */
 	assert_int_equal(dropped_of(m, "fogprobe_tcp_connect_failures_total"), 6);
 	assert_int_equal(dropped_of(m, "fogprobe_flows_tracked"), 0);
-	assert_int_equal(dropped_of(m, "fogprobe_series_dropped_total"), 21 - 4);
+	assert_int_equal(dropped_of(m, "fogprobe_series_dropped_total"), 22 - 4);
 
 	tcp_metrics__update(tm, &snap);
 	probe_metrics__update(pm);
 	expect_sample(m, DROPPED("fogprobe_tcp_bytes_total"), 8);
 	assert_int_equal(dropped_of(m, "fogprobe_tcp_retransmits_total"), 0);
-	assert_int_equal(dropped_of(m, "fogprobe_series_dropped_total"), 2 * (21 - 4));
+	assert_int_equal(dropped_of(m, "fogprobe_series_dropped_total"), 2 * (22 - 4));
 	probe_metrics__free(pm);
 	tcp_metrics__free(tm);
 	metrics__free(m);
