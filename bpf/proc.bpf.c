@@ -2,9 +2,10 @@
 /*
  * Process signals of services: run-queue latency, OOM kills, crashes and exits.
  *
- * proc_tasks (tgid -> service) says which processes belong to a service. Userspace fills
- * it from the TCP collector's listen events and a /proc scan at start; the kernel adds
- * the children a service process forks and removes processes when they exit. Every
+ * proc_tasks (tgid -> service) says which processes belong to a service: tcp.bpf.c adds
+ * every process that listens on a service's port (SO_REUSEPORT siblings each listen)
+ * at its listen(), userspace the listeners a /proc scan finds at start; here the kernel
+ * adds the children a service process forks and removes processes when they exit. Every
  * hot hook (the scheduler's) looks the task up there first and leaves at once for
  * everything else.
  *
@@ -39,12 +40,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FP_MAX_PROC_TASKS);
-	__type(key, __u32);
-	__type(value, __u8);
-} proc_tasks SEC(".maps");
+#include "proc_tasks.bpf.h"
 
 struct runq_start {
 	__u64 ts_ns;
@@ -105,13 +101,6 @@ struct {
 	__type(key, struct sender_key);
 	__type(value, struct sender);
 } senders SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FP_PROC_LOSTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost_proc SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -261,8 +250,7 @@ int handle_fork(struct trace_event_raw_sched_process_fork *ctx)
 		return 0;
 	v = *svc;
 	child = BPF_CORE_READ(ctx, child_pid);
-	if (bpf_map_update_elem(&proc_tasks, &child, &v, BPF_ANY))
-		map_inc(&lost_proc, FP_PROC_LOST_TASKS);
+	proc_task_add(child, v);
 	return 0;
 }
 
