@@ -107,6 +107,21 @@ struct {
 	__uint(max_entries, FP_PROC_RINGBUF_BYTES);
 } proc_events SEC(".maps");
 
+/* A process by its tgid and its start time (tgids are reused). */
+struct exit_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ns;
+};
+
+/* Processes already reported as exited: see handle_exit. LRU: only the last few matter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_PROC_EXITED);
+	__type(key, struct exit_key);
+	__type(value, __u8);
+} exited SEC(".maps");
+
 /* floor(log2(v)) for v > 0, without a loop. */
 static __always_inline __u32 log2_u64(__u64 v)
 {
@@ -332,8 +347,11 @@ int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
 }
 
 /*
- * do_exit() sets task->exit_code and drops signal->live before this tracepoint, so the
- * thread that sees live == 0 is the last one: one record per process. Records go out for
+ * do_exit() sets task->exit_code and drops signal->live before this tracepoint, so only
+ * threads that see live == 0 are past the last one's decrement. Several can see it:
+ * exit_mm() lies between the decrement and the tracepoint, so threads of a group exit
+ * (a crash kills them all) on several CPUs reach it together. The first one to insert
+ * the process into `exited` reports it: one record per process. Records go out for
  * processes of services (every exit, so that userspace knows the process is gone) and
  * for any process that crashed (a core-dump signal) or was an OOM victim.
  */
@@ -343,6 +361,7 @@ int handle_exit(void *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct exit_key ek = {};
 	struct pending_sig *ps;
 	struct fp_proc_event *e;
 	__u8 *svc, *oom, s = FP_SVC_NONE, was_oom = 0, one = 1;
@@ -359,6 +378,10 @@ int handle_exit(void *ctx)
 		}
 	}
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	ek.tgid = tgid;
+	ek.start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	if (bpf_map_update_elem(&exited, &ek, &one, BPF_NOEXIST))
 		return 0;
 	code = BPF_CORE_READ(task, exit_code);
 	sig = code & 0x7f;

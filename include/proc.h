@@ -13,6 +13,7 @@
 #define FP_PROC_PENDING 4096 /* fatal signals delivered, waiting for the exit */
 #define FP_PROC_OOM_VICTIMS 1024
 #define FP_PROC_SENDERS 4096 /* signals sent to processes of services, until they exit */
+#define FP_PROC_EXITED 1024 /* LRU: processes reported exited (threads exit together) */
 
 /* Maps bpf/tcp.bpf.c owns and shares with this object (bpf_map__reuse_fd), by name:
  * it adds each process that listens on a service's port at its listen(). */
