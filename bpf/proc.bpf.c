@@ -2,9 +2,10 @@
 /*
  * Process signals of services: run-queue latency, OOM kills, crashes and exits.
  *
- * proc_tasks (tgid -> service) says which processes belong to a service. Userspace fills
- * it from the TCP collector's listen events and a /proc scan at start; the kernel adds
- * the children a service process forks and removes processes when they exit. Every
+ * proc_tasks (tgid -> service) says which processes belong to a service: tcp.bpf.c adds
+ * every process that listens on a service's port (SO_REUSEPORT siblings each listen)
+ * at its listen(), userspace the listeners a /proc scan finds at start; here the kernel
+ * adds the children a service process forks and removes processes when they exit. Every
  * hot hook (the scheduler's) looks the task up there first and leaves at once for
  * everything else.
  *
@@ -39,12 +40,7 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, FP_MAX_PROC_TASKS);
-	__type(key, __u32);
-	__type(value, __u8);
-} proc_tasks SEC(".maps");
+#include "proc_tasks.bpf.h"
 
 struct runq_start {
 	__u64 ts_ns;
@@ -107,16 +103,24 @@ struct {
 } senders SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FP_PROC_LOSTS);
-	__type(key, __u32);
-	__type(value, __u64);
-} lost_proc SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, FP_PROC_RINGBUF_BYTES);
 } proc_events SEC(".maps");
+
+/* A process by its tgid and its start time (tgids are reused). */
+struct exit_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ns;
+};
+
+/* Processes already reported as exited: see handle_exit. LRU: only the last few matter. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, FP_PROC_EXITED);
+	__type(key, struct exit_key);
+	__type(value, __u8);
+} exited SEC(".maps");
 
 /* floor(log2(v)) for v > 0, without a loop. */
 static __always_inline __u32 log2_u64(__u64 v)
@@ -261,8 +265,7 @@ int handle_fork(struct trace_event_raw_sched_process_fork *ctx)
 		return 0;
 	v = *svc;
 	child = BPF_CORE_READ(ctx, child_pid);
-	if (bpf_map_update_elem(&proc_tasks, &child, &v, BPF_ANY))
-		map_inc(&lost_proc, FP_PROC_LOST_TASKS);
+	proc_task_add(child, v);
 	return 0;
 }
 
@@ -344,8 +347,11 @@ int handle_mark_victim(struct trace_event_raw_mark_victim *ctx)
 }
 
 /*
- * do_exit() sets task->exit_code and drops signal->live before this tracepoint, so the
- * thread that sees live == 0 is the last one: one record per process. Records go out for
+ * do_exit() sets task->exit_code and drops signal->live before this tracepoint, so only
+ * threads that see live == 0 are past the last one's decrement. Several can see it:
+ * exit_mm() lies between the decrement and the tracepoint, so threads of a group exit
+ * (a crash kills them all) on several CPUs reach it together. The first one to insert
+ * the process into `exited` reports it: one record per process. Records go out for
  * processes of services (every exit, so that userspace knows the process is gone) and
  * for any process that crashed (a core-dump signal) or was an OOM victim.
  */
@@ -355,6 +361,7 @@ int handle_exit(void *ctx)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct exit_key ek = {};
 	struct pending_sig *ps;
 	struct fp_proc_event *e;
 	__u8 *svc, *oom, s = FP_SVC_NONE, was_oom = 0, one = 1;
@@ -371,6 +378,10 @@ int handle_exit(void *ctx)
 		}
 	}
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	ek.tgid = tgid;
+	ek.start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	if (bpf_map_update_elem(&exited, &ek, &one, BPF_NOEXIST))
 		return 0;
 	code = BPF_CORE_READ(task, exit_code);
 	sig = code & 0x7f;

@@ -16,6 +16,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_endian.h>
 #include "tcp.h"
+#include "proc.h"
 #include "maps.bpf.h"
 #include "core_fixes.bpf.h"
 
@@ -83,6 +84,7 @@ struct {
 } cgroup_net SEC(".maps");
 
 #include "flows.bpf.h"
+#include "proc_tasks.bpf.h"
 
 /*
  * Per-socket cache of the flow's service for the packet path: socket-local storage is
@@ -111,6 +113,16 @@ struct {
 	__type(key, struct fp_listener_key);
 	__type(value, struct fp_listener);
 } listeners SEC(".maps");
+
+/* The listening sockets counted in listeners: a socket that was listening before the
+ * probe started is not, and its close must not take a count that a SO_REUSEPORT sibling
+ * listening since added. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FP_MAX_LISTEN_SOCKS);
+	__type(key, __u64);
+	__type(value, __u8);
+} listen_socks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -395,67 +407,79 @@ static __always_inline void tuple_of(const struct fp_flow *f, struct fp_tuple_ke
 
 /* ---- lifecycle -------------------------------------------------------------------- */
 
+/*
+ * listen() (inet_csk_listen_start, in the caller's context): every process that calls it
+ * on a service's port serves the service, SO_REUSEPORT siblings included, each with a
+ * socket of its own on one (netns, port, family). Each listen is reported; the process
+ * is the service's from this moment, before it forks (nginx forks its workers right
+ * after listen(), sooner than userspace could add it).
+ */
 static __always_inline void on_listen(const struct sock *sk, __u16 port, __u16 family)
 {
 	struct fp_listener_key k = { .netns = sk_netns(sk), .port = port, .family = family };
 	struct cls_ctx c = { .current_cg = true };
 	struct fp_listener *l, init = {};
 	struct fp_flow f = {};
-	char comm[FP_COMM_LEN];
-	__u8 kind, svc;
+	__u64 skey = (__u64)sk;
+	__u8 kind, one = 1;
+	int err = 0;
 
-	bpf_get_current_comm(comm, sizeof(comm));
-	c.comm = comm;
-	svc = fp_classify(port, port, &c, &kind);
-	if (svc == FP_SVC_NONE)
+	task_attrib(&f);
+	c.comm = f.comm;
+	f.svc = fp_classify(port, port, &c, &kind);
+	if (f.svc == FP_SVC_NONE)
 		return;
-	l = bpf_map_lookup_elem(&listeners, &k);
-	if (l) {
-		fp_add(&l->count, 1);
-		return;
-	}
-	init.count = 1;
-	init.svc = svc;
-	init.pid = bpf_get_current_pid_tgid() >> 32;
-	init.cgroup_id = bpf_get_current_cgroup_id();
-	__builtin_memcpy(init.comm, comm, sizeof(comm));
-	if (bpf_map_update_elem(&listeners, &k, &init, BPF_NOEXIST)) {
+	proc_task_add(f.pid, f.svc);
+	if (bpf_map_update_elem(&listen_socks, &skey, &one, BPF_NOEXIST)) {
 		count_lost(FP_LOST_LISTENER_MAP);
 		return;
 	}
-	f.svc = svc;
+	/* The first socket on the port creates the entry, with its owner (the accepted
+	 * sockets' attribution); siblings add to its count. Two that listen at once on
+	 * two CPUs both find no entry: the one whose insert loses counts in the other's. */
+	init.svc = f.svc;
+	init.pid = f.pid;
+	init.cgroup_id = f.cgroup_id;
+	__builtin_memcpy(init.comm, f.comm, sizeof(init.comm));
+	l = map_lookup_or_try_init(&listeners, &k, &init, &err);
+	if (!l) {
+		bpf_map_delete_elem(&listen_socks, &skey);
+		count_lost(FP_LOST_LISTENER_MAP);
+		return;
+	}
+	fp_add(&l->count, 1);
 	f.kind = FP_KIND_SERVER;
 	f.lport = port;
 	f.family = family;
 	f.netns = k.netns;
-	f.pid = init.pid;
-	f.cgroup_id = init.cgroup_id;
-	__builtin_memcpy(f.comm, comm, sizeof(comm));
-	emit(&f, (__u64)sk, FP_EV_LISTEN, 0, 0, 0);
+	emit(&f, skey, FP_EV_LISTEN, 0, 0, 0);
 }
 
+/* A counted listening socket closed (its owner's close or exit): one fewer on the
+ * port; the entry goes with the last one. */
 static __always_inline void on_unlisten(const struct sock *sk, __u16 port, __u16 family)
 {
 	struct fp_listener_key k = { .netns = sk_netns(sk), .port = port, .family = family };
-	struct fp_listener *l = bpf_map_lookup_elem(&listeners, &k);
+	struct fp_listener *l;
 	struct fp_flow f = {};
+	__u64 skey = (__u64)sk;
 
+	if (bpf_map_delete_elem(&listen_socks, &skey))
+		return;
+	l = bpf_map_lookup_elem(&listeners, &k);
 	if (!l)
 		return;
-	if (l->count > 1) {
-		fp_add(&l->count, -1);
-		return;
-	}
+	task_attrib(&f);
 	f.svc = l->svc;
 	f.kind = FP_KIND_SERVER;
 	f.lport = port;
 	f.family = family;
 	f.netns = k.netns;
-	f.pid = l->pid;
-	f.cgroup_id = l->cgroup_id;
-	__builtin_memcpy(f.comm, l->comm, sizeof(f.comm));
-	bpf_map_delete_elem(&listeners, &k);
-	emit(&f, (__u64)sk, FP_EV_UNLISTEN, 0, 0, 0);
+	if (l->count > 1)
+		fp_add(&l->count, -1);
+	else
+		bpf_map_delete_elem(&listeners, &k);
+	emit(&f, skey, FP_EV_UNLISTEN, 0, 0, 0);
 }
 
 /* connect(): the task is the owner; the source port is not bound yet (tcp_v4_connect

@@ -13,11 +13,18 @@
 #define FP_PROC_PENDING 4096 /* fatal signals delivered, waiting for the exit */
 #define FP_PROC_OOM_VICTIMS 1024
 #define FP_PROC_SENDERS 4096 /* signals sent to processes of services, until they exit */
+#define FP_PROC_EXITED 1024 /* LRU: processes reported exited (threads exit together) */
+
+/* Maps bpf/tcp.bpf.c owns and shares with this object (bpf_map__reuse_fd), by name:
+ * it adds each process that listens on a service's port at its listen(). */
+#define FP_MAP_PROC_TASKS "proc_tasks"
+#define FP_MAP_LOST_PROC "lost_proc"
 
 /* Slot of lost_proc (per-CPU array) */
 enum fp_proc_lost {
 	FP_PROC_LOST_RINGBUF = 0, /* exit/OOM record dropped: ring buffer full */
-	FP_PROC_LOST_TASKS = 1, /* a forked process of a service did not fit proc_tasks */
+	FP_PROC_LOST_TASKS = 1, /* a process of a service (listener or fork) did not fit
+				 * proc_tasks */
 	FP_PROC_LOST_START = 2, /* run-queue start map full: one latency sample lost */
 	FP_PROC_LOSTS = 3,
 };

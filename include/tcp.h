@@ -15,7 +15,8 @@
 
 #define FP_MAX_FLOWS 65536 /* LRU: per-socket attribution */
 #define FP_GONE_FLOWS 8192 /* LRU: flows of sockets gone to CLOSE, for their last reads */
-#define FP_MAX_LISTENERS 4096
+#define FP_MAX_LISTENERS 4096 /* (netns, port, family) with a service's listener */
+#define FP_MAX_LISTEN_SOCKS 8192 /* listening sockets of services, SO_REUSEPORT ones each */
 #define FP_MAX_TUPLES 65536 /* LRU: 4-tuple -> client socket, for same-host dedup */
 #define FP_RINGBUF_BYTES (1U << 20)
 /* Wake userspace only once this much is queued; it also polls on a timer. */
@@ -190,8 +191,8 @@ enum fp_event_type {
 	FP_EV_OPEN = 1, /* ESTABLISHED; duration = connect latency for active opens */
 	FP_EV_CLOSE = 2, /* established socket closed; duration = lifetime */
 	FP_EV_CONNECT_FAIL = 3, /* reason = enum fp_connfail */
-	FP_EV_LISTEN = 4,
-	FP_EV_UNLISTEN = 5,
+	FP_EV_LISTEN = 4, /* every listen() on a service's port; pid = the caller */
+	FP_EV_UNLISTEN = 5, /* every close of a socket that LISTEN counted */
 	FP_EV_RESET = 6, /* reason = enum fp_dir */
 };
 

@@ -35,19 +35,16 @@ static void on_conn(void *ctx, const struct conn_event *e)
 	struct daemon *d = ctx;
 	bool svc = e->svc >= 0 && e->svc < d->cfg.n_services;
 
-	/* The process that listens on a service's port serves it: its crashes, run-queue
-	 * latency and liveness are the service's. */
+	/* Each process that listens on a service's port serves it (SO_REUSEPORT siblings
+	 * each listen): its liveness is the service's. The kernel made it a process of the
+	 * service at its listen() already (crashes, exits, run-queue latency); adding it
+	 * here, up to 100 ms later, could bring back one that exited meanwhile. */
 	if (svc && (e->type == CONN_LISTEN || e->type == CONN_UNLISTEN)) {
-		struct proc_collector *proc = collectors__get(&d->collectors, &proc_collector_ops);
-
 		pthread_mutex_lock(&d->lock);
-		if (e->type == CONN_LISTEN) {
+		if (e->type == CONN_LISTEN)
 			health__listen(d->health, e->svc, e->pid);
-			if (proc && e->pid)
-				proc__add_task(proc, e->pid, e->svc);
-		} else {
+		else
 			health__unlisten(d->health, e->svc);
-		}
 		pthread_mutex_unlock(&d->lock);
 	}
 	/* Connections of L7 services: the local-peer client end is parsed from its

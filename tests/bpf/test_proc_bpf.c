@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ static struct proc_collector *pc;
 static struct seen {
 	struct proc_exit x;
 	char comm[FP_COMM_LEN + 1], sender[FP_COMM_LEN + 1];
-} seen[64];
+} seen[256];
 static int n_seen;
 
 static void on_event(void *ctx, const struct proc_exit *e)
@@ -37,7 +38,7 @@ static void on_event(void *ctx, const struct proc_exit *e)
 	struct seen *r = &seen[n_seen];
 
 	(void)ctx;
-	if (n_seen >= 64)
+	if (n_seen >= 256)
 		return;
 	r->x = *e;
 	snprintf(r->comm, sizeof(r->comm), "%s", e->comm);
@@ -203,6 +204,63 @@ static void service_children(void **state)
 	assert_int_equal(counts[SVC], 1);
 }
 
+static int records_of(pid_t pid)
+{
+	int i, n = 0;
+
+	proc__consume(pc);
+	for (i = 0; i < n_seen; i++)
+		n += seen[i].x.pid == (__u32)pid;
+	return n;
+}
+
+static void *spin_thread(void *arg)
+{
+	volatile unsigned long *x = arg;
+
+	for (;;)
+		(*x)++;
+	return NULL;
+}
+
+/*
+ * A process whose threads all die at once (a crash kills the whole group) is one exit:
+ * do_exit() drops signal->live well before the exit tracepoint, so two threads exiting
+ * together on two CPUs can both find the count at zero there.
+ */
+static void one_record_per_threaded_exit(void **state)
+{
+	int i, k, st, twice = 0, n = 40;
+	pid_t pid;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			static volatile unsigned long x[4];
+			pthread_t t;
+
+			no_core();
+			for (k = 0; k < 4; k++)
+				if (pthread_create(&t, NULL, spin_thread, (void *)&x[k]))
+					_exit(1);
+			while (!x[0] || !x[1] || !x[2] || !x[3])
+				;
+			signal(SIGSEGV, SIG_DFL);
+			raise(SIGSEGV);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+		k = records_of(pid);
+		assert_true(k >= 1);
+		twice += k > 1;
+	}
+	print_message("%d of %d five-thread crashes reported more than once\n", twice, n);
+	assert_int_equal(twice, 0);
+}
+
 /* Children spinning on more CPUs' worth of work than there are: they wait. */
 static void runqueue_latency(void **state)
 {
@@ -244,6 +302,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(crash_of_no_service),
 		cmocka_unit_test(service_children),
+		cmocka_unit_test(one_record_per_threaded_exit),
 		cmocka_unit_test(runqueue_latency),
 	};
 

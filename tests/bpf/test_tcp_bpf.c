@@ -19,13 +19,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <proc.h>
 #include "collect/probe.h"
 #include "collect/tcp.h"
 #include "collect/services.h"
@@ -213,12 +216,15 @@ struct fixture {
 	struct service_tables t;
 	struct tcp_snapshot s;
 	int events[8];
+	__u32 listen_pids[8]; /* of the first LISTEN events */
 };
 
 static void on_event(void *ctx, const struct conn_event *e)
 {
 	struct fixture *f = ctx;
 
+	if (e->type == CONN_LISTEN && e->svc == 0 && f->events[CONN_LISTEN] < 8)
+		f->listen_pids[f->events[CONN_LISTEN]] = e->pid;
 	if (e->type < 8 && e->svc == 0)
 		f->events[e->type]++;
 }
@@ -256,13 +262,13 @@ static int connect_to(int port)
 	return fd;
 }
 
-static struct fixture *fixture_open_with(int port, const char *comm, __u32 ringbuf_bytes)
+static struct fixture *fixture_open_opts(int port, const char *comm,
+					 struct tcp_collector_opts opts)
 {
-	struct tcp_collector_opts opts = { .ringbuf_bytes = ringbuf_bytes,
-					   .sinks = { .conn = on_event } };
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
+	opts.sinks.conn = on_event;
 	opts.sinks.ctx = f;
 	f->t.port_mask[port] = 1;
 	f->t.match[0].active = 1;
@@ -273,6 +279,13 @@ static struct fixture *fixture_open_with(int port, const char *comm, __u32 ringb
 	f->t.n_services = 1;
 	assert_int_equal(tcp__open(&opts, &f->t, &f->c), 0);
 	return f;
+}
+
+static struct fixture *fixture_open_with(int port, const char *comm, __u32 ringbuf_bytes)
+{
+	struct tcp_collector_opts opts = { .ringbuf_bytes = ringbuf_bytes };
+
+	return fixture_open_opts(port, comm, opts);
 }
 
 static struct fixture *fixture_open(int port)
@@ -443,6 +456,162 @@ static void test_ringbuf_losses_counted(void **state)
 	fixture_close(f);
 }
 
+/* ---- SO_REUSEPORT: several processes listen on one port, a socket each ---- */
+
+/* A listening SO_REUSEPORT socket on 127.0.0.1:*port (0: any; *port is set). */
+static int reuseport_listen(int *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(*port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(a);
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (void *)&a, sizeof(a)) || listen(fd, 8) ||
+	    getsockname(fd, (void *)&a, &alen)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* A child process that listens on port with a socket of its own and waits to be killed.
+ * Returns its pid once it listens. */
+static pid_t sibling(int port)
+{
+	int p[2], fd;
+	char c = 0;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		close(p[0]);
+		fd = reuseport_listen(&port);
+		c = fd >= 0;
+		if (write(p[1], &c, 1) != 1 || fd < 0)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	assert_int_equal(c, 1);
+	return pid;
+}
+
+static void kill_wait(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
+static bool is_task_of(struct fixture *f, __u32 pid, __u8 svc)
+{
+	int fd = tcp_collector_ops.map_fd(f->c, FP_MAP_PROC_TASKS);
+	__u8 v = 0xff;
+
+	return fd >= 0 && !bpf_map_lookup_elem(fd, &pid, &v) && v == svc;
+}
+
+static __u64 lost_proc_tasks(struct fixture *f)
+{
+	int fd = tcp_collector_ops.map_fd(f->c, FP_MAP_LOST_PROC), cpu,
+	    ncpu = libbpf_num_possible_cpus();
+	__u32 k = FP_PROC_LOST_TASKS;
+	__u64 v[ncpu], n = 0;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, v), 0);
+	for (cpu = 0; cpu < ncpu; cpu++)
+		n += v[cpu];
+	return n;
+}
+
+/*
+ * Three processes listen on one port with SO_REUSEPORT: each listen() is reported with
+ * its caller's pid and makes the caller a process of the service at once; the kernel's
+ * count follows each close. A socket that was listening before the probe started is not
+ * counted, and its close takes nothing from the others.
+ */
+static void test_reuseport_siblings(void **state)
+{
+	struct fixture *f;
+	pid_t kids[3];
+	int old, port = 0, i, j, found;
+
+	(void)state;
+	old = reuseport_listen(&port);
+	assert_true(old >= 0);
+	f = fixture_open(port);
+	for (i = 0; i < 3; i++)
+		kids[i] = sibling(port);
+	fixture_read(f);
+	assert_int_equal(f->s.listeners[0], 3);
+	assert_int_equal(f->events[FP_EV_LISTEN], 3);
+	for (i = 0; i < 3; i++) {
+		for (j = 0, found = 0; j < 3; j++)
+			found += f->listen_pids[j] == (__u32)kids[i];
+		assert_int_equal(found, 1);
+		assert_true(is_task_of(f, kids[i], 0));
+	}
+	assert_false(is_task_of(f, getpid(), 0)); /* its socket predates the probe */
+
+	close(old);
+	fixture_read(f);
+	assert_int_equal(f->s.listeners[0], 3);
+	assert_int_equal(f->events[FP_EV_UNLISTEN], 0);
+
+	kill_wait(kids[0]);
+	fixture_read(f);
+	assert_int_equal(f->s.listeners[0], 2);
+	assert_int_equal(f->events[FP_EV_UNLISTEN], 1);
+	kill_wait(kids[1]);
+	kill_wait(kids[2]);
+	fixture_read(f);
+	assert_int_equal(f->s.listeners[0], 0);
+	assert_int_equal(f->events[FP_EV_UNLISTEN], 3);
+	fixture_close(f);
+}
+
+/* Full tables lose listeners and processes, and count each one lost. */
+static void test_reuseport_full_tables(void **state)
+{
+	struct tcp_collector_opts o = { .max_listen_socks = 2, .max_proc_tasks = 2 };
+	struct losses l = {};
+	struct fixture *f;
+	pid_t kids[3];
+	int fd, port = 0, i;
+
+	(void)state;
+	fd = reuseport_listen(&port);
+	assert_true(fd >= 0);
+	close(fd);
+	f = fixture_open_opts(port, NULL, o);
+	for (i = 0; i < 3; i++)
+		kids[i] = sibling(port);
+	fixture_read(f);
+	tcp__losses(f->c, &l);
+	assert_int_equal(f->s.listeners[0], 2);
+	assert_int_equal(f->events[FP_EV_LISTEN], 2);
+	assert_int_equal(l.n[LOSS_LISTENER_MAP_FULL], 1);
+	/* every listener is the service's process while the table has room */
+	assert_true(is_task_of(f, kids[0], 0));
+	assert_true(is_task_of(f, kids[1], 0));
+	assert_false(is_task_of(f, kids[2], 0));
+	assert_int_equal(lost_proc_tasks(f), 1);
+	for (i = 0; i < 3; i++)
+		kill_wait(kids[i]);
+	fixture_read(f);
+	assert_int_equal(f->s.listeners[0], 0);
+	assert_int_equal(f->events[FP_EV_UNLISTEN], 2);
+	fixture_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -452,6 +621,8 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_comm_matcher),
 		cmocka_unit_test(test_ringbuf_losses_counted),
+		cmocka_unit_test(test_reuseport_siblings),
+		cmocka_unit_test(test_reuseport_full_tables),
 	};
 
 	if (geteuid()) {

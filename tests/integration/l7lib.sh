@@ -25,7 +25,9 @@
 #   /chunked/... the same files through sub_filter, which drops Content-Length: chunked
 #   anything else 200 "ok" (return); HEAD is answered by nginx itself (headers only)
 # NGINX_ACCESS_LOG=off before start_nginx turns the access log off (benchmarks);
-# NGINX_WORKERS (default 1) sets worker_processes.
+# NGINX_WORKERS (default 1) sets worker_processes; NGINX_LISTEN_OPTS is added to each
+# listen directive (e.g. reuseport: a socket per worker); NGINX_ERROR_LOG_LEVEL (default
+# warn): notice also logs each worker's exit status.
 
 L7_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HTTPDELAY=$L7_ROOT/tests/workloads/httpdelay.py
@@ -64,7 +66,7 @@ _nginx_conf() {
 		if [[ $tls == tls ]]; then
 			listen+="		listen $addr:$p ssl;"$'\n'
 		else
-			listen+="		listen $addr:$p;"$'\n'
+			listen+="		listen $addr:$p${NGINX_LISTEN_OPTS:+ $NGINX_LISTEN_OPTS};"$'\n'
 		fi
 	done
 	# 16 KiB of numbered lines: far larger than the 256-byte capture prefix, and the
@@ -78,7 +80,7 @@ daemon off;
 master_process on;
 worker_processes ${NGINX_WORKERS:-1};
 pid $dir/nginx.pid;
-error_log $dir/error.log warn;
+error_log $dir/error.log ${NGINX_ERROR_LOG_LEVEL:-warn};
 $([[ $EUID -eq 0 ]] && echo "user root;")
 events { worker_connections 1024; }
 http {

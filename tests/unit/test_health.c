@@ -23,10 +23,11 @@
 
 #define S 1000000000ULL /* ns per second */
 
-/* Fake process table: a tgid is alive while its entry says so. */
+/* Fake process table: a tgid is alive while its entry says so. Counts the questions. */
 struct procs {
-	uint32_t tgid[8];
-	bool alive[8];
+	uint32_t tgid[64];
+	bool alive[64];
+	int asked;
 };
 
 static bool fake_alive(void *ctx, uint32_t tgid)
@@ -34,7 +35,8 @@ static bool fake_alive(void *ctx, uint32_t tgid)
 	struct procs *p = ctx;
 	int i;
 
-	for (i = 0; i < 8; i++)
+	p->asked++;
+	for (i = 0; i < 64; i++)
 		if (p->tgid[i] == tgid)
 			return p->alive[i];
 	return false;
@@ -173,6 +175,103 @@ static void preexisting_listener(void **state)
 	health__free(h);
 }
 
+/* Three processes listen on one port with SO_REUSEPORT, a socket each: up until the last
+ * one ends, whichever ends first; with the kernel's process count and without it. */
+static void reuseport_siblings(void **state)
+{
+	struct procs p = { { 100, 101, 102 }, { true, true, true } };
+	int round, i, order[3] = { 1, 0, 2 };
+
+	(void)state;
+	for (round = 0; round < 2; round++) {
+		struct health *h = health__new(1);
+		bool kernel = round == 0;
+
+		for (i = 0; i < 3; i++) {
+			p.alive[i] = true;
+			health__listen(h, 0, p.tgid[i]);
+		}
+		if (kernel)
+			health__set_processes(h, 0, 3);
+		health__tick(h, 1 * S, fake_alive, &p);
+		assert_int_equal(up_of(h, 0), 1);
+		for (i = 0; i < 3; i++) {
+			int k = order[i];
+
+			/* it dies: its socket closes, its exit record comes */
+			p.alive[k] = false;
+			health__unlisten(h, 0);
+			if (kernel) {
+				health__exit(h, p.tgid[k]);
+				health__set_processes(h, 0, 2 - i);
+			}
+			health__tick(h, (2 + i) * S, fake_alive, &p);
+			assert_int_equal(up_of(h, 0), i < 2);
+		}
+		health__free(h);
+	}
+}
+
+/* Listeners older than the probe (the scan found them, the kernel's listener table has
+ * none of their sockets): up while one of them lives, however many there are, at one
+ * liveness question per tick while the oldest lives. */
+static void preexisting_siblings(void **state)
+{
+	struct health *h = health__new(1);
+	struct procs p = { { 0 } };
+	int i, n = 40; /* a master and its workers, each holding the sockets */
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		p.tgid[i] = 100 + i;
+		p.alive[i] = true;
+		health__add_preexisting(h, 0, p.tgid[i]);
+	}
+	health__set_processes(h, 0, n);
+	health__set_listeners(h, 0, 0);
+	health__tick(h, 1 * S, fake_alive, &p);
+	assert_int_equal(up_of(h, 0), 1);
+	assert_int_equal(p.asked, 1);
+	/* the workers are replaced (a reload): the new ones are forks the scan never saw;
+	 * the master, the first one found, still holds the sockets */
+	for (i = 1; i < n; i++) {
+		p.alive[i] = false;
+		health__exit(h, p.tgid[i]);
+	}
+	health__tick(h, 2 * S, fake_alive, &p);
+	assert_int_equal(up_of(h, 0), 1);
+	p.alive[0] = false;
+	health__set_processes(h, 0, 0);
+	health__tick(h, 3 * S, fake_alive, &p);
+	assert_int_equal(up_of(h, 0), 0);
+	health__free(h);
+}
+
+/* Many listening processes cost one liveness question per tick: the oldest first, the
+ * dead ones met on the way pruned. */
+static void liveness_questions_stop_at_a_live_one(void **state)
+{
+	struct health *h = health__new(1);
+	struct procs p = { { 0 } };
+	int i, n = 40;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		p.tgid[i] = 100 + i;
+		p.alive[i] = true;
+		health__add_preexisting(h, 0, p.tgid[i]);
+	}
+	/* the first two died, their exit records not read yet */
+	p.alive[0] = p.alive[1] = false;
+	health__tick(h, 1 * S, fake_alive, &p);
+	assert_int_equal(up_of(h, 0), 1);
+	assert_int_equal(p.asked, 3);
+	p.asked = 0;
+	health__tick(h, 2 * S, fake_alive, &p);
+	assert_int_equal(p.asked, 1);
+	health__free(h);
+}
+
 static void availability_accounting(void **state)
 {
 	struct health *h = health__new(1);
@@ -236,6 +335,20 @@ static void bounded_process_list(void **state)
 	health__tick(h, 1 * S, fake_alive, &p);
 	assert_int_equal(up_of(h, 0), 1);
 	health__free(h);
+
+	/* one found by the scan outlives any number of later listeners in the list */
+	h = health__new(1);
+	p.tgid[1] = 500;
+	p.alive[1] = true;
+	health__add_preexisting(h, 0, 500);
+	for (t = 1000; t <= 1000 + HEALTH_MAX_PROCS; t++)
+		health__listen(h, 0, t);
+	for (t = 1000; t <= 1000 + HEALTH_MAX_PROCS; t++)
+		health__unlisten(h, 0);
+	health__set_processes(h, 0, 1);
+	health__tick(h, 1 * S, fake_alive, &p);
+	assert_int_equal(up_of(h, 0), 1);
+	health__free(h);
 }
 
 static void out_of_range_services_ignored(void **state)
@@ -287,6 +400,9 @@ int main(void)
 		cmocka_unit_test(kernel_count_covers_forked_workers),
 		cmocka_unit_test(exit_event_removes_process),
 		cmocka_unit_test(preexisting_listener),
+		cmocka_unit_test(reuseport_siblings),
+		cmocka_unit_test(preexisting_siblings),
+		cmocka_unit_test(liveness_questions_stop_at_a_live_one),
 		cmocka_unit_test(availability_accounting),
 		cmocka_unit_test(check_only_service),
 		cmocka_unit_test(bounded_process_list),

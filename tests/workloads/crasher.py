@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """A TCP server that ends the way a test asks, for the process-signal tests.
 
-crasher.py serve PORT [--host H] [--after S] [--end MODE] [--spin S --procs N [--go]]
+crasher.py serve PORT [--host H] [--reuseport] [--after S] [--end MODE]
+                     [--spin S [--procs N] [--go]] [--hold]
 
 Listens on H:PORT (accepting and closing connections), prints "listening pid=N", waits
 S seconds (so that the probe has seen the listener), optionally forks N children that
@@ -19,7 +20,13 @@ each spin on the CPU for --spin seconds and report their run-queue delay from
 
 With --go the children are forked only once the process receives SIGUSR1, so that a test
 reads the probe's counters before the first child exists, however late the test gets to
-run on a loaded host.
+run on a loaded host. --spin without --procs: the server spins itself (after SIGUSR1 with
+--go) and prints its own run-queue delay over the spin.
+
+--reuseport sets SO_REUSEPORT before bind(), so that several servers listen on one port
+with a socket each, as nginx `reuseport` workers, envoy, haproxy and many Go and Rust
+servers do. --hold waits for SIGUSR2 before ending by MODE, so that a test ends each
+of them when it chooses.
 """
 import argparse
 import ctypes
@@ -63,13 +70,19 @@ def main():
     ap.add_argument("--spin", type=float, default=0)
     ap.add_argument("--procs", type=int, default=0)
     ap.add_argument("--go", action="store_true")
+    ap.add_argument("--reuseport", action="store_true")
+    ap.add_argument("--hold", action="store_true")
     a = ap.parse_args()
+    # blocked before the serving thread starts, so that no thread takes them
     if a.go:
-        # blocked before the serving thread starts, so that no thread takes it
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+    if a.hold:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
 
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if a.reuseport:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     s.bind((a.host, a.port))
     s.listen(16)
     threading.Thread(target=serve, args=(s,), daemon=True).start()
@@ -98,7 +111,15 @@ def main():
             os.waitpid(pid, 0)
         total += run_delay_ns() - start
         print(f"run_delay_ns={total}", flush=True)
+    elif a.spin:
+        if a.go:
+            signal.sigwait({signal.SIGUSR1})
+        start = run_delay_ns()
+        spin(a.spin)
+        print(f"run_delay_ns={run_delay_ns() - start}", flush=True)
 
+    if a.hold:
+        signal.sigwait({signal.SIGUSR2})
     end = a.end
     if end == "none":
         while True:

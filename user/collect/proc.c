@@ -61,7 +61,10 @@ struct proc_collector {
 	const struct config *cfg; /* services named in debug logs */
 	char cgroot[256];
 	int ncpu;
+	bool share_maps; /* proc_tasks and lost_proc are the TCP object's */
+	int tasks_fd, lost_fd;
 	__u64 malformed;
+	__u64 tasks_lost; /* proc__add_task found the table full */
 };
 
 size_t proc__plan(struct hook *hooks, size_t max, const char *disable)
@@ -134,6 +137,16 @@ static int load(struct proc_collector *c)
 	c->skel = proc_bpf__open();
 	if (!c->skel)
 		return -errno;
+	if (c->share_maps) {
+		err = bpf_map__reuse_fd(c->skel->maps.proc_tasks, c->tasks_fd);
+		if (!err)
+			err = bpf_map__reuse_fd(c->skel->maps.lost_proc, c->lost_fd);
+		if (err) {
+			proc_bpf__destroy(c->skel);
+			c->skel = NULL;
+			return err;
+		}
+	}
 	bpf_object__for_each_program(p, c->skel->obj) bpf_program__set_autoload(p, false);
 	for (i = 0; i < N_FEATURES; i++) {
 		const struct hook *h = &c->hooks[i];
@@ -221,6 +234,9 @@ int proc__open(const struct proc_collector_opts *opts, struct proc_collector **o
 		return -ENOMEM;
 	c->sinks = opts->sinks;
 	c->cfg = opts->cfg;
+	c->share_maps = opts->share_maps;
+	c->tasks_fd = opts->tasks_fd;
+	c->lost_fd = opts->lost_fd;
 	snprintf(c->cgroot, sizeof(c->cgroot), "%s", opts->cgroot ? opts->cgroot : "");
 	c->ncpu = libbpf_num_possible_cpus();
 	if (c->ncpu <= 0) {
@@ -273,8 +289,20 @@ int proc__consume(struct proc_collector *c)
 
 int proc__add_task(struct proc_collector *c, __u32 tgid, __u8 svc)
 {
-	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.proc_tasks), &tgid, &svc, BPF_ANY))
-		return -errno;
+	int fd = bpf_map__fd(c->skel->maps.proc_tasks);
+
+	if (bpf_map_update_elem(fd, &tgid, &svc, BPF_ANY)) {
+		int err = -errno;
+
+		if (err == -E2BIG)
+			c->tasks_lost++;
+		return err;
+	}
+	/* Gone before it was added (the scan read it, then it exited): its exit, which
+	 * removes the entry, has passed; a stale entry would count it as alive. Exiting
+	 * now: the exit hook removes it. */
+	if (!proc__alive(tgid))
+		bpf_map_delete_elem(fd, &tgid);
 	return 0;
 }
 
@@ -350,7 +378,7 @@ void proc__losses(const struct proc_collector *c, struct losses *l)
 	if (!v)
 		return;
 	for (k = 0; k < FP_PROC_LOSTS; k++) {
-		n = 0;
+		n = k == FP_PROC_LOST_TASKS ? c->tasks_lost : 0;
 		if (!bpf_map_lookup_elem(fd, &k, v))
 			for (cpu = 0; cpu < c->ncpu; cpu++)
 				n += v[cpu];
@@ -656,8 +684,11 @@ static int ops_open(const struct collector_env *env, void **out)
 		.cfg = env->cfg,
 		.cgroot = env->cgroot,
 		.sinks = env->sinks,
+		.tasks_fd = collectors__map_fd(env->set, FP_MAP_PROC_TASKS),
+		.lost_fd = collectors__map_fd(env->set, FP_MAP_LOST_PROC),
 	};
 
+	o.share_maps = o.tasks_fd >= 0 && o.lost_fd >= 0;
 	return proc__open(&o, (struct proc_collector **)out);
 }
 

@@ -25,6 +25,10 @@ struct proc_collector_opts {
 	const struct config *cfg; /* service ids above its count are "none" */
 	const char *cgroot; /* cgroup v2 mount: the exited process's cgroup path */
 	struct collector_sinks sinks; /* process: each exit and OOM kill */
+	/* The TCP object's proc_tasks and lost_proc (FP_MAP_PROC_TASKS, FP_MAP_LOST_PROC),
+	 * which it fills at each listen(): used when share_maps, else the object's own. */
+	bool share_maps;
+	int tasks_fd, lost_fd;
 };
 
 /* The hooks of the process features, for `fogprobe check`. Returns the count. */
@@ -37,7 +41,9 @@ void proc__close(struct proc_collector *c); /* accepts NULL */
 int proc__epoll_fd(const struct proc_collector *c);
 int proc__consume(struct proc_collector *c); /* events handled or -errno */
 
-/* Mark process tgid as one of service svc (listen events, the start-up scan). */
+/* Mark process tgid as one of service svc (the start-up scan: the kernel adds those that
+ * call listen() itself). Not kept if tgid is no longer alive. 0 or -errno; a full table
+ * is counted as a loss (proc_task_map_full). */
 int proc__add_task(struct proc_collector *c, __u32 tgid, __u8 svc);
 /* Entries of the tgid -> service table per service: the live processes of each service
  * (threads a service process created count too, while they live). */

@@ -9,6 +9,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <proc.h> /* include/proc.h: the process maps this object owns */
 #include "collect/tcp.h"
 #include "collect/probe.h"
 #include "collect/services.h"
@@ -236,6 +237,10 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 	}
 	bpf_map__set_max_entries(c->skel->maps.flows, opts->max_flows ?: FP_MAX_FLOWS);
 	bpf_map__set_max_entries(c->skel->maps.events, opts->ringbuf_bytes ?: FP_RINGBUF_BYTES);
+	bpf_map__set_max_entries(c->skel->maps.listen_socks,
+				 opts->max_listen_socks ?: FP_MAX_LISTEN_SOCKS);
+	bpf_map__set_max_entries(c->skel->maps.proc_tasks,
+				 opts->max_proc_tasks ?: FP_MAX_PROC_TASKS);
 	c->skel->rodata->targ_cgroup_net = opts->cgroup_net;
 	c->skel->rodata->targ_sndq_svcs = opts->sndq_services;
 	err = tcp_bpf__load(c->skel);
@@ -666,6 +671,10 @@ static int ops_map_fd(const void *v, const char *name)
 		return bpf_map__fd(c->skel->maps.gone_flows);
 	if (!strcmp(name, FP_MAP_SNDQ))
 		return bpf_map__fd(c->skel->maps.sndq_now);
+	if (!strcmp(name, FP_MAP_PROC_TASKS))
+		return bpf_map__fd(c->skel->maps.proc_tasks);
+	if (!strcmp(name, FP_MAP_LOST_PROC))
+		return bpf_map__fd(c->skel->maps.lost_proc);
 	return -ENOENT;
 }
 

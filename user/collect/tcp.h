@@ -23,6 +23,8 @@ struct tcp_collector;
 struct tcp_collector_opts {
 	__u32 max_flows; /* 0: FP_MAX_FLOWS */
 	__u32 ringbuf_bytes; /* 0: FP_RINGBUF_BYTES; a power of 2, at least a page */
+	__u32 max_listen_socks; /* 0: FP_MAX_LISTEN_SOCKS */
+	__u32 max_proc_tasks; /* 0: FP_MAX_PROC_TASKS (shared with the process object) */
 	const char *disable; /* comma-separated hook prefixes not to use, e.g. "tp_btf" */
 	bool cgroup_net; /* count every packet's bytes per cgroup (container metrics) */
 	__u32 sndq_services; /* bit i: keep service i's send queues (sndq_now) */

@@ -15,9 +15,11 @@
 
 struct svc_health {
 	uint32_t listeners;
+	/* the processes that listen (each SO_REUSEPORT sibling calls listen()), oldest first */
 	uint32_t procs[HEALTH_MAX_PROCS];
 	bool pre[HEALTH_MAX_PROCS]; /* found by the start-up scan */
 	int n_procs;
+	int n_pre; /* entries with pre set */
 	bool hosted; /* a listener or process of it was seen here */
 	bool had_procs; /* some serving process was known (they may all be gone) */
 	int kprocs; /* live processes of the service by the kernel's count, -1: unknown */
@@ -65,6 +67,14 @@ static struct svc_health *svc_of(struct health *h, int svc)
 	return svc >= 0 && svc < h->n ? &h->s[svc] : NULL;
 }
 
+static void remove_proc(struct svc_health *s, int i)
+{
+	s->n_pre -= s->pre[i];
+	s->n_procs--;
+	memmove(s->procs + i, s->procs + i + 1, (s->n_procs - i) * sizeof(s->procs[0]));
+	memmove(s->pre + i, s->pre + i + 1, (s->n_procs - i) * sizeof(s->pre[0]));
+}
+
 static void add_proc(struct svc_health *s, uint32_t tgid, bool pre)
 {
 	int i;
@@ -73,25 +83,22 @@ static void add_proc(struct svc_health *s, uint32_t tgid, bool pre)
 	s->had_procs = true;
 	for (i = 0; i < s->n_procs; i++)
 		if (s->procs[i] == tgid) {
+			s->n_pre += pre && !s->pre[i];
 			s->pre[i] |= pre;
 			return;
 		}
 	if (s->n_procs == HEALTH_MAX_PROCS) {
-		/* the oldest goes: the newest listener is the one most likely still serving */
-		memmove(s->procs, s->procs + 1, (HEALTH_MAX_PROCS - 1) * sizeof(s->procs[0]));
-		memmove(s->pre, s->pre + 1, (HEALTH_MAX_PROCS - 1) * sizeof(s->pre[0]));
-		s->n_procs--;
+		/* The oldest goes, the newest listener being the one most likely still
+		 * serving; one found by the scan only when every entry is (it alone may
+		 * still hold a socket that predates the kernel's listener table). */
+		for (i = 0; i < s->n_procs - 1 && s->pre[i]; i++)
+			;
+		remove_proc(s, i);
 	}
 	s->procs[s->n_procs] = tgid;
 	s->pre[s->n_procs] = pre;
+	s->n_pre += pre;
 	s->n_procs++;
-}
-
-static void remove_proc(struct svc_health *s, int i)
-{
-	s->n_procs--;
-	memmove(s->procs + i, s->procs + i + 1, (s->n_procs - i) * sizeof(s->procs[0]));
-	memmove(s->pre + i, s->pre + i + 1, (s->n_procs - i) * sizeof(s->pre[0]));
 }
 
 void health__listen(struct health *h, int svc, uint32_t tgid)
@@ -174,22 +181,31 @@ void health__set_checked(struct health *h, int svc)
 
 static int evaluate(struct svc_health *s, health_alive_fn alive, void *ctx)
 {
-	bool serving = false, pre = false;
+	/* The kernel's count includes the children a listener forked (workers that inherit
+	 * the socket and outlive their parent), which the pids do not: when it is known,
+	 * the pids only say whether one found by the scan lives. */
+	bool want_serving = s->kprocs < 0, want_pre = s->n_pre > 0;
+	bool serving = s->kprocs > 0, pre = false;
 	int i;
 
-	for (i = 0; i < s->n_procs;) {
+	/* One live process answers each question: stop at it. The dead ones met on the way
+	 * go (exit records remove the others), so that a service with many listening
+	 * processes (SO_REUSEPORT) costs one liveness read per tick, not one per process. */
+	for (i = 0; i < s->n_procs && (want_serving || want_pre);) {
+		if (!want_serving && !s->pre[i]) {
+			i++;
+			continue;
+		}
 		if (alive && !alive(ctx, s->procs[i])) {
 			remove_proc(s, i);
 			continue;
 		}
-		serving = true;
-		pre |= s->pre[i];
+		if (want_serving)
+			serving = true, want_serving = false;
+		if (s->pre[i])
+			pre = true, want_pre = false;
 		i++;
 	}
-	/* The kernel's count includes the children a listener forked (workers that inherit
-	 * the socket and outlive their parent), which the pids above do not. */
-	if (s->kprocs >= 0)
-		serving = s->kprocs > 0;
 	/* A listener whose process is not known yet (its listen event is still in the ring
 	 * buffer when the kernel's table is read) is served by someone: up. Once processes
 	 * were known and all died, a listener count not yet updated does not count. */

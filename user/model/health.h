@@ -10,7 +10,9 @@
  *   up = 1 while the service has a listening socket on this host and at least one of its
  *   serving processes is alive (a listener whose process is not known yet counts); a
  *   process found listening by the start-up scan counts as listening while it lives (its
- *   socket predates the kernel's listen events).
+ *   socket predates the kernel's listen events). Every process that listens serves: with
+ *   SO_REUSEPORT siblings (a socket each), the death of one leaves the service up while
+ *   another lives.
  *   A service with no listener or process ever seen here is not hosted here: no series,
  *   unless it has a synthetic check, in which case up = the last check's result.
  */
@@ -21,7 +23,7 @@
 #include <stdint.h>
 #include "lib/config.h"
 
-#define HEALTH_MAX_PROCS 16 /* serving processes remembered per service */
+#define HEALTH_MAX_PROCS 256 /* listening processes remembered per service */
 
 struct health;
 
@@ -60,7 +62,8 @@ void health__set_checked(struct health *h, int svc); /* the service has a check 
 /*
  * Evaluate every service at time now_ns (monotonic) and account the time since the
  * previous call: a hosted service's observed seconds grow by the interval, and its up
- * seconds too when it was up at the start of the interval. Dead processes are pruned.
+ * seconds too when it was up at the start of the interval. alive() is asked until a live
+ * process answers; the dead ones it finds are pruned.
  */
 void health__tick(struct health *h, uint64_t now_ns, health_alive_fn alive, void *ctx);
 void health__read(const struct health *h, int svc, struct health_stat *out);

@@ -83,7 +83,7 @@ static const struct metric_def proc_defs[] = {
 	{ "fogprobe_process_exits_total",
 	  "Processes of the service that ended, by reason: ok, error (non-zero status), signal, crash, oom.",
 	  METRIC_COUNTER, { "service", "reason" }, .offset = AT(exits) },
-	{ "fogprobe_service_up", "1 while the service listens on this host and its process is alive.",
+	{ "fogprobe_service_up", "1 while the service listens on this host and one of its listening processes is alive.",
 	  METRIC_GAUGE, { "service" }, .offset = AT(up) },
 	{ "fogprobe_service_up_seconds_total", "Seconds the service was up on this host.",
 	  METRIC_COUNTER, { "service" }, .offset = AT(up_s) },
