@@ -87,8 +87,8 @@ echo "(e) run-queue latency: 3 forked workers spin 2 s each (2 CPUs here) vs. sc
 $PY "$W" serve 7410 --after 0 --go --spin 2 --procs 3 --end exit:0 >"$WORK/spin" &
 SP=$!
 for i in $(seq 1 30); do grep -q listening "$WORK/spin" && break; sleep 0.1; done
-# The probe counts the process's waits once its listen event is handled: a connection
-# wakes the serving thread, and a counted wait says the workers will be counted too.
+# The kernel makes the process the service's at its listen(); a connection wakes the
+# serving thread, and a counted wait says the probe is reading the service's waits.
 for i in $(seq 1 50); do
 	[ "$(metric fogprobe_runqueue_latency_seconds_count 'service="spinner"')" -gt 0 ] && break
 	(exec 3<>/dev/tcp/127.0.0.1/7410) 2>/dev/null
