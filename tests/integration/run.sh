@@ -35,7 +35,7 @@ done
 # accuracy tests again on the tracepoint fallbacks, so that both paths are proven.
 # TESTS narrows these too; FALLBACK_TESTS replaces the list.
 if ../../build/fogprobe check 2>/dev/null | grep -q '^.*tp_btf/.*yes *<- chosen'; then
-	for t in ${FALLBACK_TESTS:-test_tcp.sh test_loss.sh test_latency.sh test_crash.sh}; do
+	for t in ${FALLBACK_TESTS:-test_tcp.sh test_loss.sh test_latency.sh test_crash.sh test_reuseport.sh}; do
 		[[ -z "${FALLBACK_TESTS:-}" && -n "${TESTS:-}" && " $TESTS " != *" $t "* ]] && continue
 		[[ -f $t ]] && run_one "$t [tracepoint fallbacks]" "$t" "--disable-hooks tp_btf"
 	done
