@@ -69,8 +69,9 @@ for case in ${LOSS_CASES:-3:gso 7:gso 2:mss 10:mss}; do
 		g1="$(nft_packets) $(retrans_now)"
 		[[ "$g0" == "$g1" ]] && break
 	done
-	nftp=$(($(nft_packets) - nft0))
-	nst=$(($(retrans_now) - n0))
+	read -r nft1 n1 <<<"$g1"
+	nftp=$((nft1 - nft0))
+	nst=$((n1 - n0))
 	host=$(($(metric fogprobe_host_packet_drops_total 'reason="NETFILTER_DROP"') - h0))
 	skipped=$(($(metric fogprobe_events_lost_total 'reason="bpf_recursion"') - m0))
 	echo "    nft dropped $nftp, probe NETFILTER_DROP $drops (host-wide $host);" \
