@@ -97,6 +97,8 @@ if ! flock -n 9; then
 fi
 [[ "${KERNELS_NARROW:-}" == 1 ]] &&
 	echo "kernels: ${KERNELS_WHY:-KVM unusable}; emulated, narrowed, integration tests: ${KERNELS_TESTS//,/ }"
+[[ -n "${KERNELS_WHY:-}" && "${KERNELS_NARROW:-}" != 1 ]] &&
+	echo "kernels: $KERNELS_WHY; emulated: ${KERNELS_SUITES:-every suite} of ${KERNELS:-every kernel}"
 report=$out/report.txt
 : >"$report"
 total_p=0 total_f=0
