@@ -208,12 +208,15 @@ static void inflate_bytes(const struct feed *f, struct ws_dir *d, const uint8_t 
 	z->next_in = (uint8_t *)in;
 	z->avail_in = (unsigned int)n;
 	do {
-		size_t got;
+		/* one byte past the cap at most: where a message stops does not depend on how
+		 * its bytes were cut into chunks */
+		uint64_t room = f->c->max_message - d->z_out + 1;
+		size_t want = room < sizeof(out) ? (size_t)room : sizeof(out), got;
 
 		z->next_out = out;
-		z->avail_out = sizeof(out);
+		z->avail_out = (unsigned int)want;
 		r = inflate(z, Z_SYNC_FLUSH);
-		got = sizeof(out) - z->avail_out;
+		got = want - z->avail_out;
 		keep_output(d, out, got);
 		d->z_out += got;
 		if (d->z_out > f->c->max_message) {

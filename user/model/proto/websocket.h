@@ -50,7 +50,8 @@ enum ws_event_type {
 	WS_EV_INFLATE_LOST, /* that direction's compressed messages cannot be followed any more:
 			       reason "desync" (bytes of one were not captured, or the stream
 			       was given up) or "bad_deflate" (zlib refused the data); once */
-	WS_EV_TOO_BIG, /* a compressed message inflated past max_message: not reported */
+	WS_EV_TOO_BIG, /* a compressed message inflated past max_message: not reported
+			  (msg.data_len is max_message + 1: no more is inflated) */
 };
 
 #define WS_WBITS_MIN 9 /* RFC 7692 allows 8; zlib's deflate uses 9 for 8 (zlib.h) */
