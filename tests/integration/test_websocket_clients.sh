@@ -15,6 +15,11 @@
 #   4. Chromium (Debian's chromium driven by playwright-core, headless, a fresh profile)
 #      running the client side in a page the node server serves on localhost, with the
 #      server's defaults and with small windows with and without takeover
+#   5. the limits, on a service with inflate_max_connections 2 and inflate_max_message
+#      4096: three Python clients (the third connection takes the place of the one fed
+#      least recently: ws_inflate_evicted 1, one desync), then 6000-byte pushes (each
+#      inflating socket drops its first: ws_inflate_too_big 2, and with context takeover
+#      its stream is lost: one desync each); the daemon's memory stays bounded
 # Each run: messages_total by (type, room) exact, connected_clients and active_rooms while
 # connected, one ack latency sample per ack and one ping -> pong sample per pong, their
 # means within 10 % of the server's own (acks 50 ms after each push, pongs 60 ms after
@@ -28,10 +33,13 @@
 [[ -x /usr/bin/chromium ]] || { echo "  chromium missing (make deps)"; exit 1; }
 
 PORT=8000
+SMALL_PORT=8002
 setup_netns
 start_daemon '{"services": [
   {"name": "bitchat", "protocol": "websocket", "ports": ['$PORT'],
-   "paths": ["/api/bitchat/ws/", "/api/ws/connect"], "max_rooms": 50}]}' || exit 1
+   "paths": ["/api/bitchat/ws/", "/api/ws/connect"], "max_rooms": 50},
+  {"name": "bitchat-small", "protocol": "websocket", "ports": ['$SMALL_PORT'],
+   "paths": ["/api/bitchat/ws/"], "inflate_max_connections": 2, "inflate_max_message": 4096}]}' || exit 1
 
 mark() { M_S=$(metricf "${1}_sum"); M_C=$(metric "${1}_count"); }
 # mean in ms since mark, and the sample count
@@ -39,7 +47,7 @@ mean_since() { # FAMILY SUM0 COUNT0
 	awk -v s="$(metricf "${1}_sum")" -v c="$(metric "${1}_count")" -v s0="$2" -v c0="$3" \
 		'BEGIN { if (c > c0) printf "%.2f %d", (s - s0) * 1000 / (c - c0), c - c0; else print "none 0" }'
 }
-parse_errors() { metric fogprobe_l7_parse_errors_total 'protocol="websocket"'; }
+parse_errors() { metric fogprobe_l7_parse_errors_total "protocol=\"websocket\"${1:+,service=\"$1\"}"; }
 inflate_losses() {
 	echo $(($(metric fogprobe_events_lost_total 'reason="ws_inflate_evicted"') +
 		$(metric fogprobe_events_lost_total 'reason="ws_inflate_too_big"')))
@@ -166,6 +174,29 @@ pair "chromium" js -- chromium || exit 1
 pair "chromium-w9-nct" js --server-max-window-bits 9 --client-max-window-bits 9 \
 	--server-no-context-takeover --client-no-context-takeover -- chromium || exit 1
 pair "chromium-w12" js --server-max-window-bits 12 --client-max-window-bits 12 -- chromium || exit 1
+
+echo "5. limits: inflate_max_connections 2, inflate_max_message 4096"
+ev0=$(metric fogprobe_events_lost_total 'reason="ws_inflate_evicted"')
+tb0=$(metric fogprobe_events_lost_total 'reason="ws_inflate_too_big"')
+pe0=$(parse_errors bitchat-small)
+start_bitchat "$NS_SRV" $SMALL_PORT --bind "$SRV_IP" "${COMMON[@]}" --push-interval-ms 10 \
+	--content-bytes 6000 || exit 1
+ip netns exec "$NS_CLI" "$L7_PY" "$BITCHAT" client "$SRV_IP" $SMALL_PORT "${COMMON[@]}" --rooms 2 \
+	--pings 1 --content-bytes 6000 >"$WORK/limits.client.json" 2>"$WORK/limits.client.err"
+for i in $(seq 1 50); do kill -0 "$BITCHAT_PID" 2>/dev/null || break; sleep 0.1; done
+stop_pid "$BITCHAT_PID"
+sleep 1
+echo "    agreed: $(j "$BITCHAT_OUT.json" extensions)"
+check "limits: no workload errors" eq "$(j "$BITCHAT_OUT.json" errors) $(j "$WORK/limits.client.json" errors)" "0 0"
+check "limits: ws_inflate_evicted +1 (3 sockets, 2 places)" eq \
+	$(($(metric fogprobe_events_lost_total 'reason="ws_inflate_evicted"') - ev0)) 1
+check "limits: ws_inflate_too_big +2 (the first push past 4096 bytes of each inflating socket)" eq \
+	$(($(metric fogprobe_events_lost_total 'reason="ws_inflate_too_big"') - tb0)) 2
+check "limits: desync +3 (the evicted socket, the two streams past a dropped message)" eq \
+	$(($(parse_errors bitchat-small) - pe0)) 3
+check "limits: the main service had no parse error" eq "$(parse_errors bitchat)" 0
+rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status")
+echo "    daemon RSS ${rss} KiB"
 
 echo "  results (workload vs probe):"
 sed 's/^/    /' "$RESULTS"
