@@ -491,6 +491,57 @@ static void tls_ciphertext_ignored(void **state)
 	streams__free(s);
 }
 
+/* A compressed message whose last bytes came as the kernel's tail (a single buffer: any
+ * length; an iovec array: a 12-byte snippet that may overlap the prefix) is whole. */
+static void deflate_tail(void **state)
+{
+	static const char *const json[] = {
+		"{\"type\":\"message\",\"data\":{\"message_id\":\"t-1\",\"content\":\"tail\"}}",
+		"{\"type\":\"group_message\",\"group_id\":\"g7\",\"data\":{\"message_id\":\"iov\"}}",
+	};
+	struct streams *s = table();
+	struct pmd_peer a;
+	uint8_t z[256], buf[300];
+	z_stream *d = &a.z[0];
+	size_t zn, n, k;
+
+	(void)state;
+	open_ws_pmd(s, &a, 1, 0);
+	for (k = 0; k < 2; k++) {
+		struct stream_snip sn;
+		struct stream_chunk ch = { .is_server = true, .tx = true, .data = buf, .ts_ns = 10 * MS };
+
+		d->next_in = (uint8_t *)json[k];
+		d->avail_in = (unsigned int)strlen(json[k]);
+		d->next_out = z;
+		d->avail_out = sizeof(z);
+		assert_int_equal(deflate(d, Z_SYNC_FLUSH), Z_OK);
+		zn = sizeof(z) - d->avail_out - 4;
+		n = frame(buf, false, 1, (const char *)z, zn);
+		buf[0] |= 0x40;
+		assert_true(n > 16);
+		ch.total = n;
+		if (!k) { /* 4 bytes past the prefix, as the single-buffer tail */
+			ch.captured = n - 4;
+			ch.tail = buf + n - 4;
+			ch.tail_len = 4;
+		} else { /* the snippet of the last 12 bytes, 8 of them in the prefix too */
+			ch.captured = n - 4;
+			sn.off = (uint32_t)(n - 12);
+			sn.len = 12;
+			sn.bytes = buf + n - 12;
+			ch.snips = &sn;
+			ch.nsnip = 1;
+		}
+		streams__data(s, 1, 1, &ch);
+		assert_int_equal(got.messages, (int)k + 1);
+		assert_string_equal(got.last_type, k ? "group_message" : "message");
+	}
+	assert_int_equal(got.errors, 0);
+	pmd_end(&a);
+	streams__free(s);
+}
+
 /*
  * permessage-deflate: pushes, acks and pings inflated as the endpoints read them; the
  * service's two inflate places: a third socket takes the least recently fed one's, which
@@ -564,6 +615,7 @@ int main(void)
 		cmocka_unit_test(send_post_to_push),
 		cmocka_unit_test(tls_ciphertext_ignored),
 		cmocka_unit_test(deflate_sessions),
+		cmocka_unit_test(deflate_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -478,8 +478,9 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 	}
 	/* A long tail (more than the parser's end marker) is known bytes of their own: the
 	 * prefix, the gap before the tail, then the tail. A message that starts there (the
-	 * next pipelined response) is parsed. */
-	if (tail && tail_len > HTTP_TAIL_MAX && total >= captured &&
+	 * next pipelined response) is parsed. WebSocket frames take any tail so: a compressed
+	 * message is inflated only when no byte of it is missing. */
+	if (tail && tail_len && (tail_len > HTTP_TAIL_MAX || c->bitchat) && total >= captured &&
 	    tail_len <= total - captured) {
 		feed_piece(w, c, from_client, data, captured, total - tail_len, NULL, 0, ts_ns);
 		feed_piece(w, c, from_client, tail, tail_len, tail_len, NULL, 0, ts_ns);
