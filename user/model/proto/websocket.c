@@ -135,11 +135,10 @@ static void z_free(void *opaque, void *p)
 	free(b - 1);
 }
 
-static void z_end(struct ws_conn *c, struct ws_dir *d)
+static void z_end(struct ws_dir *d)
 {
 	z_stream *z = d->z;
 
-	(void)c;
 	if (!z)
 		return;
 	inflateEnd(z);
@@ -152,7 +151,7 @@ static void z_lose(const struct feed *f, struct ws_dir *d, const char *reason)
 {
 	struct ws_event ev = { .type = WS_EV_INFLATE_LOST, .reason = reason };
 
-	z_end(f->c, d);
+	z_end(d);
 	d->z_state = ZS_LOST;
 	d->z_drop = true;
 	emit(f, &ev);
@@ -223,7 +222,7 @@ static void inflate_bytes(const struct feed *f, struct ws_dir *d, const uint8_t 
 			/* a bomb costs no more: the rest of the message is not inflated */
 			d->z_drop = true;
 			d->z_big = true;
-			z_end(f->c, d);
+			z_end(d);
 			return;
 		}
 		if (r == Z_STREAM_END) {
@@ -261,7 +260,7 @@ static void fail(const struct feed *f, struct ws_dir *d, const char *reason)
 	struct ws_event ev = { .type = WS_EV_ERROR, .reason = reason };
 
 	d->stopped = true;
-	z_end(f->c, d);
+	z_end(d);
 	emit(f, &ev);
 }
 
@@ -364,7 +363,7 @@ static bool inflate_done(const struct feed *f, struct ws_dir *d)
 	/* without context takeover each message starts afresh: nothing kept meanwhile;
 	 * after BFINAL the sender starts a new stream */
 	if (d->z_state == ZS_ON && (f->c->deflate.no_takeover[f->from_client] || d->z_end))
-		z_end(f->c, d);
+		z_end(d);
 	return report;
 }
 
@@ -562,8 +561,8 @@ void ws__init(struct ws_conn *c)
 
 void ws__free(struct ws_conn *c)
 {
-	z_end(c, &c->dir[0]);
-	z_end(c, &c->dir[1]);
+	z_end(&c->dir[0]);
+	z_end(&c->dir[1]);
 }
 
 void ws__set_deflate(struct ws_conn *c, const struct ws_deflate *p, uint64_t max_message)
@@ -584,7 +583,7 @@ bool ws__inflate_drop(struct ws_conn *c)
 	for (i = 0; i < 2; i++) {
 		struct ws_dir *d = &c->dir[i];
 
-		z_end(c, d);
+		z_end(d);
 		if (d->z_state == ZS_ON || d->z_state == ZS_UNKNOWN) {
 			was = was || d->z_state == ZS_ON;
 			d->z_state = ZS_LOST;

@@ -165,7 +165,7 @@ bool ws__parse_extensions(const char *value, struct ws_deflate *out);
 
 /*
  * permessage-deflate for the frames to come (set before the first one: right after the
- * 101). max_message: inflated bytes of one message at most (0: no message is inflated).
+ * 101). max_message: inflated bytes of one message at most; past it a message is dropped.
  */
 void ws__set_deflate(struct ws_conn *c, const struct ws_deflate *p, uint64_t max_message);
 
