@@ -140,7 +140,7 @@ print(sum(v for k, v in s["extensions"].items() if k.startswith("permessage-defl
 	check_timed "$name: pong latency mean within 10% of the server's" within "$plat" "$spong" 10
 	check "$name: no WebSocket parse error, no inflate loss" eq \
 		"$(($(parse_errors) - pe0)) $(($(inflate_losses) - il0))" "0 0"
-	printf '%-24s %-100s msgs %s probe %s; acks %s/%s lat %s/%s ms; pongs %s/%s lat %s/%s ms\n' \
+	printf '%-24s %-100s msgs %s probe %s; acks %s/%s mean %s/%s ms; pongs %s/%s mean %s/%s ms\n' \
 		"$name" "$ext" "$(awk '{ s += $3 } END { print s + 0 }' "$WORK/$name.want")" \
 		"$(awk '{ s += $3 } END { print s + 0 }' "$WORK/$name.got")" "$lat_n" "$(j "$sj" acks)" \
 		"$lat" "$sacks" "$plat_n" "$(j "$sj" pong_latency_ms.n)" "$plat" "$spong" >>"$RESULTS"
@@ -198,7 +198,7 @@ check "limits: the main service had no parse error" eq "$(parse_errors bitchat)"
 rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON_PID/status")
 echo "    daemon RSS ${rss} KiB"
 
-echo "  results (workload vs probe):"
+echo "  results (messages: the workload's, the probe's; samples and latency means: probe/server):"
 sed 's/^/    /' "$RESULTS"
 check "the daemon survived all of it" kill -0 "$DAEMON_PID"
 
