@@ -326,7 +326,8 @@ static __always_inline void walk_frames(struct fp_l7_event *e, __u64 buf, __u32 
 	e->nsnip = w.nsnip;
 }
 
-/* The buffer's last bytes as one snippet after the prefix. */
+/* The buffer's last bytes as one snippet after the prefix (from offset ret - 12: a call
+ * a few bytes longer than the prefix has them in both). */
 static __always_inline void add_tail(struct fp_l7_event *e, __u64 tail, __u32 ret)
 {
 	struct fp_l7_snip *sn;
@@ -422,7 +423,7 @@ static __always_inline int emit(long ret, __u8 type)
 	else if (on->mode == FP_L7_TAIL && type == FP_L7_DATA && a->how == ARGS_BUF &&
 		 ret > e->cap)
 		add_tail_bytes(e, a->buf, ret);
-	else if (on->mode == FP_L7_TAIL && tail && ret >= e->cap + FP_L7_SNIP_BYTES)
+	else if (on->mode == FP_L7_TAIL && tail && ret > e->cap) /* it may overlap the prefix */
 		add_tail(e, tail, ret);
 	size = offsetof(struct fp_l7_event, data) + e->cap + e->tail +
 	       e->nsnip * sizeof(struct fp_l7_snip);

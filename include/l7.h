@@ -9,7 +9,9 @@
 
 #define FP_L7_CAP_MAX 16384 /* the capture prefix is at most this many bytes */
 #define FP_L7_CAP_DEFAULT 256 /* Betanet: a frame header with room to spare */
-#define FP_L7_CAP_HTTP_DEFAULT 1024 /* HTTP/WebSocket: request and response heads */
+#define FP_L7_CAP_HTTP_DEFAULT 1024 /* HTTP: request and response heads */
+#define FP_L7_CAP_WS_DEFAULT 4096 /* WebSocket: a compressed message is inflated only when
+				   * every byte of it was captured (prefix + tail) */
 #define FP_L7_F_TLS 1 /* fp_l7_event.flags: plaintext from the SSL uprobes */
 #define FP_L7_RINGBUF_BYTES (4U << 20)
 #define FP_L7_MAX_IOV 4 /* iovec entries read for the prefix of readv/writev/sendmsg */

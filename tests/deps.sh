@@ -16,6 +16,8 @@ PKGS=(
 	# tests: HTTP and WebSocket peers (Debian's nginx starts itself on port 80 where
 	# systemd runs; the tests start their own, with a generated config, on other ports)
 	nginx wrk hey openssl python3-websockets
+	# tests: node ws and a browser as WebSocket peers (tests/workloads/package.json)
+	nodejs chromium
 	# tests: a statically linked OpenSSL server (test_tls)
 	libssl-dev
 	# kernel matrix (tests/kernels): qemu with virtiofsd, the guest's initramfs
@@ -37,6 +39,25 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm comes with Debian's nodejs as a package of its own, with NodeSource's inside it.
+if ! command -v npm >/dev/null; then
+	[[ $EUID -eq 0 ]] || { echo "deps: npm missing (run as root: sudo make deps)" >&2; exit 1; }
+	apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
+
+# The test workloads' npm packages, exactly as locked, into tests/workloads/node_modules:
+# again only when the lock changed since the last install.
+wl=$(cd "$(dirname "$0")/workloads" && pwd)
+stamp=$wl/node_modules/.fogprobe-lock
+if ! cmp -s "$wl/package-lock.json" "$stamp" 2>/dev/null; then
+	echo "deps: npm ci in tests/workloads"
+	if ! (cd "$wl" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+		echo "deps: npm ci failed in tests/workloads" >&2
+		exit 1
+	fi
+	cp "$wl/package-lock.json" "$stamp"
 fi
 
 # Prometheus from Debian starts itself where systemd runs; the tests start their own.

@@ -46,7 +46,7 @@ static const struct option_help options[] = {
 	OPT_ARG("capture-bytes", 256 + 'B', "N",
 		"L7 payload prefix captured per read/write for services\n"
 		"without their own \"capture\" (default %d for Betanet,\n"
-		"%d for HTTP/WebSocket, at most %d)"),
+		"%d for HTTP, %d for WebSocket, at most %d)"),
 	OPT_ARG("routing-timeout", 256 + 'R', "S",
 		"Betanet request without a response after S seconds is\n"
 		"a routing failure (default 5)"),
@@ -85,7 +85,7 @@ static void usage(FILE *out)
 			 o->short_name ? o->short_name : ' ', o->short_name ? ',' : ' ',
 			 o->opt.name, o->arg ? " " : "", o->arg ? o->arg : "");
 		snprintf(help, sizeof(help), o->help, FP_L7_CAP_DEFAULT, FP_L7_CAP_HTTP_DEFAULT,
-			 FP_L7_CAP_MAX);
+			 FP_L7_CAP_WS_DEFAULT, FP_L7_CAP_MAX);
 		for (line = strtok_r(help, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 			fprintf(out, "  %-24s %s\n", first ? left : "", line);
 			first = 0;

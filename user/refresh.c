@@ -141,8 +141,13 @@ void daemon__refresh(void *ctx)
 		refresh_host(d, tcp);
 	/* every loss by reason: the collectors', the model's, the parsers' */
 	collectors__losses(&d->collectors, &d->losses);
-	if (l7)
+	if (l7) {
+		const struct web *w = streams__web(d->streams);
+
 		losses__set(&d->losses, LOSS_L7_STREAM_TABLE_FULL, streams__evicted(d->streams));
+		losses__set(&d->losses, LOSS_WS_INFLATE_EVICTED, web__inflate_evicted(w));
+		losses__set(&d->losses, LOSS_WS_INFLATE_TOO_BIG, web__inflate_too_big(w));
+	}
 	losses__set(&d->losses, LOSS_L7_DESYNC, betanet_metrics__desyncs(d->bm));
 	probe_metrics__losses(d->probes, &d->losses);
 	probe_metrics__update(d->probes);

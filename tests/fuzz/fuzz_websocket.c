@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * libFuzzer target: ws__feed on chunk sequences of both directions, with and without gaps,
- * and ws__json_extract on the raw input.
+ * without and with permessage-deflate, and ws__json_extract on the raw input.
  *
  * Input: records of
  *   u8 flags (bit 0: from_client), u16 BE total, u16 BE captured, captured bytes
  * captured is cut to total and to what is left of the input. Chunk i has ts_ns = i + 1.
+ * The records are fed twice: once as they are (RSV1 is then a violation), once with
+ * permessage-deflate agreed as the input's last two bytes say (they may also belong to the
+ * last record, or be left over after it): last byte b: client window 9 + (b & 7), server
+ * window 9 + (b >> 3 & 7) (both at most 15), b & 0x40 client_no_context_takeover, b & 0x80
+ * server_no_context_takeover; the byte before, a: max_message 1024 << (a & 7), and an
+ * extension the probe cannot follow when (a & 0xf8) == 0xf8.
  *
  * Checked besides memory errors:
  * - every event belongs to the chunk being fed (direction, ts); nothing after a
@@ -19,6 +25,12 @@
  *   in the gap, plus an ERROR);
  * - chunking does not matter: each chunk cut into 1-byte captured chunks followed by its
  *   gap alone gives the same events.
+ * Inflating: a compressed message's inflated length within max_message (TOO_BIG: one byte
+ * past it, where inflating stopped); INFLATE_LOST once per direction at most, with a known
+ * reason, leaving the framing going; no compressed MESSAGE of a direction after its
+ * INFLATE_LOST; zlib's memory for the connection never above two full states; at most
+ * 2 events per frame then (TOO_BIG and INFLATE_LOST end one message together); 0 after
+ * ws__free (and ASan's leak check).
  * JSON: fields NUL-terminated and valid UTF-8; a whole text that reads as an object reads
  * the same as a prefix; wherever jansson reads the text as an object, json is true and the
  * string ids agree with jansson's.
@@ -45,6 +57,8 @@ struct run {
 	size_t in_chunk;
 	/* per direction, indexed by from_client */
 	bool error[2];
+	bool lost[2]; /* INFLATE_LOST seen */
+	uint64_t max_message;
 	uint64_t fed[2]; /* bytes fed, gaps included */
 	uint64_t claimed[2]; /* payload + smallest headers of the frames reported */
 };
@@ -124,6 +138,7 @@ static bool known_reason(const char *r)
 	static const char *const reasons[] = {
 		"unmasked_client_frame", "masked_server_frame", "bad_opcode", "reserved_bits",
 		"control_too_long", "fragmented_control", "bad_continuation", "desync", "too_long",
+		"bad_deflate",
 	};
 	size_t i;
 
@@ -146,9 +161,26 @@ static void check_event(struct run *r, const struct ws_event *ev)
 			abort();
 		r->error[d] = true;
 		break;
+	case WS_EV_INFLATE_LOST:
+		if (r->lost[d] || !known_reason(ev->reason) || ws__stopped(&r->c, d) ||
+		    (strcmp(ev->reason, "desync") && strcmp(ev->reason, "bad_deflate")))
+			abort();
+		r->lost[d] = true;
+		break;
+	case WS_EV_TOO_BIG:
+		if (!m->compressed || m->data_len != r->max_message + 1 || !m->fragments)
+			abort();
+		if (m->len + 2 * (uint64_t)m->fragments > r->fed[d] - r->claimed[d])
+			abort();
+		r->claimed[d] += m->len + 2 * (uint64_t)m->fragments;
+		break;
 	case WS_EV_MESSAGE:
 		check_json_fields(m);
-		if (!m->fragments || ((!m->text || m->compressed) && m->json))
+		if (!m->fragments || (!m->text && m->json))
+			abort();
+		if (m->compressed && (r->lost[d] || m->data_len > r->max_message))
+			abort();
+		if (!m->compressed && m->data_len != m->len)
 			abort();
 		if (m->len > r->fed[d] || 2 * (uint64_t)m->fragments > r->fed[d] - m->len ||
 		    m->len + 2 * (uint64_t)m->fragments > r->fed[d] - r->claimed[d])
@@ -206,15 +238,22 @@ static void feed(struct run *r, bool from_client, const uint8_t *data, size_t ca
 		abort();
 	if (r->error[from_client] != ws__stopped(&r->c, from_client))
 		abort();
+	/* two zlib streams with 32 KiB windows, and their states */
+	if (r->c.mem > 2 * (40040 + 64))
+		abort();
 }
 
-static void run(struct run *r, const uint8_t *data, size_t size, bool split)
+static void run(struct run *r, const uint8_t *data, size_t size, bool split,
+		const struct ws_deflate *pmd, uint64_t max_message)
 {
 	size_t off = 0, i;
 	uint64_t ts = 1;
 
 	memset(r, 0, sizeof(*r));
 	ws__init(&r->c);
+	r->max_message = max_message;
+	if (pmd)
+		ws__set_deflate(&r->c, pmd, max_message);
 	while (off + REC_HDR <= size) {
 		bool from_client = data[off] & 1;
 		size_t total = (size_t)data[off + 1] << 8 | data[off + 2];
@@ -234,12 +273,15 @@ static void run(struct run *r, const uint8_t *data, size_t size, bool split)
 			size_t before = r->n;
 
 			feed(r, from_client, data + off, captured, total, ts);
-			if (r->n - before > captured / 2 + 2)
+			if (r->n - before > (pmd ? captured + 4 : captured / 2 + 2))
 				abort();
 		}
 		off += captured;
 		ts++;
 	}
+	ws__free(&r->c);
+	if (r->c.mem)
+		abort();
 }
 
 static bool same_events(const struct run *a, const struct run *b)
@@ -256,7 +298,7 @@ static bool same_events(const struct run *a, const struct run *b)
 		    x->ts_ns != y->ts_ns || x->close_code != y->close_code ||
 		    x->reason != y->reason || mx->text != my->text || mx->len != my->len ||
 		    mx->fragments != my->fragments || mx->compressed != my->compressed ||
-		    mx->gap != my->gap || !same_json(mx, my))
+		    mx->gap != my->gap || mx->data_len != my->data_len || !same_json(mx, my))
 			return false;
 	}
 	return true;
@@ -318,12 +360,35 @@ static void fuzz_json(const uint8_t *data, size_t size)
 	check_vs_jansson(data, size, &whole);
 }
 
+static uint8_t bits_of(unsigned v)
+{
+	return (uint8_t)(9 + v > WS_WBITS_MAX ? WS_WBITS_MAX : 9 + v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct run whole, split;
+	uint8_t b = size ? data[size - 1] : 0, a = size > 1 ? data[size - 2] : 0;
+	struct ws_deflate pmd = { .on = true };
+	uint64_t max = 1024ULL << (a & 7);
 
-	run(&whole, data, size, false);
-	run(&split, data, size, true);
+	run(&whole, data, size, false, NULL, 0);
+	run(&split, data, size, true, NULL, 0);
+	if (!same_events(&whole, &split))
+		abort();
+	free(whole.ev);
+	free(split.ev);
+
+	pmd.wbits[1] = bits_of(b & 7);
+	pmd.wbits[0] = bits_of(b >> 3 & 7);
+	pmd.no_takeover[1] = b & 0x40;
+	pmd.no_takeover[0] = b & 0x80;
+	if ((a & 0xf8) == 0xf8) {
+		pmd.on = false;
+		pmd.unknown = true;
+	}
+	run(&whole, data, size, false, &pmd, max);
+	run(&split, data, size, true, &pmd, max);
 	if (!same_events(&whole, &split))
 		abort();
 	free(whole.ev);

@@ -15,7 +15,14 @@
 #                                    (path: the request target without its query)
 #   start_httpdelay NS PORT ARGS...  httpdelay.py server; sets HTTPDELAY_PID, HTTPDELAY_OUT
 #   start_bitchat NS PORT ARGS...    bitchat.py server; sets BITCHAT_PID, BITCHAT_OUT
+#   start_bitchat_js NS PORT ARGS... bitchat.js (node ws) server; sets BITCHAT_PID, BITCHAT_OUT
 #   stop_pid PID                     SIGTERM, then wait for it
+# BitChat summaries (the workloads' JSON, last line of FILE) against the probe:
+#   probe_messages                   fogcompute_bitchat_messages_total as "type room count"
+#   summary_messages FILE            a summary's messages as "type room count"
+#   delta BEFORE AFTER               "type room count" lines of after - before (non-zero)
+#   j FILE KEY[.KEY...]              one value of a summary
+#   same_table WANT GOT              the two tables are equal, else the difference
 #
 # nginx locations (the ground truth of statuses comes from its `return` directives and
 # its access log, not from us):
@@ -32,6 +39,7 @@
 L7_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HTTPDELAY=$L7_ROOT/tests/workloads/httpdelay.py
 BITCHAT=$L7_ROOT/tests/workloads/bitchat.py
+BITCHAT_JS=$L7_ROOT/tests/workloads/bitchat.js
 # Debian's Python modules (python3-websockets) load under this interpreter only.
 L7_PY=/usr/bin/python3
 
@@ -207,5 +215,67 @@ start_bitchat() { # NS PORT ARGS...
 		sleep 0.1
 	done
 	echo "  bitchat.py did not start: $(head -c 300 "$BITCHAT_OUT.err")"
+	return 1
+}
+
+start_bitchat_js() { # NS PORT ARGS...
+	local ns=$1 port=$2 i
+	shift 2
+	BITCHAT_OUT=$WORK/bitchat-js-$port
+	rm -f "$BITCHAT_OUT.json" "$BITCHAT_OUT.err"
+	# ip netns exec execs node: $! is the server itself (see start_bitchat)
+	if [[ -n "$ns" ]]; then
+		ip netns exec "$ns" node "$BITCHAT_JS" server "$port" "$@" >"$BITCHAT_OUT.json" \
+			2>"$BITCHAT_OUT.err" &
+	else
+		node "$BITCHAT_JS" server "$port" "$@" >"$BITCHAT_OUT.json" 2>"$BITCHAT_OUT.err" &
+	fi
+	BITCHAT_PID=$!
+	on_exit "stop_pid $BITCHAT_PID"
+	for i in $(seq 1 50); do
+		grep -q '^listening' "$BITCHAT_OUT.err" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "  bitchat.js did not start: $(head -c 300 "$BITCHAT_OUT.err")"
+	return 1
+}
+
+# The probe's fogcompute_bitchat_messages_total as "type room count" lines.
+probe_messages() {
+	scrape | /usr/bin/python3 -c '
+import re, sys
+for line in sys.stdin:
+    if not line.startswith("fogcompute_bitchat_messages_total{"):
+        continue
+    lab, val = line.rsplit(" ", 1)
+    l = dict(re.findall(r"(\w+)=\"((?:[^\"\\\\]|\\\\.)*)\"", lab))
+    print(l["message_type"], l["room_id"], int(float(val)))
+' | sort
+}
+# "type room count" lines of a workload summary (a JSON file)
+summary_messages() {
+	/usr/bin/python3 -c 'import json, sys
+s = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+for t, rooms in s["messages"].items():
+    for r, n in rooms.items():
+        print(t, r, n)' "$1" | sort
+}
+# DELTA BEFORE AFTER: "type room count" lines of after - before (non-zero)
+delta() {
+	awk -v bf="$1" 'FILENAME == bf { b[$1 " " $2] = $3; next }
+		{ d = $3 - b[$1 " " $2]; if (d) print $1, $2, d }' "$1" "$2" | sort
+}
+j() { # FILE KEY[.KEY...]
+	/usr/bin/python3 -c 'import json, sys
+v = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+for k in sys.argv[2].split("."):
+    v = v[k]
+print(v)' "$1" "$2"
+}
+same_table() { # EXPECTED_FILE ACTUAL_FILE
+	local d
+	d=$(diff "$1" "$2")
+	[[ -z "$d" ]] && return 0
+	echo "$d" | sed 's/^/    (< workload, > probe) /' | head -n 30
 	return 1
 }

@@ -24,6 +24,7 @@
 #define SVC_A "{\"services\":[{\"name\":\"a\",\"protocol\":\"tcp\","
 /* ... and the value of "comm" or "cgroup" at column 63 or 65. */
 #define SVC_H "{\"services\":[{\"name\":\"a\",\"protocol\":\"http\","
+#define SVC_W "{\"services\":[{\"name\":\"a\",\"protocol\":\"websocket\","
 #define SVC_A_PORTS SVC_A "\"ports\":[80],"
 /* ... and a top-level key after the services at column 58, its value at 58 + len + 3. */
 #define SVC_A_DONE SVC_A "\"ports\":[80]}],"
@@ -94,7 +95,14 @@ static const struct error_case error_cases[] = {
 	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, services, host, containers)" },
 	{ "unknown_service_key", SVC_A "\"ports\":[80],\"port\":81}]}",
 	  "t.json:1:56: unknown key \"port\" in service (expected name, protocol, ports, comm, "
-	  "cgroup, routes, paths, max_paths, max_rooms, framework, capture, idle_timeout_s, check)" },
+	  "cgroup, routes, paths, max_paths, max_rooms, framework, capture, idle_timeout_s, "
+	  "inflate_max_connections, inflate_max_message, check)" },
+	{ "inflate_on_http", SVC_H "\"ports\":[80],\"inflate_max_connections\":1}]}",
+	  "t.json:1:57: inflate_max_connections applies to websocket services only" },
+	{ "inflate_conns_too_many", SVC_W "\"ports\":[80],\"inflate_max_connections\":65537}]}",
+	  "t.json:1:88: inflate_max_connections 65537 is out of range 0..65536" },
+	{ "inflate_message_small", SVC_W "\"ports\":[80],\"inflate_max_message\":1023}]}",
+	  "t.json:1:84: inflate_max_message 1023 is out of range 1024..67108864" },
 	{ "route_not_path", SVC_H "\"ports\":[80],\"routes\":[\"/a\",\"b\"]}]}",
 	  "t.json:1:72: routes entry must start with \"/\"" },
 	{ "routes_on_tcp", SVC_A "\"ports\":[80],\"routes\":[\"/a\"]}]}",
@@ -508,7 +516,8 @@ static void valid_full(void **state)
 		"     \"ports\": [1, 65535, 9001], \"comm\": [\"mixnode\", \"0123456789abcde\"],\n"
 		"     \"cgroup\": \"/kubepods/burstable/\"},\n"
 		"    {\"cgroup\": \"//a//b.c/\", \"ports\": [443], \"protocol\": \"websocket\",\n"
-		"     \"name\": \"ws\", \"comm\": [\"a\", \"b\", \"c\", \"d\"]},\n"
+		"     \"name\": \"ws\", \"comm\": [\"a\", \"b\", \"c\", \"d\"],\n"
+		"     \"inflate_max_connections\": 0, \"inflate_max_message\": 4096},\n"
 		"    {\"name\": \"root\", \"protocol\": \"http\", \"ports\": [80], "
 		"\"cgroup\": \"/\"},\n"
 		"    {\"name\": \"dots\", \"protocol\": \"http\", \"ports\": [81], "
@@ -535,6 +544,8 @@ static void valid_full(void **state)
 	s = &cfg->services[1];
 	assert_string_equal(s->name, "ws");
 	assert_int_equal(s->protocol, FP_PROTO_WEBSOCKET);
+	assert_int_equal(s->ws_inflate_conns, 0);
+	assert_int_equal(s->ws_inflate_message, 4096);
 	assert_int_equal(s->n_comm, 4);
 	assert_string_equal(s->comm[3], "d");
 	assert_string_equal(s->cgroup, "/a/b.c");
@@ -625,6 +636,8 @@ static void check_default(const struct config *cfg)
 	}
 	assert_int_equal(cfg->services[2].n_ws_paths, 2);
 	assert_string_equal(cfg->services[2].ws_paths[0], "/api/bitchat/ws/");
+	assert_int_equal(cfg->services[2].ws_inflate_conns, CONFIG_DEFAULT_INFLATE_CONNS);
+	assert_int_equal(cfg->services[2].ws_inflate_message, CONFIG_DEFAULT_INFLATE_MESSAGE);
 	assert_int_equal(cfg->services[3].framework, FP_FRAMEWORK_NEXTJS);
 	assert_string_equal(cfg->services[3].routes[0], "/api/betanet/nodes/[id]");
 	assert_int_equal(cfg->services[3].max_paths, CONFIG_DEFAULT_MAX_PATHS);

@@ -974,6 +974,68 @@ static void test_websocket_upgrade(void **state)
 	assert_int_equal(rec.ev[0].type, HTTP_EV_UPGRADE);
 }
 
+/* The 101's Sec-WebSocket-Extensions (RFC 6455 9.1) reach the upgrade: joined over several
+ * lines, "" without, NULL when a line was too long or a gap hid the head. */
+static void test_websocket_extensions(void **state)
+{
+	static const char q[] = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+				"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+	static const char head[] = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n";
+	char r[1024], longv[600];
+	size_t i;
+
+	(void)state;
+	snprintf(r, sizeof(r),
+		 "%sSEC-WEBSOCKET-EXTENSIONS:  permessage-deflate; server_max_window_bits=12 \r\n"
+		 "Sec-WebSocket-Extensions: x-other\r\n\r\n",
+		 head);
+	feed_s(CLIENT, q, 1);
+	feed_s(SERVER, r, 2);
+	expect_n(&rec, 1);
+	assert_non_null(rec.ev[0].ws_extensions);
+	assert_string_equal(rec.ev[0].ws_extensions,
+			    "permessage-deflate; server_max_window_bits=12, x-other");
+
+	/* byte by byte */
+	reset();
+	feed_s(CLIENT, q, 1);
+	for (i = 0; r[i]; i++)
+		feed_n(SERVER, r + i, 1, 2);
+	expect_n(&rec, 1);
+	assert_string_equal(rec.ev[0].ws_extensions,
+			    "permessage-deflate; server_max_window_bits=12, x-other");
+
+	/* none: the request's offer does not count */
+	reset();
+	feed_s(CLIENT, q, 1);
+	snprintf(r, sizeof(r), "%s\r\n", head);
+	feed_s(SERVER, r, 2);
+	expect_n(&rec, 1);
+	assert_string_equal(rec.ev[0].ws_extensions, "");
+
+	/* a value longer than kept, a line longer than HTTP_LINE_MAX */
+	memset(longv, 'a', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = '\0';
+	for (i = 0; i < 2; i++) {
+		reset();
+		feed_s(CLIENT, q, 1);
+		snprintf(r, sizeof(r), "%sSec-WebSocket-Extensions: %.*s\r\n\r\n", head,
+			 i ? 590 : HTTP_WS_EXT_MAX, longv);
+		feed_s(SERVER, r, 2);
+		expect_n(&rec, 1);
+		assert_null(rec.ev[0].ws_extensions);
+	}
+
+	/* a gap after the status line: the head's lines are unknown */
+	reset();
+	feed_s(CLIENT, q, 1);
+	snprintf(r, sizeof(r), "%sSec-WebSocket-Extensions: permessage-deflate\r\n\r\n", head);
+	feed_cut(SERVER, r, 40, strlen(r), 0, 2);
+	expect_n(&rec, 1);
+	assert_int_equal(rec.ev[0].type, HTTP_EV_UPGRADE);
+	assert_null(rec.ev[0].ws_extensions);
+}
+
 /* Client bytes after an Upgrade request and before its answer are not HTTP; a refusal
  * puts the connection back to HTTP. */
 static void test_upgrade_refused(void **state)
@@ -1164,6 +1226,7 @@ int main(void)
 		cmocka_unit_test_setup(test_long_header_lines, setup),
 		cmocka_unit_test_setup(test_paths, setup),
 		cmocka_unit_test_setup(test_websocket_upgrade, setup),
+		cmocka_unit_test_setup(test_websocket_extensions, setup),
 		cmocka_unit_test_setup(test_upgrade_refused, setup),
 		cmocka_unit_test_setup(test_connect_tunnel, setup),
 		cmocka_unit_test_setup(test_upgrade_h2c, setup),

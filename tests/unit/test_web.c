@@ -2,7 +2,8 @@
 /*
  * user/model/web.c through the stream table: HTTP exchanges on both ends, the BitChat view
  * of upgraded connections (messages, rooms, ack and ping latency, drop reasons, Send-Q),
- * TLS ciphertext ignored in favour of the uprobes' plaintext.
+ * TLS ciphertext ignored in favour of the uprobes' plaintext, permessage-deflate sockets
+ * within the service's inflate places.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "lib/config.h"
 #include "model/streams.h"
@@ -32,6 +34,7 @@ static struct {
 	double p2p;
 	unsigned room_size;
 	int errors;
+	char last_error[64];
 } got;
 
 static void on_exchange(void *ctx, int svc, const struct http_exchange *x)
@@ -79,8 +82,9 @@ static void on_room_size(void *ctx, const char *room, unsigned n)
 
 static void on_error(void *ctx, int svc, const char *proto, const char *reason)
 {
-	(void)ctx, (void)svc, (void)proto, (void)reason;
+	(void)ctx, (void)svc, (void)proto;
 	got.errors++;
+	snprintf(got.last_error, sizeof(got.last_error), "%s", reason);
 }
 
 static struct config cfg;
@@ -90,7 +94,8 @@ static struct streams *table(void)
 	static const char text[] =
 		"{\"services\": [{\"name\": \"web\", \"protocol\": \"http\", \"ports\": [80]},"
 		" {\"name\": \"chat\", \"protocol\": \"websocket\", \"ports\": [8000],"
-		"  \"paths\": [\"/api/bitchat/ws/\"], \"idle_timeout_s\": 10}]}";
+		"  \"paths\": [\"/api/bitchat/ws/\"], \"idle_timeout_s\": 10,"
+		"  \"inflate_max_connections\": 2, \"inflate_max_message\": 65536}]}";
 	struct streams_opts o = {
 		.cfg = &cfg,
 		.web_sink = { on_exchange, on_message, on_dropped, on_latency, on_p2p,
@@ -168,6 +173,57 @@ static void open_ws(struct streams *s, uint64_t sk, uint64_t t)
 	streams__open(s, sk, 1, true, t);
 	feed_str(s, sk, 1, false, upgrade_req, t + 1 * MS);
 	feed_str(s, sk, 1, true, upgrade_resp, t + 2 * MS);
+}
+
+static const char upgrade_resp_pmd[] =
+	"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+	"Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=12; "
+	"client_max_window_bits=12\r\n\r\n";
+
+/* A permessage-deflate socket: each side's deflate stream, context taken over. */
+struct pmd_peer {
+	z_stream z[2]; /* [from_client] */
+};
+
+static void open_ws_pmd(struct streams *s, struct pmd_peer *p, uint64_t sk, uint64_t t)
+{
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		memset(&p->z[i], 0, sizeof(p->z[i]));
+		assert_int_equal(deflateInit2(&p->z[i], 6, Z_DEFLATED, -12, 8, Z_DEFAULT_STRATEGY),
+				 Z_OK);
+	}
+	streams__open(s, sk, 1, true, t);
+	feed_str(s, sk, 1, false, upgrade_req, t + 1 * MS);
+	feed_str(s, sk, 1, true, upgrade_resp_pmd, t + 2 * MS);
+}
+
+static void pmd_end(struct pmd_peer *p)
+{
+	deflateEnd(&p->z[0]);
+	deflateEnd(&p->z[1]);
+}
+
+/* A compressed text frame (RSV1), deflated by the sender's stream. */
+static void ws_deflated(struct streams *s, struct pmd_peer *p, uint64_t sk, bool from_client,
+			const char *json, uint64_t ts)
+{
+	uint8_t z[256], buf[300];
+	z_stream *d = &p->z[from_client];
+	size_t zn, n;
+
+	d->next_in = (uint8_t *)json;
+	d->avail_in = (unsigned int)strlen(json);
+	d->next_out = z;
+	d->avail_out = sizeof(z);
+	assert_int_equal(deflate(d, Z_SYNC_FLUSH), Z_OK);
+	zn = sizeof(z) - d->avail_out - 4; /* RFC 7692 7.2.1: the 00 00 ff ff tail goes */
+	assert_true(zn < 126);
+	n = frame(buf, from_client, 1, (const char *)z, zn);
+	buf[0] |= 0x40; /* RSV1 */
+	feed(s, sk, 1, !from_client, buf, n, ts);
 }
 
 static void http_exchange_server_end(void **state)
@@ -435,6 +491,115 @@ static void tls_ciphertext_ignored(void **state)
 	streams__free(s);
 }
 
+/* A compressed message whose last bytes came as the kernel's tail (a single buffer: any
+ * length; an iovec array: a 12-byte snippet that may overlap the prefix) is whole. */
+static void deflate_tail(void **state)
+{
+	static const char *const json[] = {
+		"{\"type\":\"message\",\"data\":{\"message_id\":\"t-1\",\"content\":\"tail\"}}",
+		"{\"type\":\"group_message\",\"group_id\":\"g7\",\"data\":{\"message_id\":\"iov\"}}",
+	};
+	struct streams *s = table();
+	struct pmd_peer a;
+	uint8_t z[256], buf[300];
+	z_stream *d = &a.z[0];
+	size_t zn, n, k;
+
+	(void)state;
+	open_ws_pmd(s, &a, 1, 0);
+	for (k = 0; k < 2; k++) {
+		struct stream_snip sn;
+		struct stream_chunk ch = { .is_server = true, .tx = true, .data = buf, .ts_ns = 10 * MS };
+
+		d->next_in = (uint8_t *)json[k];
+		d->avail_in = (unsigned int)strlen(json[k]);
+		d->next_out = z;
+		d->avail_out = sizeof(z);
+		assert_int_equal(deflate(d, Z_SYNC_FLUSH), Z_OK);
+		zn = sizeof(z) - d->avail_out - 4;
+		n = frame(buf, false, 1, (const char *)z, zn);
+		buf[0] |= 0x40;
+		assert_true(n > 16);
+		ch.total = n;
+		if (!k) { /* 4 bytes past the prefix, as the single-buffer tail */
+			ch.captured = n - 4;
+			ch.tail = buf + n - 4;
+			ch.tail_len = 4;
+		} else { /* the snippet of the last 12 bytes, 8 of them in the prefix too */
+			ch.captured = n - 4;
+			sn.off = (uint32_t)(n - 12);
+			sn.len = 12;
+			sn.bytes = buf + n - 12;
+			ch.snips = &sn;
+			ch.nsnip = 1;
+		}
+		streams__data(s, 1, 1, &ch);
+		assert_int_equal(got.messages, (int)k + 1);
+		assert_string_equal(got.last_type, k ? "group_message" : "message");
+	}
+	assert_int_equal(got.errors, 0);
+	pmd_end(&a);
+	streams__free(s);
+}
+
+/*
+ * permessage-deflate: pushes, acks and pings inflated as the endpoints read them; the
+ * service's two inflate places: a third socket takes the least recently fed one's, which
+ * then counts one "desync" and its compressed messages no more (uncompressed ones still).
+ */
+static void deflate_sessions(void **state)
+{
+	struct streams *s = table();
+	const struct web *w = streams__web(s);
+	struct pmd_peer a, b, c;
+
+	(void)state;
+	open_ws_pmd(s, &a, 1, 0);
+	ws_deflated(s, &a, 1, false,
+		    "{\"type\":\"group_message\",\"group_id\":\"g1\",\"data\":{\"message_id\":\"m-1\"}}",
+		    100 * MS);
+	assert_string_equal(got.last_type, "group_message");
+	assert_string_equal(got.last_room, "g1");
+	assert_int_equal(web__active_rooms(w), 1);
+	ws_deflated(s, &a, 1, true, "{\"type\":\"ack\",\"message_id\":\"m-1\"}", 130 * MS);
+	assert_int_equal(got.nlat, 1);
+	assert_float_equal(got.lat[0], 0.030, 1e-9);
+	assert_string_equal(got.lat_room[0], "g1");
+	/* the same push again: with takeover it is a few bytes of back-references */
+	ws_deflated(s, &a, 1, false,
+		    "{\"type\":\"group_message\",\"group_id\":\"g1\",\"data\":{\"message_id\":\"m-1\"}}",
+		    200 * MS);
+	assert_int_equal(got.messages, 3);
+	assert_int_equal(web__inflating(w), 1);
+
+	open_ws_pmd(s, &b, 2, 300 * MS);
+	ws_deflated(s, &b, 2, true, "{\"type\":\"ping\"}", 310 * MS);
+	open_ws_pmd(s, &c, 3, 400 * MS); /* a (fed last at 200 ms) gives its place up */
+	assert_int_equal(web__inflating(w), 2);
+	assert_int_equal(web__inflate_evicted(w), 1);
+	assert_int_equal(got.errors, 1);
+	assert_string_equal(got.last_error, "desync");
+	ws_deflated(s, &a, 1, false, "{\"type\":\"message\"}", 500 * MS);
+	assert_int_equal(got.messages, 4);
+	ws_text(s, 1, false, "{\"type\":\"pong\"}", 510 * MS); /* not compressed: read */
+	assert_int_equal(got.messages, 5);
+	assert_string_equal(got.last_type, "pong");
+	ws_deflated(s, &c, 3, false, "{\"type\":\"pong\"}", 520 * MS);
+	assert_int_equal(got.messages, 6);
+	assert_int_equal(got.np2p, 0); /* b's ping was answered on no socket */
+	streams__close(s, 2, 600 * MS);
+	streams__close(s, 3, 600 * MS);
+	streams__close(s, 1, 600 * MS);
+	streams__tick(s, 2 * S);
+	assert_int_equal(web__inflating(w), 0);
+	assert_int_equal(web__connected(w), 0);
+	assert_int_equal(got.errors, 1);
+	pmd_end(&a);
+	pmd_end(&b);
+	pmd_end(&c);
+	streams__free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +614,8 @@ int main(void)
 		cmocka_unit_test(frames_behind_the_101),
 		cmocka_unit_test(send_post_to_push),
 		cmocka_unit_test(tls_ciphertext_ignored),
+		cmocka_unit_test(deflate_sessions),
+		cmocka_unit_test(deflate_tail),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,11 @@
  *   wf.secrets.token_bytes = lambda n: bytes.fromhex("11223344")
  *   wf.Frame(wf.Opcode.TEXT, b'{"type":"ack","message_id":"m-1"}').serialize(mask=True)
  * The test's own frame builder must reproduce them before it is used for the other cases.
+ *
+ * permessage-deflate (RFC 7692): compressed payloads are made here by zlib's deflate with
+ * the negotiated window and context takeover (a deflate stream kept across messages, or
+ * reset before each), sync-flushed with the 00 00 ff ff tail removed, as Python websockets
+ * and node ws do; the parser must read back exactly the texts that went in.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +29,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <zlib.h>
 
 #include "model/proto/websocket.h"
 
@@ -266,15 +272,18 @@ static void feed(struct rec *r, bool from_client, const struct stream *s, size_t
 
 static void describe(const struct ws_event *ev, char *buf, size_t len)
 {
-	static const char *const names[] = { "MESSAGE", "PING", "PONG", "CLOSE", "ERROR" };
+	static const char *const names[] = { "MESSAGE", "PING",	      "PONG",
+					     "CLOSE",	"ERROR",      "INFLATE_LOST",
+					     "TOO_BIG" };
 	const struct ws_message *m = &ev->msg;
 
 	snprintf(buf, len,
-		 "%s %s ts=%llu len=%llu text=%d frags=%u compressed=%d gap=%d json=%d "
+		 "%s %s ts=%llu len=%llu/%llu text=%d frags=%u compressed=%d gap=%d json=%d "
 		 "type='%s' group_id='%s' message_id='%s' nrooms=%u close=%u reason=%s",
 		 (unsigned int)ev->type < ARRAY_SIZE(names) ? names[ev->type] : "?",
 		 ev->from_client ? "client" : "server", (unsigned long long)ev->ts_ns,
-		 (unsigned long long)m->len, m->text, m->fragments, m->compressed, m->gap, m->json,
+		 (unsigned long long)m->len, (unsigned long long)m->data_len, m->text,
+		 m->fragments, m->compressed, m->gap, m->json,
 		 m->type, m->group_id, m->message_id, m->nrooms, ev->close_code,
 		 ev->reason ? ev->reason : "-");
 }
@@ -290,6 +299,7 @@ static bool same_event(const struct ws_event *a, const struct ws_event *b)
 		return false;
 	if (x->text != y->text || x->len != y->len || x->fragments != y->fragments ||
 	    x->compressed != y->compressed || x->gap != y->gap || x->json != y->json ||
+	    (x->compressed && x->data_len != y->data_len) ||
 	    strcmp(x->type, y->type) || strcmp(x->group_id, y->group_id) ||
 	    strcmp(x->message_id, y->message_id) || x->nrooms != y->nrooms)
 		return false;
@@ -881,8 +891,142 @@ static void test_errors(void **state)
 	}
 }
 
-/* permessage-deflate: counted, not inflated. */
-static void test_compressed(void **state)
+/* ---- permessage-deflate ---- */
+
+/* One side's compressor: a raw deflate stream of wbits, kept across messages or not. */
+struct deflater {
+	z_stream z;
+	bool takeover;
+	size_t last_len; /* the last message's compressed length */
+};
+
+static void deflater_init(struct deflater *d, int wbits, bool takeover)
+{
+	memset(d, 0, sizeof(*d));
+	assert_int_equal(deflateInit2(&d->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -wbits, 8,
+				      Z_DEFAULT_STRATEGY),
+			 Z_OK);
+	d->takeover = takeover;
+}
+
+static void deflater_end(struct deflater *d)
+{
+	deflateEnd(&d->z);
+}
+
+/* The compressed payload of one message (RFC 7692 7.2.1) appended to out; finish: end the
+ * stream with BFINAL instead (7.2.3.3's alternative). */
+static void deflate_msg(struct deflater *d, const void *in, size_t n, struct stream *out,
+			bool finish)
+{
+	uint8_t buf[1 << 16];
+	size_t len;
+
+	if (!d->takeover)
+		assert_int_equal(deflateReset(&d->z), Z_OK);
+	d->z.next_in = (uint8_t *)in;
+	d->z.avail_in = (unsigned int)n;
+	d->z.next_out = buf;
+	d->z.avail_out = sizeof(buf);
+	assert_int_equal(deflate(&d->z, finish ? Z_FINISH : Z_SYNC_FLUSH),
+			 finish ? Z_STREAM_END : Z_OK);
+	assert_int_equal(d->z.avail_in, 0);
+	assert_true(d->z.avail_out > 0);
+	len = sizeof(buf) - d->z.avail_out;
+	if (!finish) {
+		assert_true(len >= 4 && !memcmp(buf + len - 4, "\x00\x00\xff\xff", 4));
+		len -= 4;
+	} else {
+		assert_int_equal(deflateReset(&d->z), Z_OK);
+	}
+	put(out, buf, len);
+	d->last_len = len;
+}
+
+/* One compressed text message in `frames` frames (with a ping after the first). */
+static void put_deflated(struct stream *s, struct deflater *d, bool from_client, const char *text,
+			 int frames)
+{
+	struct stream z = { 0 };
+	size_t off = 0, part;
+	int i;
+
+	deflate_msg(d, text, strlen(text), &z, false);
+	part = frames > 1 ? z.n / (size_t)frames : z.n;
+	for (i = 0; i < frames; i++) {
+		size_t n = i == frames - 1 ? z.n - off : part;
+		uint8_t b0 = (i == frames - 1 ? FIN : 0) | (i ? OP_CONT : RSV1 | OP_TEXT);
+
+		put_frame(s, b0, from_client ? (i & 1 ? KEY2 : KEY1) : NULL, z.b + off, n);
+		off += n;
+		if (i == 0 && frames > 1)
+			put_frame(s, FIN | OP_PING, from_client ? KEY3 : NULL, "", 0);
+	}
+	stream_free(&z);
+}
+
+static struct ws_deflate pmd(int client_bits, int server_bits, bool client_nct, bool server_nct)
+{
+	struct ws_deflate p = { .on = true };
+
+	p.wbits[CLIENT] = (uint8_t)client_bits;
+	p.wbits[SERVER] = (uint8_t)server_bits;
+	p.no_takeover[CLIENT] = client_nct;
+	p.no_takeover[SERVER] = server_nct;
+	return p;
+}
+
+static struct ws_event ev_z(bool from_client, uint64_t len, const char *text, uint64_t ts)
+{
+	struct ws_event ev = ev_msg(from_client, true, len, 1);
+	json_error_t err;
+	json_t *j = json_loads(text, 0, &err), *v, *data;
+
+	ev.msg.compressed = true;
+	ev.msg.data_len = strlen(text);
+	ev.ts_ns = ts;
+	assert_non_null(j);
+	ev.msg.json = true;
+	if ((v = json_object_get(j, "type")))
+		snprintf(ev.msg.type, WS_ID_MAX, "%s", json_string_value(v));
+	if ((v = json_object_get(j, "group_id")))
+		snprintf(ev.msg.group_id, WS_ID_MAX, "%s", json_string_value(v));
+	v = json_object_get(j, "message_id");
+	data = json_object_get(j, "data");
+	if (!v && data)
+		v = json_object_get(data, "message_id");
+	if (v)
+		snprintf(ev.msg.message_id, WS_ID_MAX, "%s", json_string_value(v));
+	json_decref(j);
+	return ev;
+}
+
+/* BitChat-like texts: message k repeats most of k - 1 (a window's worth of history) */
+static void chat_text(char *out, size_t cap, int k, size_t content)
+{
+	char body[2048];
+	size_t i;
+
+	assert_true(content < sizeof(body));
+	for (i = 0; i < content; i++) /* varied, but the same in every message */
+		body[i] = "abcdefghijklmnopqrstuvwxyz0123456789 "[(i * 7 + i / 37) % 37];
+	body[content] = '\0';
+	if (k % 3 == 2)
+		snprintf(out, cap,
+			 "{\"type\":\"group_message\",\"group_id\":\"room-%d\",\"data\":{\"message_id\":"
+			 "\"m-%d\",\"sender\":\"peer-server\",\"content\":\"%s\"}}",
+			 k % 4, k, body);
+	else if (k % 3 == 1)
+		snprintf(out, cap, "{\"type\":\"ack\",\"message_id\":\"m-%d\"}", k);
+	else
+		snprintf(out, cap,
+			 "{\"type\":\"message\",\"data\":{\"message_id\":\"m-%d\",\"sender\":"
+			 "\"peer-server\",\"content\":\"%s\"}}",
+			 k, body);
+}
+
+/* Without permessage-deflate agreed, RSV1 is a protocol violation. */
+static void test_compressed_not_agreed(void **state)
 {
 	/* {"type":"ping"} deflated by zlib (raw, sync flush, 00 00 ff ff tail removed: RFC 7692) */
 	static const char deflated[] = "aa562aa92c4855b2522ac8cc4b57aa0500";
@@ -890,31 +1034,432 @@ static void test_compressed(void **state)
 	size_t zn = unhex(deflated, z, sizeof(z));
 	struct stream s = { 0 };
 	struct rec *r = rec_new();
-	struct ws_event want[3];
+	struct ws_event want[2];
+	struct ws_deflate p = pmd(15, 15, false, false);
 
 	(void)state;
 	put_frame(&s, FIN | RSV1 | OP_TEXT, KEY1, z, zn);
-	put_frame(&s, RSV1 | OP_TEXT, KEY2, z, 5);
-	put_frame(&s, FIN | OP_PING, KEY1, "", 0);
-	put_frame(&s, FIN | OP_CONT, KEY1, z + 5, zn - 5);
-	put_frame(&s, FIN | OP_TEXT, KEY3, "{\"type\":\"ack\"}", 14); /* not compressed */
-	feed(r, CLIENT, &s, 3, 4);
-	want[0] = ev_msg(CLIENT, true, zn, 1);
-	want[0].msg.compressed = true;
-	want[1] = ev_ctl(WS_EV_PING, CLIENT, 0, 0);
-	want[2] = want[0];
-	want[2].msg.fragments = 2;
-	for (int i = 0; i < 3; i++)
-		want[i].ts_ns = 4;
-	{
-		struct ws_event w[4] = { want[0], want[1], want[2], ev_msg(CLIENT, true, 14, 1) };
+	feed(r, CLIENT, &s, 0, 4);
+	want[0] = ev_err(CLIENT, "reserved_bits");
+	want[0].ts_ns = 4;
+	expect_events("RSV1 without the extension", r, want, 1);
 
-		set_ids(&w[3], "ack", "", "");
-		w[3].ts_ns = 4;
-		expect_events("compressed", r, w, 4);
-	}
+	/* the same bytes once agreed: the reference vector reads back as {"type":"ping"} */
+	ws__init(&r->c);
+	r->n = 0;
+	ws__set_deflate(&r->c, &p, 1 << 20);
+	feed(r, CLIENT, &s, 0, 4);
+	want[0] = ev_z(CLIENT, zn, "{\"type\":\"ping\"}", 4);
+	expect_events("agreed", r, want, 1);
+	ws__free(&r->c);
+	assert_int_equal(r->c.mem, 0);
 	stream_free(&s);
 	free(r);
+}
+
+/*
+ * Both directions, window bits 9..15, context takeover on and off, each message whole, in
+ * 3 frames around a ping, and the stream fed whole, in 1-, 3- and 7-byte chunks: every
+ * text reads back exactly. With takeover a repeated message costs a fraction of the first
+ * (the window is really carried over), and the inflater told "no takeover" for such a
+ * stream fails as the endpoint's would: "bad_deflate".
+ */
+static void test_inflate_windows(void **state)
+{
+	static const size_t chunks[] = { 0, 1, 3, 7 };
+	char text[4096];
+	int bits, takeover, k, dir;
+	size_t c;
+
+	(void)state;
+	for (bits = WS_WBITS_MIN; bits <= WS_WBITS_MAX; bits++) {
+		for (takeover = 0; takeover < 2; takeover++) {
+			for (dir = 0; dir < 2; dir++) {
+				bool from_client = dir;
+				struct deflater d;
+				struct stream s = { 0 };
+				struct ws_event *want = calloc(MAX_EVENTS, sizeof(*want));
+				struct ws_deflate p = pmd(bits, bits, !takeover, !takeover);
+				size_t n = 0, first = 0, second = 0;
+
+				assert_non_null(want);
+				deflater_init(&d, bits, takeover);
+				for (k = 0; k < 12; k++) {
+					struct stream one = { 0 };
+					int frames = k % 4 == 3 ? 3 : 1;
+
+					chat_text(text, sizeof(text), k, 300 + (size_t)(k * 97) % 900);
+					put_deflated(&one, &d, from_client, text, frames);
+					if (k == 0)
+						first = d.last_len;
+					if (k == 3)
+						second = d.last_len;
+					put(&s, one.b, one.n);
+					want[n] = ev_z(from_client, d.last_len, text, 9);
+					want[n].msg.fragments = (uint32_t)frames;
+					if (frames > 1) {
+						want[n + 1] = want[n];
+						want[n] = ev_ctl(WS_EV_PING, from_client, 0, 0);
+						want[n].ts_ns = 9;
+						n++;
+					}
+					n++;
+					stream_free(&one);
+				}
+				(void)first;
+				(void)second;
+				for (c = 0; c < ARRAY_SIZE(chunks); c++) {
+					struct rec *r = rec_new();
+					char what[96];
+
+					ws__set_deflate(&r->c, &p, 1 << 20);
+					feed(r, from_client, &s, chunks[c], 9);
+					snprintf(what, sizeof(what), "bits %d takeover %d %s chunk %zu",
+						 bits, takeover, from_client ? "client" : "server",
+						 chunks[c]);
+					expect_events(what, r, want, n);
+					/* without takeover nothing is held between messages */
+					if (!takeover)
+						assert_int_equal(r->c.mem, 0);
+					else
+						assert_true(r->c.mem > 0);
+					ws__free(&r->c);
+					assert_int_equal(r->c.mem, 0);
+					free(r);
+				}
+				if (takeover) {
+					/* the stream needs the window: a fresh inflater per message
+					 * cannot read it */
+					struct rec *r = rec_new();
+					struct ws_deflate wrong = pmd(bits, bits, true, true);
+					size_t i, lost = 0, msgs = 0;
+
+					ws__set_deflate(&r->c, &wrong, 1 << 20);
+					feed(r, from_client, &s, 0, 9);
+					for (i = 0; i < r->n; i++) {
+						lost += r->ev[i].type == WS_EV_INFLATE_LOST;
+						msgs += r->ev[i].type == WS_EV_MESSAGE;
+						if (r->ev[i].type == WS_EV_INFLATE_LOST)
+							assert_string_equal(r->ev[i].reason,
+									    "bad_deflate");
+					}
+					assert_int_equal(lost, 1);
+					assert_true(msgs < 12);
+					ws__free(&r->c);
+					free(r);
+				}
+				deflater_end(&d);
+				stream_free(&s);
+				free(want);
+			}
+		}
+	}
+}
+
+/* Context takeover is real: a message that repeats the one before costs a few bytes. */
+static void test_inflate_takeover_gain(void **state)
+{
+	char text[2048];
+	struct deflater on, off;
+	struct stream s = { 0 }, t = { 0 };
+	struct rec *r = rec_new();
+	struct ws_deflate p = pmd(15, 15, false, false);
+	struct ws_event want[2];
+
+	(void)state;
+	chat_text(text, sizeof(text), 0, 1000);
+	deflater_init(&on, 15, true);
+	deflater_init(&off, 15, false);
+	put_deflated(&s, &on, SERVER, text, 1);
+	put_deflated(&s, &on, SERVER, text, 1);
+	put_deflated(&t, &off, SERVER, text, 1);
+	put_deflated(&t, &off, SERVER, text, 1);
+	print_message("1000-byte text: %zu bytes alone, %zu bytes repeated with takeover\n",
+		      off.last_len, on.last_len);
+	assert_true(on.last_len * 5 < off.last_len);
+	ws__set_deflate(&r->c, &p, 1 << 20);
+	feed(r, SERVER, &s, 0, 1);
+	want[0] = ev_z(SERVER, off.last_len, text, 1);
+	want[1] = ev_z(SERVER, on.last_len, text, 1);
+	expect_events("takeover", r, want, 2);
+	ws__free(&r->c);
+	deflater_end(&on);
+	deflater_end(&off);
+	stream_free(&s);
+	stream_free(&t);
+	free(r);
+}
+
+/* What an inflating connection holds: zlib's state plus the window, per direction. */
+static void test_inflate_memory(void **state)
+{
+	char text[512];
+	int bits;
+
+	(void)state;
+	chat_text(text, sizeof(text), 0, 200);
+	for (bits = WS_WBITS_MIN; bits <= WS_WBITS_MAX; bits++) {
+		struct deflater dc, ds;
+		struct stream c = { 0 }, sv = { 0 };
+		struct rec *r = rec_new();
+		struct ws_deflate p = pmd(bits, bits, false, false);
+
+		deflater_init(&dc, bits, true);
+		deflater_init(&ds, bits, true);
+		put_deflated(&c, &dc, CLIENT, text, 1);
+		put_deflated(&sv, &ds, SERVER, text, 1);
+		ws__set_deflate(&r->c, &p, 1 << 20);
+		feed(r, CLIENT, &c, 0, 1);
+		feed(r, SERVER, &sv, 0, 1);
+		assert_int_equal(r->n, 2);
+		print_message("window bits %d: %llu bytes held by zlib for both directions\n",
+			      bits, (unsigned long long)r->c.mem);
+		/* two states of at most 8 KiB besides the windows */
+		assert_true(r->c.mem >= 2 * (1ULL << bits));
+		assert_true(r->c.mem <= 2 * ((1ULL << bits) + 8192));
+		ws__free(&r->c);
+		assert_int_equal(r->c.mem, 0);
+		deflater_end(&dc);
+		deflater_end(&ds);
+		stream_free(&c);
+		stream_free(&sv);
+		free(r);
+	}
+}
+
+/*
+ * A compressed message partly in a gap: the stream cannot be read on, "desync" once; the
+ * direction's later compressed messages are not reported, its uncompressed ones and its
+ * control frames are; the other direction goes on.
+ */
+static void test_inflate_gap(void **state)
+{
+	char text[2048];
+	struct deflater dc, ds;
+	struct stream a = { 0 }, b = { 0 }, sv = { 0 };
+	struct rec *r = rec_new();
+	struct ws_deflate p = pmd(15, 15, false, false);
+	struct ws_event want[8];
+	size_t n = 0;
+
+	(void)state;
+	deflater_init(&dc, 15, true);
+	deflater_init(&ds, 15, true);
+	chat_text(text, sizeof(text), 0, 1500);
+	put_deflated(&a, &dc, CLIENT, text, 1); /* seen in part: 20 bytes, then a gap */
+	chat_text(text, sizeof(text), 1, 10);
+	put_deflated(&b, &dc, CLIENT, text, 1); /* whole, but its window is lost */
+	put_frame(&b, FIN | OP_PING, KEY1, "", 0);
+	put_text(&b, CLIENT, "{\"type\":\"ack\",\"message_id\":\"m-7\"}"); /* not compressed */
+	put_deflated(&b, &dc, CLIENT, text, 1);
+	chat_text(text, sizeof(text), 2, 100);
+	put_deflated(&sv, &ds, SERVER, text, 1);
+	ws__set_deflate(&r->c, &p, 1 << 20);
+	feed_part(r, CLIENT, a.b, 20, a.n, 1);
+	want[n] = ev_err(CLIENT, "desync");
+	want[n].type = WS_EV_INFLATE_LOST;
+	want[n++].ts_ns = 1;
+	feed(r, CLIENT, &b, 5, 2);
+	want[n++] = ev_ctl(WS_EV_PING, CLIENT, 0, 0);
+	want[n] = ev_msg(CLIENT, true, 33, 1);
+	set_ids(&want[n], "ack", "", "m-7");
+	n++;
+	want[n - 2].ts_ns = want[n - 1].ts_ns = 2;
+	feed(r, SERVER, &sv, 0, 3);
+	want[n++] = ev_z(SERVER, ds.last_len, text, 3);
+	expect_events("gap", r, want, n);
+	assert_false(ws__stopped(&r->c, CLIENT));
+	assert_true(ws__inflating(&r->c)); /* the server's direction still is */
+	ws__free(&r->c);
+	deflater_end(&dc);
+	deflater_end(&ds);
+	stream_free(&a);
+	stream_free(&b);
+	stream_free(&sv);
+	free(r);
+}
+
+/*
+ * A decompression bomb: 4 MiB of spaces (about 4 KiB deflated) over a 64 KiB cap is
+ * dropped (TOO_BIG) having inflated one byte past the cap and no more. Without
+ * takeover the next message reads; with it the stream is lost ("desync").
+ */
+static void test_inflate_bomb(void **state)
+{
+	const size_t big = 4 << 20, cap = 64 << 10;
+	char *zeros = calloc(1, big + 64), text[512];
+	int takeover;
+
+	(void)state;
+	assert_non_null(zeros);
+	memcpy(zeros, "{\"type\":\"message\",\"data\":\"", 26);
+	memset(zeros + 26, ' ', big - 28);
+	memcpy(zeros + big - 2, "\"}", 3);
+	chat_text(text, sizeof(text), 0, 100);
+	for (takeover = 0; takeover < 2; takeover++) {
+		struct deflater d;
+		struct stream s = { 0 };
+		struct rec *r = rec_new();
+		struct ws_deflate p = pmd(15, 15, !takeover, !takeover);
+		size_t bomb_len, i, n = 0;
+		struct ws_event want[4];
+
+		deflater_init(&d, 15, takeover);
+		put_deflated(&s, &d, CLIENT, zeros, 1);
+		bomb_len = d.last_len;
+		put_deflated(&s, &d, CLIENT, text, 1);
+		ws__set_deflate(&r->c, &p, cap);
+		feed(r, CLIENT, &s, 0, 5);
+		print_message("bomb: %zu bytes deflated, %zu inflated\n", bomb_len, big);
+		assert_true(r->n >= 1);
+		assert_int_equal(r->ev[0].type, WS_EV_TOO_BIG);
+		assert_int_equal(r->ev[0].msg.data_len, cap + 1); /* inflating stopped there */
+		assert_int_equal(r->ev[0].msg.len, bomb_len);
+		want[n++] = r->ev[0];
+		if (takeover) {
+			want[n] = ev_err(CLIENT, "desync");
+			want[n].type = WS_EV_INFLATE_LOST;
+			want[n++].ts_ns = 5;
+		} else {
+			want[n++] = ev_z(CLIENT, d.last_len, text, 5);
+		}
+		expect_events(takeover ? "bomb, takeover" : "bomb, no takeover", r, want, n);
+		for (i = 0; i < r->n; i++)
+			assert_int_equal(r->ev[i].ts_ns, 5);
+		ws__free(&r->c);
+		deflater_end(&d);
+		stream_free(&s);
+		free(r);
+	}
+	free(zeros);
+}
+
+/* A sender that ends each message's stream with BFINAL: each message reads, afresh. */
+static void test_inflate_bfinal(void **state)
+{
+	char text[512];
+	struct deflater d;
+	struct stream s = { 0 }, z = { 0 };
+	struct rec *r = rec_new();
+	struct ws_deflate p = pmd(15, 15, false, false);
+	struct ws_event want[2];
+	int k;
+
+	(void)state;
+	deflater_init(&d, 15, true);
+	for (k = 0; k < 2; k++) {
+		chat_text(text, sizeof(text), k, 50);
+		z.n = 0;
+		deflate_msg(&d, text, strlen(text), &z, true);
+		put_frame(&s, FIN | RSV1 | OP_TEXT, NULL, z.b, z.n);
+		want[k] = ev_z(SERVER, z.n, text, 1);
+	}
+	ws__set_deflate(&r->c, &p, 1 << 20);
+	feed(r, SERVER, &s, 0, 1);
+	expect_events("bfinal", r, want, 2);
+	ws__free(&r->c);
+	deflater_end(&d);
+	stream_free(&s);
+	stream_free(&z);
+	free(r);
+}
+
+/* Agreed but unknown to the probe, or given up: compressed messages are not reported. */
+static void test_inflate_unknown_and_drop(void **state)
+{
+	char text[512];
+	struct deflater d;
+	struct stream s = { 0 };
+	struct rec *r = rec_new();
+	struct ws_deflate p;
+	struct ws_event want[3];
+
+	(void)state;
+	deflater_init(&d, 15, true);
+	chat_text(text, sizeof(text), 0, 50);
+	put_deflated(&s, &d, SERVER, text, 1);
+	put_text(&s, SERVER, "{\"type\":\"pong\"}");
+	put_deflated(&s, &d, SERVER, text, 1);
+	assert_false(ws__parse_extensions("x-webkit-deflate-frame", &p));
+	ws__set_deflate(&r->c, &p, 1 << 20);
+	feed(r, SERVER, &s, 0, 1);
+	want[0] = ev_err(SERVER, "desync");
+	want[0].type = WS_EV_INFLATE_LOST;
+	want[1] = ev_msg(SERVER, true, 15, 1);
+	set_ids(&want[1], "pong", "", "");
+	want[0].ts_ns = want[1].ts_ns = 1;
+	expect_events("unknown extension", r, want, 2);
+	assert_false(ws__inflating(&r->c));
+
+	/* given up between messages (evicted): silently */
+	ws__init(&r->c);
+	r->n = 0;
+	p = pmd(15, 15, false, false);
+	ws__set_deflate(&r->c, &p, 1 << 20);
+	assert_true(ws__inflating(&r->c));
+	assert_true(ws__inflate_drop(&r->c));
+	assert_false(ws__inflating(&r->c));
+	feed(r, SERVER, &s, 0, 1);
+	expect_events("dropped", r, &want[1], 1);
+	assert_false(ws__inflate_drop(&r->c));
+	ws__free(&r->c);
+	deflater_end(&d);
+	stream_free(&s);
+	free(r);
+}
+
+/* The server's Sec-WebSocket-Extensions, as Python websockets, node ws and others write it. */
+static void test_parse_extensions(void **state)
+{
+	static const struct {
+		const char *value;
+		bool ok, on;
+		int cbits, sbits;
+		bool cnct, snct;
+	} cases[] = {
+		{ "", true, false, 15, 15, false, false },
+		{ "permessage-deflate", true, true, 15, 15, false, false },
+		/* Python websockets 10.4's server defaults */
+		{ "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12", true,
+		  true, 12, 12, false, false },
+		/* node ws with both no_context_takeover and small windows */
+		{ "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+		  "server_max_window_bits=9; client_max_window_bits=10",
+		  true, true, 10, 9, true, true },
+		{ "Permessage-Deflate;Server_Max_Window_Bits=\"11\" ; client_max_window_bits=8", true,
+		  true, 8, 11, false, false },
+		{ " , permessage-deflate ,", true, true, 15, 15, false, false },
+		{ "permessage-deflate; client_max_window_bits", false, false, 15, 15, false, false },
+		{ "permessage-deflate; server_max_window_bits=16", false, false, 15, 15, false, false },
+		{ "permessage-deflate; server_max_window_bits=7", false, false, 15, 15, false, false },
+		{ "permessage-deflate; server_no_context_takeover=1", false, false, 15, 15, false,
+		  false },
+		{ "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+		  false, false, 15, 15, false, false },
+		{ "permessage-deflate; mux", false, false, 15, 15, false, false },
+		{ "permessage-deflate, permessage-deflate", false, false, 15, 15, false, false },
+		{ "permessage-deflate, x-other", false, false, 15, 15, false, false },
+		{ "permessage-deflate; server_max_window_bits=\"12", false, false, 15, 15, false,
+		  false },
+		{ "permessage-deflate x", false, false, 15, 15, false, false },
+	};
+	struct ws_deflate p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		bool ok = ws__parse_extensions(cases[i].value, &p);
+
+		if (ok != cases[i].ok || p.on != cases[i].on || p.unknown == cases[i].ok ||
+		    p.wbits[CLIENT] != cases[i].cbits || p.wbits[SERVER] != cases[i].sbits ||
+		    p.no_takeover[CLIENT] != cases[i].cnct ||
+		    p.no_takeover[SERVER] != cases[i].snct)
+			fail_msg("'%s': ok %d on %d unknown %d bits %d/%d nct %d/%d", cases[i].value,
+				 ok, p.on, p.unknown, p.wbits[CLIENT], p.wbits[SERVER],
+				 p.no_takeover[CLIENT], p.no_takeover[SERVER]);
+	}
+	assert_false(ws__parse_extensions(NULL, &p));
+	assert_true(p.unknown);
 }
 
 /* Payload bytes in gaps are counted off by length; the next header is found. */
@@ -1345,7 +1890,15 @@ int main(void)
 		cmocka_unit_test(test_fragmentation),
 		cmocka_unit_test(test_close_codes),
 		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_compressed),
+		cmocka_unit_test(test_compressed_not_agreed),
+		cmocka_unit_test(test_inflate_windows),
+		cmocka_unit_test(test_inflate_takeover_gain),
+		cmocka_unit_test(test_inflate_memory),
+		cmocka_unit_test(test_inflate_gap),
+		cmocka_unit_test(test_inflate_bomb),
+		cmocka_unit_test(test_inflate_bfinal),
+		cmocka_unit_test(test_inflate_unknown_and_drop),
+		cmocka_unit_test(test_parse_extensions),
 		cmocka_unit_test(test_gaps_in_payload),
 		cmocka_unit_test(test_header_in_gap),
 		cmocka_unit_test(test_json_cases),

@@ -45,8 +45,17 @@ with /usr/bin/python3).
                          --timeout) resumes reading, then pings, acks and the ending
                          go as without it
 
-Wire (JSON text frames, never compressed: permessage-deflate is switched off on both ends,
-as a payload a probe could read): client -> server {"type":"ping"}, {"type":"ack",
+  permessage-deflate (RFC 7692), both commands; the server's answer is what is agreed:
+    --compression default|off   default (the default): websockets' own, as every real peer
+                         offers and accepts it (Python websockets 10.4: 12-bit windows
+                         both ways, context takeover); off: no extension
+    --window-bits N      the server agrees to server_max_window_bits=N and
+                         client_max_window_bits=N (9..15)
+    --no-context-takeover  ... and to server_no_context_takeover and
+                         client_no_context_takeover
+  The server's summary adds "extensions": {Sec-WebSocket-Extensions of its 101: count}.
+
+Wire (JSON text frames, compressed as agreed): client -> server {"type":"ping"}, {"type":"ack",
 "message_id":ID}, {"type":"subscribe","rooms":[...]}; server -> client {"type":"pong"},
 {"type":"message","data":{"message_id":ID,...}}, {"type":"group_message","group_id":G,
 "data":{"message_id":ID,...}}. A group message has one message_id for all its recipients.
@@ -61,7 +70,8 @@ counting every message that crossed the wire once, in whichever direction; ROOM 
 room the message names (group_id; the rooms of a subscribe are not one room) or "none".
 The server's ack_latency_ms is push sent -> ack received (what a probe on the server's
 socket can see); the client's is push received -> ack sent. pong_latency_ms (server only)
-is ping read -> pong written. The server tells endings
+is ping read -> pong written (a ping is answered aside: the messages behind it are read
+meanwhile). The server tells endings
 apart by what reached it: a close code (1000 normal, other abnormal_close), a reset
 (ECONNRESET) or end of stream without a close frame.
 """
@@ -79,6 +89,8 @@ import urllib.parse
 import uuid
 
 import websockets
+from websockets.extensions.permessage_deflate import (ClientPerMessageDeflateFactory,
+                                                       ServerPerMessageDeflateFactory)
 
 ENDINGS = ("normal", "abnormal_close", "reset", "no_close_frame")
 
@@ -95,6 +107,7 @@ class Tally:
         self.lat = []
         self.pong_lat = []
         self.errors = 0
+        self.extensions = collections.Counter()
 
     def msg(self, obj):
         """Count one message that crossed the wire (either direction)."""
@@ -114,11 +127,29 @@ class Tally:
             "ack_latency_ms": mean_of(self.lat),
             "pong_latency_ms": mean_of(self.pong_lat),
             "errors": self.errors,
+            "extensions": dict(self.extensions),
         }
 
 
 def mean_of(v):
     return {"mean": round(sum(v) / len(v), 3) if v else None, "n": len(v)}
+
+
+def compression_kwargs(args, server):
+    """websockets.serve / connect arguments for the permessage-deflate options."""
+    if args.compression == "off":
+        return {"compression": None}
+    if args.window_bits is None and not args.no_context_takeover:
+        return {"compression": "deflate"}  # websockets' defaults
+    if server:
+        f = ServerPerMessageDeflateFactory(
+            server_no_context_takeover=args.no_context_takeover,
+            client_no_context_takeover=args.no_context_takeover,
+            server_max_window_bits=args.window_bits,
+            client_max_window_bits=args.window_bits)
+    else:
+        f = ClientPerMessageDeflateFactory(client_max_window_bits=True)
+    return {"compression": "deflate", "extensions": [f]}
 
 
 def content(n, seq):
@@ -205,11 +236,23 @@ async def run_server(args):
                                    written if written == len(conns) else len(conns) - written),
               file=sys.stderr, flush=True)
 
+    async def pong(conn, t0):
+        if args.pong_delay_ms:
+            await asyncio.sleep(args.pong_delay_ms / 1000.0)
+        try:
+            await send(conn, {"type": "pong"})
+        except websockets.ConnectionClosed:
+            tally.errors += 1
+            return
+        tally.pong_lat.append((time.monotonic() - t0) * 1000.0)
+
     async def handler(ws, path=None):
         nonlocal done_count
+        pongs = set()
         path = ws.path
         url = urllib.parse.urlsplit(path)
         tally.connections += 1
+        tally.extensions[ws.response_headers.get("Sec-WebSocket-Extensions", "")] += 1
         rooms = []
         conn = Conn(ws, rooms)
         ending = None
@@ -229,11 +272,8 @@ async def run_server(args):
                 tally.msg(obj)
                 t = obj.get("type")
                 if t == "ping":
-                    t0 = time.monotonic()
-                    if args.pong_delay_ms:
-                        await asyncio.sleep(args.pong_delay_ms / 1000.0)
-                    await send(conn, {"type": "pong"})
-                    tally.pong_lat.append((time.monotonic() - t0) * 1000.0)
+                    # answered aside: the acks behind it are read (and timed) meanwhile
+                    pongs.add(asyncio.create_task(pong(conn, time.monotonic())))
                 elif t == "ack":
                     ent = conn.sent_at.pop(obj.get("message_id"), None)
                     if ent is None:
@@ -261,6 +301,7 @@ async def run_server(args):
         except Exception:
             tally.errors += 1
         finally:
+            await asyncio.gather(*pongs, return_exceptions=True)
             if ending:
                 tally.endings[ending] += 1
             done_count += 1
@@ -272,8 +313,9 @@ async def run_server(args):
         loop.add_signal_handler(s, finished.set)
     loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(late_push()))
     loop.add_signal_handler(signal.SIGUSR2, go.set)
-    async with websockets.serve(handler, args.bind, args.port, compression=None, ping_interval=None,
-                                close_timeout=2, max_queue=None):
+    async with websockets.serve(handler, args.bind, args.port, ping_interval=None,
+                                close_timeout=2, max_queue=None,
+                                **compression_kwargs(args, True)):
         print("listening on %s:%d" % (args.bind, args.port), file=sys.stderr, flush=True)
         push = asyncio.create_task(pusher())
         try:
@@ -311,8 +353,8 @@ async def client_one(i, args, tally, ready, release, stalled, unstall):
         path = "/api/ws/connect"
     uri = "ws://%s:%d%s" % (args.host, args.port, path)
     expect = args.direct + args.room_messages * len(rooms)
-    ws = await websockets.connect(uri, compression=None, ping_interval=None, close_timeout=2,
-                                  max_queue=None, open_timeout=args.timeout)
+    ws = await websockets.connect(uri, ping_interval=None, close_timeout=2, max_queue=None,
+                                  open_timeout=args.timeout, **compression_kwargs(args, False))
     tally.connections += 1
     for r in rooms:
         tally.rooms[r] += 1
@@ -465,6 +507,9 @@ def main():
         p.add_argument("--direct", type=int, default=2)
         p.add_argument("--room-messages", type=int, default=3)
         p.add_argument("--content-bytes", type=int, default=40)
+        p.add_argument("--compression", choices=("default", "off"), default="default")
+        p.add_argument("--window-bits", type=int, choices=range(9, 16))
+        p.add_argument("--no-context-takeover", action="store_true")
     args = ap.parse_args()
     return asyncio.run(run_server(args) if args.cmd == "server" else run_client(args))
 

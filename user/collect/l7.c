@@ -380,7 +380,8 @@ void l7__losses(const struct l7_collector *c, struct losses *l)
 /* ---- the collector interface ---- */
 
 /* The protocols with a parser; the prefix: the service's "capture", else
- * --capture-bytes, else what the protocol needs (an HTTP head, a Betanet header). */
+ * --capture-bytes, else what the protocol needs (an HTTP head, a Betanet header, a
+ * whole compressed WebSocket message: see FP_L7_CAP_WS_DEFAULT). */
 static int ops_open(const struct collector_env *env, void **out)
 {
 	struct l7_collector_opts o = {
@@ -405,10 +406,11 @@ static int ops_open(const struct collector_env *env, void **out)
 		/* a client may read a response before its request's write returns; a server
 		 * reads a request before it can answer. WebSocket and Betanet are duplex. */
 		o.server_in_order[i] = sc->protocol == FP_PROTO_HTTP;
-		o.svc[i].cap = sc->capture	   ? sc->capture :
-			       env->capture_bytes ? env->capture_bytes :
-			       web		   ? FP_L7_CAP_HTTP_DEFAULT :
-						     FP_L7_CAP_DEFAULT;
+		o.svc[i].cap = sc->capture			    ? sc->capture :
+			       env->capture_bytes		    ? env->capture_bytes :
+			       sc->protocol == FP_PROTO_WEBSOCKET ? FP_L7_CAP_WS_DEFAULT :
+			       web				    ? FP_L7_CAP_HTTP_DEFAULT :
+								      FP_L7_CAP_DEFAULT;
 		any = true;
 	}
 	if (!any)

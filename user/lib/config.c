@@ -744,6 +744,8 @@ static int parse_l7_keys(struct parser *p, json_t *obj, struct service_config *s
 	svc->max_paths = CONFIG_DEFAULT_MAX_PATHS;
 	svc->max_rooms = CONFIG_DEFAULT_MAX_ROOMS;
 	svc->ws_idle_s = CONFIG_DEFAULT_WS_IDLE_S;
+	svc->ws_inflate_conns = CONFIG_DEFAULT_INFLATE_CONNS;
+	svc->ws_inflate_message = CONFIG_DEFAULT_INFLATE_MESSAGE;
 	for (k = 0; web_only[k]; k++) {
 		if (json_object_get(obj, web_only[k]) && svc->protocol != FP_PROTO_HTTP &&
 		    svc->protocol != FP_PROTO_WEBSOCKET) {
@@ -753,7 +755,11 @@ static int parse_l7_keys(struct parser *p, json_t *obj, struct service_config *s
 		}
 	}
 	if (svc->protocol != FP_PROTO_WEBSOCKET) {
-		static const char *const ws_only[] = { "paths", "max_rooms", "idle_timeout_s",
+		static const char *const ws_only[] = { "paths",
+						       "max_rooms",
+						       "idle_timeout_s",
+						       "inflate_max_connections",
+						       "inflate_max_message",
 						       NULL };
 
 		for (k = 0; ws_only[k]; k++)
@@ -806,6 +812,22 @@ static int parse_l7_keys(struct parser *p, json_t *obj, struct service_config *s
 			return err;
 		path_pop(p);
 	}
+	if ((val = json_object_get(obj, "inflate_max_connections"))) {
+		path_push_key(p, "inflate_max_connections");
+		err = parse_uint(p, val, "inflate_max_connections", 0, CONFIG_MAX_INFLATE_CONNS,
+				 &svc->ws_inflate_conns);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "inflate_max_message"))) {
+		path_push_key(p, "inflate_max_message");
+		err = parse_uint(p, val, "inflate_max_message", CONFIG_MIN_INFLATE_MESSAGE,
+				 CONFIG_MAX_INFLATE_MESSAGE, &svc->ws_inflate_message);
+		if (err)
+			return err;
+		path_pop(p);
+	}
 	if ((val = json_object_get(obj, "capture"))) {
 		path_push_key(p, "capture");
 		err = parse_uint(p, val, "capture", 16, CONFIG_CAPTURE_MAX, &svc->capture);
@@ -821,6 +843,7 @@ static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int 
 	static const char *const keys[] = { "name",	 "protocol",  "ports",	   "comm",
 					    "cgroup",	 "routes",    "paths",	   "max_paths",
 					    "max_rooms", "framework", "capture", "idle_timeout_s",
+					    "inflate_max_connections", "inflate_max_message",
 					    "check",	 NULL };
 	struct service_config *svc = &cfg->services[i];
 	json_t *val;
@@ -829,7 +852,8 @@ static int parse_service(struct parser *p, json_t *obj, struct config *cfg, int 
 	if (!json_is_object(obj))
 		return parser_error(p, "service must be an object");
 	err = check_keys(p, obj, keys, "in service (expected name, protocol, ports, comm, cgroup, routes, paths, "
-			 "max_paths, max_rooms, framework, capture, idle_timeout_s, check)");
+			 "max_paths, max_rooms, framework, capture, idle_timeout_s, "
+			 "inflate_max_connections, inflate_max_message, check)");
 	if (err)
 		return err;
 

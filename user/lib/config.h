@@ -48,6 +48,11 @@
 #define CONFIG_DEFAULT_MAX_PATHS 200
 #define CONFIG_DEFAULT_MAX_ROOMS 50
 #define CONFIG_DEFAULT_WS_IDLE_S 120
+#define CONFIG_DEFAULT_INFLATE_CONNS 128 /* permessage-deflate connections inflated at once */
+#define CONFIG_MAX_INFLATE_CONNS 65536
+#define CONFIG_DEFAULT_INFLATE_MESSAGE (1U << 20) /* websockets' and uvicorn's max_size */
+#define CONFIG_MIN_INFLATE_MESSAGE 1024
+#define CONFIG_MAX_INFLATE_MESSAGE (64U << 20)
 #define CONFIG_CAPTURE_MAX 16384 /* == FP_L7_CAP_MAX */
 
 #define CONFIG_ADDR_LEN 64
@@ -92,6 +97,8 @@ struct service_config {
 	uint32_t max_paths; /* distinct path labels; more go to "other" */
 	uint32_t max_rooms; /* distinct room_id labels; more go to "other" */
 	uint32_t ws_idle_s; /* a WebSocket silent this long then closed: idle_timeout */
+	uint32_t ws_inflate_conns; /* permessage-deflate connections inflated at once */
+	uint32_t ws_inflate_message; /* inflated bytes of one message at most */
 	uint32_t capture; /* payload prefix bytes per read/write; 0: by protocol */
 	enum fp_framework framework;
 	struct service_check check;

@@ -18,4 +18,6 @@ const char *const loss_reason_names[LOSS_REASONS] = {
 	[LOSS_PROC_MALFORMED] = "proc_malformed",
 	[LOSS_TLS_UNKNOWN_SOCKET] = "tls_unknown_socket",
 	[LOSS_BPF_RECURSION] = "bpf_recursion",
+	[LOSS_WS_INFLATE_EVICTED] = "ws_inflate_evicted",
+	[LOSS_WS_INFLATE_TOO_BIG] = "ws_inflate_too_big",
 };

@@ -305,9 +305,12 @@ static void feed_web(struct streams *s, struct stream *st, const struct stream_c
 		tail = ch->tail;
 		tail_len = ch->tail_len;
 	} else if (ch->nsnip && ch->snips[0].off + ch->snips[0].len == ch->total &&
-		   ch->snips[0].off >= ch->captured) {
-		tail = ch->snips[0].bytes;
-		tail_len = ch->snips[0].len;
+		   ch->snips[0].off + ch->snips[0].len > ch->captured) {
+		/* the last bytes of an iovec array; those the prefix has already are left out */
+		size_t skip = ch->snips[0].off < ch->captured ? ch->captured - ch->snips[0].off : 0;
+
+		tail = ch->snips[0].bytes + skip;
+		tail_len = ch->snips[0].len - skip;
 	}
 	web__data(s->web, st->web, st->is_server != ch->tx, ch->data, ch->captured, ch->total,
 		  tail, tail_len, ch->tls, ch->sndq, ch->ts_ns);

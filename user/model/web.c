@@ -18,6 +18,8 @@ struct pending_push {
 struct web_conn {
 	int svc;
 	bool is_server;
+	bool inflating; /* holds one of the service's inflate places (in its LRU list) */
+	struct web_conn *lru_prev, *lru_next; /* most recently fed first */
 	bool tls; /* only SSL plaintext is parsed from now on */
 	bool bitchat; /* upgraded on a BitChat path: frames are parsed */
 	bool ignore; /* upgraded to something not parsed */
@@ -42,8 +44,16 @@ struct room {
 	bool used;
 };
 
+/* The connections of one service that inflate permessage-deflate streams. */
+struct inflate_pool {
+	struct web_conn *head, *tail; /* most and least recently fed */
+	uint32_t n;
+};
+
 struct web {
 	const struct config *cfg;
+	struct inflate_pool pool[CONFIG_MAX_SERVICES];
+	uint64_t inflate_evicted, inflate_too_big;
 	struct web_sink sink;
 	struct room *rooms;
 	size_t nrooms_used;
@@ -166,6 +176,78 @@ struct web_conn *web__conn_new(struct web *w, int svc, bool is_server)
 	return c;
 }
 
+static void lru_unlink(struct inflate_pool *p, struct web_conn *c)
+{
+	if (c->lru_prev)
+		c->lru_prev->lru_next = c->lru_next;
+	else
+		p->head = c->lru_next;
+	if (c->lru_next)
+		c->lru_next->lru_prev = c->lru_prev;
+	else
+		p->tail = c->lru_prev;
+	c->lru_prev = c->lru_next = NULL;
+}
+
+static void lru_push(struct inflate_pool *p, struct web_conn *c)
+{
+	c->lru_prev = NULL;
+	c->lru_next = p->head;
+	if (p->head)
+		p->head->lru_prev = c;
+	else
+		p->tail = c;
+	p->head = c;
+}
+
+/* c gives its place back (it closed, or no direction follows its stream any more). */
+static void inflate_leave(struct web *w, struct web_conn *c)
+{
+	if (!c->inflating)
+		return;
+	lru_unlink(&w->pool[c->svc], c);
+	w->pool[c->svc].n--;
+	c->inflating = false;
+	ws__free(&c->ws);
+}
+
+/* c's streams cannot be followed any more: counted once, as a desync of the connection. */
+static void inflate_evict(struct web *w, struct web_conn *c)
+{
+	inflate_leave(w, c);
+	ws__inflate_drop(&c->ws);
+	w->inflate_evicted++;
+	w->sink.parse_error(w->sink.ctx, c->svc, "websocket", "desync");
+}
+
+/*
+ * The 101 agreed on these extensions: permessage-deflate takes one of the service's
+ * inflate places, the least recently fed connection giving its own up when none is free
+ * (an idle socket matters less than a talking one).
+ */
+static void inflate_join(struct web *w, struct web_conn *c, const char *extensions)
+{
+	const struct service_config *sc = &w->cfg->services[c->svc];
+	struct inflate_pool *p = &w->pool[c->svc];
+	struct ws_deflate pmd;
+
+	ws__parse_extensions(extensions, &pmd);
+	ws__set_deflate(&c->ws, &pmd, sc->ws_inflate_message);
+	if (!pmd.on)
+		return;
+	if (p->n >= sc->ws_inflate_conns && p->tail)
+		inflate_evict(w, p->tail);
+	if (p->n >= sc->ws_inflate_conns) { /* no place at all (inflate_max_connections 0) */
+		ws__inflate_drop(&c->ws);
+		w->inflate_evicted++;
+		w->sink.parse_error(w->sink.ctx, c->svc, "websocket", "desync");
+		return;
+	}
+	c->inflating = true;
+	p->n++;
+	lru_push(p, c);
+}
+
 static bool path_is_bitchat(const struct service_config *sc, const char *path)
 {
 	int i;
@@ -196,6 +278,7 @@ static void on_http(void *ctx, const struct http_event *ev)
 			c->last_frame_ns = ev->x.end_ns;
 			w->connected++;
 			w->queue += c->sndq;
+			inflate_join(w, c, ev->ws_extensions);
 		} else {
 			c->ignore = true;
 		}
@@ -320,7 +403,11 @@ static void on_ws(void *ctx, const struct ws_event *ev)
 		c->close_frame = true;
 		break;
 	case WS_EV_ERROR:
+	case WS_EV_INFLATE_LOST:
 		w->sink.parse_error(w->sink.ctx, c->svc, "websocket", ev->reason);
+		break;
+	case WS_EV_TOO_BIG:
+		w->inflate_too_big++;
 		break;
 	}
 }
@@ -391,8 +478,9 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 	}
 	/* A long tail (more than the parser's end marker) is known bytes of their own: the
 	 * prefix, the gap before the tail, then the tail. A message that starts there (the
-	 * next pipelined response) is parsed. */
-	if (tail && tail_len > HTTP_TAIL_MAX && total >= captured &&
+	 * next pipelined response) is parsed. WebSocket frames take any tail so: a compressed
+	 * message is inflated only when no byte of it is missing. */
+	if (tail && tail_len && (tail_len > HTTP_TAIL_MAX || c->bitchat) && total >= captured &&
 	    tail_len <= total - captured) {
 		feed_piece(w, c, from_client, data, captured, total - tail_len, NULL, 0, ts_ns);
 		feed_piece(w, c, from_client, tail, tail_len, tail_len, NULL, 0, ts_ns);
@@ -400,6 +488,14 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 		feed_piece(w, c, from_client, data, captured, total, tail, tail_len, ts_ns);
 	}
 	w->cur = NULL;
+	if (c->inflating) {
+		if (!ws__inflating(&c->ws)) {
+			inflate_leave(w, c);
+		} else if (w->pool[c->svc].head != c) {
+			lru_unlink(&w->pool[c->svc], c);
+			lru_push(&w->pool[c->svc], c);
+		}
+	}
 }
 
 void web__set_sndq(struct web *w, struct web_conn *c, uint32_t sndq)
@@ -418,6 +514,8 @@ void web__reset(struct web_conn *c)
 
 static void release(struct web *w, struct web_conn *c)
 {
+	inflate_leave(w, c);
+	ws__free(&c->ws);
 	while (c->nrooms)
 		room_leave(w, c, c->rooms[0]);
 	if (c->bitchat) {
@@ -474,4 +572,24 @@ unsigned web__active_rooms(const struct web *w)
 uint64_t web__queue_bytes(const struct web *w)
 {
 	return w ? w->queue : 0;
+}
+
+uint64_t web__inflate_evicted(const struct web *w)
+{
+	return w ? w->inflate_evicted : 0;
+}
+
+uint64_t web__inflate_too_big(const struct web *w)
+{
+	return w ? w->inflate_too_big : 0;
+}
+
+unsigned web__inflating(const struct web *w)
+{
+	unsigned n = 0;
+	int i;
+
+	for (i = 0; w && i < CONFIG_MAX_SERVICES; i++)
+		n += w->pool[i].n;
+	return n;
 }

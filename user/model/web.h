@@ -8,6 +8,11 @@
  *   (any path if none are configured), makes the connection a BitChat socket: its frames
  *   are parsed and the BitChat view is kept here: connected clients, rooms and their
  *   members, push -> ack latency by message_id, ping -> pong latency, drop reasons.
+ * - permessage-deflate (RFC 7692): the 101's Sec-WebSocket-Extensions set up inflating;
+ *   at most the service's inflate_max_connections connections inflate at once (the least
+ *   recently fed one is evicted for a new one: its compressed messages are no longer
+ *   followed, one parse error "desync"), and a message inflating past inflate_max_message
+ *   is dropped; both are counted (web__inflate_evicted, web__inflate_too_big).
  * - TLS: once a connection shows a TLS record or plaintext from the SSL uprobes, only
  *   that plaintext is parsed; the syscalls' ciphertext is ignored.
  * No I/O: results leave through the sink; time comes from the caller.
@@ -89,5 +94,8 @@ void web__forget(struct web *w, struct web_conn *c);
 unsigned web__connected(const struct web *w); /* open BitChat sockets */
 unsigned web__active_rooms(const struct web *w); /* rooms with at least one member */
 uint64_t web__queue_bytes(const struct web *w); /* sum of BitChat sockets' send queues */
+uint64_t web__inflate_evicted(const struct web *w); /* inflating connections given up */
+uint64_t web__inflate_too_big(const struct web *w); /* messages over inflate_max_message */
+unsigned web__inflating(const struct web *w); /* connections holding an inflate place */
 
 #endif

@@ -74,6 +74,10 @@ enum {
 	ST_UPGRADE_WAIT, /* client: after an Upgrade/CONNECT request, until its response */
 };
 
+enum { WS_EXT_NONE = 0, WS_EXT_SEEN, WS_EXT_UNKNOWN }; /* http_conn.ws_ext_state */
+
+_Static_assert(HTTP_WS_EXT_MAX <= 255, "ws_ext_len is a u8");
+
 #define SEQ_NONE 0U /* the message pairs with no request (orphan response) */
 #define SEQ_SKIPPED 0xffffffffU /* the message belongs to a dropped request */
 
@@ -223,6 +227,10 @@ static void emit(const struct feed *f, enum http_event_type type, const struct h
 
 	if (x)
 		ev.x = *x;
+	if (type == HTTP_EV_UPGRADE)
+		ev.ws_extensions = f->c->ws_ext_state == WS_EXT_UNKNOWN ? NULL :
+				   f->c->ws_ext_state == WS_EXT_SEEN  ? f->c->ws_ext :
+									"";
 	if (f->fn)
 		f->fn(f->ctx, &ev);
 }
@@ -595,6 +603,7 @@ static void status_line(const struct feed *f)
 	}
 	d->synced_once = true;
 	d->status = (uint16_t)st;
+	f->c->ws_ext_state = WS_EXT_NONE;
 	if (!d->interim)
 		d->seq = pick_request(f->c);
 	d->state = ST_HEADER;
@@ -636,6 +645,29 @@ static bool parse_length(const char *v, size_t n, uint64_t *out)
 	}
 }
 
+/* One Sec-WebSocket-Extensions line of a response: appended to what the head had. */
+static void ws_extensions(struct http_conn *c, const char *v, size_t vn, bool cut)
+{
+	size_t need = vn + (c->ws_ext_state == WS_EXT_SEEN ? 2 : 0);
+
+	if (c->ws_ext_state == WS_EXT_UNKNOWN)
+		return;
+	if (cut || (c->ws_ext_state == WS_EXT_SEEN ? c->ws_ext_len : 0) + need >= HTTP_WS_EXT_MAX) {
+		c->ws_ext_state = WS_EXT_UNKNOWN;
+		return;
+	}
+	if (c->ws_ext_state != WS_EXT_SEEN) {
+		c->ws_ext_len = 0;
+	} else {
+		memcpy(c->ws_ext + c->ws_ext_len, ", ", 2);
+		c->ws_ext_len += 2;
+	}
+	memcpy(c->ws_ext + c->ws_ext_len, v, vn);
+	c->ws_ext_len += (uint8_t)vn;
+	c->ws_ext[c->ws_ext_len] = '\0';
+	c->ws_ext_state = WS_EXT_SEEN;
+}
+
 static void header_line(const struct feed *f)
 {
 	struct http_dir *d = f->d;
@@ -652,13 +684,16 @@ static void header_line(const struct feed *f)
 		lose(f, HTTP_ERR_BAD_HEADER);
 		return;
 	}
-	/* only three names matter: skip the others by their length */
-	if (name != 14 && name != 17 && name != 7)
+	/* only four names matter: skip the others by their length */
+	if (name != 14 && name != 17 && name != 7 && name != 24)
 		return;
 	v = l + name + 1;
 	vn = n - name - 1;
 	trim(&v, &vn);
-	if (word_is(l, name, "content-length")) {
+	if (word_is(l, name, "sec-websocket-extensions")) {
+		if (!f->client)
+			ws_extensions(f->c, v, vn, d->line_long);
+	} else if (word_is(l, name, "content-length")) {
 		if (d->line_long || !parse_length(v, vn, &len) ||
 		    (d->has_length && len != d->length)) {
 			lose(f, HTTP_ERR_BAD_HEADER);
@@ -935,6 +970,7 @@ static void head_cut(const struct feed *f)
 	if (!f->client && (d->status < 200 || d->status == 204 || d->status == 304 ||
 			   (e && e->head) || (e && e->connect && d->status < 300))) {
 		d->chunked = d->te_seen = d->has_length = false;
+		f->c->ws_ext_state = WS_EXT_UNKNOWN; /* its header lines are in the gap */
 		response_head_done(f);
 		return;
 	}

@@ -59,6 +59,7 @@
 #define HTTP_UPGRADE_MAX 16 /* incl. NUL */
 #define HTTP_LINE_MAX 512 /* start and header lines kept; the rest of a longer line is skipped */
 #define HTTP_TAIL_MAX 16 /* known last bytes of a chunk with a gap */
+#define HTTP_WS_EXT_MAX 192 /* a 101's Sec-WebSocket-Extensions value kept, incl. NUL */
 
 extern const char HTTP_ERR_NOT_HTTP[]; /* "not_http" */
 extern const char HTTP_ERR_DESYNC[]; /* "desync" */
@@ -95,6 +96,13 @@ struct http_event {
 	enum http_event_type type;
 	struct http_exchange x; /* EXCHANGE, UPGRADE; ERROR: the request concerned, if any */
 	const char *reason; /* ERROR: one of HTTP_ERR_*, static */
+	/*
+	 * UPGRADE: the response's Sec-WebSocket-Extensions (RFC 6455 9.1; several header
+	 * lines joined with ", "): "" when it has none, NULL when it cannot be known (a
+	 * line longer than HTTP_LINE_MAX or the value longer than HTTP_WS_EXT_MAX - 1, or a
+	 * gap cut the head). Valid during the callback only.
+	 */
+	const char *ws_extensions;
 };
 
 typedef void (*http_event_fn)(void *ctx, const struct http_event *ev);
@@ -140,6 +148,9 @@ struct http_conn {
 	bool upgraded;
 	bool not_http_seen; /* "not_http" is reported once per connection */
 	uint16_t tail_skip; /* responses of dropped requests due after the last entry */
+	uint8_t ws_ext_state; /* the current response's Sec-WebSocket-Extensions (internal) */
+	uint8_t ws_ext_len;
+	char ws_ext[HTTP_WS_EXT_MAX];
 	uint32_t next_seq;
 	/* counters for the caller's diagnostics */
 	uint64_t orphan_responses; /* responses with no request known to pair with */

@@ -13,21 +13,37 @@
  * - A 64-bit length with its most significant bit set (RFC 6455 5.2 forbids it), or a
  *   message whose fragments add up past 2^64 - 1 bytes, is "too_long". Non-minimal length
  *   encodings are accepted, as most implementations do.
- * - RSV1 on the first frame of a data message means permessage-deflate (RFC 7692 6): the
- *   message is counted with compressed set and its payload is not kept. RSV1 on a
- *   continuation or control frame is "reserved_bits" (RFC 7692 6.1 allows it only there).
+ * - RSV1 on the first frame of a data message means permessage-deflate (RFC 7692 6) once
+ *   it was negotiated (or an extension the probe cannot follow was); otherwise, and on a
+ *   continuation or control frame, it is "reserved_bits" (RFC 7692 6.1 allows it only on
+ *   a message's first frame).
  * - A close frame's status code is its first two payload bytes (big endian). With no
  *   payload, a 1-byte payload, or code bytes in a gap, close_code is 0.
  * - A close frame does not stop the direction: anything sent after it is still framed.
  * - Only text messages are kept (their first WS_TEXT_MAX bytes, unmasked). Once a gap cuts
  *   a text message, later captured bytes of it are not kept: they would not be contiguous.
  *
+ * - Inflating (RFC 7692 7.2.2): the payload of all of a message's frames, unmasked, then
+ *   00 00 ff ff, through inflate() with Z_SYNC_FLUSH. An endpoint inflates exactly this
+ *   and nothing else, so the probe's reading is the endpoint's: a sender that ends its
+ *   deflate stream (BFINAL) inside a message gets the rest of that message ignored and a
+ *   new stream for the next one. The window is the negotiated one (at least 9: zlib's
+ *   deflate cannot make 8, and writes 9 for it); data that needs a larger one is refused
+ *   by zlib, as by the endpoint ("bad_deflate").
+ * - The zlib stream of a direction is allocated at its first compressed message and
+ *   freed after each message without context takeover, when the stream is lost or too
+ *   big, and at ws__free: idle connections without takeover hold nothing.
+ *
  * Cost: header bytes (<= 14 per frame) are copied one field at a time; payload bytes are
- * counted off in one step per frame, and only kept text bytes and close codes are touched.
+ * counted off in one step per frame, and only kept text bytes and close codes are touched,
+ * except compressed payloads, which are unmasked and inflated (output past the kept text
+ * is discarded into a stack buffer, at most max_message bytes a message).
  * A gap can finish at most the current frame: what follows is a header, which cannot be
  * skipped without losing sync, so a gap costs O(1).
  */
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "model/proto/websocket.h"
 
@@ -35,6 +51,17 @@ enum {
 	ST_HDR = 0, /* zero: a zeroed ws_conn is ready to use, as after ws__init */
 	ST_PAYLOAD,
 };
+
+enum {
+	ZS_OFF = 0, /* permessage-deflate not negotiated */
+	ZS_ON, /* compressed messages are inflated */
+	ZS_UNKNOWN, /* negotiated as the probe cannot follow: lost at the first one */
+	ZS_LOST, /* compressed messages are not followed any more */
+};
+
+#define Z_TRAILER_LEN 4
+#define Z_OUT_CHUNK 4096 /* inflate output per call: a stack buffer */
+#define Z_IN_CHUNK 1024 /* unmasked input per call */
 
 #define B0_FIN 0x80
 #define B0_RSV1 0x40
@@ -61,6 +88,7 @@ _Static_assert(WS_HDR_MAX == 2 + 8 + MASK_KEY_LEN, "largest header fits hdr");
 
 /* What every event of one feed call shares. */
 struct feed {
+	struct ws_conn *c;
 	bool from_client;
 	uint64_t ts_ns;
 	ws_event_fn fn;
@@ -75,11 +103,164 @@ static void emit(const struct feed *f, struct ws_event *ev)
 		f->fn(f->ctx, ev);
 }
 
+/* ---- inflate ---- */
+
+static void unmask_copy(const struct ws_dir *d, uint8_t *out, const uint8_t *b, size_t n);
+
+/* zlib's allocations, counted in the connection's mem (the size sits before the block) */
+static void *z_alloc(void *opaque, unsigned int items, unsigned int size)
+{
+	struct ws_conn *c = opaque;
+	size_t n = (size_t)items * size;
+	uint64_t *b;
+
+	if (size && n / size != items)
+		return NULL;
+	b = malloc(sizeof(*b) + n);
+	if (!b)
+		return NULL;
+	*b = n;
+	c->mem += n;
+	return b + 1;
+}
+
+static void z_free(void *opaque, void *p)
+{
+	struct ws_conn *c = opaque;
+	uint64_t *b = p;
+
+	if (!b)
+		return;
+	c->mem -= b[-1];
+	free(b - 1);
+}
+
+static void z_end(struct ws_dir *d)
+{
+	z_stream *z = d->z;
+
+	if (!z)
+		return;
+	inflateEnd(z);
+	z_free(z->opaque, z);
+	d->z = NULL;
+}
+
+/* The direction stops following its compressed messages. */
+static void z_lose(const struct feed *f, struct ws_dir *d, const char *reason)
+{
+	struct ws_event ev = { .type = WS_EV_INFLATE_LOST, .reason = reason };
+
+	z_end(d);
+	d->z_state = ZS_LOST;
+	d->z_drop = true;
+	emit(f, &ev);
+}
+
+static int wbits_of(const struct ws_conn *c, bool from_client)
+{
+	int b = c->deflate.wbits[from_client];
+
+	return b < WS_WBITS_MIN ? WS_WBITS_MIN : b > WS_WBITS_MAX ? WS_WBITS_MAX : b;
+}
+
+/* A new zlib stream for the direction; false if there is no memory for it. */
+static bool z_begin(struct ws_conn *c, struct ws_dir *d, bool from_client)
+{
+	z_stream *z = z_alloc(c, 1, sizeof(*z));
+
+	if (!z)
+		return false;
+	memset(z, 0, sizeof(*z));
+	z->zalloc = z_alloc;
+	z->zfree = z_free;
+	z->opaque = c;
+	if (inflateInit2(z, -wbits_of(c, from_client)) != Z_OK) {
+		z_free(c, z);
+		return false;
+	}
+	d->z = z;
+	return true;
+}
+
+static void keep_output(struct ws_dir *d, const uint8_t *b, size_t n)
+{
+	size_t room = (size_t)WS_TEXT_MAX - d->text_len;
+
+	if (!d->msg_text || !room)
+		return;
+	if (n > room)
+		n = room;
+	memcpy(&d->text[d->text_len], b, n);
+	d->text_len += (uint16_t)n;
+}
+
+/* n bytes of the current compressed message's deflate data (unmasked). */
+static void inflate_bytes(const struct feed *f, struct ws_dir *d, const uint8_t *in, size_t n)
+{
+	uint8_t out[Z_OUT_CHUNK];
+	z_stream *z = d->z;
+	int r;
+
+	if (d->z_drop || d->z_end)
+		return;
+	z->next_in = (uint8_t *)in;
+	z->avail_in = (unsigned int)n;
+	do {
+		/* one byte past the cap at most: where a message stops does not depend on how
+		 * its bytes were cut into chunks */
+		uint64_t room = f->c->max_message - d->z_out + 1;
+		size_t want = room < sizeof(out) ? (size_t)room : sizeof(out), got;
+
+		z->next_out = out;
+		z->avail_out = (unsigned int)want;
+		r = inflate(z, Z_SYNC_FLUSH);
+		got = want - z->avail_out;
+		keep_output(d, out, got);
+		d->z_out += got;
+		if (d->z_out > f->c->max_message) {
+			/* a bomb costs no more: the rest of the message is not inflated */
+			d->z_drop = true;
+			d->z_big = true;
+			z_end(d);
+			return;
+		}
+		if (r == Z_STREAM_END) {
+			d->z_end = true; /* BFINAL: what follows in this message is not data */
+			return;
+		}
+		if (r == Z_BUF_ERROR) /* no progress possible: all input taken, output out */
+			return;
+		if (r != Z_OK) {
+			z_lose(f, d, r == Z_MEM_ERROR ? "desync" : "bad_deflate");
+			return;
+		}
+	} while (z->avail_in || !z->avail_out);
+}
+
+/* k payload bytes of a compressed data frame at b, masked as the frame is. */
+static void inflate_payload(const struct feed *f, struct ws_dir *d, const uint8_t *b, size_t k)
+{
+	uint8_t buf[Z_IN_CHUNK], mask_i = d->mask_i;
+
+	while (k && !d->z_drop && !d->z_end) {
+		size_t n = k < sizeof(buf) ? k : sizeof(buf);
+
+		unmask_copy(d, buf, b, n);
+		inflate_bytes(f, d, buf, n);
+		d->mask_i = (uint8_t)((d->mask_i + n) & 3);
+		b += n;
+		k -= n;
+	}
+	d->mask_i = mask_i; /* the caller moves it past the whole k */
+}
+
 static void fail(const struct feed *f, struct ws_dir *d, const char *reason)
 {
 	struct ws_event ev = { .type = WS_EV_ERROR, .reason = reason };
 
 	d->stopped = true;
+	z_end(d);
 	emit(f, &ev);
 }
 
@@ -112,7 +293,8 @@ static const char *check_head(const struct ws_dir *d, bool from_client)
 
 	if (op > OP_BINARY && op != OP_CLOSE && op != OP_PING && op != OP_PONG)
 		return "bad_opcode";
-	if ((b0 & (B0_RSV2 | B0_RSV3)) || ((b0 & B0_RSV1) && (is_control(op) || op == OP_CONT)))
+	if ((b0 & (B0_RSV2 | B0_RSV3)) ||
+	    ((b0 & B0_RSV1) && (is_control(op) || op == OP_CONT || d->z_state == ZS_OFF)))
 		return "reserved_bits";
 	if (from_client && !masked(d))
 		return "unmasked_client_frame";
@@ -156,21 +338,53 @@ static uint64_t payload_len(const struct ws_dir *d)
 	return n;
 }
 
+/* The last frame of a compressed message passed: the trailer, then the stream's fate. */
+static bool inflate_done(const struct feed *f, struct ws_dir *d)
+{
+	static const uint8_t trailer[Z_TRAILER_LEN] = { 0x00, 0x00, 0xff, 0xff };
+	bool report;
+
+	if (!d->z_drop)
+		inflate_bytes(f, d, trailer, sizeof(trailer));
+	report = !d->z_drop;
+	if (d->z_big) {
+		struct ws_event ev = { .type = WS_EV_TOO_BIG };
+
+		ev.msg.text = d->msg_text;
+		ev.msg.len = d->msg_len;
+		ev.msg.fragments = d->frags;
+		ev.msg.compressed = true;
+		ev.msg.data_len = d->z_out;
+		emit(f, &ev);
+		/* the next message's window holds what was not inflated */
+		if (!f->c->deflate.no_takeover[f->from_client])
+			z_lose(f, d, "desync");
+	}
+	/* without context takeover each message starts afresh: nothing kept meanwhile;
+	 * after BFINAL the sender starts a new stream */
+	if (d->z_state == ZS_ON && (f->c->deflate.no_takeover[f->from_client] || d->z_end))
+		z_end(d);
+	return report;
+}
+
 static void message_done(const struct feed *f, struct ws_dir *d)
 {
 	struct ws_event ev = { .type = WS_EV_MESSAGE };
 	struct ws_message *m = &ev.msg;
 
+	d->in_msg = false;
+	if (d->msg_compressed && !inflate_done(f, d))
+		return;
 	m->text = d->msg_text;
 	m->len = d->msg_len;
+	m->data_len = d->msg_compressed ? d->z_out : d->msg_len;
 	m->fragments = d->frags;
 	m->compressed = d->msg_compressed;
 	m->gap = d->msg_gap;
 	/* the kept text is the whole message only if nothing was cut off or left out */
-	if (d->msg_text && !d->msg_compressed)
-		ws__json_extract(d->text, d->text_len, !d->text_cut && d->text_len == d->msg_len,
-				 m);
-	d->in_msg = false;
+	if (d->msg_text)
+		ws__json_extract(d->text, d->text_len,
+				 !d->text_cut && d->text_len == m->data_len, m);
 	emit(f, &ev);
 }
 
@@ -193,6 +407,25 @@ static void frame_done(const struct feed *f, struct ws_dir *d)
 	if (op == OP_CLOSE && d->ctl_n == 2)
 		ev.close_code = (uint16_t)(d->ctl[0] << 8 | d->ctl[1]);
 	emit(f, &ev);
+}
+
+/* A compressed message begins: its stream is followed, or it will not be reported. */
+static void compressed_start(const struct feed *f, struct ws_dir *d)
+{
+	d->z_drop = false;
+	d->z_end = false;
+	d->z_big = false;
+	d->z_out = 0;
+	if (d->z_state == ZS_UNKNOWN) {
+		z_lose(f, d, "desync");
+		return;
+	}
+	if (d->z_state != ZS_ON) {
+		d->z_drop = true;
+		return;
+	}
+	if (!d->z && !z_begin(f->c, d, f->from_client))
+		z_lose(f, d, "desync");
 }
 
 /* The whole header is in d->hdr. */
@@ -219,6 +452,8 @@ static void frame_start(const struct feed *f, struct ws_dir *d)
 			d->frags = 0;
 			d->msg_len = 0;
 			d->text_len = 0;
+			if (d->msg_compressed)
+				compressed_start(f, d);
 		}
 		if (d->flen > UINT64_MAX - d->msg_len) {
 			fail(f, d, "too_long");
@@ -261,6 +496,9 @@ static void payload_gap(const struct feed *f, struct ws_dir *d, uint64_t k)
 		d->ctl_gap = true;
 	else
 		d->msg_gap = true;
+	/* the deflate stream cannot be read past bytes that were not seen */
+	if (!is_control(opcode(d)) && d->msg_compressed && !d->z_drop && !d->z_end)
+		z_lose(f, d, "desync");
 	if (keeps_text(d))
 		d->text_cut = true;
 	d->mask_i = (uint8_t)((d->mask_i + k) & 3);
@@ -304,6 +542,8 @@ static size_t step(const struct feed *f, struct ws_dir *d, const uint8_t *b, siz
 		keep = k < room ? k : room;
 		unmask_copy(d, &d->text[d->text_len], b, keep);
 		d->text_len += (uint16_t)keep;
+	} else if (!is_control(opcode(d)) && d->msg_compressed && !d->z_drop) {
+		inflate_payload(f, d, b, k);
 	}
 	d->mask_i = (uint8_t)((d->mask_i + k) & 3);
 	d->left -= k;
@@ -319,10 +559,44 @@ void ws__init(struct ws_conn *c)
 	header_start(&c->dir[1]);
 }
 
+void ws__free(struct ws_conn *c)
+{
+	z_end(&c->dir[0]);
+	z_end(&c->dir[1]);
+}
+
+void ws__set_deflate(struct ws_conn *c, const struct ws_deflate *p, uint64_t max_message)
+{
+	int i;
+
+	c->deflate = *p;
+	c->max_message = max_message;
+	for (i = 0; i < 2; i++)
+		c->dir[i].z_state = p->on ? ZS_ON : p->unknown ? ZS_UNKNOWN : ZS_OFF;
+}
+
+bool ws__inflate_drop(struct ws_conn *c)
+{
+	bool was = false;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct ws_dir *d = &c->dir[i];
+
+		z_end(d);
+		if (d->z_state == ZS_ON || d->z_state == ZS_UNKNOWN) {
+			was = was || d->z_state == ZS_ON;
+			d->z_state = ZS_LOST;
+			d->z_drop = true;
+		}
+	}
+	return was;
+}
+
 void ws__feed(struct ws_conn *c, bool from_client, const uint8_t *data, size_t captured,
 	      size_t total, uint64_t ts_ns, ws_event_fn fn, void *ctx)
 {
-	const struct feed f = { from_client, ts_ns, fn, ctx };
+	const struct feed f = { c, from_client, ts_ns, fn, ctx };
 	struct ws_dir *d = &c->dir[from_client];
 	size_t i = 0, gap;
 
@@ -344,6 +618,165 @@ void ws__feed(struct ws_conn *c, bool from_client, const uint8_t *data, size_t c
 	/* what is left of the gap covers header bytes: frame boundaries are lost */
 	if (gap)
 		fail(&f, d, "desync");
+}
+
+/* ---- Sec-WebSocket-Extensions ---- */
+
+struct ext_scan {
+	const char *s;
+	size_t i;
+};
+
+static bool ext_tchar(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static void ext_ows(struct ext_scan *e)
+{
+	while (e->s[e->i] == ' ' || e->s[e->i] == '\t')
+		e->i++;
+}
+
+/* A token or a quoted string (unescaped) into out (cap bytes incl. NUL); false if neither
+ * or too long. */
+static bool ext_word(struct ext_scan *e, char *out, size_t cap, bool quoted_ok)
+{
+	size_t n = 0;
+
+	ext_ows(e);
+	if (quoted_ok && e->s[e->i] == '"') {
+		for (e->i++; e->s[e->i] != '"'; e->i++) {
+			if (!e->s[e->i])
+				return false;
+			if (e->s[e->i] == '\\' && e->s[e->i + 1])
+				e->i++;
+			if (n + 1 >= cap)
+				return false;
+			out[n++] = e->s[e->i];
+		}
+		e->i++;
+	} else {
+		for (; ext_tchar(e->s[e->i]); e->i++) {
+			if (n + 1 >= cap)
+				return false;
+			out[n++] = e->s[e->i];
+		}
+		if (!n)
+			return false;
+	}
+	out[n] = '\0';
+	ext_ows(e);
+	return true;
+}
+
+static bool ext_is(const char *a, const char *lower_b)
+{
+	for (; *a && *lower_b; a++, lower_b++)
+		if ((*a >= 'A' && *a <= 'Z' ? *a - 'A' + 'a' : *a) != *lower_b)
+			return false;
+	return !*a && !*lower_b;
+}
+
+/* "8".."15" */
+static bool ext_bits(const char *v, uint8_t *out)
+{
+	if (!strcmp(v, "8") || !strcmp(v, "9")) {
+		*out = (uint8_t)(v[0] - '0');
+		return true;
+	}
+	if (v[0] == '1' && v[1] >= '0' && v[1] <= '5' && !v[2]) {
+		*out = (uint8_t)(10 + v[1] - '0');
+		return true;
+	}
+	return false;
+}
+
+/* The parameters of one permessage-deflate element, after its name (RFC 7692 7.1). */
+static bool ext_pmd_params(struct ext_scan *e, struct ws_deflate *out)
+{
+	bool seen[4] = { false };
+
+	while (e->s[e->i] == ';') {
+		char name[32], val[8];
+		bool has_val = false;
+		int k;
+
+		e->i++;
+		if (!ext_word(e, name, sizeof(name), false))
+			return false;
+		if (e->s[e->i] == '=') {
+			e->i++;
+			if (!ext_word(e, val, sizeof(val), true))
+				return false;
+			has_val = true;
+		}
+		if (ext_is(name, "server_no_context_takeover"))
+			k = 0;
+		else if (ext_is(name, "client_no_context_takeover"))
+			k = 1;
+		else if (ext_is(name, "server_max_window_bits"))
+			k = 2;
+		else if (ext_is(name, "client_max_window_bits"))
+			k = 3;
+		else
+			return false; /* the client fails the connection (RFC 7692 7.1) */
+		if (seen[k] || (k < 2) == has_val)
+			return false; /* a response gives the window bits a value */
+		seen[k] = true;
+		if (k < 2)
+			out->no_takeover[k == 1] = true;
+		else if (!ext_bits(val, &out->wbits[k == 3]))
+			return false;
+	}
+	return true;
+}
+
+bool ws__parse_extensions(const char *value, struct ws_deflate *out)
+{
+	struct ext_scan e = { value, 0 };
+
+	memset(out, 0, sizeof(*out));
+	out->wbits[0] = out->wbits[1] = WS_WBITS_MAX;
+	if (!value)
+		goto unknown;
+	for (;;) {
+		char name[32];
+
+		ext_ows(&e);
+		if (!e.s[e.i])
+			break;
+		if (e.s[e.i] == ',') { /* empty list elements are allowed (RFC 9110 5.6.1) */
+			e.i++;
+			continue;
+		}
+		/* another extension may use RSV1 or transform payloads: not followed */
+		if (!ext_word(&e, name, sizeof(name), false) ||
+		    !ext_is(name, "permessage-deflate") || out->on)
+			goto unknown;
+		if (!ext_pmd_params(&e, out))
+			goto unknown;
+		out->on = true;
+		if (e.s[e.i] && e.s[e.i] != ',')
+			goto unknown;
+	}
+	return true;
+unknown:
+	memset(out, 0, sizeof(*out));
+	out->wbits[0] = out->wbits[1] = WS_WBITS_MAX;
+	out->unknown = true;
+	return false;
+}
+
+bool ws__inflating(const struct ws_conn *c)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (c->dir[i].z_state == ZS_ON && !c->dir[i].stopped)
+			return true;
+	return false;
 }
 
 bool ws__stopped(const struct ws_conn *c, bool from_client)
