@@ -49,6 +49,8 @@ for case in ${LOSS_CASES:-3:gso 7:gso 2:mss 10:mss}; do
 	d0=$(metric fogprobe_packet_drops_total 'service="bulk",reason="NETFILTER_DROP"')
 	h0=$(metric fogprobe_host_packet_drops_total 'reason="NETFILTER_DROP"')
 	m0=$(metric fogprobe_events_lost_total 'reason="bpf_recursion"')
+	sd0=$(metric fogprobe_bpf_program_misses_total 'program="handle_kfree_skb')
+	sr0=$(metric fogprobe_bpf_program_misses_total 'program="handle_retransmit')
 	r0=$(metric fogprobe_tcp_retransmits_total 'service="bulk"')
 	n0=$(retrans_now)
 	nft0=$(nft_packets)
@@ -74,13 +76,22 @@ for case in ${LOSS_CASES:-3:gso 7:gso 2:mss 10:mss}; do
 	nst=$((n1 - n0))
 	host=$(($(metric fogprobe_host_packet_drops_total 'reason="NETFILTER_DROP"') - h0))
 	skipped=$(($(metric fogprobe_events_lost_total 'reason="bpf_recursion"') - m0))
+	skd=$(($(metric fogprobe_bpf_program_misses_total 'program="handle_kfree_skb') - sd0))
+	skr=$(($(metric fogprobe_bpf_program_misses_total 'program="handle_retransmit') - sr0))
 	echo "    nft dropped $nftp, probe NETFILTER_DROP $drops (host-wide $host);" \
-		"nstat TcpRetransSegs $nst, probe $retr; program runs skipped $skipped"
+		"nstat TcpRetransSegs $nst, probe $retr; program runs skipped $skipped" \
+		"(drop program $skd, retransmit programs $skr)"
 	if [[ $drops -ne $nftp || $retr -ne $nst ]]; then
 		scrape | grep '^fogprobe_bpf_program_misses_total' | grep -v ' 0$' | sed 's/^/    /'
 	fi
-	check "$rate% $mode: drops within 2% of the nft counter" within "$drops" "$nftp" 2
-	check "$rate% $mode: retransmits within 5% of nstat TcpRetransSegs" within "$retr" "$nst" 5
+	# A run the kernel skipped (a classic tracepoint while another tracing program ran on
+	# that CPU) is a loss the probe exports, by program: what it counted plus what it says
+	# it missed is held to the truth.
+	check "$rate% $mode: drops + the drop program's skipped runs within 2% of the nft counter" \
+		within "$((drops + skd))" "$nftp" 2
+	check "$rate% $mode: drops never above the nft counter" [ "$drops" -le "$nftp" ]
+	check "$rate% $mode: retransmits + skipped runs within 5% of nstat TcpRetransSegs" \
+		within "$((retr + skr))" "$nst" 5
 	check "$rate% $mode: some loss happened" [ "$nftp" -gt 0 ]
 done
 host=$(metric fogprobe_host_packet_drops_total 'reason="NETFILTER_DROP"')
