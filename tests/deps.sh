@@ -23,6 +23,8 @@ TEST_PKGS=(
 	nginx wrk hey openssl python3-websockets
 	# tests: a statically linked OpenSSL server (test_tls)
 	libssl-dev
+	# tests: the installed unit (systemd-analyze; nothing is started) and its syscalls
+	systemd strace
 	# kernel matrix (tests/kernels): qemu with virtiofsd, the guest's initramfs
 	qemu-system-x86 busybox-static kmod
 )
