@@ -8,6 +8,18 @@ ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 VMLINUX_ARCH ?= $(shell uname -m)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
 
+# Install layout, GNU style: `make install PREFIX=... DESTDIR=...`. The unit goes where
+# systemd looks for units of locally built software: $(PREFIX)/lib/systemd/system is on
+# its search path for PREFIX=/usr/local and /usr (`systemd-analyze unit-paths`); for any
+# other PREFIX set UNITDIR=/etc/systemd/system. The config lives under /etc whatever the
+# prefix, as the unit and the Kubernetes manifest expect.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+CONFIG := $(SYSCONFDIR)/fogprobe/fogprobe.json
+INSTALL ?= install
+
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= gcc
@@ -42,7 +54,7 @@ BPFTEST_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFTEST_SRCS))
 
 .PHONY: all deps run test unit-test bpf-test integration-test test-kernels bench fuzz vmlinux clean \
-	help check-env
+	help check-env install uninstall
 
 all: $(BUILD)/fogprobe
 
@@ -50,6 +62,8 @@ help:
 	@echo "make            build build/fogprobe"
 	@echo "make deps       install the Debian packages needed (idempotent)"
 	@echo "make run        deps + build + run with the default config (root)"
+	@echo "make install    build + install the binary, systemd unit and config (PREFIX=$(PREFIX), DESTDIR)"
+	@echo "make uninstall  remove them again; an edited config stays"
 	@echo "make test       deps + build + unit, BPF and integration tests (root)"
 	@echo "make test-kernels  the suites inside Debian kernels under qemu (KERNELS=\"debian-6.1\")"
 	@echo "make bench      overhead: bpf_stats ns/event, iperf3 with and without the probe"
@@ -95,6 +109,42 @@ $(BUILD)/bpf:
 
 run: deps all
 	./$(BUILD)/fogprobe $(ARGS)
+
+# The committed unit names the default paths. Installed elsewhere, its ExecStart is
+# rewritten to the installed binary and config, so the two never disagree. An existing
+# config is an operator's: a reinstall keeps it.
+UNIT_EXEC := ExecStart=$(BINDIR)/fogprobe --config $(CONFIG)
+install: $(BUILD)/fogprobe
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/fogprobe)
+	$(Q)$(INSTALL) -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(UNITDIR)"
+	$(Q)$(INSTALL) -m 0755 $(BUILD)/fogprobe "$(DESTDIR)$(BINDIR)/fogprobe"
+	$(call msg,INSTALL,$(DESTDIR)$(UNITDIR)/fogprobe.service)
+	$(Q)sed 's|^ExecStart=/usr/local/bin/fogprobe --config /etc/fogprobe/fogprobe.json$$|$(UNIT_EXEC)|' \
+		deploy/systemd/fogprobe.service >$(BUILD)/fogprobe.service
+	$(Q)grep -qxF '$(UNIT_EXEC)' $(BUILD)/fogprobe.service || \
+		{ echo "deploy/systemd/fogprobe.service: no default ExecStart= line to rewrite" >&2; exit 1; }
+	$(Q)$(INSTALL) -m 0644 $(BUILD)/fogprobe.service "$(DESTDIR)$(UNITDIR)/fogprobe.service"
+	$(Q)if [ -e "$(DESTDIR)$(CONFIG)" ]; then \
+		printf '  %-8s %s\n' KEEP "$(DESTDIR)$(CONFIG) (exists; the default is deploy/fogprobe.json)"; \
+	else \
+		printf '  %-8s %s\n' INSTALL "$(DESTDIR)$(CONFIG)"; \
+		$(INSTALL) -D -m 0644 deploy/fogprobe.json "$(DESTDIR)$(CONFIG)"; \
+	fi
+
+# Stop and disable the service first (deploy/README.md). The config goes only while it
+# is still the shipped default.
+uninstall:
+	$(call msg,RM,$(DESTDIR)$(BINDIR)/fogprobe)
+	$(Q)rm -f "$(DESTDIR)$(BINDIR)/fogprobe"
+	$(call msg,RM,$(DESTDIR)$(UNITDIR)/fogprobe.service)
+	$(Q)rm -f "$(DESTDIR)$(UNITDIR)/fogprobe.service"
+	$(Q)if cmp -s deploy/fogprobe.json "$(DESTDIR)$(CONFIG)"; then \
+		printf '  %-8s %s\n' RM "$(DESTDIR)$(CONFIG)"; \
+		rm -f "$(DESTDIR)$(CONFIG)"; \
+		rmdir "$(DESTDIR)$(SYSCONFDIR)/fogprobe" 2>/dev/null || true; \
+	elif [ -e "$(DESTDIR)$(CONFIG)" ]; then \
+		printf '  %-8s %s\n' KEEP "$(DESTDIR)$(CONFIG) (edited)"; \
+	fi
 
 unit-test: $(UNIT_BINS)
 	$(Q)./tests/run_unit.sh $(UNIT_BINS)

@@ -4,12 +4,17 @@
 # everything is present it only checks (dpkg-query), it does not touch the network.
 set -euo pipefail
 
+# Building and running the probe; `tests/deps.sh --build` installs only these (a host
+# that runs it, deploy/README.md: the test peers below include daemons that start
+# themselves where systemd runs).
 PKGS=(
 	# build
 	make gcc clang llvm pkg-config libbpf-dev bpftool libelf-dev zlib1g-dev
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libcmocka-dev
 	# run
 	iproute2 procps
+)
+TEST_PKGS=(
 	# tests: ground truth and peers
 	nftables iperf3 prometheus prometheus-node-exporter curl python3 python3-prometheus-client
 	python3-yaml libclang-rt-14-dev
@@ -20,9 +25,12 @@ PKGS=(
 	nodejs chromium
 	# tests: a statically linked OpenSSL server (test_tls)
 	libssl-dev
+	# tests: the installed unit (systemd-analyze; nothing is started) and its syscalls
+	systemd strace
 	# kernel matrix (tests/kernels): qemu with virtiofsd, the guest's initramfs
 	qemu-system-x86 busybox-static kmod
 )
+[[ "${1:-}" == --build ]] || PKGS+=("${TEST_PKGS[@]}")
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -214,7 +214,7 @@ if command -v systemd-analyze >/dev/null; then
 	}
 	check "systemd-analyze verify deploy/systemd/fogprobe.service" unit_verify
 else
-	echo "  (systemd-analyze not installed: unit not verified)"
+	check "systemd-analyze installed (Debian package systemd)" false
 fi
 
 # ---- Docker -------------------------------------------------------------------------
