@@ -20,7 +20,10 @@
 #include "lib/log.h"
 #include "l7.h"
 #include "tcp.h"
+#include <tls.h> /* include/tls.h, not collect/tls.h */
 #include "tls.skel.h"
+
+_Static_assert(sizeof(struct fp_tls_sock) == 16, "fp_tls_sock layout");
 
 #define TLS_MAX_SEEN 8192 /* files looked at, remembered so each is parsed (and hooked) once;
 			   * files past that many are not looked at */
@@ -486,6 +489,7 @@ __u64 tls__unknown_socket(const struct tls_collector *c)
 	__u32 k = 0;
 	int i;
 
+	k = FP_TLS_UNKNOWN_SOCKET;
 	if (c->ncpu > 256 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.tls_stats), &k, v))
 		return 0;
 	for (i = 0; i < c->ncpu; i++)
