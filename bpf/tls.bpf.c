@@ -11,7 +11,8 @@
  * connection last seen for that SSL * (ssl_sk) names it then; the handshake calls, hooked
  * too, make sure there is one before the first SSL_read.
  *
- * Userspace attaches these programs to each libssl (or static OpenSSL) binary, pid -1.
+ * Userspace attaches these programs to each libssl (or static OpenSSL) binary, pid -1,
+ * and looks at each process that execs (tls_exec) for binaries to hook.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -49,6 +50,12 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } tls_stats SEC(".maps");
+
+/* struct fp_tls_exec records */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FP_TLS_RINGBUF_BYTES);
+} tls_events SEC(".maps");
 
 /* The connection socket sk belongs to now (its flow's start), 0 for a socket of no
  * service: with sk, what ssl_sk remembers. */
@@ -288,4 +295,25 @@ SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
 {
 	return leave(ret, true, FP_RX);
+}
+
+/*
+ * Every exec on the host (once per program start, no syscall hook): userspace looks at
+ * the new program at once, so that an OpenSSL binary it carries or the loader maps next
+ * is hooked before the process serves, rather than at the next periodic scan. The
+ * daemon is woken for each: the record is rare and its point is to be early.
+ */
+SEC("tracepoint/sched/sched_process_exec")
+int tls_exec(void *ctx)
+{
+	struct fp_tls_exec *e = bpf_ringbuf_reserve(&tls_events, sizeof(*e), 0);
+
+	if (!e) {
+		map_inc(&tls_stats, FP_TLS_EXEC_LOST);
+		return 0;
+	}
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
 }
