@@ -577,7 +577,10 @@ static void on_candidate(void *ctx, int pid, const char *path, const char *open_
 			sc->added++;
 			return;
 		}
-		s = seen_add(c, dev, ino, exe && info.openssl ? V_STRIPPED : V_NONE);
+		/* OpenSSL's text in an executable linked to libssl is its build banner
+		 * ("built with OpenSSL 3.0.x", nginx -V): its TLS is libssl's */
+		s = seen_add(c, dev, ino,
+			     exe && info.openssl && !info.needs_libssl ? V_STRIPPED : V_NONE);
 		if (!s)
 			return;
 		s->needs_libssl = exe && info.needs_libssl;
@@ -745,7 +748,7 @@ static void on_discover(void *ctx, int pid, const char *path, const char *open_p
 	if (elf_info_path(open_path, &info))
 		return;
 	symbols = info.offset[TLS_SSL_WRITE] && info.offset[TLS_SSL_READ];
-	if (symbols || (exe && info.openssl))
+	if (symbols || (exe && info.openssl && !info.needs_libssl))
 		d->fn(d->ctx, path, symbols);
 }
 
