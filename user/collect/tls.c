@@ -70,6 +70,7 @@ struct tls_collector {
 	int timerfd;
 	struct pending pend[TLS_PENDING];
 	size_t npend;
+	bool timer_armed;
 	pthread_mutex_t lock; /* bins: a scrape reads them while the loop hooks */
 	int tasks_fd;
 	struct tls_binary bins[TLS_MAX_BINARIES];
@@ -454,8 +455,9 @@ static bool is_libssl(const char *path)
 	return base && !strncmp(base + 1, "libssl.so", 9);
 }
 
-/* One process: its executable, then each libssl it maps. */
-static void walk_pid(long pid, candidate_fn fn, void *ctx, char **line, size_t *cap)
+/* One process: its executable, then (maps) each libssl it maps. */
+static void walk_pid(long pid, bool maps_too, candidate_fn fn, void *ctx, char **line,
+		     size_t *cap)
 {
 	char file[64], path[PATH_MAX], open_path[PATH_MAX + 64];
 	unsigned int maj, min;
@@ -474,6 +476,8 @@ static void walk_pid(long pid, candidate_fn fn, void *ctx, char **line, size_t *
 			fn(ctx, pid, path, file, st.st_dev, st.st_ino, true);
 		}
 	}
+	if (!maps_too)
+		return;
 	snprintf(file, sizeof(file), "/proc/%ld/maps", pid);
 	maps = fopen(file, "re");
 	if (!maps)
@@ -516,7 +520,7 @@ static void walk_proc(candidate_fn fn, void *ctx)
 	while ((de = readdir(dir))) {
 		pid = strtol(de->d_name, &end, 10);
 		if (!*end && pid > 0)
-			walk_pid(pid, fn, ctx, &line, &cap);
+			walk_pid(pid, true, fn, ctx, &line, &cap);
 	}
 	free(line);
 	closedir(dir);
@@ -607,13 +611,13 @@ int tls__scan(struct tls_collector *c)
 	return sc.added;
 }
 
-static void scan_pid(struct tls_collector *c, int pid, struct scan_ctx *sc)
+static void scan_pid(struct tls_collector *c, int pid, bool maps_too, struct scan_ctx *sc)
 {
 	char *line = NULL;
 	size_t cap = 0;
 
 	pthread_mutex_lock(&c->lock);
-	walk_pid(pid, on_candidate, sc, &line, &cap);
+	walk_pid(pid, maps_too, on_candidate, sc, &line, &cap);
 	pthread_mutex_unlock(&c->lock);
 	free(line);
 }
@@ -624,7 +628,7 @@ int tls__scan_pid(struct tls_collector *c, int pid)
 
 	if (!c || pid <= 0)
 		return 0;
-	scan_pid(c, pid, &sc);
+	scan_pid(c, pid, true, &sc);
 	return sc.added;
 }
 
@@ -654,7 +658,7 @@ static void retry_pending(struct tls_collector *c)
 		char exe[64];
 
 		snprintf(exe, sizeof(exe), "/proc/%d/exe", c->pend[i].pid);
-		scan_pid(c, c->pend[i].pid, &sc);
+		scan_pid(c, c->pend[i].pid, true, &sc);
 		if (sc.libssl || now > c->pend[i].until_ns || access(exe, F_OK))
 			c->pend[i] = c->pend[--c->npend];
 		else
@@ -663,19 +667,34 @@ static void retry_pending(struct tls_collector *c)
 	if (c->npend)
 		its.it_value.tv_nsec = TLS_RETRY_NS;
 	timerfd_settime(c->timerfd, 0, &its, NULL);
+	c->timer_armed = c->npend;
 }
 
-/* A process exec'd: its executable now, and the libssl its loader maps next. */
+/* A process exec'd: its executable now, and the libssl its loader maps next. Every
+ * exec on the host comes here: a program seen before costs one stat(). */
 static int on_exec(void *ctx, void *data, size_t size)
 {
 	const struct fp_tls_exec *e = data;
 	struct tls_collector *c = ctx;
 	struct scan_ctx sc = { .c = c, .why = "the exec" };
+	struct seen *s = NULL;
+	char exe[64];
+	struct stat st;
 
 	if (size < sizeof(*e))
 		return 0;
-	scan_pid(c, e->pid, &sc);
-	if (sc.libssl || !sc.needs_libssl)
+	snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
+	if (stat(exe, &st))
+		return 0; /* gone already */
+	pthread_mutex_lock(&c->lock);
+	s = seen_find(c, st.st_dev, st.st_ino);
+	sc.needs_libssl = s && s->needs_libssl;
+	pthread_mutex_unlock(&c->lock);
+	/* at the exec only the program itself is mapped (a static OpenSSL is hooked now):
+	 * its libraries come with the loader, looked at below */
+	if (!s)
+		scan_pid(c, e->pid, false, &sc);
+	if (!sc.needs_libssl)
 		return 0;
 	/* the loader is still at work: look again shortly (the oldest gives way, the
 	 * periodic scan and the listen() remain) */
@@ -690,7 +709,8 @@ int tls__consume(struct tls_collector *c)
 {
 	int n = ring_buffer__consume(c->rb);
 
-	retry_pending(c);
+	if (c->npend || c->timer_armed)
+		retry_pending(c);
 	return n;
 }
 
