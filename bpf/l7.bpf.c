@@ -119,6 +119,9 @@ static __always_inline bool task_watched(void)
 	return bpf_map_lookup_elem(&l7_tasks, &tgid);
 }
 
+#define FP_S_IFMT 00170000 /* include/uapi/linux/stat.h */
+#define FP_S_IFSOCK 0140000
+
 /* fd -> struct sock of the current task (0 if fd is not a socket it has open). */
 static __always_inline __u64 fd_to_sock(__u32 fd)
 {
@@ -132,8 +135,12 @@ static __always_inline __u64 fd_to_sock(__u32 fd)
 
 	if (fd >= fdt->max_fds || bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
-	/* Only sockets are in flows: for any other file this reads something that will
-	 * not be found there. */
+	/* Another file's private_data is no struct socket: what it would read as a socket
+	 * is not in flows, but an SSL call takes the first socket its thread moves bytes on
+	 * whether or not it is a service's (a log or pipe write inside the call would name
+	 * garbage as the SSL *'s socket). */
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & FP_S_IFMT) != FP_S_IFSOCK)
+		return 0;
 	sock = BPF_CORE_READ(file, private_data);
 	return (__u64)BPF_CORE_READ(sock, sk);
 }

@@ -362,7 +362,11 @@ static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, _
 	__builtin_memcpy(e->comm, f->comm, sizeof(e->comm));
 	__builtin_memcpy(e->laddr, f->laddr, sizeof(e->laddr));
 	__builtin_memcpy(e->raddr, f->raddr, sizeof(e->raddr));
-	bpf_ringbuf_submit(e, rb_wakeup_flags(&events, FP_RINGBUF_WAKEUP_BYTES));
+	/* A new listener wakes the daemon at once: its process is about to serve, and the
+	 * OpenSSL binaries it maps are hooked from this event (user/collect/tls.c). */
+	bpf_ringbuf_submit(e, type == FP_EV_LISTEN ?
+				      BPF_RB_FORCE_WAKEUP :
+				      rb_wakeup_flags(&events, FP_RINGBUF_WAKEUP_BYTES));
 }
 
 static __always_inline struct fp_flow *flow_insert(__u64 key, const struct fp_flow *init)

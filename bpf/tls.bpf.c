@@ -8,10 +8,11 @@
  * layout changes between versions). The syscall hooks of bpf/l7.bpf.c fill that in: while
  * a thread is inside a call (l7_ssl), the read/write it makes names the socket and is
  * not emitted as data. A call served from OpenSSL's own buffer makes no syscall; the
- * socket last seen for that SSL * (ssl_sk) names it then; the handshake calls, hooked
+ * connection last seen for that SSL * (ssl_sk) names it then; the handshake calls, hooked
  * too, make sure there is one before the first SSL_read.
  *
- * Userspace attaches these programs to each libssl (or static OpenSSL) binary, pid -1.
+ * Userspace attaches these programs to each libssl (or static OpenSSL) binary, pid -1,
+ * and looks at each process that execs (tls_exec) for binaries to hook.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -19,6 +20,7 @@
 #include <bpf/bpf_tracing.h>
 #include "tcp.h"
 #include "l7.h"
+#include "tls.h"
 #include "maps.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -38,17 +40,34 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, FP_TLS_SSL_SOCKETS);
 	__type(key, struct ssl_key);
-	__type(value, __u64);
+	__type(value, struct fp_tls_sock);
 } ssl_sk SEC(".maps");
 
-/* [0] calls of processes of L7 services whose socket stayed unknown (no syscall seen
- * for that SSL * yet) */
+/* enum fp_tls_stat */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, FP_TLS_STATS);
 	__type(key, __u32);
 	__type(value, __u64);
 } tls_stats SEC(".maps");
+
+/* struct fp_tls_exec records */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, FP_TLS_RINGBUF_BYTES);
+} tls_events SEC(".maps");
+
+/* The connection socket sk belongs to now (its flow's start), 0 for a socket of no
+ * service: with sk, what ssl_sk remembers. */
+static __always_inline void remember(const struct ssl_key *k, __u64 sk)
+{
+	struct fp_tls_sock v = { .sk = sk };
+	struct fp_flow_ref f;
+
+	if (flow_ref(sk, &f))
+		v.conn_start = f.start_ns;
+	bpf_map_update_elem(&ssl_sk, k, &v, BPF_ANY);
+}
 
 static __always_inline int enter(void *ssl, void *buf, void *out)
 {
@@ -122,9 +141,10 @@ static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct 
  * variants return 1 and store the count through c->out. */
 static __always_inline int leave(long ret, bool ex, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid(), sk, moved = 0, want, *known;
+	__u64 id = bpf_get_current_pid_tgid(), sk, moved = 0, want, start = 0;
 	struct ssl_key k = { .tgid = id >> 32 };
 	struct fp_l7_ssl_call *c;
+	struct fp_tls_sock *known;
 	struct fp_l7_svc *on;
 	struct fp_flow_ref f;
 	__u32 svc, sndq;
@@ -135,10 +155,13 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	k.ssl = c->ssl;
 	sk = c->sk;
 	if (sk) {
-		bpf_map_update_elem(&ssl_sk, &k, &sk, BPF_ANY);
+		remember(&k, sk);
 	} else {
 		known = bpf_map_lookup_elem(&ssl_sk, &k);
-		sk = known ? *known : 0;
+		if (known) {
+			sk = known->sk;
+			start = known->conn_start;
+		}
 	}
 	if (ret <= 0)
 		goto out;
@@ -149,11 +172,19 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	if (!moved || moved > 0x7fffffffULL)
 		goto out;
 	if (!sk) {
-		map_inc(&tls_stats, 0);
+		map_inc(&tls_stats, FP_TLS_UNKNOWN_SOCKET);
 		goto out;
 	}
 	if (!flow_ref(sk, &f))
 		goto out;
+	/* Served from OpenSSL's buffer: the remembered socket is this SSL *'s only if its
+	 * address still names the same connection. An SSL * freed and reallocated at the
+	 * same address for a connection whose own syscalls were not seen would otherwise
+	 * hand its bytes to whatever connection now owns that socket address. */
+	if (!c->sk && f.start_ns != start) {
+		map_inc(&tls_stats, FP_TLS_UNKNOWN_SOCKET);
+		goto out;
+	}
 	svc = f.svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
 	/* as in bpf/l7.bpf.c: the local-peer client end is parsed from its server end */
@@ -204,14 +235,12 @@ int BPF_KRETPROBE(ssl_ctl_exit)
 	__u64 id = bpf_get_current_pid_tgid();
 	struct fp_l7_ssl_call *c = bpf_map_lookup_elem(&l7_ssl, &id);
 	struct ssl_key k = { .tgid = id >> 32 };
-	__u64 sk;
 
 	if (!c || c->buf)
 		return 0;
-	sk = c->sk;
 	k.ssl = c->ssl;
-	if (sk)
-		bpf_map_update_elem(&ssl_sk, &k, &sk, BPF_ANY);
+	if (c->sk)
+		remember(&k, c->sk);
 	bpf_map_delete_elem(&l7_ssl, &id);
 	return 0;
 }
@@ -266,4 +295,25 @@ SEC("uretprobe")
 int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
 {
 	return leave(ret, true, FP_RX);
+}
+
+/*
+ * Every exec on the host (once per program start, no syscall hook): userspace looks at
+ * the new program at once, so that an OpenSSL binary it carries or the loader maps next
+ * is hooked before the process serves, rather than at the next periodic scan. The
+ * daemon is woken for each: the record is rare and its point is to be early.
+ */
+SEC("tracepoint/sched/sched_process_exec")
+int tls_exec(void *ctx)
+{
+	struct fp_tls_exec *e = bpf_ringbuf_reserve(&tls_events, sizeof(*e), 0);
+
+	if (!e) {
+		map_inc(&tls_stats, FP_TLS_EXEC_LOST);
+		return 0;
+	}
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->pad = 0;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
 }

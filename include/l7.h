@@ -74,7 +74,6 @@ enum fp_l7_type {
  * moves; they record its socket here so that the call's return can name the socket.
  */
 #define FP_L7_SSL_THREADS 16384 /* LRU: a thread that dies inside a call leaves its entry */
-#define FP_TLS_SSL_SOCKETS 65536 /* SSL * -> socket, LRU (bpf/tls.bpf.c) */
 
 struct fp_l7_ssl_call {
 	__u64 ssl; /* the SSL * */

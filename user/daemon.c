@@ -13,6 +13,7 @@
 #include "collect/host.h"
 #include "collect/probe.h"
 #include "collect/proc.h"
+#include "collect/tls.h"
 #include "daemon.h"
 #include "export/http.h"
 #include "lib/log.h"
@@ -46,6 +47,10 @@ static void on_conn(void *ctx, const struct conn_event *e)
 		else
 			health__unlisten(d->health, e->svc);
 		pthread_mutex_unlock(&d->lock);
+		/* It is about to serve: the OpenSSL it maps is hooked now, not at the next
+		 * periodic scan (the kernel woke us for this event). */
+		if (e->type == CONN_LISTEN && e->pid)
+			tls__scan_pid(collectors__get(&d->collectors, &tls_collector_ops), e->pid);
 	}
 	/* Connections of L7 services: the local-peer client end is parsed from its
 	 * server end (the kernel does not capture it). */

@@ -61,6 +61,7 @@ int daemon__loop(struct daemon *d)
 	struct l7_collector *l7 = collectors__get(&d->collectors, &l7_collector_ops);
 	struct service_tables *fresh = malloc(sizeof(*fresh));
 	time_t last_scan = time(NULL);
+	uint64_t last_tick = 0;
 	int err = 0, epfd;
 
 	sigaction(SIGINT, &sa, NULL);
@@ -74,12 +75,18 @@ int daemon__loop(struct daemon *d)
 	}
 	while (!stopping) {
 		struct epoll_event ev[COLLECTORS_MAX];
+		uint64_t since = (daemon__now_ns() - last_tick) / 1000000ULL;
 
-		/* Producers only wake us when a ring fills up: drain all every POLL_MS. */
-		epoll_wait(epfd, ev, COLLECTORS_MAX, POLL_MS);
+		/* Producers only wake us when a ring fills up or an event cannot wait (a
+		 * listen(), an exec): drain all then, and every POLL_MS. */
+		epoll_wait(epfd, ev, COLLECTORS_MAX, since < POLL_MS ? (int)(POLL_MS - since) : 0);
 		err = collectors__consume(&d->collectors);
 		if (err)
 			goto cleanup;
+		/* woken early: the rings are drained, the clocks tick on their period */
+		if (daemon__now_ns() - last_tick < POLL_MS * 1000000ULL)
+			continue;
+		last_tick = daemon__now_ns();
 		pthread_mutex_lock(&d->lock);
 		daemon__health_tick(d);
 		pthread_mutex_unlock(&d->lock);

@@ -51,8 +51,8 @@ static void refresh_tls(struct daemon *d, struct tls_collector *tls)
 {
 	static const char *const states[] = { "hooked", "no_symbols", "failed" };
 	struct tls_hook_status st[TLS_MAX_BINARIES];
-	const struct tls_binary *b;
-	size_t n = tls__binaries(tls, &b), i;
+	struct tls_binary b[TLS_MAX_BINARIES]; /* the registry copies the labels */
+	size_t n = tls__binaries(tls, b, TLS_MAX_BINARIES), i;
 
 	for (i = 0; i < n; i++) {
 		st[i].binary = b[i].path;

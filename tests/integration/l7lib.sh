@@ -34,7 +34,10 @@
 # NGINX_ACCESS_LOG=off before start_nginx turns the access log off (benchmarks);
 # NGINX_WORKERS (default 1) sets worker_processes; NGINX_LISTEN_OPTS is added to each
 # listen directive (e.g. reuseport: a socket per worker); NGINX_ERROR_LOG_LEVEL (default
-# warn): notice also logs each worker's exit status.
+# warn): notice also logs each worker's exit status. NGINX_SSL_PROTOCOLS sets ssl_protocols
+# (nginx 1.22's default leaves TLSv1.3 out). The access log's lines are "port status method
+# request_uri completion": completion is OK when the whole response was sent, "-" when the
+# client went first (nginx logs the status it meant to send either way).
 
 L7_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HTTPDELAY=$L7_ROOT/tests/workloads/httpdelay.py
@@ -92,7 +95,7 @@ error_log $dir/error.log ${NGINX_ERROR_LOG_LEVEL:-warn};
 $([[ $EUID -eq 0 ]] && echo "user root;")
 events { worker_connections 1024; }
 http {
-	log_format fp '\$server_port \$status \$request_method \$request_uri';
+	log_format fp '\$server_port \$status \$request_method \$request_uri \$request_completion';
 	access_log $([[ ${NGINX_ACCESS_LOG:-on} == off ]] && echo off || echo "$dir/access.log fp");
 	client_body_temp_path $dir/tmp/body;
 	proxy_temp_path $dir/tmp/proxy;
@@ -107,6 +110,7 @@ http {
 	server {
 $listen$(if [[ $tls == tls ]]; then
 		printf '\t\tssl_certificate %s;\n\t\tssl_certificate_key %s;\n' "$dir/cert.pem" "$dir/key.pem"
+		[[ -n ${NGINX_SSL_PROTOCOLS:-} ]] && printf '\t\tssl_protocols %s;\n' "$NGINX_SSL_PROTOCOLS"
 	fi)
 		location = / { return 200 "fogprobe test\n"; }
 		location /notfound { return 404; }

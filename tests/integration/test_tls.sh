@@ -8,8 +8,8 @@
 # carry the TLS flag and exactly those byte counts (the daemon's -v log); no ciphertext
 # of an SSL call reaches the parser; http_requests_total counts HTTPS exactly like HTTP;
 # the hook report names nginx's libssl; a libssl first mapped after the daemon started
-# is hooked by the periodic rescan and its traffic captured; a stripped static OpenSSL
-# is reported as not hooked.
+# is hooked as its process starts and its traffic captured (test_tls_start.sh: from the
+# first request); a stripped static OpenSSL is reported as not hooked.
 . "$(dirname "$0")/lib.sh"
 
 command -v nginx >/dev/null || { echo "  nginx missing (tests/deps.sh installs it)"; exit 1; }
@@ -185,7 +185,7 @@ if ((HAVE_HTTP)) && command -v wrk >/dev/null; then
 fi
 
 # A second nginx, started now, with its own copy of libssl: a binary the daemon has not
-# seen, picked up by the periodic rescan (every 5 s).
+# seen, hooked at nginx's exec (or as its loader maps it), before nginx listens.
 mkdir -p "$WORK/lib"
 cp "$LIBSSL" "$WORK/lib/"
 nginx_conf b 9443 9080
@@ -194,7 +194,8 @@ wait_port "$NS_SRV" 9443 || exit 1
 COPY=$WORK/lib/$(basename "$LIBSSL")
 check "the new nginx maps the copy" grep -q "$COPY" "/proc/$(cat "$WORK/b/nginx.pid")/maps"
 for i in $(seq 1 80); do grep -q "tls: hooked $COPY " "$WORK/daemon.log" && break; sleep 0.1; done
-check "the rescan hooked the copy" grep -q "tls: hooked $COPY " "$WORK/daemon.log"
+check "the copy was hooked at nginx's start" \
+	grep -qE "tls: hooked $COPY .*found by the (exec|loader) of pid" "$WORK/daemon.log"
 check "fogprobe_tls_hooks reports the copy" eq "$(metric fogprobe_tls_hooks "binary=\"$COPY\"")" 1
 for i in $(seq 1 "$N"); do ns_cli curl -sk -o /dev/null "https://$SRV_IP:9443/api/x"; done
 settle "$(($(logged "$WORK/a/access.log" 8443 5) + $(logged "$WORK/b/access.log" 9443 5)))" \

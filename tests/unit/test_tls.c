@@ -3,14 +3,17 @@
  * user/collect/tls.c: the ELF reader that finds OpenSSL's functions. Ground truth for
  * the file offsets is the kernel's own mapping: libssl loaded with dlopen, each
  * function's address looked up in /proc/self/maps (start, file offset) gives the file
- * offset a uprobe needs.
+ * offset a uprobe needs; for DT_NEEDED, the dynamic section the loader itself used.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -114,12 +117,70 @@ static void not_elf(void **state)
 	close(fd);
 }
 
+/* Does the object the loader mapped at handle h name libssl in its DT_NEEDED? Read from
+ * its dynamic section in memory (the loader relocated d_ptr to an address). */
+static bool loader_needs_libssl(void *h)
+{
+	struct link_map *lm;
+	const ElfW(Dyn) *d;
+	const char *strtab = NULL;
+
+	assert_int_equal(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
+	for (d = lm->l_ld; d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_STRTAB)
+			strtab = (const char *)d->d_un.d_ptr;
+	assert_non_null(strtab);
+	for (d = lm->l_ld; d->d_tag != DT_NULL; d++)
+		if (d->d_tag == DT_NEEDED && !strncmp(strtab + d->d_un.d_val, "libssl.so", 9))
+			return true;
+	return false;
+}
+
+static bool reader_needs_libssl(void *h)
+{
+	struct tls_elf_info info;
+	struct link_map *lm;
+	int fd;
+
+	assert_int_equal(dlinfo(h, RTLD_DI_LINKMAP, &lm), 0);
+	/* the main program's link map has no name */
+	fd = open(lm->l_name[0] ? lm->l_name : "/proc/self/exe", O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(tls__elf_info(fd, &info), 0);
+	close(fd);
+	return info.needs_libssl;
+}
+
+/* An executable linked to libssl carries OpenSSL's version text (a build banner) but
+ * its TLS is libssl's: the reader tells it apart by DT_NEEDED. libcurl (libcurl4-openssl,
+ * tests/deps.sh) names libssl; libssl itself and this program do not. */
+static void needed_libssl_as_the_loader_sees_it(void **state)
+{
+	static const char *const libs[] = { "libcurl.so.4", "libssl.so.3", NULL };
+	static const bool want[] = { true, false, false };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(libs) / sizeof(libs[0]); i++) {
+		void *h = dlopen(libs[i], RTLD_NOW);
+
+		assert_non_null(h);
+		if (reader_needs_libssl(h) != loader_needs_libssl(h))
+			fail_msg("%s: the reader says %d, the loader %d",
+				 libs[i] ? libs[i] : "this program",
+				 reader_needs_libssl(h), loader_needs_libssl(h));
+		assert_int_equal(reader_needs_libssl(h), want[i]);
+		dlclose(h);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(libssl_offsets_match_the_mapping),
 		cmocka_unit_test(this_program_is_not_openssl),
 		cmocka_unit_test(not_elf),
+		cmocka_unit_test(needed_libssl_as_the_loader_sees_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

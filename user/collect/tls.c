@@ -6,12 +6,16 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/timerfd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -20,10 +24,19 @@
 #include "lib/log.h"
 #include "l7.h"
 #include "tcp.h"
+#include <tls.h> /* include/tls.h, not collect/tls.h */
 #include "tls.skel.h"
+
+_Static_assert(sizeof(struct fp_tls_sock) == 16, "fp_tls_sock layout");
+_Static_assert(sizeof(struct fp_tls_exec) == 8, "fp_tls_exec layout");
 
 #define TLS_MAX_SEEN 8192 /* files looked at, remembered so each is parsed (and hooked) once;
 			   * files past that many are not looked at */
+#define TLS_PENDING 64 /* processes that exec'd a program linked to libssl, waiting for
+			* the loader to map it */
+#define TLS_PENDING_NS 1000000000ULL /* how long they are looked at again */
+#define TLS_RETRY_NS 1000000ULL /* how often: the loader maps its libraries within a few
+				* ms of the exec, a server listens tens of ms later */
 
 static const char *const func_names[TLS_NFUNCS] = {
 	"SSL_write",	    "SSL_read",	  "SSL_write_ex", "SSL_read_ex",
@@ -40,11 +53,25 @@ struct seen {
 	dev_t dev;
 	ino_t ino;
 	enum verdict v;
+	bool needs_libssl; /* an executable whose DT_NEEDED names libssl */
+};
+
+struct pending {
+	int pid;
+	uint64_t until_ns;
 };
 
 struct tls_collector {
 	struct tls_bpf *skel;
-	struct hook hook;
+	struct hook hook[2]; /* the uprobes; the exec hook that finds binaries early */
+	struct bpf_link *exec_link;
+	struct ring_buffer *rb; /* exec records */
+	int epfd; /* the ring and the retry timer, polled by the daemon */
+	int timerfd;
+	struct pending pend[TLS_PENDING];
+	size_t npend;
+	bool timer_armed;
+	pthread_mutex_t lock; /* bins: a scrape reads them while the loop hooks */
 	int tasks_fd;
 	struct tls_binary bins[TLS_MAX_BINARIES];
 	struct bpf_link *links[TLS_MAX_BINARIES][2 * TLS_NFUNCS];
@@ -108,6 +135,20 @@ int tls__elf_info(int fd, struct tls_elf_info *out)
 				out->openssl = has_openssl_text(data->d_buf, data->d_size);
 			continue;
 		}
+		if (sh.sh_type == SHT_DYNAMIC) {
+			GElf_Dyn dyn;
+			const char *need;
+
+			data = elf_getdata(scn, NULL);
+			for (i = 0; data && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
+				if (!gelf_getdyn(data, i, &dyn) || dyn.d_tag != DT_NEEDED)
+					continue;
+				need = elf_strptr(elf, sh.sh_link, dyn.d_un.d_val);
+				if (need && !strncmp(need, "libssl.so", 9))
+					out->needs_libssl = true;
+			}
+			continue;
+		}
 		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
 			continue;
 		data = elf_getdata(scn, NULL);
@@ -146,13 +187,61 @@ cleanup:
 }
 
 static const char *const uprobe_probes[] = { "uprobe", NULL };
-static const struct hook_feature tls_feature = {
-	"tls_plaintext", false, { { "uprobe/SSL_{read,write}[_ex]", { "ssl_*" }, uprobe_probes } }
+static const struct hook_feature tls_features[] = {
+	{ "tls_plaintext", false, { { "uprobe/SSL_{read,write}[_ex]", { "ssl_*" }, uprobe_probes } } },
+	/* without it, a new OpenSSL binary is found at the listen() of a service port or
+	 * by the periodic scan */
+	{ "tls_new_binaries", false,
+	  { { "tracepoint/sched/sched_process_exec", { "tls_exec" }, NULL } } },
 };
 
 size_t tls__plan(struct hook *hooks, size_t max, const char *disable)
 {
-	return probe__plan(&tls_feature, 1, hooks, max, disable);
+	return probe__plan(tls_features, 2, hooks, max, disable);
+}
+
+static int on_exec(void *ctx, void *data, size_t size);
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+/* The exec hook and what the daemon polls: the exec ring, and a timer for processes
+ * whose loader has not mapped their libssl yet. 0 or -errno. */
+static int open_exec(struct tls_collector *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int err;
+
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (c->epfd < 0 || c->timerfd < 0)
+		return -errno;
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.tls_events), on_exec, c, NULL);
+	if (!c->rb)
+		return -errno;
+	ev.data.fd = ring_buffer__epoll_fd(c->rb);
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev))
+		return -errno;
+	ev.data.fd = c->timerfd;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->timerfd, &ev))
+		return -errno;
+	if (c->hook[1].chosen < 0)
+		return 0;
+	c->exec_link = bpf_program__attach(c->skel->progs.tls_exec);
+	if (!c->exec_link) {
+		err = -errno;
+		snprintf(c->hook[1].error, sizeof(c->hook[1].error), "%s", strerror(-err));
+		pr_warn("tls: attaching the exec hook: %s (new OpenSSL binaries are found at "
+			"listen() and by the periodic scan)\n", strerror(-err));
+		return 0;
+	}
+	c->hook[1].attached = true;
+	return 0;
 }
 
 int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out)
@@ -163,10 +252,12 @@ int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	pthread_mutex_init(&c->lock, NULL);
+	c->epfd = c->timerfd = -1;
 	c->tasks_fd = opts->tasks_fd;
 	c->ncpu = libbpf_num_possible_cpus();
-	tls__plan(&c->hook, 1, opts->disable);
-	if (c->hook.chosen < 0) {
+	tls__plan(c->hook, 2, opts->disable);
+	if (c->hook[0].chosen < 0) {
 		err = -EOPNOTSUPP;
 		goto cleanup;
 	}
@@ -176,6 +267,7 @@ int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out)
 		err = c->skel ? -ENOMEM : -errno;
 		goto cleanup;
 	}
+	bpf_program__set_autoload(c->skel->progs.tls_exec, c->hook[1].chosen >= 0);
 	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
 	if (!err)
 		err = bpf_map__reuse_fd(c->skel->maps.gone_flows, opts->gone_flows_fd);
@@ -194,11 +286,16 @@ int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out)
 	if (!err)
 		err = tls_bpf__load(c->skel);
 	if (err) {
-		snprintf(c->hook.error, sizeof(c->hook.error), "%s", strerror(-err));
+		snprintf(c->hook[0].error, sizeof(c->hook[0].error), "%s", strerror(-err));
 		pr_warn("loading the TLS uprobes: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	c->hook.attached = true;
+	c->hook[0].attached = true;
+	err = open_exec(c);
+	if (err) {
+		pr_warn("tls: exec records: %s\n", strerror(-err));
+		goto cleanup;
+	}
 	*out = c;
 	return 0;
 cleanup:
@@ -212,10 +309,17 @@ void tls__close(struct tls_collector *c)
 
 	if (!c)
 		return;
+	bpf_link__destroy(c->exec_link);
+	ring_buffer__free(c->rb);
+	if (c->timerfd >= 0)
+		close(c->timerfd);
+	if (c->epfd >= 0)
+		close(c->epfd);
 	for (i = 0; i < c->nbins; i++)
 		for (j = 0; j < 2 * TLS_NFUNCS; j++)
 			bpf_link__destroy(c->links[i][j]);
 	tls_bpf__destroy(c->skel);
+	pthread_mutex_destroy(&c->lock);
 	free(c->seen);
 	free(c);
 }
@@ -264,7 +368,7 @@ static struct tls_binary *bin_add(struct tls_collector *c, const char *path, enu
  * process; path is what the owner sees, for the report. 0, or -errno when the file is
  * gone (the caller looks again next time); an attach error is reported as failed. */
 static int attach_binary(struct tls_collector *c, const char *path, const char *open_path,
-			 const struct tls_elf_info *info)
+			 const struct tls_elf_info *info, const char *found)
 {
 	struct bpf_program *progs[TLS_NFUNCS][2] = {
 		{ c->skel->progs.ssl_write_enter, c->skel->progs.ssl_write_exit },
@@ -276,14 +380,22 @@ static int attach_binary(struct tls_collector *c, const char *path, const char *
 		{ c->skel->progs.ssl_ctl_enter, c->skel->progs.ssl_ctl_exit },
 		{ c->skel->progs.ssl_ctl_enter, c->skel->progs.ssl_ctl_exit },
 	};
+	/* The handshake and shutdown calls before the data calls: a connection whose
+	 * handshake runs while the binary is being hooked has its socket named before its
+	 * first SSL_read, which may find its request in OpenSSL's buffer. */
+	static const int order[TLS_NFUNCS] = {
+		TLS_SSL_DO_HANDSHAKE, TLS_SSL_ACCEPT, TLS_SSL_CONNECT,	TLS_SSL_SHUTDOWN,
+		TLS_SSL_WRITE,	      TLS_SSL_READ,   TLS_SSL_WRITE_EX, TLS_SSL_READ_EX,
+	};
 	struct tls_binary *b = bin_add(c, path, TLS_HOOKED);
 	size_t idx;
-	int f, r, n = 0, err = 0;
+	int i, f, r, n = 0, err = 0;
 
 	if (!b)
 		return 0;
 	idx = b - c->bins;
-	for (f = 0; f < TLS_NFUNCS; f++) {
+	for (i = 0; i < TLS_NFUNCS; i++) {
+		f = order[i];
 		if (!info->offset[f])
 			continue;
 		/* the return probe first: an entry without its return would leave the
@@ -316,7 +428,7 @@ static int attach_binary(struct tls_collector *c, const char *path, const char *
 		pr_warn("tls: attaching to %s: %s\n", path, strerror(-err));
 		return 0;
 	}
-	pr_info("tls: hooked %s (%d uprobes)\n", path, n);
+	pr_info("tls: hooked %s (%d uprobes; found by %s)\n", path, n, found);
 	return 0;
 }
 
@@ -343,63 +455,72 @@ static bool is_libssl(const char *path)
 	return base && !strncmp(base + 1, "libssl.so", 9);
 }
 
+/* One process: its executable, then (maps) each libssl it maps. */
+static void walk_pid(long pid, bool maps_too, candidate_fn fn, void *ctx, char **line,
+		     size_t *cap)
+{
+	char file[64], path[PATH_MAX], open_path[PATH_MAX + 64];
+	unsigned int maj, min;
+	unsigned long ino;
+	struct stat st;
+	ssize_t len;
+	FILE *maps;
+	dev_t last_dev = 0;
+	ino_t last_ino = 0;
+
+	snprintf(file, sizeof(file), "/proc/%ld/exe", pid);
+	if (!stat(file, &st)) {
+		len = readlink(file, path, sizeof(path) - 1);
+		if (len > 0) {
+			path[len] = 0;
+			fn(ctx, pid, path, file, st.st_dev, st.st_ino, true);
+		}
+	}
+	if (!maps_too)
+		return;
+	snprintf(file, sizeof(file), "/proc/%ld/maps", pid);
+	maps = fopen(file, "re");
+	if (!maps)
+		return;
+	while (getline(line, cap, maps) > 0) {
+		char *p = strchr(*line, '/');
+		int n;
+
+		if (!p)
+			continue;
+		p[strcspn(p, "\n")] = 0;
+		/* a replaced file (an upgrade) is not reachable by its path */
+		n = strlen(p);
+		if (!is_libssl(p) || (n > 10 && !strcmp(p + n - 10, " (deleted)")))
+			continue;
+		if (sscanf(*line, "%*s %*s %*s %x:%x %lu", &maj, &min, &ino) != 3)
+			continue;
+		/* one library maps several times in a row */
+		if (makedev(maj, min) == last_dev && ino == last_ino)
+			continue;
+		last_dev = makedev(maj, min);
+		last_ino = ino;
+		snprintf(open_path, sizeof(open_path), "/proc/%ld/root%s", pid, p);
+		fn(ctx, pid, p, open_path, last_dev, last_ino, false);
+	}
+	fclose(maps);
+}
+
 static void walk_proc(candidate_fn fn, void *ctx)
 {
-	char file[64], path[PATH_MAX], open_path[PATH_MAX + 64], *line = NULL;
 	struct dirent *de;
+	char *line = NULL, *end;
 	size_t cap = 0;
 	DIR *dir;
+	long pid;
 
 	dir = opendir("/proc");
 	if (!dir)
 		return;
 	while ((de = readdir(dir))) {
-		unsigned int maj, min;
-		unsigned long ino;
-		struct stat st;
-		ssize_t len;
-		FILE *maps;
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		dev_t last_dev = 0;
-		ino_t last_ino = 0;
-
-		if (*end || pid <= 0)
-			continue;
-		snprintf(file, sizeof(file), "/proc/%ld/exe", pid);
-		if (!stat(file, &st)) {
-			len = readlink(file, path, sizeof(path) - 1);
-			if (len > 0) {
-				path[len] = 0;
-				fn(ctx, pid, path, file, st.st_dev, st.st_ino, true);
-			}
-		}
-		snprintf(file, sizeof(file), "/proc/%ld/maps", pid);
-		maps = fopen(file, "re");
-		if (!maps)
-			continue;
-		while (getline(&line, &cap, maps) > 0) {
-			char *p = strchr(line, '/');
-			int n;
-
-			if (!p)
-				continue;
-			p[strcspn(p, "\n")] = 0;
-			/* a replaced file (an upgrade) is not reachable by its path */
-			n = strlen(p);
-			if (!is_libssl(p) || (n > 10 && !strcmp(p + n - 10, " (deleted)")))
-				continue;
-			if (sscanf(line, "%*s %*s %*s %x:%x %lu", &maj, &min, &ino) != 3)
-				continue;
-			/* one library maps several times in a row */
-			if (makedev(maj, min) == last_dev && ino == last_ino)
-				continue;
-			last_dev = makedev(maj, min);
-			last_ino = ino;
-			snprintf(open_path, sizeof(open_path), "/proc/%ld/root%s", pid, p);
-			fn(ctx, pid, p, open_path, last_dev, last_ino, false);
-		}
-		fclose(maps);
+		pid = strtol(de->d_name, &end, 10);
+		if (!*end && pid > 0)
+			walk_pid(pid, true, fn, ctx, &line, &cap);
 	}
 	free(line);
 	closedir(dir);
@@ -427,7 +548,10 @@ static int elf_info_path(const char *open_path, struct tls_elf_info *info)
 
 struct scan_ctx {
 	struct tls_collector *c;
+	const char *why; /* what made us look: the log says it */
 	int added;
+	bool libssl; /* the process maps a libssl (hooked now or before) */
+	bool needs_libssl; /* its executable names libssl in DT_NEEDED */
 };
 
 static void on_candidate(void *ctx, int pid, const char *path, const char *open_path,
@@ -438,6 +562,8 @@ static void on_candidate(void *ctx, int pid, const char *path, const char *open_
 	struct tls_elf_info info;
 	struct seen *s = seen_find(c, dev, ino);
 
+	if (!exe)
+		sc->libssl = true;
 	if (!s) {
 		/* a file hooked and then forgotten would be hooked twice */
 		if (c->nseen >= TLS_MAX_SEEN)
@@ -445,17 +571,26 @@ static void on_candidate(void *ctx, int pid, const char *path, const char *open_
 		if (elf_info_path(open_path, &info))
 			return; /* gone already, or not ELF: looked at again next time */
 		if (info.offset[TLS_SSL_WRITE] && info.offset[TLS_SSL_READ]) {
+			char found[64];
+
+			snprintf(found, sizeof(found), "%s of pid %d", sc->why, pid);
 			if (attach_binary(c, path, stable_path(path, open_path, dev, ino),
-					  &info))
+					  &info, found))
 				return;
 			seen_add(c, dev, ino, V_REPORTED);
 			sc->added++;
 			return;
 		}
-		s = seen_add(c, dev, ino, exe && info.openssl ? V_STRIPPED : V_NONE);
+		/* OpenSSL's text in an executable linked to libssl is its build banner
+		 * ("built with OpenSSL 3.0.x", nginx -V): its TLS is libssl's */
+		s = seen_add(c, dev, ino,
+			     exe && info.openssl && !info.needs_libssl ? V_STRIPPED : V_NONE);
 		if (!s)
 			return;
+		s->needs_libssl = exe && info.needs_libssl;
 	}
+	if (exe && s->needs_libssl)
+		sc->needs_libssl = true;
 	/* A stripped static OpenSSL is reported once a process of an L7 service runs it:
 	 * elsewhere it is nothing this probe would capture. */
 	if (s->v == V_STRIPPED && is_task_l7(c, pid) && bin_add(c, path, TLS_NO_SYMBOLS)) {
@@ -468,22 +603,120 @@ static void on_candidate(void *ctx, int pid, const char *path, const char *open_
 
 int tls__scan(struct tls_collector *c)
 {
-	struct scan_ctx sc = { .c = c };
+	struct scan_ctx sc = { .c = c, .why = "the scan" };
 
+	pthread_mutex_lock(&c->lock);
 	walk_proc(on_candidate, &sc);
+	pthread_mutex_unlock(&c->lock);
 	return sc.added;
 }
 
-size_t tls__binaries(const struct tls_collector *c, const struct tls_binary **out)
+static void scan_pid(struct tls_collector *c, int pid, bool maps_too, struct scan_ctx *sc)
 {
-	*out = c->bins;
-	return c->nbins;
+	char *line = NULL;
+	size_t cap = 0;
+
+	pthread_mutex_lock(&c->lock);
+	walk_pid(pid, maps_too, on_candidate, sc, &line, &cap);
+	pthread_mutex_unlock(&c->lock);
+	free(line);
 }
 
-__u64 tls__unknown_socket(const struct tls_collector *c)
+int tls__scan_pid(struct tls_collector *c, int pid)
+{
+	struct scan_ctx sc = { .c = c, .why = "the listen()" };
+
+	if (!c || pid <= 0)
+		return 0;
+	scan_pid(c, pid, true, &sc);
+	return sc.added;
+}
+
+size_t tls__binaries(struct tls_collector *c, struct tls_binary *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->nbins < max ? c->nbins : max;
+	memcpy(out, c->bins, n * sizeof(*out));
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+/* Look again at each process whose loader had not mapped its libssl yet, until it has,
+ * it is gone, or its time is up; then set the timer for the next look. */
+static void retry_pending(struct tls_collector *c)
+{
+	struct itimerspec its = {};
+	uint64_t now = now_ns(), expirations;
+	size_t i = 0;
+
+	if (read(c->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		pr_debug("tls: retry timer: %s\n", strerror(errno));
+	while (i < c->npend) {
+		struct scan_ctx sc = { .c = c, .why = "the loader" };
+		char exe[64];
+
+		snprintf(exe, sizeof(exe), "/proc/%d/exe", c->pend[i].pid);
+		scan_pid(c, c->pend[i].pid, true, &sc);
+		if (sc.libssl || now > c->pend[i].until_ns || access(exe, F_OK))
+			c->pend[i] = c->pend[--c->npend];
+		else
+			i++;
+	}
+	if (c->npend)
+		its.it_value.tv_nsec = TLS_RETRY_NS;
+	timerfd_settime(c->timerfd, 0, &its, NULL);
+	c->timer_armed = c->npend;
+}
+
+/* A process exec'd: its executable now, and the libssl its loader maps next. Every
+ * exec on the host comes here: a program seen before costs one stat(). */
+static int on_exec(void *ctx, void *data, size_t size)
+{
+	const struct fp_tls_exec *e = data;
+	struct tls_collector *c = ctx;
+	struct scan_ctx sc = { .c = c, .why = "the exec" };
+	struct seen *s = NULL;
+	char exe[64];
+	struct stat st;
+
+	if (size < sizeof(*e))
+		return 0;
+	snprintf(exe, sizeof(exe), "/proc/%u/exe", e->pid);
+	if (stat(exe, &st))
+		return 0; /* gone already */
+	pthread_mutex_lock(&c->lock);
+	s = seen_find(c, st.st_dev, st.st_ino);
+	sc.needs_libssl = s && s->needs_libssl;
+	pthread_mutex_unlock(&c->lock);
+	/* at the exec only the program itself is mapped (a static OpenSSL is hooked now):
+	 * its libraries come with the loader, looked at below */
+	if (!s)
+		scan_pid(c, e->pid, false, &sc);
+	if (!sc.needs_libssl)
+		return 0;
+	/* the loader is still at work: look again shortly (the oldest gives way, the
+	 * periodic scan and the listen() remain) */
+	if (c->npend == TLS_PENDING)
+		memmove(c->pend, c->pend + 1, --c->npend * sizeof(c->pend[0]));
+	c->pend[c->npend].pid = e->pid;
+	c->pend[c->npend++].until_ns = now_ns() + TLS_PENDING_NS;
+	return 0;
+}
+
+int tls__consume(struct tls_collector *c)
+{
+	int n = ring_buffer__consume(c->rb);
+
+	if (c->npend || c->timer_armed)
+		retry_pending(c);
+	return n;
+}
+
+static __u64 stat_sum(const struct tls_collector *c, __u32 k)
 {
 	__u64 v[256], sum = 0;
-	__u32 k = 0;
 	int i;
 
 	if (c->ncpu > 256 || bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.tls_stats), &k, v))
@@ -493,10 +726,15 @@ __u64 tls__unknown_socket(const struct tls_collector *c)
 	return sum;
 }
 
+__u64 tls__unknown_socket(const struct tls_collector *c)
+{
+	return stat_sum(c, FP_TLS_UNKNOWN_SOCKET);
+}
+
 size_t tls__hooks(const struct tls_collector *c, const struct hook **hooks)
 {
-	*hooks = &c->hook;
-	return 1;
+	*hooks = c->hook;
+	return 2;
 }
 
 size_t tls__prog_stats(const struct tls_collector *c, struct prog_stats *out, size_t max)
@@ -530,7 +768,7 @@ static void on_discover(void *ctx, int pid, const char *path, const char *open_p
 	if (elf_info_path(open_path, &info))
 		return;
 	symbols = info.offset[TLS_SSL_WRITE] && info.offset[TLS_SSL_READ];
-	if (symbols || (exe && info.openssl))
+	if (symbols || (exe && info.openssl && !info.needs_libssl))
 		d->fn(d->ctx, path, symbols);
 }
 
@@ -550,6 +788,7 @@ int tls__discover(tls_found_fn fn, void *ctx)
 void tls__losses(const struct tls_collector *c, struct losses *l)
 {
 	losses__set(l, LOSS_TLS_UNKNOWN_SOCKET, tls__unknown_socket(c));
+	losses__set(l, LOSS_TLS_RINGBUF_FULL, stat_sum(c, FP_TLS_EXEC_LOST));
 }
 
 /* ---- the collector interface ---- */
@@ -593,6 +832,16 @@ static int ops_rescan(void *c)
 	return tls__scan(c);
 }
 
+static int ops_epoll_fd(const void *c)
+{
+	return ((const struct tls_collector *)c)->epfd;
+}
+
+static int ops_consume(void *c)
+{
+	return tls__consume(c);
+}
+
 static size_t ops_hooks(const void *c, const struct hook **out)
 {
 	return tls__hooks(c, out);
@@ -614,6 +863,8 @@ const struct collector_ops tls_collector_ops = {
 	.plan = tls__plan,
 	.open = ops_open,
 	.close = ops_close,
+	.epoll_fd = ops_epoll_fd,
+	.consume = ops_consume,
 	.rescan = ops_rescan,
 	.hooks = ops_hooks,
 	.prog_stats = ops_prog_stats,

@@ -4,7 +4,8 @@
  * attaches it to every OpenSSL binary that processes on this host map: each libssl
  * shared object, and executables that carry OpenSSL statically with its symbols. One
  * attachment per binary (device and inode), for every process (pid -1), so processes
- * started later from the same file are covered; tls__scan finds new binaries.
+ * started later from the same file are covered. New binaries are found when a process
+ * execs (a kernel hook), when it listens on a service's port, and by tls__scan.
  */
 #ifndef FOGPROBE_COLLECT_TLS_H
 #define FOGPROBE_COLLECT_TLS_H
@@ -44,6 +45,7 @@ enum tls_func {
 struct tls_elf_info {
 	__u64 offset[TLS_NFUNCS]; /* file offsets of the defined functions, 0 if absent */
 	bool openssl; /* OpenSSL's version text is in the file (static OpenSSL) */
+	bool needs_libssl; /* a DT_NEEDED entry names libssl.so*: the loader maps it */
 };
 
 /* Symbols (.symtab and .dynsym, defined functions only) of an ELF file open on fd, and
@@ -68,9 +70,15 @@ void tls__close(struct tls_collector *c); /* detaches everything; accepts NULL *
 /* Look through /proc for OpenSSL binaries not seen yet and attach to them. Returns the
  * number of binaries newly reported, or -errno. */
 int tls__scan(struct tls_collector *c);
+/* The same for one process, at once: one that starts to listen on a service's port
+ * (its libssl is mapped by then) is hooked before it serves. Accepts NULL. */
+int tls__scan_pid(struct tls_collector *c, int pid);
+/* Handle the exec records (each exec'd program is looked at, and the libssl its loader
+ * maps, as soon as it is mapped). Records handled or -errno. */
+int tls__consume(struct tls_collector *c);
 
-/* Binaries found so far (at most TLS_MAX_BINARIES). */
-size_t tls__binaries(const struct tls_collector *c, const struct tls_binary **out);
+/* Copies the binaries found so far (at most max); safe from another thread. */
+size_t tls__binaries(struct tls_collector *c, struct tls_binary *out, size_t max);
 /* Calls whose socket stayed unknown: no read/write of that SSL * seen yet (cumulative). */
 __u64 tls__unknown_socket(const struct tls_collector *c);
 /* LOSS_TLS_UNKNOWN_SOCKET */

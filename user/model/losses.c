@@ -17,6 +17,7 @@ const char *const loss_reason_names[LOSS_REASONS] = {
 	[LOSS_RUNQUEUE_START_MAP_FULL] = "runqueue_start_map_full",
 	[LOSS_PROC_MALFORMED] = "proc_malformed",
 	[LOSS_TLS_UNKNOWN_SOCKET] = "tls_unknown_socket",
+	[LOSS_TLS_RINGBUF_FULL] = "tls_ringbuf_full",
 	[LOSS_BPF_RECURSION] = "bpf_recursion",
 	[LOSS_WS_INFLATE_EVICTED] = "ws_inflate_evicted",
 	[LOSS_WS_INFLATE_TOO_BIG] = "ws_inflate_too_big",

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# HTTPS from a server's first request: nginx started after the probe, with an OpenSSL
+# the probe has never seen (a fresh copy of Debian's libssl, LD_LIBRARY_PATH), is hooked
+# before it serves. Python clients (workloads/tls_client.py) wait for the port and send
+# as it starts to listen, their first requests together with the handshake's last
+# flight; curl and hey follow within 100 ms of the first listen() the test sees. Ground
+# truth: nginx's access log and the clients' own counts, against http_requests_total.
+# Twice: with the exec hook (the binary is found at nginx's exec, or as its loader maps
+# it), and without it (--disable-hooks tracepoint/sched/sched_process_exec: found at the
+# listen() of the service port); STARTS servers each (default 3), each with a new copy.
+# Then a statically linked OpenSSL server (workloads/tls_server.c) started after the
+# probe: hooked through its own symbols at its exec.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/l7lib.sh"
+
+for tool in nginx hey curl openssl cc; do
+	command -v $tool >/dev/null || { echo "  $tool missing (tests/deps.sh installs it)"; exit 1; }
+done
+STARTS=${STARTS:-3}
+PY=$ROOT/tests/workloads/tls_client.py
+PORT=8443
+LIBSSL=$(ldconfig -p | awk '$1 == "libssl.so.3" && /x86-64/ { print $NF; exit }')
+LIBSSL=$(readlink -f "${LIBSSL:-/usr/lib/x86_64-linux-gnu/libssl.so.3}")
+[[ -f $LIBSSL ]] || { echo "  no libssl.so.3 (tests/deps.sh installs libssl-dev)"; exit 1; }
+setup_netns
+chmod a+x "$WORK"
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+completed() { awk -v p="$PORT" '$1 == p && $5 == "OK"' "$1" | wc -l; }
+
+# one_start NAME: a fresh libssl copy, nginx on it, clients at its first listen()
+one_start() {
+	local name=$1 dir=$WORK/$1 lib=$WORK/$1/lib pids="" p t_start t_listen t_last i
+	local m0 n_py=0 n_curl n_hey want sent=0
+	mkdir -p "$lib"
+	# a copy per start (all kept to the end: each its own inode, never seen before)
+	cp "$LIBSSL" "$lib/"
+	NGINX_WORKERS=2 NGINX_SSL_PROTOCOLS="TLSv1.2 TLSv1.3" \
+		_nginx_conf "$dir" "$SRV_IP" tls $PORT || return 1
+	openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-keyout "$dir/key.pem" -out "$dir/cert.pem" -days 2 -subj "/CN=fogprobe-test" \
+		>/dev/null 2>&1 || return 1
+	m0=$(metric http_requests_total 'service="web-tls"')
+	# the Python clients first: they connect again every millisecond until it listens
+	for i in 1 2 3 4; do
+		ns_cli "$L7_PY" "$PY" "$SRV_IP" $PORT --path "/$name/py$i" --tls 1.3 --together \
+			--conns 1 --requests 3 --connect-retry 5 >"$dir/py$i.json" 2>"$dir/py$i.err" &
+		pids+=" $!"
+	done
+	t_start=$(now_ms)
+	# not through ns_srv: $! of a function run with & names a subshell
+	ip netns exec "$NS_SRV" env LD_LIBRARY_PATH="$lib" nginx -p "$dir" -c "$dir/nginx.conf" \
+		-e "$dir/error.log" >"$dir/stdout" 2>&1 &
+	p=$!
+	on_exit "stop_pid $p"
+	until ns_srv ss -ltnH "sport = :$PORT" | grep -q .; do
+		kill -0 $p 2>/dev/null || { echo "  nginx exited: $(tail -n 3 "$dir/error.log")"; return 1; }
+	done
+	t_listen=$(now_ms)
+	ns_cli curl -sk -w '%{http_code}\n' -o /dev/null -o /dev/null -o /dev/null \
+		"https://$SRV_IP:$PORT/$name/curl" "https://$SRV_IP:$PORT/$name/curl" \
+		"https://$SRV_IP:$PORT/$name/curl" >"$dir/curl.out" 2>&1 &
+	pids+=" $!"
+	ns_cli hey -n 20 -c 2 "https://$SRV_IP:$PORT/$name/hey" >"$dir/hey.out" 2>&1 &
+	pids+=" $!"
+	t_last=$(now_ms)
+	wait $pids
+	sleep 0.3 # nginx logs a request once it is done
+	# each Python client's responses, and when its last request left after its first
+	# connect (the first listen(), within the millisecond of its retries)
+	for i in 1 2 3 4; do
+		set -- $("$L7_PY" -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["by_status"].get("200", 0), int(d.get("sent_ms", 1e9)))' "$dir/py$i.json" 2>/dev/null || echo 0 1000000000)
+		n_py=$((n_py + $1))
+		((${2} > sent)) && sent=$2
+	done
+	n_curl=$(grep -c '^200$' "$dir/curl.out")
+	n_hey=$(awk '/\[200\]/ { print $2 }' "$dir/hey.out")
+	want=$(completed "$dir/access.log")
+	probe_delta() { echo $(($(metric http_requests_total 'service="web-tls"') - m0)); }
+	settle "$want" probe_delta
+	echo "    $name: listening $((t_listen - t_start)) ms after its start; Python's requests" \
+		"sent within $sent ms of it, curl and hey started +$((t_last - t_listen)) ms after" \
+		"the test saw it; responses: python $n_py, curl $n_curl, hey ${n_hey:-0};" \
+		"nginx $want, probe $(probe_delta)"
+	check "$name: Python's 12 requests sent within 100 ms of the first listen()" \
+		[ "$sent" -lt 100 -a "$n_py" -eq 12 ]
+	check "$name: the clients' counts = nginx's completed requests" \
+		eq "$((n_py + n_curl + ${n_hey:-0}))" "$want"
+	check "$name: every request counted (http_requests_total = nginx's $want)" \
+		eq "$(probe_delta)" "$want"
+	stop_pid $p
+}
+
+hooked_by() { # COPY -> how the daemon found it ("exec", "loader", "listen()", "scan")
+	grep "tls: hooked $1 " "$WORK/daemon.log" | sed -n 's/.*found by the \([^ ]*\) of pid.*/\1/p'
+}
+
+CONFIG='{"services": [{"name": "web-tls", "protocol": "http", "ports": [8443, 9444]}]}'
+for mode in exec listen; do
+	if [[ $mode == listen ]]; then
+		FOGPROBE_ARGS="--disable-hooks tracepoint/sched/sched_process_exec" start_daemon "$CONFIG" ||
+			exit 1
+		check "without the exec hook: fogprobe check says so" bash -c \
+			"'$FOGPROBE' check --disable-hooks tracepoint/sched/sched_process_exec | grep -q '^tls_new_binaries.*disabled'"
+	else
+		start_daemon "$CONFIG" || exit 1
+	fi
+	for s in $(seq 1 "$STARTS"); do
+		one_start "$mode$s" || exit 1
+		how=$(hooked_by "$WORK/$mode$s/lib/$(basename "$LIBSSL")")
+		if [[ $mode == exec ]]; then
+			check "$mode$s: the new libssl was found at nginx's exec (by: ${how:-none})" \
+				grep -qE '^(exec|loader)$' <<<"$how"
+		else
+			# (or by the periodic scan, when it ran between the exec and the listen())
+			check "$mode$s: the new libssl was found by the listen() (by: ${how:-none})" \
+				grep -qE '^(listen\(\)|scan)$' <<<"$how"
+		fi
+	done
+	check "$mode: lost: no TLS call without a socket" \
+		eq "$(metric fogprobe_events_lost_total 'reason="tls_unknown_socket"')" 0
+	check "$mode: no exec record lost" \
+		eq "$(metric fogprobe_events_lost_total 'reason="tls_ringbuf_full"')" 0
+	check "$mode: the daemon stops cleanly" stop_daemon
+	cp "$WORK/daemon.log" "$WORK/daemon-$mode.log"
+done
+
+# OpenSSL linked into the executable, started after the probe: found at its exec
+start_daemon "$CONFIG" || exit 1
+cc -O1 -o "$WORK/tls_server" "$ROOT/tests/workloads/tls_server.c" \
+	-Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic || exit 1
+openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	-keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 2 -subj "/CN=fogprobe-test" \
+	>/dev/null 2>&1 || exit 1
+m0=$(metric http_requests_total 'service="web-tls"')
+ns_cli "$L7_PY" "$PY" "$SRV_IP" 9444 --path /static --tls 1.3 --together --conns 4 \
+	--requests 2 --connect-retry 5 >"$WORK/static-py.json" 2>"$WORK/static-py.err" &
+cli=$!
+ip netns exec "$NS_SRV" "$WORK/tls_server" 9444 "$WORK/cert.pem" "$WORK/key.pem" 4 \
+	>"$WORK/static.out" 2>"$WORK/static.err" &
+srv=$!
+on_exit "kill $srv"
+wait $cli
+wait $srv
+n=$("$L7_PY" -c 'import json, sys
+print(json.load(open(sys.argv[1]))["by_status"].get("200", 0))' "$WORK/static-py.json")
+static_delta() { echo $(($(metric http_requests_total 'service="web-tls"') - m0)); }
+settle "$n" static_delta
+echo "    static OpenSSL server: the client's $n responses, probe $(static_delta)"
+check "the static OpenSSL server was found at its exec (by: $(hooked_by "$WORK/tls_server"))" \
+	eq "$(hooked_by "$WORK/tls_server")" exec
+check "the static server's requests from its first: 8 of 8 counted" eq "$n $(static_delta)" "8 8"
+check "the daemon stops cleanly" stop_daemon
+finish
