@@ -89,9 +89,9 @@ static void refresh_host(struct daemon *d, struct tcp_collector *tcp)
 	}
 }
 
-static void refresh_programs(struct daemon *d)
+/* ps[] holds PROGS_MAX; returns how many were read */
+static size_t refresh_programs(struct daemon *d, struct prog_stats *ps)
 {
-	struct prog_stats ps[PROGS_MAX];
 	struct program_runtime rt[PROGS_MAX];
 	size_t n, i;
 
@@ -103,6 +103,7 @@ static void refresh_programs(struct daemon *d)
 		rt[i].misses = ps[i].recursion_misses;
 	}
 	probe_metrics__runtime(d->probes, rt, n);
+	return n;
 }
 
 void daemon__refresh(void *ctx)
@@ -112,6 +113,8 @@ void daemon__refresh(void *ctx)
 	struct l7_collector *l7;
 	struct proc_collector *proc;
 	struct tls_collector *tls;
+	struct prog_stats ps[PROGS_MAX];
+	size_t n_progs;
 	int svc;
 
 	pthread_mutex_lock(&d->lock);
@@ -136,11 +139,11 @@ void daemon__refresh(void *ctx)
 		proc_metrics__runq(d->pm, d->runq);
 	if (tls)
 		refresh_tls(d, tls);
-	refresh_programs(d);
+	n_progs = refresh_programs(d, ps);
 	if (d->host && tcp)
 		refresh_host(d, tcp);
 	/* every loss by reason: the collectors', the model's, the parsers' */
-	collectors__losses(&d->collectors, &d->losses);
+	collectors__losses(&d->collectors, ps, n_progs, &d->losses);
 	if (l7) {
 		const struct web *w = streams__web(d->streams);
 

@@ -158,18 +158,17 @@ size_t collectors__prog_stats(const struct collector_set *set, struct prog_stats
 	return n;
 }
 
-void collectors__losses(const struct collector_set *set, struct losses *l)
+void collectors__losses(const struct collector_set *set, const struct prog_stats *ps, size_t n,
+			struct losses *l)
 {
-	struct prog_stats ps[128];
 	uint64_t misses = 0;
-	size_t i, n;
+	size_t i;
 
 	for (i = 0; i < COLLECTORS_MAX; i++)
 		if (set->inst[i] && collectors[i]->losses)
 			collectors[i]->losses(set->inst[i], l);
 	/* A tracing program does not run while another one runs on that CPU (an
 	 * interrupt during a syscall hook): the kernel counts those runs. */
-	n = collectors__prog_stats(set, ps, 128);
 	for (i = 0; i < n; i++)
 		misses += ps[i].recursion_misses;
 	losses__set(l, LOSS_BPF_RECURSION, misses);

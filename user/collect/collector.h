@@ -105,7 +105,9 @@ void collectors__each_hook(const struct collector_set *set,
 			   void (*fn)(void *ctx, const struct hook *h), void *ctx);
 size_t collectors__prog_stats(const struct collector_set *set, struct prog_stats *out,
 			      size_t max);
-/* Every running collector's losses, and the programs' recursion misses. */
-void collectors__losses(const struct collector_set *set, struct losses *l);
+/* Every running collector's losses, and the recursion misses of the programs in ps[]
+ * (collectors__prog_stats() of the same refresh). */
+void collectors__losses(const struct collector_set *set, const struct prog_stats *ps, size_t n,
+			struct losses *l);
 
 #endif
