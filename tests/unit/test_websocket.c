@@ -1190,7 +1190,8 @@ static void test_inflate_takeover_gain(void **state)
 	free(r);
 }
 
-/* What an inflating connection holds: zlib's state plus the window, per direction. */
+/* What an inflating connection holds: zlib's state plus a 32 KiB window, per direction,
+ * whatever window was agreed. */
 static void test_inflate_memory(void **state)
 {
 	char text[512];
@@ -1215,13 +1216,77 @@ static void test_inflate_memory(void **state)
 		print_message("window bits %d: %llu bytes held by zlib for both directions\n",
 			      bits, (unsigned long long)r->c.mem);
 		/* two states of at most 8 KiB besides the windows */
-		assert_true(r->c.mem >= 2 * (1ULL << bits));
-		assert_true(r->c.mem <= 2 * ((1ULL << bits) + 8192));
+		assert_true(r->c.mem >= 2 * (1ULL << WS_WBITS_MAX));
+		assert_true(r->c.mem <= 2 * ((1ULL << WS_WBITS_MAX) + 8192));
 		ws__free(&r->c);
 		assert_int_equal(r->c.mem, 0);
 		deflater_end(&dc);
 		deflater_end(&ds);
 		stream_free(&c);
+		stream_free(&sv);
+		free(r);
+	}
+}
+
+/*
+ * A sender that agreed to a 1 KiB window and then refers 3000 bytes back: read the same,
+ * whole and byte by byte (zlib alone would accept it in one call and refuse it in
+ * pieces); a distance before the stream's start is refused both ways.
+ */
+static void test_inflate_past_window(void **state)
+{
+	static const size_t chunks[] = { 0, 1, 5 };
+	char text[4096];
+	struct ws_event want;
+	uint32_t x = 12345;
+	size_t i, k;
+
+	(void)state;
+	/* 3000 pseudo-random letters, then their first 1000 again, 3000 bytes back */
+	for (i = 0; i < 3000; i++) {
+		x = (x * 1103515245u + 12345u) & 0x7fffffff;
+		text[i] = (char)('a' + (x >> 16) % 26);
+	}
+	memcpy(text + 3000, text, 1000);
+	text[0] = '{';
+	text[4000] = '\0';
+	for (k = 0; k < ARRAY_SIZE(chunks); k++) {
+		struct deflater ds;
+		struct stream sv = { 0 };
+		struct rec *r = rec_new();
+		struct ws_deflate p = pmd(10, 10, false, false);
+
+		deflater_init(&ds, 15, true);
+		put_deflated(&sv, &ds, SERVER, text, 1);
+		ws__set_deflate(&r->c, &p, 1 << 20);
+		feed(r, SERVER, &sv, chunks[k], 1);
+		want = ev_msg(SERVER, true, ds.last_len, 1);
+		want.msg.compressed = true;
+		want.msg.data_len = 4000;
+		assert_int_equal(r->n, 1);
+		assert_int_equal(r->ev[0].type, WS_EV_MESSAGE);
+		assert_int_equal(r->ev[0].msg.data_len, want.msg.data_len);
+		assert_int_equal(r->ev[0].msg.len, want.msg.len);
+		ws__free(&r->c);
+		deflater_end(&ds);
+		stream_free(&sv);
+		free(r);
+	}
+	/* a fixed-Huffman block: literal 'a', then length 3 at distance 2, one byte before
+	 * the stream's start (Python's zlib: "invalid distance too far back") */
+	for (k = 0; k < ARRAY_SIZE(chunks); k++) {
+		static const uint8_t bad[] = { 0x4a, 0x04, 0x42, 0x00 };
+		struct stream sv = { 0 };
+		struct rec *r = rec_new();
+		struct ws_deflate p = pmd(10, 10, false, false);
+
+		put_frame(&sv, FIN | RSV1 | OP_TEXT, NULL, bad, sizeof(bad));
+		ws__set_deflate(&r->c, &p, 1 << 20);
+		feed(r, SERVER, &sv, chunks[k], 1);
+		assert_int_equal(r->n, 1);
+		assert_int_equal(r->ev[0].type, WS_EV_INFLATE_LOST);
+		assert_string_equal(r->ev[0].reason, "bad_deflate");
+		ws__free(&r->c);
 		stream_free(&sv);
 		free(r);
 	}
@@ -1892,6 +1957,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_compressed_not_agreed),
 		cmocka_unit_test(test_inflate_windows),
+		cmocka_unit_test(test_inflate_past_window),
 		cmocka_unit_test(test_inflate_takeover_gain),
 		cmocka_unit_test(test_inflate_memory),
 		cmocka_unit_test(test_inflate_gap),

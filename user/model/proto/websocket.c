@@ -27,9 +27,14 @@
  *   00 00 ff ff, through inflate() with Z_SYNC_FLUSH. An endpoint inflates exactly this
  *   and nothing else, so the probe's reading is the endpoint's: a sender that ends its
  *   deflate stream (BFINAL) inside a message gets the rest of that message ignored and a
- *   new stream for the next one. The window is the negotiated one (at least 9: zlib's
- *   deflate cannot make 8, and writes 9 for it); data that needs a larger one is refused
- *   by zlib, as by the endpoint ("bad_deflate").
+ *   new stream for the next one. The inflater's window is 32 KiB whatever was agreed:
+ *   a stream that keeps to a smaller window reads the same through a larger one, and
+ *   zlib checks a distance against its window plus what the current inflate() call has
+ *   written, so with a smaller window a stream that reaches past it would be read or
+ *   refused depending on how the kernel cut it into chunks (and the endpoint's own
+ *   reading of it depends on its buffer sizes). With 32 KiB, the largest distance
+ *   deflate can code, a distance is refused ("bad_deflate") exactly when it reaches
+ *   before the stream's start, however the bytes arrive.
  * - The zlib stream of a direction is allocated at its first compressed message and
  *   freed after each message without context takeover, when the stream is lost or too
  *   big, and at ws__free: idle connections without takeover hold nothing.
@@ -157,15 +162,8 @@ static void z_lose(const struct feed *f, struct ws_dir *d, const char *reason)
 	emit(f, &ev);
 }
 
-static int wbits_of(const struct ws_conn *c, bool from_client)
-{
-	int b = c->deflate.wbits[from_client];
-
-	return b < WS_WBITS_MIN ? WS_WBITS_MIN : b > WS_WBITS_MAX ? WS_WBITS_MAX : b;
-}
-
 /* A new zlib stream for the direction; false if there is no memory for it. */
-static bool z_begin(struct ws_conn *c, struct ws_dir *d, bool from_client)
+static bool z_begin(struct ws_conn *c, struct ws_dir *d)
 {
 	z_stream *z = z_alloc(c, 1, sizeof(*z));
 
@@ -175,7 +173,7 @@ static bool z_begin(struct ws_conn *c, struct ws_dir *d, bool from_client)
 	z->zalloc = z_alloc;
 	z->zfree = z_free;
 	z->opaque = c;
-	if (inflateInit2(z, -wbits_of(c, from_client)) != Z_OK) {
+	if (inflateInit2(z, -WS_WBITS_MAX) != Z_OK) {
 		z_free(c, z);
 		return false;
 	}
@@ -424,7 +422,7 @@ static void compressed_start(const struct feed *f, struct ws_dir *d)
 		d->z_drop = true;
 		return;
 	}
-	if (!d->z && !z_begin(f->c, d, f->from_client))
+	if (!d->z && !z_begin(f->c, d))
 		z_lose(f, d, "desync");
 }
 

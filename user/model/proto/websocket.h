@@ -17,7 +17,7 @@
  * permessage-deflate (RFC 7692), once ws__set_deflate() gave the parameters the server's
  * 101 agreed to, sets RSV1 on the first frame of a compressed message. Its payload (all its
  * frames, unmasked, plus 00 00 ff ff: RFC 7692 7.2.2) is inflated through one raw-inflate
- * zlib stream per direction, with that direction's window bits, reset before each message
+ * zlib stream per direction, with a 32 KiB window (see websocket.c), reset before each message
  * when that direction has no context takeover, and the message is reported as an
  * uncompressed one would be (compressed set, data_len the inflated length). The stream is
  * followed only while every byte of it was captured: a compressed message partly in a gap,
@@ -64,7 +64,8 @@ struct ws_deflate {
 			 cut, or not permessage-deflate): compressed messages are lost */
 	uint8_t wbits[2]; /* [from_client]: LZ77 window of that direction's messages
 			     (client_max_window_bits for the client's, server_max_window_bits
-			     for the server's; 15 when absent) */
+			     for the server's; 15 when absent). Parsed and kept for what it
+			     says; the inflater's window is always 15 bits (websocket.c) */
 	bool no_takeover[2]; /* [from_client]: client_/server_no_context_takeover */
 };
 
