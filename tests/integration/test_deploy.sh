@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The deployment files under deploy/ checked with the tools that consume them: promtool
-# (config, rules, rule unit tests, dashboard queries), a YAML parser for the Kubernetes
+# (config, rules, rule unit tests), a YAML parser for the Kubernetes
 # manifest, the daemon itself for the config the manifest ships, systemd-analyze for the
 # unit. No network namespaces and no shared daemon: the one daemon run here is our own.
 . "$(dirname "$0")/lib.sh"
@@ -248,42 +248,5 @@ docker_runtime_libs() {
 	return $bad
 }
 check "runtime stage provides every library build/fogprobe links" docker_runtime_libs
-
-# ---- Grafana ------------------------------------------------------------------------
-echo "(e) Grafana dashboard"
-DASH=$DEPLOY/grafana/fogprobe-dashboard.json
-# Every panel query, as a recording rule, through promtool's PromQL parser. Grafana's
-# interval variables are given a value first; $instance sits inside a regex string.
-dash_exprs() {
-	$PY - "$DASH" "$WORK/dash-rules.yml" <<-'EOF' || return 1
-		import json, sys
-		d = json.load(open(sys.argv[1]))
-		assert d["schemaVersion"] == 39, d["schemaVersion"]
-		assert any(v["name"] == "DS_PROMETHEUS" for v in d["templating"]["list"]) or \
-		    any(i["name"] == "DS_PROMETHEUS" for i in d.get("__inputs", []))
-		exprs = []
-		for p in d["panels"]:
-		    assert p["datasource"]["uid"] == "${DS_PROMETHEUS}", p["title"]
-		    for t in p["targets"]:
-		        e = t["expr"]
-		        for v in ("$__rate_interval", "$__interval", "$__range"):
-		            e = e.replace(v, "5m")
-		        exprs.append((p["title"], e))
-		need = ["fogprobe_tcp_bytes_total", "fogprobe_tcp_retransmits_total",
-		        "fogprobe_packet_drops_total", "fogprobe_tcp_open_connections",
-		        "histogram_quantile(0.95, sum by (le, service) (rate(fogprobe_tcp_rtt_seconds_bucket",
-		        "fogprobe_tcp_connect_failures_total", "fogcompute_betanet_connected_peers"]
-		for n in need:
-		    assert any(n in e for _, e in exprs), "no panel queries " + n
-		with open(sys.argv[2], "w") as f:
-		    f.write("groups:\n  - name: dashboard\n    rules:\n")
-		    for i, (title, e) in enumerate(exprs):
-		        f.write("      - record: dashboard:panel_%d\n        expr: %s\n"
-		                % (i, json.dumps(e)))
-		print("    %d panels, %d queries" % (len(d["panels"]), len(exprs)))
-	EOF
-	quiet promtool check rules "$WORK/dash-rules.yml"
-}
-check "dashboard JSON parses (schemaVersion 39) and every query is valid PromQL" dash_exprs
 
 finish
