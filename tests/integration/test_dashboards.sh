@@ -130,6 +130,31 @@ promql_parses() {
 	EOF
 	quiet promtool check rules "$WORK/dash-rules.yml"
 }
+# Every family a panel queries is one the daemon exports (fogprobe metrics), histograms
+# through their _bucket series.
+families_exist() {
+	"$FOGPROBE" metrics | awk '{ print $1 }' >"$WORK/families"
+	$PY - "$WORK/families" "$DASH"/*.json <<-'EOF'
+		import json, re, sys
+		have = set(open(sys.argv[1]).read().split())
+		missing, n = set(), set()
+		for f in sys.argv[2:]:
+		    for p in json.load(open(f))["panels"]:
+		        for t in p.get("targets", []):
+		            if t["datasource"]["type"] != "prometheus":
+		                continue
+		            for m in re.findall(r"\b((?:fogprobe|fogcompute|http|nextjs|node|container)_\w+)\s*\{", t["expr"]):
+		                fam = re.sub(r"_bucket$", "", m)
+		                n.add(fam)
+		                if fam not in have:
+		                    missing.add(fam)
+		if missing:
+		    sys.exit("    not exported: %s" % sorted(missing))
+		print("    %d families queried, all exported" % len(n))
+	EOF
+}
+check "every family the panels query is one fogprobe exports (fogprobe metrics)" families_exist
+
 quiet() { local out; out=$("$@" 2>&1) || { printf '%s\n' "$out" | sed 's/^/    | /'; return 1; }; }
 check "every PromQL query parses (promtool check rules)" promql_parses
 
