@@ -27,7 +27,7 @@ done
 echo "(a) render the base, the overlays and the overlays with each component"
 # Each case is a kustomization in $WORK naming an overlay (and a component), so that both
 # renderers read the same thing.
-CASES="base privileged least-privilege least-privilege+servicemonitor privileged+podmonitor"
+CASES="base privileged least-privilege least-privilege+servicemonitor privileged+podmonitor least-privilege+metadata"
 REL=$(realpath --relative-to="$WORK/k" "$K8S" 2>/dev/null || $PY -c 'import os,sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$K8S" "$WORK/k")
 mkcase() { # CASE -> $WORK/k/CASE/kustomization.yaml
 	local c=$1 over=${1%%+*} comp=
@@ -163,7 +163,8 @@ fields() { # CASE
 		         "PodMonitor port is no container port name")
 		if "+" in case:
 		    comp = case.split("+")[1]
-		    need({"servicemonitor": "ServiceMonitor", "podmonitor": "PodMonitor"}[comp] in kinds,
+		    need({"servicemonitor": "ServiceMonitor", "podmonitor": "PodMonitor",
+		          "metadata": "PrometheusRule"}[comp] in kinds,
 		         "component %s added nothing" % comp)
 		cmname = vols.get(mounts.get("/etc/fogprobe"), {}).get("configMap", {}).get("name")
 		cms = [d for d in kinds["ConfigMap"] if d["metadata"]["name"] == cmname]
@@ -179,6 +180,22 @@ for c in $CASES; do
 	check "$c: DaemonSet, securityContext, probes, resources, mounts, Service, monitors, ConfigMap" fields "$c"
 done
 
+# ---- the metadata component's rules ----------------------------------------------------
+echo "(d) the metadata component's recording rules (promtool)"
+metadata_rules() {
+	command -v promtool >/dev/null || { echo "    promtool missing (tests/deps.sh)"; return 1; }
+	$PY - "$WORK/least-privilege+metadata.yaml" "$WORK/metadata-rules.yml" <<-'EOF' || return 1
+		import sys, yaml
+		for d in yaml.safe_load_all(open(sys.argv[1])):
+		    if d and d["kind"] == "PrometheusRule":
+		        yaml.safe_dump({"groups": d["spec"]["groups"]}, open(sys.argv[2], "w"), sort_keys=False)
+	EOF
+	cp "$K8S/components/metadata/rules.test.yml" "$WORK/"
+	quiet promtool check rules "$WORK/metadata-rules.yml" &&
+		quiet promtool test rules "$WORK/rules.test.yml"
+}
+check "container_* joined with kube_pod_info: promtool check rules and test rules" metadata_rules
+
 # ---- the daemon -----------------------------------------------------------------------
 # The least-privilege overlay's capabilities, as setpriv names them.
 CAPS=$($PY -c '
@@ -187,7 +204,7 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
     if d and d["kind"] == "DaemonSet":
         print(" ".join(c.lower() for c in d["spec"]["template"]["spec"]["containers"][0]
                        ["securityContext"]["capabilities"]["add"]))' "$WORK/least-privilege.yaml")
-echo "(d) the daemon with exactly the least-privilege set: $CAPS"
+echo "(e) the daemon with exactly the least-privilege set: $CAPS"
 # run_caps "CAP..." ARGS...: the daemon (or a command of it) with exactly these capabilities
 # in its bounding set, hence permitted and effective set (uid 0), none inheritable or
 # ambient, no new privileges.
