@@ -27,6 +27,8 @@ TEST_PKGS=(
 	libssl-dev
 	# tests: the installed unit (systemd-analyze; nothing is started) and its syscalls
 	systemd strace
+	# tests: deploy/ (capability sets read back; the compose stack's Alertmanager config)
+	libcap2-bin prometheus-alertmanager
 	# kernel matrix (tests/kernels): qemu with virtiofsd, the guest's initramfs
 	qemu-system-x86 busybox-static kmod
 )

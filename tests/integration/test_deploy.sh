@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The deployment files under deploy/ checked with the tools that consume them: promtool
-# (config, rules, rule unit tests, dashboard queries), a YAML parser for the Kubernetes
-# manifest, the daemon itself for the config the manifest ships, systemd-analyze for the
-# unit. No network namespaces and no shared daemon: the one daemon run here is our own.
+# (config, rules, rule unit tests), systemd-analyze for the unit, the Dockerfile against
+# the build's packages and libraries (Kubernetes: test_kubernetes.sh; Grafana:
+# test_dashboards.sh; the compose stack: test_compose.sh). No network namespaces and no
+# daemon.
 . "$(dirname "$0")/lib.sh"
 DEPLOY=$ROOT/deploy
 PY=/usr/bin/python3 # Debian's python3-yaml loads here, not under another python3 on PATH
@@ -80,110 +81,8 @@ else
 	check "rules file has every alert asked for (BetanetHighPacketLoss twice)" alerts_present
 fi
 
-# ---- Kubernetes ---------------------------------------------------------------------
-echo "(b) Kubernetes manifest"
-K8S=$DEPLOY/kubernetes/fogprobe.yaml
-k8s_manifest() {
-	$PY - "$K8S" "$WORK/k8s-config.json" <<-'EOF'
-		import sys, yaml
-		docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-		kinds = {}
-		for d in docs:
-		    kinds.setdefault(d["kind"], []).append(d)
-		errs = []
-		def need(cond, msg):
-		    if not cond:
-		        errs.append(msg)
-		for k in ("Namespace", "ServiceAccount", "ConfigMap", "DaemonSet", "Service"):
-		    need(k in kinds, "no " + k)
-		if errs:
-		    sys.exit("\n".join("    " + e for e in errs))
-		ds = kinds["DaemonSet"][0]
-		ns = ds["metadata"]["namespace"]
-		need(all(d["metadata"].get("namespace", ns) == ns for d in docs if d["kind"] != "Namespace"),
-		     "objects in different namespaces")
-		pod = ds["spec"]["template"]
-		spec = pod["spec"]
-		need(ds["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items(),
-		     "selector does not match the pod labels")
-		c = spec["containers"][0]
-		need(c["args"] == ["--config", "/etc/fogprobe/fogprobe.json", "--log-format", "json"],
-		     "args: %r" % c["args"])
-		need(c["securityContext"].get("privileged") is True, "not privileged")
-		need(not spec.get("hostPID") and not spec.get("hostNetwork"), "hostPID/hostNetwork set")
-		need(spec.get("terminationGracePeriodSeconds") == 10, "terminationGracePeriodSeconds")
-		need({"operator": "Exists"} in spec.get("tolerations", []), "does not tolerate every taint")
-		need(c["resources"]["limits"]["memory"] == "128Mi", "memory limit")
-		need(c["resources"]["requests"]["cpu"] == "50m", "cpu request")
-		ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-		def port(p):
-		    return ports.get(p, p)
-		lp, rp = c["livenessProbe"]["httpGet"], c["readinessProbe"]["httpGet"]
-		need(lp["path"] == "/healthz" and port(lp["port"]) == 9477, "liveness probe")
-		need(rp["path"] == "/readyz" and port(rp["port"]) == 9477, "readiness probe")
-		ann = pod["metadata"].get("annotations", {})
-		need(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == "9477",
-		     "prometheus.io annotations")
-		vols = {v["name"]: v for v in spec["volumes"]}
-		mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
-		for path in ("/sys/kernel/btf", "/sys/kernel/tracing", "/sys/fs/cgroup", "/sys/fs/bpf"):
-		    v = vols.get(mounts.get(path), {})
-		    need(v.get("hostPath", {}).get("path") == path, "hostPath mount of " + path)
-		svc = kinds["Service"][0]
-		need(svc["spec"].get("clusterIP") == "None", "Service is not headless")
-		need(svc["spec"]["selector"].items() <= pod["metadata"]["labels"].items(),
-		     "Service selector does not match the pods")
-		# The config: the ConfigMap volume mounted at /etc/fogprobe, key fogprobe.json.
-		cmname = vols.get(mounts.get("/etc/fogprobe"), {}).get("configMap", {}).get("name")
-		cms = [d for d in kinds["ConfigMap"] if d["metadata"]["name"] == cmname]
-		need(len(cms) == 1, "no ConfigMap %r mounted at /etc/fogprobe" % cmname)
-		if errs:
-		    sys.exit("\n".join("    " + e for e in errs))
-		open(sys.argv[2], "w").write(cms[0]["data"]["fogprobe.json"])
-	EOF
-}
-check "parses (yaml.safe_load_all); DaemonSet, mounts, probes, Service as asked" k8s_manifest
-check "ConfigMap fogprobe.json is byte-identical to deploy/fogprobe.json" \
-	quiet cmp "$WORK/k8s-config.json" "$DEPLOY/fogprobe.json"
-
-# The daemon itself must accept that config: start it on a free loopback port, wait for
-# /readyz, stop it with SIGTERM, expect exit 0.
-k8s_config_runs() {
-	local port pid i rc ready=0
-	[[ -s "$WORK/k8s-config.json" ]] || { echo "    no extracted config"; return 1; }
-	port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	"$FOGPROBE" --config "$WORK/k8s-config.json" --listen "127.0.0.1:$port" --log-format json \
-		>"$WORK/daemon.log" 2>&1 &
-	pid=$!
-	DAEMON_PID=$pid # the EXIT trap stops it if we do not get that far
-	for i in $(seq 1 100); do
-		if curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
-			ready=1
-			break
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if [[ $ready -ne 1 ]]; then
-		echo "    daemon did not become ready (log below)"
-		return 1
-	fi
-	curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { echo "    /healthz failed"; return 1; }
-	kill -TERM "$pid"
-	wait "$pid"
-	rc=$?
-	DAEMON_PID=
-	if [[ $rc -ne 0 ]]; then
-		echo "    exit status $rc after SIGTERM"
-		return 1
-	fi
-	rm -f "$WORK/daemon.log" # finish shows the log only when this check failed
-	return 0
-}
-check "the daemon runs with that config: /readyz, then SIGTERM -> exit 0" k8s_config_runs
-
 # ---- systemd ------------------------------------------------------------------------
-echo "(c) systemd unit"
+echo "(b) systemd unit"
 UNIT=$DEPLOY/systemd/fogprobe.service
 unit_fields() {
 	local f bad=0
@@ -218,7 +117,7 @@ else
 fi
 
 # ---- Docker -------------------------------------------------------------------------
-echo "(d) Dockerfile (no Docker engine here: contents only)"
+echo "(c) Dockerfile (no Docker engine here: contents only)"
 DF=$DEPLOY/docker/Dockerfile
 docker_build_deps() {
 	# The "# build" group of tests/deps.sh, every package of it.
@@ -248,42 +147,5 @@ docker_runtime_libs() {
 	return $bad
 }
 check "runtime stage provides every library build/fogprobe links" docker_runtime_libs
-
-# ---- Grafana ------------------------------------------------------------------------
-echo "(e) Grafana dashboard"
-DASH=$DEPLOY/grafana/fogprobe-dashboard.json
-# Every panel query, as a recording rule, through promtool's PromQL parser. Grafana's
-# interval variables are given a value first; $instance sits inside a regex string.
-dash_exprs() {
-	$PY - "$DASH" "$WORK/dash-rules.yml" <<-'EOF' || return 1
-		import json, sys
-		d = json.load(open(sys.argv[1]))
-		assert d["schemaVersion"] == 39, d["schemaVersion"]
-		assert any(v["name"] == "DS_PROMETHEUS" for v in d["templating"]["list"]) or \
-		    any(i["name"] == "DS_PROMETHEUS" for i in d.get("__inputs", []))
-		exprs = []
-		for p in d["panels"]:
-		    assert p["datasource"]["uid"] == "${DS_PROMETHEUS}", p["title"]
-		    for t in p["targets"]:
-		        e = t["expr"]
-		        for v in ("$__rate_interval", "$__interval", "$__range"):
-		            e = e.replace(v, "5m")
-		        exprs.append((p["title"], e))
-		need = ["fogprobe_tcp_bytes_total", "fogprobe_tcp_retransmits_total",
-		        "fogprobe_packet_drops_total", "fogprobe_tcp_open_connections",
-		        "histogram_quantile(0.95, sum by (le, service) (rate(fogprobe_tcp_rtt_seconds_bucket",
-		        "fogprobe_tcp_connect_failures_total", "fogcompute_betanet_connected_peers"]
-		for n in need:
-		    assert any(n in e for _, e in exprs), "no panel queries " + n
-		with open(sys.argv[2], "w") as f:
-		    f.write("groups:\n  - name: dashboard\n    rules:\n")
-		    for i, (title, e) in enumerate(exprs):
-		        f.write("      - record: dashboard:panel_%d\n        expr: %s\n"
-		                % (i, json.dumps(e)))
-		print("    %d panels, %d queries" % (len(d["panels"]), len(exprs)))
-	EOF
-	quiet promtool check rules "$WORK/dash-rules.yml"
-}
-check "dashboard JSON parses (schemaVersion 39) and every query is valid PromQL" dash_exprs
 
 finish

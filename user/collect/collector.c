@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include "collect/collector.h"
 #include "collect/l7.h"
@@ -21,6 +22,13 @@ size_t collectors__plan(struct hook *hooks, size_t max, const char *disable)
 	for (i = 0; i < COLLECTORS_MAX; i++)
 		n += collectors[i]->plan(hooks + n, max - n, disable);
 	return n;
+}
+
+const char *collectors__btf_path(void)
+{
+	static const char path[] = "/sys/kernel/btf/vmlinux";
+
+	return access(path, R_OK) == 0 ? path : NULL;
 }
 
 void collectors__probe(struct collector_env *env)

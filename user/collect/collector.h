@@ -86,6 +86,12 @@ void collectors__probe(struct collector_env *env);
 /* Open every collector in order. A required one failing is fatal (-errno, the others
  * closed); an optional one is logged and left out. */
 int collectors__open(struct collector_set *set, const struct collector_env *env);
+/* The kernel's BTF file as every skeleton's CO-RE target (NULL where it cannot be read).
+ * libbpf then relocates against vmlinux alone and never walks module BTFs, whose
+ * BPF_BTF_GET_NEXT_ID needs CAP_SYS_ADMIN: libbpf 1.1 fails the whole load on that EPERM
+ * whenever one CO-RE candidate (a ___old flavour) is missing from vmlinux. The programs
+ * relocate against vmlinux types only. */
+const char *collectors__btf_path(void);
 void collectors__close(struct collector_set *set); /* in reverse order */
 
 /* The running instance of one collector, NULL if it is not running. */

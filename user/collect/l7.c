@@ -191,7 +191,9 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		err = -EOPNOTSUPP;
 		goto cleanup;
 	}
-	c->skel = l7_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = collectors__btf_path());
+
+	c->skel = l7_bpf__open_opts(&oo);
 	if (!c->skel) {
 		err = -errno;
 		goto cleanup;

@@ -133,8 +133,9 @@ static int load(struct proc_collector *c)
 	struct bpf_program *p;
 	size_t i;
 	int j, k, err;
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = collectors__btf_path());
 
-	c->skel = proc_bpf__open();
+	c->skel = proc_bpf__open_opts(&oo);
 	if (!c->skel)
 		return -errno;
 	if (c->share_maps) {

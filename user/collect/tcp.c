@@ -221,8 +221,9 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 	struct bpf_program *p;
 	size_t i;
 	int j, err;
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = collectors__btf_path());
 
-	c->skel = tcp_bpf__open();
+	c->skel = tcp_bpf__open_opts(&oo);
 	if (!c->skel)
 		return -errno;
 	bpf_object__for_each_program(p, c->skel->obj) bpf_program__set_autoload(p, false);

@@ -262,7 +262,9 @@ int tls__open(const struct tls_collector_opts *opts, struct tls_collector **out)
 		goto cleanup;
 	}
 	c->seen = calloc(TLS_MAX_SEEN, sizeof(*c->seen));
-	c->skel = tls_bpf__open();
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = collectors__btf_path());
+
+	c->skel = tls_bpf__open_opts(&oo);
 	if (!c->seen || !c->skel) {
 		err = c->skel ? -ENOMEM : -errno;
 		goto cleanup;
