@@ -16,6 +16,7 @@
 #include "collect/tls.h"
 #include "daemon.h"
 #include "export/http.h"
+#include "lib/caps.h"
 #include "lib/log.h"
 #include "model/health.h"
 #include "model/streams.h"
@@ -248,6 +249,46 @@ static void publish_probes(struct daemon *d)
 	probe_metrics__hooks(d->probes, r.ps, r.n);
 }
 
+/*
+ * Everything that needed more has run (mounts, loading, attaching, BPF_ENABLE_STATS, the
+ * bind, the start-up scans). What goes on needs only these; README.md, "Privileges":
+ *   CAP_BPF             every bpf() call: map reads at each drain and scrape, the service
+ *                       tables at rescans and reloads, iterators, uprobe links (Debian's
+ *                       kernel.unprivileged_bpf_disabled refuses all of bpf() without it)
+ *   CAP_PERFMON         perf_event_open() of the uprobes on OpenSSL in processes started
+ *                       later (the uprobe PMU wants perfmon_capable())
+ *   CAP_SYS_PTRACE      /proc/<pid>/maps, /proc/<pid>/root of those processes and
+ *                       /proc/1/root (filesystems): ptrace read access to a process
+ *                       that holds capabilities we no longer do
+ *   CAP_DAC_READ_SEARCH their binaries and libraries under another user's directories
+ * A kernel without CAP_BPF and CAP_PERFMON (before 5.8) or a runtime that does not grant
+ * them leaves CAP_SYS_ADMIN to do both: it is kept then, and only then.
+ */
+static void drop_capabilities(void)
+{
+	uint64_t eff, prm, keep, kept = 0;
+	char names[256];
+	int e;
+
+	if (caps__get(&eff, &prm)) {
+		pr_warn("capabilities: capget: %s\n", strerror(errno));
+		return;
+	}
+	keep = CAP_BIT(CAP_BPF_BIT) | CAP_BIT(CAP_PERFMON_BIT) | CAP_BIT(CAP_SYS_PTRACE_BIT) |
+	       CAP_BIT(CAP_DAC_READ_SEARCH_BIT);
+	if ((prm & keep & (CAP_BIT(CAP_BPF_BIT) | CAP_BIT(CAP_PERFMON_BIT))) !=
+	    (CAP_BIT(CAP_BPF_BIT) | CAP_BIT(CAP_PERFMON_BIT)))
+		keep |= CAP_BIT(CAP_SYS_ADMIN_BIT);
+	e = caps__limit(keep, &kept);
+	if (e)
+		pr_warn("capabilities: %s; kept %s\n", strerror(-e),
+			caps__names(kept, names, sizeof(names)));
+	else
+		pr_info("capabilities: kept %s; every other one dropped from the effective, "
+			"permitted and bounding sets\n",
+			caps__names(kept, names, sizeof(names)));
+}
+
 int daemon__start(struct daemon *d)
 {
 	struct http_handlers hh = {
@@ -287,7 +328,8 @@ int daemon__start(struct daemon *d)
 		goto fail;
 	hh.registry = d->reg;
 	/* Serve /healthz while loading; /readyz turns 200 once attached. */
-	d->http = http__start(d->cfg.listen, &hh, err, sizeof(err));
+	d->http = http__start(d->cfg.listen, &d->cfg.tls, &d->cfg.auth, &hh, err,
+			      sizeof(err));
 	if (!d->http) {
 		pr_warn("%s\n", err);
 		e = -EINVAL;
@@ -324,9 +366,14 @@ int daemon__start(struct daemon *d)
 	d->checker = health_checker__start(&d->cfg, on_probe, d);
 	publish_probes(d);
 	daemon__refresh(d);
+	drop_capabilities();
 	atomic_store(&d->ready, true);
-	pr_info("fogprobe %s ready: %d services, metrics on http://%s/metrics\n",
-		FOGPROBE_VERSION, d->cfg.n_services, d->cfg.listen);
+	pr_info("fogprobe %s ready: %d services, metrics on %s://%s/metrics%s\n",
+		FOGPROBE_VERSION, d->cfg.n_services, d->cfg.tls.cert_file[0] ? "https" : "http",
+		d->cfg.listen,
+		d->cfg.auth.type == AUTH_BASIC	? " (basic auth)" :
+		d->cfg.auth.type == AUTH_BEARER ? " (bearer token)" :
+						  "");
 	return 0;
 fail:
 	daemon__stop(d);

@@ -300,7 +300,7 @@ static struct http_server *start_somewhere(const char *host_fmt, const struct ht
 	for (i = 0; i < 20; i++) {
 		*port = (uint16_t)(20000 + rand() % 20000);
 		snprintf(listen, sizeof(listen), host_fmt, *port);
-		s = http__start(listen, h, err, sizeof(err));
+		s = http__start(listen, NULL, NULL, h, err, sizeof(err));
 		if (s)
 			return s;
 		if (!strstr(err, "in use"))
@@ -384,7 +384,7 @@ static void test_server(void **state)
 
 	/* The port is taken now: the error says where and why. */
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
-	again = http__start(listen, &h, err, sizeof(err));
+	again = http__start(listen, NULL, NULL, &h, err, sizeof(err));
 	assert_null(again);
 	snprintf(buf, sizeof(buf), "cannot listen on 127.0.0.1:%u: Address already in use", port);
 	assert_string_equal(err, buf);
@@ -423,7 +423,7 @@ static void test_server_ipv6(void **state)
 		skip(); /* kernel without IPv6 */
 	close(fd);
 	h.registry = metrics__new(0);
-	s = http__start("[::1]:0", &h, err, sizeof(err));
+	s = http__start("[::1]:0", NULL, NULL, &h, err, sizeof(err));
 	assert_null(s); /* port 0 would listen somewhere nobody knows */
 	assert_string_equal(err, "listen address [::1]:0: invalid port");
 	s = start_somewhere("[::]:%u", &h, &port);
@@ -456,7 +456,7 @@ static void test_bad_listen(void **state)
 	h.registry = metrics__new(0);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
-		s = http__start(cases[i].listen, &h, err, sizeof(err));
+		s = http__start(cases[i].listen, NULL, NULL, &h, err, sizeof(err));
 		if (s)
 			fail_msg("%s: accepted", cases[i].listen);
 		if (cases[i].err)
