@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "export/http.h"
+#include "lib/digest.h"
 #include "lib/strbuf.h"
 #include "telemetry/metrics.h"
 
@@ -468,13 +469,41 @@ static void test_bad_listen(void **state)
 	metrics__free(h.registry);
 }
 
+/* Authorization values made by coreutils' base64 (printf 'prom:pa:ss w0rd' | base64). */
+static void test_authorized(void **state)
+{
+	struct auth_config basic = { .type = AUTH_BASIC, .username = "prom" };
+	struct auth_config bearer = { .type = AUTH_BEARER };
+	struct auth_config none = { .type = AUTH_NONE };
+
+	(void)state;
+	sha256("pa:ss w0rd", 10, basic.secret_sha256);
+	sha256("tok-123", 7, bearer.secret_sha256);
+	assert_true(http__authorized(&none, NULL));
+	assert_true(http__authorized(&basic, "Basic cHJvbTpwYTpzcyB3MHJk"));
+	assert_true(http__authorized(&basic, "basic  cHJvbTpwYTpzcyB3MHJk"));
+	assert_false(http__authorized(&basic, NULL));
+	assert_false(http__authorized(&basic, ""));
+	assert_false(http__authorized(&basic, "Basic cHJvbTpwYTpzcyB3MHJY")); /* password */
+	assert_false(http__authorized(&basic, "Basic cHJvOnBhOnNzIHcwcmQ=")); /* user */
+	assert_false(http__authorized(&basic, "Basic cHJvbTpwYTpzcyB3MHJ")); /* not base64 */
+	assert_false(http__authorized(&basic, "Basic cHJvbQ==")); /* "prom", no colon */
+	assert_false(http__authorized(&basic, "Bearer pa:ss w0rd"));
+	assert_true(http__authorized(&bearer, "Bearer tok-123"));
+	assert_true(http__authorized(&bearer, "bearer tok-123"));
+	assert_false(http__authorized(&bearer, "Bearer tok-1234"));
+	assert_false(http__authorized(&bearer, "Bearer tok-12"));
+	assert_false(http__authorized(&bearer, "Basic dG9rLTEyMw=="));
+	assert_false(http__authorized(&bearer, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wants_openmetrics), cmocka_unit_test(test_accepts_gzip),
 		cmocka_unit_test(test_gzip),		  cmocka_unit_test(test_server),
 		cmocka_unit_test(test_server_any_host),	  cmocka_unit_test(test_server_ipv6),
-		cmocka_unit_test(test_bad_listen),
+		cmocka_unit_test(test_bad_listen),	  cmocka_unit_test(test_authorized),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
