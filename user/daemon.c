@@ -251,41 +251,38 @@ static void publish_probes(struct daemon *d)
 
 /*
  * Everything that needed more has run (mounts, loading, attaching, BPF_ENABLE_STATS, the
- * bind, the start-up scans). What goes on needs only these; README.md, "Privileges":
+ * bind, the start-up scans). What goes on needs only these (README.md, "Privileges"):
  *   CAP_BPF             every bpf() call: map reads at each drain and scrape, the service
- *                       tables at rescans and reloads, iterators, uprobe links (Debian's
+ *                       tables at rescans and reloads, iterators (Debian's
  *                       kernel.unprivileged_bpf_disabled refuses all of bpf() without it)
- *   CAP_PERFMON         perf_event_open() of the uprobes on OpenSSL in processes started
- *                       later (the uprobe PMU wants perfmon_capable())
- *   CAP_SYS_PTRACE      /proc/<pid>/maps, /proc/<pid>/root of those processes and
- *                       /proc/1/root (filesystems): ptrace read access to a process
- *                       that holds capabilities we no longer do
+ * with the TLS collector (an http or websocket service), which hooks OpenSSL in processes
+ * started later:
+ *   CAP_SYS_ADMIN       perf_event_open() of their uprobes: the kernel's uprobe PMU
+ *                       refuses CAP_PERFMON alone (EACCES, measured on 6.18; it then
+ *                       covers what CAP_PERFMON would)
+ *   CAP_SYS_PTRACE      their /proc/<pid>/maps and /proc/<pid>/root: ptrace read access
+ *                       to a process that holds capabilities we no longer do
  *   CAP_DAC_READ_SEARCH their binaries and libraries under another user's directories
- * A kernel without CAP_BPF and CAP_PERFMON (before 5.8) or a runtime that does not grant
- * them leaves CAP_SYS_ADMIN to do both: it is kept then, and only then.
+ * with host metrics: CAP_SYS_PTRACE for /proc/1/root, where filesystems are stat'ed.
  */
-static void drop_capabilities(void)
+static void drop_capabilities(struct daemon *d)
 {
-	uint64_t eff, prm, keep, kept = 0;
+	uint64_t keep = CAP_BIT(CAP_BPF_BIT), kept = 0;
 	char names[256];
 	int e;
 
-	if (caps__get(&eff, &prm)) {
-		pr_warn("capabilities: capget: %s\n", strerror(errno));
-		return;
-	}
-	keep = CAP_BIT(CAP_BPF_BIT) | CAP_BIT(CAP_PERFMON_BIT) | CAP_BIT(CAP_SYS_PTRACE_BIT) |
-	       CAP_BIT(CAP_DAC_READ_SEARCH_BIT);
-	if ((prm & keep & (CAP_BIT(CAP_BPF_BIT) | CAP_BIT(CAP_PERFMON_BIT))) !=
-	    (CAP_BIT(CAP_BPF_BIT) | CAP_BIT(CAP_PERFMON_BIT)))
-		keep |= CAP_BIT(CAP_SYS_ADMIN_BIT);
+	if (collectors__get(&d->collectors, &tls_collector_ops))
+		keep |= CAP_BIT(CAP_SYS_ADMIN_BIT) | CAP_BIT(CAP_SYS_PTRACE_BIT) |
+			CAP_BIT(CAP_DAC_READ_SEARCH_BIT);
+	if (d->host && d->cfg.host.enabled)
+		keep |= CAP_BIT(CAP_SYS_PTRACE_BIT);
 	e = caps__limit(keep, &kept);
 	if (e)
 		pr_warn("capabilities: %s; kept %s\n", strerror(-e),
 			caps__names(kept, names, sizeof(names)));
 	else
 		pr_info("capabilities: kept %s; every other one dropped from the effective, "
-			"permitted and bounding sets\n",
+			"permitted and bounding sets of every thread\n",
 			caps__names(kept, names, sizeof(names)));
 }
 
@@ -360,13 +357,14 @@ int daemon__start(struct daemon *d)
 	n = proc__scan_listeners(proc__procfs(), d->cgroot, &d->tables, add_preexisting, d);
 	if (n > 0)
 		pr_info("%d processes already listening on service ports\n", n);
+	/* before the checker's thread, which needs none */
+	drop_capabilities(d);
 	for (i = 0; i < d->cfg.n_services; i++)
 		if (d->cfg.services[i].check.connect)
 			health__set_checked(d->health, i);
 	d->checker = health_checker__start(&d->cfg, on_probe, d);
 	publish_probes(d);
 	daemon__refresh(d);
-	drop_capabilities();
 	atomic_store(&d->ready, true);
 	pr_info("fogprobe %s ready: %d services, metrics on %s://%s/metrics%s\n",
 		FOGPROBE_VERSION, d->cfg.n_services, d->cfg.tls.cert_file[0] ? "https" : "http",

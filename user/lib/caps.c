@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Capabilities with the raw system calls (capget(2), capset(2), prctl(2)): no libcap. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
@@ -50,20 +55,24 @@ static int last_cap(void)
 	return last;
 }
 
-int caps__limit(uint64_t keep, uint64_t *kept)
+/*
+ * Credentials are per thread: capset(2) and PR_CAPBSET_DROP change the calling thread's
+ * only. Every other thread of the process runs the same calls from a signal handler
+ * (as libpsx does), with nothing but system calls in it.
+ */
+static uint64_t limit_keep;
+static int limit_last;
+static atomic_int limit_done, limit_err;
+
+static int limit_self(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
-	uint64_t eff, prm;
-	int c, last = last_cap(), err = 0;
+	int c, err = 0;
 
-	err = caps__get(&eff, &prm);
-	if (err)
-		return err;
-	keep &= prm;
 	/* The bounding set first: dropping from it needs CAP_SETPCAP, which goes below. */
-	for (c = 0; c <= last; c++) {
-		if (keep & CAP_BIT(c) || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+	for (c = 0; c <= limit_last; c++) {
+		if (limit_keep & CAP_BIT(c) || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && !err)
 			err = -errno;
@@ -71,12 +80,70 @@ int caps__limit(uint64_t keep, uint64_t *kept)
 	/* ambient capabilities would come back at an exec; the daemon runs none */
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL && !err)
 		err = -errno;
-	data[0].effective = data[0].permitted = (uint32_t)keep;
-	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
+	data[0].effective = data[0].permitted = (uint32_t)limit_keep;
+	data[1].effective = data[1].permitted = (uint32_t)(limit_keep >> 32);
 	if (syscall(SYS_capset, &hdr, data) && !err)
 		err = -errno;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) && !err)
 		err = -errno;
+	return err;
+}
+
+static void on_limit_signal(int sig)
+{
+	int saved = errno, err = limit_self();
+
+	(void)sig;
+	if (err)
+		atomic_store(&limit_err, err);
+	atomic_fetch_add(&limit_done, 1);
+	errno = saved;
+}
+
+int caps__limit(uint64_t keep, uint64_t *kept)
+{
+	struct sigaction sa = { .sa_handler = on_limit_signal, .sa_flags = SA_RESTART }, old;
+	pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
+	uint64_t eff, prm;
+	struct dirent *de;
+	int err, sent = 0, i;
+	DIR *dir;
+
+	err = caps__get(&eff, &prm);
+	if (err)
+		return err;
+	limit_keep = keep & prm;
+	limit_last = last_cap();
+	atomic_store(&limit_done, 0);
+	atomic_store(&limit_err, 0);
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGRTMIN, &sa, &old))
+		return -errno;
+	dir = opendir("/proc/self/task");
+	if (!dir) {
+		err = -errno;
+		goto restore;
+	}
+	while ((de = readdir(dir))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (tid <= 0 || tid == self)
+			continue;
+		if (!syscall(SYS_tgkill, pid, tid, SIGRTMIN))
+			sent++;
+	}
+	closedir(dir);
+	/* each thread runs its handler at its next return to user space */
+	for (i = 0; i < 2000 && atomic_load(&limit_done) < sent; i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	if (atomic_load(&limit_done) < sent)
+		err = -ETIMEDOUT;
+	else
+		err = atomic_load(&limit_err);
+	i = limit_self();
+	err = err ?: i;
+restore:
+	sigaction(SIGRTMIN, &old, NULL);
 	if (!caps__get(&eff, &prm))
 		*kept = prm;
 	return err;

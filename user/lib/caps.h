@@ -21,10 +21,12 @@
 /* This process's sets as bit masks (bit n: capability n). 0 or -errno. */
 int caps__get(uint64_t *effective, uint64_t *permitted);
 /*
- * Keep only keep & permitted: the bounding set loses every other capability (while
- * CAP_SETPCAP still allows it), the ambient and inheritable sets are cleared, then the
- * effective and permitted sets become the kept ones; no_new_privs is set. *kept: what
- * remains. 0 or -errno (the sets are then as far as the kernel let them go).
+ * Keep only keep & permitted, in every thread of the process: the bounding set loses
+ * every other capability (while CAP_SETPCAP still allows it), the ambient and inheritable
+ * sets are cleared, then the effective and permitted sets become the kept ones;
+ * no_new_privs is set. The other threads do it in a SIGRTMIN handler (the caller's
+ * handler is restored). *kept: what the calling thread holds after. 0 or -errno (the
+ * sets are then as far as the kernel let them go).
  */
 int caps__limit(uint64_t keep, uint64_t *kept);
 /* "cap_bpf,cap_perfmon" (the names of capsh --decode), "none" for 0 */
