@@ -144,6 +144,11 @@ static int events_json(void *ctx, unsigned long long since, struct strbuf *out)
 
 /* ---- lifecycle ---- */
 
+void daemon__start_checker(struct daemon *d)
+{
+	d->checker = health_checker__start(&d->cfg, on_probe, d);
+}
+
 int daemon__metrics(struct daemon *d)
 {
 	const struct config *cfg = &d->cfg;
@@ -362,7 +367,7 @@ int daemon__start(struct daemon *d)
 	for (i = 0; i < d->cfg.n_services; i++)
 		if (d->cfg.services[i].check.connect)
 			health__set_checked(d->health, i);
-	d->checker = health_checker__start(&d->cfg, on_probe, d);
+	daemon__start_checker(d);
 	publish_probes(d);
 	daemon__refresh(d);
 	atomic_store(&d->ready, true);

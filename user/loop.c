@@ -22,12 +22,14 @@
 #define POLL_MS 100 /* ring buffer drain period: producers only wake us when it fills */
 #define RESCAN_S 5 /* cgroup prefixes resolve to new cgroups */
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reloading;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGHUP)
+		reloading = 1;
+	else
+		stopping = 1;
 }
 
 uint64_t daemon__now_ns(void)
@@ -66,6 +68,7 @@ int daemon__loop(struct daemon *d)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!fresh || epfd < 0 || (err = collectors__watch(&d->collectors, epfd))) {
@@ -83,6 +86,10 @@ int daemon__loop(struct daemon *d)
 		err = collectors__consume(&d->collectors);
 		if (err)
 			goto cleanup;
+		if (reloading) {
+			reloading = 0;
+			daemon__reload(d);
+		}
 		/* woken early: the rings are drained, the clocks tick on their period */
 		if (daemon__now_ns() - last_tick < POLL_MS * 1000000ULL)
 			continue;

@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		longopts[i] = options[i].opt;
 	while ((opt = getopt_long(argc, argv, "c:l:vVh", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config_path = optarg; break;
+		case 'c': config_path = d.opts.config_path = optarg; break;
 		case 'l': listen = optarg; break;
 		case 256 + 'F':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
@@ -179,6 +179,7 @@ int main(int argc, char **argv)
 			return usage_error("--listen value too long", NULL);
 		if (listen)
 			snprintf(d.cfg.listen, sizeof(d.cfg.listen), "%s", listen);
+		d.opts.listen = listen;
 	}
 	return cmd->fn(&d);
 }

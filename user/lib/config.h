@@ -102,6 +102,9 @@ struct service_config {
 	uint32_t capture; /* payload prefix bytes per read/write; 0: by protocol */
 	enum fp_framework framework;
 	struct service_check check;
+	/* Removed by a reload: its id stays taken (its counters and its connections keep
+	 * it) but no new socket is classified into it. The parser never sets it. */
+	int removed;
 };
 
 /* Host metrics (node_exporter names). Off for operators who run node_exporter. */
