@@ -94,6 +94,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\nEndpoints: /metrics (Prometheus text 0.0.4, OpenMetrics, gzip), /healthz, /readyz,\n"
 		"/api/events (recent crash/OOM/exit events, JSON; ?since=SEQ).\n"
+		"Signals: SIGHUP reloads the config file; SIGTERM and SIGINT stop.\n"
 		"Exit codes: 0 ok, 1 runtime error or kernel unsupported, 2 usage or config error.\n");
 }
 
