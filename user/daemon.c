@@ -414,7 +414,10 @@ void daemon__stop(struct daemon *d)
 
 int cmd_run(struct daemon *d)
 {
-	int err = daemon__start(d);
+	int err;
+
+	daemon__signals();
+	err = daemon__start(d);
 
 	if (err)
 		return 1;

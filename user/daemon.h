@@ -73,6 +73,9 @@ void daemon__stop(struct daemon *d);
 /* The event loop, until SIGINT or SIGTERM (SIGHUP: daemon__reload). 0, or -errno if a
  * required ring fails. */
 int daemon__loop(struct daemon *d);
+/* The loop's signal handlers, installed before the start: a SIGHUP while loading is a
+ * reload once the loop runs, a SIGTERM a stop, neither kills the process half-way. */
+void daemon__signals(void);
 /* Read the config file again and apply it (reload.c); on the loop's thread. 0 or -errno:
  * the running config then stays, or was applied in part (logged). */
 int daemon__reload(struct daemon *d);

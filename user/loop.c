@@ -57,19 +57,24 @@ static void rescan(struct daemon *d, struct service_tables *fresh)
 	pthread_mutex_unlock(&d->lock);
 }
 
-int daemon__loop(struct daemon *d)
+void daemon__signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int daemon__loop(struct daemon *d)
+{
 	struct l7_collector *l7 = collectors__get(&d->collectors, &l7_collector_ops);
 	struct service_tables *fresh = malloc(sizeof(*fresh));
 	time_t last_scan = time(NULL);
 	uint64_t last_tick = 0;
 	int err = 0, epfd;
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!fresh || epfd < 0 || (err = collectors__watch(&d->collectors, epfd))) {
 		err = err ?: -errno;

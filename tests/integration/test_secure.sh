@@ -204,6 +204,14 @@ kill -HUP $PROM
 check "Prometheus with the bearer token: up == 1" eq "$(await_up bearer 1)" 1
 check "Prometheus: build_info over the bearer job" \
 	eq "$(query 'fogprobe_build_info{job="bearer"}')" 1
-check "the token is not in the log" bash -c "! grep -qF 'tok-$ID' '$WORK/daemon.log'"
+echo "new credentials at a reload (SIGHUP), without a restart"
+printf 'tok2-%s\n' "$ID" >"$WORK/token"
+kill -HUP "$DAEMON_PID"
+settle 1 grep -c 'config reloaded' "$WORK/daemon.log"
+check "the reload is logged" grep -q 'reload: new endpoint credentials' "$WORK/daemon.log"
+check "the old token: 401" eq "$(code -H "@$WORK/curl-bearer.hdr" "$URL/metrics")" 401
+printf 'Authorization: Bearer tok2-%s\n' "$ID" >"$WORK/curl-bearer.hdr"
+check "the new token: 200" eq "$(code -H "@$WORK/curl-bearer.hdr" "$URL/metrics")" 200
+check "the token is not in the log" bash -c "! grep -qF 'tok-$ID' '$WORK/daemon.log' && ! grep -qF 'tok2-$ID' '$WORK/daemon.log'"
 check "the daemon stops cleanly" stop_daemon
 finish

@@ -116,6 +116,9 @@ static const struct error_case error_cases[] = {
 	  "t.json:1:64: tls needs both cert_file and key_file" },
 	{ "tls_empty_path", SVC_A_DONE "\"tls\":{\"cert_file\":\"\",\"key_file\":\"/k\"}}",
 	  "t.json:1:77: cert_file must be a file path" },
+	{ "tls_missing_key",
+	  SVC_A_DONE "\"tls\":{\"cert_file\":\"/dev/null\",\"key_file\":\"/nonexistent/k\"}}",
+	  "t.json:1:100: key_file /nonexistent/k: No such file or directory" },
 	{ "syntax", "{\"a\": x}", "t.json:1:7: invalid token near 'x'" },
 	{ "syntax_multiline", "{\n  \"services\": tru\n}",
 	  "t.json:2:17: invalid token near 'tru'" },
@@ -759,16 +762,16 @@ static void valid_auth_tls(void **state)
 	(void)state;
 	assert_int_equal(config__load_string(SVC_A_DONE "\"auth\":{\"type\":\"basic\","
 						       "\"username\":\"prom\",\"password\":\"x\"},"
-						       "\"tls\":{\"cert_file\":\"c.pem\","
-						       "\"key_file\":\"k.pem\"}}",
+						       "\"tls\":{\"cert_file\":\"/dev/null\","
+						       "\"key_file\":\"/dev/null\"}}",
 					     "t.json", cfg, err, sizeof(err)),
 			 0);
 	assert_int_equal(cfg->auth.type, AUTH_BASIC);
 	assert_string_equal(cfg->auth.username, "prom");
 	assert_int_equal(digest__from_hex(x_hex, want), 0);
 	assert_memory_equal(cfg->auth.secret_sha256, want, 32);
-	assert_string_equal(cfg->tls.cert_file, "c.pem");
-	assert_string_equal(cfg->tls.key_file, "k.pem");
+	assert_string_equal(cfg->tls.cert_file, "/dev/null");
+	assert_string_equal(cfg->tls.key_file, "/dev/null");
 
 	/* a file's first line, without its line end */
 	fd = mkstemp(path);

@@ -1053,6 +1053,9 @@ static int parse_path(struct parser *p, json_t *val, const char *key, char *out)
 		return parser_error(p, "%s must be a file path", key);
 	if (strlen(s) >= CONFIG_PATH_LEN)
 		return parser_error(p, "%s is longer than %d bytes", key, CONFIG_PATH_LEN - 1);
+	/* read when the server starts: a file that is not there is this config's error */
+	if (access(s, R_OK))
+		return parser_error(p, "%s %s: %s", key, s, strerror(errno));
 	strcpy(out, s);
 	return 0;
 }
