@@ -273,7 +273,7 @@ static void publish_probes(struct daemon *d)
 static void drop_capabilities(struct daemon *d)
 {
 	uint64_t keep = CAP_BIT(CAP_BPF_BIT), kept = 0;
-	char names[256];
+	char names[256], bounding[512];
 	int e;
 
 	if (collectors__get(&d->collectors, &tls_collector_ops))
@@ -285,10 +285,16 @@ static void drop_capabilities(struct daemon *d)
 	if (e)
 		pr_warn("capabilities: %s; kept %s\n", strerror(-e),
 			caps__names(kept, names, sizeof(names)));
-	else
+	else if (caps__bounding() == kept)
 		pr_info("capabilities: kept %s; every other one dropped from the effective, "
 			"permitted and bounding sets of every thread\n",
 			caps__names(kept, names, sizeof(names)));
+	else
+		pr_info("capabilities: kept %s, every other one dropped from the effective and "
+			"permitted sets of every thread; the bounding set stays as given (no "
+			"CAP_SETPCAP): %s\n",
+			caps__names(kept, names, sizeof(names)),
+			caps__names(caps__bounding(), bounding, sizeof(bounding)));
 }
 
 int daemon__start(struct daemon *d)

@@ -108,6 +108,9 @@ static const struct error_case error_cases[] = {
 	{ "auth_missing_file",
 	  SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"token_file\":\"/nonexistent/fp-token\"}}",
 	  "t.json:1:95: token_file /nonexistent/fp-token: No such file or directory" },
+	{ "auth_file_not_regular",
+	  SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"token_file\":\"/dev/null\"}}",
+	  "t.json:1:95: token_file /dev/null: not a regular file" },
 	{ "auth_unknown_key", SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"tokn\":\"x\"}}",
 	  "t.json:1:82: unknown key \"tokn\" in auth (expected type, username, password, "
 	  "password_file, password_sha256, token, token_file, token_sha256)" },

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* Capabilities with the raw system calls (capget(2), capset(2), prctl(2)): no libcap. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -62,6 +63,7 @@ static int last_cap(void)
  */
 static uint64_t limit_keep;
 static int limit_last;
+static bool limit_bounding;
 static atomic_int limit_done, limit_err;
 
 static int limit_self(void)
@@ -71,7 +73,7 @@ static int limit_self(void)
 	int c, err = 0;
 
 	/* The bounding set first: dropping from it needs CAP_SETPCAP, which goes below. */
-	for (c = 0; c <= limit_last; c++) {
+	for (c = 0; limit_bounding && c <= limit_last; c++) {
 		if (limit_keep & CAP_BIT(c) || prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
 			continue;
 		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) && !err)
@@ -114,6 +116,9 @@ int caps__limit(uint64_t keep, uint64_t *kept)
 		return err;
 	limit_keep = keep & prm;
 	limit_last = last_cap();
+	/* Without CAP_SETPCAP (a systemd unit's bounding set) the bounding set stays as it
+	 * was given; no_new_privs still keeps an exec from gaining anything. */
+	limit_bounding = eff & CAP_BIT(CAP_SETPCAP);
 	atomic_store(&limit_done, 0);
 	atomic_store(&limit_err, 0);
 	sigemptyset(&sa.sa_mask);
@@ -170,4 +175,15 @@ const char *caps__names(uint64_t mask, char *buf, size_t len)
 	if (!o)
 		snprintf(buf, len, "none");
 	return buf;
+}
+
+uint64_t caps__bounding(void)
+{
+	uint64_t m = 0;
+	int c, last = last_cap();
+
+	for (c = 0; c <= last; c++)
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+			m |= CAP_BIT(c);
+	return m;
 }

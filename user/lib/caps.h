@@ -22,13 +22,15 @@
 int caps__get(uint64_t *effective, uint64_t *permitted);
 /*
  * Keep only keep & permitted, in every thread of the process: the bounding set loses
- * every other capability (while CAP_SETPCAP still allows it), the ambient and inheritable
+ * every other capability (when CAP_SETPCAP allows it, else it stays), the ambient and inheritable
  * sets are cleared, then the effective and permitted sets become the kept ones;
  * no_new_privs is set. The other threads do it in a SIGRTMIN handler (the caller's
  * handler is restored). *kept: what the calling thread holds after. 0 or -errno (the
  * sets are then as far as the kernel let them go).
  */
 int caps__limit(uint64_t keep, uint64_t *kept);
+/* The calling thread's bounding set */
+uint64_t caps__bounding(void);
 /* "cap_bpf,cap_perfmon" (the names of capsh --decode), "none" for 0 */
 const char *caps__names(uint64_t mask, char *buf, size_t len);
 

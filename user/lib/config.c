@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "lib/config.h"
 #include "lib/digest.h"
@@ -1091,12 +1092,19 @@ static int hash_secret_file(const char *path, uint8_t out[SHA256_LEN], char *why
 {
 	char buf[4097];
 	ssize_t n, total = 0;
+	struct stat st;
 	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang the load (it is refused below) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(why, len, "%s", strerror(errno));
 		return -errno;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(why, len, "not a regular file");
+		close(fd);
+		return -EINVAL;
 	}
 	while ((n = read(fd, buf + total, sizeof(buf) - 1 - (size_t)total)) > 0)
 		total += n;
