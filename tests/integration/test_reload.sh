@@ -8,7 +8,8 @@
 # nothing new. Then bad configs (a syntax error, a wrong value) are rejected with their
 # file:line:column (the position found in the file by the test), the running config
 # still applies, and fogprobe_config_reloads_total{result} counts each. A changed
-# protocol is logged as waiting for a restart.
+# protocol is logged as waiting for a restart; a removed service that comes back takes
+# its id again and its counters go on.
 FP_PREFIX=fpsc
 METRICS_PORT=19630
 . "$(dirname "$0")/lib.sh"
@@ -126,5 +127,18 @@ check "applied otherwise; last reload successful" \
 n=$(requests 2 $P_KEEP)
 settle 12 http_reqs keep
 check "keep: 2 more requests counted as HTTP (12)" eq "$(http_reqs keep)" 12
+
+echo "gone back with its settings: its id again, its counters go on"
+write_config '{"services": [
+ {"name": "keep", "protocol": "http", "ports": ['$P_KEEP']},
+ {"name": "added", "protocol": "http", "ports": ['$P_ADD']},
+ {"name": "gone", "protocol": "tcp", "ports": ['$P_GONE']}]}'
+hup
+check "applied: 1 added" grep -q 'config reloaded: 3 services (1 added, 0 changed, 0 removed)' "$WORK/daemon.log"
+n=$(requests 2 $P_GONE)
+settle 7 opened gone
+check "gone: 5 before its removal + 2 now = 7 (curl: $n)" eq "$(opened gone) $n" "7 2"
+check "one series per service name (no second gone)" \
+	eq "$(scrape | grep -c '^fogprobe_tcp_connections_opened_total{service="gone",role="server"}')" 1
 check "the daemon stops cleanly" stop_daemon
 finish
