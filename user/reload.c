@@ -30,9 +30,9 @@ static void restart_fields(const struct service_config *a, const struct service_
 {
 	size_t o = 0;
 
-#define DIFF(cond, name)                                                                   \
-	if (cond)                                                                          \
-		o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s%s", o ? ", " : "", name)
+#define DIFF(cond, name) \
+	if (cond)        \
+	o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s%s", o ? ", " : "", name)
 	buf[0] = '\0';
 	DIFF(a->protocol != b->protocol, "protocol");
 	DIFF(a->capture != b->capture, "capture");
@@ -40,7 +40,7 @@ static void restart_fields(const struct service_config *a, const struct service_
 	DIFF(a->n_routes != b->n_routes || memcmp(a->routes, b->routes, sizeof(a->routes)),
 	     "routes");
 	DIFF(a->n_ws_paths != b->n_ws_paths ||
-		     memcmp(a->ws_paths, b->ws_paths, sizeof(a->ws_paths)),
+		 memcmp(a->ws_paths, b->ws_paths, sizeof(a->ws_paths)),
 	     "paths");
 	DIFF(a->max_paths != b->max_paths, "max_paths");
 	DIFF(a->max_rooms != b->max_rooms, "max_rooms");
@@ -53,11 +53,11 @@ static void restart_fields(const struct service_config *a, const struct service_
 /* What the kernel tables match on, and the synthetic check: changed in place. */
 static bool take_live_fields(struct service_config *run, const struct service_config *next)
 {
-	bool changed = run->n_ports != next->n_ports ||
-		       memcmp(run->ports, next->ports, sizeof(run->ports)) ||
-		       run->n_comm != next->n_comm || memcmp(run->comm, next->comm, sizeof(run->comm)) ||
-		       strcmp(run->cgroup, next->cgroup) ||
-		       memcmp(&run->check, &next->check, sizeof(run->check));
+	bool changed =
+	    run->n_ports != next->n_ports || memcmp(run->ports, next->ports, sizeof(run->ports)) ||
+	    run->n_comm != next->n_comm || memcmp(run->comm, next->comm, sizeof(run->comm)) ||
+	    strcmp(run->cgroup, next->cgroup) ||
+	    memcmp(&run->check, &next->check, sizeof(run->check));
 
 	memcpy(run->ports, next->ports, sizeof(run->ports));
 	run->n_ports = next->n_ports;
@@ -108,7 +108,8 @@ static int merge_services(struct daemon *d, const struct config *next, struct co
 		m->services[i].check.connect = 0;
 		counts[2]++;
 		pr_info("reload: service %s removed: its sockets are no longer classified, its "
-			"series keep their last values until a restart\n", m->services[i].name);
+			"series keep their last values until a restart\n",
+			m->services[i].name);
 	}
 	for (j = 0; j < next->n_services; j++) {
 		const struct service_config *n = &next->services[j];
@@ -122,11 +123,13 @@ static int merge_services(struct daemon *d, const struct config *next, struct co
 			restart_fields(&m->services[i], n, why, sizeof(why));
 			if (why[0])
 				pr_warn("reload: service %s: %s change at a restart; the running "
-					"values stay\n", n->name, why);
+					"values stay\n",
+					n->name, why);
 			if (take_live_fields(&m->services[i], n)) {
 				counts[1]++;
-				pr_info("reload: service %s: ports, comm, cgroup or check updated\n",
-					n->name);
+				pr_info(
+				    "reload: service %s: ports, comm, cgroup or check updated\n",
+				    n->name);
 			}
 			continue;
 		}
@@ -160,8 +163,8 @@ int daemon__reload(struct daemon *d)
 	struct l7_collector *l7 = collectors__get(&d->collectors, &l7_collector_ops);
 	struct config *next = malloc(sizeof(*next)), *m = malloc(sizeof(*m));
 	struct service_tables *tables = malloc(sizeof(*tables));
-	bool fresh[CONFIG_MAX_SERVICES] = { false };
-	int slot_of[CONFIG_MAX_SERVICES], counts[3] = { 0 }, i, j, e;
+	bool fresh[CONFIG_MAX_SERVICES] = {false};
+	int slot_of[CONFIG_MAX_SERVICES], counts[3] = {0}, i, j, e;
 	char err[512];
 
 	if (!next || !m || !tables) {
@@ -194,7 +197,8 @@ int daemon__reload(struct daemon *d)
 	m->auth = next->auth; /* the next request asks for them (a password_file re-read) */
 	e = merge_services(d, next, m, slot_of, fresh, counts);
 	if (e) {
-		snprintf(err, sizeof(err), "%s: more than %d services added since the start "
+		snprintf(err, sizeof(err),
+			 "%s: more than %d services added since the start "
 			 "(removed ones keep their ids): restart to apply it",
 			 d->opts.config_path, CONFIG_MAX_SERVICES);
 		rejected(d, err);

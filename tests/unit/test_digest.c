@@ -68,7 +68,7 @@ static void lengths_against_sha256sum(void **state)
 
 static void equal_and_hex(void **state)
 {
-	uint8_t a[SHA256_LEN] = { 1, 2, 3 }, b[SHA256_LEN] = { 1, 2, 3 };
+	uint8_t a[SHA256_LEN] = {1, 2, 3}, b[SHA256_LEN] = {1, 2, 3};
 
 	(void)state;
 	assert_true(digest__equal(a, b, SHA256_LEN));
@@ -78,10 +78,12 @@ static void equal_and_hex(void **state)
 	b[0] ^= 0x80;
 	assert_false(digest__equal(a, b, SHA256_LEN));
 	assert_int_equal(digest__from_hex("abc", a), -22);
-	assert_int_equal(digest__from_hex("zz11642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
-					  a), -22);
-	assert_int_equal(digest__from_hex("2D711642B726B04401627CA9FBAC32F5C8530FB1903CC4DB02258717921A4881",
-					  a), 0);
+	assert_int_equal(
+	    digest__from_hex("zz11642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881", a),
+	    -22);
+	assert_int_equal(
+	    digest__from_hex("2D711642B726B04401627CA9FBAC32F5C8530FB1903CC4DB02258717921A4881", a),
+	    0);
 	assert_int_equal(a[0], 0x2d);
 	assert_int_equal(a[31], 0x81);
 }
@@ -89,9 +91,9 @@ static void equal_and_hex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(fips_vectors),
-		cmocka_unit_test(lengths_against_sha256sum),
-		cmocka_unit_test(equal_and_hex),
+	    cmocka_unit_test(fips_vectors),
+	    cmocka_unit_test(lengths_against_sha256sum),
+	    cmocka_unit_test(equal_and_hex),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

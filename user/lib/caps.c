@@ -18,21 +18,53 @@
 
 /* capability(7) numbers, as capsh --decode names them */
 static const char *const cap_names[] = {
-	"cap_chown", "cap_dac_override", "cap_dac_read_search", "cap_fowner", "cap_fsetid",
-	"cap_kill", "cap_setgid", "cap_setuid", "cap_setpcap", "cap_linux_immutable",
-	"cap_net_bind_service", "cap_net_broadcast", "cap_net_admin", "cap_net_raw",
-	"cap_ipc_lock", "cap_ipc_owner", "cap_sys_module", "cap_sys_rawio", "cap_sys_chroot",
-	"cap_sys_ptrace", "cap_sys_pacct", "cap_sys_admin", "cap_sys_boot", "cap_sys_nice",
-	"cap_sys_resource", "cap_sys_time", "cap_sys_tty_config", "cap_mknod", "cap_lease",
-	"cap_audit_write", "cap_audit_control", "cap_setfcap", "cap_mac_override",
-	"cap_mac_admin", "cap_syslog", "cap_wake_alarm", "cap_block_suspend", "cap_audit_read",
-	"cap_perfmon", "cap_bpf", "cap_checkpoint_restore",
+    "cap_chown",
+    "cap_dac_override",
+    "cap_dac_read_search",
+    "cap_fowner",
+    "cap_fsetid",
+    "cap_kill",
+    "cap_setgid",
+    "cap_setuid",
+    "cap_setpcap",
+    "cap_linux_immutable",
+    "cap_net_bind_service",
+    "cap_net_broadcast",
+    "cap_net_admin",
+    "cap_net_raw",
+    "cap_ipc_lock",
+    "cap_ipc_owner",
+    "cap_sys_module",
+    "cap_sys_rawio",
+    "cap_sys_chroot",
+    "cap_sys_ptrace",
+    "cap_sys_pacct",
+    "cap_sys_admin",
+    "cap_sys_boot",
+    "cap_sys_nice",
+    "cap_sys_resource",
+    "cap_sys_time",
+    "cap_sys_tty_config",
+    "cap_mknod",
+    "cap_lease",
+    "cap_audit_write",
+    "cap_audit_control",
+    "cap_setfcap",
+    "cap_mac_override",
+    "cap_mac_admin",
+    "cap_syslog",
+    "cap_wake_alarm",
+    "cap_block_suspend",
+    "cap_audit_read",
+    "cap_perfmon",
+    "cap_bpf",
+    "cap_checkpoint_restore",
 };
 #define N_NAMES (int)(sizeof(cap_names) / sizeof(cap_names[0]))
 
 int caps__get(uint64_t *effective, uint64_t *permitted)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {};
 
 	if (syscall(SYS_capget, &hdr, data))
@@ -68,7 +100,7 @@ static atomic_int limit_done, limit_err;
 
 static int limit_self(void)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {};
 	int c, err = 0;
 
@@ -104,7 +136,7 @@ static void on_limit_signal(int sig)
 
 int caps__limit(uint64_t keep, uint64_t *kept)
 {
-	struct sigaction sa = { .sa_handler = on_limit_signal, .sa_flags = SA_RESTART }, old;
+	struct sigaction sa = {.sa_handler = on_limit_signal, .sa_flags = SA_RESTART}, old;
 	pid_t pid = getpid(), self = (pid_t)syscall(SYS_gettid);
 	uint64_t eff, prm;
 	struct dirent *de;
@@ -140,7 +172,7 @@ int caps__limit(uint64_t keep, uint64_t *kept)
 	closedir(dir);
 	/* each thread runs its handler at its next return to user space */
 	for (i = 0; i < 2000 && atomic_load(&limit_done) < sent; i++)
-		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	if (atomic_load(&limit_done) < sent)
 		err = -ETIMEDOUT;
 	else
