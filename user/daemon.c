@@ -260,27 +260,28 @@ static void publish_probes(struct daemon *d)
  *   CAP_BPF             every bpf() call: map reads at each drain and scrape, the service
  *                       tables at rescans and reloads, iterators (Debian's
  *                       kernel.unprivileged_bpf_disabled refuses all of bpf() without it)
+ *   CAP_SYS_PTRACE      /proc/<pid>/fd of the processes listening on an added service's
+ *                       ports at a reload, /proc/1/root where host metrics stat the
+ *                       filesystems: ptrace read access to a process that holds
+ *                       capabilities we no longer do
+ *   CAP_DAC_READ_SEARCH the same /proc/<pid>/fd of another user's process (0500, its own)
  * with the TLS collector (an http or websocket service), which hooks OpenSSL in processes
- * started later:
+ * started later, also /proc/<pid>/maps, /proc/<pid>/root and the binaries (the two above)
+ * and:
  *   CAP_SYS_ADMIN       perf_event_open() of their uprobes: the kernel's uprobe PMU
  *                       refuses CAP_PERFMON alone (EACCES, measured on 6.18; it then
  *                       covers what CAP_PERFMON would)
- *   CAP_SYS_PTRACE      their /proc/<pid>/maps and /proc/<pid>/root: ptrace read access
- *                       to a process that holds capabilities we no longer do
- *   CAP_DAC_READ_SEARCH their binaries and libraries under another user's directories
- * with host metrics: CAP_SYS_PTRACE for /proc/1/root, where filesystems are stat'ed.
  */
 static void drop_capabilities(struct daemon *d)
 {
-	uint64_t keep = CAP_BIT(CAP_BPF_BIT), kept = 0;
+	uint64_t keep = CAP_BIT(CAP_BPF_BIT) | CAP_BIT(CAP_SYS_PTRACE_BIT) |
+			CAP_BIT(CAP_DAC_READ_SEARCH_BIT),
+		 kept = 0;
 	char names[256], bounding[512];
 	int e;
 
 	if (collectors__get(&d->collectors, &tls_collector_ops))
-		keep |= CAP_BIT(CAP_SYS_ADMIN_BIT) | CAP_BIT(CAP_SYS_PTRACE_BIT) |
-			CAP_BIT(CAP_DAC_READ_SEARCH_BIT);
-	if (d->host && d->cfg.host.enabled)
-		keep |= CAP_BIT(CAP_SYS_PTRACE_BIT);
+		keep |= CAP_BIT(CAP_SYS_ADMIN_BIT);
 	e = caps__limit(keep, &kept);
 	if (e)
 		pr_warn("capabilities: %s; kept %s\n", strerror(-e),

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "collect/l7.h"
+#include "collect/proc.h"
 #include "collect/tcp.h"
 #include "daemon.h"
 #include "export/http.h"
@@ -77,6 +78,29 @@ static bool shares_port(const struct service_config *a, const struct service_con
 			if (a->ports[i] == b->ports[j])
 				return true;
 	return false;
+}
+
+/* Listeners of added services that were listening before the reload (the kernel counts
+ * the listen() calls it sees): found as the start-up scan finds them. */
+#define PREEXISTING_MAX 1024
+struct preexisting {
+	const bool *fresh;
+	size_t n;
+	struct {
+		__u32 tgid;
+		int svc;
+	} p[PREEXISTING_MAX];
+};
+
+static void on_listener(void *ctx, __u32 tgid, int svc)
+{
+	struct preexisting *pe = ctx;
+
+	if (svc >= 0 && svc < CONFIG_MAX_SERVICES && pe->fresh[svc] && pe->n < PREEXISTING_MAX) {
+		pe->p[pe->n].tgid = tgid;
+		pe->p[pe->n].svc = svc;
+		pe->n++;
+	}
 }
 
 static void rejected(struct daemon *d, const char *why)
@@ -163,11 +187,13 @@ int daemon__reload(struct daemon *d)
 	struct l7_collector *l7 = collectors__get(&d->collectors, &l7_collector_ops);
 	struct config *next = malloc(sizeof(*next)), *m = malloc(sizeof(*m));
 	struct service_tables *tables = malloc(sizeof(*tables));
+	struct preexisting *pe = calloc(1, sizeof(*pe));
+	struct proc_collector *proc = collectors__get(&d->collectors, &proc_collector_ops);
 	bool fresh[CONFIG_MAX_SERVICES] = {false};
 	int slot_of[CONFIG_MAX_SERVICES], counts[3] = {0}, i, j, e;
 	char err[512];
 
-	if (!next || !m || !tables) {
+	if (!next || !m || !tables || !pe) {
 		e = -ENOMEM;
 		rejected(d, strerror(ENOMEM));
 		goto cleanup;
@@ -250,6 +276,23 @@ int daemon__reload(struct daemon *d)
 	http__set_auth(d->http, &d->cfg.auth);
 	probe_metrics__reload(d->probes, e == 0);
 	pthread_mutex_unlock(&d->lock);
+	if (counts[0]) {
+		/* /proc/<pid>/fd of other users' processes: CAP_SYS_PTRACE and
+		 * CAP_DAC_READ_SEARCH, kept for this (daemon.c) */
+		pe->fresh = fresh;
+		proc__scan_listeners(proc__procfs(), d->cgroot, &d->tables, on_listener, pe);
+		pthread_mutex_lock(&d->lock);
+		for (i = 0; i < (int)pe->n; i++) {
+			health__add_preexisting(d->health, pe->p[i].svc, pe->p[i].tgid);
+			if (proc)
+				proc__add_task(proc, pe->p[i].tgid, (__u8)pe->p[i].svc);
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (pe->n)
+			pr_info("reload: %zu processes already listening on added services' "
+				"ports\n",
+				pe->n);
+	}
 	daemon__start_checker(d);
 	if (e)
 		pr_warn("reload: applied in part: %s\n", strerror(-e));
@@ -257,6 +300,7 @@ int daemon__reload(struct daemon *d)
 		pr_info("config reloaded: %d services (%d added, %d changed, %d removed)\n",
 			next->n_services, counts[0], counts[1], counts[2]);
 cleanup:
+	free(pe);
 	free(tables);
 	free(m);
 	free(next);

@@ -88,6 +88,13 @@ check "keep goes on from 5: 8 = nginx's $(served $P_KEEP) (TCP and HTTP)" \
 check "added counts from its first connection: 3 (TCP and HTTP, nginx: $(($(served $P_ADD) - 5)))" \
 	eq "$(opened added) $(http_reqs added)" "3 $(($(served $P_ADD) - 5))"
 check "gone counts nothing new: 5" eq "$(opened gone)" 5
+# nginx listened on the added port before the reload: found by the reload's scan
+check "nginx listens on the added port (ss)" bash -c "ip netns exec '$NS_SRV' ss -ltnH 'sport = :$P_ADD' | grep -q ."
+settle 1 metric fogprobe_service_up 'service="added"'
+check "fogprobe_service_up{service=added} 1 (its listener predates the reload)" \
+	eq "$(metric fogprobe_service_up 'service="added"')" 1
+check "fogprobe_service_up{service=gone} no longer exported" \
+	eq "$(scrape | grep -c '^fogprobe_service_up{service="gone"}')" 0
 
 echo "a config with a syntax error"
 cp "$WORK/config.json" "$WORK/good.json"
