@@ -25,6 +25,8 @@ TEST_PKGS=(
 	nodejs chromium
 	# tests: a statically linked OpenSSL server (test_tls)
 	libssl-dev
+	# tests: capsh --decode names the daemon's capability sets (test_secure)
+	libcap2-bin
 	# tests: the installed unit (systemd-analyze; nothing is started) and its syscalls
 	systemd strace
 	# tests: deploy/ (capability sets read back; the compose stack's Alertmanager config)

@@ -16,6 +16,7 @@
 #include "collect/tls.h"
 #include "daemon.h"
 #include "export/http.h"
+#include "lib/caps.h"
 #include "lib/log.h"
 #include "model/health.h"
 #include "model/streams.h"
@@ -143,6 +144,11 @@ static int events_json(void *ctx, unsigned long long since, struct strbuf *out)
 
 /* ---- lifecycle ---- */
 
+void daemon__start_checker(struct daemon *d)
+{
+	d->checker = health_checker__start(&d->cfg, on_probe, d);
+}
+
 int daemon__metrics(struct daemon *d)
 {
 	const struct config *cfg = &d->cfg;
@@ -248,6 +254,50 @@ static void publish_probes(struct daemon *d)
 	probe_metrics__hooks(d->probes, r.ps, r.n);
 }
 
+/*
+ * Everything that needed more has run (mounts, loading, attaching, BPF_ENABLE_STATS, the
+ * bind, the start-up scans). What goes on needs only these (README.md, "Privileges"):
+ *   CAP_BPF             every bpf() call: map reads at each drain and scrape, the service
+ *                       tables at rescans and reloads, iterators (Debian's
+ *                       kernel.unprivileged_bpf_disabled refuses all of bpf() without it)
+ *   CAP_SYS_PTRACE      /proc/<pid>/fd of the processes listening on an added service's
+ *                       ports at a reload, /proc/1/root where host metrics stat the
+ *                       filesystems: ptrace read access to a process that holds
+ *                       capabilities we no longer do
+ *   CAP_DAC_READ_SEARCH the same /proc/<pid>/fd of another user's process (0500, its own)
+ * with the TLS collector (an http or websocket service), which hooks OpenSSL in processes
+ * started later, also /proc/<pid>/maps, /proc/<pid>/root and the binaries (the two above)
+ * and:
+ *   CAP_SYS_ADMIN       perf_event_open() of their uprobes: the kernel's uprobe PMU
+ *                       refuses CAP_PERFMON alone (EACCES, measured on 6.18; it then
+ *                       covers what CAP_PERFMON would)
+ */
+static void drop_capabilities(struct daemon *d)
+{
+	uint64_t keep = CAP_BIT(CAP_BPF_BIT) | CAP_BIT(CAP_SYS_PTRACE_BIT) |
+			CAP_BIT(CAP_DAC_READ_SEARCH_BIT),
+		 kept = 0;
+	char names[256], bounding[512];
+	int e;
+
+	if (collectors__get(&d->collectors, &tls_collector_ops))
+		keep |= CAP_BIT(CAP_SYS_ADMIN_BIT);
+	e = caps__limit(keep, &kept);
+	if (e)
+		pr_warn("capabilities: %s; kept %s\n", strerror(-e),
+			caps__names(kept, names, sizeof(names)));
+	else if (caps__bounding() == kept)
+		pr_info("capabilities: kept %s; every other one dropped from the effective, "
+			"permitted and bounding sets of every thread\n",
+			caps__names(kept, names, sizeof(names)));
+	else
+		pr_info("capabilities: kept %s, every other one dropped from the effective and "
+			"permitted sets of every thread; the bounding set stays as given (no "
+			"CAP_SETPCAP): %s\n",
+			caps__names(kept, names, sizeof(names)),
+			caps__names(caps__bounding(), bounding, sizeof(bounding)));
+}
+
 int daemon__start(struct daemon *d)
 {
 	struct http_handlers hh = {
@@ -287,7 +337,8 @@ int daemon__start(struct daemon *d)
 		goto fail;
 	hh.registry = d->reg;
 	/* Serve /healthz while loading; /readyz turns 200 once attached. */
-	d->http = http__start(d->cfg.listen, &hh, err, sizeof(err));
+	d->http = http__start(d->cfg.listen, &d->cfg.tls, &d->cfg.auth, &hh, err,
+			      sizeof(err));
 	if (!d->http) {
 		pr_warn("%s\n", err);
 		e = -EINVAL;
@@ -318,15 +369,21 @@ int daemon__start(struct daemon *d)
 	n = proc__scan_listeners(proc__procfs(), d->cgroot, &d->tables, add_preexisting, d);
 	if (n > 0)
 		pr_info("%d processes already listening on service ports\n", n);
+	/* before the checker's thread, which needs none */
+	drop_capabilities(d);
 	for (i = 0; i < d->cfg.n_services; i++)
 		if (d->cfg.services[i].check.connect)
 			health__set_checked(d->health, i);
-	d->checker = health_checker__start(&d->cfg, on_probe, d);
+	daemon__start_checker(d);
 	publish_probes(d);
 	daemon__refresh(d);
 	atomic_store(&d->ready, true);
-	pr_info("fogprobe %s ready: %d services, metrics on http://%s/metrics\n",
-		FOGPROBE_VERSION, d->cfg.n_services, d->cfg.listen);
+	pr_info("fogprobe %s ready: %d services, metrics on %s://%s/metrics%s\n",
+		FOGPROBE_VERSION, d->cfg.n_services, d->cfg.tls.cert_file[0] ? "https" : "http",
+		d->cfg.listen,
+		d->cfg.auth.type == AUTH_BASIC	? " (basic auth)" :
+		d->cfg.auth.type == AUTH_BEARER ? " (bearer token)" :
+						  "");
 	return 0;
 fail:
 	daemon__stop(d);
@@ -364,7 +421,10 @@ void daemon__stop(struct daemon *d)
 
 int cmd_run(struct daemon *d)
 {
-	int err = daemon__start(d);
+	int err;
+
+	daemon__signals();
+	err = daemon__start(d);
 
 	if (err)
 		return 1;

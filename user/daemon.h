@@ -25,6 +25,8 @@
 #include "model/tcp_stats.h"
 
 struct daemon_opts {
+	const char *config_path; /* --config, NULL: the built-in one */
+	const char *listen; /* --listen, overrides the config's */
 	const char *disable; /* --disable-hooks */
 	const char *host_root; /* --host-root, overrides the config */
 	const char *events_path; /* --events: "-" stdout, NULL none */
@@ -68,8 +70,17 @@ int daemon__start(struct daemon *d);
 /* Stop in reverse order; accepts a partly started daemon. */
 void daemon__stop(struct daemon *d);
 
-/* The event loop, until SIGINT or SIGTERM. 0, or -errno if a required ring fails. */
+/* The event loop, until SIGINT or SIGTERM (SIGHUP: daemon__reload). 0, or -errno if a
+ * required ring fails. */
 int daemon__loop(struct daemon *d);
+/* The loop's signal handlers, installed before the start: a SIGHUP while loading is a
+ * reload once the loop runs, a SIGTERM a stop, neither kills the process half-way. */
+void daemon__signals(void);
+/* Read the config file again and apply it (reload.c); on the loop's thread. 0 or -errno:
+ * the running config then stays, or was applied in part (logged). */
+int daemon__reload(struct daemon *d);
+/* The synthetic checks of the config now (none configured: no thread). */
+void daemon__start_checker(struct daemon *d);
 /* Refresh every family from the kernel and the model (before each scrape). */
 void daemon__refresh(void *ctx);
 /* Service health now: process counts and liveness (lock held). */

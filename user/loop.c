@@ -22,12 +22,14 @@
 #define POLL_MS 100 /* ring buffer drain period: producers only wake us when it fills */
 #define RESCAN_S 5 /* cgroup prefixes resolve to new cgroups */
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reloading;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGHUP)
+		reloading = 1;
+	else
+		stopping = 1;
 }
 
 uint64_t daemon__now_ns(void)
@@ -55,18 +57,24 @@ static void rescan(struct daemon *d, struct service_tables *fresh)
 	pthread_mutex_unlock(&d->lock);
 }
 
-int daemon__loop(struct daemon *d)
+void daemon__signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int daemon__loop(struct daemon *d)
+{
 	struct l7_collector *l7 = collectors__get(&d->collectors, &l7_collector_ops);
 	struct service_tables *fresh = malloc(sizeof(*fresh));
 	time_t last_scan = time(NULL);
 	uint64_t last_tick = 0;
 	int err = 0, epfd;
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!fresh || epfd < 0 || (err = collectors__watch(&d->collectors, epfd))) {
 		err = err ?: -errno;
@@ -83,6 +91,10 @@ int daemon__loop(struct daemon *d)
 		err = collectors__consume(&d->collectors);
 		if (err)
 			goto cleanup;
+		if (reloading) {
+			reloading = 0;
+			daemon__reload(d);
+		}
 		/* woken early: the rings are drained, the clocks tick on their period */
 		if (daemon__now_ns() - last_tick < POLL_MS * 1000000ULL)
 			continue;

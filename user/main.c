@@ -94,6 +94,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"\nEndpoints: /metrics (Prometheus text 0.0.4, OpenMetrics, gzip), /healthz, /readyz,\n"
 		"/api/events (recent crash/OOM/exit events, JSON; ?since=SEQ).\n"
+		"Signals: SIGHUP reloads the config file; SIGTERM and SIGINT stop.\n"
 		"Exit codes: 0 ok, 1 runtime error or kernel unsupported, 2 usage or config error.\n");
 }
 
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
 		longopts[i] = options[i].opt;
 	while ((opt = getopt_long(argc, argv, "c:l:vVh", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'c': config_path = optarg; break;
+		case 'c': config_path = d.opts.config_path = optarg; break;
 		case 'l': listen = optarg; break;
 		case 256 + 'F':
 			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
@@ -179,6 +180,7 @@ int main(int argc, char **argv)
 			return usage_error("--listen value too long", NULL);
 		if (listen)
 			snprintf(d.cfg.listen, sizeof(d.cfg.listen), "%s", listen);
+		d.opts.listen = listen;
 	}
 	return cmd->fn(&d);
 }

@@ -8,8 +8,9 @@ set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 FOGPROBE=${FOGPROBE:-$ROOT/build/fogprobe}
 ID=$$
-NS_SRV=fp-srv-$ID
-NS_CLI=fp-cli-$ID
+# FP_PREFIX: a test's own prefix for its namespaces and cgroup
+NS_SRV=${FP_PREFIX:-fp}-srv-$ID
+NS_CLI=${FP_PREFIX:-fp}-cli-$ID
 SRV_IP=10.213.$((ID % 200)).1
 CLI_IP=10.213.$((ID % 200)).2
 METRICS_PORT=${METRICS_PORT:-$((19000 + ID % 1000))}
@@ -102,7 +103,7 @@ setup_netns() {
 # every service without a "cgroup" matcher this one, so that traffic of other processes
 # on the host (another test, a benchmark) never lands in the test's services.
 CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-TEST_CG=/fogprobe-test-$ID
+TEST_CG=/${FP_PREFIX:-fogprobe}-test-$ID
 TEST_CG_DIR=
 enter_test_cgroup() {
 	[[ -n "$CG_ROOT" ]] || return 0
@@ -126,7 +127,7 @@ json.dump(cfg, sys.stdout, indent=1)
 	DAEMON_PID=$!
 	local i
 	for i in $(seq 1 100); do
-		if curl -sf "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1; then
+		if curl -sf $FP_CURL "$FP_SCHEME://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1; then
 			return 0
 		fi
 		kill -0 "$DAEMON_PID" 2>/dev/null || break
@@ -145,7 +146,10 @@ stop_daemon() {
 	return $rc
 }
 
-scrape() { curl -sf "http://127.0.0.1:$METRICS_PORT/metrics"; }
+# FP_SCHEME=https and FP_CURL (curl's options: --cacert, credentials) for a secured endpoint
+FP_SCHEME=${FP_SCHEME:-http}
+FP_CURL=${FP_CURL:-}
+scrape() { curl -sf $FP_CURL "$FP_SCHEME://127.0.0.1:$METRICS_PORT/metrics"; }
 
 # metric NAME 'LABELS' -> sum of the samples whose label set contains every given
 # label (given as a comma-separated list of k="v"); 0 when none. Integer-rounded:

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "lib/config.h"
+#include "lib/digest.h"
 
 #define ERRLEN 512
 
@@ -78,6 +79,49 @@ struct error_case {
 };
 
 static const struct error_case error_cases[] = {
+	{ "auth_not_object", SVC_A_DONE "\"auth\":1}",
+	  "t.json:1:65: auth must be an object" },
+	{ "auth_no_type", SVC_A_DONE "\"auth\":{}}",
+	  "t.json:1:65: auth needs a type: basic or bearer" },
+	{ "auth_bad_type", SVC_A_DONE "\"auth\":{\"type\":\"digest\"}}",
+	  "t.json:1:73: type must be basic or bearer" },
+	{ "auth_basic_no_user", SVC_A_DONE "\"auth\":{\"type\":\"basic\",\"password\":\"x\"}}",
+	  "t.json:1:65: auth type basic needs a username" },
+	{ "auth_user_colon",
+	  SVC_A_DONE "\"auth\":{\"type\":\"basic\",\"username\":\"a:b\",\"password\":\"x\"}}",
+	  "t.json:1:92: username must be a non-empty string without ':'" },
+	{ "auth_no_secret", SVC_A_DONE "\"auth\":{\"type\":\"bearer\"}}",
+	  "t.json:1:65: auth type bearer needs one of token, token_file, token_sha256" },
+	{ "auth_two_secrets",
+	  SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"token\":\"x\",\"token_file\":\"/f\"}}",
+	  "t.json:1:94: token and token_file: give one of them" },
+	{ "auth_wrong_kind", SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"password\":\"x\"}}",
+	  "t.json:1:82: password is for type basic" },
+	{ "auth_user_bearer",
+	  SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"username\":\"u\",\"token\":\"x\"}}",
+	  "t.json:1:82: username is for type basic" },
+	{ "auth_empty_secret", SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"token\":\"\"}}",
+	  "t.json:1:90: token must be a non-empty string" },
+	{ "auth_bad_hash",
+	  SVC_A_DONE "\"auth\":{\"type\":\"basic\",\"username\":\"u\",\"password_sha256\":\"abc\"}}",
+	  "t.json:1:114: password_sha256 must be 64 hex digits (sha256sum)" },
+	{ "auth_missing_file",
+	  SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"token_file\":\"/nonexistent/fp-token\"}}",
+	  "t.json:1:95: token_file /nonexistent/fp-token: No such file or directory" },
+	{ "auth_file_not_regular",
+	  SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"token_file\":\"/dev/null\"}}",
+	  "t.json:1:95: token_file /dev/null: not a regular file" },
+	{ "auth_unknown_key", SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"tokn\":\"x\"}}",
+	  "t.json:1:82: unknown key \"tokn\" in auth (expected type, username, password, "
+	  "password_file, password_sha256, token, token_file, token_sha256)" },
+	{ "tls_not_object", SVC_A_DONE "\"tls\":\"x\"}", "t.json:1:64: tls must be an object" },
+	{ "tls_half", SVC_A_DONE "\"tls\":{\"cert_file\":\"/c\"}}",
+	  "t.json:1:64: tls needs both cert_file and key_file" },
+	{ "tls_empty_path", SVC_A_DONE "\"tls\":{\"cert_file\":\"\",\"key_file\":\"/k\"}}",
+	  "t.json:1:77: cert_file must be a file path" },
+	{ "tls_missing_key",
+	  SVC_A_DONE "\"tls\":{\"cert_file\":\"/dev/null\",\"key_file\":\"/nonexistent/k\"}}",
+	  "t.json:1:100: key_file /nonexistent/k: No such file or directory" },
 	{ "syntax", "{\"a\": x}", "t.json:1:7: invalid token near 'x'" },
 	{ "syntax_multiline", "{\n  \"services\": tru\n}",
 	  "t.json:2:17: invalid token near 'tru'" },
@@ -90,9 +134,9 @@ static const struct error_case error_cases[] = {
 	{ "not_object", "[1]", "t.json:1:1: config must be a JSON object" },
 	{ "not_object_indented", "\n  [1]", "t.json:2:3: config must be a JSON object" },
 	{ "unknown_top_key", "{\"listen\":\":1\",\"extra\":1}",
-	  "t.json:1:16: unknown key \"extra\" (expected listen, services, host, containers)" },
+	  "t.json:1:16: unknown key \"extra\" (expected listen, tls, auth, services, host, containers)" },
 	{ "unknown_top_key_quoted", "{\"a\\\"\\n\":1}",
-	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, services, host, containers)" },
+	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, tls, auth, services, host, containers)" },
 	{ "unknown_service_key", SVC_A "\"ports\":[80],\"port\":81}]}",
 	  "t.json:1:56: unknown key \"port\" in service (expected name, protocol, ports, comm, "
 	  "cgroup, routes, paths, max_paths, max_rooms, framework, capture, idle_timeout_s, "
@@ -348,7 +392,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[42] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, services, host, containers)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers)", key);
 	expect_error(text, want);
 
 	/* 30 "é": 21 whole ones fit */
@@ -358,7 +402,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[42] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, services, host, containers)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers)", key);
 	expect_error(text, want);
 
 	/* "k" then 30 "é": the 21st would be split, so 20 are shown */
@@ -369,7 +413,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[41] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, services, host, containers)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers)", key);
 	expect_error(text, want);
 }
 
@@ -705,6 +749,62 @@ static void host_defaults_and_off_switch(void **state)
 	free(cfg);
 }
 
+/* The secret is kept as its SHA-256 (the digests: sha256sum of the same bytes). */
+static void valid_auth_tls(void **state)
+{
+	/* printf 'x' | sha256sum; printf 'secret' | sha256sum */
+	static const char x_hex[] =
+		"2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
+	static const char secret_hex[] =
+		"2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
+	char err[ERRLEN] = "", path[] = "/tmp/fp-secret.XXXXXX", text[512];
+	struct config *cfg = new_config();
+	uint8_t want[32];
+	int fd;
+
+	(void)state;
+	assert_int_equal(config__load_string(SVC_A_DONE "\"auth\":{\"type\":\"basic\","
+						       "\"username\":\"prom\",\"password\":\"x\"},"
+						       "\"tls\":{\"cert_file\":\"/dev/null\","
+						       "\"key_file\":\"/dev/null\"}}",
+					     "t.json", cfg, err, sizeof(err)),
+			 0);
+	assert_int_equal(cfg->auth.type, AUTH_BASIC);
+	assert_string_equal(cfg->auth.username, "prom");
+	assert_int_equal(digest__from_hex(x_hex, want), 0);
+	assert_memory_equal(cfg->auth.secret_sha256, want, 32);
+	assert_string_equal(cfg->tls.cert_file, "/dev/null");
+	assert_string_equal(cfg->tls.key_file, "/dev/null");
+
+	/* a file's first line, without its line end */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret\r\nmore\n", 13), 13);
+	close(fd);
+	snprintf(text, sizeof(text),
+		 SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"token_file\":\"%s\"}}", path);
+	assert_int_equal(config__load_string(text, "t.json", cfg, err, sizeof(err)), 0);
+	unlink(path);
+	assert_int_equal(cfg->auth.type, AUTH_BEARER);
+	assert_int_equal(digest__from_hex(secret_hex, want), 0);
+	assert_memory_equal(cfg->auth.secret_sha256, want, 32);
+	assert_string_equal(cfg->auth.secret_file, path);
+
+	snprintf(text, sizeof(text),
+		 SVC_A_DONE "\"auth\":{\"type\":\"bearer\",\"token_sha256\":\"%s\"}}", secret_hex);
+	assert_int_equal(config__load_string(text, "t.json", cfg, err, sizeof(err)), 0);
+	assert_memory_equal(cfg->auth.secret_sha256, want, 32);
+	assert_string_equal(cfg->auth.secret_file, "");
+
+	/* none given: no auth, no TLS */
+	assert_int_equal(config__load_string(SVC_A_DONE "\"listen\":\":1\"}", "t.json", cfg, err,
+					     sizeof(err)),
+			 0);
+	assert_int_equal(cfg->auth.type, AUTH_NONE);
+	assert_string_equal(cfg->tls.cert_file, "");
+	free(cfg);
+}
+
 static void protocol_names(void **state)
 {
 	(void)state;
@@ -726,6 +826,7 @@ static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test(default_config),
 	cmocka_unit_test(default_matches_deploy_file),
 	cmocka_unit_test(protocol_names),
+	cmocka_unit_test(valid_auth_tls),
 	cmocka_unit_test(host_defaults_and_off_switch),
 	cmocka_unit_test(error_listen_values),
 	cmocka_unit_test(error_listen_too_long),

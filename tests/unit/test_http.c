@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "export/http.h"
+#include "lib/digest.h"
 #include "lib/strbuf.h"
 #include "telemetry/metrics.h"
 
@@ -300,7 +301,7 @@ static struct http_server *start_somewhere(const char *host_fmt, const struct ht
 	for (i = 0; i < 20; i++) {
 		*port = (uint16_t)(20000 + rand() % 20000);
 		snprintf(listen, sizeof(listen), host_fmt, *port);
-		s = http__start(listen, h, err, sizeof(err));
+		s = http__start(listen, NULL, NULL, h, err, sizeof(err));
 		if (s)
 			return s;
 		if (!strstr(err, "in use"))
@@ -384,7 +385,7 @@ static void test_server(void **state)
 
 	/* The port is taken now: the error says where and why. */
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
-	again = http__start(listen, &h, err, sizeof(err));
+	again = http__start(listen, NULL, NULL, &h, err, sizeof(err));
 	assert_null(again);
 	snprintf(buf, sizeof(buf), "cannot listen on 127.0.0.1:%u: Address already in use", port);
 	assert_string_equal(err, buf);
@@ -423,7 +424,7 @@ static void test_server_ipv6(void **state)
 		skip(); /* kernel without IPv6 */
 	close(fd);
 	h.registry = metrics__new(0);
-	s = http__start("[::1]:0", &h, err, sizeof(err));
+	s = http__start("[::1]:0", NULL, NULL, &h, err, sizeof(err));
 	assert_null(s); /* port 0 would listen somewhere nobody knows */
 	assert_string_equal(err, "listen address [::1]:0: invalid port");
 	s = start_somewhere("[::]:%u", &h, &port);
@@ -456,7 +457,7 @@ static void test_bad_listen(void **state)
 	h.registry = metrics__new(0);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
-		s = http__start(cases[i].listen, &h, err, sizeof(err));
+		s = http__start(cases[i].listen, NULL, NULL, &h, err, sizeof(err));
 		if (s)
 			fail_msg("%s: accepted", cases[i].listen);
 		if (cases[i].err)
@@ -468,13 +469,41 @@ static void test_bad_listen(void **state)
 	metrics__free(h.registry);
 }
 
+/* Authorization values made by coreutils' base64 (printf 'prom:pa:ss w0rd' | base64). */
+static void test_authorized(void **state)
+{
+	struct auth_config basic = { .type = AUTH_BASIC, .username = "prom" };
+	struct auth_config bearer = { .type = AUTH_BEARER };
+	struct auth_config none = { .type = AUTH_NONE };
+
+	(void)state;
+	sha256("pa:ss w0rd", 10, basic.secret_sha256);
+	sha256("tok-123", 7, bearer.secret_sha256);
+	assert_true(http__authorized(&none, NULL));
+	assert_true(http__authorized(&basic, "Basic cHJvbTpwYTpzcyB3MHJk"));
+	assert_true(http__authorized(&basic, "basic  cHJvbTpwYTpzcyB3MHJk"));
+	assert_false(http__authorized(&basic, NULL));
+	assert_false(http__authorized(&basic, ""));
+	assert_false(http__authorized(&basic, "Basic cHJvbTpwYTpzcyB3MHJY")); /* password */
+	assert_false(http__authorized(&basic, "Basic cHJvOnBhOnNzIHcwcmQ=")); /* user */
+	assert_false(http__authorized(&basic, "Basic cHJvbTpwYTpzcyB3MHJ")); /* not base64 */
+	assert_false(http__authorized(&basic, "Basic cHJvbQ==")); /* "prom", no colon */
+	assert_false(http__authorized(&basic, "Bearer pa:ss w0rd"));
+	assert_true(http__authorized(&bearer, "Bearer tok-123"));
+	assert_true(http__authorized(&bearer, "bearer tok-123"));
+	assert_false(http__authorized(&bearer, "Bearer tok-1234"));
+	assert_false(http__authorized(&bearer, "Bearer tok-12"));
+	assert_false(http__authorized(&bearer, "Basic dG9rLTEyMw=="));
+	assert_false(http__authorized(&bearer, NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_wants_openmetrics), cmocka_unit_test(test_accepts_gzip),
 		cmocka_unit_test(test_gzip),		  cmocka_unit_test(test_server),
 		cmocka_unit_test(test_server_any_host),	  cmocka_unit_test(test_server_ipv6),
-		cmocka_unit_test(test_bad_listen),
+		cmocka_unit_test(test_bad_listen),	  cmocka_unit_test(test_authorized),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,6 +33,7 @@ struct l7_collector {
 	struct collector_sinks sinks;
 	struct reorder *order; /* records held until their turn (model/reorder.h) */
 	bool server_in_order[FP_MAX_SERVICES];
+	bool sndq_iterator;
 	int ncpu;
 	__u64 malformed;
 	__u64 released_until; /* every record with an older key has been handed over */
@@ -180,6 +181,7 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		return -ENOMEM;
 	c->sinks = opts->sinks;
 	memcpy(c->server_in_order, opts->server_in_order, sizeof(c->server_in_order));
+	c->sndq_iterator = opts->sndq_iterator;
 	c->ncpu = libbpf_num_possible_cpus();
 	c->order = reorder__new(REORDER_WINDOW_NS, REORDER_MAX_BYTES);
 	if (!c->order) {
@@ -384,6 +386,47 @@ void l7__losses(const struct l7_collector *c, struct losses *l)
 /* The protocols with a parser; the prefix: the service's "capture", else
  * --capture-bytes, else what the protocol needs (an HTTP head, a Betanet header, a
  * whole compressed WebSocket message: see FP_L7_CAP_WS_DEFAULT). */
+static void svc_settings(const struct service_config *sc, uint32_t capture_bytes,
+			 bool sndq_iterator, struct fp_l7_svc *on, bool *server_in_order)
+{
+	bool web = sc->protocol == FP_PROTO_HTTP || sc->protocol == FP_PROTO_WEBSOCKET;
+
+	memset(on, 0, sizeof(*on));
+	*server_in_order = false;
+	if (!config__l7(sc))
+		return;
+	on->mode = web ? FP_L7_TAIL : FP_L7_LENGTH_PREFIXED;
+	if (sc->protocol == FP_PROTO_WEBSOCKET) /* message_queue_size */
+		on->sndq = FP_L7_SNDQ_EVENT | (sndq_iterator ? 0 : FP_L7_SNDQ_KEEP);
+	/* a client may read a response before its request's write returns; a server
+	 * reads a request before it can answer. WebSocket and Betanet are duplex. */
+	*server_in_order = sc->protocol == FP_PROTO_HTTP;
+	on->cap = sc->capture		       ? sc->capture :
+		  capture_bytes		       ? capture_bytes :
+		  sc->protocol == FP_PROTO_WEBSOCKET ? FP_L7_CAP_WS_DEFAULT :
+		  web			       ? FP_L7_CAP_HTTP_DEFAULT :
+						 FP_L7_CAP_DEFAULT;
+	if (on->cap > FP_L7_CAP_MAX)
+		on->cap = FP_L7_CAP_MAX;
+}
+
+int l7__set_service(struct l7_collector *c, int svc, const struct service_config *sc,
+		    uint32_t capture_bytes)
+{
+	struct fp_l7_svc on;
+	__u32 k = (__u32)svc;
+	bool in_order;
+
+	if (!c || svc < 0 || svc >= FP_MAX_SERVICES)
+		return -EINVAL;
+	svc_settings(sc, capture_bytes, c->sndq_iterator, &on, &in_order);
+	/* ordering first: the kernel captures as soon as the map says so */
+	c->server_in_order[svc] = in_order;
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.l7_svc), &k, &on, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 static int ops_open(const struct collector_env *env, void **out)
 {
 	struct l7_collector_opts o = {
@@ -398,22 +441,10 @@ static int ops_open(const struct collector_env *env, void **out)
 	*out = NULL;
 	for (i = 0; i < cfg->n_services && i < FP_MAX_SERVICES; i++) {
 		const struct service_config *sc = &cfg->services[i];
-		bool web = sc->protocol == FP_PROTO_HTTP || sc->protocol == FP_PROTO_WEBSOCKET;
 
-		if (!config__l7(sc))
-			continue;
-		o.svc[i].mode = web ? FP_L7_TAIL : FP_L7_LENGTH_PREFIXED;
-		if (sc->protocol == FP_PROTO_WEBSOCKET) /* message_queue_size */
-			o.svc[i].sndq = FP_L7_SNDQ_EVENT | (env->sndq_iterator ? 0 : FP_L7_SNDQ_KEEP);
-		/* a client may read a response before its request's write returns; a server
-		 * reads a request before it can answer. WebSocket and Betanet are duplex. */
-		o.server_in_order[i] = sc->protocol == FP_PROTO_HTTP;
-		o.svc[i].cap = sc->capture			    ? sc->capture :
-			       env->capture_bytes		    ? env->capture_bytes :
-			       sc->protocol == FP_PROTO_WEBSOCKET ? FP_L7_CAP_WS_DEFAULT :
-			       web				    ? FP_L7_CAP_HTTP_DEFAULT :
-								      FP_L7_CAP_DEFAULT;
-		any = true;
+		svc_settings(sc, env->capture_bytes, env->sndq_iterator, &o.svc[i],
+			     &o.server_in_order[i]);
+		any |= config__l7(sc);
 	}
 	if (!any)
 		return 0;

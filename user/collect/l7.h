@@ -39,6 +39,10 @@ size_t l7__plan(struct hook *hooks, size_t max, const char *disable);
 /* 0 or -errno. Optional feature: the caller reports a failure and runs without it. */
 int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out);
 void l7__close(struct l7_collector *c); /* accepts NULL */
+/* What to capture of service svc, from its config now (a service added by a reload).
+ * 0 or -errno. */
+int l7__set_service(struct l7_collector *c, int svc, const struct service_config *sc,
+		    uint32_t capture_bytes);
 
 typedef void (*l7_sndq_fn)(void *ctx, uint64_t key, uint32_t sndq); /* streams__key() */
 

@@ -76,6 +76,8 @@ int services__build(const struct config *cfg, const char *cgroot, struct service
 		if (svc->n_ports < 0 || svc->n_ports > CONFIG_MAX_PORTS || svc->n_comm < 0 ||
 		    svc->n_comm > FP_MAX_COMM_MATCH)
 			return -EINVAL;
+		if (svc->removed)
+			continue; /* inactive, no port */
 		for (j = 0; j < svc->n_ports; j++)
 			t->port_mask[svc->ports[j]] |= 1U << i;
 		m->active = 1;

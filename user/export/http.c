@@ -12,14 +12,19 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <zlib.h>
 
 #include "export/http.h"
+#include "lib/digest.h"
 #include "lib/log.h"
 
 #define CT_TEXT "text/plain; version=0.0.4; charset=utf-8"
@@ -32,6 +37,10 @@ struct http_server {
 	/* While MHD_start_daemon() runs, its complaints belong in the caller's err. */
 	atomic_bool starting;
 	char start_err[256];
+	pthread_mutex_t auth_lock; /* auth changes at a reload, on the loop's thread */
+	struct auth_config auth;
+	char *cert, *key; /* PEM, for the lifetime of the MHD daemon */
+	size_t key_len;
 };
 
 /* ---- content negotiation ----------------------------------------------------------- */
@@ -172,6 +181,122 @@ cleanup:
 	return err;
 }
 
+/* ---- credentials ------------------------------------------------------------------- */
+
+static int b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* RFC 4648 base64 with padding; returns the decoded length or -1. */
+static ssize_t b64decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+	size_t i, o = 0;
+	uint32_t acc = 0;
+	int bits = 0, pad = 0, v;
+
+	if (n % 4)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (in[i] == '=') {
+			if (i < n - 2 || (i == n - 2 && in[n - 1] != '='))
+				return -1;
+			pad++;
+			continue;
+		}
+		v = b64val((unsigned char)in[i]);
+		if (v < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o >= cap)
+				return -1;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	(void)pad;
+	return (ssize_t)o;
+}
+
+/*
+ * The presented secret (and user name) is hashed and compared with the configured digest
+ * in constant time: the time depends on the presented length only, never on the secret or
+ * on where the two differ. Both comparisons always run.
+ */
+bool http__authorized(const struct auth_config *auth, const char *authorization)
+{
+	uint8_t want_user[SHA256_LEN], got_user[SHA256_LEN], got[SHA256_LEN], buf[1024];
+	const char *p = authorization, *colon;
+	bool user_ok, secret_ok;
+	ssize_t n;
+
+	if (!auth || auth->type == AUTH_NONE)
+		return true;
+	if (!p)
+		return false;
+	while (*p == ' ')
+		p++;
+	if (auth->type == AUTH_BEARER) {
+		if (strncasecmp(p, "Bearer ", 7))
+			return false;
+		for (p += 7; *p == ' '; p++)
+			;
+		sha256(p, strlen(p), got);
+		return digest__equal(got, auth->secret_sha256, SHA256_LEN);
+	}
+	if (strncasecmp(p, "Basic ", 6))
+		return false;
+	for (p += 6; *p == ' '; p++)
+		;
+	n = b64decode(p, strlen(p), buf, sizeof(buf) - 1);
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	colon = memchr(buf, ':', (size_t)n);
+	if (!colon) {
+		explicit_bzero(buf, sizeof(buf));
+		return false;
+	}
+	sha256(auth->username, strlen(auth->username), want_user);
+	sha256(buf, (size_t)(colon - (char *)buf), got_user);
+	sha256(colon + 1, (size_t)(n - (colon + 1 - (char *)buf)), got);
+	explicit_bzero(buf, sizeof(buf));
+	user_ok = digest__equal(got_user, want_user, SHA256_LEN);
+	secret_ok = digest__equal(got, auth->secret_sha256, SHA256_LEN);
+	return user_ok & secret_ok;
+}
+
+static enum MHD_Result unauthorized(struct MHD_Connection *conn, enum auth_type type)
+{
+	static const char body[] = "unauthorized\n";
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CT_PLAIN);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				type == AUTH_BEARER ? "Bearer realm=\"fogprobe\"" :
+						      "Basic realm=\"fogprobe\", charset=\"UTF-8\"");
+	ret = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* ---- request handling -------------------------------------------------------------- */
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
@@ -292,6 +417,21 @@ static enum MHD_Result http__handle(void *cls, struct MHD_Connection *conn, cons
 	/* HEAD gets GET's headers; MHD drops the body itself. */
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, CT_PLAIN, "method not allowed\n");
+	/* Liveness and readiness stay open: kubelet and systemd probes carry no
+	 * credentials, and the answers say nothing but "up" and "attached". */
+	if (strcmp(url, "/healthz") && strcmp(url, "/readyz")) {
+		enum auth_type type;
+		bool ok;
+
+		pthread_mutex_lock(&s->auth_lock);
+		type = s->auth.type;
+		ok = http__authorized(&s->auth,
+				      MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								  MHD_HTTP_HEADER_AUTHORIZATION));
+		pthread_mutex_unlock(&s->auth_lock);
+		if (!ok)
+			return unauthorized(conn, type);
+	}
 	if (!strcmp(url, "/metrics"))
 		return serve_metrics(s, conn);
 	if (!strcmp(url, "/healthz"))
@@ -400,13 +540,79 @@ static void addr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
 	}
 }
 
-struct http_server *http__start(const char *listen, const struct http_handlers *h, char *err,
-				size_t errlen)
+/* A PEM file into memory (NUL-terminated, as GnuTLS wants it). */
+static char *read_pem(const char *path, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st)) {
+		snprintf(err, errlen, "tls: %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (st.st_size > (1 << 20)) {
+		snprintf(err, errlen, "tls: %s: larger than 1 MiB", path);
+		goto fail;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		snprintf(err, errlen, "tls: %s: %s", path, strerror(ENOMEM));
+		goto fail;
+	}
+	while (got < (size_t)st.st_size &&
+	       (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	if (got != (size_t)st.st_size) {
+		snprintf(err, errlen, "tls: %s: short read", path);
+		goto fail;
+	}
+	buf[got] = '\0';
+	*len = got;
+	close(fd);
+	return buf;
+fail:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void free_server(struct http_server *s)
+{
+	if (s->key)
+		explicit_bzero(s->key, s->key_len);
+	free(s->key);
+	free(s->cert);
+	explicit_bzero(&s->auth, sizeof(s->auth));
+	pthread_mutex_destroy(&s->auth_lock);
+	free(s);
+}
+
+void http__set_auth(struct http_server *s, const struct auth_config *auth)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->auth_lock);
+	if (auth)
+		s->auth = *auth;
+	else
+		memset(&s->auth, 0, sizeof(s->auth));
+	pthread_mutex_unlock(&s->auth_lock);
+}
+
+struct http_server *http__start(const char *listen, const struct tls_config *tls,
+				const struct auth_config *auth, const struct http_handlers *h,
+				char *err, size_t errlen)
 {
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	struct sockaddr_storage ss = { 0 };
 	struct http_server *s;
 	char where[INET6_ADDRSTRLEN + 16];
+	bool use_tls = tls && tls->cert_file[0];
+	size_t cert_len;
 	uint16_t port;
 	int saved;
 
@@ -416,12 +622,28 @@ struct http_server *http__start(const char *listen, const struct http_handlers *
 	}
 	if (parse_listen(listen, &ss, err, errlen))
 		return NULL;
+	if (use_tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(err, errlen, "tls: this libmicrohttpd was built without TLS");
+		return NULL;
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "http: %s", strerror(ENOMEM));
 		return NULL;
 	}
+	pthread_mutex_init(&s->auth_lock, NULL);
 	s->h = *h;
+	if (auth)
+		s->auth = *auth;
+	if (use_tls) {
+		s->cert = read_pem(tls->cert_file, &cert_len, err, errlen);
+		s->key = s->cert ? read_pem(tls->key_file, &s->key_len, err, errlen) : NULL;
+		if (!s->key) {
+			free_server(s);
+			return NULL;
+		}
+		flags |= MHD_USE_TLS;
+	}
 	if (ss.ss_family == AF_INET6) {
 		flags |= MHD_USE_DUAL_STACK;
 		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
@@ -436,18 +658,22 @@ struct http_server *http__start(const char *listen, const struct http_handlers *
 				     MHD_OPTION_EXTERNAL_LOGGER, http__log, s,
 				     /* Idle keep-alive connections must not pile up. */
 				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-				     MHD_OPTION_END);
+				     use_tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert,
+				     MHD_OPTION_HTTPS_MEM_KEY, s->key, MHD_OPTION_END);
 	saved = errno;
 	atomic_store(&s->starting, false);
 	if (!s->daemon) {
 		addr_str(&ss, where, sizeof(where));
-		/* MHD leaves bind()'s errno in place; its own message is the fallback. */
-		if (saved)
+		/* MHD leaves bind()'s errno in place; its own message is the fallback. A
+		 * certificate or key GnuTLS cannot use is only in its message. */
+		if (s->start_err[0] && use_tls)
+			snprintf(err, errlen, "cannot serve TLS on %s: %s", where, s->start_err);
+		else if (saved)
 			snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(saved));
 		else
 			snprintf(err, errlen, "cannot listen on %s: %s", where,
 				 s->start_err[0] ? s->start_err : "libmicrohttpd failed");
-		free(s);
+		free_server(s);
 		return NULL;
 	}
 	return s;
@@ -458,5 +684,5 @@ void http__stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon);
-	free(s);
+	free_server(s);
 }

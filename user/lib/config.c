@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "lib/config.h"
+#include "lib/digest.h"
 
 /* Larger than any sane config; bounds what a wrong path (a log file) can cost. */
 #define CONFIG_MAX_FILE_BYTES (1 << 20)
@@ -1042,9 +1044,192 @@ static int parse_section(struct parser *p, json_t *obj, const char *name,
 	return 0;
 }
 
+/* ---- the endpoint: tls, auth ---- */
+
+static int parse_path(struct parser *p, json_t *val, const char *key, char *out)
+{
+	const char *s = json_string_value(val);
+
+	if (!s || !s[0])
+		return parser_error(p, "%s must be a file path", key);
+	if (strlen(s) >= CONFIG_PATH_LEN)
+		return parser_error(p, "%s is longer than %d bytes", key, CONFIG_PATH_LEN - 1);
+	/* read when the server starts: a file that is not there is this config's error */
+	if (access(s, R_OK))
+		return parser_error(p, "%s %s: %s", key, s, strerror(errno));
+	strcpy(out, s);
+	return 0;
+}
+
+static int parse_tls(struct parser *p, json_t *obj, struct config *cfg)
+{
+	static const char *const keys[] = { "cert_file", "key_file", NULL };
+	json_t *cert = json_object_get(obj, "cert_file"), *key = json_object_get(obj, "key_file");
+	int err;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "tls must be an object");
+	err = check_keys(p, obj, keys, "in tls (expected cert_file, key_file)");
+	if (err)
+		return err;
+	if (!cert || !key)
+		return parser_error(p, "tls needs both cert_file and key_file");
+	path_push_key(p, "cert_file");
+	err = parse_path(p, cert, "cert_file", cfg->tls.cert_file);
+	if (err)
+		return err;
+	path_pop(p);
+	path_push_key(p, "key_file");
+	err = parse_path(p, key, "key_file", cfg->tls.key_file);
+	if (err)
+		return err;
+	path_pop(p);
+	return 0;
+}
+
+/* A secret file's first line (without its line end), hashed; the bytes are wiped. */
+static int hash_secret_file(const char *path, uint8_t out[SHA256_LEN], char *why, size_t len)
+{
+	char buf[4097];
+	ssize_t n, total = 0;
+	struct stat st;
+	int fd, ret = 0;
+
+	/* O_NONBLOCK: a FIFO must not hang the load (it is refused below) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(why, len, "%s", strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(why, len, "not a regular file");
+		close(fd);
+		return -EINVAL;
+	}
+	while ((n = read(fd, buf + total, sizeof(buf) - 1 - (size_t)total)) > 0)
+		total += n;
+	if (n < 0) {
+		snprintf(why, len, "%s", strerror(errno));
+		ret = -EIO;
+		goto cleanup;
+	}
+	if ((size_t)total == sizeof(buf) - 1) {
+		snprintf(why, len, "longer than %zu bytes", sizeof(buf) - 2);
+		ret = -EFBIG;
+		goto cleanup;
+	}
+	buf[total] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!buf[0]) {
+		snprintf(why, len, "empty first line");
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	sha256(buf, strlen(buf), out);
+cleanup:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return ret;
+}
+
+static int parse_auth(struct parser *p, json_t *obj, struct config *cfg)
+{
+	static const char *const keys[] = { "type", "username", "password", "password_file",
+					    "password_sha256", "token", "token_file",
+					    "token_sha256", NULL };
+	static const char *const secrets[2][3] = {
+		{ "password", "password_file", "password_sha256" },
+		{ "token", "token_file", "token_sha256" },
+	};
+	struct auth_config *a = &cfg->auth;
+	const char *type, *s, *given = NULL;
+	json_t *val;
+	int err, kind, i;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "auth must be an object");
+	err = check_keys(p, obj, keys, "in auth (expected type, username, password, "
+				       "password_file, password_sha256, token, token_file, "
+				       "token_sha256)");
+	if (err)
+		return err;
+	val = json_object_get(obj, "type");
+	type = json_string_value(val);
+	if (!val)
+		return parser_error(p, "auth needs a type: basic or bearer");
+	path_push_key(p, "type");
+	if (!type || (strcmp(type, "basic") && strcmp(type, "bearer")))
+		return parser_error(p, "type must be basic or bearer");
+	path_pop(p);
+	kind = !strcmp(type, "bearer");
+	a->type = kind ? AUTH_BEARER : AUTH_BASIC;
+	/* the other kind's keys are mistakes, not extras */
+	for (i = 0; i < 3; i++)
+		if (json_object_get(obj, secrets[!kind][i])) {
+			path_push_key(p, secrets[!kind][i]);
+			return parser_key_error(p, "%s is for type %s", secrets[!kind][i],
+						kind ? "basic" : "bearer");
+		}
+	val = json_object_get(obj, "username");
+	if (kind && val) {
+		path_push_key(p, "username");
+		return parser_key_error(p, "username is for type basic");
+	}
+	if (!kind) {
+		if (!val)
+			return parser_error(p, "auth type basic needs a username");
+		path_push_key(p, "username");
+		s = json_string_value(val);
+		/* RFC 7617: the user-id cannot contain a colon */
+		if (!s || !s[0] || strchr(s, ':'))
+			return parser_error(p, "username must be a non-empty string without ':'");
+		if (strlen(s) >= CONFIG_USER_LEN)
+			return parser_error(p, "username is longer than %d bytes",
+					    CONFIG_USER_LEN - 1);
+		strcpy(a->username, s);
+		path_pop(p);
+	}
+	for (i = 0; i < 3; i++) {
+		if (!json_object_get(obj, secrets[kind][i]))
+			continue;
+		if (given) {
+			path_push_key(p, secrets[kind][i]);
+			return parser_key_error(p, "%s and %s: give one of them", given,
+						secrets[kind][i]);
+		}
+		given = secrets[kind][i];
+	}
+	if (!given)
+		return parser_error(p, "auth type %s needs one of %s, %s, %s", type,
+				    secrets[kind][0], secrets[kind][1], secrets[kind][2]);
+	val = json_object_get(obj, given);
+	path_push_key(p, given);
+	s = json_string_value(val);
+	if (!s || !s[0]) /* the value itself is never echoed: it may be a secret */
+		return parser_error(p, "%s must be a non-empty string", given);
+	if (given == secrets[kind][0]) {
+		sha256(s, strlen(s), a->secret_sha256);
+	} else if (given == secrets[kind][2]) {
+		if (digest__from_hex(s, a->secret_sha256))
+			return parser_error(p, "%s must be 64 hex digits (sha256sum)", given);
+	} else {
+		char why[64];
+
+		if (strlen(s) >= CONFIG_PATH_LEN)
+			return parser_error(p, "%s is longer than %d bytes", given,
+					    CONFIG_PATH_LEN - 1);
+		if (hash_secret_file(s, a->secret_sha256, why, sizeof(why)))
+			return parser_error(p, "%s %s: %s", given, s, why);
+		strcpy(a->secret_file, s);
+	}
+	path_pop(p);
+	return 0;
+}
+
 static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 {
-	static const char *const keys[] = { "listen", "services", "host", "containers", NULL };
+	static const char *const keys[] = { "listen", "tls", "auth", "services", "host",
+					    "containers", NULL };
 	static const struct section_key host_keys[] = {
 		{ "enabled", host_enabled },
 		{ "root", host_root },
@@ -1062,7 +1247,8 @@ static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 
 	if (!json_is_object(root))
 		return parser_error(p, "config must be a JSON object");
-	err = check_keys(p, root, keys, "(expected listen, services, host, containers)");
+	err = check_keys(p, root, keys,
+			 "(expected listen, tls, auth, services, host, containers)");
 	if (err)
 		return err;
 
@@ -1095,6 +1281,22 @@ static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 		path_pop(p);
 	} else {
 		strcpy(cfg->listen, CONFIG_DEFAULT_LISTEN);
+	}
+	val = json_object_get(root, "tls");
+	if (val) {
+		path_push_key(p, "tls");
+		err = parse_tls(p, val, cfg);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	val = json_object_get(root, "auth");
+	if (val) {
+		path_push_key(p, "auth");
+		err = parse_auth(p, val, cfg);
+		if (err)
+			return err;
+		path_pop(p);
 	}
 
 	val = json_object_get(root, "services");

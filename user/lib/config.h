@@ -102,6 +102,9 @@ struct service_config {
 	uint32_t capture; /* payload prefix bytes per read/write; 0: by protocol */
 	enum fp_framework framework;
 	struct service_check check;
+	/* Removed by a reload: its id stays taken (its counters and its connections keep
+	 * it) but no new socket is classified into it. The parser never sets it. */
+	int removed;
 };
 
 /* Host metrics (node_exporter names). Off for operators who run node_exporter. */
@@ -119,8 +122,31 @@ struct containers_config {
 	int max; /* cgroups tracked at most; the rest are counted */
 };
 
+/* The endpoint's TLS: PEM files read when the server starts. Both or neither. */
+#define CONFIG_PATH_LEN 256
+struct tls_config {
+	char cert_file[CONFIG_PATH_LEN];
+	char key_file[CONFIG_PATH_LEN];
+};
+
+/*
+ * Credentials every path but /healthz and /readyz needs. The secret (a password or a
+ * bearer token) is kept only as its SHA-256: from "password"/"token", from the first line
+ * of "password_file"/"token_file", or given as "password_sha256"/"token_sha256".
+ */
+enum auth_type { AUTH_NONE = 0, AUTH_BASIC, AUTH_BEARER };
+#define CONFIG_USER_LEN 128
+struct auth_config {
+	enum auth_type type;
+	char username[CONFIG_USER_LEN]; /* basic only */
+	uint8_t secret_sha256[32];
+	char secret_file[CONFIG_PATH_LEN]; /* "" unless read from a file (re-read at reload) */
+};
+
 struct config {
 	char listen[CONFIG_LISTEN_LEN];
+	struct tls_config tls;
+	struct auth_config auth;
 	struct service_config services[CONFIG_MAX_SERVICES];
 	int n_services;
 	struct host_config host;

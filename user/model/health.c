@@ -57,6 +57,19 @@ struct health *health__new(int n_services)
 	return h;
 }
 
+int health__add_service(struct health *h, int svc)
+{
+	if (svc < 0 || svc >= CONFIG_MAX_SERVICES)
+		return -EINVAL;
+	for (; h->n <= svc; h->n++) {
+		memset(&h->s[h->n], 0, sizeof(h->s[h->n]));
+		h->s[h->n].probe = -1;
+		h->s[h->n].up = -1;
+		h->s[h->n].kprocs = -1;
+	}
+	return 0;
+}
+
 void health__free(struct health *h)
 {
 	free(h);

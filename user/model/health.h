@@ -41,6 +41,8 @@ struct health_stat {
 
 struct health *health__new(int n_services);
 void health__free(struct health *h); /* accepts NULL */
+/* Services up to svc exist (added by a reload), not yet observed. 0 or -EINVAL. */
+int health__add_service(struct health *h, int svc);
 
 /* The kernel saw a listening socket appear (listen) or go (unlisten) for service svc;
  * tgid is the process that called listen(). */

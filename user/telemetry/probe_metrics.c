@@ -10,7 +10,7 @@
 struct probe_metrics {
 	struct metrics *reg;
 	struct metric_family *lost, *attached, *run_seconds, *runs, *misses, *build,
-		*series_dropped;
+		*series_dropped, *reloads, *reload_ok;
 	uint64_t lost_max[LOSS_REASONS];
 };
 
@@ -35,6 +35,12 @@ static const struct metric_def probe_defs[] = {
 	{ "fogprobe_series_dropped_total",
 	  "Series refused because the family reached its series cap.", METRIC_COUNTER,
 	  { "family" }, .offset = AT(series_dropped) },
+	{ "fogprobe_config_reloads_total",
+	  "Config reloads (SIGHUP) by result: applied, or rejected with the running config kept.",
+	  METRIC_COUNTER, { "result" }, .offset = AT(reloads) },
+	{ "fogprobe_config_last_reload_successful",
+	  "1 if the last reload was applied (or none was asked for), 0 if it was rejected.",
+	  METRIC_GAUGE, .offset = AT(reload_ok) },
 };
 
 struct probe_metrics *probe_metrics__new(struct metrics *reg, const char *libbpf_version)
@@ -54,6 +60,10 @@ struct probe_metrics *probe_metrics__new(struct metrics *reg, const char *libbpf
 	}
 	if (uname(&u))
 		u.release[0] = '\0';
+	/* both results exist from the start, so that increase() sees the first */
+	metrics__add(pm->reloads, METRICS_LABELS("success"), 0);
+	metrics__add(pm->reloads, METRICS_LABELS("failure"), 0);
+	metrics__set(pm->reload_ok, NULL, 1);
 	metrics__set(pm->build,
 		     METRICS_LABELS(FOGPROBE_VERSION, libbpf_version ? libbpf_version : "",
 				    u.release),
@@ -114,4 +124,10 @@ static void set_dropped(void *ctx, const struct metric_info *fi)
 void probe_metrics__update(struct probe_metrics *pm)
 {
 	metrics__each_family(pm->reg, set_dropped, pm);
+}
+
+void probe_metrics__reload(struct probe_metrics *pm, bool ok)
+{
+	metrics__add(pm->reloads, METRICS_LABELS(ok ? "success" : "failure"), 1);
+	metrics__set(pm->reload_ok, NULL, ok);
 }

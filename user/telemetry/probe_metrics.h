@@ -44,5 +44,7 @@ void probe_metrics__runtime(struct probe_metrics *pm, const struct program_runti
 void probe_metrics__losses(struct probe_metrics *pm, const struct losses *l);
 /* fogprobe_series_dropped_total{family} from the registry */
 void probe_metrics__update(struct probe_metrics *pm);
+/* a config reload: fogprobe_config_reloads_total{result}, ..._last_reload_successful */
+void probe_metrics__reload(struct probe_metrics *pm, bool ok);
 
 #endif

@@ -246,6 +246,8 @@ void proc_metrics__health(struct proc_metrics *pm, const struct health *h)
 		struct health_stat st;
 
 		health__read(h, svc, &st);
+		if (pm->cfg->services[svc].removed)
+			continue; /* its counters stay, its state is no longer watched */
 		if (st.up >= 0)
 			metrics__set(pm->up, lv, st.up);
 		if (st.observed_seconds > 0 || st.up >= 0) {

@@ -171,6 +171,22 @@ fail:
 	return NULL;
 }
 
+int web_metrics__add_service(struct web_metrics *wm, int svc)
+{
+	const struct service_config *sc;
+
+	if (svc < 0 || svc >= CONFIG_MAX_SERVICES || svc >= wm->cfg->n_services)
+		return -EINVAL;
+	sc = &wm->cfg->services[svc];
+	if ((sc->protocol != FP_PROTO_HTTP && sc->protocol != FP_PROTO_WEBSOCKET) ||
+	    wm->paths[svc].slot)
+		return 0;
+	if (labelset_init(&wm->paths[svc], sc->max_paths))
+		return -ENOMEM;
+	metrics__add(wm->overflow, METRICS_LABELS(sc->name), 0);
+	return 0;
+}
+
 void web_metrics__free(struct web_metrics *wm)
 {
 	int i;

@@ -17,6 +17,8 @@ struct web_metrics;
 /* NULL on error (errno set). */
 struct web_metrics *web_metrics__new(struct metrics *reg, const struct config *cfg);
 void web_metrics__free(struct web_metrics *wm); /* accepts NULL */
+/* A service added by a reload (its config is in place): its path labels. 0 or -errno. */
+int web_metrics__add_service(struct web_metrics *wm, int svc);
 
 /* The sink to hand to streams__new(). */
 struct web_sink web_metrics__sink(struct web_metrics *wm);
