@@ -25,11 +25,10 @@ TEST_PKGS=(
 	nodejs chromium
 	# tests: a statically linked OpenSSL server (test_tls)
 	libssl-dev
-	# tests: capsh --decode names the daemon's capability sets (test_secure)
-	libcap2-bin
 	# tests: the installed unit (systemd-analyze; nothing is started) and its syscalls
 	systemd strace
-	# tests: deploy/ (capability sets read back; the compose stack's Alertmanager config)
+	# tests: capsh --decode names capability sets (test_secure, test_kubernetes); amtool
+	# checks the compose stack's Alertmanager config and the routing tree
 	libcap2-bin prometheus-alertmanager
 	# kernel matrix (tests/kernels): qemu with virtiofsd, the guest's initramfs
 	qemu-system-x86 busybox-static kmod
