@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	{ "run", cmd_run, true, "run the probe daemon (the default)" },
 	{ "check", cmd_check, false, "report the hooks this kernel offers" },
 	{ "metrics", cmd_metrics, true, "list the metric families: name, type, labels, help" },
+	{ "rules", cmd_rules, true, "print the alert rules in effect (defaults + config), as JSON" },
 };
 
 struct option_help {
