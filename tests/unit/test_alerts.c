@@ -30,8 +30,9 @@ struct sent {
 	int n;
 };
 
-static void sink(void *ctx, const char *alert_json)
+static void sink(void *ctx, const char *key, const char *alert_json, bool firing)
 {
+	(void)key, (void)firing;
 	struct sent *s = ctx;
 
 	if (s->n < 32)

@@ -17,8 +17,10 @@
 #include "lib/log.h"
 
 struct item {
+	char *key;
 	char *json;
 	uint64_t seq;
+	bool firing;
 };
 
 struct notifier {
@@ -27,8 +29,8 @@ struct notifier {
 	pthread_cond_t cond;
 	pthread_t thread;
 	bool started, stopping;
-	struct item *q; /* ring of cfg.queue items */
-	size_t head, len;
+	struct item *q; /* cfg.queue items, oldest first */
+	size_t len;
 	uint64_t next_seq;
 	struct metric_family *f_sent, *f_dropped, *f_queue, *f_cap, *f_webhook;
 };
@@ -75,31 +77,55 @@ struct notifier *notifier__new(struct metrics *reg, const struct alerts_config *
 	return n;
 }
 
-void notifier__send(void *ctx, const char *alert_json)
+static void item_free(struct item *it)
+{
+	free(it->key);
+	free(it->json);
+}
+
+static void queue_remove(struct notifier *n, size_t i)
+{
+	item_free(&n->q[i]);
+	memmove(&n->q[i], &n->q[i + 1], (n->len - i - 1) * sizeof(*n->q));
+	n->len--;
+}
+
+void notifier__send(void *ctx, const char *key, const char *alert_json, bool firing)
 {
 	struct notifier *n = ctx;
-	char *copy;
+	char *copy, *kcopy;
 	bool dropped = false;
+	size_t i;
 
 	if (!n || (!n->cfg.n_alertmanagers && !n->cfg.webhook.url[0]))
 		return;
 	copy = strdup(alert_json);
-	if (!copy)
+	kcopy = strdup(key);
+	if (!copy || !kcopy) {
+		free(copy), free(kcopy);
 		return;
-	pthread_mutex_lock(&n->lock);
-	if (n->len == (size_t)n->cfg.queue) {
-		free(n->q[n->head].json);
-		n->head = (n->head + 1) % n->cfg.queue;
-		n->len--;
-		dropped = true;
 	}
-	n->q[(n->head + n->len) % n->cfg.queue] = (struct item){ copy, n->next_seq++ };
-	n->len++;
+	pthread_mutex_lock(&n->lock);
+	for (i = 0; i < n->len; i++)
+		if (!strcmp(n->q[i].key, key))
+			break;
+	if (i < n->len) { /* a newer state of a queued alert: it replaces that one */
+		item_free(&n->q[i]);
+		n->q[i] = (struct item){ kcopy, copy, n->next_seq++, firing };
+	} else {
+		if (n->len == (size_t)n->cfg.queue) {
+			for (i = 0; i < n->len && n->q[i].firing; i++)
+				;
+			queue_remove(n, i < n->len ? i : 0);
+			dropped = true;
+		}
+		n->q[n->len++] = (struct item){ kcopy, copy, n->next_seq++, firing };
+	}
 	pthread_cond_signal(&n->cond);
+	metrics__set(n->f_queue, NULL, (double)n->len);
 	pthread_mutex_unlock(&n->lock);
 	if (dropped)
 		metrics__add(n->f_dropped, METRICS_LABELS("queue_full"), 1);
-	metrics__set(n->f_queue, NULL, (double)n->len);
 }
 
 static size_t discard(char *p, size_t size, size_t nmemb, void *ud)
@@ -288,7 +314,6 @@ static void *run(void *arg)
 	while (!n->stopping) {
 		struct timespec until;
 		size_t k, i;
-		uint64_t last;
 
 		if (!n->len || backoff > 0) {
 			clock_gettime(CLOCK_REALTIME, &until);
@@ -311,25 +336,26 @@ static void *run(void *arg)
 		/* copy the oldest items: the queue may drop them while we post */
 		k = n->len < NOTIFIER_BATCH ? n->len : NOTIFIER_BATCH;
 		for (i = 0; i < k; i++) {
-			const struct item *it = &n->q[(n->head + i) % n->cfg.queue];
-
-			batch[i].json = strdup(it->json);
-			batch[i].seq = it->seq;
+			batch[i].json = strdup(n->q[i].json);
+			batch[i].seq = n->q[i].seq;
 		}
-		last = batch[k - 1].seq;
 		pthread_mutex_unlock(&n->lock);
 		for (i = 0; i < k && batch[i].json; i++)
 			;
 		bool done = i == k && deliver(n, batch, k);
 
-		for (i = 0; i < k; i++)
-			free(batch[i].json);
 		pthread_mutex_lock(&n->lock);
 		if (done) {
-			while (n->len && n->q[n->head].seq <= last) {
-				free(n->q[n->head].json);
-				n->head = (n->head + 1) % n->cfg.queue;
-				n->len--;
+			/* what was sent and not replaced meanwhile (same seq) */
+			for (i = 0; i < n->len;) {
+				size_t b;
+
+				for (b = 0; b < k && batch[b].seq != n->q[i].seq; b++)
+					;
+				if (b < k)
+					queue_remove(n, i);
+				else
+					i++;
 			}
 			backoff = 0;
 		} else {
@@ -337,6 +363,8 @@ static void *run(void *arg)
 			if (backoff > NOTIFIER_BACKOFF_MAX_S)
 				backoff = NOTIFIER_BACKOFF_MAX_S;
 		}
+		for (i = 0; i < k; i++)
+			free(batch[i].json);
 		metrics__set(n->f_queue, NULL, (double)n->len);
 	}
 	pthread_mutex_unlock(&n->lock);
@@ -373,7 +401,7 @@ void notifier__free(struct notifier *n)
 		curl_global_cleanup();
 	}
 	for (i = 0; i < n->len; i++)
-		free(n->q[(n->head + i) % n->cfg.queue].json);
+		item_free(&n->q[i]);
 	free(n->q);
 	free(n);
 }

@@ -747,7 +747,7 @@ static void send_alert(struct alert_engine *e, struct alert *a, double now)
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (s)
-		e->sink.send(e->sink.ctx, s);
+		e->sink.send(e->sink.ctx, a->ls, s, a->state != ST_RESOLVED);
 	free(s);
 }
 

@@ -10,6 +10,7 @@
 #ifndef FOGPROBE_TELEMETRY_ALERTS_H
 #define FOGPROBE_TELEMETRY_ALERTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "lib/alert_rule.h"
 #include "lib/config.h"
@@ -25,9 +26,10 @@
 extern const char alert_rules__default_json[];
 
 /* One alert to send: an Alertmanager v2 object (labels, annotations, startsAt, endsAt,
- * generatorURL), as JSON text that the sink copies. */
+ * generatorURL), as JSON text that the sink copies; key identifies the alert (its label
+ * set), firing is false for a resolved one. */
 struct alert_sink {
-	void (*send)(void *ctx, const char *alert_json);
+	void (*send)(void *ctx, const char *key, const char *alert_json, bool firing);
 	void *ctx;
 };
 
