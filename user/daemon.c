@@ -179,13 +179,16 @@ static int daemon__alert_engine(struct daemon *d)
 	return 0;
 }
 
-void daemon__alerts_tick(struct daemon *d)
+void daemon__alerts_tick(struct daemon *d, uint64_t scheduled_ns)
 {
 	struct timespec now;
+	uint64_t mono;
 
 	daemon__refresh(d);
 	clock_gettime(CLOCK_REALTIME, &now);
-	alerts__eval(d->alerts, (double)now.tv_sec + now.tv_nsec / 1e9);
+	mono = daemon__now_ns();
+	alerts__eval(d->alerts, (double)now.tv_sec + now.tv_nsec / 1e9 -
+					(double)(mono > scheduled_ns ? mono - scheduled_ns : 0) / 1e9);
 }
 
 /* ---- lifecycle ---- */

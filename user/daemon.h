@@ -76,8 +76,10 @@ int daemon__loop(struct daemon *d);
 void daemon__refresh(void *ctx);
 /* Service health now: process counts and liveness (lock held). */
 void daemon__health_tick(struct daemon *d);
-/* Evaluate the alert rules now: refresh the registry, then run the engine. */
-void daemon__alerts_tick(struct daemon *d);
+/* Evaluate the alert rules: refresh the registry, then run the engine at the scheduled
+ * time (CLOCK_MONOTONIC ns), not at the loop's late wakeup: as Prometheus evaluates at
+ * its schedule's timestamps, so that `for:` counts whole intervals. */
+void daemon__alerts_tick(struct daemon *d, uint64_t scheduled_ns);
 /* CLOCK_MONOTONIC in ns, the kernel's bpf_ktime_get_ns() clock */
 uint64_t daemon__now_ns(void);
 

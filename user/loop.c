@@ -105,7 +105,7 @@ int daemon__loop(struct daemon *d)
 		if (d->alerts &&
 		    daemon__now_ns() - last_alerts >= (uint64_t)(d->cfg.alerts.interval_s * 1e9)) {
 			last_alerts += (uint64_t)(d->cfg.alerts.interval_s * 1e9);
-			daemon__alerts_tick(d);
+			daemon__alerts_tick(d, last_alerts);
 		}
 		if (time(NULL) - last_scan >= RESCAN_S) {
 			last_scan = time(NULL);
