@@ -94,7 +94,8 @@ static void usage(FILE *out)
 	}
 	fprintf(out,
 		"\nEndpoints: /metrics (Prometheus text 0.0.4, OpenMetrics, gzip), /healthz, /readyz,\n"
-		"/api/events (recent crash/OOM/exit events, JSON; ?since=SEQ).\n"
+		"/api/events (recent crash/OOM/exit/alert events, JSON; ?since=SEQ),\n"
+		"/api/v1/alerts (the alert engine's pending and firing alerts, Prometheus format).\n"
 		"Exit codes: 0 ok, 1 runtime error or kernel unsupported, 2 usage or config error.\n");
 }
 
