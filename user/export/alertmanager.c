@@ -33,6 +33,13 @@ struct notifier {
 	size_t len;
 	uint64_t next_seq;
 	struct metric_family *f_sent, *f_dropped, *f_queue, *f_cap, *f_webhook;
+	/* the webhook thread's own: the state last posted per alert, so that a chat gets a
+	 * message per change, not per resend */
+	struct posted {
+		uint64_t hash;
+		bool firing;
+	} posted[NOTIFIER_WEBHOOK_SEEN];
+	size_t n_posted;
 };
 
 static const struct metric_def defs[] = {
@@ -217,7 +224,7 @@ out:
 }
 
 /* A Slack message for one alert: "[FIRING] name: summary" */
-static char *slack_text(const char *alert_json)
+static char *slack_text(const char *alert_json, bool *resolved_out)
 {
 	json_t *a = json_loads(alert_json, 0, NULL), *o;
 	const char *name, *summary, *ends;
@@ -237,6 +244,7 @@ static char *slack_text(const char *alert_json)
 		if (strptime(ends, "%Y-%m-%dT%H:%M:%S", &tm))
 			resolved = timegm(&tm) <= now.tv_sec;
 	}
+	*resolved_out = resolved;
 	snprintf(text, sizeof(text), "[%s] %s: %s", resolved ? "RESOLVED" : "FIRING",
 		 name ? name : "?", summary ? summary : "");
 	o = json_pack("{s:s}", "text", text);
@@ -252,6 +260,38 @@ static const char *result_of(long status)
 	return status >= 200 && status < 300 ? "success" :
 	       status >= 400 && status < 500 ? "rejected" :
 					       "failed";
+}
+
+static uint64_t hash_key(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Was this state of the alert (its labels: the JSON up to "annotations") posted? Records
+ * it. A full table is forgotten at once: a repeated message then, never a lost one. */
+static bool webhook_seen(struct notifier *n, const char *alert_json, bool firing)
+{
+	const char *end = strstr(alert_json, "\"annotations\"");
+	char *labels = strndup(alert_json, end ? (size_t)(end - alert_json) : strlen(alert_json));
+	uint64_t h = labels ? hash_key(labels) : 0;
+	size_t i;
+
+	free(labels);
+	for (i = 0; i < n->n_posted; i++)
+		if (n->posted[i].hash == h) {
+			if (n->posted[i].firing == firing)
+				return true;
+			n->posted[i].firing = firing;
+			return false;
+		}
+	if (n->n_posted == NOTIFIER_WEBHOOK_SEEN)
+		n->n_posted = 0;
+	n->posted[n->n_posted++] = (struct posted){ h, firing };
+	return false;
 }
 
 /* Deliver items; true when done with them (delivered or refused for good). */
@@ -288,11 +328,14 @@ static bool deliver(struct notifier *n, struct item *items, size_t k)
 	strbuf__free(&body);
 	/* Slack has no batch: one message per alert, not retried (a chat is not a pager) */
 	for (i = 0; n->cfg.webhook.url[0] && i < k; i++) {
-		char *text = slack_text(items[i].json);
+		bool resolved;
+		char *text = slack_text(items[i].json, &resolved);
 		long st;
 
-		if (!text)
+		if (!text || webhook_seen(n, items[i].json, !resolved)) {
+			free(text);
 			continue;
+		}
 		st = post(n, &n->cfg.webhook, "", text, why, sizeof(why));
 		metrics__add(n->f_webhook, METRICS_LABELS(result_of(st)), 1);
 		if (st < 200 || st >= 300)

@@ -2,7 +2,8 @@
 /*
  * Alert delivery (libcurl, own thread): the rule engine's alerts go into a bounded queue;
  * the thread posts them in batches to every Alertmanager (v2: POST /api/v2/alerts) and,
- * when configured, to a Slack-compatible webhook ({"text": ...}). A batch that no
+ * when configured, to a Slack-compatible webhook ({"text": ...}, one message per alert
+ * and state change). A batch that no
  * Alertmanager accepted stays queued and is retried with exponential backoff; when the
  * queue is full an alert is dropped and counted (see notifier__send()). An HTTP 4xx answer is not retried (the batch itself is refused), and
  * counted too.
@@ -16,6 +17,7 @@
 #include "telemetry/metrics.h"
 
 #define NOTIFIER_BATCH 64 /* alerts per POST, as Prometheus's default max batch */
+#define NOTIFIER_WEBHOOK_SEEN 1024 /* alerts whose last posted state is remembered */
 #define NOTIFIER_BACKOFF_MIN_S 0.5
 #define NOTIFIER_BACKOFF_MAX_S 10.0
 

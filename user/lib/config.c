@@ -1611,7 +1611,8 @@ static int parse_receiver(struct parser *p, json_t *obj, struct alert_receiver *
 		path_push_key(p, "url");
 		return parser_error(p, "url must start with http:// or https://");
 	}
-	if (rc->username[0] != !!rc->password_file[0] || (rc->username[0] && rc->bearer_token_file[0]))
+	if (!!rc->username[0] != !!rc->password_file[0] ||
+	    (rc->username[0] && rc->bearer_token_file[0]))
 		return parser_error(p, "%s: username goes with password_file, and excludes "
 				       "bearer_token_file", webhook ? "webhook" : "alertmanager");
 	if (json_object_get(obj, "insecure_skip_verify")) {
