@@ -230,6 +230,38 @@ static void rate_extrapolation(void **state)
 	metrics__free(m);
 }
 
+/* Two windows over one series: its history grows to the longer one. */
+static void two_windows(void **state)
+{
+	struct metrics *m = metrics__new(0);
+	struct metric_family *f = metrics__family(m, "n_total", "h", METRIC_COUNTER, NULL, 0,
+						  NULL, 0);
+	struct sent s = { 0 };
+	struct alert_engine *e;
+	double v;
+	int i;
+
+	(void)state;
+	e = engine(m,
+		   "[{\"alert\": \"Short\", \"expr\": {\"fn\": \"increase\", \"metric\": \"n_total\",\n"
+		   "  \"window\": \"30s\", \"op\": \">\", \"threshold\": 0}},\n"
+		   " {\"alert\": \"Long\", \"expr\": {\"fn\": \"increase\", \"metric\": \"n_total\",\n"
+		   "  \"window\": \"2m\", \"op\": \">\", \"threshold\": 0}}]",
+		   &s);
+	for (i = 0; i <= 12; i++) {
+		metrics__set(f, NULL, 100 + i);
+		alerts__eval(e, T0 + 15 * i);
+	}
+	/* samples exactly at both ends of each window: no extrapolation */
+	api(e, "Short", NULL, &v, NULL, 0);
+	assert_float_equal(v, 2, 1e-12);
+	api(e, "Long", NULL, &v, NULL, 0);
+	assert_float_equal(v, 8, 1e-12);
+	sent_free(&s);
+	alerts__free(e);
+	metrics__free(m);
+}
+
 static void quantile(void **state)
 {
 	static const double b[] = { 0.1, 0.5, 1 };
@@ -437,6 +469,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(gauge_for_and_resolve),
 		cmocka_unit_test(rate_extrapolation),
+		cmocka_unit_test(two_windows),
 		cmocka_unit_test(quantile),
 		cmocka_unit_test(ratio_guard),
 		cmocka_unit_test(defaults_merge),

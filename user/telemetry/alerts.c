@@ -40,8 +40,8 @@ struct sample {
 struct hseries {
 	struct hseries *next;
 	char *key; /* metric LS_SEP_L label set */
-	struct sample *s; /* ring */
-	size_t start, n;
+	struct sample *s; /* ring of cap: the longest window that reads it, at the interval */
+	size_t start, n, cap;
 	double last_seen;
 };
 
@@ -288,10 +288,14 @@ static uint64_t hash_str(const char *s)
 }
 
 static struct hseries *history(struct alert_engine *e, const char *metric, const char *ls,
-			       double now, double v)
+			       double now, double v, double window)
 {
+	size_t need = (size_t)(window / e->interval_s) + 3;
 	char key[2048];
 	struct hseries **slot, *h;
+
+	if (need > e->max_samples)
+		need = e->max_samples;
 
 	snprintf(key, sizeof(key), "%s%c%s", metric, LS_SEP_L, ls);
 	slot = &e->slots[hash_str(key) % HASH_SLOTS];
@@ -306,7 +310,8 @@ static struct hseries *history(struct alert_engine *e, const char *metric, const
 		h = calloc(1, sizeof(*h));
 		if (h) {
 			h->key = strdup(key);
-			h->s = calloc(e->max_samples, sizeof(*h->s));
+			h->s = calloc(need, sizeof(*h->s));
+			h->cap = need;
 		}
 		if (!h || !h->key || !h->s) {
 			if (h)
@@ -318,13 +323,24 @@ static struct hseries *history(struct alert_engine *e, const char *metric, const
 		*slot = h;
 		e->n_series++;
 	}
+	if (h->cap < need) { /* a rule with a longer window reads it too */
+		struct sample *s = calloc(need, sizeof(*s));
+		size_t i;
+
+		if (s) {
+			for (i = 0; i < h->n; i++)
+				s[i] = h->s[(h->start + i) % h->cap];
+			free(h->s);
+			h->s = s, h->start = 0, h->cap = need;
+		}
+	}
 	/* two rules reading one series in one evaluation add one sample */
-	if (!h->n || h->s[(h->start + h->n - 1) % e->max_samples].t < now) {
-		if (h->n == e->max_samples) {
-			h->start = (h->start + 1) % e->max_samples;
+	if (!h->n || h->s[(h->start + h->n - 1) % h->cap].t < now) {
+		if (h->n == h->cap) {
+			h->start = (h->start + 1) % h->cap;
 			h->n--;
 		}
-		h->s[(h->start + h->n) % e->max_samples] = (struct sample){ now, v };
+		h->s[(h->start + h->n) % h->cap] = (struct sample){ now, v };
 		h->n++;
 	}
 	h->last_seen = now;
@@ -359,15 +375,15 @@ static void history_sweep(struct alert_engine *e, double now)
  * the samples reach within 1.1 average intervals of them, else by half an interval, and
  * for a counter never back past the point where it would have been zero.
  */
-static bool window_rate(const struct alert_engine *e, const struct hseries *h, double now,
-			double window, bool is_rate, double *out)
+static bool window_rate(const struct hseries *h, double now, double window, bool is_rate,
+			double *out)
 {
 	double first_t = 0, first_v = 0, last_t = 0, prev = 0, result = 0;
 	double sampled, avg, to_start, to_end, zero, extrap;
 	size_t i, n = 0;
 
 	for (i = 0; i < h->n; i++) {
-		const struct sample *s = &h->s[(h->start + i) % e->max_samples];
+		const struct sample *s = &h->s[(h->start + i) % h->cap];
 
 		if (s->t < now - window || s->t > now)
 			continue;
@@ -471,8 +487,8 @@ static void select_series(void *ctx, const struct metric_info *fi, const struct 
 			bls = ls_build(names, values, n + 1);
 			if (!bls)
 				continue;
-			h = history(c->e, fi->name, bls, c->now, (double)cum);
-			if (h && window_rate(c->e, h, c->now, c->x->window_s, true, &v))
+			h = history(c->e, fi->name, bls, c->now, (double)cum, c->x->window_s);
+			if (h && window_rate(h, c->now, c->x->window_s, true, &v))
 				vec_push(c->out, bls, v);
 			else
 				free(bls);
@@ -487,8 +503,8 @@ static void select_series(void *ctx, const struct metric_info *fi, const struct 
 			free(ls);
 		return;
 	}
-	h = history(c->e, fi->name, ls, c->now, s->value);
-	if (h && window_rate(c->e, h, c->now, c->x->window_s, c->x->fn == ALERT_FN_RATE, &v))
+	h = history(c->e, fi->name, ls, c->now, s->value, c->x->window_s);
+	if (h && window_rate(h, c->now, c->x->window_s, c->x->fn == ALERT_FN_RATE, &v))
 		vec_push(c->out, ls, v);
 	else
 		free(ls);
