@@ -137,10 +137,15 @@ fires "BetanetHighPacketLoss" "$LOSS"
 fires "BetanetHighPacketLoss" "$LOSSR"
 wait $CL
 ns_srv nft delete table inet fpal_loss
+# 3 client connections made 3 peers (the alert resolved); with the client gone it fires
+# again, and its resolution below is then the mixnode's stop
+mark_notified
+fires BetanetLowPeerCount "$PEERS"
 
 echo "(d) the mixnodes stop and the loss ends: peers and loss alerts resolve"
 mark_notified
-kill $S1 $S2
+# the servers run under `ip netns exec` in a subshell: end what runs in their namespace
+kill $(ip netns pids "$NS_SRV") 2>/dev/null
 resolves BetanetLowPeerCount "$PEERS"
 resolves BetanetHighPacketLoss "$LOSS"
 resolves BetanetHighPacketLoss "$LOSSR"

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "telemetry/alerts.h"
@@ -86,7 +87,7 @@ struct alert_engine {
 	double max_window;
 	struct alert *alerts;
 	size_t n_alerts;
-	struct metric_family *f_alerts, *f_evals, *f_dropped, *f_rules;
+	struct metric_family *f_alerts, *f_evals, *f_dropped, *f_rules, *f_eval_s;
 	uint64_t history_full;
 };
 
@@ -897,10 +898,12 @@ static void publish(struct alert_engine *e)
 
 void alerts__eval(struct alert_engine *e, double now)
 {
+	struct timespec t0, t1;
 	int i;
 
 	if (!e)
 		return;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	pthread_mutex_lock(&e->lock);
 	for (i = 0; i < e->n_rules; i++)
 		eval_rule(e, i, now);
@@ -911,6 +914,9 @@ void alerts__eval(struct alert_engine *e, double now)
 	e->history_full = 0;
 	pthread_mutex_unlock(&e->lock);
 	metrics__add(e->f_evals, NULL, 1);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+	metrics__set(e->f_eval_s, NULL,
+		     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
 
 /* ---- templates ---- */
@@ -1163,6 +1169,10 @@ static const struct metric_def alert_defs[] = {
 	  METRIC_COUNTER, { "reason" }, NULL, 0, offsetof(struct alert_engine, f_dropped) },
 	{ "fogprobe_alert_rules", "Alert rules loaded (defaults and config, minus disabled)",
 	  METRIC_GAUGE, { NULL }, NULL, 0, offsetof(struct alert_engine, f_rules) },
+	{ "fogprobe_alert_evaluation_seconds",
+	  "CPU time of the last evaluation of all rules (the registry's refresh before it "
+	  "excluded)",
+	  METRIC_GAUGE, { NULL }, NULL, 0, offsetof(struct alert_engine, f_eval_s) },
 };
 
 static void override(struct alert_rule *d, const struct alert_rule *o)
