@@ -181,6 +181,56 @@ static void gauge_for_and_resolve(void **state)
 	metrics__free(m);
 }
 
+/* Every state change in the event log, and the fogprobe_alerts gauge. */
+static void event_log(void **state)
+{
+	struct metrics *m = metrics__new(0);
+	struct metric_family *f = metrics__family(m, "q", "h", METRIC_GAUGE, NULL, 0, NULL, 0);
+	char err[256], states[128] = "";
+	struct event_log *log = events__new(NULL, 0, err, sizeof(err));
+	struct alert_engine_opts o = { .reg = m, .events = log, .instance = "n" };
+	struct alert_engine *e;
+	struct strbuf sb;
+	json_t *root, *ev;
+	size_t i;
+
+	(void)state;
+	o.cfg = &load("[{\"alert\": \"Q\", \"for\": \"30s\", \"labels\": {\"severity\": \"page\"},\n"
+		      "  \"expr\": {\"fn\": \"gauge\", \"metric\": \"q\", \"op\": \">\", \"threshold\": 0}}]")
+		      ->alerts;
+	e = alerts__new(&o, err, sizeof(err));
+	assert_non_null(e);
+	metrics__set(f, NULL, 1);
+	alerts__eval(e, T0); /* pending */
+	metrics__set(f, NULL, 0);
+	alerts__eval(e, T0 + 15); /* inactive: never fired */
+	metrics__set(f, NULL, 1);
+	alerts__eval(e, T0 + 30); /* pending */
+	alerts__eval(e, T0 + 60); /* firing */
+	strbuf__init(&sb);
+	assert_int_equal(metrics__render(m, &sb, METRICS_TEXT_004), 0);
+	assert_non_null(strstr(sb.buf, "fogprobe_alerts{alertname=\"Q\",alertstate=\"firing\","
+					"severity=\"page\"} 1\n"));
+	strbuf__reset(&sb);
+	metrics__set(f, NULL, 0);
+	alerts__eval(e, T0 + 75); /* resolved */
+	assert_int_equal(metrics__render(m, &sb, METRICS_TEXT_004), 0);
+	assert_null(strstr(sb.buf, "fogprobe_alerts{"));
+	strbuf__reset(&sb);
+	assert_int_equal(events__render(log, 0, &sb), 0);
+	root = json_loads(sb.buf, 0, NULL);
+	json_array_foreach(json_object_get(root, "events"), i, ev) {
+		strcat(states, json_string_value(json_object_get(ev, "state")));
+		strcat(states, " ");
+	}
+	assert_string_equal(states, "pending inactive pending firing resolved ");
+	json_decref(root);
+	strbuf__free(&sb);
+	alerts__free(e);
+	events__free(log);
+	metrics__free(m);
+}
+
 static void rate_extrapolation(void **state)
 {
 	static const char *const lbl[] = { "svc" };
@@ -468,6 +518,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(gauge_for_and_resolve),
+		cmocka_unit_test(event_log),
 		cmocka_unit_test(rate_extrapolation),
 		cmocka_unit_test(two_windows),
 		cmocka_unit_test(quantile),

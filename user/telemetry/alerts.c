@@ -713,13 +713,15 @@ static json_t *annotations_json(const struct alert_engine *e, const struct alert
 	return o;
 }
 
-static void log_change(struct alert_engine *e, const struct alert *a, double now)
+/* state: what the log says, "resolved" for a firing alert that ended, "inactive" for a
+ * pending one that never fired */
+static void log_change(struct alert_engine *e, const struct alert *a, double now,
+		       const char *state)
 {
 	char ts[40];
 	json_t *ev;
 
-	pr_info("alert %s %s value=%g\n", e->rules[a->rule].r.name, state_names[a->state],
-		a->value);
+	pr_info("alert %s %s value=%g\n", e->rules[a->rule].r.name, state, a->value);
 	if (!e->events)
 		return;
 	ev = json_object();
@@ -728,8 +730,7 @@ static void log_change(struct alert_engine *e, const struct alert *a, double now
 	json_object_set_new(ev, "time", json_string(rfc3339(now, ts, sizeof(ts))));
 	json_object_set_new(ev, "type", json_string("alert"));
 	json_object_set_new(ev, "alertname", json_string(e->rules[a->rule].r.name));
-	json_object_set_new(ev, "state",
-			    json_string(a->state == ST_RESOLVED ? "resolved" : state_names[a->state]));
+	json_object_set_new(ev, "state", json_string(state));
 	json_object_set_new(ev, "labels", labels_json(a->ls));
 	json_object_set_new(ev, "value", json_real(a->value));
 	events__append(e->events, ev);
@@ -828,7 +829,7 @@ static void eval_rule(struct alert_engine *e, int ri, double now)
 			a->active_at = now;
 			a->value = res.e[i].v;
 			expand_annotations(e, a);
-			log_change(e, a, now);
+			log_change(e, a, now, "pending");
 		} else {
 			free(ls);
 		}
@@ -838,7 +839,7 @@ static void eval_rule(struct alert_engine *e, int ri, double now)
 		if (a->state == ST_PENDING && now - a->active_at >= rt->r.for_s) {
 			a->state = ST_FIRING;
 			a->fired_at = now;
-			log_change(e, a, now);
+			log_change(e, a, now, "firing");
 		}
 	}
 	vec_free(&res);
@@ -846,15 +847,14 @@ static void eval_rule(struct alert_engine *e, int ri, double now)
 		struct alert *a = &e->alerts[j];
 
 		if (a->rule == ri && !a->seen && a->state == ST_PENDING) {
-			a->state = ST_RESOLVED; /* never fired: dropped, logged as inactive */
-			log_change(e, a, now);
+			log_change(e, a, now, "inactive"); /* never fired: dropped */
 			remove_alert(e, j);
 			continue;
 		}
 		if (a->rule == ri && !a->seen && a->state == ST_FIRING) {
 			a->state = ST_RESOLVED;
 			a->resolved_at = now;
-			log_change(e, a, now);
+			log_change(e, a, now, "resolved");
 			send_alert(e, a, now);
 		}
 		if (a->rule == ri && a->state == ST_RESOLVED &&
