@@ -4,7 +4,8 @@
 # deploy/prometheus/fogprobe-rules.yml while the daemon's engine evaluates its defaults,
 # both with the same shortened `for:` and windows (applied to a copy of the file, and as
 # config overrides). Induced together: a Betanet node with 0 peers, the Control Panel
-# killed, two SIGSEGV crashes of another service (its own: the restarts between crashes
+# killed, 20 % packet loss to a mixnode (nftables; the rate and the ratio forms), with two
+# client connections (2 peers), two SIGSEGV crashes of another service (its own: the restarts between crashes
 # would make the Control Panel flap, and a flap shorter than the evaluation interval is
 # seen or missed by either side by chance), a test tmpfs 95 % full. Both fire the same alerts with the
 # same labels (job and instance aside: Prometheus's come from its scrape), and fire and
@@ -24,9 +25,10 @@ mkdir -p "$WORK/fs"
 mount -t tmpfs -o size=8m "fpal$ID" "$WORK/fs" || exit 1
 on_exit "umount $WORK/fs"
 
-WATCH="BetanetLowPeerCount ControlPanelDown ServiceProcessCrashed DiskSpaceLow"
+WATCH="BetanetLowPeerCount ControlPanelDown ServiceProcessCrashed DiskSpaceLow BetanetHighPacketLoss"
 # name for window: the shortened rules, for both
 OVERRIDES='[{"alert": "BetanetLowPeerCount", "for": "6s"},
+ {"alert": "BetanetHighPacketLoss", "window": "10s", "for": "4s"},
  {"alert": "ControlPanelDown", "for": "6s"},
  {"alert": "ServiceProcessCrashed", "window": "20s"},
  {"alert": "DiskSpaceLow", "for": "6s"}]'
@@ -44,6 +46,20 @@ for g in y["groups"]:
             r["for"] = o["for"]
         if "window" in o:
             r["expr"] = re.sub(r"\[\w+\]", "[%s]" % o["window"], r["expr"])
+# the recording rules an overridden alert reads get its window too
+records = {r["record"]: r for g in y["groups"] for r in g["rules"] if "record" in r}
+for g in y["groups"]:
+    for r in g["rules"]:
+        o = ov.get(r.get("alert"))
+        if not o or "window" not in o:
+            continue
+        todo = [r["expr"]]
+        while todo:
+            e = todo.pop()
+            for name, rec in records.items():
+                if name in e and "[%s]" % o["window"] not in rec["expr"]:
+                    rec["expr"] = re.sub(r"\[\w+\]", "[%s]" % o["window"], rec["expr"])
+                    todo.append(rec["expr"])
 yaml.safe_dump(y, sys.stdout)
 PY
 check "promtool accepts the shortened copy" promtool check rules "$WORK/rules.yml"
@@ -107,10 +123,26 @@ PY
 WATCHER=$!
 on_exit "touch $WORK/stop; kill $WATCHER"
 
-echo "induce: 0 peers, Control Panel killed, 2 crashes, tmpfs 95 % full"
+echo "induce: 2 peers, latency, loss, Control Panel killed, 2 crashes, tmpfs 95 % full"
 ns_srv $PY "$B" server 19371 --duration 90 >/dev/null 2>"$WORK/betanet.err" &
-BS=$!
-on_exit "kill $BS"
+on_exit "kill \$(ip netns pids $NS_SRV)"
+ns_srv nft -f - <<NFT
+table inet fpal_loss {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		tcp dport 19371 numgen random mod 100 < 20 drop
+	}
+}
+NFT
+on_exit "ip netns exec $NS_SRV nft delete table inet fpal_loss"
+sleep 0.5
+(while :; do ns_cli $PY "$B" client "$SRV_IP" 19371 --data 400 --control 0 --cover 0 \
+	--mode pipelined --response-timeout 5 >/dev/null 2>&1; done) &
+LOSSCL=$!
+(while :; do ns_cli $PY "$B" client "$SRV_IP" 19371 --data 100 --control 0 --cover 0 \
+	--response-timeout 3 >/dev/null 2>&1; done) &
+LATCL=$!
+on_exit "kill $LOSSCL $LATCL"
 kill -KILL $CP
 dd if=/dev/zero of="$WORK/fs/fill" bs=1M count=7 status=none
 dd if=/dev/zero of="$WORK/fs/fill2" bs=512K count=1 status=none
@@ -119,9 +151,11 @@ for i in 1 2; do
 	await_metric fogprobe_process_crashes_total 'service="worker",signal="SIGSEGV"' $i
 	sleep $((EVAL + 1))
 done
-sleep 12
-echo "clear: mixnode stops, Control Panel back, tmpfs emptied (crashes age out of 20 s)"
-kill $(ip netns pids "$NS_SRV")
+sleep 14
+echo "clear: clients and mixnodes stop, Control Panel back, tmpfs emptied (crashes age out)"
+kill $LOSSCL $LATCL
+kill $(ip netns pids "$NS_CLI") $(ip netns pids "$NS_SRV") 2>/dev/null
+ns_srv nft delete table inet fpal_loss
 $PY "$W" serve 19372 --end none >"$WORK/cp2" 2>&1 &
 CP=$!
 on_exit "kill $CP"
