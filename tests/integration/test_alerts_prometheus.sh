@@ -4,8 +4,10 @@
 # deploy/prometheus/fogprobe-rules.yml while the daemon's engine evaluates its defaults,
 # both with the same shortened `for:` and windows (applied to a copy of the file, and as
 # config overrides). Induced together: a Betanet node with 0 peers, the Control Panel
-# killed, 20 % packet loss to a mixnode (nftables; the rate and the ratio forms), with two
-# client connections (2 peers), two SIGSEGV crashes of another service (its own: the restarts between crashes
+# killed, 20 % packet loss to a mixnode (nftables; the rate and the ratio forms) from one
+# client connection at a time (at most 2 peers while one closes and the next opens: a
+# transient 3rd peer shorter than the sampling would be seen by either side by chance),
+# two SIGSEGV crashes of another service (its own: the restarts between crashes
 # would make the Control Panel flap, and a flap shorter than the evaluation interval is
 # seen or missed by either side by chance), a test tmpfs 95 % full. Both fire the same alerts with the
 # same labels (job and instance aside: Prometheus's come from its scrape), and fire and
@@ -18,7 +20,7 @@ B=$ROOT/tests/workloads/betanet.py
 PY=/usr/bin/python3
 PROM_PORT=19374
 EVAL=2
-SCRAPE_MS=500
+SCRAPE_MS=1000
 [[ -x /usr/bin/prometheus ]] || skip "prometheus is not installed (tests/deps.sh)"
 setup_netns
 mkdir -p "$WORK/fs"
@@ -139,10 +141,7 @@ sleep 0.5
 (while :; do ns_cli $PY "$B" client "$SRV_IP" 19371 --data 400 --control 0 --cover 0 \
 	--mode pipelined --response-timeout 5 >/dev/null 2>&1; done) &
 LOSSCL=$!
-(while :; do ns_cli $PY "$B" client "$SRV_IP" 19371 --data 100 --control 0 --cover 0 \
-	--response-timeout 3 >/dev/null 2>&1; done) &
-LATCL=$!
-on_exit "kill $LOSSCL $LATCL"
+on_exit "kill $LOSSCL"
 kill -KILL $CP
 dd if=/dev/zero of="$WORK/fs/fill" bs=1M count=7 status=none
 dd if=/dev/zero of="$WORK/fs/fill2" bs=512K count=1 status=none
@@ -153,7 +152,7 @@ for i in 1 2; do
 done
 sleep 14
 echo "clear: clients and mixnodes stop, Control Panel back, tmpfs emptied (crashes age out)"
-kill $LOSSCL $LATCL
+kill $LOSSCL
 kill $(ip netns pids "$NS_CLI") $(ip netns pids "$NS_SRV") 2>/dev/null
 ns_srv nft delete table inet fpal_loss
 $PY "$W" serve 19372 --end none >"$WORK/cp2" 2>&1 &
@@ -163,6 +162,11 @@ rm -f "$WORK/fs/fill" "$WORK/fs/fill2"
 sleep 30
 touch "$WORK/stop"
 wait $WATCHER
+# A scrape that failed makes Prometheus mark the series stale and resolve what they held:
+# say so rather than leave a disagreement unexplained.
+up_min=$(curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode 'query=min_over_time(up{job="fogprobe"}[2m])' |
+	$PY -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")')
+check "every scrape of the run succeeded (min up over 2m)" eq "$up_min" 1
 
 $PY - "$WORK/timeline" "$EVAL" "$SCRAPE_MS" >"$WORK/agreement" <<'PY'
 import collections, sys
@@ -175,8 +179,11 @@ for labels, e in sorted(ev.items()):
     for state in ("firing", "resolved"):
         p, n = e.get(("prometheus", state)), e.get(("engine", state))
         ok = p is not None and n is not None and abs(p - n) <= bound
-        d = "%+.2f" % (n - p) if p is not None and n is not None else "engine %s, prometheus %s" % (n is not None, p is not None)
-        print("%s\t%s %s: engine - prometheus = %s s (bound %.2f)" % ("ok" if ok else "FAIL", labels, state, d, bound))
+        d = "%+.2f s" % (n - p) if p is not None and n is not None else "engine %s, prometheus %s" % (n is not None, p is not None)
+        if state == "resolved" and p is None and n is None:
+            # still firing on both sides when the watch ended: they agree
+            ok, d = True, "still firing on both at the end"
+        print("%s\t%s %s: engine - prometheus = %s (bound %.2f s)" % ("ok" if ok else "FAIL", labels, state, d, bound))
 PY
 cat "$WORK/timeline" | sed 's/^/    /'
 n=0
