@@ -16,7 +16,8 @@ PKGS=(
 )
 TEST_PKGS=(
 	# tests: ground truth and peers
-	nftables iperf3 prometheus prometheus-node-exporter curl python3 python3-prometheus-client
+	nftables iperf3 prometheus prometheus-node-exporter prometheus-alertmanager curl python3
+	python3-prometheus-client
 	python3-yaml libclang-rt-14-dev
 	# tests: HTTP and WebSocket peers (Debian's nginx starts itself on port 80 where
 	# systemd runs; the tests start their own, with a generated config, on other ports)

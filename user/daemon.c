@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "collect/host.h"
@@ -15,11 +17,13 @@
 #include "collect/proc.h"
 #include "collect/tls.h"
 #include "daemon.h"
+#include "export/alertmanager.h"
 #include "export/http.h"
 #include "lib/caps.h"
 #include "lib/log.h"
 #include "model/health.h"
 #include "model/streams.h"
+#include "telemetry/alerts.h"
 #include "telemetry/betanet_metrics.h"
 #include "telemetry/events.h"
 #include "telemetry/host_metrics.h"
@@ -142,6 +146,52 @@ static int events_json(void *ctx, unsigned long long since, struct strbuf *out)
 	return events__render(((struct daemon *)ctx)->events, since, out);
 }
 
+static int alerts_json(void *ctx, struct strbuf *out)
+{
+	return alerts__render(((struct daemon *)ctx)->alerts, out);
+}
+
+/* The alert rules and their delivery: families on the registry, no thread yet. */
+static int daemon__alert_engine(struct daemon *d)
+{
+	struct alerts_config *ac = &d->cfg.alerts;
+	char err[512], host[ALERT_VALUE_LEN] = "", url[CONFIG_LISTEN_LEN + 32];
+	struct alert_engine_opts o = { .cfg = ac, .reg = d->reg, .events = d->events };
+
+	d->notifier = notifier__new(d->reg, ac, err, sizeof(err));
+	if (!d->notifier) {
+		pr_warn("%s\n", err);
+		return -ENOMEM;
+	}
+	if (ac->instance[0])
+		snprintf(host, sizeof(host), "%s", ac->instance);
+	else if (gethostname(host, sizeof(host) - 1))
+		snprintf(host, sizeof(host), "localhost");
+	snprintf(url, sizeof(url), "http://%s/api/v1/alerts", d->cfg.listen);
+	o.instance = host;
+	o.generator_url = url;
+	o.sink.send = notifier__send;
+	o.sink.ctx = d->notifier;
+	d->alerts = alerts__new(&o, err, sizeof(err));
+	if (!d->alerts) {
+		pr_warn("%s\n", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void daemon__alerts_tick(struct daemon *d, uint64_t scheduled_ns)
+{
+	struct timespec now;
+	uint64_t mono;
+
+	daemon__refresh(d);
+	clock_gettime(CLOCK_REALTIME, &now);
+	mono = daemon__now_ns();
+	alerts__eval(d->alerts, (double)now.tv_sec + now.tv_nsec / 1e9 -
+					(double)(mono > scheduled_ns ? mono - scheduled_ns : 0) / 1e9);
+}
+
 /* ---- lifecycle ---- */
 
 void daemon__start_checker(struct daemon *d)
@@ -174,6 +224,8 @@ int daemon__metrics(struct daemon *d)
 	if (!d->tm || !d->bm || !d->pm || !d->wm || !d->tlsm || !d->probes ||
 	    ((cfg->host.enabled || cfg->containers.enabled) && !d->hm))
 		return -ENOMEM;
+	if (cfg->alerts.enabled)
+		return daemon__alert_engine(d);
 	return 0;
 }
 
@@ -302,7 +354,7 @@ int daemon__start(struct daemon *d)
 {
 	struct http_handlers hh = {
 		.before_scrape = daemon__refresh, .ready = is_ready, .events = events_json,
-		.ctx = d,
+		.alerts = alerts_json, .ctx = d,
 	};
 	struct collector_env env = {
 		.cfg = &d->cfg,
@@ -336,6 +388,13 @@ int daemon__start(struct daemon *d)
 	if (e)
 		goto fail;
 	hh.registry = d->reg;
+	if (!d->alerts)
+		hh.alerts = NULL;
+	e = notifier__start(d->notifier);
+	if (e) {
+		pr_warn("starting alert delivery: %s\n", strerror(-e));
+		goto fail;
+	}
 	/* Serve /healthz while loading; /readyz turns 200 once attached. */
 	d->http = http__start(d->cfg.listen, &d->cfg.tls, &d->cfg.auth, &hh, err,
 			      sizeof(err));
@@ -404,6 +463,9 @@ void daemon__stop(struct daemon *d)
 	d->host = NULL;
 	health__free(d->health);
 	d->health = NULL;
+	alerts__free(d->alerts);
+	notifier__free(d->notifier);
+	d->alerts = NULL, d->notifier = NULL;
 	host_metrics__free(d->hm);
 	probe_metrics__free(d->probes);
 	tls_metrics__free(d->tlsm);
@@ -445,6 +507,25 @@ static void print_family(void *ctx, const struct metric_info *fi)
 	printf("\t%s\n", fi->help);
 }
 
+/* The alert rules in effect, in the config's syntax. */
+int cmd_rules(struct daemon *d)
+{
+	struct strbuf out;
+	int err;
+
+	d->opts.events_path = NULL;
+	d->cfg.alerts.enabled = 1;
+	err = daemon__metrics(d);
+	strbuf__init(&out);
+	if (!err)
+		err = alerts__rules_json(d->alerts, &out);
+	if (!err)
+		fputs(out.buf, stdout);
+	strbuf__free(&out);
+	daemon__stop(d);
+	return err ? 1 : 0;
+}
+
 /* Every family the daemon can register, host and container families included. */
 int cmd_metrics(struct daemon *d)
 {
@@ -452,6 +533,7 @@ int cmd_metrics(struct daemon *d)
 
 	d->cfg.host.enabled = 1;
 	d->cfg.containers.enabled = 1;
+	d->cfg.alerts.enabled = 1;
 	d->opts.events_path = NULL;
 	err = daemon__metrics(d);
 	if (!err)

@@ -49,6 +49,8 @@ struct daemon {
 	struct host_metrics *hm;
 	struct host_collector *host; /* NULL: host and container metrics both off */
 	struct event_log *events;
+	struct alert_engine *alerts; /* NULL: alerts disabled */
+	struct notifier *notifier;
 	struct health_checker *checker;
 	struct http_server *http;
 	atomic_bool ready;
@@ -85,6 +87,10 @@ void daemon__start_checker(struct daemon *d);
 void daemon__refresh(void *ctx);
 /* Service health now: process counts and liveness (lock held). */
 void daemon__health_tick(struct daemon *d);
+/* Evaluate the alert rules: refresh the registry, then run the engine at the scheduled
+ * time (CLOCK_MONOTONIC ns), not at the loop's late wakeup: as Prometheus evaluates at
+ * its schedule's timestamps, so that `for:` counts whole intervals. */
+void daemon__alerts_tick(struct daemon *d, uint64_t scheduled_ns);
 /* CLOCK_MONOTONIC in ns, the kernel's bpf_ktime_get_ns() clock */
 uint64_t daemon__now_ns(void);
 
@@ -92,5 +98,6 @@ uint64_t daemon__now_ns(void);
 int cmd_run(struct daemon *d);
 int cmd_check(struct daemon *d);
 int cmd_metrics(struct daemon *d);
+int cmd_rules(struct daemon *d);
 
 #endif

@@ -72,7 +72,7 @@ int daemon__loop(struct daemon *d)
 	struct l7_collector *l7 = collectors__get(&d->collectors, &l7_collector_ops);
 	struct service_tables *fresh = malloc(sizeof(*fresh));
 	time_t last_scan = time(NULL);
-	uint64_t last_tick = 0;
+	uint64_t last_tick = 0, last_alerts = daemon__now_ns();
 	int err = 0, epfd;
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -113,6 +113,11 @@ int daemon__loop(struct daemon *d)
 			pthread_mutex_lock(&d->lock);
 			streams__tick(d->streams, t);
 			pthread_mutex_unlock(&d->lock);
+		}
+		if (d->alerts &&
+		    daemon__now_ns() - last_alerts >= (uint64_t)(d->cfg.alerts.interval_s * 1e9)) {
+			last_alerts += (uint64_t)(d->cfg.alerts.interval_s * 1e9);
+			daemon__alerts_tick(d, last_alerts);
 		}
 		if (time(NULL) - last_scan >= RESCAN_S) {
 			last_scan = time(NULL);

@@ -26,6 +26,7 @@ static const struct command commands[] = {
 	{ "run", cmd_run, true, "run the probe daemon (the default)" },
 	{ "check", cmd_check, false, "report the hooks this kernel offers" },
 	{ "metrics", cmd_metrics, true, "list the metric families: name, type, labels, help" },
+	{ "rules", cmd_rules, true, "print the alert rules in effect (defaults + config), as JSON" },
 };
 
 struct option_help {
@@ -93,7 +94,8 @@ static void usage(FILE *out)
 	}
 	fprintf(out,
 		"\nEndpoints: /metrics (Prometheus text 0.0.4, OpenMetrics, gzip), /healthz, /readyz,\n"
-		"/api/events (recent crash/OOM/exit events, JSON; ?since=SEQ).\n"
+		"/api/events (recent crash/OOM/exit/alert events, JSON; ?since=SEQ),\n"
+		"/api/v1/alerts (the alert engine's pending and firing alerts, Prometheus format).\n"
 		"Signals: SIGHUP reloads the config file; SIGTERM and SIGINT stop.\n"
 		"Exit codes: 0 ok, 1 runtime error or kernel unsupported, 2 usage or config error.\n");
 }

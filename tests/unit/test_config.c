@@ -134,9 +134,9 @@ static const struct error_case error_cases[] = {
 	{ "not_object", "[1]", "t.json:1:1: config must be a JSON object" },
 	{ "not_object_indented", "\n  [1]", "t.json:2:3: config must be a JSON object" },
 	{ "unknown_top_key", "{\"listen\":\":1\",\"extra\":1}",
-	  "t.json:1:16: unknown key \"extra\" (expected listen, tls, auth, services, host, containers)" },
+	  "t.json:1:16: unknown key \"extra\" (expected listen, tls, auth, services, host, containers, alerts)" },
 	{ "unknown_top_key_quoted", "{\"a\\\"\\n\":1}",
-	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, tls, auth, services, host, containers)" },
+	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, tls, auth, services, host, containers, alerts)" },
 	{ "unknown_service_key", SVC_A "\"ports\":[80],\"port\":81}]}",
 	  "t.json:1:56: unknown key \"port\" in service (expected name, protocol, ports, comm, "
 	  "cgroup, routes, paths, max_paths, max_rooms, framework, capture, idle_timeout_s, "
@@ -392,7 +392,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[42] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers, alerts)", key);
 	expect_error(text, want);
 
 	/* 30 "é": 21 whole ones fit */
@@ -402,7 +402,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[42] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers, alerts)", key);
 	expect_error(text, want);
 
 	/* "k" then 30 "é": the 21st would be split, so 20 are shown */
@@ -413,7 +413,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[41] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers, alerts)", key);
 	expect_error(text, want);
 }
 

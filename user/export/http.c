@@ -402,6 +402,28 @@ static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection
 	return ret;
 }
 
+static enum MHD_Result serve_alerts(struct http_server *s, struct MHD_Connection *conn)
+{
+	struct MHD_Response *resp;
+	struct strbuf out;
+	enum MHD_Result ret;
+
+	strbuf__init(&out);
+	if (s->h.alerts(s->h.ctx, &out) || !out.buf) {
+		strbuf__free(&out);
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_PLAIN, "render failed\n");
+	}
+	resp = MHD_create_response_from_buffer(out.len, out.buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		strbuf__free(&out);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result http__handle(void *cls, struct MHD_Connection *conn, const char *url,
 				    const char *method, const char *version,
 				    const char *upload_data, size_t *upload_data_size,
@@ -438,6 +460,8 @@ static enum MHD_Result http__handle(void *cls, struct MHD_Connection *conn, cons
 		return reply(conn, MHD_HTTP_OK, CT_PLAIN, "ok\n");
 	if (!strcmp(url, "/api/events") && s->h.events)
 		return serve_events(s, conn);
+	if (!strcmp(url, "/api/v1/alerts") && s->h.alerts)
+		return serve_alerts(s, conn);
 	if (!strcmp(url, "/readyz")) {
 		if (!s->h.ready || s->h.ready(s->h.ctx))
 			return reply(conn, MHD_HTTP_OK, CT_PLAIN, "ready\n");

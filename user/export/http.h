@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * HTTP endpoint (libmicrohttpd): /metrics, /healthz, /readyz, /api/events.
+ * HTTP endpoint (libmicrohttpd): /metrics, /healthz, /readyz, /api/events, /api/v1/alerts.
  * /metrics: text 0.0.4 by default, OpenMetrics when Accept asks for
  * application/openmetrics-text, gzip when Accept-Encoding allows it.
  */
@@ -20,6 +20,8 @@ struct http_handlers {
 	/* JSON of the structured events after sequence number since (/api/events?since=N);
 	 * NULL: 404. 0 or -errno. */
 	int (*events)(void *ctx, unsigned long long since, struct strbuf *out);
+	/* JSON of the alerts (/api/v1/alerts, Prometheus's format); NULL: 404. 0 or -errno. */
+	int (*alerts)(void *ctx, struct strbuf *out);
 	void *ctx;
 	struct metrics *registry;
 };

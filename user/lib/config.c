@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <regex.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 /* Larger than any sane config; bounds what a wrong path (a log file) can cost. */
 #define CONFIG_MAX_FILE_BYTES (1 << 20)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define CONFIG_PROTOCOLS "tcp, betanet, http, websocket"
 
 /*
@@ -55,7 +57,7 @@ static const char *const protocol_names[] = {
 #define N_PROTOCOLS (sizeof(protocol_names) / sizeof(protocol_names[0]))
 
 /* services[i].comm[j] is the deepest value we report on. */
-#define PATH_MAX_DEPTH 4
+#define PATH_MAX_DEPTH 8
 
 struct path_step {
 	const char *key; /* NULL: array element number `index` */
@@ -1226,10 +1228,714 @@ static int parse_auth(struct parser *p, json_t *obj, struct config *cfg)
 	return 0;
 }
 
+/* ---- alerts ---- */
+
+double config__duration(const char *s)
+{
+	static const struct {
+		const char *unit;
+		double s;
+	} units[] = { { "ms", 0.001 }, { "s", 1 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 },
+		      { "w", 604800 } };
+	double total = 0;
+	size_t i;
+
+	if (!s || !*s)
+		return -1;
+	while (*s) {
+		char *end;
+		unsigned long v;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = strtoul(s, &end, 10);
+		for (i = 0; i < ARRAY_SIZE(units); i++)
+			if (!strncmp(end, units[i].unit, strlen(units[i].unit)))
+				break;
+		if (i == ARRAY_SIZE(units))
+			return -1;
+		total += (double)v * units[i].s;
+		s = end + strlen(units[i].unit);
+	}
+	return total;
+}
+
+static int parse_duration(struct parser *p, json_t *val, const char *key, double lo, double hi,
+			  double *out)
+{
+	const char *s = json_string_value(val);
+	double d = config__duration(s);
+
+	if (!s || d < 0)
+		return parser_error(p, "%s must be a duration such as \"30s\", \"5m\" or \"1h\"",
+				    key);
+	if (d < lo || d > hi)
+		return parser_error(p, "%s %s is out of range %gs..%gs", key, s, lo, hi);
+	*out = d;
+	return 0;
+}
+
+static int parse_text(struct parser *p, json_t *val, const char *key, char *out, size_t size)
+{
+	const char *s = json_string_value(val);
+
+	if (!s)
+		return parser_error(p, "%s must be a string", key);
+	if (strlen(s) >= size)
+		return parser_error(p, "%s is longer than %zu bytes", key, size - 1);
+	strcpy(out, s);
+	return 0;
+}
+
+/* A Prometheus metric or label name. */
+static int prom_name_valid(const char *s, int metric)
+{
+	if (!*s || (*s >= '0' && *s <= '9'))
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || (metric && *s == ':')))
+			return 0;
+	return 1;
+}
+
+static int parse_cmp(struct parser *p, json_t *val, const char *key, enum alert_cmp *out)
+{
+	const char *s = json_string_value(val);
+	int c;
+
+	for (c = ALERT_GT; s && c <= ALERT_NE; c++)
+		if (!strcmp(s, alert_cmp__name(c))) {
+			*out = c;
+			return 0;
+		}
+	return parser_error(p, "%s must be one of \">\", \"<\", \">=\", \"<=\", \"==\", \"!=\"",
+			    key);
+}
+
+static int parse_number(struct parser *p, json_t *val, const char *key, double *out)
+{
+	if (!json_is_number(val))
+		return parser_error(p, "%s must be a number", key);
+	*out = json_number_value(val);
+	return 0;
+}
+
+/* "metric": "name" or ["a", "b"]; "match": {"label": "v" | "!=v" | "=~re" | "!~re"} */
+static int parse_selector(struct parser *p, json_t *obj, struct alert_selector *sel)
+{
+	json_t *val = json_object_get(obj, "metric"), *m;
+	const char *label;
+	size_t i;
+	int err;
+
+	memset(sel, 0, sizeof(*sel));
+	if (!val)
+		return parser_error(p, "missing metric");
+	path_push_key(p, "metric");
+	if (json_is_string(val)) {
+		json_t *arr = json_array();
+
+		json_array_append(arr, val);
+		val = arr;
+	} else if (json_is_array(val)) {
+		json_incref(val);
+	} else {
+		return parser_error(p, "metric must be a metric name or a list of them");
+	}
+	if (!json_array_size(val) || json_array_size(val) > ALERT_MAX_METRICS) {
+		json_decref(val);
+		return parser_error(p, "metric names 1..%d metrics", ALERT_MAX_METRICS);
+	}
+	json_array_foreach(val, i, m) {
+		const char *s = json_string_value(m);
+
+		if (!s || !prom_name_valid(s, 1) || strlen(s) >= ALERT_METRIC_LEN) {
+			json_decref(val);
+			return parser_error(p, "metric must be a Prometheus metric name");
+		}
+		strcpy(sel->metric[sel->n_metrics++], s);
+	}
+	json_decref(val);
+	path_pop(p);
+	val = json_object_get(obj, "match");
+	if (!val)
+		return 0;
+	path_push_key(p, "match");
+	if (!json_is_object(val))
+		return parser_error(p, "match must be an object of label matchers");
+	json_object_foreach(val, label, m) {
+		struct alert_matcher *am = &sel->match[sel->n_match];
+		const char *s = json_string_value(m);
+
+		path_push_key(p, label);
+		if (sel->n_match == ALERT_MAX_MATCHERS)
+			return parser_key_error(p, "more than %d matchers", ALERT_MAX_MATCHERS);
+		if (!prom_name_valid(label, 0) || strlen(label) >= ALERT_NAME_LEN)
+			return parser_key_error(p, "not a label name");
+		if (!s)
+			return parser_error(p, "a matcher is a string: \"v\", \"!=v\", \"=~re\" "
+					       "or \"!~re\"");
+		strcpy(am->label, label);
+		am->op = ALERT_MATCH_EQ;
+		if (!strncmp(s, "!=", 2))
+			am->op = ALERT_MATCH_NE, s += 2;
+		else if (!strncmp(s, "=~", 2))
+			am->op = ALERT_MATCH_RE, s += 2;
+		else if (!strncmp(s, "!~", 2))
+			am->op = ALERT_MATCH_NRE, s += 2;
+		if (strlen(s) >= ALERT_VALUE_LEN)
+			return parser_error(p, "matcher longer than %d bytes", ALERT_VALUE_LEN - 1);
+		if (am->op == ALERT_MATCH_RE || am->op == ALERT_MATCH_NRE) {
+			char re_s[ALERT_VALUE_LEN + 8], msg[128];
+			regex_t re;
+			int rc;
+
+			snprintf(re_s, sizeof(re_s), "^(%s)$", s);
+			rc = regcomp(&re, re_s, REG_EXTENDED | REG_NOSUB);
+			if (rc) {
+				regerror(rc, &re, msg, sizeof(msg));
+				return parser_error(p, "not a valid regex: %s", msg);
+			}
+			regfree(&re);
+		}
+		strcpy(am->value, s);
+		sel->n_match++;
+		path_pop(p);
+	}
+	path_pop(p);
+	err = 0;
+	return err;
+}
+
+static int parse_expr(struct parser *p, json_t *obj, struct alert_expr *e)
+{
+	static const char *const keys[] = { "fn",	  "metric",    "match",	     "window",
+					     "quantile",  "denominator", "sum_by",	     "avg_by",
+					     "complement", "scale",	   "op",	     "threshold",
+					     "and",	  NULL };
+	static const char *const fns[] = { "gauge", "rate", "increase", "histogram_quantile" };
+	static const char *const guard_keys[] = { "metric", "match", "op", "threshold", "on",
+						   NULL };
+	static const char *const den_keys[] = { "metric", "match", NULL };
+	json_t *val;
+	size_t i;
+	int err;
+
+	memset(e, 0, sizeof(*e));
+	if (!json_is_object(obj))
+		return parser_error(p, "expr must be an object");
+	err = check_keys(p, obj, keys, "in expr (see README, Alerts)");
+	if (err)
+		return err;
+	val = json_object_get(obj, "fn");
+	path_push_key(p, "fn");
+	for (i = 0; val && i < ARRAY_SIZE(fns); i++)
+		if (json_is_string(val) && !strcmp(json_string_value(val), fns[i]))
+			break;
+	if (!val || i == ARRAY_SIZE(fns))
+		return parser_error(p, "fn must be gauge, rate, increase or histogram_quantile");
+	e->fn = (enum alert_fn)i;
+	path_pop(p);
+	err = parse_selector(p, obj, &e->sel);
+	if (err)
+		return err;
+	val = json_object_get(obj, "window");
+	if (e->fn != ALERT_FN_GAUGE) {
+		if (!val)
+			return parser_error(p, "%s needs a window", fns[e->fn]);
+		path_push_key(p, "window");
+		err = parse_duration(p, val, "window", 1, ALERT_MAX_WINDOW_S, &e->window_s);
+		if (err)
+			return err;
+		path_pop(p);
+	} else if (val) {
+		path_push_key(p, "window");
+		return parser_key_error(p, "a gauge takes no window");
+	}
+	val = json_object_get(obj, "quantile");
+	if ((e->fn == ALERT_FN_QUANTILE) != !!val)
+		return parser_error(p, "quantile goes with fn histogram_quantile, and only there");
+	if (val) {
+		path_push_key(p, "quantile");
+		if (parse_number(p, val, "quantile", &e->quantile) || e->quantile < 0 ||
+		    e->quantile > 1)
+			return parser_error(p, "quantile must be a number in 0..1");
+		path_pop(p);
+	}
+	val = json_object_get(obj, "denominator");
+	if (val) {
+		path_push_key(p, "denominator");
+		if (!json_is_object(val))
+			return parser_error(p, "denominator must be an object (metric, match)");
+		err = check_keys(p, val, den_keys, "in denominator (expected metric, match)");
+		if (!err)
+			err = parse_selector(p, val, &e->den);
+		if (err)
+			return err;
+		if (e->fn == ALERT_FN_QUANTILE)
+			return parser_error(p, "a quantile has no denominator");
+		e->ratio = 1;
+		path_pop(p);
+	}
+	for (i = 0; i < 2; i++) {
+		const char *k = i ? "avg_by" : "sum_by";
+		json_t *l;
+		size_t j;
+
+		val = json_object_get(obj, k);
+		if (!val)
+			continue;
+		path_push_key(p, k);
+		if (e->agg)
+			return parser_key_error(p, "sum_by and avg_by exclude each other");
+		if (!json_is_array(val) || json_array_size(val) > ALERT_MAX_BY)
+			return parser_error(p, "%s must be a list of at most %d label names", k,
+					    ALERT_MAX_BY);
+		json_array_foreach(val, j, l) {
+			const char *s = json_string_value(l);
+
+			if (!s || !prom_name_valid(s, 0) || strlen(s) >= ALERT_NAME_LEN) {
+				path_push_index(p, j);
+				return parser_error(p, "not a label name");
+			}
+			strcpy(e->by[e->n_by++], s);
+		}
+		e->agg = i ? ALERT_AGG_AVG : ALERT_AGG_SUM;
+		path_pop(p);
+	}
+	if (e->fn == ALERT_FN_QUANTILE && e->agg != ALERT_AGG_SUM && e->agg != ALERT_AGG_NONE)
+		return parser_error(p, "histogram_quantile sums buckets: use sum_by");
+	val = json_object_get(obj, "complement");
+	if (val) {
+		path_push_key(p, "complement");
+		err = parse_bool(p, val, "complement", &e->complement);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	val = json_object_get(obj, "scale");
+	e->scale = 1;
+	if (val) {
+		path_push_key(p, "scale");
+		err = parse_number(p, val, "scale", &e->scale);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if (!json_object_get(obj, "op") || !json_object_get(obj, "threshold"))
+		return parser_error(p, "expr needs op and threshold");
+	path_push_key(p, "op");
+	err = parse_cmp(p, json_object_get(obj, "op"), "op", &e->cmp);
+	if (err)
+		return err;
+	path_pop(p);
+	path_push_key(p, "threshold");
+	err = parse_number(p, json_object_get(obj, "threshold"), "threshold", &e->threshold);
+	if (err)
+		return err;
+	path_pop(p);
+	val = json_object_get(obj, "and");
+	if (val) {
+		json_t *on;
+
+		path_push_key(p, "and");
+		if (!json_is_object(val))
+			return parser_error(p, "and must be an object (metric, match, op, threshold, on)");
+		err = check_keys(p, val, guard_keys, "in and (expected metric, match, op, threshold, on)");
+		if (!err)
+			err = parse_selector(p, val, &e->guard_sel);
+		if (err)
+			return err;
+		if (!json_object_get(val, "op") || !json_object_get(val, "threshold"))
+			return parser_error(p, "and needs op and threshold");
+		path_push_key(p, "op");
+		err = parse_cmp(p, json_object_get(val, "op"), "op", &e->guard_cmp);
+		if (err)
+			return err;
+		path_pop(p);
+		path_push_key(p, "threshold");
+		err = parse_number(p, json_object_get(val, "threshold"), "threshold",
+				   &e->guard_threshold);
+		if (err)
+			return err;
+		path_pop(p);
+		on = json_object_get(val, "on");
+		if (on) {
+			const char *s = json_string_value(on);
+
+			path_push_key(p, "on");
+			if (!s || (strcmp(s, "instance") && strcmp(s, "labels")))
+				return parser_error(p, "on must be \"instance\" (any series of this "
+						       "host) or \"labels\" (the same labels)");
+			e->guard_same = !strcmp(s, "labels");
+			path_pop(p);
+		}
+		e->guard = 1;
+		path_pop(p);
+	}
+	return 0;
+}
+
+static int parse_string_map(struct parser *p, json_t *obj, const char *what,
+			    char (*names)[ALERT_NAME_LEN], char (*values)[ALERT_VALUE_LEN], int *n)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "%s must be an object of strings", what);
+	*n = 0;
+	json_object_foreach(obj, k, v) {
+		path_push_key(p, k);
+		if (*n == ALERT_MAX_LABELS)
+			return parser_key_error(p, "more than %d %s", ALERT_MAX_LABELS, what);
+		if (!prom_name_valid(k, 0) || strlen(k) >= ALERT_NAME_LEN || !strcmp(k, "alertname"))
+			return parser_key_error(p, "not a label name that a rule may set");
+		if (!json_is_string(v) || strlen(json_string_value(v)) >= ALERT_VALUE_LEN)
+			return parser_error(p, "a label value is a string of at most %d bytes",
+					    ALERT_VALUE_LEN - 1);
+		strcpy(names[*n], k);
+		strcpy(values[*n], json_string_value(v));
+		(*n)++;
+		path_pop(p);
+	}
+	return 0;
+}
+
+static int parse_rule(struct parser *p, json_t *obj, struct alert_rule *r, int need_expr)
+{
+	static const char *const keys[] = { "alert",  "expr",	     "for",	 "threshold",
+					     "window", "labels",     "annotations", "disabled",
+					     NULL };
+	static const char *const ann_keys[] = { "summary", "description", "runbook_url", NULL };
+	json_t *val;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (!json_is_object(obj))
+		return parser_error(p, "a rule must be an object");
+	err = check_keys(p, obj, keys,
+			 "in rule (expected alert, expr, for, threshold, window, labels, "
+			 "annotations, disabled)");
+	if (err)
+		return err;
+	val = json_object_get(obj, "alert");
+	if (!val)
+		return parser_error(p, "missing alert (the rule's name)");
+	path_push_key(p, "alert");
+	if (!json_is_string(val) || !prom_name_valid(json_string_value(val), 0) ||
+	    strlen(json_string_value(val)) >= ALERT_NAME_LEN)
+		return parser_error(p, "alert must be a name like BetanetLowPeerCount");
+	strcpy(r->name, json_string_value(val));
+	path_pop(p);
+	val = json_object_get(obj, "expr");
+	if (val) {
+		path_push_key(p, "expr");
+		err = parse_expr(p, val, &r->expr);
+		if (err)
+			return err;
+		path_pop(p);
+		r->set |= ALERT_SET_EXPR;
+	} else if (need_expr) {
+		return parser_error(p, "rule %s needs an expr", r->name);
+	}
+	val = json_object_get(obj, "for");
+	if (val) {
+		path_push_key(p, "for");
+		err = parse_duration(p, val, "for", 0, 30 * 86400.0, &r->for_s);
+		if (err && json_is_string(val) && !strcmp(json_string_value(val), "0s"))
+			err = 0, r->for_s = 0;
+		if (err)
+			return err;
+		path_pop(p);
+		r->set |= ALERT_SET_FOR;
+	}
+	val = json_object_get(obj, "threshold");
+	if (val) {
+		path_push_key(p, "threshold");
+		err = parse_number(p, val, "threshold", &r->expr.threshold);
+		if (err)
+			return err;
+		path_pop(p);
+		r->set |= ALERT_SET_THRESHOLD;
+	}
+	val = json_object_get(obj, "window");
+	if (val) {
+		path_push_key(p, "window");
+		err = parse_duration(p, val, "window", 1, ALERT_MAX_WINDOW_S, &r->expr.window_s);
+		if (err)
+			return err;
+		if ((r->set & ALERT_SET_EXPR) && r->expr.fn == ALERT_FN_GAUGE)
+			return parser_key_error(p, "a gauge takes no window");
+		path_pop(p);
+		r->set |= ALERT_SET_WINDOW;
+	}
+	val = json_object_get(obj, "labels");
+	if (val) {
+		path_push_key(p, "labels");
+		err = parse_string_map(p, val, "labels", r->label_names, r->label_values,
+				       &r->n_labels);
+		if (err)
+			return err;
+		path_pop(p);
+		r->set |= ALERT_SET_LABELS;
+	}
+	val = json_object_get(obj, "annotations");
+	if (val) {
+		path_push_key(p, "annotations");
+		if (!json_is_object(val))
+			return parser_error(p, "annotations must be an object");
+		err = check_keys(p, val, ann_keys,
+				 "in annotations (expected summary, description, runbook_url)");
+		if (err)
+			return err;
+		if (json_object_get(val, "summary")) {
+			path_push_key(p, "summary");
+			err = parse_text(p, json_object_get(val, "summary"), "summary", r->summary,
+					 sizeof(r->summary));
+			if (err)
+				return err;
+			path_pop(p);
+		}
+		if (json_object_get(val, "description")) {
+			path_push_key(p, "description");
+			err = parse_text(p, json_object_get(val, "description"), "description",
+					 r->description, sizeof(r->description));
+			if (err)
+				return err;
+			path_pop(p);
+		}
+		if (json_object_get(val, "runbook_url")) {
+			path_push_key(p, "runbook_url");
+			err = parse_text(p, json_object_get(val, "runbook_url"), "runbook_url",
+					 r->runbook_url, sizeof(r->runbook_url));
+			if (err)
+				return err;
+			path_pop(p);
+		}
+		path_pop(p);
+		r->set |= ALERT_SET_ANNOTATIONS;
+	}
+	val = json_object_get(obj, "disabled");
+	if (val) {
+		path_push_key(p, "disabled");
+		err = parse_bool(p, val, "disabled", &r->disabled);
+		if (err)
+			return err;
+		path_pop(p);
+		r->set |= ALERT_SET_DISABLED;
+	}
+	return 0;
+}
+
+static int parse_rules(struct parser *p, json_t *arr, struct alert_rule *rules, int max, int *n,
+		       int need_expr)
+{
+	json_t *r;
+	size_t i;
+	int err;
+
+	if (!json_is_array(arr))
+		return parser_error(p, "rules must be an array of rule objects");
+	*n = 0;
+	json_array_foreach(arr, i, r) {
+		path_push_index(p, i);
+		if (*n == max)
+			return parser_error(p, "too many rules (at most %d)", max);
+		err = parse_rule(p, r, &rules[*n], need_expr);
+		if (err)
+			return err;
+		(*n)++;
+		path_pop(p);
+	}
+	return 0;
+}
+
+static int parse_receiver(struct parser *p, json_t *obj, struct alert_receiver *rc, int webhook)
+{
+	static const char *const keys[] = { "url",	 "username",	"password_file",
+					     "bearer_token_file", "ca_file", "insecure_skip_verify",
+					     NULL };
+	static const struct {
+		const char *key;
+		size_t off, size;
+	} strs[] = {
+		{ "url", offsetof(struct alert_receiver, url), CONFIG_URL_LEN },
+		{ "username", offsetof(struct alert_receiver, username), ALERT_NAME_LEN },
+		{ "password_file", offsetof(struct alert_receiver, password_file), CONFIG_PATH_LEN },
+		{ "bearer_token_file", offsetof(struct alert_receiver, bearer_token_file),
+		  CONFIG_PATH_LEN },
+		{ "ca_file", offsetof(struct alert_receiver, ca_file), CONFIG_PATH_LEN },
+	};
+	size_t i;
+	int err;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "a receiver must be an object with a url");
+	err = check_keys(p, obj, keys,
+			 "(expected url, username, password_file, bearer_token_file, ca_file, "
+			 "insecure_skip_verify)");
+	if (err)
+		return err;
+	for (i = 0; i < ARRAY_SIZE(strs); i++) {
+		json_t *v = json_object_get(obj, strs[i].key);
+
+		if (!v)
+			continue;
+		path_push_key(p, strs[i].key);
+		err = parse_text(p, v, strs[i].key, (char *)rc + strs[i].off, strs[i].size);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if (!rc->url[0])
+		return parser_error(p, "missing url");
+	if (strncmp(rc->url, "http://", 7) && strncmp(rc->url, "https://", 8)) {
+		path_push_key(p, "url");
+		return parser_error(p, "url must start with http:// or https://");
+	}
+	if (!!rc->username[0] != !!rc->password_file[0] ||
+	    (rc->username[0] && rc->bearer_token_file[0]))
+		return parser_error(p, "%s: username goes with password_file, and excludes "
+				       "bearer_token_file", webhook ? "webhook" : "alertmanager");
+	if (json_object_get(obj, "insecure_skip_verify")) {
+		path_push_key(p, "insecure_skip_verify");
+		err = parse_bool(p, json_object_get(obj, "insecure_skip_verify"),
+				 "insecure_skip_verify", &rc->insecure_skip_verify);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	return 0;
+}
+
+static int parse_alerts(struct parser *p, json_t *obj, struct alerts_config *ac)
+{
+	static const char *const keys[] = { "enabled", "interval",      "instance", "rules",
+					     "alertmanagers", "webhook", "resend",	"timeout",
+					     "queue",	NULL };
+	json_t *val, *am;
+	size_t i;
+	int err;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "alerts must be an object");
+	err = check_keys(p, obj, keys,
+			 "in alerts (expected enabled, interval, instance, rules, alertmanagers, "
+			 "webhook, resend, timeout, queue)");
+	if (err)
+		return err;
+	if ((val = json_object_get(obj, "enabled"))) {
+		path_push_key(p, "enabled");
+		if ((err = parse_bool(p, val, "enabled", &ac->enabled)))
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "interval"))) {
+		path_push_key(p, "interval");
+		if ((err = parse_duration(p, val, "interval", 1, 3600, &ac->interval_s)))
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "resend"))) {
+		path_push_key(p, "resend");
+		if ((err = parse_duration(p, val, "resend", 1, 86400, &ac->resend_s)))
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "timeout"))) {
+		path_push_key(p, "timeout");
+		if ((err = parse_duration(p, val, "timeout", 0.1, 300, &ac->timeout_s)))
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "instance"))) {
+		path_push_key(p, "instance");
+		if ((err = parse_text(p, val, "instance", ac->instance, sizeof(ac->instance))))
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "queue"))) {
+		path_push_key(p, "queue");
+		if (!json_is_integer(val) || json_integer_value(val) < 1 ||
+		    json_integer_value(val) > 65536)
+			return parser_error(p, "queue must be an integer in 1..65536");
+		ac->queue = (int)json_integer_value(val);
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "rules"))) {
+		path_push_key(p, "rules");
+		err = parse_rules(p, val, ac->rules, CONFIG_MAX_ALERT_RULES, &ac->n_rules, 0);
+		if (err)
+			return err;
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "alertmanagers"))) {
+		path_push_key(p, "alertmanagers");
+		if (!json_is_array(val))
+			return parser_error(p, "alertmanagers must be an array of {\"url\": ...}");
+		json_array_foreach(val, i, am) {
+			path_push_index(p, i);
+			if (i == CONFIG_MAX_ALERTMANAGERS)
+				return parser_error(p, "at most %d alertmanagers",
+						    CONFIG_MAX_ALERTMANAGERS);
+			err = parse_receiver(p, am, &ac->alertmanagers[i], 0);
+			if (err)
+				return err;
+			ac->n_alertmanagers++;
+			path_pop(p);
+		}
+		path_pop(p);
+	}
+	if ((val = json_object_get(obj, "webhook"))) {
+		path_push_key(p, "webhook");
+		if ((err = parse_receiver(p, val, &ac->webhook, 1)))
+			return err;
+		path_pop(p);
+	}
+	return 0;
+}
+
+int config__load_alert_rules(const char *text, const char *name, struct alert_rule *rules,
+			     int max, int *n, char *err, size_t errlen)
+{
+	struct parser p = { .text = text, .len = strlen(text), .name = name ? name : "<string>",
+			    .err = err, .errlen = errlen };
+	json_error_t jerr;
+	json_t *root;
+	int ret;
+
+	root = json_loadb(text, p.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s:%d:%d: %s", p.name, jerr.line, jerr.column,
+				 jerr.text);
+		return -EINVAL;
+	}
+	ret = parse_rules(&p, root, rules, max, n, 1);
+	json_decref(root);
+	return ret;
+}
+
+const char *alert_cmp__name(enum alert_cmp c)
+{
+	static const char *const names[] = { ">", "<", ">=", "<=", "==", "!=" };
+
+	return (unsigned int)c < ARRAY_SIZE(names) ? names[c] : "?";
+}
+
+const char *alert_fn__name(enum alert_fn f)
+{
+	static const char *const names[] = { "gauge", "rate", "increase", "histogram_quantile" };
+
+	return (unsigned int)f < ARRAY_SIZE(names) ? names[f] : "?";
+}
+
 static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 {
 	static const char *const keys[] = { "listen", "tls", "auth", "services", "host",
-					    "containers", NULL };
+					    "containers", "alerts", NULL };
 	static const struct section_key host_keys[] = {
 		{ "enabled", host_enabled },
 		{ "root", host_root },
@@ -1248,9 +1954,23 @@ static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 	if (!json_is_object(root))
 		return parser_error(p, "config must be a JSON object");
 	err = check_keys(p, root, keys,
-			 "(expected listen, tls, auth, services, host, containers)");
+			 "(expected listen, tls, auth, services, host, containers, alerts)");
 	if (err)
 		return err;
+
+	cfg->alerts.enabled = 1;
+	cfg->alerts.interval_s = CONFIG_DEFAULT_ALERT_INTERVAL_S;
+	cfg->alerts.resend_s = CONFIG_DEFAULT_ALERT_RESEND_S;
+	cfg->alerts.timeout_s = CONFIG_DEFAULT_ALERT_TIMEOUT_S;
+	cfg->alerts.queue = CONFIG_DEFAULT_ALERT_QUEUE;
+	val = json_object_get(root, "alerts");
+	if (val) {
+		path_push_key(p, "alerts");
+		err = parse_alerts(p, val, &cfg->alerts);
+		if (err)
+			return err;
+		path_pop(p);
+	}
 
 	cfg->host.enabled = 1;
 	strcpy(cfg->host.mounts_exclude, CONFIG_DEFAULT_MOUNTS_EXCLUDE);

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lib/alert_rule.h"
+
 #define CONFIG_MAX_SERVICES 32 /* == FP_MAX_SERVICES */
 #define CONFIG_MAX_PORTS 64
 #define CONFIG_MAX_COMM 4 /* == FP_MAX_COMM_MATCH */
@@ -143,6 +145,46 @@ struct auth_config {
 	char secret_file[CONFIG_PATH_LEN]; /* "" unless read from a file (re-read at reload) */
 };
 
+#define CONFIG_MAX_ALERT_RULES 32 /* entries of alerts.rules */
+#define CONFIG_MAX_ALERTMANAGERS 4
+#define CONFIG_URL_LEN 256
+#define CONFIG_DEFAULT_ALERT_INTERVAL_S 15.0
+#define CONFIG_DEFAULT_ALERT_RESEND_S 60.0
+#define CONFIG_DEFAULT_ALERT_TIMEOUT_S 10.0
+#define CONFIG_DEFAULT_ALERT_QUEUE 256
+
+/* An Alertmanager (v2 API) or a Slack-compatible webhook that alerts are sent to. */
+struct alert_receiver {
+	char url[CONFIG_URL_LEN]; /* http(s)://host:port[/prefix]; /api/v2/alerts is added */
+	char username[ALERT_NAME_LEN]; /* basic auth with password_file */
+	char password_file[CONFIG_PATH_LEN];
+	char bearer_token_file[CONFIG_PATH_LEN];
+	char ca_file[CONFIG_PATH_LEN]; /* TLS: trust this CA instead of the system's */
+	int insecure_skip_verify;
+};
+
+/*
+ * "alerts": {"enabled": true, "interval": "15s", "instance": "node-1",
+ *            "rules": [{"alert": "BetanetLowPeerCount", "for": "1m"}, ...],
+ *            "alertmanagers": [{"url": "http://127.0.0.1:9093"}], "resend": "1m",
+ *            "timeout": "10s", "queue": 256, "webhook": {"url": "https://hooks..."}}
+ * rules: an entry naming a default rule overrides the keys it gives (or disables it);
+ * any other entry is a new rule and needs an expr.
+ */
+struct alerts_config {
+	int enabled;
+	double interval_s;
+	char instance[ALERT_VALUE_LEN]; /* "" = the host name */
+	struct alert_rule rules[CONFIG_MAX_ALERT_RULES];
+	int n_rules;
+	struct alert_receiver alertmanagers[CONFIG_MAX_ALERTMANAGERS];
+	int n_alertmanagers;
+	struct alert_receiver webhook; /* url "" = none */
+	double resend_s;
+	double timeout_s;
+	int queue;
+};
+
 struct config {
 	char listen[CONFIG_LISTEN_LEN];
 	struct tls_config tls;
@@ -151,6 +193,7 @@ struct config {
 	int n_services;
 	struct host_config host;
 	struct containers_config containers;
+	struct alerts_config alerts;
 };
 
 /* Built-in default: the Fog Compute services of DESIGN.md. */
@@ -163,6 +206,15 @@ void config__default(struct config *cfg);
 int config__load_file(const char *path, struct config *cfg, char *err, size_t errlen);
 int config__load_string(const char *text, const char *name, struct config *cfg, char *err,
 			size_t errlen);
+
+/*
+ * Parse a JSON array of alert rules (the syntax of alerts.rules; every entry needs an
+ * expr). 0, or -EINVAL with err as above.
+ */
+int config__load_alert_rules(const char *text, const char *name, struct alert_rule *rules,
+			     int max, int *n, char *err, size_t errlen);
+/* Prometheus duration ("90s", "5m", "1h30m") in seconds; -1 if invalid. */
+double config__duration(const char *s);
 
 const char *config__protocol_name(enum fp_protocol p);
 

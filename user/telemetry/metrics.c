@@ -1055,6 +1055,45 @@ void metrics__each_family(struct metrics *m, void (*fn)(void *ctx, const struct 
 
 /* ---- rendering --------------------------------------------------------------------- */
 
+int metrics__read(struct metrics *m, const char *name,
+		  void (*fn)(void *ctx, const struct metric_info *fi, const struct metric_sample *s),
+		  void *ctx)
+{
+	const char *vals[METRICS_MAX_LABELS];
+	struct metric_family *f = NULL;
+	struct metric_info fi;
+	size_t i, j;
+
+	if (!m || !name || !fn)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n_fams && !f; i++)
+		if (!strcmp(m->fams[i]->name, name))
+			f = m->fams[i];
+	if (!f) {
+		pthread_mutex_unlock(&m->lock);
+		return -ENOENT;
+	}
+	fi = (struct metric_info){ .name = f->name, .help = f->help, .type = f->type,
+				   .label_names = (const char *const *)f->label_names,
+				   .n_labels = f->n_labels, .series_dropped = f->dropped };
+	for (i = 0; i < f->n_series; i++) {
+		const struct series *s = f->series[i];
+		const char *k = s->key;
+		struct metric_sample ms = { .label_values = vals, .value = s->value,
+					    .counts = s->counts, .sum = s->sum,
+					    .buckets = f->buckets, .n_buckets = f->n_buckets };
+
+		for (j = 0; j < f->n_labels; j++) {
+			vals[j] = k;
+			k += strlen(k) + 1;
+		}
+		fn(ctx, &fi, &ms);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
 static const char *type_name(enum metric_type type)
 {
 	switch (type) {

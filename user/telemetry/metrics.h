@@ -95,4 +95,22 @@ int metrics__render(struct metrics *m, struct strbuf *out, enum metrics_format f
 void metrics__each_family(struct metrics *m, void (*fn)(void *ctx, const struct metric_info *fi),
 			  void *ctx);
 
+/* One series as metrics__read() reports it; valid only during the callback. */
+struct metric_sample {
+	const char *const *label_values; /* fi->n_labels entries */
+	double value; /* counter, gauge */
+	const uint64_t *counts; /* histogram: n_buckets + 1, non-cumulative, last = +Inf */
+	double sum; /* histogram */
+	const double *buckets; /* histogram upper bounds */
+	size_t n_buckets;
+};
+
+/*
+ * fn once per series of the family called name (a counter with its _total), under the
+ * registry lock: fn must not call into the registry. 0, or -ENOENT without such family.
+ */
+int metrics__read(struct metrics *m, const char *name,
+		  void (*fn)(void *ctx, const struct metric_info *fi, const struct metric_sample *s),
+		  void *ctx);
+
 #endif
