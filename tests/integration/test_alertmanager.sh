@@ -79,8 +79,11 @@ $AM --config.file="$CFG" --storage.path="$WORK/am" --web.listen-address="127.0.0
 	--cluster.listen-address= >"$WORK/am.log" 2>&1 &
 AMP=$!
 on_exit "kill $AMP"
-for i in $(seq 1 100); do curl -sf "http://127.0.0.1:$AM_PORT/-/ready" >/dev/null && break; sleep 0.1; done
-add() { $AMTOOL --alertmanager.url="http://127.0.0.1:$AM_PORT" alert add "$@" >/dev/null; }
+am_ready() { curl -sf -o /dev/null "http://127.0.0.1:$AM_PORT/-/ready" && echo ready; }
+# Alertmanager reads its config and storage first: slow on a loaded machine
+settle_long() { local i; for i in $(seq 1 300); do [[ "$("${@:2}")" == "$1" ]] && return 0; sleep 0.1; done; return 1; }
+check "Alertmanager ready" settle_long ready am_ready || { sed 's/^/    | /' "$WORK/am.log"; finish; }
+add() { $AMTOOL --alertmanager.url="http://127.0.0.1:$AM_PORT" alert add "$@" >/dev/null || echo "    amtool alert add $* failed"; }
 add alertname=ControlPanelHighErrorRate severity=critical service=control-panel instance=n1
 add alertname=ControlPanelHighErrorRate severity=warning service=control-panel instance=n1
 add alertname=ControlPanelHighErrorRate severity=warning service=backend instance=n1
