@@ -38,7 +38,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
 	-Iinclude -Iuser -I$(BUILD) -MMD -MP -DFOGPROBE_VERSION='"$(VERSION)"' -pthread
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -ljansson -lm -pthread
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -ljansson -lcurl -lm -pthread
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))

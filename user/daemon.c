@@ -16,6 +16,7 @@
 #include "collect/tls.h"
 #include "daemon.h"
 #include "export/http.h"
+#include "export/otlp.h"
 #include "lib/log.h"
 #include "model/health.h"
 #include "model/streams.h"
@@ -25,6 +26,7 @@
 #include "telemetry/metrics.h"
 #include "telemetry/probe_metrics.h"
 #include "telemetry/proc_metrics.h"
+#include "telemetry/spans.h"
 #include "telemetry/tcp_metrics.h"
 #include "telemetry/tls_metrics.h"
 #include "telemetry/web_metrics.h"
@@ -168,6 +170,14 @@ int daemon__metrics(struct daemon *d)
 	if (!d->tm || !d->bm || !d->pm || !d->wm || !d->tlsm || !d->probes ||
 	    ((cfg->host.enabled || cfg->containers.enabled) && !d->hm))
 		return -ENOMEM;
+	if (cfg->otlp.enabled) {
+		struct spans_opts so = { .cfg = cfg, .reg = d->reg };
+
+		d->spans = spans__new(&so);
+		d->otlp_duration = otlp__register(d->reg);
+		if (!d->spans || !d->otlp_duration)
+			return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -300,6 +310,7 @@ int daemon__start(struct daemon *d)
 				.cfg = &d->cfg,
 				.sink = betanet_metrics__sink(d->bm),
 				.web_sink = web_metrics__sink(d->wm),
+				.web_trace_sink = spans__web_sink(d->spans),
 			};
 
 			d->streams = streams__new(&so);
@@ -308,6 +319,14 @@ int daemon__start(struct daemon *d)
 				goto fail;
 			}
 		}
+	if (d->spans) {
+		d->otlp = otlp__start(&d->cfg, d->spans, d->otlp_duration, err, sizeof(err));
+		if (!d->otlp) {
+			pr_warn("%s\n", err);
+			e = -EINVAL;
+			goto fail;
+		}
+	}
 	collectors__probe(&env);
 	pthread_mutex_lock(&d->lock); /* a scrape reads the set */
 	e = collectors__open(&d->collectors, &env);
@@ -341,6 +360,8 @@ void daemon__stop(struct daemon *d)
 	health_checker__stop(d->checker);
 	d->checker = NULL;
 	collectors__close(&d->collectors);
+	otlp__stop(d->otlp); /* no span comes after the collectors */
+	d->otlp = NULL;
 	streams__free(d->streams);
 	d->streams = NULL;
 	host__free(d->host);
@@ -355,6 +376,8 @@ void daemon__stop(struct daemon *d)
 	betanet_metrics__free(d->bm);
 	tcp_metrics__free(d->tm);
 	events__free(d->events);
+	spans__free(d->spans);
+	d->spans = NULL;
 	metrics__free(d->reg);
 	d->hm = NULL, d->probes = NULL, d->tlsm = NULL, d->wm = NULL, d->pm = NULL;
 	d->bm = NULL, d->tm = NULL, d->events = NULL, d->reg = NULL;
@@ -392,6 +415,7 @@ int cmd_metrics(struct daemon *d)
 
 	d->cfg.host.enabled = 1;
 	d->cfg.containers.enabled = 1;
+	d->cfg.otlp.enabled = 1;
 	d->opts.events_path = NULL;
 	err = daemon__metrics(d);
 	if (!err)

@@ -47,6 +47,9 @@ struct daemon {
 	struct host_metrics *hm;
 	struct host_collector *host; /* NULL: host and container metrics both off */
 	struct event_log *events;
+	struct spans *spans; /* NULL: spans off */
+	struct metric_family *otlp_duration;
+	struct otlp_exporter *otlp;
 	struct health_checker *checker;
 	struct http_server *http;
 	atomic_bool ready;

@@ -76,7 +76,8 @@ struct streams *streams__new(const struct streams_opts *opts)
 	s->sink = opts->sink;
 	s->cfg = opts->cfg;
 	if (s->cfg) {
-		struct web_opts wo = { .cfg = s->cfg, .sink = opts->web_sink };
+		struct web_opts wo = { .cfg = s->cfg, .sink = opts->web_sink,
+				       .trace_sink = opts->web_trace_sink };
 
 		s->web = web__new(&wo);
 		if (!s->web) {

@@ -38,6 +38,7 @@ struct streams_opts {
 	const struct config *cfg; /* each service's protocol picks the session logic */
 	struct betanet_sink sink;
 	struct web_sink web_sink; /* http and websocket services */
+	struct web_trace_sink web_trace_sink; /* optional: spans of their exchanges */
 };
 
 struct streams;

@@ -55,6 +55,7 @@ struct web {
 	struct inflate_pool pool[CONFIG_MAX_SERVICES];
 	uint64_t inflate_evicted, inflate_too_big;
 	struct web_sink sink;
+	struct web_trace_sink trace;
 	struct room *rooms;
 	size_t nrooms_used;
 	unsigned connected, active;
@@ -77,6 +78,7 @@ struct web *web__new(const struct web_opts *opts)
 	}
 	w->cfg = opts->cfg;
 	w->sink = opts->sink;
+	w->trace = opts->trace_sink;
 	return w;
 }
 
@@ -268,6 +270,8 @@ static void on_http(void *ctx, const struct http_event *ev)
 
 	switch (ev->type) {
 	case HTTP_EV_EXCHANGE:
+		if (w->trace.exchange)
+			w->trace.exchange(w->trace.ctx, c->svc, c->is_server, c->tls, &ev->x);
 		w->sink.exchange(w->sink.ctx, c->svc, &ev->x);
 		break;
 	case HTTP_EV_UPGRADE:

@@ -54,9 +54,18 @@ struct web_sink {
 	void *ctx;
 };
 
+/* The same HTTP exchanges, with the end of the connection they were parsed on, for
+ * spans. Optional: exchange NULL when spans are off. */
+struct web_trace_sink {
+	void (*exchange)(void *ctx, int svc, bool is_server, bool tls,
+			 const struct http_exchange *x);
+	void *ctx;
+};
+
 struct web_opts {
 	const struct config *cfg; /* services: protocol, paths, idle timeout */
 	struct web_sink sink;
+	struct web_trace_sink trace_sink;
 };
 
 struct web;
