@@ -177,6 +177,7 @@ int daemon__metrics(struct daemon *d)
 		d->otlp_duration = otlp__register(d->reg);
 		if (!d->spans || !d->otlp_duration)
 			return -ENOMEM;
+		web_metrics__set_spans(d->wm, d->spans);
 	}
 	return 0;
 }
@@ -320,7 +321,8 @@ int daemon__start(struct daemon *d)
 			}
 		}
 	if (d->spans) {
-		d->otlp = otlp__start(&d->cfg, d->spans, d->otlp_duration, err, sizeof(err));
+		d->otlp = otlp__start(&d->cfg, d->spans, d->reg, d->otlp_duration, err,
+				      sizeof(err));
 		if (!d->otlp) {
 			pr_warn("%s\n", err);
 			e = -EINVAL;

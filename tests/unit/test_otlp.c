@@ -447,13 +447,51 @@ static void queue(void **state)
 	spans__free(sp);
 }
 
+static void exemplars(void **state)
+{
+	static const double b[] = { 0.1, 1 };
+	struct metrics *m = metrics__new(0);
+	struct metric_family *f;
+	struct metrics_exemplar ex = { .ts = 1700000000.5 };
+	uint8_t other[1][8] = { { 9 } };
+	struct strbuf out;
+
+	(void)state;
+	f = metrics__family(m, "lat_seconds", "h", METRIC_HISTOGRAM, (const char *const[]){ "svc" },
+			    1, b, 2);
+	assert_non_null(f);
+	memset(ex.trace_id, 0xab, 16);
+	memset(ex.span_id, 0xcd, 8);
+	assert_int_equal(metrics__observe_exemplar(f, METRICS_LABELS("a"), 0.25, &ex), 0);
+	strbuf__init(&out);
+	/* a candidate is not shown before its span was exported */
+	metrics__render(m, &out, METRICS_OPENMETRICS);
+	assert_null(strstr(out.buf, " # {"));
+	metrics__exemplars_confirm(m, (const uint8_t(*)[8])other, 1);
+	strbuf__reset(&out);
+	metrics__render(m, &out, METRICS_OPENMETRICS);
+	assert_null(strstr(out.buf, " # {"));
+	metrics__exemplars_confirm(m, (const uint8_t(*)[8])ex.span_id, 1);
+	strbuf__reset(&out);
+	metrics__render(m, &out, METRICS_OPENMETRICS);
+	assert_non_null(strstr(out.buf,
+		"lat_seconds_bucket{svc=\"a\",le=\"1.0\"} 1 # {trace_id=\"abababababababababababababababab\","
+		"span_id=\"cdcdcdcdcdcdcdcd\"} 0.25 1700000000.500\n"));
+	assert_non_null(strstr(out.buf, "lat_seconds_bucket{svc=\"a\",le=\"0.1\"} 0\n"));
+	strbuf__reset(&out);
+	metrics__render(m, &out, METRICS_TEXT_004);
+	assert_null(strstr(out.buf, " # {"));
+	strbuf__free(&out);
+	metrics__free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(protobuf),	   cmocka_unit_test(protobuf_large),
 		cmocka_unit_test(json),		   cmocka_unit_test(policy),
 		cmocka_unit_test(partial_success), cmocka_unit_test(sampling),
-		cmocka_unit_test(queue),
+		cmocka_unit_test(queue),	   cmocka_unit_test(exemplars),
 	};
 
 	memset(&cfg, 0, sizeof(cfg));

@@ -492,6 +492,8 @@ struct otlp_exporter {
 	const struct otlp_config *o;
 	struct spans *sp;
 	struct metric_family *duration;
+	struct metrics *reg;
+	uint8_t (*ids)[8]; /* the batch's span ids, for exemplars */
 	struct otlp_resource res;
 	char host[256];
 	pthread_t thread;
@@ -661,6 +663,15 @@ static void *run(void *arg)
 				rejected = (int64_t)n;
 			spans__exported(e->sp, n - (size_t)rejected);
 			spans__dropped(e->sp, SPAN_DROP_PARTIAL, (uint64_t)rejected);
+			/* exemplars point at exported spans only; a partial success does not
+			 * say which were refused, so its batch gives none */
+			if (!rejected && e->reg) {
+				size_t i;
+
+				for (i = 0; i < n; i++)
+					memcpy(e->ids[i], e->batch[i].span_id, 8);
+				metrics__exemplars_confirm(e->reg, (const uint8_t(*)[8])e->ids, n);
+			}
 			e->nbatch = 0;
 		} else if (out == OTLP_FAIL) {
 			spans__dropped(e->sp, SPAN_DROP_REJECTED, n);
@@ -691,12 +702,13 @@ static void exporter_free(struct otlp_exporter *e)
 	strbuf__free(&e->gz);
 	strbuf__free(&e->resp);
 	free(e->batch);
+	free(e->ids);
 	pthread_mutex_destroy(&e->lock);
 	pthread_cond_destroy(&e->cond);
 	free(e);
 }
 
-struct otlp_exporter *otlp__start(const struct config *cfg, struct spans *sp,
+struct otlp_exporter *otlp__start(const struct config *cfg, struct spans *sp, struct metrics *reg,
 				  struct metric_family *duration, char *err, size_t errlen)
 {
 	struct otlp_exporter *e = calloc(1, sizeof(*e));
@@ -714,6 +726,7 @@ struct otlp_exporter *otlp__start(const struct config *cfg, struct spans *sp,
 	e->o = o;
 	e->sp = sp;
 	e->duration = duration;
+	e->reg = reg;
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -728,7 +741,8 @@ struct otlp_exporter *otlp__start(const struct config *cfg, struct spans *sp,
 	strbuf__init(&e->gz);
 	strbuf__init(&e->resp);
 	e->batch = calloc(o->batch_spans, sizeof(*e->batch));
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !e->batch ||
+	e->ids = calloc(o->batch_spans, sizeof(*e->ids));
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !e->batch || !e->ids ||
 	    !(e->curl = curl_easy_init())) {
 		snprintf(err, errlen, "otlp: cannot set up libcurl");
 		goto fail;

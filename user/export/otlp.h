@@ -60,8 +60,9 @@ int64_t otlp__rejected(const void *body, size_t len, enum otlp_protocol proto);
 struct otlp_exporter;
 
 /* Starts the exporter thread. NULL with err filled on failure. duration: the family of
- * otlp__register (may be NULL). */
-struct otlp_exporter *otlp__start(const struct config *cfg, struct spans *sp,
+ * otlp__register (may be NULL). reg: told which spans were exported, for its exemplars
+ * (may be NULL). */
+struct otlp_exporter *otlp__start(const struct config *cfg, struct spans *sp, struct metrics *reg,
 				  struct metric_family *duration, char *err, size_t errlen);
 /* Stops it: queued spans and the batch in hand are counted as dropped ("shutdown"). */
 void otlp__stop(struct otlp_exporter *e); /* accepts NULL */

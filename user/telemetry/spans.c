@@ -26,6 +26,8 @@ struct spans {
 	uint64_t slow_ns;
 	uint64_t rng[4]; /* xoshiro256**: the loop thread only */
 	struct metric_family *f_queue, *f_dropped, *f_exported;
+	const struct http_exchange *last_x; /* the loop thread's last kept exchange */
+	struct metrics_exemplar last_ex;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -221,6 +223,8 @@ bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 	struct span s;
 	bool keep;
 
+	if (sp)
+		sp->last_x = NULL;
 	if (!sp || svc < 0 || svc >= sp->cfg->n_services)
 		return false;
 	sc = &sp->cfg->services[svc];
@@ -272,7 +276,23 @@ bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 		snprintf(s.error_type, sizeof(s.error_type), "%u", x->status);
 	if (out)
 		*out = s;
-	return push(sp, &s);
+	if (!push(sp, &s))
+		return false;
+	sp->last_x = x;
+	memcpy(sp->last_ex.trace_id, s.trace_id, 16);
+	memcpy(sp->last_ex.span_id, s.span_id, 8);
+	sp->last_ex.ts = (double)s.end_ns / 1e9;
+	return true;
+}
+
+bool spans__exemplar_for(struct spans *sp, const struct http_exchange *x,
+			 struct metrics_exemplar *ex)
+{
+	if (!sp || sp->last_x != x)
+		return false;
+	*ex = sp->last_ex;
+	sp->last_x = NULL;
+	return true;
 }
 
 static void on_exchange(void *ctx, int svc, bool is_server, bool tls,

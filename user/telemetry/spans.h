@@ -87,6 +87,11 @@ bool spans__ratio_keeps(const uint8_t trace_id[16], double ratio);
 bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 		 const struct http_exchange *x, struct span *out);
 
+/* The span kept for exchange x by the last spans__http call on this thread (the same x,
+ * just before the exchange is counted): ex filled, true; false when none was kept. */
+bool spans__exemplar_for(struct spans *sp, const struct http_exchange *x,
+			 struct metrics_exemplar *ex);
+
 /* The model's trace sink, feeding spans__http. */
 struct web_trace_sink spans__web_sink(struct spans *sp);
 
