@@ -312,6 +312,7 @@ int daemon__start(struct daemon *d)
 				.sink = betanet_metrics__sink(d->bm),
 				.web_sink = web_metrics__sink(d->wm),
 				.web_trace_sink = spans__web_sink(d->spans),
+				.trace_sink = spans__betanet_sink(d->spans),
 			};
 
 			d->streams = streams__new(&so);

@@ -147,7 +147,15 @@ static size_t resource_attrs(const struct otlp_resource *r, int svc, struct attr
 
 static size_t span_attrs(const struct span *s, struct attr *a)
 {
-	size_t n = 0;
+	size_t n = 0, i;
+
+	if (s->type == SPAN_OTHER) {
+		for (i = 0; i < s->n_attrs && i < SPAN_ATTRS; i++)
+			a[n++] = (struct attr){ s->attrs[i].key, s->attrs[i].value };
+		if (s->int_key)
+			a[n++] = (struct attr){ s->int_key, NULL, s->int_value };
+		return n;
+	}
 
 	a[n++] = (struct attr){ "http.request.method", s->method };
 	a[n++] = (struct attr){ "url.path", s->path };
@@ -229,6 +237,13 @@ static void encode_pb(const struct otlp_resource *res, const struct span *spans,
 				else
 					pb_attr_int(b, 9, a[j].key, a[j].i);
 			}
+			if (s->event) { /* Span.Event: time_unix_nano = 1, name = 2 */
+				size_t ev = pb_begin(b, 11);
+
+				pb_fixed(b, 1, s->event_ns, 8);
+				pb_str(b, 2, s->event);
+				pb_end(b, ev);
+			}
 			st = pb_begin(b, 15); /* Status */
 			if (s->status) {
 				pb_tag(b, 3, WT_VARINT);
@@ -306,6 +321,10 @@ static int encode_json(const struct otlp_resource *res, const struct span *spans
 			}
 			if (s->status)
 				json_object_set_new(status, "code", json_integer(s->status));
+			if (s->event)
+				json_object_set_new(j, "events",
+						    json_pack("[{s:o,s:s}]", "timeUnixNano",
+							      json_u64(s->event_ns), "name", s->event));
 			json_object_set_new(j, "status", status);
 			json_array_append_new(arr, j);
 		}

@@ -27,6 +27,9 @@ struct web_conn {
 	bool close_frame; /* a close frame was seen */
 	bool abnormal; /* ... with an abnormal code */
 	uint64_t last_frame_ns;
+	uint64_t upgrade_ns; /* the upgrade request's start */
+	uint16_t close_code;
+	struct trace_ctx trace; /* the upgrade request's traceparent */
 	uint32_t sndq;
 	uint8_t npush, head; /* pending pushes: a ring */
 	struct pending_push push[WEB_PENDING];
@@ -280,6 +283,8 @@ static void on_http(void *ctx, const struct http_event *ev)
 		    path_is_bitchat(sc, ev->x.path)) {
 			c->bitchat = true;
 			c->last_frame_ns = ev->x.end_ns;
+			c->upgrade_ns = ev->x.start_ns;
+			c->trace = ev->x.trace;
 			w->connected++;
 			w->queue += c->sndq;
 			inflate_join(w, c, ev->ws_extensions);
@@ -353,6 +358,9 @@ static void on_message(struct web *w, struct web_conn *c, const struct ws_event 
 				continue;
 			w->sink.message_latency(w->sink.ctx, room_name(w, p->room),
 						ev->ts_ns > p->ts ? (ev->ts_ns - p->ts) / 1e9 : 0);
+			if (w->trace.message)
+				w->trace.message(w->trace.ctx, c->svc, c->is_server, p->ts,
+						 ev->ts_ns);
 			/* close the hole: later entries move up one */
 			for (; k + 1 < c->npush; k++)
 				c->push[(c->head + k) % WEB_PENDING] =
@@ -404,6 +412,8 @@ static void on_ws(void *ctx, const struct ws_event *ev)
 		if (!c->close_frame && ev->close_code && ev->close_code != 1000 &&
 		    ev->close_code != 1001)
 			c->abnormal = true;
+		if (!c->close_frame)
+			c->close_code = ev->close_code;
 		c->close_frame = true;
 		break;
 	case WS_EV_ERROR:
@@ -553,6 +563,9 @@ void web__close(struct web *w, struct web_conn *c, uint64_t ts_ns)
 				      WEB_DROP_NO_CLOSE_FRAME;
 		if (why != WEB_DROP_NONE)
 			w->sink.dropped(w->sink.ctx, why);
+		if (w->trace.session)
+			w->trace.session(w->trace.ctx, c->svc, c->is_server, c->tls, &c->trace,
+					 c->upgrade_ns, ts_ns, c->close_code, why);
 	}
 	release(w, c);
 }

@@ -59,6 +59,14 @@ struct web_sink {
 struct web_trace_sink {
 	void (*exchange)(void *ctx, int svc, bool is_server, bool tls,
 			 const struct http_exchange *x);
+	/* a BitChat socket ended: start_ns is its upgrade request's start, tc that request's
+	 * traceparent; close_code 0 when no close frame had one; drop WEB_DROP_NONE for a
+	 * normal end */
+	void (*session)(void *ctx, int svc, bool is_server, bool tls, const struct trace_ctx *tc,
+			uint64_t start_ns, uint64_t end_ns, uint16_t close_code,
+			enum web_drop drop);
+	/* a push acknowledged by the same message_id: push to ack */
+	void (*message)(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns);
 	void *ctx;
 };
 

@@ -295,16 +295,146 @@ bool spans__exemplar_for(struct spans *sp, const struct http_exchange *x,
 	return true;
 }
 
+bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
+{
+	struct span s;
+	bool keep;
+	int i;
+
+	if (!sp || d->svc < 0 || d->svc >= sp->cfg->n_services)
+		return false;
+	memset(&s, 0, sizeof(s));
+	s.type = SPAN_OTHER;
+	new_id(sp, s.span_id, 8);
+	if (d->parent && d->parent->valid) {
+		memcpy(s.trace_id, d->parent->trace_id, 16);
+		memcpy(s.parent_id, d->parent->span_id, 8);
+		s.has_parent = s.remote_parent = true;
+		s.flags = d->parent->flags & (TRACE_FLAG_SAMPLED | TRACE_FLAG_RANDOM);
+		keep = d->parent->flags & TRACE_FLAG_SAMPLED;
+	} else {
+		new_id(sp, s.trace_id, 16);
+		s.flags = TRACE_FLAG_RANDOM;
+		keep = spans__ratio_keeps(s.trace_id, sp->ratio);
+	}
+	if (d->sampled_always || d->error)
+		keep = true;
+	if (sp->slow_ns && d->end_ns >= d->start_ns && d->end_ns - d->start_ns >= sp->slow_ns)
+		keep = true;
+	if (!keep)
+		return false;
+	s.flags |= TRACE_FLAG_SAMPLED;
+	s.kind = d->is_server ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT;
+	s.status = d->error ? SPAN_STATUS_ERROR : SPAN_STATUS_UNSET;
+	s.svc = (int16_t)d->svc;
+	s.start_ns = mono_to_unix(d->start_ns);
+	s.end_ns = s.start_ns + (d->end_ns > d->start_ns ? d->end_ns - d->start_ns : 0);
+	snprintf(s.name, sizeof(s.name), "%s", d->name);
+	for (i = 0; i < SPAN_ATTRS && d->keys[i]; i++) {
+		s.attrs[i].key = d->keys[i];
+		snprintf(s.attrs[i].value, sizeof(s.attrs[i].value), "%s", d->values[i]);
+	}
+	s.n_attrs = (uint8_t)i;
+	s.int_key = d->int_key;
+	s.int_value = d->int_value;
+	s.event = d->event;
+	s.event_ns = s.end_ns;
+	if (out)
+		*out = s;
+	return push(sp, &s);
+}
+
 static void on_exchange(void *ctx, int svc, bool is_server, bool tls,
 			const struct http_exchange *x)
 {
 	spans__http(ctx, svc, is_server, tls, x, NULL);
 }
 
+static const char *const drop_reasons[WEB_DROP_N] = {
+	[WEB_DROP_NONE] = "none",
+	[WEB_DROP_ABNORMAL_CLOSE] = "abnormal_close",
+	[WEB_DROP_RESET] = "reset",
+	[WEB_DROP_NO_CLOSE_FRAME] = "no_close_frame",
+	[WEB_DROP_IDLE_TIMEOUT] = "idle_timeout",
+};
+
+static void on_session(void *ctx, int svc, bool is_server, bool tls, const struct trace_ctx *tc,
+		       uint64_t start_ns, uint64_t end_ns, uint16_t close_code,
+		       enum web_drop drop)
+{
+	struct span_desc d = {
+		.svc = svc, .is_server = is_server, .sampled_always = true,
+		.error = drop != WEB_DROP_NONE, .name = "WebSocket session",
+		.start_ns = start_ns, .end_ns = end_ns, .parent = tc,
+		.keys = { "network.protocol.name", "url.scheme", "fogprobe.websocket.drop_reason" },
+		.values = { "websocket", tls ? "wss" : "ws",
+			    drop < WEB_DROP_N ? drop_reasons[drop] : "other" },
+		.int_key = close_code ? "fogprobe.websocket.close_code" : NULL,
+		.int_value = close_code,
+		.event = drop != WEB_DROP_NONE ? "connection dropped" : NULL,
+	};
+
+	spans__other(ctx, &d, NULL);
+}
+
+static void on_ws_message(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns)
+{
+	struct span_desc d = {
+		.svc = svc, .is_server = is_server, .name = "BitChat message",
+		.start_ns = start_ns, .end_ns = end_ns,
+		.keys = { "network.protocol.name" }, .values = { "websocket" },
+	};
+
+	spans__other(ctx, &d, NULL);
+}
+
+static void on_circuit(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns,
+		       const char *failure)
+{
+	struct span_desc d = {
+		.svc = svc, .is_server = is_server, .sampled_always = true, .error = failure,
+		.name = "Betanet circuit build", .start_ns = start_ns, .end_ns = end_ns,
+		.keys = { "network.protocol.name", failure ? "error.type" : NULL },
+		.values = { "betanet", failure },
+		.event = failure ? "handshake failed" : NULL,
+	};
+
+	spans__other(ctx, &d, NULL);
+}
+
+static void on_bn_message(void *ctx, int svc, bool is_server, bool data, uint64_t start_ns,
+			  uint64_t end_ns)
+{
+	struct span_desc d = {
+		.svc = svc, .is_server = is_server, .name = "Betanet message",
+		.start_ns = start_ns, .end_ns = end_ns,
+		.keys = { "network.protocol.name", "fogprobe.betanet.message_type" },
+		.values = { "betanet", data ? "data" : "control" },
+	};
+
+	spans__other(ctx, &d, NULL);
+}
+
 struct web_trace_sink spans__web_sink(struct spans *sp)
 {
-	struct web_trace_sink s = { .exchange = sp ? on_exchange : NULL, .ctx = sp };
+	struct web_trace_sink s = { .ctx = sp };
 
+	if (sp) {
+		s.exchange = on_exchange;
+		s.session = on_session;
+		s.message = on_ws_message;
+	}
+	return s;
+}
+
+struct betanet_trace_sink spans__betanet_sink(struct spans *sp)
+{
+	struct betanet_trace_sink s = { .ctx = sp };
+
+	if (sp) {
+		s.circuit = on_circuit;
+		s.message = on_bn_message;
+	}
 	return s;
 }
 

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include "lib/config.h"
 #include "model/proto/http.h"
+#include "model/streams.h"
 #include "model/web.h"
 #include "telemetry/metrics.h"
 
@@ -43,6 +44,9 @@ enum span_drop {
 extern const char *const span_drop_names[SPAN_DROP_N];
 
 #define SPAN_NAME_MAX (HTTP_METHOD_MAX + CONFIG_ROUTE_LEN)
+#define SPAN_ATTRS 3 /* string attributes of a span that is not HTTP */
+
+enum span_type { SPAN_HTTP = 0, SPAN_OTHER };
 
 struct span {
 	uint8_t trace_id[16];
@@ -63,6 +67,34 @@ struct span {
 	uint16_t status_code; /* 0: no response */
 	bool tls;
 	char error_type[24]; /* "" none */
+	/* SPAN_OTHER: up to SPAN_ATTRS string attributes and one integer; keys static */
+	uint8_t type;
+	uint8_t n_attrs;
+	struct {
+		const char *key;
+		char value[48];
+	} attrs[SPAN_ATTRS];
+	const char *int_key; /* NULL: none */
+	int64_t int_value;
+	const char *event; /* a span event's name (static), NULL: none */
+	uint64_t event_ns; /* Unix epoch */
+};
+
+/* A span that is not an HTTP exchange (BitChat sessions and messages, Betanet circuits
+ * and messages). Times on CLOCK_MONOTONIC. */
+struct span_desc {
+	int svc;
+	bool is_server;
+	bool sampled_always; /* kept whatever the ratio (sessions, circuits) */
+	bool error;
+	const char *name;
+	uint64_t start_ns, end_ns;
+	const struct trace_ctx *parent; /* NULL or invalid: a new trace */
+	const char *keys[SPAN_ATTRS];
+	const char *values[SPAN_ATTRS];
+	const char *int_key;
+	int64_t int_value;
+	const char *event; /* at end_ns */
 };
 
 struct spans_opts {
@@ -92,8 +124,11 @@ bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 bool spans__exemplar_for(struct spans *sp, const struct http_exchange *x,
 			 struct metrics_exemplar *ex);
 
-/* The model's trace sink, feeding spans__http. */
+bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out);
+
+/* The model's trace sinks, feeding spans__http and spans__other. */
 struct web_trace_sink spans__web_sink(struct spans *sp);
+struct betanet_trace_sink spans__betanet_sink(struct spans *sp);
 
 /* Up to max spans, oldest first, waiting until max are queued, until deadline_ns
  * (CLOCK_MONOTONIC), or until spans__close. Returns how many. */
