@@ -86,6 +86,7 @@ function record(msg, encoding, gzip) {
 					parentSpanId: hex(s.parentSpanId), name: s.name, kind: s.kind,
 					start: String(s.startTimeUnixNano), end: String(s.endTimeUnixNano),
 					status: s.status ? s.status.code || 0 : 0, attrs: attrs(s.attributes),
+					events: (s.events || []).map((e) => e.name),
 					resource, scope: ss.scope ? ss.scope.name : '', encoding, gzip,
 				});
 			}

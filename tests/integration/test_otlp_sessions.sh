@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Spans of BitChat and Betanet sessions, decoded by tests/workloads/otlp_receiver.js with
+# the official OpenTelemetry definitions, against what the workloads did:
+#   1. bitchat.py: 4 WebSocket connections, the first closed with code 1011: 4 session
+#      spans, one ERROR (close code 1011, abnormal_close, a span event), three closed 1000;
+#      every push acked: one message span per ack (clients x direct messages)
+#   2. betanet.py: 2 connections of 5 data + 1 control requests (+1 cover): 2 circuit
+#      spans, 12 message spans by type; a server that breaks the handshake: a circuit
+#      span with status ERROR, error.type bad_handshake and a span event
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/l7lib.sh"
+. "$(dirname "$0")/otlplib.sh"
+
+command -v node >/dev/null || { echo "  node missing (make deps)"; exit 1; }
+NS_SRV=fpot-srv-$ID NS_CLI=fpot-cli-$ID
+METRICS_PORT=19405 OTLP=19417 CTL=19418 WS=19430 BN=19431 BNBAD=19432
+B=$ROOT/tests/workloads/betanet.py
+setup_netns
+start_receiver $OTLP $CTL || exit 1
+start_daemon '{"services": [
+  {"name": "backend", "protocol": "websocket", "ports": ['$WS'], "paths": ["/api/bitchat/ws/"]},
+  {"name": "betanet", "protocol": "betanet", "ports": ['$BN', '$BNBAD']}],
+  "otlp": {"endpoint": "http://127.0.0.1:'$OTLP'", "batch_delay_ms": 200}}' || exit 1
+
+n_spans() { count_received "s['resource']['service.name'] == '$1' and s['name'] == '$2'${3:+ and $3}"; }
+
+echo "1. BitChat"
+start_bitchat "$NS_SRV" $WS --bind "$SRV_IP" --clients 4 --direct 2 --room-messages 0 || exit 1
+ns_cli "$L7_PY" "$BITCHAT" client "$SRV_IP" $WS --clients 4 --direct 2 --room-messages 0 \
+	--rooms 0 --pings 1 --abnormal-close 1 >"$WORK/bitchat.client.json" 2>"$WORK/bitchat.client.err"
+wait "$BITCHAT_PID" 2>/dev/null
+check "4 session spans" await_spans 4 "s['name'] == 'WebSocket session'" 10
+check "8 message spans (4 clients x 2 pushes acked)" await_spans 8 "s['name'] == 'BitChat message'" 10
+sleep 1
+check "exactly 4 sessions, 8 messages" eq "$(n_spans backend 'WebSocket session') $(n_spans backend 'BitChat message')" "4 8"
+check "one session ERROR: close code 1011, abnormal_close, an event" eq \
+	"$(n_spans backend 'WebSocket session' "s['status'] == 2 and s['attrs'].get('fogprobe.websocket.close_code') == 1011 and s['attrs']['fogprobe.websocket.drop_reason'] == 'abnormal_close' and s['events'] == ['connection dropped']")" 1
+check "three sessions closed 1000, status UNSET" eq \
+	"$(n_spans backend 'WebSocket session' "s['status'] == 0 and s['attrs'].get('fogprobe.websocket.close_code') == 1000 and s['attrs']['fogprobe.websocket.drop_reason'] == 'none'")" 3
+check "sessions and messages: server spans, end after start" eq \
+	"$(count_received "s['resource']['service.name'] == 'backend' and s['kind'] == 2 and int(s['end']) > int(s['start'])")" 12
+
+echo "2. Betanet"
+ns_srv "$L7_PY" "$B" server $BN --bind "$SRV_IP" --count 2 --duration 30 >"$WORK/bn.json" 2>"$WORK/bn.err" &
+BNS=$!
+on_exit "stop_pid $BNS"
+for i in $(seq 1 50); do grep -q listening "$WORK/bn.err" 2>/dev/null && break; sleep 0.1; done
+ns_cli "$L7_PY" "$B" client "$SRV_IP" $BN --connections 2 --data 5 --control 1 --cover 1 >"$WORK/bn.client.json"
+check "2 circuit spans" await_spans 2 "s['name'] == 'Betanet circuit build' and s['status'] == 0" 10
+check "12 message spans" await_spans 12 "s['name'] == 'Betanet message'" 10
+sleep 1
+check "by type: 10 data, 2 control" eq \
+	"$(n_spans betanet 'Betanet message' "s['attrs']['fogprobe.betanet.message_type'] == 'data'") $(n_spans betanet 'Betanet message' "s['attrs']['fogprobe.betanet.message_type'] == 'control'")" "10 2"
+ns_srv "$L7_PY" "$B" server $BNBAD --bind "$SRV_IP" --count 1 --duration 30 --misbehave bad-handshake \
+	>"$WORK/bnbad.json" 2>"$WORK/bnbad.err" &
+BNB=$!
+on_exit "stop_pid $BNB"
+for i in $(seq 1 50); do grep -q listening "$WORK/bnbad.err" 2>/dev/null && break; sleep 0.1; done
+ns_cli "$L7_PY" "$B" client "$SRV_IP" $BNBAD --data 2 --control 0 --cover 0 >/dev/null 2>&1
+check "a failed handshake: one circuit span, ERROR, error.type bad_handshake" \
+	await_spans 1 "s['name'] == 'Betanet circuit build' and s['status'] == 2 and s['attrs'].get('error.type') == 'bad_handshake'" 10
+curl -sf -X GET "$RECEIVER_CTL/spans" >"$WORK/all.json"
+check "... with its failure as a span event" /usr/bin/python3 -c '
+import json, sys
+raw = json.load(open(sys.argv[1]))
+sys.exit(0 if any(s["name"] == "Betanet circuit build" and s["status"] == 2 and s.get("events") == ["handshake failed"] for s in raw) else 1)' "$WORK/all.json"
+finish
