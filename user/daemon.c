@@ -23,6 +23,7 @@
 #include "telemetry/betanet_metrics.h"
 #include "telemetry/events.h"
 #include "telemetry/host_metrics.h"
+#include "telemetry/l7_events.h"
 #include "telemetry/metrics.h"
 #include "telemetry/probe_metrics.h"
 #include "telemetry/proc_metrics.h"
@@ -33,10 +34,24 @@
 
 /* ---- sinks: typed events of the collectors, on the loop's thread ---- */
 
+static const char *const connfail_names[TCP_CONNFAILS] = {
+	[TCP_CONNFAIL_REFUSED] = "refused", [TCP_CONNFAIL_TIMEOUT] = "timeout",
+	[TCP_CONNFAIL_UNREACHABLE] = "unreachable", [TCP_CONNFAIL_ABORTED] = "aborted",
+	[TCP_CONNFAIL_OTHER] = "other",
+};
+
 static void on_conn(void *ctx, const struct conn_event *e)
 {
 	struct daemon *d = ctx;
 	bool svc = e->svc >= 0 && e->svc < d->cfg.n_services;
+
+	/* the event log: no peer address, the service and why */
+	if (svc && e->type == CONN_CONNECT_FAIL && d->events)
+		events__emit(d->events, "connect_failure", d->cfg.services[e->svc].name,
+			     json_pack("{s:s}", "reason",
+				       e->reason < TCP_CONNFAILS ? connfail_names[e->reason] :
+								   "other"),
+			     NULL, NULL);
 
 	/* Each process that listens on a service's port serves it (SO_REUSEPORT siblings
 	 * each listen): its liveness is the service's. The kernel made it a process of the
@@ -304,6 +319,11 @@ int daemon__start(struct daemon *d)
 		e = -EINVAL;
 		goto fail;
 	}
+	d->l7ev = l7_events__new(&d->cfg, d->events, d->spans);
+	if (!d->l7ev) {
+		e = -ENOMEM;
+		goto fail;
+	}
 	for (i = 0; i < d->cfg.n_services && !d->streams; i++)
 		if (config__l7(&d->cfg.services[i])) {
 			struct streams_opts so = {
@@ -311,8 +331,8 @@ int daemon__start(struct daemon *d)
 				.cfg = &d->cfg,
 				.sink = betanet_metrics__sink(d->bm),
 				.web_sink = web_metrics__sink(d->wm),
-				.web_trace_sink = spans__web_sink(d->spans),
-				.trace_sink = spans__betanet_sink(d->spans),
+				.web_trace_sink = l7_events__web_sink(d->l7ev),
+				.trace_sink = l7_events__betanet_sink(d->l7ev),
 			};
 
 			d->streams = streams__new(&so);
@@ -367,6 +387,8 @@ void daemon__stop(struct daemon *d)
 	d->otlp = NULL;
 	streams__free(d->streams);
 	d->streams = NULL;
+	l7_events__free(d->l7ev);
+	d->l7ev = NULL;
 	host__free(d->host);
 	d->host = NULL;
 	health__free(d->health);

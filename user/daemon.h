@@ -48,6 +48,7 @@ struct daemon {
 	struct host_collector *host; /* NULL: host and container metrics both off */
 	struct event_log *events;
 	struct spans *spans; /* NULL: spans off */
+	struct l7_events *l7ev;
 	struct metric_family *otlp_duration;
 	struct otlp_exporter *otlp;
 	struct health_checker *checker;

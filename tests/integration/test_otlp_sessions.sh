@@ -8,6 +8,9 @@
 #   2. betanet.py: 2 connections of 5 data + 1 control requests (+1 cover): 2 circuit
 #      spans, 12 message spans by type; a server that breaks the handshake: a circuit
 #      span with status ERROR, error.type bad_handshake and a span event
+#   3. the event log (the daemon's stdout, JSON lines): websocket_abnormal_close and
+#      betanet_failure events carrying the trace_id and span_id of those ERROR spans; a
+#      connect refused by a service port nobody listens on: a connect_failure event
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
 . "$(dirname "$0")/otlplib.sh"
@@ -65,4 +68,27 @@ check "... with its failure as a span event" /usr/bin/python3 -c '
 import json, sys
 raw = json.load(open(sys.argv[1]))
 sys.exit(0 if any(s["name"] == "Betanet circuit build" and s["status"] == 2 and s.get("events") == ["handshake failed"] for s in raw) else 1)' "$WORK/all.json"
+
+echo "3. event log"
+ns_cli bash -c "exec 3<>/dev/tcp/$SRV_IP/$WS" 2>/dev/null # the BitChat server has exited
+sleep 1
+grep '^{' "$WORK/daemon.log" >"$WORK/events.jsonl"
+curl -sf "$RECEIVER_CTL/spans" >"$WORK/all.json"
+ev_check() { # KIND PYTHON-CONDITION over e (the event) and spans (all received)
+	/usr/bin/python3 -c '
+import json, sys
+evs = [json.loads(l) for l in open(sys.argv[1])]
+spans = json.load(open(sys.argv[2]))
+kind, cond = sys.argv[3], sys.argv[4]
+got = [e for e in evs if e.get("kind") == kind]
+ok = [e for e in got if eval(cond, {"json": json, "spans": spans, "e": e})]
+print("    %s: %d events, %d as expected" % (kind, len(got), len(ok)))
+sys.exit(0 if got and len(ok) == len(got) else 1)' "$WORK/events.jsonl" "$WORK/all.json" "$1" "$2"
+}
+check "websocket_abnormal_close: reason, close code, the ids of its ERROR session span" ev_check \
+	websocket_abnormal_close 'e["service"] == "backend" and e["reason"] == "abnormal_close" and e["close_code"] == 1011 and any(s["traceId"] == e["trace_id"] and s["spanId"] == e["span_id"] and s["status"] == 2 for s in spans)'
+check "betanet_failure: reason, the ids of its ERROR circuit span" ev_check \
+	betanet_failure 'e["service"] == "betanet" and e["reason"] == "bad_handshake" and any(s["traceId"] == e["trace_id"] and s["spanId"] == e["span_id"] and s["name"] == "Betanet circuit build" for s in spans)'
+check "connect_failure: refused, no address" ev_check \
+	connect_failure 'e["service"] == "backend" and e["reason"] == "refused" and "'"$SRV_IP"'" not in json.dumps(e) and "time" in e'
 finish

@@ -324,6 +324,53 @@ static void exit_records(void **state)
 	metrics__free(m);
 }
 
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+/* Per kind: 20 at once, then 10 a second; the next event says how many were held back. */
+static void rate_limit(void **state)
+{
+	char err[128];
+	struct event_log *l = events__new(NULL, 64, err, sizeof(err));
+	static const uint8_t tid[16] = { 0xab }, sid[8] = { 0xcd };
+	struct strbuf out;
+	int i, ok = 0, held = 0;
+
+	(void)state;
+	assert_non_null(l);
+	events__set_clock(l, fake_clock);
+	fake_now = 1000000000ULL;
+	for (i = 0; i < 25; i++) {
+		int rc = events__emit(l, "connect_failure", "web",
+				      json_pack("{s:s}", "reason", "refused"), NULL, NULL);
+
+		ok += rc == 0;
+		held += rc == -EAGAIN;
+	}
+	assert_int_equal(ok, 20);
+	assert_int_equal(held, 5);
+	assert_int_equal(events__suppressed(l, "connect_failure"), 5);
+	/* another kind has its own bucket */
+	assert_int_equal(events__emit(l, "betanet_failure", "betanet", NULL, tid, sid), 0);
+	fake_now += 100000000ULL; /* 0.1 s: one token */
+	assert_int_equal(events__emit(l, "connect_failure", "web", NULL, NULL, NULL), 0);
+	assert_int_equal(events__emit(l, "connect_failure", "web", NULL, NULL, NULL), -EAGAIN);
+	strbuf__init(&out);
+	events__render(l, 20, &out);
+	/* seq 21: the other kind with its ids; seq 22: the 5 held back reported */
+	assert_non_null(strstr(out.buf, "\"kind\":\"betanet_failure\",\"service\":\"betanet\","
+					"\"trace_id\":\"ab000000000000000000000000000000\","
+					"\"span_id\":\"cd00000000000000\""));
+	assert_non_null(strstr(out.buf, "\"kind\":\"connect_failure\",\"service\":\"web\","
+					"\"suppressed\":5,\"seq\":22"));
+	strbuf__free(&out);
+	events__free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +380,7 @@ int main(void)
 		cmocka_unit_test(container_ids),
 		cmocka_unit_test(classify_real_exits),
 		cmocka_unit_test(exit_records),
+		cmocka_unit_test(rate_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

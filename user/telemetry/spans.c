@@ -28,6 +28,8 @@ struct spans {
 	struct metric_family *f_queue, *f_dropped, *f_exported;
 	const struct http_exchange *last_x; /* the loop thread's last kept exchange */
 	struct metrics_exemplar last_ex;
+	bool other_kept; /* the last spans__other call kept its span: */
+	uint8_t other_tid[16], other_sid[8];
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -301,6 +303,8 @@ bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
 	bool keep;
 	int i;
 
+	if (sp)
+		sp->other_kept = false;
 	if (!sp || d->svc < 0 || d->svc >= sp->cfg->n_services)
 		return false;
 	memset(&s, 0, sizeof(s));
@@ -341,7 +345,21 @@ bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
 	s.event_ns = s.end_ns;
 	if (out)
 		*out = s;
-	return push(sp, &s);
+	if (!push(sp, &s))
+		return false;
+	sp->other_kept = true;
+	memcpy(sp->other_tid, s.trace_id, 16);
+	memcpy(sp->other_sid, s.span_id, 8);
+	return true;
+}
+
+bool spans__last_other(struct spans *sp, uint8_t trace_id[16], uint8_t span_id[8])
+{
+	if (!sp || !sp->other_kept)
+		return false;
+	memcpy(trace_id, sp->other_tid, 16);
+	memcpy(span_id, sp->other_sid, 8);
+	return true;
 }
 
 static void on_exchange(void *ctx, int svc, bool is_server, bool tls,
