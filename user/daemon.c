@@ -193,6 +193,7 @@ int daemon__metrics(struct daemon *d)
 		if (!d->spans || !d->otlp_duration)
 			return -ENOMEM;
 		web_metrics__set_spans(d->wm, d->spans);
+		betanet_metrics__set_spans(d->bm, d->spans);
 	}
 	return 0;
 }

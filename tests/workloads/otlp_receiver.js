@@ -4,7 +4,9 @@
 // @opentelemetry/otlp-transformer), both http/protobuf and http/json, gzip or not, and
 // keeps every span it accepted. It misbehaves on command.
 //
-//   node otlp_receiver.js OTLP_PORT CONTROL_PORT
+//   node otlp_receiver.js OTLP_PORT CONTROL_PORT [--discard]
+//   --discard: answer 200 at once without decoding (benchmarks: the receiver's CPU is
+//   not the daemon's to pay for); /requests still lists each request
 //   control (HTTP on 127.0.0.1:CONTROL_PORT):
 //     GET  /spans          every span accepted: [{traceId, spanId, parentSpanId, name, kind,
 //                          start, end, flags, status, attrs{}, resource{}, encoding, gzip}]
@@ -22,7 +24,8 @@ const Long = require('protobufjs/minimal').util.Long;
 const pb = root.opentelemetry.proto;
 const Req = pb.collector.trace.v1.ExportTraceServiceRequest;
 const Resp = pb.collector.trace.v1.ExportTraceServiceResponse;
-const [otlpPort, ctlPort] = process.argv.slice(2).map(Number);
+const [otlpPort, ctlPort] = process.argv.slice(2, 4).map(Number);
+const discard = process.argv.includes('--discard');
 
 let mode = 'ok', retryAfter = 1, reject = 0;
 const spans = [], requests = [], hung = [];
@@ -100,6 +103,11 @@ function handle(req, res) {
 	req.on('end', () => {
 		const entry = { t: Date.now() / 1000, path: req.url, encoding: null, gzip: false, spans: 0, answer: null };
 		requests.push(entry);
+		if (discard && mode === 'ok') {
+			entry.answer = 200;
+			res.writeHead(200, { 'Content-Type': req.headers['content-type'] || 'application/x-protobuf' });
+			return res.end(req.headers['content-type'] === 'application/json' ? '{}' : '');
+		}
 		if (mode === 'hang') {
 			hung.push(res);
 			entry.answer = 'hang';

@@ -212,24 +212,25 @@ static void on_parser_event(void *ctx, const struct betanet_event *ev)
 
 			st->head = (st->head + 1) % PENDING;
 			st->count--;
-			k->message_latency(k->ctx, lat);
-			if (data)
-				k->routing_latency(k->ctx, lat);
+			/* the span first: the latencies' exemplar is that span */
 			if (s->trace.message)
 				s->trace.message(s->trace.ctx, st->svc, st->is_server, data, t0,
 						 ev->ts_ns);
+			k->message_latency(k->ctx, lat);
+			if (data)
+				k->routing_latency(k->ctx, lat);
 		}
 		break;
 	case BETANET_EV_HANDSHAKE_DONE:
 		if (!st->handshake_done) {
 			st->handshake_done = true;
 			s->handshaken++;
-			k->circuit_build(k->ctx, ev->ts_ns > st->start_ns ?
-							 (ev->ts_ns - st->start_ns) / 1e9 :
-							 0);
 			if (s->trace.circuit && st->opened)
 				s->trace.circuit(s->trace.ctx, st->svc, st->is_server, st->start_ns,
 						 ev->ts_ns, NULL);
+			k->circuit_build(k->ctx, ev->ts_ns > st->start_ns ?
+							 (ev->ts_ns - st->start_ns) / 1e9 :
+							 0);
 		}
 		break;
 	case BETANET_EV_ERROR:

@@ -356,11 +356,12 @@ static void on_message(struct web *w, struct web_conn *c, const struct ws_event 
 
 			if (strcmp(p->id, m->message_id))
 				continue;
-			w->sink.message_latency(w->sink.ctx, room_name(w, p->room),
-						ev->ts_ns > p->ts ? (ev->ts_ns - p->ts) / 1e9 : 0);
+			/* the span first: the latency's exemplar is that span */
 			if (w->trace.message)
 				w->trace.message(w->trace.ctx, c->svc, c->is_server, p->ts,
 						 ev->ts_ns);
+			w->sink.message_latency(w->sink.ctx, room_name(w, p->room),
+						ev->ts_ns > p->ts ? (ev->ts_ns - p->ts) / 1e9 : 0);
 			/* close the hole: later entries move up one */
 			for (; k + 1 < c->npush; k++)
 				c->push[(c->head + k) % WEB_PENDING] =

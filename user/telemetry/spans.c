@@ -30,6 +30,7 @@ struct spans {
 	struct metrics_exemplar last_ex;
 	bool other_kept; /* the last spans__other call kept its span: */
 	uint8_t other_tid[16], other_sid[8];
+	uint64_t other_dur_ns, other_end_ns;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -350,6 +351,25 @@ bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
 	sp->other_kept = true;
 	memcpy(sp->other_tid, s.trace_id, 16);
 	memcpy(sp->other_sid, s.span_id, 8);
+	sp->other_dur_ns = s.end_ns - s.start_ns;
+	sp->other_end_ns = s.end_ns;
+	return true;
+}
+
+bool spans__exemplar_other(struct spans *sp, double seconds, struct metrics_exemplar *ex)
+{
+	double d;
+
+	if (!sp || !sp->other_kept)
+		return false;
+	/* the observation is this span's own duration, not another measure that happened
+	 * to come next (the sinks of one event are called in a row, the span's first) */
+	d = (double)sp->other_dur_ns / 1e9 - seconds;
+	if (d > 1e-6 || d < -1e-6)
+		return false;
+	memcpy(ex->trace_id, sp->other_tid, 16);
+	memcpy(ex->span_id, sp->other_sid, 8);
+	ex->ts = (double)sp->other_end_ns / 1e9;
 	return true;
 }
 

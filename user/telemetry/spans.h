@@ -125,6 +125,9 @@ bool spans__exemplar_for(struct spans *sp, const struct http_exchange *x,
 			 struct metrics_exemplar *ex);
 
 bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out);
+/* The exemplar of an observation of `seconds` that measures the span the last
+ * spans__other call kept (same duration); false otherwise. */
+bool spans__exemplar_other(struct spans *sp, double seconds, struct metrics_exemplar *ex);
 /* The ids of the span the last spans__other call (on this thread) kept; false if none. */
 bool spans__last_other(struct spans *sp, uint8_t trace_id[16], uint8_t span_id[8]);
 

@@ -281,8 +281,10 @@ static void on_dropped(void *ctx, enum web_drop why)
 static void on_message_latency(void *ctx, const char *room, double s)
 {
 	struct web_metrics *wm = ctx;
+	struct metrics_exemplar ex;
 
-	metrics__observe(wm->msg_lat, METRICS_LABELS(room_label(wm, room)), s);
+	metrics__observe_exemplar(wm->msg_lat, METRICS_LABELS(room_label(wm, room)), s,
+				  spans__exemplar_other(wm->spans, s, &ex) ? &ex : NULL);
 }
 
 static void on_p2p(void *ctx, double s)
