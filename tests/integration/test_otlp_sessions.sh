@@ -8,7 +8,10 @@
 #   2. betanet.py: 2 connections of 5 data + 1 control requests (+1 cover): 2 circuit
 #      spans, 12 message spans by type; a server that breaks the handshake: a circuit
 #      span with status ERROR, error.type bad_handshake and a span event
-#   3. the event log (the daemon's stdout, JSON lines): websocket_abnormal_close and
+#   3. exemplars (python3-prometheus-client's OpenMetrics parser) on the BitChat message
+#      latency and the Betanet message, routing and circuit histograms, each the span of
+#      that measure that the receiver got
+#   4. the event log (the daemon's stdout, JSON lines): websocket_abnormal_close and
 #      betanet_failure events carrying the trace_id and span_id of those ERROR spans; a
 #      connect refused by a service port nobody listens on: a connect_failure event
 . "$(dirname "$0")/lib.sh"
@@ -69,7 +72,43 @@ import json, sys
 raw = json.load(open(sys.argv[1]))
 sys.exit(0 if any(s["name"] == "Betanet circuit build" and s["status"] == 2 and s.get("events") == ["handshake failed"] for s in raw) else 1)' "$WORK/all.json"
 
-echo "3. event log"
+echo "3. exemplars"
+sleep 1.5 # the last batch confirmed
+curl -sf -H 'Accept: application/openmetrics-text; version=1.0.0' \
+	"http://127.0.0.1:$METRICS_PORT/metrics" >"$WORK/m.om"
+curl -sf "$RECEIVER_CTL/spans" >"$WORK/all.json"
+ex_check() { # FAMILY SPAN_NAME
+	/usr/bin/python3 - "$WORK/m.om" "$WORK/all.json" "$1" "$2" <<'PY'
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+spans = {(s["traceId"], s["spanId"]): s for s in json.load(open(sys.argv[2]))}
+fam, name = sys.argv[3], sys.argv[4]
+n = bad = 0
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    if f.name != fam:
+        continue
+    for smp in f.samples:
+        if smp.exemplar is None:
+            continue
+        n += 1
+        sp = spans.get((smp.exemplar.labels["trace_id"], smp.exemplar.labels["span_id"]))
+        d = (int(sp["end"]) - int(sp["start"])) / 1e9 if sp else None
+        if not sp or sp["name"] != name or abs(d - smp.exemplar.value) > 1e-6:
+            bad += 1
+print(f"    {fam}: {n} exemplars, {bad} not the span of their value")
+sys.exit(0 if n and not bad else 1)
+PY
+}
+check "fogcompute_bitchat_message_latency_seconds: exemplars of BitChat message spans" \
+	ex_check fogcompute_bitchat_message_latency_seconds "BitChat message"
+check "fogcompute_betanet_message_latency_seconds: exemplars of Betanet message spans" \
+	ex_check fogcompute_betanet_message_latency_seconds "Betanet message"
+check "fogcompute_betanet_routing_latency_seconds: exemplars of Betanet message spans" \
+	ex_check fogcompute_betanet_routing_latency_seconds "Betanet message"
+check "fogcompute_betanet_circuit_build_seconds: exemplars of circuit spans" \
+	ex_check fogcompute_betanet_circuit_build_seconds "Betanet circuit build"
+
+echo "4. event log"
 ns_cli bash -c "exec 3<>/dev/tcp/$SRV_IP/$WS" 2>/dev/null # the BitChat server has exited
 sleep 1
 grep '^{' "$WORK/daemon.log" >"$WORK/events.jsonl"
