@@ -8,6 +8,9 @@
 #      query string anywhere, resource attributes; durations against a server that
 #      sleeps a known time; the exporter's own counters against what arrived
 #   2. http/json: the same exchanges decode and carry the same values
+#   3. the client's socket alone (the server's end left out by a cgroup matcher): client
+#      spans whose span id is the traceparent's parent-id (the server span of the same
+#      request would be their child), ERROR for 4xx and 5xx
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
 . "$(dirname "$0")/otlplib.sh"
@@ -176,4 +179,38 @@ echo "1. http/protobuf, gzip"
 run_round pb '"protocol": "http/protobuf", "compression": "gzip"' protobuf 1
 echo "2. http/json, not compressed"
 run_round json '"protocol": "http/json"' json 0
+
+echo "3. client spans: only the client end on this host"
+mkdir -p "$CG_ROOT$TEST_CG/cli"
+on_exit "rmdir $CG_ROOT$TEST_CG/cli"
+in_cli_cg() { # CMD...: the client namespace, in the sub-cgroup the service names
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$CG_ROOT$TEST_CG/cli" "$NS_CLI" "$@"
+}
+start_daemon '{"services": [{"name": "webcli", "protocol": "http", "ports": ['$WEB'],
+  "cgroup": "'"$TEST_CG/cli"'"}], "otlp": {"endpoint": "http://127.0.0.1:'$OTLP'", "batch_delay_ms": 200}}' || exit 1
+: >"$WORK/sent.cli"
+for p in / /notfound /error; do
+	t=$(rand_hex 16) s=$(rand_hex 8)
+	in_cli_cg curl -s -o /dev/null -H "traceparent: $(tp $t $s 01)" "http://$SRV_IP:$WEB$p"
+	echo "$t $s $p" >>"$WORK/sent.cli"
+done
+check "3 client spans arrive" await_spans 3 "s['resource']['service.name'] == 'webcli'" 10
+received "s['resource']['service.name'] == 'webcli'" >"$WORK/got.cli"
+check "client spans: the traceparent's trace, its parent-id as span id, no parent; ERROR for 404 and 500" \
+	/usr/bin/python3 - "$WORK/sent.cli" "$WORK/got.cli" <<'PY'
+import json, sys
+sent = [l.split() for l in open(sys.argv[1])]
+got = {(s["traceId"], s["spanId"]): s for s in map(json.loads, open(sys.argv[2]))}
+bad = 0
+for t, sid, path in sent:
+    s = got.get((t, sid))
+    err = 2 if path != "/" else 0
+    ok = s is not None and s["kind"] == 3 and s["parentSpanId"] == "" and s["name"] == "GET" \
+        and s["attrs"]["url.path"] == path and s["status"] == err and "http.route" not in s["attrs"]
+    if not ok:
+        print("    ", path, s)
+        bad += 1
+sys.exit(1 if bad or len(got) != 3 else 0)
+PY
+stop_daemon
 finish
