@@ -150,7 +150,8 @@ if slow:
     check(f"/slow: duration {d:.3f} s at least the server's 0.300 s sleep and at most curl's {curl_s:.3f} s",
           0.300 <= d <= curl_s + 0.0001, d)
 else:
-    check("/slow: a span", False)
+    check("/slow: a span", False, [(x["attrs"], x["traceId"]) for x in spans
+                                   if x["resource"].get("service.name") == "delay"])
 sys.exit(1 if fails else 0)
 PY
 	local rc=$?
