@@ -179,6 +179,8 @@ int daemon__metrics(struct daemon *d)
 	d->pm = proc_metrics__new(d->reg, cfg, d->events);
 	d->wm = web_metrics__new(d->reg, cfg);
 	d->tlsm = tls_metrics__new(d->reg);
+	if (d->tlsm)
+		tls_metrics__set_events(d->tlsm, d->events);
 	d->probes = probe_metrics__new(d->reg, lib);
 	if (cfg->host.enabled || cfg->containers.enabled)
 		d->hm = host_metrics__new(d->reg, cfg->host.enabled, cfg->containers.enabled);

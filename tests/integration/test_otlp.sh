@@ -173,6 +173,8 @@ run_round() { # TAG OTLP_JSON_EXTRA ENCODING GZIP
 		eq "$(metric fogprobe_otlp_spans_exported_total)" "$(($(count_received) - n0))"
 	check "$tag: nothing dropped" eq "$(metric fogprobe_otlp_spans_dropped_total)" 0
 	check "$tag: export requests timed" between "$(metric fogprobe_otlp_export_duration_seconds_count)" 1 1e9
+	check "$tag: event log: a tls_hook event for nginx's libssl, hooked" \
+		grep -q '"kind":"tls_hook","service":"none","binary":"[^"]*libssl[^"]*","state":"hooked"' "$WORK/daemon.log"
 	stop_daemon
 }
 

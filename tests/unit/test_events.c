@@ -23,6 +23,7 @@
 
 #include "lib/strbuf.h"
 #include "telemetry/events.h"
+#include "telemetry/tls_metrics.h"
 #include "telemetry/metrics.h"
 #include "telemetry/proc_metrics.h"
 
@@ -371,6 +372,36 @@ static void rate_limit(void **state)
 	events__free(l);
 }
 
+/* tls_hook: one event per binary found or changed, none for the same state again */
+static void tls_hook_events(void **state)
+{
+	char err[128];
+	struct event_log *l = events__new(NULL, 64, err, sizeof(err));
+	struct metrics *m = metrics__new(0);
+	struct tls_metrics *tm = tls_metrics__new(m);
+	struct tls_hook_status a[] = { { "/usr/lib/libssl.so.3", "hooked" } };
+	struct tls_hook_status b[] = { { "/usr/lib/libssl.so.3", "failed" }, { "/opt/x", "no_symbols" } };
+	struct strbuf out;
+
+	(void)state;
+	assert_non_null(tm);
+	tls_metrics__set_events(tm, l);
+	tls_metrics__update(tm, a, 1);
+	tls_metrics__update(tm, a, 1);
+	tls_metrics__update(tm, b, 2);
+	tls_metrics__update(tm, b, 2);
+	strbuf__init(&out);
+	events__render(l, 0, &out);
+	assert_non_null(strstr(out.buf, "\"kind\":\"tls_hook\",\"service\":\"none\",\"binary\":\"/usr/lib/libssl.so.3\",\"state\":\"hooked\",\"previous\":\"none\",\"seq\":1}"));
+	assert_non_null(strstr(out.buf, "\"binary\":\"/usr/lib/libssl.so.3\",\"state\":\"failed\",\"previous\":\"hooked\",\"seq\":2}"));
+	assert_non_null(strstr(out.buf, "\"binary\":\"/opt/x\",\"state\":\"no_symbols\",\"previous\":\"none\",\"seq\":3}"));
+	assert_null(strstr(out.buf, "\"seq\":4"));
+	strbuf__free(&out);
+	tls_metrics__free(tm);
+	metrics__free(m);
+	events__free(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +412,7 @@ int main(void)
 		cmocka_unit_test(classify_real_exits),
 		cmocka_unit_test(exit_records),
 		cmocka_unit_test(rate_limit),
+		cmocka_unit_test(tls_hook_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
