@@ -175,6 +175,8 @@ int daemon__metrics(struct daemon *d)
 		return -EINVAL;
 	}
 	d->tm = tcp_metrics__new(d->reg, cfg);
+	if (d->tm)
+		tcp_metrics__set_events(d->tm, d->events);
 	d->bm = betanet_metrics__new(d->reg, cfg);
 	d->pm = proc_metrics__new(d->reg, cfg, d->events);
 	d->wm = web_metrics__new(d->reg, cfg);

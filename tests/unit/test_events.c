@@ -23,6 +23,7 @@
 
 #include "lib/strbuf.h"
 #include "telemetry/events.h"
+#include "telemetry/tcp_metrics.h"
 #include "telemetry/tls_metrics.h"
 #include "telemetry/metrics.h"
 #include "telemetry/proc_metrics.h"
@@ -402,6 +403,43 @@ static void tls_hook_events(void **state)
 	events__free(l);
 }
 
+/* drop_burst: 100 or more drops of a service between two updates */
+static void drop_bursts(void **state)
+{
+	char err[128];
+	struct event_log *l = events__new(NULL, 64, err, sizeof(err));
+	struct metrics *m = metrics__new(0);
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct tcp_snapshot *snap = calloc(1, sizeof(*snap));
+	struct tcp_metrics *tm;
+	struct strbuf out;
+
+	(void)state;
+	cfg->n_services = 1;
+	strcpy(cfg->services[0].name, "web");
+	tm = tcp_metrics__new(m, cfg);
+	assert_non_null(tm);
+	tcp_metrics__set_events(tm, l);
+	snap->drops[0][2] = 5000; /* drops before the first update: no burst */
+	tcp_metrics__update(tm, snap);
+	snap->drops[0][2] += 99;
+	tcp_metrics__update(tm, snap);
+	snap->drops[0][2] += 60;
+	snap->drops[0][5] += 90;
+	tcp_metrics__update(tm, snap);
+	tcp_metrics__update(tm, snap);
+	strbuf__init(&out);
+	events__render(l, 0, &out);
+	assert_non_null(strstr(out.buf, "\"kind\":\"drop_burst\",\"service\":\"web\",\"drops\":150,"));
+	assert_null(strstr(out.buf, "\"seq\":2"));
+	strbuf__free(&out);
+	tcp_metrics__free(tm);
+	metrics__free(m);
+	events__free(l);
+	free(snap);
+	free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +451,7 @@ int main(void)
 		cmocka_unit_test(exit_records),
 		cmocka_unit_test(rate_limit),
 		cmocka_unit_test(tls_hook_events),
+		cmocka_unit_test(drop_bursts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
