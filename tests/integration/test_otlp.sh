@@ -108,7 +108,8 @@ for t, sid, path, status, scheme in sent:
     a = s["attrs"]
     route = "/api/betanet/nodes/:id" if path.startswith("/api/betanet/nodes/") else path
     want = {"http.request.method": "GET", "url.path": path, "url.scheme": scheme,
-            "http.route": route, "http.response.status_code": int(status)}
+            "http.route": route, "http.response.status_code": int(status),
+            "network.protocol.version": "1.1"}
     if int(status) >= 500:
         want["error.type"] = status
     diff = {k: (a.get(k), v) for k, v in want.items() if a.get(k) != v}
@@ -166,7 +167,7 @@ run_round() { # TAG OTLP_JSON_EXTRA ENCODING GZIP
 	  '"$2"', "batch_delay_ms": 200, "resource_attributes": {"deployment.environment": "fpot-test"}}}' || exit 1
 	n0=$(count_received)
 	traffic "$tag"
-	total=$(($(wc -l <"$WORK/sent.$tag") + 3 + 1 + 2))
+	total=$(($(wc -l <"$WORK/sent.$tag") + 3 + 1 + 3)) # + /fresh, /invalid, /ka
 	check "$tag: all $total spans arrive" await_spans $((n0 + total)) True 15
 	verify "$tag" "$3" "$4"
 	check "$tag: fogprobe_otlp_spans_exported_total = spans received" \

@@ -129,6 +129,7 @@ static void http_header(void **state)
 	assert_int_equal(g.n, 4);
 	assert_string_equal(g.x[0].path, "/a");
 	assert_true(g.x[0].trace.valid); /* names are case-insensitive */
+	assert_int_equal(g.x[0].minor, '1'); /* network.protocol.version 1.1 */
 	assert_int_equal(g.x[0].trace.span_id[0], 0xb7);
 	assert_false(g.x[1].trace.valid); /* none: not inherited from the previous request */
 	assert_false(g.x[2].trace.valid); /* two traceparent lines: none valid */

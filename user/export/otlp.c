@@ -161,6 +161,8 @@ static size_t span_attrs(const struct span *s, struct attr *a)
 	a[n++] = (struct attr){ "url.path", s->path };
 	a[n++] = (struct attr){ "url.scheme", s->tls ? "https" : "http" };
 	a[n++] = (struct attr){ "network.protocol.name", "http" };
+	if (s->version[0])
+		a[n++] = (struct attr){ "network.protocol.version", s->version };
 	if (s->kind == SPAN_KIND_SERVER)
 		a[n++] = (struct attr){ "http.route", s->route };
 	if (s->status_code)

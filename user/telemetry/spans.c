@@ -268,6 +268,8 @@ bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 	copy(s.path, x->path, sizeof(s.path));
 	s.status_code = x->status;
 	s.tls = tls;
+	if (x->minor)
+		snprintf(s.version, sizeof(s.version), "1.%c", x->minor);
 	if (is_server) {
 		http__route(x->path, sp->routes[svc], (size_t)sc->n_routes, s.route,
 			    sizeof(s.route));

@@ -65,6 +65,7 @@ struct span {
 	char path[HTTP_PATH_MAX];
 	char route[CONFIG_ROUTE_LEN]; /* server spans */
 	uint16_t status_code; /* 0: no response */
+	char version[4]; /* network.protocol.version: "1.0", "1.1"; "" unknown */
 	bool tls;
 	char error_type[24]; /* "" none */
 	/* SPAN_OTHER: up to SPAN_ATTRS string attributes and one integer; keys static */

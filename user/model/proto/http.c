@@ -555,6 +555,7 @@ static void request_line(const struct feed *f)
 			start_error(f);
 			return;
 		}
+		x.minor = (uint8_t)v[7];
 	}
 	d->synced_once = true;
 	memcpy(x.method, method, strlen(method) + 1);

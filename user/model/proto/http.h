@@ -92,6 +92,7 @@ struct http_exchange {
 	char upgrade_proto[HTTP_UPGRADE_MAX]; /* value of Upgrade: lowercased, e.g.
 						 "websocket"; "connect" for CONNECT */
 	struct trace_ctx trace; /* the request's traceparent header; .valid false: none */
+	uint8_t minor; /* the request line's HTTP/1.x: x ('0', '1'), 0 when unknown */
 };
 
 struct http_event {
