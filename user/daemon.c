@@ -20,6 +20,7 @@
 #include "export/alertmanager.h"
 #include "export/http.h"
 #include "lib/caps.h"
+#include "export/otlp.h"
 #include "lib/log.h"
 #include "model/health.h"
 #include "model/streams.h"
@@ -27,19 +28,35 @@
 #include "telemetry/betanet_metrics.h"
 #include "telemetry/events.h"
 #include "telemetry/host_metrics.h"
+#include "telemetry/l7_events.h"
 #include "telemetry/metrics.h"
 #include "telemetry/probe_metrics.h"
 #include "telemetry/proc_metrics.h"
+#include "telemetry/spans.h"
 #include "telemetry/tcp_metrics.h"
 #include "telemetry/tls_metrics.h"
 #include "telemetry/web_metrics.h"
 
 /* ---- sinks: typed events of the collectors, on the loop's thread ---- */
 
+static const char *const connfail_names[TCP_CONNFAILS] = {
+	[TCP_CONNFAIL_REFUSED] = "refused", [TCP_CONNFAIL_TIMEOUT] = "timeout",
+	[TCP_CONNFAIL_UNREACHABLE] = "unreachable", [TCP_CONNFAIL_ABORTED] = "aborted",
+	[TCP_CONNFAIL_OTHER] = "other",
+};
+
 static void on_conn(void *ctx, const struct conn_event *e)
 {
 	struct daemon *d = ctx;
 	bool svc = e->svc >= 0 && e->svc < d->cfg.n_services;
+
+	/* the event log: no peer address, the service and why */
+	if (svc && e->type == CONN_CONNECT_FAIL && d->events)
+		events__emit(d->events, "connect_failure", d->cfg.services[e->svc].name,
+			     json_pack("{s:s}", "reason",
+				       e->reason < TCP_CONNFAILS ? connfail_names[e->reason] :
+								   "other"),
+			     NULL, NULL);
 
 	/* Each process that listens on a service's port serves it (SO_REUSEPORT siblings
 	 * each listen): its liveness is the service's. The kernel made it a process of the
@@ -214,16 +231,30 @@ int daemon__metrics(struct daemon *d)
 		return -EINVAL;
 	}
 	d->tm = tcp_metrics__new(d->reg, cfg);
+	if (d->tm)
+		tcp_metrics__set_events(d->tm, d->events);
 	d->bm = betanet_metrics__new(d->reg, cfg);
 	d->pm = proc_metrics__new(d->reg, cfg, d->events);
 	d->wm = web_metrics__new(d->reg, cfg);
 	d->tlsm = tls_metrics__new(d->reg);
+	if (d->tlsm)
+		tls_metrics__set_events(d->tlsm, d->events);
 	d->probes = probe_metrics__new(d->reg, lib);
 	if (cfg->host.enabled || cfg->containers.enabled)
 		d->hm = host_metrics__new(d->reg, cfg->host.enabled, cfg->containers.enabled);
 	if (!d->tm || !d->bm || !d->pm || !d->wm || !d->tlsm || !d->probes ||
 	    ((cfg->host.enabled || cfg->containers.enabled) && !d->hm))
 		return -ENOMEM;
+	if (cfg->otlp.enabled) {
+		struct spans_opts so = { .cfg = cfg, .reg = d->reg };
+
+		d->spans = spans__new(&so);
+		d->otlp_duration = otlp__register(d->reg);
+		if (!d->spans || !d->otlp_duration)
+			return -ENOMEM;
+		web_metrics__set_spans(d->wm, d->spans);
+		betanet_metrics__set_spans(d->bm, d->spans);
+	}
 	if (cfg->alerts.enabled)
 		return daemon__alert_engine(d);
 	return 0;
@@ -403,6 +434,11 @@ int daemon__start(struct daemon *d)
 		e = -EINVAL;
 		goto fail;
 	}
+	d->l7ev = l7_events__new(&d->cfg, d->events, d->spans);
+	if (!d->l7ev) {
+		e = -ENOMEM;
+		goto fail;
+	}
 	for (i = 0; i < d->cfg.n_services && !d->streams; i++)
 		if (config__l7(&d->cfg.services[i])) {
 			struct streams_opts so = {
@@ -410,6 +446,8 @@ int daemon__start(struct daemon *d)
 				.cfg = &d->cfg,
 				.sink = betanet_metrics__sink(d->bm),
 				.web_sink = web_metrics__sink(d->wm),
+				.web_trace_sink = l7_events__web_sink(d->l7ev),
+				.trace_sink = l7_events__betanet_sink(d->l7ev),
 			};
 
 			d->streams = streams__new(&so);
@@ -418,6 +456,15 @@ int daemon__start(struct daemon *d)
 				goto fail;
 			}
 		}
+	if (d->spans) {
+		d->otlp = otlp__start(&d->cfg, d->spans, d->reg, d->otlp_duration, err,
+				      sizeof(err));
+		if (!d->otlp) {
+			pr_warn("%s\n", err);
+			e = -EINVAL;
+			goto fail;
+		}
+	}
 	collectors__probe(&env);
 	pthread_mutex_lock(&d->lock); /* a scrape reads the set */
 	e = collectors__open(&d->collectors, &env);
@@ -457,8 +504,12 @@ void daemon__stop(struct daemon *d)
 	health_checker__stop(d->checker);
 	d->checker = NULL;
 	collectors__close(&d->collectors);
+	otlp__stop(d->otlp); /* no span comes after the collectors */
+	d->otlp = NULL;
 	streams__free(d->streams);
 	d->streams = NULL;
+	l7_events__free(d->l7ev);
+	d->l7ev = NULL;
 	host__free(d->host);
 	d->host = NULL;
 	health__free(d->health);
@@ -474,6 +525,8 @@ void daemon__stop(struct daemon *d)
 	betanet_metrics__free(d->bm);
 	tcp_metrics__free(d->tm);
 	events__free(d->events);
+	spans__free(d->spans);
+	d->spans = NULL;
 	metrics__free(d->reg);
 	d->hm = NULL, d->probes = NULL, d->tlsm = NULL, d->wm = NULL, d->pm = NULL;
 	d->bm = NULL, d->tm = NULL, d->events = NULL, d->reg = NULL;
@@ -534,6 +587,7 @@ int cmd_metrics(struct daemon *d)
 	d->cfg.host.enabled = 1;
 	d->cfg.containers.enabled = 1;
 	d->cfg.alerts.enabled = 1;
+	d->cfg.otlp.enabled = 1;
 	d->opts.events_path = NULL;
 	err = daemon__metrics(d);
 	if (!err)

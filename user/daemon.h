@@ -51,6 +51,10 @@ struct daemon {
 	struct event_log *events;
 	struct alert_engine *alerts; /* NULL: alerts disabled */
 	struct notifier *notifier;
+	struct spans *spans; /* NULL: spans off */
+	struct l7_events *l7ev;
+	struct metric_family *otlp_duration;
+	struct otlp_exporter *otlp;
 	struct health_checker *checker;
 	struct http_server *http;
 	atomic_bool ready;

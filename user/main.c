@@ -108,6 +108,11 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
 int main(int argc, char **argv)
 {
 	static struct daemon d = { .opts = { .routing_timeout = 5, .events_path = "-" } };
@@ -176,6 +181,8 @@ int main(int argc, char **argv)
 	if (cmd->needs_config) {
 		e = config_path ? config__load_file(config_path, &d.cfg, err, sizeof(err)) :
 				  (config__default(&d.cfg), 0);
+		if (!e)
+			e = config__otlp_env(&d.cfg.otlp, env_get, err, sizeof(err));
 		if (e)
 			return usage_error("%s", err);
 		if (listen && strlen(listen) >= sizeof(d.cfg.listen))

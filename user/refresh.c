@@ -18,6 +18,7 @@
 #include "telemetry/host_metrics.h"
 #include "telemetry/probe_metrics.h"
 #include "telemetry/proc_metrics.h"
+#include "telemetry/spans.h"
 #include "telemetry/tcp_metrics.h"
 #include "telemetry/tls_metrics.h"
 #include "telemetry/web_metrics.h"
@@ -133,6 +134,7 @@ void daemon__refresh(void *ctx)
 	if (l7) /* send queues drain with ACKs no syscall sees: read them now */
 		l7__read_sndq(l7, on_sndq, d->streams);
 	web_metrics__update(d->wm, streams__web(d->streams));
+	spans__update(d->spans);
 	daemon__health_tick(d);
 	proc_metrics__health(d->pm, d->health);
 	if (proc && !proc__read_runq(proc, d->runq))

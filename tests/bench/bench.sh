@@ -969,5 +969,6 @@ fi
 } >"$REPORT"
 cat "$REPORT"
 bash "$ROOT/tests/bench/http_bench.sh" || fail "tests/bench/http_bench.sh failed"
+bash "$ROOT/tests/bench/otlp_bench.sh" || fail "tests/bench/otlp_bench.sh failed"
 
 ((ERRORS == 0))

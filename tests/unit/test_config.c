@@ -134,9 +134,9 @@ static const struct error_case error_cases[] = {
 	{ "not_object", "[1]", "t.json:1:1: config must be a JSON object" },
 	{ "not_object_indented", "\n  [1]", "t.json:2:3: config must be a JSON object" },
 	{ "unknown_top_key", "{\"listen\":\":1\",\"extra\":1}",
-	  "t.json:1:16: unknown key \"extra\" (expected listen, tls, auth, services, host, containers, alerts)" },
+	  "t.json:1:16: unknown key \"extra\" (expected listen, tls, auth, services, host, containers, alerts, otlp)" },
 	{ "unknown_top_key_quoted", "{\"a\\\"\\n\":1}",
-	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, tls, auth, services, host, containers, alerts)" },
+	  "t.json:1:2: unknown key \"a\\\"\\x0a\" (expected listen, tls, auth, services, host, containers, alerts, otlp)" },
 	{ "unknown_service_key", SVC_A "\"ports\":[80],\"port\":81}]}",
 	  "t.json:1:56: unknown key \"port\" in service (expected name, protocol, ports, comm, "
 	  "cgroup, routes, paths, max_paths, max_rooms, framework, capture, idle_timeout_s, "
@@ -392,7 +392,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[42] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers, alerts)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers, alerts, otlp)", key);
 	expect_error(text, want);
 
 	/* 30 "é": 21 whole ones fit */
@@ -402,7 +402,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[42] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers, alerts)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers, alerts, otlp)", key);
 	expect_error(text, want);
 
 	/* "k" then 30 "é": the 21st would be split, so 20 are shown */
@@ -413,7 +413,7 @@ static void error_long_key_cut(void **state)
 	snprintf(text, sizeof(text), "{\"%s\":1}", key);
 	key[41] = '\0';
 	snprintf(want, sizeof(want),
-		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers, alerts)", key);
+		 "t.json:1:2: unknown key \"%s...\" (expected listen, tls, auth, services, host, containers, alerts, otlp)", key);
 	expect_error(text, want);
 }
 
@@ -817,6 +817,160 @@ static void protocol_names(void **state)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* ---- otlp ---- */
+
+#define OTLP_PRE SVC_A_DONE "\"otlp\":"
+
+static void otlp_section(void **state)
+{
+	struct config *cfg = new_config();
+	char err[ERRLEN] = "";
+
+	(void)state;
+	assert_int_equal(config__load_string(SVC_A_DONE "\"listen\":\"127.0.0.1:1\"}", "t.json", cfg,
+					     err, sizeof(err)), 0);
+	assert_int_equal(cfg->otlp.enabled, 0); /* no section: off */
+	assert_int_equal(config__load_string(
+		OTLP_PRE "{\"endpoint\":\"https://c.example:4318/\",\"protocol\":\"http/json\","
+		"\"headers\":{\"Authorization\":\"Bearer x\"},\"compression\":\"gzip\","
+		"\"timeout_ms\":2500,\"sample_ratio\":0.25,\"keep_slower_than_ms\":800,"
+		"\"queue_spans\":100,\"batch_spans\":10,\"batch_delay_ms\":50,"
+		"\"resource_attributes\":{\"deployment.environment\":\"prod\"}}}",
+		"t.json", cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->otlp.enabled, 1);
+	assert_string_equal(cfg->otlp.url, "https://c.example:4318/v1/traces");
+	assert_int_equal(cfg->otlp.protocol, OTLP_HTTP_JSON);
+	assert_int_equal(cfg->otlp.n_headers, 1);
+	assert_string_equal(cfg->otlp.headers[0].key, "Authorization");
+	assert_string_equal(cfg->otlp.headers[0].value, "Bearer x");
+	assert_int_equal(cfg->otlp.gzip, 1);
+	assert_int_equal(cfg->otlp.timeout_ms, 2500);
+	assert_true(cfg->otlp.sample_ratio == 0.25);
+	assert_int_equal(cfg->otlp.keep_slower_ms, 800);
+	assert_int_equal(cfg->otlp.queue_spans, 100);
+	assert_int_equal(cfg->otlp.batch_spans, 10);
+	assert_int_equal(cfg->otlp.batch_delay_ms, 50);
+	assert_string_equal(cfg->otlp.resource[0].value, "prod");
+	assert_int_equal(config__load_string(
+		OTLP_PRE "{\"traces_endpoint\":\"http://h/custom\",\"enabled\":false}}", "t.json",
+		cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg->otlp.url, "http://h/custom");
+	assert_int_equal(cfg->otlp.enabled, 0);
+	free(cfg);
+}
+
+static void otlp_errors(void **state)
+{
+	(void)state;
+	/* the section's value starts at column 65, its first key at 66 */
+	expect_error(OTLP_PRE "{\"endpoint\":\"ftp://x\"}}",
+		     "t.json:1:77: endpoint must start with http:// or https://");
+	expect_error(OTLP_PRE "{\"protocol\":\"grpc\"}}",
+		     "t.json:1:77: protocol must be \"http/protobuf\" or \"http/json\"");
+	expect_error(OTLP_PRE "{\"sample_ratio\":1.5}}",
+		     "t.json:1:81: sample_ratio 1.5 is out of range 0..1");
+	expect_error(OTLP_PRE "{\"headers\":{\"a b\":\"x\"}}}",
+		     "t.json:1:77: headers: not a valid header name");
+	expect_error(OTLP_PRE "{\"queue_spans\":5,\"batch_spans\":6}}",
+		     "t.json:1:96: batch_spans 6 is larger than queue_spans 5");
+	expect_error(OTLP_PRE "{\"compression\":\"br\"}}",
+		     "t.json:1:80: compression must be \"gzip\" or \"none\"");
+	expect_error(OTLP_PRE "{\"endpoit\":\"http://x\"}}",
+		     "t.json:1:66: unknown key \"endpoit\" in otlp (expected enabled, endpoint, "
+		     "traces_endpoint, protocol, headers, compression, timeout_ms, "
+		     "resource_attributes, sample_ratio, keep_slower_than_ms, queue_spans, "
+		     "batch_spans, batch_delay_ms, retry_max_s)");
+}
+
+static const char *const *env_vars;
+
+static const char *fake_env(const char *name)
+{
+	const char *const *v;
+
+	for (v = env_vars; *v; v += 2)
+		if (!strcmp(v[0], name))
+			return v[1];
+	return NULL;
+}
+
+static void otlp_env(void **state)
+{
+	static const char *const vars[] = {
+		"OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318",
+		"OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf",
+		"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json", /* the signal's wins */
+		"OTEL_EXPORTER_OTLP_HEADERS", "api-key=a%20b, x-tenant = t1",
+		"OTEL_EXPORTER_OTLP_COMPRESSION", "gzip",
+		"OTEL_EXPORTER_OTLP_TIMEOUT", "3000",
+		"OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging,k8s.cluster.name=c1",
+		"OTEL_TRACES_SAMPLER", "parentbased_traceidratio",
+		"OTEL_TRACES_SAMPLER_ARG", "0.5",
+		"OTEL_BSP_MAX_QUEUE_SIZE", "64", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8",
+		NULL,
+	};
+	static const char *const file_wins[] = {
+		"OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4318", "OTEL_TRACES_EXPORTER", "none",
+		NULL,
+	};
+	static const char *const bad[][3] = {
+		{ "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc",
+		  "OTEL_EXPORTER_OTLP_PROTOCOL: only \"http/protobuf\" and \"http/json\" are supported" },
+		{ "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318",
+		  "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: must start with http:// or https://" },
+		{ "OTEL_EXPORTER_OTLP_HEADERS", "novalue",
+		  "OTEL_EXPORTER_OTLP_HEADERS: an entry is not key=value" },
+		{ "OTEL_EXPORTER_OTLP_TIMEOUT", "10s",
+		  "OTEL_EXPORTER_OTLP_TIMEOUT: must be milliseconds in 1..600000" },
+		{ "OTEL_TRACES_SAMPLER", "jaeger_remote",
+		  "OTEL_TRACES_SAMPLER: supported: always_on, always_off, traceidratio and their "
+		  "parentbased_ forms" },
+	};
+	struct config *cfg = new_config();
+	char err[ERRLEN] = "";
+	const char *one[3];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(config__load_string(SVC_A_DONE "\"listen\":\"127.0.0.1:1\"}", "t.json", cfg,
+					     err, sizeof(err)), 0);
+	env_vars = vars;
+	assert_int_equal(config__otlp_env(&cfg->otlp, fake_env, err, sizeof(err)), 0);
+	assert_int_equal(cfg->otlp.enabled, 1);
+	assert_string_equal(cfg->otlp.url, "http://collector:4318/v1/traces");
+	assert_int_equal(cfg->otlp.protocol, OTLP_HTTP_JSON);
+	assert_int_equal(cfg->otlp.n_headers, 2);
+	assert_string_equal(cfg->otlp.headers[0].value, "a b");
+	assert_string_equal(cfg->otlp.headers[1].key, "x-tenant");
+	assert_int_equal(cfg->otlp.gzip, 1);
+	assert_int_equal(cfg->otlp.timeout_ms, 3000);
+	assert_int_equal(cfg->otlp.n_resource, 2);
+	assert_string_equal(cfg->otlp.resource[1].value, "c1");
+	assert_true(cfg->otlp.sample_ratio == 0.5);
+	assert_int_equal(cfg->otlp.queue_spans, 64);
+	assert_int_equal(cfg->otlp.batch_spans, 8);
+
+	/* what the file says wins */
+	assert_int_equal(config__load_string(OTLP_PRE "{\"endpoint\":\"http://file\"}}", "t.json",
+					     cfg, err, sizeof(err)), 0);
+	env_vars = file_wins;
+	assert_int_equal(config__otlp_env(&cfg->otlp, fake_env, err, sizeof(err)), 0);
+	assert_string_equal(cfg->otlp.url, "http://file/v1/traces");
+	assert_int_equal(cfg->otlp.enabled, 0); /* OTEL_TRACES_EXPORTER=none */
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_int_equal(config__load_string(SVC_A_DONE "\"listen\":\"127.0.0.1:1\"}",
+						     "t.json", cfg, err, sizeof(err)), 0);
+		one[0] = bad[i][0];
+		one[1] = bad[i][1];
+		one[2] = NULL;
+		env_vars = one;
+		assert_int_equal(config__otlp_env(&cfg->otlp, fake_env, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, bad[i][2]);
+	}
+	free(cfg);
+}
+
 static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test(valid_minimal),
 	cmocka_unit_test(valid_full),
@@ -838,6 +992,9 @@ static const struct CMUnitTest other_tests[] = {
 	cmocka_unit_test(error_unreadable_file),
 	cmocka_unit_test(error_file_position),
 	cmocka_unit_test(error_small_buffer),
+	cmocka_unit_test(otlp_section),
+	cmocka_unit_test(otlp_errors),
+	cmocka_unit_test(otlp_env),
 };
 
 int main(void)

@@ -23,6 +23,8 @@
 
 #include "lib/strbuf.h"
 #include "telemetry/events.h"
+#include "telemetry/tcp_metrics.h"
+#include "telemetry/tls_metrics.h"
 #include "telemetry/metrics.h"
 #include "telemetry/proc_metrics.h"
 
@@ -324,6 +326,120 @@ static void exit_records(void **state)
 	metrics__free(m);
 }
 
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+/* Per kind: 20 at once, then 10 a second; the next event says how many were held back. */
+static void rate_limit(void **state)
+{
+	char err[128];
+	struct event_log *l = events__new(NULL, 64, err, sizeof(err));
+	static const uint8_t tid[16] = { 0xab }, sid[8] = { 0xcd };
+	struct strbuf out;
+	int i, ok = 0, held = 0;
+
+	(void)state;
+	assert_non_null(l);
+	events__set_clock(l, fake_clock);
+	fake_now = 1000000000ULL;
+	for (i = 0; i < 25; i++) {
+		int rc = events__emit(l, "connect_failure", "web",
+				      json_pack("{s:s}", "reason", "refused"), NULL, NULL);
+
+		ok += rc == 0;
+		held += rc == -EAGAIN;
+	}
+	assert_int_equal(ok, 20);
+	assert_int_equal(held, 5);
+	assert_int_equal(events__suppressed(l, "connect_failure"), 5);
+	/* another kind has its own bucket */
+	assert_int_equal(events__emit(l, "betanet_failure", "betanet", NULL, tid, sid), 0);
+	fake_now += 100000000ULL; /* 0.1 s: one token */
+	assert_int_equal(events__emit(l, "connect_failure", "web", NULL, NULL, NULL), 0);
+	assert_int_equal(events__emit(l, "connect_failure", "web", NULL, NULL, NULL), -EAGAIN);
+	strbuf__init(&out);
+	events__render(l, 20, &out);
+	/* seq 21: the other kind with its ids; seq 22: the 5 held back reported */
+	assert_non_null(strstr(out.buf, "\"kind\":\"betanet_failure\",\"service\":\"betanet\","
+					"\"trace_id\":\"ab000000000000000000000000000000\","
+					"\"span_id\":\"cd00000000000000\""));
+	assert_non_null(strstr(out.buf, "\"kind\":\"connect_failure\",\"service\":\"web\","
+					"\"suppressed\":5,\"seq\":22"));
+	strbuf__free(&out);
+	events__free(l);
+}
+
+/* tls_hook: one event per binary found or changed, none for the same state again */
+static void tls_hook_events(void **state)
+{
+	char err[128];
+	struct event_log *l = events__new(NULL, 64, err, sizeof(err));
+	struct metrics *m = metrics__new(0);
+	struct tls_metrics *tm = tls_metrics__new(m);
+	struct tls_hook_status a[] = { { "/usr/lib/libssl.so.3", "hooked" } };
+	struct tls_hook_status b[] = { { "/usr/lib/libssl.so.3", "failed" }, { "/opt/x", "no_symbols" } };
+	struct strbuf out;
+
+	(void)state;
+	assert_non_null(tm);
+	tls_metrics__set_events(tm, l);
+	tls_metrics__update(tm, a, 1);
+	tls_metrics__update(tm, a, 1);
+	tls_metrics__update(tm, b, 2);
+	tls_metrics__update(tm, b, 2);
+	strbuf__init(&out);
+	events__render(l, 0, &out);
+	assert_non_null(strstr(out.buf, "\"kind\":\"tls_hook\",\"service\":\"none\",\"binary\":\"/usr/lib/libssl.so.3\",\"state\":\"hooked\",\"previous\":\"none\",\"seq\":1}"));
+	assert_non_null(strstr(out.buf, "\"binary\":\"/usr/lib/libssl.so.3\",\"state\":\"failed\",\"previous\":\"hooked\",\"seq\":2}"));
+	assert_non_null(strstr(out.buf, "\"binary\":\"/opt/x\",\"state\":\"no_symbols\",\"previous\":\"none\",\"seq\":3}"));
+	assert_null(strstr(out.buf, "\"seq\":4"));
+	strbuf__free(&out);
+	tls_metrics__free(tm);
+	metrics__free(m);
+	events__free(l);
+}
+
+/* drop_burst: 100 or more drops of a service between two updates */
+static void drop_bursts(void **state)
+{
+	char err[128];
+	struct event_log *l = events__new(NULL, 64, err, sizeof(err));
+	struct metrics *m = metrics__new(0);
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	struct tcp_snapshot *snap = calloc(1, sizeof(*snap));
+	struct tcp_metrics *tm;
+	struct strbuf out;
+
+	(void)state;
+	cfg->n_services = 1;
+	strcpy(cfg->services[0].name, "web");
+	tm = tcp_metrics__new(m, cfg);
+	assert_non_null(tm);
+	tcp_metrics__set_events(tm, l);
+	snap->drops[0][2] = 5000; /* drops before the first update: no burst */
+	tcp_metrics__update(tm, snap);
+	snap->drops[0][2] += 99;
+	tcp_metrics__update(tm, snap);
+	snap->drops[0][2] += 60;
+	snap->drops[0][5] += 90;
+	tcp_metrics__update(tm, snap);
+	tcp_metrics__update(tm, snap);
+	strbuf__init(&out);
+	events__render(l, 0, &out);
+	assert_non_null(strstr(out.buf, "\"kind\":\"drop_burst\",\"service\":\"web\",\"drops\":150,"));
+	assert_null(strstr(out.buf, "\"seq\":2"));
+	strbuf__free(&out);
+	tcp_metrics__free(tm);
+	metrics__free(m);
+	events__free(l);
+	free(snap);
+	free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +449,9 @@ int main(void)
 		cmocka_unit_test(container_ids),
 		cmocka_unit_test(classify_real_exits),
 		cmocka_unit_test(exit_records),
+		cmocka_unit_test(rate_limit),
+		cmocka_unit_test(tls_hook_events),
+		cmocka_unit_test(drop_bursts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1009,12 +1009,234 @@ static int containers_max(struct parser *p, json_t *val, const char *key, struct
 	return 0;
 }
 
+/* ---- otlp ---- */
+
+static void otlp_defaults(struct otlp_config *o)
+{
+	memset(o, 0, sizeof(*o));
+	strcpy(o->url, CONFIG_OTLP_DEFAULT_ENDPOINT "/v1/traces");
+	o->protocol = OTLP_HTTP_PROTOBUF;
+	o->timeout_ms = CONFIG_OTLP_DEFAULT_TIMEOUT_MS;
+	o->sample_ratio = 1.0;
+	o->queue_spans = CONFIG_OTLP_DEFAULT_QUEUE;
+	o->batch_spans = CONFIG_OTLP_DEFAULT_BATCH;
+	o->batch_delay_ms = CONFIG_OTLP_DEFAULT_DELAY_MS;
+	o->retry_max_s = CONFIG_OTLP_DEFAULT_RETRY_S;
+}
+
+/* NULL when s is an acceptable http(s) URL, else why not. */
+static const char *url_problem(const char *s)
+{
+	const char *host;
+	size_t i;
+
+	if (!strncmp(s, "http://", 7))
+		host = s + 7;
+	else if (!strncmp(s, "https://", 8))
+		host = s + 8;
+	else
+		return "must start with http:// or https://";
+	if (!*host || *host == '/')
+		return "has no host";
+	for (i = 0; s[i]; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return "contains a space or a control character";
+	return NULL;
+}
+
+/* base + "/v1/traces" (the signal path of OTEL_EXPORTER_OTLP_ENDPOINT), one slash between */
+static int otlp_base_url(const char *base, char *out)
+{
+	size_t n = strlen(base);
+
+	while (n && base[n - 1] == '/')
+		n--;
+	if (n + sizeof("/v1/traces") > CONFIG_URL_LEN)
+		return -1;
+	memcpy(out, base, n);
+	strcpy(out + n, "/v1/traces");
+	return 0;
+}
+
+static int header_name_ok(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!strchr("!#$%&'*+-.^_`|~", *s) && !((*s >= '0' && *s <= '9') ||
+		      (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+			return 0;
+	return 1;
+}
+
+static int header_value_ok(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '\r' || *s == '\n')
+			return 0;
+	return 1;
+}
+
+/* {"name": "value", ...} into kv; headers: names are HTTP tokens, values one line. */
+static int parse_kv_object(struct parser *p, json_t *obj, const char *key, struct config_kv *kv,
+			   int *n, int headers)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return parser_error(p, "%s must be an object of strings", key);
+	if (json_object_size(obj) > CONFIG_MAX_KV)
+		return parser_error(p, "%s has more than %d entries", key, CONFIG_MAX_KV);
+	*n = 0;
+	json_object_foreach(obj, k, v) {
+		const char *s = json_string_value(v);
+
+		path_push_key(p, k);
+		if (headers && !header_name_ok(k))
+			return parser_key_error(p, "%s: not a valid header name", key);
+		if (!*k)
+			return parser_key_error(p, "%s: empty name", key);
+		if (strlen(k) >= CONFIG_KV_LEN)
+			return parser_key_error(p, "%s: name longer than %d bytes", key,
+						CONFIG_KV_LEN - 1);
+		if (!s)
+			return parser_error(p, "%s values must be strings", key);
+		if (strlen(s) >= CONFIG_KV_LEN)
+			return parser_error(p, "%s: value longer than %d bytes", key,
+					    CONFIG_KV_LEN - 1);
+		if (headers && !header_value_ok(s))
+			return parser_error(p, "%s: a value must not contain CR or LF", key);
+		strcpy(kv[*n].key, k);
+		strcpy(kv[*n].value, s);
+		(*n)++;
+		path_pop(p);
+	}
+	return 0;
+}
+
+static int otlp_enabled(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	cfg->otlp.set |= OTLP_SET_ENABLED;
+	return parse_bool(p, val, key, &cfg->otlp.enabled);
+}
+
+static int otlp_url(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	const char *s = json_string_value(val), *why;
+	int traces = !strcmp(key, "traces_endpoint");
+
+	if (!s)
+		return parser_error(p, "%s must be a string (an http:// or https:// URL)", key);
+	why = url_problem(s);
+	if (why)
+		return parser_error(p, "%s %s", key, why);
+	if (traces ? strlen(s) >= CONFIG_URL_LEN : otlp_base_url(s, cfg->otlp.url))
+		return parser_error(p, "%s is too long", key);
+	if (traces)
+		strcpy(cfg->otlp.url, s);
+	cfg->otlp.set |= OTLP_SET_ENDPOINT;
+	return 0;
+}
+
+static int otlp_protocol_value(const char *s, enum otlp_protocol *out)
+{
+	if (!strcmp(s, "http/protobuf"))
+		*out = OTLP_HTTP_PROTOBUF;
+	else if (!strcmp(s, "http/json"))
+		*out = OTLP_HTTP_JSON;
+	else
+		return -1;
+	return 0;
+}
+
+static int otlp_protocol(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	const char *s = json_string_value(val);
+
+	if (!s || otlp_protocol_value(s, &cfg->otlp.protocol))
+		return parser_error(p, "%s must be \"http/protobuf\" or \"http/json\"", key);
+	cfg->otlp.set |= OTLP_SET_PROTOCOL;
+	return 0;
+}
+
+static int otlp_headers(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	cfg->otlp.set |= OTLP_SET_HEADERS;
+	return parse_kv_object(p, val, key, cfg->otlp.headers, &cfg->otlp.n_headers, 1);
+}
+
+static int otlp_resource(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	cfg->otlp.set |= OTLP_SET_RESOURCE;
+	return parse_kv_object(p, val, key, cfg->otlp.resource, &cfg->otlp.n_resource, 0);
+}
+
+static int otlp_compression(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	const char *s = json_string_value(val);
+
+	if (!s || (strcmp(s, "gzip") && strcmp(s, "none")))
+		return parser_error(p, "%s must be \"gzip\" or \"none\"", key);
+	cfg->otlp.gzip = !strcmp(s, "gzip");
+	cfg->otlp.set |= OTLP_SET_COMPRESSION;
+	return 0;
+}
+
+static int otlp_timeout(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	cfg->otlp.set |= OTLP_SET_TIMEOUT;
+	return parse_uint(p, val, key, 1, 600000, &cfg->otlp.timeout_ms);
+}
+
+static int otlp_sample(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	double v;
+
+	if (!json_is_number(val))
+		return parser_error(p, "%s must be a number in 0..1", key);
+	v = json_number_value(val);
+	if (!(v >= 0 && v <= 1))
+		return parser_error(p, "%s %g is out of range 0..1", key, v);
+	cfg->otlp.sample_ratio = v;
+	cfg->otlp.set |= OTLP_SET_SAMPLE;
+	return 0;
+}
+
+static int otlp_slow(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_uint(p, val, key, 0, 3600000, &cfg->otlp.keep_slower_ms);
+}
+
+static int otlp_queue(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	cfg->otlp.set |= OTLP_SET_QUEUE;
+	return parse_uint(p, val, key, 1, CONFIG_OTLP_MAX_QUEUE, &cfg->otlp.queue_spans);
+}
+
+static int otlp_batch(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	cfg->otlp.set |= OTLP_SET_BATCH;
+	return parse_uint(p, val, key, 1, CONFIG_OTLP_MAX_QUEUE, &cfg->otlp.batch_spans);
+}
+
+static int otlp_delay(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	cfg->otlp.set |= OTLP_SET_DELAY;
+	return parse_uint(p, val, key, 1, 600000, &cfg->otlp.batch_delay_ms);
+}
+
+static int otlp_retry(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_uint(p, val, key, 0, 86400, &cfg->otlp.retry_max_s);
+}
+
 /* An object of optional keys, each parsed by its function. */
 static int parse_section(struct parser *p, json_t *obj, const char *name,
 			 const struct section_key *keys, size_t n, struct config *cfg)
 {
-	const char *allowed[8];
-	char expected[160] = "in ";
+	const char *allowed[24];
+	char expected[512] = "in ";
 	size_t i;
 	int err;
 
@@ -1022,7 +1244,7 @@ static int parse_section(struct parser *p, json_t *obj, const char *name,
 		return parser_error(p, "%s must be an object", name);
 	strcat(expected, name);
 	strcat(expected, " (expected ");
-	for (i = 0; i < n && i < 7; i++) {
+	for (i = 0; i < n && i < 23; i++) {
 		allowed[i] = keys[i].key;
 		strcat(expected, i ? ", " : "");
 		strcat(expected, keys[i].key);
@@ -1935,7 +2157,7 @@ const char *alert_fn__name(enum alert_fn f)
 static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 {
 	static const char *const keys[] = { "listen", "tls", "auth", "services", "host",
-					    "containers", "alerts", NULL };
+					    "containers", "alerts", "otlp", NULL };
 	static const struct section_key host_keys[] = {
 		{ "enabled", host_enabled },
 		{ "root", host_root },
@@ -1947,14 +2169,29 @@ static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 		{ "enabled", containers_enabled },
 		{ "max", containers_max },
 	};
+	static const struct section_key otlp_keys[] = {
+		{ "enabled", otlp_enabled },
+		{ "endpoint", otlp_url },
+		{ "traces_endpoint", otlp_url },
+		{ "protocol", otlp_protocol },
+		{ "headers", otlp_headers },
+		{ "compression", otlp_compression },
+		{ "timeout_ms", otlp_timeout },
+		{ "resource_attributes", otlp_resource },
+		{ "sample_ratio", otlp_sample },
+		{ "keep_slower_than_ms", otlp_slow },
+		{ "queue_spans", otlp_queue },
+		{ "batch_spans", otlp_batch },
+		{ "batch_delay_ms", otlp_delay },
+		{ "retry_max_s", otlp_retry },
+	};
 	json_t *val, *svc;
 	size_t i;
 	int err;
 
 	if (!json_is_object(root))
 		return parser_error(p, "config must be a JSON object");
-	err = check_keys(p, root, keys,
-			 "(expected listen, tls, auth, services, host, containers, alerts)");
+	err = check_keys(p, root, keys, "(expected listen, tls, auth, services, host, containers, alerts, otlp)");
 	if (err)
 		return err;
 
@@ -1990,6 +2227,26 @@ static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 		if (err)
 			return err;
 		path_pop(p);
+	}
+
+	otlp_defaults(&cfg->otlp);
+	val = json_object_get(root, "otlp");
+	if (val) {
+		path_push_key(p, "otlp");
+		err = parse_section(p, val, "otlp", otlp_keys, sizeof(otlp_keys) / sizeof(otlp_keys[0]), cfg);
+		if (err)
+			return err;
+		path_pop(p);
+		/* a section that names where to send means "send" unless it says otherwise */
+		if (!(cfg->otlp.set & OTLP_SET_ENABLED))
+			cfg->otlp.enabled = 1;
+		if (cfg->otlp.batch_spans > cfg->otlp.queue_spans) {
+			path_push_key(p, "otlp");
+			path_push_key(p, json_object_get(val, "batch_spans") ? "batch_spans" :
+										"queue_spans");
+			return parser_error(p, "batch_spans %u is larger than queue_spans %u",
+					    cfg->otlp.batch_spans, cfg->otlp.queue_spans);
+		}
 	}
 
 	val = json_object_get(root, "listen");
@@ -2156,4 +2413,224 @@ const char *config__protocol_name(enum fp_protocol p)
 	if ((unsigned int)p >= N_PROTOCOLS)
 		return "unknown";
 	return protocol_names[p];
+}
+
+/* ---- OTEL_* variables ---- */
+
+static int env_error(char *err, size_t errlen, const char *var, const char *msg)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s", var, msg);
+	return -EINVAL;
+}
+
+/* The signal-specific variable if set, else the generic one; *var names the one read. */
+static const char *env_pick(const char *(*get)(const char *), const char *traces,
+			    const char *generic, const char **var)
+{
+	const char *v = get(traces);
+
+	*var = traces;
+	if (v && *v)
+		return v;
+	*var = generic;
+	v = get(generic);
+	return v && *v ? v : NULL;
+}
+
+static void trim_copy(const char *s, size_t n, char *out)
+{
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	memcpy(out, s, n);
+	out[n] = 0;
+}
+
+/* RFC 3986 percent-decoding in place; -1 on a bad escape. */
+static int percent_decode(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s == '%') {
+			int hi, lo;
+
+			if (!s[1] || !s[2])
+				return -1;
+			hi = s[1] >= 'a' ? s[1] - 'a' + 10 : s[1] >= 'A' ? s[1] - 'A' + 10 : s[1] - '0';
+			lo = s[2] >= 'a' ? s[2] - 'a' + 10 : s[2] >= 'A' ? s[2] - 'A' + 10 : s[2] - '0';
+			if (hi < 0 || hi > 15 || lo < 0 || lo > 15)
+				return -1;
+			*o++ = (char)(hi << 4 | lo);
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+	return 0;
+}
+
+/* "k1=v1,k2=v2" (W3C Baggage-like, values percent-encoded) into kv. */
+static int env_kv_list(const char *v, struct config_kv *kv, int *n, int headers, const char **why)
+{
+	const char *p = v;
+
+	*n = 0;
+	while (*p) {
+		const char *end = strchr(p, ','), *eq;
+		size_t len;
+
+		if (!end)
+			end = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		len = (size_t)(end - p);
+		if (len && !eq) {
+			*why = "an entry is not key=value";
+			return -1;
+		}
+		if (eq) {
+			if (*n == CONFIG_MAX_KV) {
+				*why = "too many entries (at most 16)";
+				return -1;
+			}
+			if ((size_t)(eq - p) >= CONFIG_KV_LEN || (size_t)(end - eq - 1) >= CONFIG_KV_LEN) {
+				*why = "an entry is too long";
+				return -1;
+			}
+			trim_copy(p, (size_t)(eq - p), kv[*n].key);
+			trim_copy(eq + 1, (size_t)(end - eq - 1), kv[*n].value);
+			if (percent_decode(kv[*n].key) || percent_decode(kv[*n].value)) {
+				*why = "a bad percent-encoding";
+				return -1;
+			}
+			if (!kv[*n].key[0] || (headers && (!header_name_ok(kv[*n].key) ||
+							   !header_value_ok(kv[*n].value)))) {
+				*why = headers ? "not a valid header" : "an empty key";
+				return -1;
+			}
+			(*n)++;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int env_uint(const char *v, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	char *end;
+	unsigned long x;
+
+	errno = 0;
+	x = strtoul(v, &end, 10);
+	if (errno || end == v || *end || x < lo || x > hi || v[0] == '-')
+		return -1;
+	*out = (uint32_t)x;
+	return 0;
+}
+
+int config__otlp_env(struct otlp_config *o, const char *(*get)(const char *name), char *err,
+		     size_t errlen)
+{
+	const char *v, *var, *why = NULL;
+	char msg[96];
+
+	v = get("OTEL_TRACES_EXPORTER");
+	if (v && *v && !(o->set & OTLP_SET_ENABLED)) {
+		if (!strcmp(v, "none"))
+			o->enabled = 0;
+		else if (!strcmp(v, "otlp"))
+			o->enabled = 1;
+		else
+			return env_error(err, errlen, "OTEL_TRACES_EXPORTER",
+					 "only \"otlp\" and \"none\" are supported");
+		o->set |= OTLP_SET_ENABLED;
+	}
+	if (!(o->set & OTLP_SET_ENDPOINT)) {
+		v = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+		var = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+		if (v && *v) {
+			if ((why = url_problem(v)))
+				return env_error(err, errlen, var, why);
+			if (strlen(v) >= CONFIG_URL_LEN)
+				return env_error(err, errlen, var, "too long");
+			strcpy(o->url, v); /* used as is: the signal path is in it */
+		} else if ((v = get("OTEL_EXPORTER_OTLP_ENDPOINT")) && *v) {
+			var = "OTEL_EXPORTER_OTLP_ENDPOINT";
+			if ((why = url_problem(v)))
+				return env_error(err, errlen, var, why);
+			if (otlp_base_url(v, o->url))
+				return env_error(err, errlen, var, "too long");
+		}
+		if (v && *v && !(o->set & OTLP_SET_ENABLED))
+			o->enabled = 1;
+	}
+	if (!(o->set & OTLP_SET_PROTOCOL) &&
+	    (v = env_pick(get, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL",
+			  &var)) &&
+	    otlp_protocol_value(v, &o->protocol))
+		return env_error(err, errlen, var,
+				 "only \"http/protobuf\" and \"http/json\" are supported");
+	if (!(o->set & OTLP_SET_HEADERS) &&
+	    (v = env_pick(get, "OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS",
+			  &var)) &&
+	    env_kv_list(v, o->headers, &o->n_headers, 1, &why))
+		return env_error(err, errlen, var, why);
+	if (!(o->set & OTLP_SET_COMPRESSION) &&
+	    (v = env_pick(get, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+			  "OTEL_EXPORTER_OTLP_COMPRESSION", &var))) {
+		if (strcmp(v, "gzip") && strcmp(v, "none"))
+			return env_error(err, errlen, var, "must be \"gzip\" or \"none\"");
+		o->gzip = !strcmp(v, "gzip");
+	}
+	if (!(o->set & OTLP_SET_TIMEOUT) &&
+	    (v = env_pick(get, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT",
+			  &var)) &&
+	    env_uint(v, 1, 600000, &o->timeout_ms))
+		return env_error(err, errlen, var, "must be milliseconds in 1..600000");
+	if (!(o->set & OTLP_SET_RESOURCE) && (v = get("OTEL_RESOURCE_ATTRIBUTES")) && *v &&
+	    env_kv_list(v, o->resource, &o->n_resource, 0, &why))
+		return env_error(err, errlen, "OTEL_RESOURCE_ATTRIBUTES", why);
+	if (!(o->set & OTLP_SET_SAMPLE) && (v = get("OTEL_TRACES_SAMPLER")) && *v) {
+		if (!strcmp(v, "always_on") || !strcmp(v, "parentbased_always_on")) {
+			o->sample_ratio = 1;
+		} else if (!strcmp(v, "always_off") || !strcmp(v, "parentbased_always_off")) {
+			o->sample_ratio = 0;
+		} else if (!strcmp(v, "traceidratio") || !strcmp(v, "parentbased_traceidratio")) {
+			const char *a = get("OTEL_TRACES_SAMPLER_ARG");
+			char *end;
+			double r;
+
+			if (a && *a) {
+				r = strtod(a, &end);
+				if (end == a || *end || !(r >= 0 && r <= 1))
+					return env_error(err, errlen, "OTEL_TRACES_SAMPLER_ARG",
+							 "must be a ratio in 0..1");
+				o->sample_ratio = r;
+			}
+		} else {
+			return env_error(err, errlen, "OTEL_TRACES_SAMPLER",
+					 "supported: always_on, always_off, traceidratio and "
+					 "their parentbased_ forms");
+		}
+	}
+	if (!(o->set & OTLP_SET_QUEUE) && (v = get("OTEL_BSP_MAX_QUEUE_SIZE")) && *v &&
+	    env_uint(v, 1, CONFIG_OTLP_MAX_QUEUE, &o->queue_spans))
+		return env_error(err, errlen, "OTEL_BSP_MAX_QUEUE_SIZE", "must be in 1..1048576");
+	if (!(o->set & OTLP_SET_BATCH) && (v = get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")) && *v &&
+	    env_uint(v, 1, CONFIG_OTLP_MAX_QUEUE, &o->batch_spans))
+		return env_error(err, errlen, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+				 "must be in 1..1048576");
+	if (!(o->set & OTLP_SET_DELAY) && (v = get("OTEL_BSP_SCHEDULE_DELAY")) && *v &&
+	    env_uint(v, 1, 600000, &o->batch_delay_ms))
+		return env_error(err, errlen, "OTEL_BSP_SCHEDULE_DELAY",
+				 "must be milliseconds in 1..600000");
+	if (o->batch_spans > o->queue_spans) {
+		snprintf(msg, sizeof(msg), "the batch (%u spans) is larger than the queue (%u)",
+			 o->batch_spans, o->queue_spans);
+		return env_error(err, errlen, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", msg);
+	}
+	return 0;
 }

@@ -147,7 +147,7 @@ struct auth_config {
 
 #define CONFIG_MAX_ALERT_RULES 32 /* entries of alerts.rules */
 #define CONFIG_MAX_ALERTMANAGERS 4
-#define CONFIG_URL_LEN 256
+#define CONFIG_URL_LEN 512 /* Alertmanager, webhook and OTLP URLs */
 #define CONFIG_DEFAULT_ALERT_INTERVAL_S 15.0
 #define CONFIG_DEFAULT_ALERT_RESEND_S 60.0
 #define CONFIG_DEFAULT_ALERT_TIMEOUT_S 10.0
@@ -185,6 +185,58 @@ struct alerts_config {
 	int queue;
 };
 
+#define CONFIG_MAX_KV 16 /* OTLP headers, resource attributes */
+#define CONFIG_KV_LEN 256
+#define CONFIG_OTLP_DEFAULT_ENDPOINT "http://localhost:4318" /* the OTLP/HTTP default */
+#define CONFIG_OTLP_DEFAULT_TIMEOUT_MS 10000
+#define CONFIG_OTLP_DEFAULT_QUEUE 2048 /* OTEL_BSP_MAX_QUEUE_SIZE default */
+#define CONFIG_OTLP_DEFAULT_BATCH 512 /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE default */
+#define CONFIG_OTLP_DEFAULT_DELAY_MS 5000 /* OTEL_BSP_SCHEDULE_DELAY default */
+#define CONFIG_OTLP_DEFAULT_RETRY_S 300
+#define CONFIG_OTLP_MAX_QUEUE (1U << 20)
+
+enum otlp_protocol { OTLP_HTTP_PROTOBUF = 0, OTLP_HTTP_JSON };
+
+/* Which otlp keys the file set (they win over OTEL_* variables). */
+enum {
+	OTLP_SET_ENABLED = 1 << 0,
+	OTLP_SET_ENDPOINT = 1 << 1,
+	OTLP_SET_PROTOCOL = 1 << 2,
+	OTLP_SET_HEADERS = 1 << 3,
+	OTLP_SET_COMPRESSION = 1 << 4,
+	OTLP_SET_TIMEOUT = 1 << 5,
+	OTLP_SET_RESOURCE = 1 << 6,
+	OTLP_SET_SAMPLE = 1 << 7,
+	OTLP_SET_QUEUE = 1 << 8,
+	OTLP_SET_BATCH = 1 << 9,
+	OTLP_SET_DELAY = 1 << 10,
+};
+
+struct config_kv {
+	char key[CONFIG_KV_LEN];
+	char value[CONFIG_KV_LEN];
+};
+
+/* Spans of the HTTP exchanges, sent to an OTLP/HTTP collector. */
+struct otlp_config {
+	int enabled;
+	char url[CONFIG_URL_LEN]; /* where the traces go: {endpoint}/v1/traces */
+	enum otlp_protocol protocol;
+	struct config_kv headers[CONFIG_MAX_KV];
+	int n_headers;
+	int gzip;
+	uint32_t timeout_ms; /* one export request at most */
+	struct config_kv resource[CONFIG_MAX_KV]; /* added to every span's resource */
+	int n_resource;
+	double sample_ratio; /* head sampling of traces without a caller's decision */
+	uint32_t keep_slower_ms; /* exchanges this slow are always kept; 0: off */
+	uint32_t queue_spans; /* spans waiting for export at most; more are dropped */
+	uint32_t batch_spans; /* spans per export request at most */
+	uint32_t batch_delay_ms; /* a partial batch leaves after this long */
+	uint32_t retry_max_s; /* a batch retried this long is dropped */
+	unsigned set; /* OTLP_SET_*: keys the file gave */
+};
+
 struct config {
 	char listen[CONFIG_LISTEN_LEN];
 	struct tls_config tls;
@@ -194,6 +246,7 @@ struct config {
 	struct host_config host;
 	struct containers_config containers;
 	struct alerts_config alerts;
+	struct otlp_config otlp;
 };
 
 /* Built-in default: the Fog Compute services of DESIGN.md. */
@@ -217,6 +270,17 @@ int config__load_alert_rules(const char *text, const char *name, struct alert_ru
 double config__duration(const char *s);
 
 const char *config__protocol_name(enum fp_protocol p);
+
+/*
+ * The standard OpenTelemetry variables, read through get (getenv in the daemon) for what
+ * the file's otlp section did not set: OTEL_EXPORTER_OTLP_{,TRACES_}{ENDPOINT, PROTOCOL,
+ * HEADERS, COMPRESSION, TIMEOUT}, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG),
+ * OTEL_BSP_{MAX_QUEUE_SIZE, MAX_EXPORT_BATCH_SIZE, SCHEDULE_DELAY}; OTEL_TRACES_EXPORTER
+ * "none" turns export off, "otlp" on. An endpoint variable alone turns it on. Returns 0,
+ * or -EINVAL with err "<VARIABLE>: <message>".
+ */
+int config__otlp_env(struct otlp_config *o, const char *(*get)(const char *name), char *err,
+		     size_t errlen);
 
 /* Does the service's protocol have a payload parser (its bytes are captured)? */
 static inline bool config__l7(const struct service_config *sc)

@@ -39,6 +39,7 @@ struct streams {
 	uint64_t evicted;
 	uint64_t timeout_ns;
 	struct betanet_sink sink;
+	struct betanet_trace_sink trace;
 	const struct config *cfg;
 	struct web *web;
 	struct stream *cur; /* the stream being fed, for the parser callback */
@@ -74,9 +75,11 @@ struct streams *streams__new(const struct streams_opts *opts)
 	s->fresh = 0;
 	s->timeout_ns = opts->routing_timeout_ns ? opts->routing_timeout_ns : 5000000000ULL;
 	s->sink = opts->sink;
+	s->trace = opts->trace_sink;
 	s->cfg = opts->cfg;
 	if (s->cfg) {
-		struct web_opts wo = { .cfg = s->cfg, .sink = opts->web_sink };
+		struct web_opts wo = { .cfg = s->cfg, .sink = opts->web_sink,
+				       .trace_sink = opts->web_trace_sink };
 
 		s->web = web__new(&wo);
 		if (!s->web) {
@@ -209,6 +212,10 @@ static void on_parser_event(void *ctx, const struct betanet_event *ev)
 
 			st->head = (st->head + 1) % PENDING;
 			st->count--;
+			/* the span first: the latencies' exemplar is that span */
+			if (s->trace.message)
+				s->trace.message(s->trace.ctx, st->svc, st->is_server, data, t0,
+						 ev->ts_ns);
 			k->message_latency(k->ctx, lat);
 			if (data)
 				k->routing_latency(k->ctx, lat);
@@ -218,6 +225,9 @@ static void on_parser_event(void *ctx, const struct betanet_event *ev)
 		if (!st->handshake_done) {
 			st->handshake_done = true;
 			s->handshaken++;
+			if (s->trace.circuit && st->opened)
+				s->trace.circuit(s->trace.ctx, st->svc, st->is_server, st->start_ns,
+						 ev->ts_ns, NULL);
 			k->circuit_build(k->ctx, ev->ts_ns > st->start_ns ?
 							 (ev->ts_ns - st->start_ns) / 1e9 :
 							 0);
@@ -229,8 +239,13 @@ static void on_parser_event(void *ctx, const struct betanet_event *ev)
 		if (ev->error == BETANET_ERR_DESYNC || !st->opened) {
 			k->failure(k->ctx, NULL); /* the probe lost the framing, not the node */
 		} else {
-			if (ev->error != BETANET_ERR_BAD_FRAME)
+			if (ev->error != BETANET_ERR_BAD_FRAME) {
+				if (!st->failed && !st->handshake_done && s->trace.circuit)
+					s->trace.circuit(s->trace.ctx, st->svc, st->is_server,
+							 st->start_ns, ev->ts_ns,
+							 betanet__error_name(ev->error));
 				st->failed = true;
+			}
 			k->failure(k->ctx, betanet__error_name(ev->error));
 		}
 		break;
@@ -385,8 +400,12 @@ static void finish(struct streams *s, struct stream *st, uint64_t ts_ns)
 		return;
 	}
 	expire_pending(s, st, ts_ns, true);
-	if (!st->handshake_done && !st->failed && st->opened)
+	if (!st->handshake_done && !st->failed && st->opened) {
 		s->sink.failure(s->sink.ctx, "aborted_handshake");
+		if (s->trace.circuit)
+			s->trace.circuit(s->trace.ctx, st->svc, st->is_server, st->start_ns, ts_ns,
+					 "aborted_handshake");
+	}
 	if (st->handshake_done) {
 		st->handshake_done = false;
 		s->handshaken--;

@@ -32,12 +32,26 @@ struct betanet_sink {
 	void *ctx;
 };
 
+/* Spans of the Betanet sessions (optional: NULL functions when spans are off). */
+struct betanet_trace_sink {
+	/* connect (client end) or accept (server end) to the handshake's end; failure:
+	 * why it never completed (NULL: it did) */
+	void (*circuit)(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns,
+			const char *failure);
+	/* a request frame (data or control) and the response that answered it */
+	void (*message)(void *ctx, int svc, bool is_server, bool data, uint64_t start_ns,
+			uint64_t end_ns);
+	void *ctx;
+};
+
 struct streams_opts {
 	size_t max_streams; /* 0: STREAMS_DEFAULT_MAX */
 	uint64_t routing_timeout_ns; /* 0: 5 s */
 	const struct config *cfg; /* each service's protocol picks the session logic */
 	struct betanet_sink sink;
 	struct web_sink web_sink; /* http and websocket services */
+	struct web_trace_sink web_trace_sink; /* optional: spans of their exchanges */
+	struct betanet_trace_sink trace_sink; /* optional: spans of the Betanet sessions */
 };
 
 struct streams;

@@ -27,6 +27,9 @@ struct web_conn {
 	bool close_frame; /* a close frame was seen */
 	bool abnormal; /* ... with an abnormal code */
 	uint64_t last_frame_ns;
+	uint64_t upgrade_ns; /* the upgrade request's start */
+	uint16_t close_code;
+	struct trace_ctx trace; /* the upgrade request's traceparent */
 	uint32_t sndq;
 	uint8_t npush, head; /* pending pushes: a ring */
 	struct pending_push push[WEB_PENDING];
@@ -55,6 +58,7 @@ struct web {
 	struct inflate_pool pool[CONFIG_MAX_SERVICES];
 	uint64_t inflate_evicted, inflate_too_big;
 	struct web_sink sink;
+	struct web_trace_sink trace;
 	struct room *rooms;
 	size_t nrooms_used;
 	unsigned connected, active;
@@ -77,6 +81,7 @@ struct web *web__new(const struct web_opts *opts)
 	}
 	w->cfg = opts->cfg;
 	w->sink = opts->sink;
+	w->trace = opts->trace_sink;
 	return w;
 }
 
@@ -268,6 +273,8 @@ static void on_http(void *ctx, const struct http_event *ev)
 
 	switch (ev->type) {
 	case HTTP_EV_EXCHANGE:
+		if (w->trace.exchange)
+			w->trace.exchange(w->trace.ctx, c->svc, c->is_server, c->tls, &ev->x);
 		w->sink.exchange(w->sink.ctx, c->svc, &ev->x);
 		break;
 	case HTTP_EV_UPGRADE:
@@ -276,6 +283,8 @@ static void on_http(void *ctx, const struct http_event *ev)
 		    path_is_bitchat(sc, ev->x.path)) {
 			c->bitchat = true;
 			c->last_frame_ns = ev->x.end_ns;
+			c->upgrade_ns = ev->x.start_ns;
+			c->trace = ev->x.trace;
 			w->connected++;
 			w->queue += c->sndq;
 			inflate_join(w, c, ev->ws_extensions);
@@ -347,6 +356,10 @@ static void on_message(struct web *w, struct web_conn *c, const struct ws_event 
 
 			if (strcmp(p->id, m->message_id))
 				continue;
+			/* the span first: the latency's exemplar is that span */
+			if (w->trace.message)
+				w->trace.message(w->trace.ctx, c->svc, c->is_server, p->ts,
+						 ev->ts_ns);
 			w->sink.message_latency(w->sink.ctx, room_name(w, p->room),
 						ev->ts_ns > p->ts ? (ev->ts_ns - p->ts) / 1e9 : 0);
 			/* close the hole: later entries move up one */
@@ -400,6 +413,8 @@ static void on_ws(void *ctx, const struct ws_event *ev)
 		if (!c->close_frame && ev->close_code && ev->close_code != 1000 &&
 		    ev->close_code != 1001)
 			c->abnormal = true;
+		if (!c->close_frame)
+			c->close_code = ev->close_code;
 		c->close_frame = true;
 		break;
 	case WS_EV_ERROR:
@@ -549,6 +564,9 @@ void web__close(struct web *w, struct web_conn *c, uint64_t ts_ns)
 				      WEB_DROP_NO_CLOSE_FRAME;
 		if (why != WEB_DROP_NONE)
 			w->sink.dropped(w->sink.ctx, why);
+		if (w->trace.session)
+			w->trace.session(w->trace.ctx, c->svc, c->is_server, c->tls, &c->trace,
+					 c->upgrade_ns, ts_ns, c->close_code, why);
 	}
 	release(w, c);
 }

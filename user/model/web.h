@@ -54,9 +54,26 @@ struct web_sink {
 	void *ctx;
 };
 
+/* The same HTTP exchanges, with the end of the connection they were parsed on, for
+ * spans. Optional: exchange NULL when spans are off. */
+struct web_trace_sink {
+	void (*exchange)(void *ctx, int svc, bool is_server, bool tls,
+			 const struct http_exchange *x);
+	/* a BitChat socket ended: start_ns is its upgrade request's start, tc that request's
+	 * traceparent; close_code 0 when no close frame had one; drop WEB_DROP_NONE for a
+	 * normal end */
+	void (*session)(void *ctx, int svc, bool is_server, bool tls, const struct trace_ctx *tc,
+			uint64_t start_ns, uint64_t end_ns, uint16_t close_code,
+			enum web_drop drop);
+	/* a push acknowledged by the same message_id: push to ack */
+	void (*message)(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns);
+	void *ctx;
+};
+
 struct web_opts {
 	const struct config *cfg; /* services: protocol, paths, idle timeout */
 	struct web_sink sink;
+	struct web_trace_sink trace_sink;
 };
 
 struct web;

@@ -11,6 +11,7 @@ struct betanet_metrics {
 		*failures, *total_failures, *peers, *tx, *rx, *dropped, *active;
 	uint64_t l7_failures; /* failures reported by the sessions (all reasons) */
 	uint64_t desyncs;
+	struct spans *spans; /* exemplars: NULL when spans are off */
 };
 
 static const double msg_buckets[] = { .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5 };
@@ -107,14 +108,27 @@ static void on_frame(void *ctx, enum betanet_frame_type t, bool from_server, uin
 		metrics__add(bm->messages, NULL, 1);
 }
 
+/* the observation's exemplar: the span just built for the same measure, if kept */
+static struct metrics_exemplar *exemplar(struct betanet_metrics *bm, double s,
+					 struct metrics_exemplar *ex)
+{
+	return spans__exemplar_other(bm->spans, s, ex) ? ex : NULL;
+}
+
 static void on_message_latency(void *ctx, double s)
 {
-	metrics__observe(((struct betanet_metrics *)ctx)->msg_lat, NULL, s);
+	struct betanet_metrics *bm = ctx;
+	struct metrics_exemplar ex;
+
+	metrics__observe_exemplar(bm->msg_lat, NULL, s, exemplar(bm, s, &ex));
 }
 
 static void on_routing_latency(void *ctx, double s)
 {
-	metrics__observe(((struct betanet_metrics *)ctx)->route_lat, NULL, s);
+	struct betanet_metrics *bm = ctx;
+	struct metrics_exemplar ex;
+
+	metrics__observe_exemplar(bm->route_lat, NULL, s, exemplar(bm, s, &ex));
 }
 
 static void on_routing_failure(void *ctx)
@@ -124,7 +138,16 @@ static void on_routing_failure(void *ctx)
 
 static void on_circuit(void *ctx, double s)
 {
-	metrics__observe(((struct betanet_metrics *)ctx)->circuit, NULL, s);
+	struct betanet_metrics *bm = ctx;
+	struct metrics_exemplar ex;
+
+	metrics__observe_exemplar(bm->circuit, NULL, s, exemplar(bm, s, &ex));
+}
+
+void betanet_metrics__set_spans(struct betanet_metrics *bm, struct spans *sp)
+{
+	if (bm)
+		bm->spans = sp;
 }
 
 static void on_failure(void *ctx, const char *reason)

@@ -12,6 +12,7 @@
 #include "model/streams.h"
 #include "model/tcp_stats.h"
 #include "telemetry/metrics.h"
+#include "telemetry/spans.h"
 
 struct betanet_metrics;
 
@@ -21,6 +22,8 @@ void betanet_metrics__free(struct betanet_metrics *bm); /* accepts NULL */
 
 /* The sink to hand to streams__new(). */
 struct betanet_sink betanet_metrics__sink(struct betanet_metrics *bm);
+/* Exemplars on the latency histograms: the spans of the same measures (spans.h). */
+void betanet_metrics__set_spans(struct betanet_metrics *bm, struct spans *sp);
 
 /*
  * Refresh the gauges, the failure totals and the byte and drop counters that TCP serves.

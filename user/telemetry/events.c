@@ -10,8 +10,19 @@
 
 #include "telemetry/events.h"
 
+/* Per kind: a token bucket of EVENTS_BURST events refilled at EVENTS_RATE a second. */
+struct kind_limit {
+	char name[32];
+	double tokens;
+	uint64_t last_ns;
+	uint64_t suppressed; /* since the kind's last event written */
+};
+
 struct event_log {
 	pthread_mutex_t lock;
+	struct kind_limit kinds[EVENTS_MAX_KINDS];
+	size_t n_kinds;
+	uint64_t (*clock)(void); /* CLOCK_MONOTONIC ns; replaceable by tests */
 	FILE *sink; /* NULL: none */
 	bool own_sink;
 	char **ring; /* serialized events, ring[seq % cap] */
@@ -64,6 +75,111 @@ void events__free(struct event_log *l)
 	free(l->ring);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void events__set_clock(struct event_log *l, uint64_t (*clock)(void))
+{
+	l->clock = clock ? clock : mono_ns;
+}
+
+/* Under l->lock: may an event of this kind go out now? *suppressed: how many of the kind
+ * were held back since its last one (reported in this one). */
+static bool admit(struct event_log *l, const char *kind, uint64_t *suppressed)
+{
+	struct kind_limit *k = NULL;
+	uint64_t now = (l->clock ? l->clock : mono_ns)();
+	size_t i;
+
+	*suppressed = 0;
+	for (i = 0; i < l->n_kinds; i++)
+		if (!strcmp(l->kinds[i].name, kind))
+			k = &l->kinds[i];
+	if (!k) {
+		if (l->n_kinds == EVENTS_MAX_KINDS)
+			return true; /* kinds are a fixed set in the code: never reached */
+		k = &l->kinds[l->n_kinds++];
+		snprintf(k->name, sizeof(k->name), "%s", kind);
+		k->tokens = EVENTS_BURST;
+		k->last_ns = now;
+	}
+	k->tokens += (double)(now - k->last_ns) / 1e9 * EVENTS_RATE;
+	if (k->tokens > EVENTS_BURST)
+		k->tokens = EVENTS_BURST;
+	k->last_ns = now;
+	if (k->tokens < 1) {
+		k->suppressed++;
+		return false;
+	}
+	k->tokens -= 1;
+	*suppressed = k->suppressed;
+	k->suppressed = 0;
+	return true;
+}
+
+uint64_t events__suppressed(struct event_log *l, const char *kind)
+{
+	uint64_t n = 0;
+	size_t i;
+
+	pthread_mutex_lock(&l->lock);
+	for (i = 0; i < l->n_kinds; i++)
+		if (!strcmp(l->kinds[i].name, kind))
+			n = l->kinds[i].suppressed;
+	pthread_mutex_unlock(&l->lock);
+	return n;
+}
+
+int events__emit(struct event_log *l, const char *kind, const char *service, json_t *fields,
+		 const uint8_t *trace_id, const uint8_t *span_id)
+{
+	static const char digits[] = "0123456789abcdef";
+	char ts[40], hex[33];
+	struct timespec now;
+	uint64_t suppressed;
+	json_t *ev;
+	int i;
+
+	if (!l) {
+		json_decref(fields);
+		return 0;
+	}
+	pthread_mutex_lock(&l->lock);
+	if (!admit(l, kind, &suppressed)) {
+		pthread_mutex_unlock(&l->lock);
+		json_decref(fields);
+		return -EAGAIN;
+	}
+	pthread_mutex_unlock(&l->lock);
+	clock_gettime(CLOCK_REALTIME, &now);
+	ev = json_object();
+	json_object_set_new(ev, "time", json_string(events__rfc3339(
+		(double)now.tv_sec + now.tv_nsec / 1e9, ts, sizeof(ts))));
+	json_object_set_new(ev, "kind", json_string(kind));
+	json_object_set_new(ev, "service", json_string(service ? service : "none"));
+	if (fields)
+		json_object_update(ev, fields);
+	json_decref(fields);
+	if (trace_id && span_id) {
+		for (i = 0; i < 16; i++)
+			hex[2 * i] = digits[trace_id[i] >> 4], hex[2 * i + 1] = digits[trace_id[i] & 15];
+		hex[32] = 0;
+		json_object_set_new(ev, "trace_id", json_string(hex));
+		for (i = 0; i < 8; i++)
+			hex[2 * i] = digits[span_id[i] >> 4], hex[2 * i + 1] = digits[span_id[i] & 15];
+		hex[16] = 0;
+		json_object_set_new(ev, "span_id", json_string(hex));
+	}
+	if (suppressed)
+		json_object_set_new(ev, "suppressed", json_integer((json_int_t)suppressed));
+	return events__append(l, ev);
 }
 
 int events__append(struct event_log *l, json_t *ev)

@@ -14,6 +14,9 @@
 #include "lib/strbuf.h"
 
 #define EVENTS_DEFAULT_CAPACITY 256
+#define EVENTS_MAX_KINDS 16
+#define EVENTS_BURST 20 /* events of one kind at once */
+#define EVENTS_RATE 10.0 /* ... then this many a second */
 
 struct event_log;
 
@@ -24,6 +27,20 @@ void events__free(struct event_log *l); /* accepts NULL */
 
 /* Takes ownership of ev (a JSON object); adds "seq". 0 or -errno. */
 int events__append(struct event_log *l, json_t *ev);
+
+/*
+ * An event of a kind: {"time", "kind", "service", fields..., "trace_id", "span_id"} (ids
+ * when given: 16 and 8 bytes). Rate-limited per kind (EVENTS_BURST, then EVENTS_RATE a
+ * second): a held-back event is counted, and the kind's next event written says how many
+ * were held back before it ("suppressed": N). Takes ownership of fields (an object, or
+ * NULL). 0, -EAGAIN when held back, or -errno.
+ */
+int events__emit(struct event_log *l, const char *kind, const char *service, json_t *fields,
+		 const uint8_t *trace_id, const uint8_t *span_id);
+/* Held back since the kind's last event written. */
+uint64_t events__suppressed(struct event_log *l, const char *kind);
+/* The rate limiter's clock (CLOCK_MONOTONIC ns); NULL restores it. For tests. */
+void events__set_clock(struct event_log *l, uint64_t (*clock)(void));
 
 /* {"events":[...oldest first, seq > since...],"next":N,"dropped":D}: next is the seq to
  * ask from next time, dropped how many events older than the ring were asked for. */

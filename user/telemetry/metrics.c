@@ -23,8 +23,16 @@
 /* Bounds the fixed buffers used to compare sample names; real names are far shorter. */
 #define NAME_MAX_LEN 200
 
+/* A bucket's exemplar: the candidate (the latest observation offered one) becomes the
+ * published one once its span was exported (metrics__exemplars_confirm). */
+struct exemplar_slot {
+	struct metrics_exemplar cand, pub;
+	bool has_cand, has_pub;
+};
+
 struct series {
 	uint64_t hash;
+	struct exemplar_slot *ex; /* histogram: n_buckets + 1 once an exemplar is offered */
 	double value; /* counter, gauge */
 	double sum; /* histogram */
 	uint64_t *counts; /* histogram: n_buckets + 1, non-cumulative, last = +Inf */
@@ -479,8 +487,10 @@ static void family__free_series(struct metric_family *f)
 {
 	size_t i;
 
-	for (i = 0; i < f->n_series; i++)
+	for (i = 0; i < f->n_series; i++) {
+		free(f->series[i]->ex);
 		free(f->series[i]);
+	}
 	f->n_series = 0;
 	if (f->slots)
 		memset(f->slots, 0, f->n_slots * sizeof(*f->slots));
@@ -992,6 +1002,93 @@ int metrics__observe(struct metric_family *f, const char *const *label_values, d
 	return err;
 }
 
+int metrics__observe_exemplar(struct metric_family *f, const char *const *label_values, double v,
+			      const struct metrics_exemplar *ex)
+{
+	struct series *s;
+	size_t i;
+	int err;
+
+	if (!f || f->type != METRIC_HISTOGRAM || isnan(v))
+		return -EINVAL;
+	if (!ex)
+		return metrics__observe(f, label_values, v);
+	for (i = 0; i < f->n_buckets; i++)
+		if (v <= f->buckets[i])
+			break;
+	pthread_mutex_lock(&f->m->lock);
+	err = family__series(f, label_values, &s);
+	if (!err) {
+		s->counts[i]++;
+		s->sum += v;
+		if (!s->ex)
+			s->ex = calloc(f->n_buckets + 1, sizeof(*s->ex));
+		if (s->ex) {
+			s->ex[i].cand = *ex;
+			s->ex[i].cand.value = v;
+			s->ex[i].has_cand = true;
+		}
+	}
+	pthread_mutex_unlock(&f->m->lock);
+	return err;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t id64(const uint8_t *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, 8);
+	return v;
+}
+
+void metrics__exemplars_confirm(struct metrics *m, const uint8_t (*span_ids)[8], size_t n)
+{
+	uint64_t *ids;
+	size_t i, j, k;
+
+	if (!m || !n)
+		return;
+	ids = malloc(n * sizeof(*ids));
+	if (!ids)
+		return;
+	for (i = 0; i < n; i++)
+		ids[i] = id64(span_ids[i]);
+	qsort(ids, n, sizeof(*ids), cmp_u64);
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->n_fams; i++) {
+		struct metric_family *f = m->fams[i];
+
+		if (f->type != METRIC_HISTOGRAM)
+			continue;
+		for (j = 0; j < f->n_series; j++) {
+			struct series *s = f->series[j];
+			uint64_t id;
+
+			if (!s->ex)
+				continue;
+			for (k = 0; k <= f->n_buckets; k++) {
+				if (!s->ex[k].has_cand)
+					continue;
+				id = id64(s->ex[k].cand.span_id);
+				if (bsearch(&id, ids, n, sizeof(*ids), cmp_u64)) {
+					s->ex[k].pub = s->ex[k].cand;
+					s->ex[k].has_pub = true;
+					s->ex[k].has_cand = false;
+				}
+			}
+		}
+	}
+	pthread_mutex_unlock(&m->lock);
+	free(ids);
+}
+
 int metrics__hist_set(struct metric_family *f, const char *const *label_values,
 		      const uint64_t *counts, double sum)
 {
@@ -1117,8 +1214,9 @@ static void put(char **o, const char *s, size_t n)
  * name{labels[,le="x"]} value\n. Assembled on the stack and appended once: a scrape of 10k
  * histograms is 140k lines, and ten strbuf calls per line cost more than the rest.
  */
-static void render_sample(struct strbuf *out, const struct metric_family *f, const char *suffix,
-			  const struct series *s, const char *le, const char *num, size_t num_len)
+static void render_sample_ex(struct strbuf *out, const struct metric_family *f,
+			     const char *suffix, const struct series *s, const char *le,
+			     const char *num, size_t num_len, const char *ex, size_t ex_len)
 {
 	size_t suffix_len, le_len = le ? strlen(le) : 0;
 	char line[512], *o = line;
@@ -1127,7 +1225,7 @@ static void render_sample(struct strbuf *out, const struct metric_family *f, con
 		suffix = "";
 	suffix_len = strlen(suffix);
 
-	if (f->name_len + suffix_len + s->lbl_len + le_len + num_len + 16 > sizeof(line)) {
+	if (f->name_len + suffix_len + s->lbl_len + le_len + num_len + ex_len + 16 > sizeof(line)) {
 		strbuf__append(out, f->name, f->name_len);
 		strbuf__append(out, suffix, suffix_len);
 		if (s->lbl_len || le) {
@@ -1144,6 +1242,7 @@ static void render_sample(struct strbuf *out, const struct metric_family *f, con
 		}
 		strbuf__append(out, " ", 1);
 		strbuf__append(out, num, num_len);
+		strbuf__append(out, ex, ex_len);
 		strbuf__append(out, "\n", 1);
 		return;
 	}
@@ -1163,8 +1262,39 @@ static void render_sample(struct strbuf *out, const struct metric_family *f, con
 	}
 	*o++ = ' ';
 	put(&o, num, num_len);
+	put(&o, ex, ex_len);
 	*o++ = '\n';
 	strbuf__append(out, line, (size_t)(o - line));
+}
+
+static void render_sample(struct strbuf *out, const struct metric_family *f, const char *suffix,
+			  const struct series *s, const char *le, const char *num, size_t num_len)
+{
+	render_sample_ex(out, f, suffix, s, le, num, num_len, "", 0);
+}
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+/* OpenMetrics exemplar: " # {trace_id="...",span_id="..."} value timestamp" */
+static size_t fmt_exemplar(char *out, const struct metrics_exemplar *e)
+{
+	char tid[33], sid[17], v[NUM_BUF], ts[NUM_BUF];
+
+	hex(e->trace_id, 16, tid);
+	hex(e->span_id, 8, sid);
+	fmt_double(v, e->value);
+	snprintf(ts, sizeof(ts), "%.3f", e->ts);
+	return (size_t)sprintf(out, " # {trace_id=\"%s\",span_id=\"%s\"} %s %s", tid, sid, v, ts);
 }
 
 static void render_histogram(struct strbuf *out, const struct metric_family *f,
@@ -1183,7 +1313,14 @@ static void render_histogram(struct strbuf *out, const struct metric_family *f,
 		else
 			le = fmt == METRICS_OPENMETRICS ? f->le_om[i] : f->le_text[i];
 		n = fmt_u64(num, total);
-		render_sample(out, f, "_bucket", s, le, num, n);
+		if (fmt == METRICS_OPENMETRICS && s->ex && s->ex[i].has_pub) {
+			char ex[160];
+			size_t ex_len = fmt_exemplar(ex, &s->ex[i].pub);
+
+			render_sample_ex(out, f, "_bucket", s, le, num, n, ex, ex_len);
+		} else {
+			render_sample(out, f, "_bucket", s, le, num, n);
+		}
 	}
 	/*
 	 * OpenMetrics: with a negative bucket the sum is no longer a counter and MUST NOT be

@@ -79,6 +79,23 @@ int metrics__register(struct metrics *m, void *owner, const struct metric_def *d
 int metrics__set(struct metric_family *f, const char *const *label_values, double v);
 int metrics__add(struct metric_family *f, const char *const *label_values, double delta);
 int metrics__observe(struct metric_family *f, const char *const *label_values, double v);
+/* An OpenMetrics exemplar: the span whose exchange a histogram observation measured. */
+struct metrics_exemplar {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	double value; /* set by metrics__observe_exemplar */
+	double ts; /* Unix seconds */
+};
+
+/*
+ * metrics__observe, remembering ex as its bucket's candidate exemplar (ex NULL: none). A
+ * candidate is rendered (OpenMetrics only) once metrics__exemplars_confirm names its span:
+ * only spans that reached the collector are pointed at.
+ */
+int metrics__observe_exemplar(struct metric_family *f, const char *const *label_values, double v,
+			      const struct metrics_exemplar *ex);
+/* The spans of span_ids were exported: their candidate exemplars become the published ones. */
+void metrics__exemplars_confirm(struct metrics *m, const uint8_t (*span_ids)[8], size_t n);
 /* Replace a histogram series: counts[n_buckets + 1] non-cumulative (last = +Inf). */
 int metrics__hist_set(struct metric_family *f, const char *const *label_values,
 		      const uint64_t *counts, double sum);

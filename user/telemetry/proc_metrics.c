@@ -149,6 +149,7 @@ static json_t *base_event(const struct proc_metrics *pm, const char *type,
 		return NULL;
 	json_object_set_new(ev, "time", json_string(events__rfc3339(e->unix_time, ts, sizeof(ts))));
 	json_object_set_new(ev, "type", json_string(type));
+	json_object_set_new(ev, "kind", json_string(type));
 	json_object_set_new(ev, "service", json_string(svc_name(pm, e->svc)));
 	json_object_set_new(ev, "comm", json_string(e->comm ? e->comm : ""));
 	json_object_set_new(ev, "pid", json_integer(e->pid));

@@ -12,6 +12,9 @@ enum { ROLE_SERVER, ROLE_CLIENT, ROLES };
 
 struct tcp_metrics {
 	const struct config *cfg;
+	struct event_log *log; /* drop_burst events; NULL: none */
+	uint64_t drops_seen[TCP_MAX_SERVICES]; /* a service's drops at the last update */
+	bool drops_known;
 	struct metric_family *bytes, *segs, *retrans, *drops, *host_drops, *opened, *closed,
 		*connfail, *resets, *timeouts, *open, *listening, *rtt, *connect, *flows;
 };
@@ -103,10 +106,43 @@ static const char *drop_reason(const struct tcp_snapshot *s, int r, char *buf, s
 	return buf;
 }
 
+void tcp_metrics__set_events(struct tcp_metrics *tm, struct event_log *log)
+{
+	tm->log = log;
+}
+
+/* drop_burst: a service's kernel drops grew by TCP_DROP_BURST or more since the last
+ * update, reported with the count and the service's most frequent reason since start. */
+static void drop_burst(struct tcp_metrics *tm, const struct tcp_snapshot *s, int svc)
+{
+	uint64_t total = 0, top = 0, prev = tm->drops_seen[svc];
+	char code[12];
+	int r, top_r = 0;
+
+	for (r = 0; r < TCP_DROP_REASONS; r++) {
+		total += s->drops[svc][r];
+		if (s->drops[svc][r] > top) {
+			top = s->drops[svc][r];
+			top_r = r;
+		}
+	}
+	tm->drops_seen[svc] = total;
+	if (!tm->drops_known || total < prev || total - prev < TCP_DROP_BURST)
+		return;
+	events__emit(tm->log, "drop_burst", tm->cfg->services[svc].name,
+		     json_pack("{s:I,s:s}", "drops", (json_int_t)(total - prev), "top_reason",
+			       drop_reason(s, top_r, code, sizeof(code))),
+		     NULL, NULL);
+}
+
 void tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s)
 {
 	char code[12];
 	int svc, end, role, d, r;
+
+	for (svc = 0; tm->log && svc < tm->cfg->n_services && svc < TCP_MAX_SERVICES; svc++)
+		drop_burst(tm, s, svc);
+	tm->drops_known = true;
 
 	metrics__clear(tm->open);
 	metrics__clear(tm->listening);

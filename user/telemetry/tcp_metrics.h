@@ -9,6 +9,7 @@
 
 #include "lib/config.h"
 #include "model/tcp_stats.h"
+#include "telemetry/events.h"
 #include "telemetry/metrics.h"
 
 struct tcp_metrics;
@@ -18,5 +19,10 @@ struct tcp_metrics *tcp_metrics__new(struct metrics *reg, const struct config *c
 void tcp_metrics__free(struct tcp_metrics *tm); /* accepts NULL */
 
 void tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s);
+
+#define TCP_DROP_BURST 100 /* a service's drops between two updates that make an event */
+/* drop_burst events ({"drops", "top_reason"}) at each update (scrape) where a service's
+ * kernel drops grew by TCP_DROP_BURST or more. */
+void tcp_metrics__set_events(struct tcp_metrics *tm, struct event_log *log);
 
 #endif

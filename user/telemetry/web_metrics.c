@@ -69,6 +69,7 @@ struct web_metrics {
 		*room_size, *p2p;
 	struct labelset paths[CONFIG_MAX_SERVICES];
 	struct labelset room_ids, types;
+	struct spans *spans; /* NULL: spans off, no exemplars */
 };
 
 static const double http_buckets[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10 };
@@ -247,6 +248,7 @@ static void on_exchange(void *ctx, int svc, const struct http_exchange *x)
 	const struct service_config *sc;
 	char route[HTTP_PATH_MAX], status[8];
 	const char *path, *method;
+	struct metrics_exemplar exb, *ex;
 	double secs;
 
 	if (svc < 0 || svc >= wm->cfg->n_services)
@@ -256,14 +258,16 @@ static void on_exchange(void *ctx, int svc, const struct http_exchange *x)
 	method = method_label(x->method);
 	snprintf(status, sizeof(status), "%u", x->status);
 	secs = x->end_ns > x->start_ns ? (x->end_ns - x->start_ns) / 1e9 : 0;
+	/* the span of this exchange, when one was kept: the buckets' exemplar */
+	ex = spans__exemplar_for(wm->spans, x, &exb) ? &exb : NULL;
 	metrics__add(wm->requests, METRICS_LABELS(sc->name, status, method, path), 1);
-	metrics__observe(wm->duration, METRICS_LABELS(sc->name, method, path), secs);
+	metrics__observe_exemplar(wm->duration, METRICS_LABELS(sc->name, method, path), secs, ex);
 	if (sc->framework != FP_FRAMEWORK_NEXTJS || x->upgrade)
 		return;
 	if (!strncmp(x->path, "/api/", 5) || !strcmp(x->path, "/api"))
-		metrics__observe(wm->next_api, METRICS_LABELS(sc->name, path), secs);
+		metrics__observe_exemplar(wm->next_api, METRICS_LABELS(sc->name, path), secs, ex);
 	else if (is_page(x->path))
-		metrics__observe(wm->next_page, METRICS_LABELS(sc->name, path), secs);
+		metrics__observe_exemplar(wm->next_page, METRICS_LABELS(sc->name, path), secs, ex);
 }
 
 static const char *room_label(struct web_metrics *wm, const char *room)
@@ -293,8 +297,10 @@ static void on_dropped(void *ctx, enum web_drop why)
 static void on_message_latency(void *ctx, const char *room, double s)
 {
 	struct web_metrics *wm = ctx;
+	struct metrics_exemplar ex;
 
-	metrics__observe(wm->msg_lat, METRICS_LABELS(room_label(wm, room)), s);
+	metrics__observe_exemplar(wm->msg_lat, METRICS_LABELS(room_label(wm, room)), s,
+				  spans__exemplar_other(wm->spans, s, &ex) ? &ex : NULL);
 }
 
 static void on_p2p(void *ctx, double s)
@@ -316,6 +322,12 @@ static void on_parse_error(void *ctx, int svc, const char *proto, const char *re
 	if (svc >= 0 && svc < wm->cfg->n_services)
 		metrics__add(wm->parse_errors,
 			     METRICS_LABELS(wm->cfg->services[svc].name, proto, reason), 1);
+}
+
+void web_metrics__set_spans(struct web_metrics *wm, struct spans *sp)
+{
+	if (wm)
+		wm->spans = sp;
 }
 
 struct web_sink web_metrics__sink(struct web_metrics *wm)

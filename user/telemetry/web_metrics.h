@@ -11,6 +11,7 @@
 #include "lib/config.h"
 #include "model/web.h"
 #include "telemetry/metrics.h"
+#include "telemetry/spans.h"
 
 struct web_metrics;
 
@@ -22,6 +23,8 @@ int web_metrics__add_service(struct web_metrics *wm, int svc);
 
 /* The sink to hand to streams__new(). */
 struct web_sink web_metrics__sink(struct web_metrics *wm);
+/* Exemplars on the latency histograms: the spans kept for the exchanges (see spans.h). */
+void web_metrics__set_spans(struct web_metrics *wm, struct spans *sp);
 
 /* Gauges from the sessions' current state (w may be NULL: capture off). */
 void web_metrics__update(struct web_metrics *wm, const struct web *w);

@@ -291,6 +291,8 @@ static void msg_reset(struct http_dir *d, uint8_t state)
 	d->msg_bytes = 0;
 	d->start_ns = 0;
 	d->upgrade[0] = 0;
+	d->trace_seen = false;
+	d->trace.valid = false;
 }
 
 /* Which request does the response starting now answer? */
@@ -553,6 +555,7 @@ static void request_line(const struct feed *f)
 			start_error(f);
 			return;
 		}
+		x.minor = (uint8_t)v[7];
 	}
 	d->synced_once = true;
 	memcpy(x.method, method, strlen(method) + 1);
@@ -684,13 +687,22 @@ static void header_line(const struct feed *f)
 		lose(f, HTTP_ERR_BAD_HEADER);
 		return;
 	}
-	/* only four names matter: skip the others by their length */
-	if (name != 14 && name != 17 && name != 7 && name != 24)
+	/* only five names matter: skip the others by their length */
+	if (name != 14 && name != 17 && name != 7 && name != 24 && name != 11)
 		return;
 	v = l + name + 1;
 	vn = n - name - 1;
 	trim(&v, &vn);
-	if (word_is(l, name, "sec-websocket-extensions")) {
+	if (word_is(l, name, "traceparent")) {
+		/* W3C Trace Context: a request with two traceparent lines has none valid */
+		if (f->client) {
+			if (d->trace_seen || d->line_long)
+				d->trace.valid = false;
+			else
+				traceparent__parse(v, vn, &d->trace);
+			d->trace_seen = true;
+		}
+	} else if (word_is(l, name, "sec-websocket-extensions")) {
 		if (!f->client)
 			ws_extensions(f->c, v, vn, d->line_long);
 	} else if (word_is(l, name, "content-length")) {
@@ -726,6 +738,8 @@ static void request_head_done(const struct feed *f)
 	struct http_dir *d = f->d;
 	struct http_pending *e = q_find(f->c, d->seq);
 
+	if (e)
+		e->x.trace = d->trace;
 	/* what the client asked for: the 101 may not repeat it */
 	if (e && d->want_upgrade)
 		memcpy(e->x.upgrade_proto, d->upgrade, sizeof(e->x.upgrade_proto));

@@ -52,6 +52,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "model/proto/traceparent.h"
 
 #define HTTP_METHOD_MAX 16 /* incl. NUL */
 #define HTTP_PATH_MAX 256 /* raw target path kept, incl. NUL; longer is truncated */
@@ -90,6 +91,8 @@ struct http_exchange {
 	bool upgrade; /* 101 + Upgrade, or CONNECT + 2xx */
 	char upgrade_proto[HTTP_UPGRADE_MAX]; /* value of Upgrade: lowercased, e.g.
 						 "websocket"; "connect" for CONNECT */
+	struct trace_ctx trace; /* the request's traceparent header; .valid false: none */
+	uint8_t minor; /* the request line's HTTP/1.x: x ('0', '1'), 0 when unknown */
 };
 
 struct http_event {
@@ -137,6 +140,8 @@ struct http_dir {
 	uint64_t msg_bytes; /* bytes of the current message (or 1xx head) so far */
 	uint64_t start_ns;
 	uint64_t last_ts; /* ts of the last chunk fed */
+	bool trace_seen; /* request: a traceparent line was read */
+	struct trace_ctx trace;
 	char upgrade[HTTP_UPGRADE_MAX];
 	char line[HTTP_LINE_MAX];
 };

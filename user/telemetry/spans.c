@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+
+#include "telemetry/spans.h"
+
+const char *const span_drop_names[SPAN_DROP_N] = {
+	[SPAN_DROP_QUEUE_FULL] = "queue_full",
+	[SPAN_DROP_REJECTED] = "rejected",
+	[SPAN_DROP_PARTIAL] = "partial_success",
+	[SPAN_DROP_RETRIES] = "retries_exhausted",
+	[SPAN_DROP_SHUTDOWN] = "shutdown",
+};
+
+struct spans {
+	const struct config *cfg;
+	const char *const *routes[CONFIG_MAX_SERVICES];
+	const char *route_ptrs[CONFIG_MAX_SERVICES][CONFIG_MAX_ROUTES];
+	double ratio;
+	uint64_t slow_ns;
+	uint64_t rng[4]; /* xoshiro256**: the loop thread only */
+	struct metric_family *f_queue, *f_dropped, *f_exported;
+	const struct http_exchange *last_x; /* the loop thread's last kept exchange */
+	struct metrics_exemplar last_ex;
+	bool other_kept; /* the last spans__other call kept its span: */
+	uint8_t other_tid[16], other_sid[8];
+	uint64_t other_dur_ns, other_end_ns;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct span *ring;
+	size_t cap, head, n;
+	size_t want; /* a taker waits for this many */
+	bool closed;
+	_Atomic uint64_t dropped[SPAN_DROP_N];
+	_Atomic uint64_t exported;
+};
+
+#define AT(f) offsetof(struct spans, f)
+
+static const struct metric_def span_defs[] = {
+	{ "fogprobe_otlp_spans_exported_total",
+	  "Spans sent to the OTLP collector and accepted by it.", METRIC_COUNTER,
+	  .offset = AT(f_exported) },
+	{ "fogprobe_otlp_spans_dropped_total",
+	  "Sampled spans that never reached the collector, by reason (queue_full, rejected, partial_success, retries_exhausted, shutdown).",
+	  METRIC_COUNTER, { "reason" }, .offset = AT(f_dropped) },
+	{ "fogprobe_otlp_queue_spans", "Spans waiting in the export queue, read at the scrape.",
+	  METRIC_GAUGE, .offset = AT(f_queue) },
+};
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(struct spans *sp)
+{
+	uint64_t *s = sp->rng, r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return r;
+}
+
+static void rng_fill(struct spans *sp, uint8_t *out, size_t n)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!(i & 7))
+			v = rng_next(sp);
+		out[i] = (uint8_t)(v >> ((i & 7) * 8));
+	}
+}
+
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static void new_id(struct spans *sp, uint8_t *out, size_t n)
+{
+	do
+		rng_fill(sp, out, n);
+	while (all_zero(out, n));
+}
+
+struct spans *spans__new(const struct spans_opts *opts)
+{
+	struct spans *sp = calloc(1, sizeof(*sp));
+	uint64_t seed = opts->seed;
+	int i, j;
+
+	if (!sp)
+		return NULL;
+	sp->cfg = opts->cfg;
+	sp->ratio = opts->cfg->otlp.sample_ratio;
+	sp->slow_ns = (uint64_t)opts->cfg->otlp.keep_slower_ms * 1000000ULL;
+	sp->cap = opts->cfg->otlp.queue_spans ? opts->cfg->otlp.queue_spans : 1;
+	for (i = 0; i < opts->cfg->n_services; i++) {
+		const struct service_config *sc = &opts->cfg->services[i];
+
+		for (j = 0; j < sc->n_routes; j++)
+			sp->route_ptrs[i][j] = sc->routes[j];
+		sp->routes[i] = sp->route_ptrs[i];
+	}
+	for (i = 0; i < 4; i++) {
+		if (!opts->seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+			seed = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)sp;
+		/* splitmix64 spreads a seed over the state */
+		seed += 0x9E3779B97F4A7C15ULL;
+		sp->rng[i] = seed;
+		sp->rng[i] = (sp->rng[i] ^ (sp->rng[i] >> 30)) * 0xBF58476D1CE4E5B9ULL;
+		sp->rng[i] = (sp->rng[i] ^ (sp->rng[i] >> 27)) * 0x94D049BB133111EBULL;
+		sp->rng[i] ^= sp->rng[i] >> 31;
+	}
+	sp->ring = calloc(sp->cap, sizeof(*sp->ring));
+	if (!sp->ring)
+		goto fail;
+	if (opts->reg && metrics__register(opts->reg, sp, span_defs, ARRAY_LEN(span_defs)))
+		goto fail;
+	for (i = 0; i < SPAN_DROP_N && sp->f_dropped; i++)
+		metrics__add(sp->f_dropped, METRICS_LABELS(span_drop_names[i]), 0);
+	if (sp->f_exported)
+		metrics__add(sp->f_exported, NULL, 0);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines of spans__take */
+		pthread_cond_init(&sp->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	pthread_mutex_init(&sp->lock, NULL);
+	return sp;
+fail:
+	free(sp->ring);
+	free(sp);
+	return NULL;
+}
+
+void spans__free(struct spans *sp)
+{
+	if (!sp)
+		return;
+	pthread_mutex_destroy(&sp->lock);
+	pthread_cond_destroy(&sp->cond);
+	free(sp->ring);
+	free(sp);
+}
+
+bool spans__ratio_keeps(const uint8_t trace_id[16], double ratio)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (ratio >= 1)
+		return true;
+	if (ratio <= 0)
+		return false;
+	/* the right 7 bytes are the random part of a Level 2 trace id */
+	for (i = 9; i < 16; i++)
+		v = v << 8 | trace_id[i];
+	return (double)v < ratio * (double)(1ULL << 56);
+}
+
+static uint64_t mono_to_unix(uint64_t mono)
+{
+	struct timespec r, m;
+	uint64_t rn, mn;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	rn = (uint64_t)r.tv_sec * 1000000000ULL + (uint64_t)r.tv_nsec;
+	mn = (uint64_t)m.tv_sec * 1000000000ULL + (uint64_t)m.tv_nsec;
+	return rn - mn + mono;
+}
+
+static bool push(struct spans *sp, const struct span *s)
+{
+	bool ok;
+
+	pthread_mutex_lock(&sp->lock);
+	ok = sp->n < sp->cap;
+	if (ok) {
+		sp->ring[(sp->head + sp->n) % sp->cap] = *s;
+		sp->n++;
+		if (sp->want && sp->n >= sp->want)
+			pthread_cond_signal(&sp->cond);
+	}
+	pthread_mutex_unlock(&sp->lock);
+	if (!ok)
+		spans__dropped(sp, SPAN_DROP_QUEUE_FULL, 1);
+	return ok;
+}
+
+static void copy(char *dst, const char *src, size_t size)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
+		 const struct http_exchange *x, struct span *out)
+{
+	const struct service_config *sc;
+	struct span s;
+	bool keep;
+
+	if (sp)
+		sp->last_x = NULL;
+	if (!sp || svc < 0 || svc >= sp->cfg->n_services)
+		return false;
+	sc = &sp->cfg->services[svc];
+	memset(&s, 0, sizeof(s));
+	if (x->trace.valid) {
+		memcpy(s.trace_id, x->trace.trace_id, 16);
+		s.flags = x->trace.flags & (TRACE_FLAG_SAMPLED | TRACE_FLAG_RANDOM);
+		keep = x->trace.flags & TRACE_FLAG_SAMPLED;
+		if (is_server) {
+			memcpy(s.parent_id, x->trace.span_id, 8);
+			s.has_parent = s.remote_parent = true;
+			new_id(sp, s.span_id, 8);
+		} else {
+			/* the caller's outgoing span: the server's parent */
+			memcpy(s.span_id, x->trace.span_id, 8);
+		}
+	} else {
+		new_id(sp, s.trace_id, 16);
+		new_id(sp, s.span_id, 8);
+		s.flags = TRACE_FLAG_RANDOM;
+		keep = spans__ratio_keeps(s.trace_id, sp->ratio);
+	}
+	/* semantic conventions: 5xx is an error of a server span, 4xx and 5xx of a client's */
+	if (!x->status || x->status >= (is_server ? 500 : 400)) {
+		s.status = SPAN_STATUS_ERROR;
+		keep = true;
+	}
+	if (sp->slow_ns && x->end_ns >= x->start_ns && x->end_ns - x->start_ns >= sp->slow_ns)
+		keep = true;
+	if (!keep)
+		return false;
+	s.flags |= TRACE_FLAG_SAMPLED;
+	s.kind = is_server ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT;
+	s.svc = (int16_t)svc;
+	s.start_ns = mono_to_unix(x->start_ns);
+	s.end_ns = s.start_ns + (x->end_ns > x->start_ns ? x->end_ns - x->start_ns : 0);
+	copy(s.method, x->method, sizeof(s.method));
+	copy(s.path, x->path, sizeof(s.path));
+	s.status_code = x->status;
+	s.tls = tls;
+	if (x->minor)
+		snprintf(s.version, sizeof(s.version), "1.%c", x->minor);
+	if (is_server) {
+		http__route(x->path, sp->routes[svc], (size_t)sc->n_routes, s.route,
+			    sizeof(s.route));
+		snprintf(s.name, sizeof(s.name), "%s %s", s.method, s.route);
+	} else {
+		snprintf(s.name, sizeof(s.name), "%s", s.method);
+	}
+	if (x->status >= (is_server ? 500 : 400))
+		snprintf(s.error_type, sizeof(s.error_type), "%u", x->status);
+	if (out)
+		*out = s;
+	if (!push(sp, &s))
+		return false;
+	sp->last_x = x;
+	memcpy(sp->last_ex.trace_id, s.trace_id, 16);
+	memcpy(sp->last_ex.span_id, s.span_id, 8);
+	sp->last_ex.ts = (double)s.end_ns / 1e9;
+	return true;
+}
+
+bool spans__exemplar_for(struct spans *sp, const struct http_exchange *x,
+			 struct metrics_exemplar *ex)
+{
+	if (!sp || sp->last_x != x)
+		return false;
+	*ex = sp->last_ex;
+	sp->last_x = NULL;
+	return true;
+}
+
+bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
+{
+	struct span s;
+	bool keep;
+	int i;
+
+	if (sp)
+		sp->other_kept = false;
+	if (!sp || d->svc < 0 || d->svc >= sp->cfg->n_services)
+		return false;
+	memset(&s, 0, sizeof(s));
+	s.type = SPAN_OTHER;
+	new_id(sp, s.span_id, 8);
+	if (d->parent && d->parent->valid) {
+		memcpy(s.trace_id, d->parent->trace_id, 16);
+		memcpy(s.parent_id, d->parent->span_id, 8);
+		s.has_parent = s.remote_parent = true;
+		s.flags = d->parent->flags & (TRACE_FLAG_SAMPLED | TRACE_FLAG_RANDOM);
+		keep = d->parent->flags & TRACE_FLAG_SAMPLED;
+	} else {
+		new_id(sp, s.trace_id, 16);
+		s.flags = TRACE_FLAG_RANDOM;
+		keep = spans__ratio_keeps(s.trace_id, sp->ratio);
+	}
+	if (d->sampled_always || d->error)
+		keep = true;
+	if (sp->slow_ns && d->end_ns >= d->start_ns && d->end_ns - d->start_ns >= sp->slow_ns)
+		keep = true;
+	if (!keep)
+		return false;
+	s.flags |= TRACE_FLAG_SAMPLED;
+	s.kind = d->is_server ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT;
+	s.status = d->error ? SPAN_STATUS_ERROR : SPAN_STATUS_UNSET;
+	s.svc = (int16_t)d->svc;
+	s.start_ns = mono_to_unix(d->start_ns);
+	s.end_ns = s.start_ns + (d->end_ns > d->start_ns ? d->end_ns - d->start_ns : 0);
+	snprintf(s.name, sizeof(s.name), "%s", d->name);
+	for (i = 0; i < SPAN_ATTRS && d->keys[i]; i++) {
+		s.attrs[i].key = d->keys[i];
+		snprintf(s.attrs[i].value, sizeof(s.attrs[i].value), "%s", d->values[i]);
+	}
+	s.n_attrs = (uint8_t)i;
+	s.int_key = d->int_key;
+	s.int_value = d->int_value;
+	s.event = d->event;
+	s.event_ns = s.end_ns;
+	if (out)
+		*out = s;
+	if (!push(sp, &s))
+		return false;
+	sp->other_kept = true;
+	memcpy(sp->other_tid, s.trace_id, 16);
+	memcpy(sp->other_sid, s.span_id, 8);
+	sp->other_dur_ns = s.end_ns - s.start_ns;
+	sp->other_end_ns = s.end_ns;
+	return true;
+}
+
+bool spans__exemplar_other(struct spans *sp, double seconds, struct metrics_exemplar *ex)
+{
+	double d;
+
+	if (!sp || !sp->other_kept)
+		return false;
+	/* the observation is this span's own duration, not another measure that happened
+	 * to come next (the sinks of one event are called in a row, the span's first) */
+	d = (double)sp->other_dur_ns / 1e9 - seconds;
+	if (d > 1e-6 || d < -1e-6)
+		return false;
+	memcpy(ex->trace_id, sp->other_tid, 16);
+	memcpy(ex->span_id, sp->other_sid, 8);
+	ex->ts = (double)sp->other_end_ns / 1e9;
+	return true;
+}
+
+bool spans__last_other(struct spans *sp, uint8_t trace_id[16], uint8_t span_id[8])
+{
+	if (!sp || !sp->other_kept)
+		return false;
+	memcpy(trace_id, sp->other_tid, 16);
+	memcpy(span_id, sp->other_sid, 8);
+	return true;
+}
+
+static void on_exchange(void *ctx, int svc, bool is_server, bool tls,
+			const struct http_exchange *x)
+{
+	spans__http(ctx, svc, is_server, tls, x, NULL);
+}
+
+static const char *const drop_reasons[WEB_DROP_N] = {
+	[WEB_DROP_NONE] = "none",
+	[WEB_DROP_ABNORMAL_CLOSE] = "abnormal_close",
+	[WEB_DROP_RESET] = "reset",
+	[WEB_DROP_NO_CLOSE_FRAME] = "no_close_frame",
+	[WEB_DROP_IDLE_TIMEOUT] = "idle_timeout",
+};
+
+static void on_session(void *ctx, int svc, bool is_server, bool tls, const struct trace_ctx *tc,
+		       uint64_t start_ns, uint64_t end_ns, uint16_t close_code,
+		       enum web_drop drop)
+{
+	struct span_desc d = {
+		.svc = svc, .is_server = is_server, .sampled_always = true,
+		.error = drop != WEB_DROP_NONE, .name = "WebSocket session",
+		.start_ns = start_ns, .end_ns = end_ns, .parent = tc,
+		.keys = { "network.protocol.name", "url.scheme", "fogprobe.websocket.drop_reason" },
+		.values = { "websocket", tls ? "wss" : "ws",
+			    drop < WEB_DROP_N ? drop_reasons[drop] : "other" },
+		.int_key = close_code ? "fogprobe.websocket.close_code" : NULL,
+		.int_value = close_code,
+		.event = drop != WEB_DROP_NONE ? "connection dropped" : NULL,
+	};
+
+	spans__other(ctx, &d, NULL);
+}
+
+static void on_ws_message(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns)
+{
+	struct span_desc d = {
+		.svc = svc, .is_server = is_server, .name = "BitChat message",
+		.start_ns = start_ns, .end_ns = end_ns,
+		.keys = { "network.protocol.name" }, .values = { "websocket" },
+	};
+
+	spans__other(ctx, &d, NULL);
+}
+
+static void on_circuit(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns,
+		       const char *failure)
+{
+	struct span_desc d = {
+		.svc = svc, .is_server = is_server, .sampled_always = true, .error = failure,
+		.name = "Betanet circuit build", .start_ns = start_ns, .end_ns = end_ns,
+		.keys = { "network.protocol.name", failure ? "error.type" : NULL },
+		.values = { "betanet", failure },
+		.event = failure ? "handshake failed" : NULL,
+	};
+
+	spans__other(ctx, &d, NULL);
+}
+
+static void on_bn_message(void *ctx, int svc, bool is_server, bool data, uint64_t start_ns,
+			  uint64_t end_ns)
+{
+	struct span_desc d = {
+		.svc = svc, .is_server = is_server, .name = "Betanet message",
+		.start_ns = start_ns, .end_ns = end_ns,
+		.keys = { "network.protocol.name", "fogprobe.betanet.message_type" },
+		.values = { "betanet", data ? "data" : "control" },
+	};
+
+	spans__other(ctx, &d, NULL);
+}
+
+struct web_trace_sink spans__web_sink(struct spans *sp)
+{
+	struct web_trace_sink s = { .ctx = sp };
+
+	if (sp) {
+		s.exchange = on_exchange;
+		s.session = on_session;
+		s.message = on_ws_message;
+	}
+	return s;
+}
+
+struct betanet_trace_sink spans__betanet_sink(struct spans *sp)
+{
+	struct betanet_trace_sink s = { .ctx = sp };
+
+	if (sp) {
+		s.circuit = on_circuit;
+		s.message = on_bn_message;
+	}
+	return s;
+}
+
+static void deadline_ts(uint64_t ns, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(ns / 1000000000ULL);
+	ts->tv_nsec = (long)(ns % 1000000000ULL);
+}
+
+size_t spans__take(struct spans *sp, struct span *out, size_t max, uint64_t deadline_ns)
+{
+	struct timespec ts;
+	size_t i, n;
+
+	deadline_ts(deadline_ns, &ts);
+	pthread_mutex_lock(&sp->lock);
+	sp->want = max;
+	while (!sp->closed && sp->n < max) {
+		if (pthread_cond_timedwait(&sp->cond, &sp->lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	sp->want = 0;
+	n = sp->n < max ? sp->n : max;
+	for (i = 0; i < n; i++)
+		out[i] = sp->ring[(sp->head + i) % sp->cap];
+	sp->head = (sp->head + n) % sp->cap;
+	sp->n -= n;
+	pthread_mutex_unlock(&sp->lock);
+	return n;
+}
+
+void spans__close(struct spans *sp)
+{
+	pthread_mutex_lock(&sp->lock);
+	sp->closed = true;
+	pthread_cond_broadcast(&sp->cond);
+	pthread_mutex_unlock(&sp->lock);
+}
+
+size_t spans__queued(struct spans *sp)
+{
+	size_t n;
+
+	pthread_mutex_lock(&sp->lock);
+	n = sp->n;
+	pthread_mutex_unlock(&sp->lock);
+	return n;
+}
+
+void spans__dropped(struct spans *sp, enum span_drop why, uint64_t n)
+{
+	if (!n)
+		return;
+	atomic_fetch_add(&sp->dropped[why], n);
+	if (sp->f_dropped)
+		metrics__add(sp->f_dropped, METRICS_LABELS(span_drop_names[why]), (double)n);
+}
+
+uint64_t spans__dropped_count(struct spans *sp, enum span_drop why)
+{
+	return atomic_load(&sp->dropped[why]);
+}
+
+void spans__exported(struct spans *sp, uint64_t n)
+{
+	atomic_fetch_add(&sp->exported, n);
+	if (sp->f_exported && n)
+		metrics__add(sp->f_exported, NULL, (double)n);
+}
+
+uint64_t spans__exported_count(struct spans *sp)
+{
+	return atomic_load(&sp->exported);
+}
+
+void spans__update(struct spans *sp)
+{
+	if (sp && sp->f_queue)
+		metrics__set(sp->f_queue, NULL, (double)spans__queued(sp));
+}

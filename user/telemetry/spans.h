@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Spans of the exchanges the model completes (OpenTelemetry semantic conventions for
+ * HTTP), sampled, and a bounded queue between the event loop that builds them and the
+ * exporter thread that sends them (export/otlp.c). Pushing never blocks: a full queue
+ * drops the span and counts it. Thread-safe.
+ *
+ * Trace context: a request that carried a valid W3C traceparent gets a server span in
+ * that trace whose parent is the caller's span; a client span takes the traceparent's
+ * parent-id as its own id, so that the server span of the same request, seen on another
+ * host, is its child. Without one, ids are new and random (the W3C random flag set).
+ *
+ * Sampling: the caller's sampled flag when it sent one, else a ratio of trace ids (the
+ * same decision for every span of a trace); server errors (5xx), requests without a
+ * response and exchanges slower than keep_slower_ms are always kept.
+ *
+ * Privacy: no peer address, no payload, no query string (the parser already drops it).
+ */
+#ifndef FOGPROBE_TELEMETRY_SPANS_H
+#define FOGPROBE_TELEMETRY_SPANS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "lib/config.h"
+#include "model/proto/http.h"
+#include "model/streams.h"
+#include "model/web.h"
+#include "telemetry/metrics.h"
+
+enum span_kind { SPAN_KIND_SERVER = 2, SPAN_KIND_CLIENT = 3 }; /* OTLP Span.SpanKind */
+enum span_status { SPAN_STATUS_UNSET = 0, SPAN_STATUS_ERROR = 2 }; /* OTLP Status.code */
+
+/* Why spans were lost (fogprobe_otlp_spans_dropped_total{reason}). */
+enum span_drop {
+	SPAN_DROP_QUEUE_FULL, /* the queue was full when the span was built */
+	SPAN_DROP_REJECTED, /* the collector refused the request (a 4xx other than 429) */
+	SPAN_DROP_PARTIAL, /* the collector accepted the request but rejected these spans */
+	SPAN_DROP_RETRIES, /* still failing after retry_max_s of retries */
+	SPAN_DROP_SHUTDOWN, /* queued at exit */
+	SPAN_DROP_N,
+};
+
+extern const char *const span_drop_names[SPAN_DROP_N];
+
+#define SPAN_NAME_MAX (HTTP_METHOD_MAX + CONFIG_ROUTE_LEN)
+#define SPAN_ATTRS 3 /* string attributes of a span that is not HTTP */
+
+enum span_type { SPAN_HTTP = 0, SPAN_OTHER };
+
+struct span {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t parent_id[8];
+	bool has_parent;
+	bool remote_parent; /* the parent came in a traceparent header */
+	uint8_t flags; /* W3C trace-flags */
+	uint8_t kind; /* enum span_kind */
+	uint8_t status; /* enum span_status */
+	int16_t svc;
+	uint64_t start_ns, end_ns; /* Unix epoch */
+	char name[SPAN_NAME_MAX];
+	/* HTTP attributes */
+	char method[HTTP_METHOD_MAX];
+	char path[HTTP_PATH_MAX];
+	char route[CONFIG_ROUTE_LEN]; /* server spans */
+	uint16_t status_code; /* 0: no response */
+	char version[4]; /* network.protocol.version: "1.0", "1.1"; "" unknown */
+	bool tls;
+	char error_type[24]; /* "" none */
+	/* SPAN_OTHER: up to SPAN_ATTRS string attributes and one integer; keys static */
+	uint8_t type;
+	uint8_t n_attrs;
+	struct {
+		const char *key;
+		char value[48];
+	} attrs[SPAN_ATTRS];
+	const char *int_key; /* NULL: none */
+	int64_t int_value;
+	const char *event; /* a span event's name (static), NULL: none */
+	uint64_t event_ns; /* Unix epoch */
+};
+
+/* A span that is not an HTTP exchange (BitChat sessions and messages, Betanet circuits
+ * and messages). Times on CLOCK_MONOTONIC. */
+struct span_desc {
+	int svc;
+	bool is_server;
+	bool sampled_always; /* kept whatever the ratio (sessions, circuits) */
+	bool error;
+	const char *name;
+	uint64_t start_ns, end_ns;
+	const struct trace_ctx *parent; /* NULL or invalid: a new trace */
+	const char *keys[SPAN_ATTRS];
+	const char *values[SPAN_ATTRS];
+	const char *int_key;
+	int64_t int_value;
+	const char *event; /* at end_ns */
+};
+
+struct spans_opts {
+	const struct config *cfg; /* services (names, route patterns) and otlp */
+	struct metrics *reg; /* fogprobe_otlp_queue_spans, _spans_dropped_total */
+	uint64_t seed; /* 0: from getrandom() */
+};
+
+struct spans;
+
+struct spans *spans__new(const struct spans_opts *opts);
+void spans__free(struct spans *sp); /* accepts NULL */
+
+/* Head sampling: keep a trace id at this ratio (pure; the same id, the same answer). */
+bool spans__ratio_keeps(const uint8_t trace_id[16], double ratio);
+
+/*
+ * Build the span of one HTTP exchange (x->start_ns/end_ns on CLOCK_MONOTONIC) and queue
+ * it if sampled. Returns true and fills *out (may be NULL) with the span when it was
+ * kept and queued.
+ */
+bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
+		 const struct http_exchange *x, struct span *out);
+
+/* The span kept for exchange x by the last spans__http call on this thread (the same x,
+ * just before the exchange is counted): ex filled, true; false when none was kept. */
+bool spans__exemplar_for(struct spans *sp, const struct http_exchange *x,
+			 struct metrics_exemplar *ex);
+
+bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out);
+/* The exemplar of an observation of `seconds` that measures the span the last
+ * spans__other call kept (same duration); false otherwise. */
+bool spans__exemplar_other(struct spans *sp, double seconds, struct metrics_exemplar *ex);
+/* The ids of the span the last spans__other call (on this thread) kept; false if none. */
+bool spans__last_other(struct spans *sp, uint8_t trace_id[16], uint8_t span_id[8]);
+
+/* The model's trace sinks, feeding spans__http and spans__other. */
+struct web_trace_sink spans__web_sink(struct spans *sp);
+struct betanet_trace_sink spans__betanet_sink(struct spans *sp);
+
+/* Up to max spans, oldest first, waiting until max are queued, until deadline_ns
+ * (CLOCK_MONOTONIC), or until spans__close. Returns how many. */
+size_t spans__take(struct spans *sp, struct span *out, size_t max, uint64_t deadline_ns);
+/* Wake spans__take for good (it then returns what is queued without waiting). */
+void spans__close(struct spans *sp);
+size_t spans__queued(struct spans *sp);
+void spans__dropped(struct spans *sp, enum span_drop why, uint64_t n);
+uint64_t spans__dropped_count(struct spans *sp, enum span_drop why);
+/* Spans sent and accepted, counted by the exporter. */
+void spans__exported(struct spans *sp, uint64_t n);
+uint64_t spans__exported_count(struct spans *sp);
+
+/* fogprobe_otlp_queue_spans (at each scrape). */
+void spans__update(struct spans *sp);
+
+#endif
