@@ -23,6 +23,7 @@
 #include "lib/log.h"
 #include "model/health.h"
 #include "telemetry/probe_metrics.h"
+#include "telemetry/proc_metrics.h"
 #include "telemetry/web_metrics.h"
 
 /* Settings a running service cannot change: its parser and its families follow them. */
@@ -260,6 +261,7 @@ int daemon__reload(struct daemon *d)
 
 		if (fresh[i]) {
 			health__add_service(d->health, i);
+			proc_metrics__add_service(d->pm, sc->name);
 			if (web_metrics__add_service(d->wm, i))
 				pr_warn("reload: service %s: no memory for its paths\n", sc->name);
 			if (l7 && config__l7(sc))

@@ -100,6 +100,25 @@ static const struct metric_def proc_defs[] = {
 	  { "service" }, .offset = AT(probe_s) },
 };
 
+/* A service's OOM and crash counters exist from the start (or from the reload that adds
+ * it), so that increase() sees the first kill and the first crash: a series born at 1 has
+ * no increase. */
+void proc_metrics__add_service(struct proc_metrics *pm, const char *name)
+{
+	int sig;
+
+	metrics__add(pm->oom, METRICS_LABELS(name), 0);
+	for (sig = 1; sig < 32; sig++) {
+		char sbuf[16];
+
+		if (COREDUMP_SIGNALS & (1U << sig))
+			metrics__add(pm->crashes,
+				     METRICS_LABELS(name, proc_metrics__signal_name(sig, sbuf,
+										  sizeof(sbuf))),
+				     0);
+	}
+}
+
 struct proc_metrics *proc_metrics__new(struct metrics *reg, const struct config *cfg,
 				       struct event_log *log)
 {
@@ -119,9 +138,8 @@ struct proc_metrics *proc_metrics__new(struct metrics *reg, const struct config 
 		return NULL;
 	}
 	pthread_mutex_init(&pm->lock, NULL);
-	/* OOM counters exist from the start, so that increase() sees the first kill. */
 	for (i = 0; i < cfg->n_services; i++)
-		metrics__add(pm->oom, METRICS_LABELS(cfg->services[i].name), 0);
+		proc_metrics__add_service(pm, cfg->services[i].name);
 	metrics__add(pm->oom, METRICS_LABELS(NONE), 0);
 	return pm;
 }

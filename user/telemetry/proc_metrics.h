@@ -43,6 +43,8 @@ struct proc_metrics;
 struct proc_metrics *proc_metrics__new(struct metrics *reg, const struct config *cfg,
 				       struct event_log *log);
 void proc_metrics__free(struct proc_metrics *pm); /* accepts NULL */
+/* Create a service's OOM and crash series at 0 (at start, and for a service a reload adds). */
+void proc_metrics__add_service(struct proc_metrics *pm, const char *name);
 
 /* A process of a service exited, or any process crashed or was an OOM victim. */
 void proc_metrics__exit(struct proc_metrics *pm, const struct proc_exit *e);
