@@ -81,9 +81,9 @@ for (const p of dash.panels) {
 for (const e of events) {
 	for (const [label, key] of Object.entries(jsonStage))
 		if (!(key in e)) errs.push(`event without ${key} (promtail's ${label}): ${JSON.stringify(e)}`);
-	if (!kinds.has(e.type)) errs.push(`event type ${e.type} is not a value of the kind variable`);
+	if (!kinds.has(e.kind)) errs.push(`event kind ${e.kind} is not a value of the kind variable`);
 }
-const types = [...new Set(events.map((e) => e.type))].sort();
+const types = [...new Set(events.map((e) => e.kind))].sort();
 console.log(`    ${queries} LogQL queries; ${events.length} events of kinds ${types.join(", ")}`);
 if (queries === 0) errs.push("no Loki query in " + dashPath);
 if (errs.length) {

@@ -718,7 +718,7 @@ static json_t *annotations_json(const struct alert_engine *e, const struct alert
 static void log_change(struct alert_engine *e, const struct alert *a, double now,
 		       const char *state)
 {
-	char ts[40];
+	char ts[40], svc[128];
 	json_t *ev;
 
 	pr_info("alert %s %s value=%g\n", e->rules[a->rule].r.name, state, a->value);
@@ -729,6 +729,9 @@ static void log_change(struct alert_engine *e, const struct alert *a, double now
 		return;
 	json_object_set_new(ev, "time", json_string(rfc3339(now, ts, sizeof(ts))));
 	json_object_set_new(ev, "type", json_string("alert"));
+	json_object_set_new(ev, "kind", json_string("alert"));
+	json_object_set_new(ev, "service",
+			    json_string(ls_get(a->ls, "service", svc, sizeof(svc)) ? svc : "none"));
 	json_object_set_new(ev, "alertname", json_string(e->rules[a->rule].r.name));
 	json_object_set_new(ev, "state", json_string(state));
 	json_object_set_new(ev, "labels", labels_json(a->ls));
