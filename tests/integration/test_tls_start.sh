@@ -84,8 +84,9 @@ print(d["by_status"].get("200", 0), int(d.get("sent_ms", 1e9)))' "$dir/py$i.json
 		"sent within $sent ms of it, curl and hey started +$((t_last - t_listen)) ms after" \
 		"the test saw it; responses: python $n_py, curl $n_curl, hey ${n_hey:-0};" \
 		"nginx $want, probe $(probe_delta)"
-	check "$name: Python's 12 requests sent within 100 ms of the first listen()" \
-		[ "$sent" -lt 100 -a "$n_py" -eq 12 ]
+	# the round's premise (the clients were that quick), held by the caller
+	PREMISE=no
+	[[ "$sent" -lt 100 && "$n_py" -eq 12 ]] && PREMISE=yes
 	check "$name: the clients' counts = nginx's completed requests" \
 		eq "$((n_py + n_curl + ${n_hey:-0}))" "$want"
 	check "$name: every request counted (http_requests_total = nginx's $want)" \
@@ -108,8 +109,19 @@ for mode in exec listen; do
 		start_daemon "$CONFIG" || exit 1
 	fi
 	for s in $(seq 1 "$STARTS"); do
-		one_start "$mode$s" || exit 1
-		how=$(hooked_by "$WORK/$mode$s/lib/$(basename "$LIBSSL")")
+		# A round whose Python clients were scheduled too late to send within 100 ms of
+		# the first listen() proves less than it claims: it is repeated (its counts are
+		# still checked), with a fresh copy of libssl, up to three times.
+		for attempt in 1 2 3; do
+			run=$mode$s
+			((attempt > 1)) && run=$mode$s-$attempt
+			one_start "$run" || exit 1
+			[[ $PREMISE == yes ]] && break
+			echo "    $run: the clients were late; the round is repeated"
+		done
+		check "$mode$s: Python's 12 requests sent within 100 ms of the first listen() (attempt $attempt)" \
+			[ "$PREMISE" = yes ]
+		how=$(hooked_by "$WORK/$run/lib/$(basename "$LIBSSL")")
 		if [[ $mode == exec ]]; then
 			check "$mode$s: the new libssl was found at nginx's exec (by: ${how:-none})" \
 				grep -qE '^(exec|loader)$' <<<"$how"

@@ -200,8 +200,15 @@ function runServer(o) {
 
 	wss.on('connection', (ws, req) => {
 		const url = new URL(req.url, 'http://x');
-		const c = { ws, rooms: [], sentAt: new Map(), lastRead: now() };
-		req.socket.prependListener('data', () => { c.lastRead = now(); });
+		/* firstRead: the first read since the last message was handled. With
+		 * permessage-deflate, ws emits a message once zlib (asynchronous) has inflated it:
+		 * by then later reads may have happened, and the message's own bytes were in the
+		 * first read after the previous message, or in the read of that one (lastRead). */
+		const c = { ws, rooms: [], sentAt: new Map(), lastRead: now(), firstRead: null };
+		req.socket.prependListener('data', () => {
+			c.lastRead = now();
+			if (c.firstRead === null) c.firstRead = c.lastRead;
+		});
 		const ext = agreed.get(req) || '';
 		t.extensions[ext] = (t.extensions[ext] || 0) + 1;
 		t.connections++;
@@ -223,7 +230,8 @@ function runServer(o) {
 			let obj;
 			try { obj = JSON.parse(raw.toString()); } catch (e) { t.errors++; return; }
 			tallyMsg(t, obj);
-			const tr = c.lastRead;
+			const tr = c.firstRead === null ? c.lastRead : c.firstRead;
+			c.firstRead = null;
 			if (obj.type === 'ping') {
 				const t0 = tr;
 				if (o.pongDelayMs) await sleep(o.pongDelayMs);
