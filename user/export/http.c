@@ -317,6 +317,27 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status,
 	return ret;
 }
 
+/* 200 with the JSON in out (taken over), or 500 when rendering it failed (err or empty). */
+static enum MHD_Result reply_json(struct MHD_Connection *conn, int err, struct strbuf *out)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (err || !out->buf) {
+		strbuf__free(out);
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_PLAIN, "render failed\n");
+	}
+	resp = MHD_create_response_from_buffer(out->len, out->buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		strbuf__free(out);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result serve_metrics(struct http_server *s, struct MHD_Connection *conn)
 {
 	const char *accept, *encoding;
@@ -374,9 +395,7 @@ static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection
 {
 	const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
 	unsigned long long n = 0;
-	struct MHD_Response *resp;
 	struct strbuf out;
-	enum MHD_Result ret;
 	char *end;
 
 	if (since) {
@@ -387,41 +406,15 @@ static enum MHD_Result serve_events(struct http_server *s, struct MHD_Connection
 				     "since must be an event sequence number\n");
 	}
 	strbuf__init(&out);
-	if (s->h.events(s->h.ctx, n, &out) || !out.buf) {
-		strbuf__free(&out);
-		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_PLAIN, "render failed\n");
-	}
-	resp = MHD_create_response_from_buffer(out.len, out.buf, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		strbuf__free(&out);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return reply_json(conn, s->h.events(s->h.ctx, n, &out), &out);
 }
 
 static enum MHD_Result serve_alerts(struct http_server *s, struct MHD_Connection *conn)
 {
-	struct MHD_Response *resp;
 	struct strbuf out;
-	enum MHD_Result ret;
 
 	strbuf__init(&out);
-	if (s->h.alerts(s->h.ctx, &out) || !out.buf) {
-		strbuf__free(&out);
-		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_PLAIN, "render failed\n");
-	}
-	resp = MHD_create_response_from_buffer(out.len, out.buf, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		strbuf__free(&out);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return reply_json(conn, s->h.alerts(s->h.ctx, &out), &out);
 }
 
 static enum MHD_Result http__handle(void *cls, struct MHD_Connection *conn, const char *url,
