@@ -181,6 +181,45 @@ static void gauge_for_and_resolve(void **state)
 	metrics__free(m);
 }
 
+/* An alert that fires again takes its resolved predecessor's place: only the new state
+ * is resent under its fingerprint, never the old "resolved" between two "firing". */
+static void refire_replaces_resolved(void **state)
+{
+	struct metrics *m = metrics__new(0);
+	struct metric_family *f = metrics__family(m, "peers", "h", METRIC_GAUGE, NULL, 0, NULL, 0);
+	struct sent s = { 0 };
+	struct alert_engine *e;
+	char st[16];
+	int i;
+
+	(void)state;
+	e = engine(m,
+		   "[{\"alert\": \"FewPeers\", \"for\": \"15s\",\n"
+		   "  \"expr\": {\"fn\": \"gauge\", \"metric\": \"peers\", \"op\": \"<\", \"threshold\": 3}}]",
+		   &s);
+	metrics__set(f, NULL, 2);
+	alerts__eval(e, T0);
+	alerts__eval(e, T0 + 15); /* firing */
+	metrics__set(f, NULL, 3);
+	alerts__eval(e, T0 + 30); /* resolved */
+	assert_int_equal(s.n, 2);
+	assert_non_null(strstr(s.json[1], "\"endsAt\":\"2023-11-14T22:13:50.000Z\""));
+	metrics__set(f, NULL, 1);
+	alerts__eval(e, T0 + 45); /* pending again */
+	assert_int_equal(api(e, "FewPeers", st, NULL, NULL, 0), 1);
+	assert_string_equal(st, "pending");
+	for (i = 60; i <= 600; i += 15) /* firing, resent each minute */
+		alerts__eval(e, T0 + i);
+	assert_int_equal(api(e, "FewPeers", st, NULL, NULL, 0), 1);
+	assert_string_equal(st, "firing");
+	assert_true(s.n > 3);
+	for (i = 2; i < s.n; i++) /* from the re-fire on: the new alert only */
+		assert_non_null(strstr(s.json[i], "\"startsAt\":\"2023-11-14T22:14:20.000Z\""));
+	sent_free(&s);
+	alerts__free(e);
+	metrics__free(m);
+}
+
 /* Every state change in the event log, and the fogprobe_alerts gauge. */
 static void event_log(void **state)
 {
@@ -518,6 +557,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(gauge_for_and_resolve),
+		cmocka_unit_test(refire_replaces_resolved),
 		cmocka_unit_test(event_log),
 		cmocka_unit_test(rate_extrapolation),
 		cmocka_unit_test(two_windows),

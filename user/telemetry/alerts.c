@@ -68,6 +68,7 @@ struct alert {
 	enum alert_state state;
 	double active_at, fired_at, resolved_at, last_sent;
 	bool seen;
+	bool superseded; /* resolved, and the same labels fire again: no longer sent */
 	char summary[ALERT_SUMMARY_LEN * 2];
 	char description[ALERT_TEXT_LEN * 2];
 };
@@ -843,6 +844,12 @@ static void eval_rule(struct alert_engine *e, int ri, double now)
 			a->state = ST_FIRING;
 			a->fired_at = now;
 			log_change(e, a, now, "firing");
+			/* One fingerprint, one alert in Alertmanager: the old "resolved" must
+			 * not be resent between two "firing" of the new one. */
+			for (j = 0; j < e->n_alerts; j++)
+				if (e->alerts[j].rule == ri && e->alerts[j].state == ST_RESOLVED &&
+				    !strcmp(e->alerts[j].ls, a->ls))
+					e->alerts[j].superseded = true;
 		}
 	}
 	vec_free(&res);
@@ -861,7 +868,7 @@ static void eval_rule(struct alert_engine *e, int ri, double now)
 			send_alert(e, a, now);
 		}
 		if (a->rule == ri && a->state == ST_RESOLVED &&
-		    now - a->resolved_at > ALERTS_RESOLVED_KEEP_S) {
+		    (a->superseded || now - a->resolved_at > ALERTS_RESOLVED_KEEP_S)) {
 			remove_alert(e, j);
 			continue;
 		}
