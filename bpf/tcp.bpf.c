@@ -659,16 +659,10 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 	flow_delete(key);
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/* sport, dport: host order */
+static __always_inline int set_state(const struct sock *sk, int oldstate, int newstate,
+				     __u16 family, __u16 sport, __u16 dport)
 {
-	/* The record is the program's context: direct (CO-RE relocated) loads. */
-	const struct sock *sk = ctx->skaddr;
-	int oldstate = ctx->oldstate, newstate = ctx->newstate;
-	__u16 family = ctx->family, sport = ctx->sport, dport = ctx->dport;
-
-	if (ctx->protocol != IPPROTO_TCP)
-		return 0;
 	/* A socket's life starts here (a child of a listener is created in SYN_RECV): its
 	 * address no longer names a connection that closed. Any socket: the address may
 	 * have been a service's. */
@@ -703,6 +697,36 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		break;
 	}
 	return 0;
+}
+
+/*
+ * The same transitions from the tracepoint's BTF form: a tp_btf program guards only
+ * against itself. The classic tracepoint is skipped (recursion_misses) whenever any
+ * perf-event program is already running on the CPU (bpf_prog_active), e.g. a syscall
+ * tracepoint's program interrupted by the softirq that completes a handshake, or the
+ * daemon inside a bpf() map call: a missed ESTABLISHED is a connection never seen.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(handle_set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
+{
+	const struct inet_sock *inet = (const void *)sk;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	/* sk is typed struct sock: the inet_sock fields past it are read, not loaded */
+	return set_state(sk, oldstate, newstate, sk->__sk_common.skc_family,
+			 bpf_ntohs(BPF_CORE_READ(inet, inet_sport)),
+			 bpf_ntohs(sk->__sk_common.skc_dport));
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	/* The record is the program's context: direct (CO-RE relocated) loads. */
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	return set_state(ctx->skaddr, ctx->oldstate, ctx->newstate, ctx->family, ctx->sport,
+			 ctx->dport);
 }
 
 /* ---- throughput: cgroup_skb on the cgroup v2 root sees every socket's packets ---- */
@@ -1013,31 +1037,38 @@ int BPF_PROG(handle_retransmit_btf, const struct sock *sk, const struct sk_buff 
 }
 
 /* tcp_rtx_synack counts one RETRANSSEGS per successful SYN-ACK resend; sk = listener. */
-SEC("tracepoint/tcp/tcp_retransmit_synack")
-int handle_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
+static __always_inline int on_retransmit_synack(const struct sock *sk, __u16 family, __u16 sport,
+						__u16 dport)
 {
-	const struct sock *sk = BPF_CORE_READ(ctx, skaddr);
-	struct fp_listener_key k = {
-		.netns = sk_netns(sk),
-		.port = BPF_CORE_READ(ctx, sport),
-		.family = BPF_CORE_READ(ctx, family),
-	};
+	struct fp_listener_key k = { .netns = sk_netns(sk), .port = sport, .family = family };
 	struct fp_listener *l = bpf_map_lookup_elem(&listeners, &k);
 	struct fp_svc_stats *s;
 
-	s = l ? stats_of(l->svc, FP_KIND_SERVER) :
-		stats_by_sock(0, BPF_CORE_READ(ctx, sport), BPF_CORE_READ(ctx, dport));
+	s = l ? stats_of(l->svc, FP_KIND_SERVER) : stats_by_sock(0, sport, dport);
 	if (s)
 		fp_add(&s->retrans_segs, 1);
 	return 0;
 }
 
+SEC("tracepoint/tcp/tcp_retransmit_synack")
+int handle_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
+{
+	return on_retransmit_synack(BPF_CORE_READ(ctx, skaddr), BPF_CORE_READ(ctx, family),
+				    BPF_CORE_READ(ctx, sport), BPF_CORE_READ(ctx, dport));
+}
+
+/* The tracepoint's ports: the request's local port (host order) and remote port. */
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(handle_retransmit_synack_btf, const struct sock *sk, const struct request_sock *req)
+{
+	return on_retransmit_synack(sk, sk->__sk_common.skc_family, req->__req_common.skc_num,
+				    bpf_ntohs(req->__req_common.skc_dport));
+}
+
 /* ---- resets ------------------------------------------------------------------------ */
 
-SEC("tracepoint/tcp/tcp_receive_reset")
-int handle_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
+static __always_inline int on_receive_reset(const struct sock *sk)
 {
-	const struct sock *sk = BPF_CORE_READ(ctx, skaddr);
 	__u64 key = (__u64)sk;
 	struct fp_svc_stats *s;
 	struct fp_flow *f;
@@ -1050,6 +1081,18 @@ int handle_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
 		fp_add(&s->resets[FP_RX], 1);
 	emit(f, key, FP_EV_RESET, FP_RX, 0, 0);
 	return 0;
+}
+
+SEC("tracepoint/tcp/tcp_receive_reset")
+int handle_receive_reset(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	return on_receive_reset(BPF_CORE_READ(ctx, skaddr));
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(handle_receive_reset_btf, const struct sock *sk)
+{
+	return on_receive_reset(sk);
 }
 
 SEC("tracepoint/tcp/tcp_send_reset")

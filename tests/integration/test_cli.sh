@@ -46,6 +46,28 @@ check "syntax error" cfg_error '{"services": [' "bad.json:1:[0-9]+: "
 "$FOGPROBE" --config /nonexistent/fogprobe.json >/dev/null 2>&1
 check "unreadable config exits 2" eq $? 2
 
+echo "the hooks check chose are the ones the daemon attached"
+# a WebSocket service: the L7, TLS and send-queue hooks load only for one
+start_daemon '{"services": [{"name": "x", "protocol": "tcp", "ports": [7777]},
+  {"name": "w", "protocol": "websocket", "ports": [7778]}]}' || exit 1
+# What check chose is what the daemon attached: a program the verifier refuses makes the
+# loader fall back (reported), which a table of mere availability would hide.
+chosen_hooks() { # "feature hook" per chosen row of check's table (fixed columns)
+	"$FOGPROBE" check 2>/dev/null | awk 'NR > 1 && /^[a-z_ ]/ && length($0) > 21 {
+		f = substr($0, 1, 21); gsub(/ /, "", f); if (f != "") cur = f
+		if (/<- chosen/) { h = substr($0, 22, 41); sub(/ +$/, "", h); print cur " " h } }' | sort
+}
+attached_hooks() {
+	curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | sed -n \
+		's/^fogprobe_probe_attached{feature="\([^"]*\)",program="[^"]*",hook="\([^"]*\)"} 1$/\1 \2/p' | sort
+}
+chosen_hooks >"$WORK/chosen"
+attached_hooks >"$WORK/attached"
+diff "$WORK/chosen" "$WORK/attached" | sed 's/^/    /'
+check "the daemon attached every hook check chose ($(wc -l <"$WORK/chosen"))" \
+	bash -c "[ -s '$WORK/chosen' ] && cmp -s '$WORK/chosen' '$WORK/attached'"
+stop_daemon
+
 echo "SIGTERM: exit 0 within 2 s, nothing left behind"
 ids() { bpftool "$1" show 2>/dev/null | sed -n 's/^\([0-9]*\):.*/\1/p' | sort; }
 progs_before=$(ids prog)

@@ -105,6 +105,8 @@ for r in $(seq 1 "$RUNS"); do
 	printf '    %-4s%s%s\n' "$r" "$line" "$( ((bad)) && echo "  <- $bad differ")"
 done
 echo "    $total_req requests in $RUNS rounds; nginx logged $(incomplete) it could not send whole"
+# what the kernel skipped, by program (a skipped lifecycle run is a connection unseen)
+scrape | awk '/^fogprobe_bpf_program_misses_total/ && $2 > 0 { print "    skipped: " $0 }'
 check "$RUNS rounds: every client's count = nginx's = http_requests_total" eq "$bad_runs" 0
 # the case this suite is for happened: requests in the handshake's last read
 together=$(awk '{ t += $1 } END { print t + 0 }' "$WORK/py.extra")

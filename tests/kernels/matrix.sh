@@ -167,7 +167,7 @@ for row in "${MATRIX[@]}"; do
 	drops=$(chosen "$dir/guest/check.txt" drops 2>/dev/null)
 	# The fast paths must be the ones exercised where the kernel offers them.
 	if [[ $expect != any && -n "$tree" ]]; then
-		for feat in retransmits drops runqueue_latency; do
+		for feat in lifecycle retransmits drops runqueue_latency; do
 			# features this build does not have are not listed
 			[[ $feat != runqueue_latency ]] ||
 				grep -q "^$feat " "$dir/guest/check.txt" 2>/dev/null || continue

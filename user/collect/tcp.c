@@ -26,7 +26,12 @@ _Static_assert(sizeof(struct fp_svc_stats) % 8 == 0, "fp_svc_stats layout");
 
 /* Best hook first. tp_btf reads the kernel's structs directly (no tracefs buffer copy). */
 static const struct hook_feature features[] = {
-	{ "lifecycle", true, { { "tracepoint/sock/inet_sock_set_state", { "handle_set_state" } } } },
+	/* tp_btf first: the classic tracepoints are skipped while any perf-event program
+	 * runs on the CPU (bpf/tcp.bpf.c, handle_set_state_btf) */
+	{ "lifecycle",
+	  true,
+	  { { "tp_btf/inet_sock_set_state", { "handle_set_state_btf" } },
+	    { "tracepoint/sock/inet_sock_set_state", { "handle_set_state" } } } },
 	{ "throughput_tx", true, { { "cgroup_skb/egress", { "count_egress" } } } },
 	{ "throughput_rx", true, { { "cgroup_skb/ingress", { "count_ingress" } } } },
 	{ "retransmits",
@@ -35,8 +40,12 @@ static const struct hook_feature features[] = {
 	    { "tracepoint/tcp/tcp_retransmit_skb", { "handle_retransmit" } } } },
 	{ "synack_retransmits",
 	  false,
-	  { { "tracepoint/tcp/tcp_retransmit_synack", { "handle_retransmit_synack" } } } },
-	{ "resets_rx", false, { { "tracepoint/tcp/tcp_receive_reset", { "handle_receive_reset" } } } },
+	  { { "tp_btf/tcp_retransmit_synack", { "handle_retransmit_synack_btf" } },
+	    { "tracepoint/tcp/tcp_retransmit_synack", { "handle_retransmit_synack" } } } },
+	{ "resets_rx",
+	  false,
+	  { { "tp_btf/tcp_receive_reset", { "handle_receive_reset_btf" } },
+	    { "tracepoint/tcp/tcp_receive_reset", { "handle_receive_reset" } } } },
 	{ "resets_tx", false, { { "tracepoint/tcp/tcp_send_reset", { "handle_send_reset" } } } },
 	/* RTT is sampled by the ingress program (tp->srtt_us, once per round trip). */
 	{ "rtt", false, { { "cgroup_skb/ingress", { "count_ingress" } } } },
