@@ -362,6 +362,16 @@ static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, _
 	__builtin_memcpy(e->comm, f->comm, sizeof(e->comm));
 	__builtin_memcpy(e->laddr, f->laddr, sizeof(e->laddr));
 	__builtin_memcpy(e->raddr, f->raddr, sizeof(e->raddr));
+	e->bytes_sent = e->bytes_received = 0;
+	e->retrans_segs = e->srtt_us = 0;
+	if (type == FP_EV_CLOSE) {
+		const struct tcp_sock *tp = (const void *)sk;
+
+		e->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+		e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+		e->retrans_segs = BPF_CORE_READ(tp, total_retrans);
+		e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	}
 	/* A new listener wakes the daemon at once: its process is about to serve, and the
 	 * OpenSSL binaries it maps are hooked from this event (user/collect/tls.c). */
 	bpf_ringbuf_submit(e, type == FP_EV_LISTEN ?

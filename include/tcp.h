@@ -218,6 +218,12 @@ struct fp_conn_event {
 	char comm[FP_COMM_LEN];
 	__u8 laddr[16];
 	__u8 raddr[16];
+	/* FP_EV_CLOSE: the kernel's own counters of the connection (struct tcp_sock), 0
+	 * for the other events */
+	__u64 bytes_sent; /* payload bytes sent, retransmissions included */
+	__u64 bytes_received;
+	__u32 retrans_segs; /* total_retrans */
+	__u32 srtt_us; /* smoothed RTT at the close; 0: never measured */
 };
 
 #endif /* FOGPROBE_TCP_H */

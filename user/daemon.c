@@ -50,6 +50,8 @@ static void on_conn(void *ctx, const struct conn_event *e)
 	struct daemon *d = ctx;
 	bool svc = e->svc >= 0 && e->svc < d->cfg.n_services;
 
+	if (svc && e->type == CONN_CLOSE && d->spans)
+		spans__tcp(d->spans, e);
 	/* the event log: no peer address, the service and why */
 	if (svc && e->type == CONN_CONNECT_FAIL && d->events)
 		events__emit(d->events, "connect_failure", d->cfg.services[e->svc].name,

@@ -3,8 +3,9 @@
 # Spans of HTTP exchanges (plain and TLS) sent over OTLP/HTTP, decoded by the receiver of
 # tests/workloads with the official OpenTelemetry definitions:
 #   1. http/protobuf + gzip: one server span per request nginx logged, with the stable
-#      HTTP semantic-convention attributes, the trace id and parent of the traceparent
-#      curl sent, new valid ids without one (and with an invalid one), ERROR for 5xx, no
+#      HTTP semantic-convention attributes (server.address/port from the Host header),
+#      the trace id, parent and tracestate of the traceparent curl sent (tracestate in
+#      two lines: one list), new valid ids without one (and with an invalid one), ERROR for 5xx, no
 #      query string anywhere, resource attributes; durations against a server that
 #      sleeps a known time; the exporter's own counters against what arrived
 #   2. http/json: the same exchanges decode and carry the same values
@@ -63,6 +64,11 @@ traffic() {
 		ns_cli curl -sk -o /dev/null -H "traceparent: $(tp $t $s 01)" "https://$SRV_IP:$TLS/tls"
 		echo "$t $s /tls 200 https" >>"$WORK/sent.$tag"
 	done
+	# a vendor's tracestate, in two lines (one list), and a Host naming the server
+	t=$(rand_hex 16) s=$(rand_hex 8)
+	ns_cli curl -s -o /dev/null -H "traceparent: $(tp $t $s 01)" -H "tracestate: congo=t61rcWkgMzE" \
+		-H "tracestate: rojo=00f067aa0ba902b7" -H "Host: api.fog.example:8080" "$U/state"
+	echo "$t $s /state 200 http" >>"$WORK/sent.$tag"
 	# no traceparent, and an invalid one (uppercase hex): new ids
 	for i in 1 2 3; do ns_cli curl -s -o /dev/null "$U/fresh"; done
 	ns_cli curl -s -o /dev/null -H "traceparent: $(tp ABCDEF0123456789ABCDEF0123456789 0123456789ABCDEF 01)" "$U/invalid"
@@ -81,9 +87,9 @@ traffic() {
 verify() {
 	local tag=$1 enc=$2 gz=$3 want got
 	received "s['encoding'] == '$enc'" >"$WORK/got.$tag"
-	/usr/bin/python3 - "$WORK/sent.$tag" "$WORK/got.$tag" "$enc" "$gz" "$(hostname)" \
+	SRV_IP=$SRV_IP WEB=$WEB TLS=$TLS DELAY=$DELAY /usr/bin/python3 - "$WORK/sent.$tag" "$WORK/got.$tag" "$enc" "$gz" "$(hostname)" \
 		"$WORK/delay.curl.$tag" "$WEB_LOG" <<'PY'
-import json, re, sys
+import json, os, re, sys
 sent_f, got_f, enc, gz, host, delay_f, nginx_log = sys.argv[1:]
 spans = [json.loads(l) for l in open(got_f)]
 fails = 0
@@ -122,6 +128,18 @@ for t, sid, path, status, scheme in sent:
     check(f"{path}: a fresh span id", re.fullmatch("[0-9a-f]{16}", s["spanId"]) and
           s["spanId"] not in ("0" * 16, sid), s["spanId"])
     check(f"{path}: start <= end", int(s["start"]) <= int(s["end"]), (s["start"], s["end"]))
+    # server.address/port: the Host the client asked for (curl sends the URL's)
+    if path == "/state":
+        want_host = ("api.fog.example", 8080)
+    else:
+        want_host = (os.environ["SRV_IP"], int(os.environ["TLS" if scheme == "https" else
+                                                         "DELAY" if path == "/slow" else "WEB"]))
+    check(f"{path}: server.address/port from its Host",
+          (a.get("server.address"), a.get("server.port")) == want_host,
+          (a.get("server.address"), a.get("server.port"), want_host))
+    want_state = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7" if path == "/state" else ""
+    check(f"{path}: the caller's tracestate ({'one list of two lines' if want_state else 'none'})",
+          s["traceState"] == want_state, s["traceState"])
 web = [s for s in spans if s["resource"].get("service.name") == "web"]
 # nginx's own log: one span per request it answered on the plain port
 n_nginx = sum(1 for l in open(nginx_log))

@@ -873,13 +873,14 @@ static void otlp_errors(void **state)
 		     "t.json:1:77: headers: not a valid header name");
 	expect_error(OTLP_PRE "{\"queue_spans\":5,\"batch_spans\":6}}",
 		     "t.json:1:96: batch_spans 6 is larger than queue_spans 5");
+	expect_error(OTLP_PRE "{\"tcp_spans\":1}}", "t.json:1:78: tcp_spans must be true or false");
 	expect_error(OTLP_PRE "{\"compression\":\"br\"}}",
 		     "t.json:1:80: compression must be \"gzip\" or \"none\"");
 	expect_error(OTLP_PRE "{\"endpoit\":\"http://x\"}}",
 		     "t.json:1:66: unknown key \"endpoit\" in otlp (expected enabled, endpoint, "
 		     "traces_endpoint, protocol, headers, compression, timeout_ms, "
 		     "resource_attributes, sample_ratio, keep_slower_than_ms, queue_spans, "
-		     "batch_spans, batch_delay_ms, retry_max_s)");
+		     "batch_spans, batch_delay_ms, retry_max_s, tcp_spans)");
 }
 
 static const char *const *env_vars;

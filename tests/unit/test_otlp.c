@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -160,6 +161,9 @@ static void known_spans(struct span *s)
 	s[1].status = SPAN_STATUS_ERROR;
 	strcpy(s[1].error_type, "503");
 	s[1].tls = true;
+	strcpy(s[1].server_address, "api.fog.example");
+	s[1].server_port = 8443;
+	strcpy(s[1].trace_state, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
 	s[2].svc = 1;
 	s[2].kind = SPAN_KIND_CLIENT;
 }
@@ -197,6 +201,7 @@ static void protobuf(void **state)
 	memset(id, 0x21, 8);
 	assert_memory_equal(msg(sp, 2, 0).p, id, 8); /* span_id = 2 */
 	assert_int_equal(count(sp, 4), 0); /* no parent_span_id */
+	assert_int_equal(count(sp, 3), 0); /* no trace_state */
 	str_eq(msg(sp, 5, 0), "GET /api/betanet/nodes/:id"); /* name = 5 */
 	assert_int_equal(val(sp, 6), 2); /* kind = 6: SPAN_KIND_SERVER */
 	assert_int_equal(val(sp, 7), 1700000000123456789ULL); /* fixed64 start = 7 */
@@ -218,6 +223,9 @@ static void protobuf(void **state)
 	assert_int_equal(val(msg(sp, 15, 0), 3), 2); /* Status.code = 3: ERROR */
 	str_eq(msg(attr(sp, 9, "error.type"), 1, 0), "503");
 	str_eq(msg(attr(sp, 9, "url.scheme"), 1, 0), "https");
+	str_eq(msg(attr(sp, 9, "server.address"), 1, 0), "api.fog.example");
+	assert_int_equal(val(attr(sp, 9, "server.port"), 3), 8443);
+	str_eq(msg(sp, 3, 0), "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"); /* trace_state = 3 */
 	assert_int_equal(val(sp, 16), 0x301); /* sampled, has_is_remote, is_remote */
 	strbuf__free(&b);
 }
@@ -225,7 +233,7 @@ static void protobuf(void **state)
 /* A batch whose lengths need 3-byte varints still reads back whole. */
 static void protobuf_large(void **state)
 {
-	struct span *s = calloc(500, sizeof(*s));
+	struct span *s = calloc(500 + 2, sizeof(*s)); /* known_spans writes 3 from the last */
 	struct strbuf b;
 	struct pb req, ss;
 	int i;
@@ -274,6 +282,8 @@ static void json(void **state)
 	assert_string_equal(json_string_value(json_object_get(sp, "startTimeUnixNano")),
 			    "1700000000123456790");
 	assert_int_equal(json_integer_value(json_object_get(sp, "kind")), 2);
+	assert_string_equal(json_string_value(json_object_get(sp, "traceState")),
+			    "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(sp, "status"), "code")), 2);
 	a = json_object_get(sp, "attributes");
 	for (i = 0; i < json_array_size(a); i++)
@@ -409,9 +419,99 @@ static void sampling(void **state)
 	assert_true(spans__http(sp, 0, false, false, &x, &s));
 	assert_false(s.has_parent);
 	assert_memory_equal(s.span_id, x.trace.span_id, 8);
+	/* server.address and server.port from the request's Host: never a peer address */
+	{
+		static const struct {
+			const char *host;
+			bool tls;
+			const char *addr;
+			unsigned port;
+		} h[] = {
+			{ "api.fog.example", false, "api.fog.example", 80 },
+			{ "api.fog.example", true, "api.fog.example", 443 },
+			{ "10.0.0.1:8443", true, "10.0.0.1", 8443 },
+			{ "[2001:db8::1]:9000", false, "2001:db8::1", 9000 },
+			{ "[2001:db8::1]", true, "2001:db8::1", 443 },
+			{ "a:b:c", false, "", 0 },
+			{ "host:", false, "", 0 },
+			{ "host:70000", false, "", 0 },
+			{ "[::1", false, "", 0 },
+			{ ":80", false, "", 0 },
+		};
+		for (i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+			x.host = h[i].host;
+			x.tracestate = "k=v";
+			assert_true(spans__http(sp, 0, true, h[i].tls, &x, &s));
+			assert_string_equal(s.server_address, h[i].addr);
+			assert_int_equal(s.server_port, h[i].port);
+			assert_string_equal(s.trace_state, "k=v");
+		}
+		x.trace.valid = false; /* no traceparent: a tracestate alone is not kept */
+		x.trace.flags = 0;
+		assert_true(spans__http(sp, 0, true, false, &e, &s));
+		assert_string_equal(s.trace_state, "");
+		assert_int_equal(s.server_port, 0);
+	}
 	assert_int_equal(spans__dropped_count(sp, SPAN_DROP_QUEUE_FULL), 0);
 	spans__free(sp);
 	free(out);
+}
+
+/* A closed connection's span: the kernel's counters, server.port only, ERROR on a
+ * socket error; nothing unless otlp.tcp_spans. */
+static void tcp_spans(void **state)
+{
+	struct spans_opts o = { .cfg = &cfg, .seed = 3 };
+	struct conn_event e = { .type = CONN_CLOSE, .svc = 0, .end = TCP_END_SERVER,
+				.ts_ns = 5000000000ULL, .duration_ns = 1500000000ULL,
+				.lport = 8443, .rport = 40000, .family = AF_INET6,
+				.bytes_sent = 123456, .bytes_received = 789, .retrans_segs = 3,
+				.srtt_us = 250 };
+	struct span out[4];
+	struct spans *sp;
+	size_t i;
+
+	(void)state;
+	cfg.otlp.sample_ratio = 1;
+	cfg.otlp.tcp_spans = 0;
+	sp = spans__new(&o);
+	assert_non_null(sp);
+	spans__tcp(sp, &e);
+	assert_int_equal(spans__queued(sp), 0); /* off by default */
+	cfg.otlp.tcp_spans = 1;
+	spans__tcp(sp, &e);
+	e.end = TCP_END_CLIENT;
+	e.sk_err = ECONNRESET;
+	e.srtt_us = 0;
+	spans__tcp(sp, &e);
+	e.type = CONN_OPEN; /* only closes */
+	spans__tcp(sp, &e);
+	assert_int_equal(spans__take(sp, out, 4, 0), 2);
+	assert_string_equal(out[0].name, "TCP connection");
+	assert_int_equal(out[0].kind, SPAN_KIND_SERVER);
+	assert_int_equal(out[0].end_ns - out[0].start_ns, 1500000000ULL);
+	assert_int_equal(out[0].status, SPAN_STATUS_UNSET);
+	assert_int_equal(out[0].n_ints, 5);
+	for (i = 0; i < out[0].n_ints; i++) {
+		static const struct { const char *k; int64_t v; } want[] = {
+			{ "server.port", 8443 }, { "fogprobe.tcp.bytes_sent", 123456 },
+			{ "fogprobe.tcp.bytes_received", 789 }, { "fogprobe.tcp.retransmits", 3 },
+			{ "fogprobe.tcp.rtt_us", 250 } };
+		assert_string_equal(out[0].int_keys[i], want[i].k);
+		assert_int_equal(out[0].int_values[i], want[i].v);
+	}
+	assert_int_equal(out[0].n_attrs, 2);
+	assert_string_equal(out[0].attrs[1].value, "ipv6");
+	/* the client end: the peer's port is the server's; an error, and no RTT measured */
+	assert_int_equal(out[1].kind, SPAN_KIND_CLIENT);
+	assert_int_equal(out[1].int_values[0], 40000);
+	assert_int_equal(out[1].n_ints, 4);
+	assert_int_equal(out[1].status, SPAN_STATUS_ERROR);
+	assert_int_equal(out[1].n_attrs, 3);
+	assert_string_equal(out[1].attrs[2].key, "error.type");
+	assert_string_equal(out[1].attrs[2].value, "ECONNRESET");
+	spans__free(sp);
+	cfg.otlp.tcp_spans = 0;
 }
 
 static void queue(void **state)
@@ -491,6 +591,7 @@ int main(void)
 		cmocka_unit_test(protobuf),	   cmocka_unit_test(protobuf_large),
 		cmocka_unit_test(json),		   cmocka_unit_test(policy),
 		cmocka_unit_test(partial_success), cmocka_unit_test(sampling),
+		cmocka_unit_test(tcp_spans),
 		cmocka_unit_test(queue),	   cmocka_unit_test(exemplars),
 	};
 

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -136,6 +137,86 @@ static void http_header(void **state)
 	assert_false(g.x[3].trace.valid);
 }
 
+struct kept {
+	int n;
+	char host[4][HTTP_HOST_MAX];
+	char state[4][HTTP_TRACESTATE_MAX];
+	bool has_host[4], has_state[4];
+};
+
+static void on_kept(void *ctx, const struct http_event *ev)
+{
+	struct kept *k = ctx;
+
+	if (ev->type != HTTP_EV_EXCHANGE || k->n == 4)
+		return;
+	k->has_host[k->n] = ev->x.host;
+	k->has_state[k->n] = ev->x.tracestate;
+	snprintf(k->host[k->n], HTTP_HOST_MAX, "%s", ev->x.host ? ev->x.host : "");
+	snprintf(k->state[k->n], HTTP_TRACESTATE_MAX, "%s", ev->x.tracestate ? ev->x.tracestate : "");
+	k->n++;
+}
+
+/* Host and tracestate reach the request's own exchange; several tracestate lines are
+ * one list; members that do not fit are dropped whole, from the end. */
+static void host_and_tracestate(void **state)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	char big[600], req[1024];
+	struct http_conn c;
+	struct kept k = { 0 };
+	size_t i;
+
+	(void)state;
+	http__init(&c);
+	/* sequential requests on one connection */
+	snprintf(req, sizeof(req),
+		 "GET /a HTTP/1.1\r\nHOST: api.fog.example:8443\r\ntraceparent: " TP "\r\n"
+		 "tracestate: congo=t61rcWkgMzE\r\nTraceState:  , rojo=00f067aa0ba902b7 \r\n\r\n");
+	http__feed(&c, true, (const uint8_t *)req, strlen(req), strlen(req), NULL, 0, 1, on_kept, &k);
+	http__feed(&c, false, (const uint8_t *)ok, strlen(ok), strlen(ok), NULL, 0, 2, on_kept, &k);
+	snprintf(req, sizeof(req), "GET /b HTTP/1.1\r\nHost: x/y\r\n\r\n");
+	http__feed(&c, true, (const uint8_t *)req, strlen(req), strlen(req), NULL, 0, 3, on_kept, &k);
+	http__feed(&c, false, (const uint8_t *)ok, strlen(ok), strlen(ok), NULL, 0, 4, on_kept, &k);
+	/* 14 members of 21 characters: those past 255 characters are dropped */
+	big[0] = 0;
+	for (i = 0; i < 14; i++)
+		snprintf(big + strlen(big), sizeof(big) - strlen(big), "%svendor%02zu=0123456789ab",
+			 i ? "," : "", i);
+	snprintf(req, sizeof(req), "GET /c HTTP/1.1\r\nHost: h\r\ntracestate: %s\r\n\r\n", big);
+	http__feed(&c, true, (const uint8_t *)req, strlen(req), strlen(req), NULL, 0, 5, on_kept, &k);
+	http__feed(&c, false, (const uint8_t *)ok, strlen(ok), strlen(ok), NULL, 0, 6, on_kept, &k);
+	assert_int_equal(k.n, 3);
+	assert_string_equal(k.host[0], "api.fog.example:8443");
+	assert_string_equal(k.state[0], "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+	assert_false(k.has_host[1]); /* not a host[:port] */
+	assert_false(k.has_state[1]); /* not inherited from the previous request */
+	assert_string_equal(k.host[2], "h");
+	assert_int_equal(strlen(k.state[2]), 10 * 22 + 21); /* 11 whole members */
+	assert_int_equal(strncmp(k.state[2], big, strlen(k.state[2])), 0);
+	assert_int_equal(big[strlen(k.state[2])], ',');
+	/* a line longer than the parser keeps: its members are unknown, none is kept */
+	for (i = 14; i < 30; i++)
+		snprintf(big + strlen(big), sizeof(big) - strlen(big), ",vendor%02zu=0123456789ab", i);
+	snprintf(req, sizeof(req), "GET /d HTTP/1.1\r\ntracestate: %s\r\n\r\n", big);
+	http__feed(&c, true, (const uint8_t *)req, strlen(req), strlen(req), NULL, 0, 7, on_kept, &k);
+	http__feed(&c, false, (const uint8_t *)ok, strlen(ok), strlen(ok), NULL, 0, 8, on_kept, &k);
+	assert_int_equal(k.n, 4);
+	assert_false(k.has_state[3]);
+
+	/* pipelined: the connection keeps the last request's, the first gets none */
+	memset(&k, 0, sizeof(k));
+	http__init(&c);
+	snprintf(req, sizeof(req), "GET /1 HTTP/1.1\r\nHost: one\r\n\r\n"
+				   "GET /2 HTTP/1.1\r\nHost: two\r\n\r\n");
+	http__feed(&c, true, (const uint8_t *)req, strlen(req), strlen(req), NULL, 0, 1, on_kept, &k);
+	snprintf(req, sizeof(req), "%s%s", ok, ok);
+	http__feed(&c, false, (const uint8_t *)req, strlen(req), strlen(req), NULL, 0, 2, on_kept, &k);
+	assert_int_equal(k.n, 2);
+	assert_false(k.has_host[0]);
+	assert_string_equal(k.host[1], "two");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +224,7 @@ int main(void)
 		cmocka_unit_test(invalid),
 		cmocka_unit_test(future_versions),
 		cmocka_unit_test(http_header),
+		cmocka_unit_test(host_and_tracestate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

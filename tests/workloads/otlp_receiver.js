@@ -8,7 +8,7 @@
 //   --discard: answer 200 at once without decoding (benchmarks: the receiver's CPU is
 //   not the daemon's to pay for); /requests still lists each request
 //   control (HTTP on 127.0.0.1:CONTROL_PORT):
-//     GET  /spans          every span accepted: [{traceId, spanId, parentSpanId, name, kind,
+//     GET  /spans          every span accepted: [{traceId, spanId, parentSpanId, traceState, name, kind,
 //                          start, end, flags, status, attrs{}, resource{}, encoding, gzip}]
 //     GET  /requests       every export request seen: [{t, encoding, gzip, spans, answer}]
 //     POST /mode?m=ok|down|503|hang[&retry_after=S][&reject=N]
@@ -86,7 +86,8 @@ function record(msg, encoding, gzip) {
 				n++;
 				spans.push({
 					traceId: hex(s.traceId), spanId: hex(s.spanId),
-					parentSpanId: hex(s.parentSpanId), name: s.name, kind: s.kind,
+					parentSpanId: hex(s.parentSpanId), traceState: s.traceState || '',
+					name: s.name, kind: s.kind,
 					start: String(s.startTimeUnixNano), end: String(s.endTimeUnixNano),
 					status: s.status ? s.status.code || 0 : 0, attrs: attrs(s.attributes),
 					events: (s.events || []).map((e) => e.name),

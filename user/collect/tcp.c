@@ -21,7 +21,7 @@ _Static_assert(sizeof(struct fp_flow) == 88, "fp_flow layout");
 _Static_assert(sizeof(struct fp_listener_key) == 8, "fp_listener_key layout");
 _Static_assert(sizeof(struct fp_listener) == 40, "fp_listener layout");
 _Static_assert(sizeof(struct fp_tuple_key) == 40, "fp_tuple_key layout");
-_Static_assert(sizeof(struct fp_conn_event) == 112, "fp_conn_event layout");
+_Static_assert(sizeof(struct fp_conn_event) == 136, "fp_conn_event layout");
 _Static_assert(sizeof(struct fp_svc_stats) % 8 == 0, "fp_svc_stats layout");
 
 /* Best hook first. tp_btf reads the kernel's structs directly (no tracefs buffer copy). */
@@ -105,6 +105,11 @@ static int handle_event(void *ctx, void *data, size_t size)
 		.rport = r->rport,
 		.sk_err = r->sk_err,
 		.reason = r->reason,
+		.family = r->family,
+		.bytes_sent = r->bytes_sent,
+		.bytes_received = r->bytes_received,
+		.retrans_segs = r->retrans_segs,
+		.srtt_us = r->srtt_us,
 	};
 	memcpy(e.comm, r->comm, FP_COMM_LEN);
 	e.comm[FP_COMM_LEN] = '\0';

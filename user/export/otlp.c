@@ -145,6 +145,8 @@ static size_t resource_attrs(const struct otlp_resource *r, int svc, struct attr
 	return n;
 }
 
+#define SPAN_ATTRS_MAX (SPAN_ATTRS + SPAN_INTS > 10 ? SPAN_ATTRS + SPAN_INTS : 10) /* span_attrs fills at most this many */
+
 static size_t span_attrs(const struct span *s, struct attr *a)
 {
 	size_t n = 0, i;
@@ -152,8 +154,8 @@ static size_t span_attrs(const struct span *s, struct attr *a)
 	if (s->type == SPAN_OTHER) {
 		for (i = 0; i < s->n_attrs && i < SPAN_ATTRS; i++)
 			a[n++] = (struct attr){ s->attrs[i].key, s->attrs[i].value };
-		if (s->int_key)
-			a[n++] = (struct attr){ s->int_key, NULL, s->int_value };
+		for (i = 0; i < s->n_ints && i < SPAN_INTS; i++)
+			a[n++] = (struct attr){ s->int_keys[i], NULL, s->int_values[i] };
 		return n;
 	}
 
@@ -169,6 +171,10 @@ static size_t span_attrs(const struct span *s, struct attr *a)
 		a[n++] = (struct attr){ "http.response.status_code", NULL, s->status_code };
 	if (s->error_type[0])
 		a[n++] = (struct attr){ "error.type", s->error_type };
+	if (s->server_port) {
+		a[n++] = (struct attr){ "server.address", s->server_address };
+		a[n++] = (struct attr){ "server.port", NULL, s->server_port };
+	}
 	return n;
 }
 
@@ -200,7 +206,7 @@ static void encode_pb(const struct otlp_resource *res, const struct span *spans,
 		      struct strbuf *b)
 {
 	int svcs[CONFIG_MAX_SERVICES];
-	struct attr a[8 + CONFIG_MAX_KV];
+	struct attr a[SPAN_ATTRS_MAX + CONFIG_MAX_KV];
 	size_t ns = services_of(spans, n, svcs), k, i, j, na;
 
 	for (k = 0; k < ns; k++) {
@@ -225,6 +231,8 @@ static void encode_pb(const struct otlp_resource *res, const struct span *spans,
 			sp = pb_begin(b, 2);
 			pb_bytes(b, 1, s->trace_id, 16);
 			pb_bytes(b, 2, s->span_id, 8);
+			if (s->type == SPAN_HTTP && s->trace_state[0])
+				pb_str(b, 3, s->trace_state);
 			if (s->has_parent)
 				pb_bytes(b, 4, s->parent_id, 8);
 			pb_str(b, 5, s->name);
@@ -294,7 +302,7 @@ static int encode_json(const struct otlp_resource *res, const struct span *spans
 		       struct strbuf *b)
 {
 	int svcs[CONFIG_MAX_SERVICES];
-	struct attr a[8 + CONFIG_MAX_KV];
+	struct attr a[SPAN_ATTRS_MAX + CONFIG_MAX_KV];
 	size_t ns = services_of(spans, n, svcs), k, i;
 	json_t *root = json_object(), *rss = json_array();
 	char *text;
@@ -317,6 +325,8 @@ static int encode_json(const struct otlp_resource *res, const struct span *spans
 				      json_u64(s->start_ns), "endTimeUnixNano", json_u64(s->end_ns),
 				      "attributes", json_attrs(a, span_attrs(s, a)), "flags",
 				      (json_int_t)span_flags(s));
+			if (s->type == SPAN_HTTP && s->trace_state[0])
+				json_object_set_new(j, "traceState", json_string(s->trace_state));
 			if (s->has_parent) {
 				trace__hex(s->parent_id, 8, pid);
 				json_object_set_new(j, "parentSpanId", json_string(pid));

@@ -1121,6 +1121,11 @@ static int otlp_enabled(struct parser *p, json_t *val, const char *key, struct c
 	return parse_bool(p, val, key, &cfg->otlp.enabled);
 }
 
+static int otlp_tcp_spans(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_bool(p, val, key, &cfg->otlp.tcp_spans);
+}
+
 static int otlp_url(struct parser *p, json_t *val, const char *key, struct config *cfg)
 {
 	const char *s = json_string_value(val), *why;
@@ -2184,6 +2189,7 @@ static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 		{ "batch_spans", otlp_batch },
 		{ "batch_delay_ms", otlp_delay },
 		{ "retry_max_s", otlp_retry },
+		{ "tcp_spans", otlp_tcp_spans },
 	};
 	json_t *val, *svc;
 	size_t i;

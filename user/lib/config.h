@@ -234,6 +234,7 @@ struct otlp_config {
 	uint32_t batch_spans; /* spans per export request at most */
 	uint32_t batch_delay_ms; /* a partial batch leaves after this long */
 	uint32_t retry_max_s; /* a batch retried this long is dropped */
+	int tcp_spans; /* a span per closed connection of a service (sampled); off by default */
 	unsigned set; /* OTLP_SET_*: keys the file gave */
 };
 

@@ -37,6 +37,10 @@ struct conn_event {
 	int sk_err;
 	unsigned reason;
 	char comm[17];
+	int family; /* AF_INET, AF_INET6 */
+	/* CONN_CLOSE: the kernel's counters of the connection (tcp_sock) */
+	uint64_t bytes_sent, bytes_received;
+	uint32_t retrans_segs, srtt_us;
 };
 
 #endif

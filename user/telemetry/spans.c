@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#define _GNU_SOURCE /* strerrorname_np */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 
 #include "telemetry/spans.h"
 
@@ -219,6 +221,41 @@ static void copy(char *dst, const char *src, size_t size)
 	dst[n] = 0;
 }
 
+/* "name", "name:port", "[v6]" or "[v6]:port" into the address (brackets dropped, as
+ * server.address wants) and the port it names or the scheme's default; 0 and "" when
+ * the value is not one of those. */
+static uint16_t host_port(const char *host, bool tls, char *addr, size_t size)
+{
+	const char *end = host + strlen(host), *colon = NULL, *a = host, *ae;
+	unsigned long port = tls ? 443 : 80;
+	char *stop;
+
+	if (*host == '[') {
+		ae = strchr(host, ']');
+		if (!ae || (ae[1] && ae[1] != ':'))
+			return 0;
+		a = host + 1;
+		colon = ae[1] ? ae + 1 : NULL;
+	} else {
+		colon = strchr(host, ':');
+		ae = colon ? colon : end;
+		if (colon && strchr(colon + 1, ':'))
+			return 0;
+	}
+	if (colon) {
+		if (!colon[1])
+			return 0;
+		port = strtoul(colon + 1, &stop, 10);
+		if (*stop || !port || port > 65535)
+			return 0;
+	}
+	if (ae == a || (size_t)(ae - a) >= size)
+		return 0;
+	memcpy(addr, a, (size_t)(ae - a));
+	addr[ae - a] = 0;
+	return (uint16_t)port;
+}
+
 bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 		 const struct http_exchange *x, struct span *out)
 {
@@ -279,6 +316,10 @@ bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 	}
 	if (x->status >= (is_server ? 500 : 400))
 		snprintf(s.error_type, sizeof(s.error_type), "%u", x->status);
+	if (x->host)
+		s.server_port = host_port(x->host, tls, s.server_address, sizeof(s.server_address));
+	if (x->trace.valid && x->tracestate)
+		copy(s.trace_state, x->tracestate, sizeof(s.trace_state));
 	if (out)
 		*out = s;
 	if (!push(sp, &s))
@@ -342,8 +383,11 @@ bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
 		snprintf(s.attrs[i].value, sizeof(s.attrs[i].value), "%s", d->values[i]);
 	}
 	s.n_attrs = (uint8_t)i;
-	s.int_key = d->int_key;
-	s.int_value = d->int_value;
+	for (i = 0; i < SPAN_INTS && d->int_keys[i]; i++) {
+		s.int_keys[i] = d->int_keys[i];
+		s.int_values[i] = d->int_values[i];
+	}
+	s.n_ints = (uint8_t)i;
 	s.event = d->event;
 	s.event_ns = s.end_ns;
 	if (out)
@@ -356,6 +400,31 @@ bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
 	sp->other_dur_ns = s.end_ns - s.start_ns;
 	sp->other_end_ns = s.end_ns;
 	return true;
+}
+
+void spans__tcp(struct spans *sp, const struct conn_event *e)
+{
+	bool server = e->end == TCP_END_SERVER;
+	char err[24] = "";
+	struct span_desc d = {
+		.svc = e->svc, .is_server = server, .error = e->sk_err != 0,
+		.name = "TCP connection",
+		.start_ns = e->ts_ns > e->duration_ns ? e->ts_ns - e->duration_ns : e->ts_ns,
+		.end_ns = e->ts_ns,
+		.keys = { "network.transport", "network.type", e->sk_err ? "error.type" : NULL },
+		.values = { "tcp", e->family == AF_INET6 ? "ipv6" : "ipv4", err },
+		.int_keys = { "server.port", "fogprobe.tcp.bytes_sent",
+			      "fogprobe.tcp.bytes_received", "fogprobe.tcp.retransmits",
+			      e->srtt_us ? "fogprobe.tcp.rtt_us" : NULL },
+		.int_values = { server ? e->lport : e->rport, (int64_t)e->bytes_sent,
+				(int64_t)e->bytes_received, e->retrans_segs, e->srtt_us },
+	};
+
+	if (!sp || e->type != CONN_CLOSE || !sp->cfg->otlp.tcp_spans)
+		return;
+	if (e->sk_err) /* the errno's name, as the socket's error (ECONNRESET, ETIMEDOUT) */
+		snprintf(err, sizeof(err), "%s", strerrorname_np(e->sk_err) ?: "error");
+	spans__other(sp, &d, NULL);
 }
 
 bool spans__exemplar_other(struct spans *sp, double seconds, struct metrics_exemplar *ex)
@@ -409,8 +478,8 @@ static void on_session(void *ctx, int svc, bool is_server, bool tls, const struc
 		.keys = { "network.protocol.name", "url.scheme", "fogprobe.websocket.drop_reason" },
 		.values = { "websocket", tls ? "wss" : "ws",
 			    drop < WEB_DROP_N ? drop_reasons[drop] : "other" },
-		.int_key = close_code ? "fogprobe.websocket.close_code" : NULL,
-		.int_value = close_code,
+		.int_keys = { close_code ? "fogprobe.websocket.close_code" : NULL },
+		.int_values = { close_code },
 		.event = drop != WEB_DROP_NONE ? "connection dropped" : NULL,
 	};
 

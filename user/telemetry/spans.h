@@ -15,6 +15,7 @@
  * response and exchanges slower than keep_slower_ms are always kept.
  *
  * Privacy: no peer address, no payload, no query string (the parser already drops it).
+ * server.address is the Host the client asked for (the server's own name).
  */
 #ifndef FOGPROBE_TELEMETRY_SPANS_H
 #define FOGPROBE_TELEMETRY_SPANS_H
@@ -23,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lib/config.h"
+#include "model/conn.h"
 #include "model/proto/http.h"
 #include "model/streams.h"
 #include "model/web.h"
@@ -45,6 +47,7 @@ extern const char *const span_drop_names[SPAN_DROP_N];
 
 #define SPAN_NAME_MAX (HTTP_METHOD_MAX + CONFIG_ROUTE_LEN)
 #define SPAN_ATTRS 3 /* string attributes of a span that is not HTTP */
+#define SPAN_INTS 6 /* integer attributes of a span that is not HTTP */
 
 enum span_type { SPAN_HTTP = 0, SPAN_OTHER };
 
@@ -68,15 +71,20 @@ struct span {
 	char version[4]; /* network.protocol.version: "1.0", "1.1"; "" unknown */
 	bool tls;
 	char error_type[24]; /* "" none */
-	/* SPAN_OTHER: up to SPAN_ATTRS string attributes and one integer; keys static */
+	/* server.address and server.port: the request's Host (the name the client asked
+	 * for, not a peer address), its port or the scheme's; "" and 0 without a Host */
+	char server_address[HTTP_HOST_MAX];
+	uint16_t server_port;
+	char trace_state[HTTP_TRACESTATE_MAX]; /* W3C tracestate with the traceparent; "" */
+	/* SPAN_OTHER: up to SPAN_ATTRS string and SPAN_INTS integer attributes; keys static */
 	uint8_t type;
-	uint8_t n_attrs;
+	uint8_t n_attrs, n_ints;
 	struct {
 		const char *key;
 		char value[48];
 	} attrs[SPAN_ATTRS];
-	const char *int_key; /* NULL: none */
-	int64_t int_value;
+	const char *int_keys[SPAN_INTS];
+	int64_t int_values[SPAN_INTS];
 	const char *event; /* a span event's name (static), NULL: none */
 	uint64_t event_ns; /* Unix epoch */
 };
@@ -91,10 +99,10 @@ struct span_desc {
 	const char *name;
 	uint64_t start_ns, end_ns;
 	const struct trace_ctx *parent; /* NULL or invalid: a new trace */
-	const char *keys[SPAN_ATTRS];
+	const char *keys[SPAN_ATTRS]; /* the first NULL ends them */
 	const char *values[SPAN_ATTRS];
-	const char *int_key;
-	int64_t int_value;
+	const char *int_keys[SPAN_INTS]; /* the first NULL ends them */
+	int64_t int_values[SPAN_INTS];
 	const char *event; /* at end_ns */
 };
 
@@ -131,6 +139,11 @@ bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
 bool spans__exemplar_other(struct spans *sp, double seconds, struct metrics_exemplar *ex);
 /* The ids of the span the last spans__other call (on this thread) kept; false if none. */
 bool spans__last_other(struct spans *sp, uint8_t trace_id[16], uint8_t span_id[8]);
+
+/* A closed connection of a service (otlp.tcp_spans): a "TCP connection" span from its
+ * open (or first sight) to its close with the kernel's own counters of it; sampled by
+ * the ratio, kept when it ended in an error. No address: server.port only. */
+void spans__tcp(struct spans *sp, const struct conn_event *e);
 
 /* The model's trace sinks, feeding spans__http and spans__other. */
 struct web_trace_sink spans__web_sink(struct spans *sp);

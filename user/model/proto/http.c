@@ -227,10 +227,24 @@ static void emit(const struct feed *f, enum http_event_type type, const struct h
 
 	if (x)
 		ev.x = *x;
+	ev.x.host = ev.x.tracestate = NULL;
 	if (type == HTTP_EV_UPGRADE)
 		ev.ws_extensions = f->c->ws_ext_state == WS_EXT_UNKNOWN ? NULL :
 				   f->c->ws_ext_state == WS_EXT_SEEN  ? f->c->ws_ext :
 									"";
+	if (f->fn)
+		f->fn(f->ctx, &ev);
+}
+
+/* The exchange of pending entry e, with the Host and tracestate its request carried. */
+static void emit_exchange(const struct feed *f, const struct http_pending *e)
+{
+	const struct http_conn *c = f->c;
+	struct http_event ev = { .type = HTTP_EV_EXCHANGE, .x = e->x };
+
+	ev.x.host = c->host_seq == e->seq && c->host[0] ? c->host : NULL;
+	ev.x.tracestate =
+		c->tracestate_seq == e->seq && c->tracestate[0] ? c->tracestate : NULL;
 	if (f->fn)
 		f->fn(f->ctx, &ev);
 }
@@ -267,7 +281,7 @@ static void q_sync(struct http_conn *c, struct http_pending *e)
 /* The request is complete on both sides: report it. */
 static void q_exchange(const struct feed *f, struct http_pending *e)
 {
-	emit(f, HTTP_EV_EXCHANGE, &e->x, NULL);
+	emit_exchange(f, e);
 	q_remove(f->c, e);
 }
 
@@ -671,6 +685,61 @@ static void ws_extensions(struct http_conn *c, const char *v, size_t vn, bool cu
 	c->ws_ext_state = WS_EXT_SEEN;
 }
 
+/* The request's Host (the first line: a second one makes the request invalid anyway). */
+static void keep_host(const struct feed *f, const char *v, size_t vn)
+{
+	struct http_conn *c = f->c;
+	size_t i;
+
+	if (f->d->seq == SEQ_NONE || f->d->seq == SEQ_SKIPPED || c->host_seq == f->d->seq)
+		return;
+	c->host_seq = f->d->seq;
+	c->host[0] = 0;
+	if (f->d->line_long || !vn || vn >= sizeof(c->host))
+		return;
+	for (i = 0; i < vn; i++)
+		if (v[i] <= ' ' || v[i] >= 0x7f || v[i] == '/' || v[i] == '@')
+			return; /* not a host[:port] */
+	memcpy(c->host, v, vn);
+	c->host[vn] = 0;
+}
+
+/* The request's tracestate: its lines joined with ",", list-members that do not fit
+ * dropped from the end (W3C Trace Context 3.3.1.5: whole members, never cut). */
+static void keep_tracestate(const struct feed *f, const char *v, size_t vn)
+{
+	struct http_conn *c = f->c;
+	size_t have, i, start, end;
+
+	if (f->d->seq == SEQ_NONE || f->d->seq == SEQ_SKIPPED)
+		return;
+	if (c->tracestate_seq != f->d->seq) {
+		c->tracestate_seq = f->d->seq;
+		c->tracestate[0] = 0;
+	}
+	if (f->d->line_long)
+		return; /* the members past the line's end are unknown: this line is dropped */
+	have = strlen(c->tracestate);
+	for (start = 0; start < vn; start = end + 1) {
+		for (end = start; end < vn && v[end] != ','; end++)
+			;
+		i = end;
+		while (start < i && (v[start] == ' ' || v[start] == '\t'))
+			start++;
+		while (i > start && (v[i - 1] == ' ' || v[i - 1] == '\t'))
+			i--;
+		if (i == start) /* an empty member is allowed and ignored */
+			continue;
+		if (have + (have ? 1 : 0) + (i - start) >= sizeof(c->tracestate))
+			return;
+		if (have)
+			c->tracestate[have++] = ',';
+		memcpy(c->tracestate + have, v + start, i - start);
+		have += i - start;
+		c->tracestate[have] = 0;
+	}
+}
+
 static void header_line(const struct feed *f)
 {
 	struct http_dir *d = f->d;
@@ -687,13 +756,20 @@ static void header_line(const struct feed *f)
 		lose(f, HTTP_ERR_BAD_HEADER);
 		return;
 	}
-	/* only five names matter: skip the others by their length */
-	if (name != 14 && name != 17 && name != 7 && name != 24 && name != 11)
+	/* only seven names matter: skip the others by their length */
+	if (name != 14 && name != 17 && name != 7 && name != 24 && name != 11 && name != 4 &&
+	    name != 10)
 		return;
 	v = l + name + 1;
 	vn = n - name - 1;
 	trim(&v, &vn);
-	if (word_is(l, name, "traceparent")) {
+	if (word_is(l, name, "host")) {
+		if (f->client)
+			keep_host(f, v, vn);
+	} else if (word_is(l, name, "tracestate")) {
+		if (f->client)
+			keep_tracestate(f, v, vn);
+	} else if (word_is(l, name, "traceparent")) {
 		/* W3C Trace Context: a request with two traceparent lines has none valid */
 		if (f->client) {
 			if (d->trace_seen || d->line_long)
@@ -1141,8 +1217,10 @@ void http__close(struct http_conn *c, uint64_t ts_ns, http_event_fn fn, void *ct
 			struct http_pending *e = &c->q[i];
 
 			q_sync(c, e);
-			emit(&f, e->resp_done ? HTTP_EV_EXCHANGE : HTTP_EV_ERROR, &e->x,
-			     e->resp_done ? NULL : HTTP_ERR_NO_RESPONSE);
+			if (e->resp_done)
+				emit_exchange(&f, e);
+			else
+				emit(&f, HTTP_EV_ERROR, &e->x, HTTP_ERR_NO_RESPONSE);
 		}
 	}
 	http__init(c);

@@ -61,6 +61,9 @@
 #define HTTP_LINE_MAX 512 /* start and header lines kept; the rest of a longer line is skipped */
 #define HTTP_TAIL_MAX 16 /* known last bytes of a chunk with a gap */
 #define HTTP_WS_EXT_MAX 192 /* a 101's Sec-WebSocket-Extensions value kept, incl. NUL */
+#define HTTP_HOST_MAX 64 /* a request's Host value kept, incl. NUL; longer: none */
+#define HTTP_TRACESTATE_MAX 256 /* W3C tracestate kept, incl. NUL; list-members that do not
+				   fit are dropped from the end (the spec's truncation) */
 
 extern const char HTTP_ERR_NOT_HTTP[]; /* "not_http" */
 extern const char HTTP_ERR_DESYNC[]; /* "desync" */
@@ -93,6 +96,12 @@ struct http_exchange {
 						 "websocket"; "connect" for CONNECT */
 	struct trace_ctx trace; /* the request's traceparent header; .valid false: none */
 	uint8_t minor; /* the request line's HTTP/1.x: x ('0', '1'), 0 when unknown */
+	/* EXCHANGE events only, valid during the callback: the request's Host value and
+	 * tracestate (several lines joined with ","), NULL when it had none or it did not
+	 * fit (the connection keeps one of each: a pipelined request behind it may have
+	 * replaced them, and then they are NULL too) */
+	const char *host;
+	const char *tracestate;
 };
 
 struct http_event {
@@ -157,6 +166,9 @@ struct http_conn {
 	uint8_t ws_ext_len;
 	char ws_ext[HTTP_WS_EXT_MAX];
 	uint32_t next_seq;
+	uint32_t host_seq, tracestate_seq; /* the request they belong to; 0: none */
+	char host[HTTP_HOST_MAX];
+	char tracestate[HTTP_TRACESTATE_MAX];
 	/* counters for the caller's diagnostics */
 	uint64_t orphan_responses; /* responses with no request known to pair with */
 };
