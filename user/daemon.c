@@ -91,9 +91,12 @@ static void on_conn(void *ctx, const struct conn_event *e)
 			streams__close(d->streams, e->key, e->ts_ns);
 		else if (e->type == CONN_RESET)
 			streams__reset(d->streams, e->key);
-		else if (e->type == CONN_OPEN && e->end != TCP_END_CLIENT_LOCALPEER)
+		else if (e->type == CONN_OPEN && e->end != TCP_END_CLIENT_LOCALPEER) {
 			streams__open(d->streams, e->key, e->svc, server,
 				      server ? e->ts_ns : e->ts_ns - e->duration_ns);
+			if (d->spans && d->cfg.otlp.peer_address)
+				streams__set_peer(d->streams, e->key, &e->peer);
+		}
 		pthread_mutex_unlock(&d->lock);
 	}
 	if (log__level() >= LOG_DEBUG)

@@ -6,7 +6,8 @@
 # the kernel's own counters at the close, must equal what the two programs wrote and
 # read; server.port is the service's port, an RTT is there, no address is anywhere. A
 # connection the client resets (SO_LINGER 0) is an ERROR on the server's end
-# (error.type ECONNRESET). With tcp_spans off (the default), none.
+# (error.type ECONNRESET). With tcp_spans off (the default), none. With peer_address
+# opted in (IPv4 cut to /24), TCP and HTTP spans carry network.peer.address, cut.
 METRICS_PORT=19430 OTLP=19431 CTL=19432 PORT=19433
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
@@ -148,5 +149,37 @@ PY
 rc=$?
 CHECKS=$((CHECKS + 1))
 ((rc == 0)) || FAILS=$((FAILS + 1))
+stop_daemon
+
+echo "peer_address opted in, IPv4 cut to /24: TCP and HTTP spans carry network.peer.address"
+WEBP=$((PORT + 1))
+ns_srv /usr/bin/python3 -m http.server $WEBP --bind "$SRV_IP" >"$WORK/http.out" 2>&1 &
+on_exit "kill $! 2>/dev/null"
+for i in $(seq 1 50); do ns_srv ss -ltnH "sport = :$WEBP" | grep -q . && break; sleep 0.1; done
+start_daemon '{"services": [{"name": "xchg", "protocol": "tcp", "ports": ['$PORT']},
+  {"name": "web", "protocol": "http", "ports": ['$WEBP']}],
+  "otlp": {"endpoint": "http://127.0.0.1:'$OTLP'", "batch_delay_ms": 100, "tcp_spans": true,
+  "peer_address": true, "peer_prefix_ipv4": 24}}' || exit 1
+n0=$(count_received)
+ns_cli /usr/bin/python3 "$WORK/xchg.py" client "$SRV_IP" $PORT 2 close >/dev/null
+ns_cli curl -s -o /dev/null "http://$SRV_IP:$WEBP/"
+ns_cli curl -s -o /dev/null "http://$SRV_IP:$WEBP/"
+# 2 TCP connections x 2 ends, 2 HTTP connections x 2 ends, 2 HTTP server spans
+check "10 spans arrive" await_spans $((n0 + 10)) True 15
+prefix24() { echo "${1%.*}.0"; }
+received True | tail -n +$((n0 + 1)) >"$WORK/peer.spans"
+peer_of() { # NAME KIND -> the distinct network.peer.address values
+	/usr/bin/python3 -c '
+import json, sys
+v = {json.loads(l)["attrs"].get("network.peer.address") for l in open(sys.argv[1])
+     if json.loads(l)["name"] == sys.argv[2] and json.loads(l)["kind"] == int(sys.argv[3])}
+print(" ".join(sorted(str(x) for x in v)))' "$WORK/peer.spans" "$1" "$2"
+}
+check "TCP server ends: the client's address cut to /24 ($(prefix24 "$CLI_IP"))" \
+	eq "$(peer_of "TCP connection" 2)" "$(prefix24 "$CLI_IP")"
+check "TCP client ends: the server's address cut to /24 ($(prefix24 "$SRV_IP"))" \
+	eq "$(peer_of "TCP connection" 3)" "$(prefix24 "$SRV_IP")"
+check "HTTP server spans: the client's address cut to /24" eq "$(peer_of "GET /" 2)" "$(prefix24 "$CLI_IP")"
+check "the whole addresses are in no span" bash -c "! grep -qE '\"($SRV_IP|$CLI_IP)\"' '$WORK/peer.spans'"
 stop_daemon
 finish

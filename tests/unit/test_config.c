@@ -851,6 +851,18 @@ static void otlp_section(void **state)
 	assert_int_equal(cfg->otlp.batch_spans, 10);
 	assert_int_equal(cfg->otlp.batch_delay_ms, 50);
 	assert_string_equal(cfg->otlp.resource[0].value, "prod");
+	/* privacy by default: no peer address; TCP connection spans off */
+	assert_int_equal(cfg->otlp.peer_address, 0);
+	assert_int_equal(cfg->otlp.tcp_spans, 0);
+	assert_int_equal(cfg->otlp.peer_prefix_ipv4, 32);
+	assert_int_equal(cfg->otlp.peer_prefix_ipv6, 128);
+	assert_int_equal(config__load_string(
+		OTLP_PRE "{\"peer_address\":true,\"peer_prefix_ipv4\":24,\"peer_prefix_ipv6\":48,"
+		"\"tcp_spans\":true}}", "t.json", cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg->otlp.peer_address, 1);
+	assert_int_equal(cfg->otlp.tcp_spans, 1);
+	assert_int_equal(cfg->otlp.peer_prefix_ipv4, 24);
+	assert_int_equal(cfg->otlp.peer_prefix_ipv6, 48);
 	assert_int_equal(config__load_string(
 		OTLP_PRE "{\"traces_endpoint\":\"http://h/custom\",\"enabled\":false}}", "t.json",
 		cfg, err, sizeof(err)), 0);
@@ -880,7 +892,10 @@ static void otlp_errors(void **state)
 		     "t.json:1:66: unknown key \"endpoit\" in otlp (expected enabled, endpoint, "
 		     "traces_endpoint, protocol, headers, compression, timeout_ms, "
 		     "resource_attributes, sample_ratio, keep_slower_than_ms, queue_spans, "
-		     "batch_spans, batch_delay_ms, retry_max_s, tcp_spans)");
+		     "batch_spans, batch_delay_ms, retry_max_s, tcp_spans, peer_address, "
+		     "peer_prefix_ipv4, peer_prefix_ipv6)");
+	expect_error(OTLP_PRE "{\"peer_prefix_ipv4\":33}}",
+		     "t.json:1:85: peer_prefix_ipv4 33 is out of range 0..32");
 }
 
 static const char *const *env_vars;

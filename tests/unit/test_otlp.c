@@ -510,6 +510,49 @@ static void tcp_spans(void **state)
 	assert_int_equal(out[1].n_attrs, 3);
 	assert_string_equal(out[1].attrs[2].key, "error.type");
 	assert_string_equal(out[1].attrs[2].value, "ECONNRESET");
+	/* no address by default; opted in, cut to the configured prefixes */
+	for (i = 0; i < 2; i++)
+		assert_true(out[i].n_attrs < 3 || strcmp(out[i].attrs[2].key, "network.peer.address"));
+	{
+		struct conn_peer v4 = { .family = AF_INET, .addr = { 10, 213, 4, 2 } };
+		struct conn_peer v6 = { .family = AF_INET6,
+					.addr = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0xab, 0xcd, 0, 0, 0, 0,
+						  0, 0, 0, 7 } };
+		char a[SPAN_PEER_MAX];
+		struct http_exchange x = exchange(200, 1000);
+		struct span hs;
+
+		spans__peer_format(&cfg.otlp, &v4, a, sizeof(a));
+		assert_string_equal(a, "");
+		assert_true(spans__http_peer(sp, 0, true, false, &x, &v4, &hs));
+		assert_string_equal(hs.peer_address, "");
+		cfg.otlp.peer_address = 1;
+		cfg.otlp.peer_prefix_ipv4 = 32; /* the defaults: whole addresses */
+		cfg.otlp.peer_prefix_ipv6 = 128;
+		spans__peer_format(&cfg.otlp, &v4, a, sizeof(a));
+		assert_string_equal(a, "10.213.4.2");
+		spans__peer_format(&cfg.otlp, &v6, a, sizeof(a));
+		assert_string_equal(a, "2001:db8:1:abcd::7");
+		cfg.otlp.peer_prefix_ipv4 = 20;
+		cfg.otlp.peer_prefix_ipv6 = 48;
+		spans__peer_format(&cfg.otlp, &v4, a, sizeof(a));
+		assert_string_equal(a, "10.213.0.0");
+		spans__peer_format(&cfg.otlp, &v6, a, sizeof(a));
+		assert_string_equal(a, "2001:db8:1::");
+		assert_true(spans__http_peer(sp, 0, true, false, &x, &v4, &hs));
+		assert_string_equal(hs.peer_address, "10.213.0.0");
+		e.type = CONN_CLOSE;
+		e.peer = v6;
+		spans__take(sp, out, 4, 0);
+		spans__tcp(sp, &e);
+		assert_int_equal(spans__take(sp, out, 4, 0), 1);
+		assert_string_equal(out[0].attrs[2].key, "network.peer.address");
+		assert_string_equal(out[0].attrs[2].value, "2001:db8:1::");
+		assert_string_equal(out[0].attrs[3].key, "error.type");
+		cfg.otlp.peer_address = 0;
+		cfg.otlp.peer_prefix_ipv4 = 32;
+		cfg.otlp.peer_prefix_ipv6 = 128;
+	}
 	spans__free(sp);
 	cfg.otlp.tcp_spans = 0;
 }

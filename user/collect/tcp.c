@@ -110,7 +110,9 @@ static int handle_event(void *ctx, void *data, size_t size)
 		.bytes_received = r->bytes_received,
 		.retrans_segs = r->retrans_segs,
 		.srtt_us = r->srtt_us,
+		.peer = { .family = r->family },
 	};
+	memcpy(e.peer.addr, r->raddr, sizeof(e.peer.addr));
 	memcpy(e.comm, r->comm, FP_COMM_LEN);
 	e.comm[FP_COMM_LEN] = '\0';
 	c->sinks.conn(c->sinks.ctx, &e);

@@ -145,7 +145,7 @@ static size_t resource_attrs(const struct otlp_resource *r, int svc, struct attr
 	return n;
 }
 
-#define SPAN_ATTRS_MAX (SPAN_ATTRS + SPAN_INTS > 10 ? SPAN_ATTRS + SPAN_INTS : 10) /* span_attrs fills at most this many */
+#define SPAN_ATTRS_MAX (SPAN_ATTRS + SPAN_INTS > 11 ? SPAN_ATTRS + SPAN_INTS : 11) /* span_attrs fills at most this many */
 
 static size_t span_attrs(const struct span *s, struct attr *a)
 {
@@ -175,6 +175,8 @@ static size_t span_attrs(const struct span *s, struct attr *a)
 		a[n++] = (struct attr){ "server.address", s->server_address };
 		a[n++] = (struct attr){ "server.port", NULL, s->server_port };
 	}
+	if (s->peer_address[0])
+		a[n++] = (struct attr){ "network.peer.address", s->peer_address };
 	return n;
 }
 

@@ -268,7 +268,7 @@ static int parser_locate(const struct parser *p, int at_key, int *line, int *col
 
 static void parser_verror(struct parser *p, int at_key, const char *fmt, va_list ap)
 {
-	char msg[256];
+	char msg[480]; /* the longest: an unknown key with the section's key list */
 	int line = 0, col = 0;
 
 	if (!p->err || !p->errlen)
@@ -1018,6 +1018,8 @@ static void otlp_defaults(struct otlp_config *o)
 	o->protocol = OTLP_HTTP_PROTOBUF;
 	o->timeout_ms = CONFIG_OTLP_DEFAULT_TIMEOUT_MS;
 	o->sample_ratio = 1.0;
+	o->peer_prefix_ipv4 = 32;
+	o->peer_prefix_ipv6 = 128;
 	o->queue_spans = CONFIG_OTLP_DEFAULT_QUEUE;
 	o->batch_spans = CONFIG_OTLP_DEFAULT_BATCH;
 	o->batch_delay_ms = CONFIG_OTLP_DEFAULT_DELAY_MS;
@@ -1119,6 +1121,18 @@ static int otlp_enabled(struct parser *p, json_t *val, const char *key, struct c
 {
 	cfg->otlp.set |= OTLP_SET_ENABLED;
 	return parse_bool(p, val, key, &cfg->otlp.enabled);
+}
+
+static int otlp_peer(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	return parse_bool(p, val, key, &cfg->otlp.peer_address);
+}
+
+static int otlp_prefix(struct parser *p, json_t *val, const char *key, struct config *cfg)
+{
+	if (!strcmp(key, "peer_prefix_ipv4"))
+		return parse_uint(p, val, key, 0, 32, &cfg->otlp.peer_prefix_ipv4);
+	return parse_uint(p, val, key, 0, 128, &cfg->otlp.peer_prefix_ipv6);
 }
 
 static int otlp_tcp_spans(struct parser *p, json_t *val, const char *key, struct config *cfg)
@@ -2190,6 +2204,9 @@ static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 		{ "batch_delay_ms", otlp_delay },
 		{ "retry_max_s", otlp_retry },
 		{ "tcp_spans", otlp_tcp_spans },
+		{ "peer_address", otlp_peer },
+		{ "peer_prefix_ipv4", otlp_prefix },
+		{ "peer_prefix_ipv6", otlp_prefix },
 	};
 	json_t *val, *svc;
 	size_t i;

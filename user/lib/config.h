@@ -235,6 +235,8 @@ struct otlp_config {
 	uint32_t batch_delay_ms; /* a partial batch leaves after this long */
 	uint32_t retry_max_s; /* a batch retried this long is dropped */
 	int tcp_spans; /* a span per closed connection of a service (sampled); off by default */
+	int peer_address; /* network.peer.address on spans: off by default (privacy) */
+	uint32_t peer_prefix_ipv4, peer_prefix_ipv6; /* bits kept of it (32, 128: all) */
 	unsigned set; /* OTLP_SET_*: keys the file gave */
 };
 

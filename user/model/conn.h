@@ -21,6 +21,13 @@ enum conn_event_type {
 
 extern const char *const conn_event_names[CONN_EVENT_TYPES];
 
+/* The remote end of a connection: exported only where the operator opts in
+ * (otlp.peer_address). */
+struct conn_peer {
+	uint8_t family; /* AF_INET, AF_INET6; 0: unknown */
+	uint8_t addr[16]; /* IPv4 in the first 4 bytes */
+};
+
 struct conn_event {
 	enum conn_event_type type;
 	int svc; /* -1: no configured service */
@@ -41,6 +48,7 @@ struct conn_event {
 	/* CONN_CLOSE: the kernel's counters of the connection (tcp_sock) */
 	uint64_t bytes_sent, bytes_received;
 	uint32_t retrans_segs, srtt_us;
+	struct conn_peer peer;
 };
 
 #endif

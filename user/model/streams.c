@@ -362,6 +362,14 @@ void streams__data(struct streams *s, uint64_t sk, int svc, const struct stream_
 	s->cur = NULL;
 }
 
+void streams__set_peer(struct streams *s, uint64_t sk, const struct conn_peer *peer)
+{
+	struct stream *st = find(s, sk);
+
+	if (st && st->web && !st->closing && !st->closed)
+		web__set_peer(st->web, peer);
+}
+
 void streams__set_sndq(struct streams *s, uint64_t sk, uint32_t sndq)
 {
 	struct stream *st = find(s, sk);

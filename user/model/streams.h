@@ -72,6 +72,8 @@ void streams__free(struct streams *s); /* accepts NULL */
  * for the server end. is_server: this host's socket is the server end.
  */
 void streams__open(struct streams *s, uint64_t sk, int svc, bool is_server, uint64_t start_ns);
+/* The remote end of an open connection, for the spans of its exchanges. */
+void streams__set_peer(struct streams *s, uint64_t sk, const struct conn_peer *peer);
 
 /* The first bytes of a frame found past the captured prefix (the kernel's framing
  * assist): `len` bytes at offset `off` of the chunk. */

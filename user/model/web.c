@@ -30,6 +30,7 @@ struct web_conn {
 	uint64_t upgrade_ns; /* the upgrade request's start */
 	uint16_t close_code;
 	struct trace_ctx trace; /* the upgrade request's traceparent */
+	struct conn_peer peer; /* family 0: not known or not asked for */
 	uint32_t sndq;
 	uint8_t npush, head; /* pending pushes: a ring */
 	struct pending_push push[WEB_PENDING];
@@ -274,7 +275,8 @@ static void on_http(void *ctx, const struct http_event *ev)
 	switch (ev->type) {
 	case HTTP_EV_EXCHANGE:
 		if (w->trace.exchange)
-			w->trace.exchange(w->trace.ctx, c->svc, c->is_server, c->tls, &ev->x);
+			w->trace.exchange(w->trace.ctx, c->svc, c->is_server, c->tls, &ev->x,
+					  c->peer.family ? &c->peer : NULL);
 		w->sink.exchange(w->sink.ctx, c->svc, &ev->x);
 		break;
 	case HTTP_EV_UPGRADE:
@@ -520,6 +522,11 @@ void web__set_sndq(struct web *w, struct web_conn *c, uint32_t sndq)
 		w->queue += sndq;
 	}
 	c->sndq = sndq;
+}
+
+void web__set_peer(struct web_conn *c, const struct conn_peer *peer)
+{
+	c->peer = *peer;
 }
 
 void web__reset(struct web_conn *c)

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "lib/config.h"
+#include "model/conn.h"
 #include "model/proto/http.h"
 
 #define WEB_ROOMS_MAX 4096 /* rooms tracked at once (members, activity) */
@@ -58,7 +59,7 @@ struct web_sink {
  * spans. Optional: exchange NULL when spans are off. */
 struct web_trace_sink {
 	void (*exchange)(void *ctx, int svc, bool is_server, bool tls,
-			 const struct http_exchange *x);
+			 const struct http_exchange *x, const struct conn_peer *peer);
 	/* a BitChat socket ended: start_ns is its upgrade request's start, tc that request's
 	 * traceparent; close_code 0 when no close frame had one; drop WEB_DROP_NONE for a
 	 * normal end */
@@ -98,6 +99,8 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 
 /* The socket's send queue, sampled between syscalls (ACKs drain it unseen). */
 void web__set_sndq(struct web *w, struct web_conn *c, uint32_t sndq);
+/* The connection's remote end (kept only when the daemon was asked to export it). */
+void web__set_peer(struct web_conn *c, const struct conn_peer *peer);
 
 void web__reset(struct web_conn *c); /* the connection was reset (before its close) */
 

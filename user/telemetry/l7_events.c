@@ -53,12 +53,12 @@ static void emit(struct l7_events *e, const char *kind, int svc, json_t *fields)
 }
 
 static void on_exchange(void *ctx, int svc, bool is_server, bool tls,
-			const struct http_exchange *x)
+			const struct http_exchange *x, const struct conn_peer *peer)
 {
 	struct l7_events *e = ctx;
 
 	if (e->web.exchange)
-		e->web.exchange(e->web.ctx, svc, is_server, tls, x);
+		e->web.exchange(e->web.ctx, svc, is_server, tls, x, peer);
 }
 
 static void on_session(void *ctx, int svc, bool is_server, bool tls, const struct trace_ctx *tc,

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 
 #include "telemetry/spans.h"
 
@@ -256,8 +257,32 @@ static uint16_t host_port(const char *host, bool tls, char *addr, size_t size)
 	return (uint16_t)port;
 }
 
+void spans__peer_format(const struct otlp_config *cfg, const struct conn_peer *peer, char *out,
+			size_t size)
+{
+	uint8_t a[16] = { 0 };
+	unsigned bits, i;
+
+	out[0] = 0;
+	if (!cfg->peer_address || !peer ||
+	    (peer->family != AF_INET && peer->family != AF_INET6))
+		return;
+	bits = peer->family == AF_INET ? cfg->peer_prefix_ipv4 : cfg->peer_prefix_ipv6;
+	for (i = 0; i < 16 && bits; i++, bits = bits > 8 ? bits - 8 : 0)
+		a[i] = peer->addr[i] & (uint8_t)(bits >= 8 ? 0xff : 0xff << (8 - bits));
+	if (!inet_ntop(peer->family, a, out, (socklen_t)size))
+		out[0] = 0;
+}
+
 bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 		 const struct http_exchange *x, struct span *out)
+{
+	return spans__http_peer(sp, svc, is_server, tls, x, NULL, out);
+}
+
+bool spans__http_peer(struct spans *sp, int svc, bool is_server, bool tls,
+		      const struct http_exchange *x, const struct conn_peer *peer,
+		      struct span *out)
 {
 	const struct service_config *sc;
 	struct span s;
@@ -320,6 +345,7 @@ bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 		s.server_port = host_port(x->host, tls, s.server_address, sizeof(s.server_address));
 	if (x->trace.valid && x->tracestate)
 		copy(s.trace_state, x->tracestate, sizeof(s.trace_state));
+	spans__peer_format(&sp->cfg->otlp, peer, s.peer_address, sizeof(s.peer_address));
 	if (out)
 		*out = s;
 	if (!push(sp, &s))
@@ -405,14 +431,15 @@ bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
 void spans__tcp(struct spans *sp, const struct conn_event *e)
 {
 	bool server = e->end == TCP_END_SERVER;
-	char err[24] = "";
+	char err[24] = "", peer[SPAN_PEER_MAX] = "";
 	struct span_desc d = {
 		.svc = e->svc, .is_server = server, .error = e->sk_err != 0,
 		.name = "TCP connection",
 		.start_ns = e->ts_ns > e->duration_ns ? e->ts_ns - e->duration_ns : e->ts_ns,
 		.end_ns = e->ts_ns,
-		.keys = { "network.transport", "network.type", e->sk_err ? "error.type" : NULL },
-		.values = { "tcp", e->family == AF_INET6 ? "ipv6" : "ipv4", err },
+		.keys = { "network.transport", "network.type", "network.peer.address",
+			  "error.type" },
+		.values = { "tcp", e->family == AF_INET6 ? "ipv6" : "ipv4", peer, err },
 		.int_keys = { "server.port", "fogprobe.tcp.bytes_sent",
 			      "fogprobe.tcp.bytes_received", "fogprobe.tcp.retransmits",
 			      e->srtt_us ? "fogprobe.tcp.rtt_us" : NULL },
@@ -424,6 +451,14 @@ void spans__tcp(struct spans *sp, const struct conn_event *e)
 		return;
 	if (e->sk_err) /* the errno's name, as the socket's error (ECONNRESET, ETIMEDOUT) */
 		snprintf(err, sizeof(err), "%s", strerrorname_np(e->sk_err) ?: "error");
+	else
+		d.keys[3] = NULL;
+	spans__peer_format(&sp->cfg->otlp, &e->peer, peer, sizeof(peer));
+	if (!peer[0]) { /* the list ends at the first NULL key */
+		d.keys[2] = d.keys[3];
+		d.values[2] = d.values[3];
+		d.keys[3] = NULL;
+	}
 	spans__other(sp, &d, NULL);
 }
 
@@ -454,9 +489,9 @@ bool spans__last_other(struct spans *sp, uint8_t trace_id[16], uint8_t span_id[8
 }
 
 static void on_exchange(void *ctx, int svc, bool is_server, bool tls,
-			const struct http_exchange *x)
+			const struct http_exchange *x, const struct conn_peer *peer)
 {
-	spans__http(ctx, svc, is_server, tls, x, NULL);
+	spans__http_peer(ctx, svc, is_server, tls, x, peer, NULL);
 }
 
 static const char *const drop_reasons[WEB_DROP_N] = {

@@ -14,7 +14,8 @@
  * same decision for every span of a trace); server errors (5xx), requests without a
  * response and exchanges slower than keep_slower_ms are always kept.
  *
- * Privacy: no peer address, no payload, no query string (the parser already drops it).
+ * Privacy: no peer address unless the operator opts in (then cut to a prefix if asked),
+ * no payload, no query string (the parser already drops it).
  * server.address is the Host the client asked for (the server's own name).
  */
 #ifndef FOGPROBE_TELEMETRY_SPANS_H
@@ -46,7 +47,8 @@ enum span_drop {
 extern const char *const span_drop_names[SPAN_DROP_N];
 
 #define SPAN_NAME_MAX (HTTP_METHOD_MAX + CONFIG_ROUTE_LEN)
-#define SPAN_ATTRS 3 /* string attributes of a span that is not HTTP */
+#define SPAN_ATTRS 4 /* string attributes of a span that is not HTTP */
+#define SPAN_PEER_MAX 46 /* INET6_ADDRSTRLEN */
 #define SPAN_INTS 6 /* integer attributes of a span that is not HTTP */
 
 enum span_type { SPAN_HTTP = 0, SPAN_OTHER };
@@ -76,6 +78,8 @@ struct span {
 	char server_address[HTTP_HOST_MAX];
 	uint16_t server_port;
 	char trace_state[HTTP_TRACESTATE_MAX]; /* W3C tracestate with the traceparent; "" */
+	/* network.peer.address: only with otlp.peer_address, cut to its prefixes; "" */
+	char peer_address[SPAN_PEER_MAX];
 	/* SPAN_OTHER: up to SPAN_ATTRS string and SPAN_INTS integer attributes; keys static */
 	uint8_t type;
 	uint8_t n_attrs, n_ints;
@@ -127,6 +131,15 @@ bool spans__ratio_keeps(const uint8_t trace_id[16], double ratio);
  */
 bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 		 const struct http_exchange *x, struct span *out);
+/* The same, with the connection's remote end (NULL: unknown), which the span carries as
+ * network.peer.address only when the operator opted in (otlp.peer_address), with the
+ * bits past peer_prefix_ipv4/_ipv6 zeroed. */
+bool spans__http_peer(struct spans *sp, int svc, bool is_server, bool tls,
+		      const struct http_exchange *x, const struct conn_peer *peer,
+		      struct span *out);
+/* A peer address as the spans export it under cfg ("" when not exported): pure. */
+void spans__peer_format(const struct otlp_config *cfg, const struct conn_peer *peer, char *out,
+			size_t size);
 
 /* The span kept for exchange x by the last spans__http call on this thread (the same x,
  * just before the exchange is counted): ex filled, true; false when none was kept. */
