@@ -57,8 +57,12 @@ i0=$(fails idle_timeout)
 client 9102 --misbehave idle --idle-seconds 33 --data 0 --control 0 --cover 0 >"$WORK/idle.json" &
 IDLE_CLI=$!
 
-sleep 1
-# both ends are on this host: the idle session is one peer, not two
+# both ends are on this host: the idle session is one peer, not two (waited for: the
+# client is a Python process that may take a while to start on a busy machine; then
+# still 1 a moment later, when both ends' handshakes are long done)
+check "connected_peers reaches 1 during the idle session" \
+	await_metric fogcompute_betanet_connected_peers '' 1
+sleep 0.5
 check "connected_peers == 1 during the idle session (counted once)" eq "$(metric fogcompute_betanet_connected_peers)" 1
 
 echo "frame counts by type (sync, no drops), normal, split and coalesced writes"
