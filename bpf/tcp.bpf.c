@@ -369,6 +369,12 @@ static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, _
 
 		e->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
 		e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+		/* the peer's FIN takes a sequence number that bytes_received counts too;
+		 * tcp_fin() marks its receipt with SOCK_DONE (a reset does not) */
+		if (e->bytes_received &&
+		    (BPF_CORE_READ((const struct sock *)sk, __sk_common.skc_flags) &
+		     (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+			e->bytes_received--;
 		e->retrans_segs = BPF_CORE_READ(tp, total_retrans);
 		e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	}

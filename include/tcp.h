@@ -221,7 +221,7 @@ struct fp_conn_event {
 	/* FP_EV_CLOSE: the kernel's own counters of the connection (struct tcp_sock), 0
 	 * for the other events */
 	__u64 bytes_sent; /* payload bytes sent, retransmissions included */
-	__u64 bytes_received;
+	__u64 bytes_received; /* payload: the peer's FIN not counted */
 	__u32 retrans_segs; /* total_retrans */
 	__u32 srtt_us; /* smoothed RTT at the close; 0: never measured */
 };

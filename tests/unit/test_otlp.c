@@ -446,6 +446,15 @@ static void sampling(void **state)
 			assert_int_equal(s.server_port, h[i].port);
 			assert_string_equal(s.trace_state, "k=v");
 		}
+		/* a client's Host names its peer: only with peer_address */
+		x.host = "10.0.0.9:8080";
+		assert_true(spans__http(sp, 0, false, false, &x, &s));
+		assert_int_equal(s.server_port, 0);
+		cfg.otlp.peer_address = 1;
+		assert_true(spans__http(sp, 0, false, false, &x, &s));
+		assert_string_equal(s.server_address, "10.0.0.9");
+		assert_int_equal(s.server_port, 8080);
+		cfg.otlp.peer_address = 0;
 		x.trace.valid = false; /* no traceparent: a tracestate alone is not kept */
 		x.trace.flags = 0;
 		assert_true(spans__http(sp, 0, true, false, &e, &s));

@@ -31,8 +31,11 @@
  * Times are taken where the server's socket moves the bytes, as bitchat.py's are: ws
  * inflates and deflates in zlib's thread pool, so a message event comes after its read
  * and a send's callback after the deflate, by as much as the pool is busy. A push is timed
- * at its send's callback (the frame went to the kernel), an ack or a ping at the last read
- * from that socket before its message event (each client sends one at a time).
+ * at the socket write ws makes for its frame (the write, or the uncork that flushes a
+ * corked header and payload: the kernel's write happens there; the send's callback comes
+ * later, by as much as the event loop is busy, which a browser on the same machine makes
+ * it), an ack or a ping at the first read from that socket after the previous message
+ * (each client sends one at a time).
  */
 const http = require('http');
 const path = require('path');
@@ -155,7 +158,7 @@ function runServer(o) {
 	// pool first): the time a probe of the socket sees it written
 	const send = (c, obj) => new Promise((resolve) => {
 		tallyMsg(t, obj);
-		c.ws.send(JSON.stringify(obj), (err) => { if (err) t.errors++; resolve(now()); });
+		c.ws.send(JSON.stringify(obj), (err) => { if (err) t.errors++; resolve(c.lastWrite); });
 	});
 
 	async function pusher() {
@@ -209,6 +212,18 @@ function runServer(o) {
 			c.lastRead = now();
 			if (c.firstRead === null) c.firstRead = c.lastRead;
 		});
+		/* lastWrite: when the socket last wrote to the kernel (one message in flight per
+		 * connection: at a send's callback, its frame's write) */
+		const sock = req.socket, write = sock.write, uncork = sock.uncork;
+		c.lastWrite = now();
+		sock.write = function (...a) {
+			if (!this.writableCorked) c.lastWrite = now();
+			return write.apply(this, a);
+		};
+		sock.uncork = function (...a) {
+			if (this.writableCorked === 1) c.lastWrite = now();
+			return uncork.apply(this, a);
+		};
 		const ext = agreed.get(req) || '';
 		t.extensions[ext] = (t.extensions[ext] || 0) + 1;
 		t.connections++;

@@ -341,7 +341,8 @@ bool spans__http_peer(struct spans *sp, int svc, bool is_server, bool tls,
 	}
 	if (x->status >= (is_server ? 500 : 400))
 		snprintf(s.error_type, sizeof(s.error_type), "%u", x->status);
-	if (x->host)
+	/* a server's Host names this server; a client's names its peer: private by default */
+	if (x->host && (is_server || sp->cfg->otlp.peer_address))
 		s.server_port = host_port(x->host, tls, s.server_address, sizeof(s.server_address));
 	if (x->trace.valid && x->tracestate)
 		copy(s.trace_state, x->tracestate, sizeof(s.trace_state));
