@@ -18,7 +18,7 @@ event_field() {
 	events | $PY -c '
 import json, sys
 for e in json.load(sys.stdin)["events"]:
-    if e["pid"] == int(sys.argv[1]):
+    if e.get("pid") == int(sys.argv[1]):
         print(e.get(sys.argv[2], "")); break' "$1" "$2"
 }
 

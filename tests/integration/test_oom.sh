@@ -60,7 +60,7 @@ echo "    pid $HOG exited with status $st (128 + 9 = SIGKILL); kernel oom_kill c
 rss=$(curl -sf "http://127.0.0.1:$METRICS_PORT/api/events" | $PY -c '
 import json, sys
 for e in json.load(sys.stdin)["events"]:
-    if e["pid"] == int(sys.argv[1]): print(e.get("anon_rss_bytes", 0)); break' "$HOG")
+    if e.get("pid") == int(sys.argv[1]): print(e.get("anon_rss_bytes", 0)); break' "$HOG")
 echo "    anonymous RSS when chosen: $rss bytes (limit $LIMIT)"
 # the victim's anonymous memory is what filled the cgroup: at most the limit, most of it
 check "victim anonymous RSS between half the limit and the limit" awk -v r="${rss:-0}" -v l="$LIMIT" 'BEGIN { exit !(r > l / 2 && r <= l) }'
@@ -72,7 +72,7 @@ check "an OOM kill is not a crash" eq "$(metric fogprobe_process_crashes_total '
 ev=$(curl -sf "http://127.0.0.1:$METRICS_PORT/api/events" | $PY -c '
 import json, sys
 for e in json.load(sys.stdin)["events"]:
-    if e["pid"] == int(sys.argv[1]):
+    if e.get("pid") == int(sys.argv[1]):
         print(e["type"], e["service"], e.get("signal", "-"), e["comm"],
               "rss" if e.get("anon_rss_bytes", 0) > 0 else "no-rss"); break' "$HOG")
 echo "    event: $ev"

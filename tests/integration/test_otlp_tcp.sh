@@ -91,16 +91,22 @@ echo "tcp_spans on: 8 connections, then 2 reset by the client"
 start_daemon '{'"$svc"', "otlp": {"endpoint": "http://127.0.0.1:'$OTLP'", "batch_delay_ms": 100,
   "tcp_spans": true}}' || exit 1
 n0=$(wc -l <"$WORK/server.out")
+# each namespace's own retransmit counter: the ground truth of its ends' retransmits
+retrans() { "$@" nstat -asz TcpRetransSegs | awk '$1 == "TcpRetransSegs" { print $2 }'; }
+rs0=$(retrans ns_srv) rc0=$(retrans ns_cli)
 ns_cli /usr/bin/python3 "$WORK/xchg.py" client "$SRV_IP" $PORT 8 close >"$WORK/client.out"
 ns_cli /usr/bin/python3 "$WORK/xchg.py" client "$SRV_IP" $PORT 2 reset >>"$WORK/client.out"
 check "20 spans arrive (a server and a client span per connection)" \
 	await_spans 20 's["name"] == "TCP connection"' 15
 sleep 0.5
+echo "$(($(retrans ns_srv) - rs0)) $(($(retrans ns_cli) - rc0))" >"$WORK/nstat.retrans"
 tail -n +$((n0 + 1)) "$WORK/server.out" >"$WORK/server.truth"
 received 's["name"] == "TCP connection"' >"$WORK/spans"
-/usr/bin/python3 - "$WORK/spans" "$WORK/client.out" "$WORK/server.truth" "$PORT" "$SRV_IP" "$CLI_IP" <<'PY'
+/usr/bin/python3 - "$WORK/spans" "$WORK/client.out" "$WORK/server.truth" "$PORT" "$SRV_IP" "$CLI_IP" \
+	"$WORK/nstat.retrans" <<'PY'
 import json, sys
-spans_f, client_f, server_f, port, srv_ip, cli_ip = sys.argv[1:]
+spans_f, client_f, server_f, port, srv_ip, cli_ip, nstat_f = sys.argv[1:]
+nstat_srv, nstat_cli = map(int, open(nstat_f).read().split())
 spans = [json.loads(l) for l in open(spans_f)]
 client = [json.loads(l) for l in open(client_f)]
 server = [json.loads(l) for l in open(server_f)]
@@ -129,8 +135,12 @@ got_cr = sorted(a(s, "fogprobe.tcp.bytes_received") for s in cli if a(s, "fogpro
 check("client spans: bytes received = what the client read", want_cr == got_cr, (want_cr, got_cr))
 check("server.port is the service's port on both ends", all(a(s, "server.port") == int(port) for s in spans),
       [a(s, "server.port") for s in spans])
-check("no retransmits on a loss-free link", all(a(s, "fogprobe.tcp.retransmits") == 0 for s in spans),
-      [a(s, "fogprobe.tcp.retransmits") for s in spans])
+# a loss-free link still retransmits now and then (a tail loss probe on a busy machine):
+# each namespace's TcpRetransSegs says how many
+for what, ends, want in (("server", srv, nstat_srv), ("client", cli, nstat_cli)):
+    got = sum(a(s, "fogprobe.tcp.retransmits") for s in ends)
+    check(f"{what} ends: retransmits summed = the namespace's TcpRetransSegs ({want})", got == want,
+          (got, want, [a(s, "fogprobe.tcp.retransmits") for s in ends]))
 both = [s for s in spans if a(s, "fogprobe.tcp.bytes_received") and a(s, "fogprobe.tcp.bytes_sent")]
 check("an RTT on every span of a connection that moved bytes both ways (16)",
       len(both) == 16 and all((a(s, "fogprobe.tcp.rtt_us") or 0) > 0 for s in both),

@@ -26,7 +26,7 @@ event_of() {
 	events "$1" | $PY -c '
 import json, sys
 for e in json.load(sys.stdin)["events"]:
-    if e["pid"] == int(sys.argv[1]):
+    if e.get("pid") == int(sys.argv[1]):
         print(e["type"], e["service"], e.get("signal", "-"), e.get("exit_status", "-")); break' "$2"
 }
 # none_crashes SINCE PIDS...: "N ours" = crash events of service none after SINCE, and how
