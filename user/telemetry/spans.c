@@ -432,33 +432,32 @@ bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
 void spans__tcp(struct spans *sp, const struct conn_event *e)
 {
 	bool server = e->end == TCP_END_SERVER;
-	char err[24] = "", peer[SPAN_PEER_MAX] = "";
-	struct span_desc d = {
+	char err[24], peer[SPAN_PEER_MAX];
+	struct span_desc d;
+	int n = 2;
+
+	if (!sp || e->type != CONN_CLOSE || !sp->cfg->otlp.tcp_spans)
+		return;
+	d = (struct span_desc){
 		.svc = e->svc, .is_server = server, .error = e->sk_err != 0,
 		.name = "TCP connection",
 		.start_ns = e->ts_ns > e->duration_ns ? e->ts_ns - e->duration_ns : e->ts_ns,
 		.end_ns = e->ts_ns,
-		.keys = { "network.transport", "network.type", "network.peer.address",
-			  "error.type" },
-		.values = { "tcp", e->family == AF_INET6 ? "ipv6" : "ipv4", peer, err },
+		.keys = { "network.transport", "network.type" },
+		.values = { "tcp", e->family == AF_INET6 ? "ipv6" : "ipv4" },
 		.int_keys = { "server.port", "fogprobe.tcp.bytes_sent",
 			      "fogprobe.tcp.bytes_received", "fogprobe.tcp.retransmits",
 			      e->srtt_us ? "fogprobe.tcp.rtt_us" : NULL },
 		.int_values = { server ? e->lport : e->rport, (int64_t)e->bytes_sent,
 				(int64_t)e->bytes_received, e->retrans_segs, e->srtt_us },
 	};
-
-	if (!sp || e->type != CONN_CLOSE || !sp->cfg->otlp.tcp_spans)
-		return;
-	if (e->sk_err) /* the errno's name, as the socket's error (ECONNRESET, ETIMEDOUT) */
-		snprintf(err, sizeof(err), "%s", strerrorname_np(e->sk_err) ?: "error");
-	else
-		d.keys[3] = NULL;
+	/* the optional ones after: the list ends at the first NULL key */
 	spans__peer_format(&sp->cfg->otlp, &e->peer, peer, sizeof(peer));
-	if (!peer[0]) { /* the list ends at the first NULL key */
-		d.keys[2] = d.keys[3];
-		d.values[2] = d.values[3];
-		d.keys[3] = NULL;
+	if (peer[0])
+		d.keys[n] = "network.peer.address", d.values[n++] = peer;
+	if (e->sk_err) { /* the errno's name, as the socket's error (ECONNRESET, ETIMEDOUT) */
+		snprintf(err, sizeof(err), "%s", strerrorname_np(e->sk_err) ?: "error");
+		d.keys[n] = "error.type", d.values[n++] = err;
 	}
 	spans__other(sp, &d, NULL);
 }
