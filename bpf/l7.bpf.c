@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * L7 capture: a bounded prefix of every read/write on a socket of a service whose
- * protocol needs parsing, with the full length the syscall moved.
+ * protocol needs parsing, with the full length the call moved.
  *
- * Cost control, in order: the syscall tracepoints fire for every task, so the first test
- * is one hash lookup of the task in l7_tasks (tasks that connected or accepted a socket
- * of such a service); only then are the arguments kept until the syscall returns, the
- * fd resolved to its socket, and the socket looked up in the TCP flow table (shared with
- * bpf/tcp.bpf.c), which also tells the service and which end this is.
+ * Two ways in, chosen at load time (user/collect/l7.c):
+ *  - socket hooks (default where the kernel has them): tp_btf on sock_send_length and
+ *    sock_recv_length, the end of every sendmsg/recvmsg of a socket, and on
+ *    tcp_sendmsg_locked, a TCP send's start (its order key). They fire for socket I/O
+ *    only, so other syscalls pay nothing; the first test is the socket's protocol, then
+ *    one lookup in the TCP flow table (shared with bpf/tcp.bpf.c), which also tells the
+ *    service and which end this is. The user buffer comes from the syscall's arguments
+ *    in the task's saved user registers.
+ *  - syscall tracepoints (the fallback): they fire for every task and put every task on
+ *    the slow syscall path, so the first test is one hash lookup of the task in l7_tasks
+ *    (tasks that connected or accepted a socket of such a service); only then are the
+ *    arguments kept until the syscall returns and the fd resolved to its socket.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -24,6 +31,11 @@ char LICENSE[] SEC("license") = "GPL";
 
 enum { ARGS_BUF = 0, ARGS_IOV = 1, ARGS_MSG = 2, ARGS_NONE = 3 };
 
+/* recv(..., MSG_PEEK) leaves the bytes queued for the read that follows (nginx peeks at
+ * the first byte of each connection on a TLS port): not captured, or the parser would
+ * see them twice. */
+#define FP_MSG_PEEK 2 /* include/linux/socket.h */
+
 struct l7_args {
 	__u64 buf; /* buffer, iovec array or user_msghdr */
 	__u32 fd;
@@ -33,6 +45,7 @@ struct l7_args {
 	__u8 valid; /* set at a syscall's entry, cleared at its exit */
 	__u8 pad[5];
 	__u64 enter_ns; /* a write's entry (its record's order_ns) */
+	__u64 sk; /* socket hooks: the socket whose send set enter_ns */
 };
 
 /* The arguments of the syscall in progress, per thread: task-local storage is a pointer
@@ -369,64 +382,37 @@ static __always_inline void add_tail_bytes(struct fp_l7_event *e, __u64 buf, __u
 		e->tail = n;
 }
 
-static __always_inline int emit(long ret, __u8 type)
+/* A record of what the call moved on socket sk (a flow of an L7 service) into the ring. */
+static __always_inline void capture(__u64 sk, const struct fp_flow_ref *f,
+				    const struct fp_l7_svc *on, const struct l7_args *a,
+				    long ret, __u8 type, __u64 order_ns)
 {
-	__u64 id = bpf_get_current_pid_tgid(), sk;
-	struct fp_l7_ssl_call *call;
+	__u32 cpu = bpf_get_smp_processor_id();
 	struct l7_scratch *scratch;
 	struct fp_l7_event *e;
-	struct l7_args *a;
-	struct fp_flow_ref f;
-	__u32 cpu = bpf_get_smp_processor_id(), svc;
 	__u64 size, tail = 0;
-	struct fp_l7_svc *on;
 
-	/* every task's syscalls come here: the cheapest test first (a hash miss costs less
-	 * than the task-storage lookup) */
-	if (!task_watched())
-		return 0;
-	a = args_take();
-	if (!a)
-		return 0;
-	if (ret <= 0)
-		goto out;
-	sk = fd_to_sock(a->fd);
-	/* Ciphertext of an SSL call: the call's return emits the plaintext instead, for
-	 * the socket recorded here (whatever it is: the return decides). */
-	call = sk ? bpf_map_lookup_elem(&l7_ssl, &id) : 0;
-	if (call) {
-		if (!call->sk)
-			call->sk = sk;
-		goto out;
-	}
-	if (!sk || !flow_ref(sk, &f))
-		goto out;
-	svc = f.svc;
-	on = bpf_map_lookup_elem(&l7_svc, &svc);
-	/* The local-peer client end of a connection is parsed from its server end. */
-	if (!on || !on->mode || f.kind == FP_KIND_CLIENT_LOCALPEER)
-		goto out;
 	scratch = bpf_map_lookup_elem(&l7_scratch, &cpu);
 	if (!scratch)
-		goto out;
+		return;
 	e = &scratch->e;
 	e->ts_ns = bpf_ktime_get_ns();
-	e->order_ns = a->dir == FP_TX ? a->enter_ns : e->ts_ns;
+	e->order_ns = a->dir == FP_TX ? order_ns : e->ts_ns;
 	e->sk = sk;
-	e->conn_start = f.start_ns;
+	e->conn_start = f->start_ns;
 	e->len = ret;
-	e->pid = id >> 32;
-	e->svc = f.svc;
-	e->kind = f.kind;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->svc = f->svc;
+	e->kind = f->kind;
 	e->dir = a->dir;
 	e->type = type;
 	e->nsnip = 0;
 	e->tail = 0;
 	e->flags = 0;
-	e->sndq = on->sndq ? sndq_sample(sk, f.start_ns, on->sndq & FP_L7_SNDQ_KEEP) : 0;
+	e->sndq = on->sndq ? sndq_sample(sk, f->start_ns, on->sndq & FP_L7_SNDQ_KEEP) : 0;
 	e->cap = type == FP_L7_DATA ? copy_prefix(e, a, ret, on->cap, &tail) : 0;
 	if (on->mode == FP_L7_LENGTH_PREFIXED && type == FP_L7_DATA && a->how == ARGS_BUF)
-		walk_frames(e, a->buf, ret, sk, f.start_ns, a->dir);
+		walk_frames(e, a->buf, ret, sk, f->start_ns, a->dir);
 	else if (on->mode == FP_L7_TAIL && type == FP_L7_DATA && a->how == ARGS_BUF &&
 		 ret > e->cap)
 		add_tail_bytes(e, a->buf, ret);
@@ -444,7 +430,51 @@ static __always_inline int emit(long ret, __u8 type)
 		map_inc(&l7_stats, 0);
 	else
 		map_inc(&l7_stats, 1);
-out:
+}
+
+/* The thread's SSL call in progress (bpf/tls.bpf.c), NULL outside one. */
+static __always_inline struct fp_l7_ssl_call *ssl_call(void)
+{
+	struct fp_l7_ssl_call *c = bpf_task_storage_get(&l7_ssl, bpf_get_current_task_btf(), 0, 0);
+
+	return c && c->ssl ? c : NULL;
+}
+
+static __always_inline int emit(long ret, __u8 type)
+{
+	struct fp_l7_ssl_call *call;
+	struct l7_args *a;
+	struct fp_flow_ref f;
+	struct fp_l7_svc *on;
+	__u32 svc;
+	__u64 sk;
+
+	/* every task's syscalls come here: the cheapest test first (a hash miss costs less
+	 * than the task-storage lookup) */
+	if (!task_watched())
+		return 0;
+	a = args_take();
+	if (!a)
+		return 0;
+	if (ret <= 0)
+		return 0;
+	sk = fd_to_sock(a->fd);
+	/* Ciphertext of an SSL call: the call's return emits the plaintext instead, for
+	 * the socket recorded here (whatever it is: the return decides). */
+	call = sk ? ssl_call() : 0;
+	if (call) {
+		if (!call->sk)
+			call->sk = sk;
+		return 0;
+	}
+	if (!sk || !flow_ref(sk, &f))
+		return 0;
+	svc = f.svc;
+	on = bpf_map_lookup_elem(&l7_svc, &svc);
+	/* The local-peer client end of a connection is parsed from its server end. */
+	if (!on || !on->mode || f.kind == FP_KIND_CLIENT_LOCALPEER)
+		return 0;
+	capture(sk, &f, on, a, ret, type, a->enter_ns);
 	return 0;
 }
 
@@ -479,10 +509,8 @@ ENTER(readv, ctx->args[0], ctx->args[1], ctx->args[2], ARGS_IOV, FP_RX)
 EXIT(readv, FP_L7_DATA)
 ENTER(sendto, ctx->args[0], ctx->args[1], 0, ARGS_BUF, FP_TX)
 EXIT(sendto, FP_L7_DATA)
-/* recvfrom(fd, buf, len, flags, ...), recvmsg(fd, msg, flags): a MSG_PEEK read leaves
- * the bytes queued for the read that follows (nginx peeks at the first byte of each
- * connection on a TLS port): not captured, or the parser would see them twice. */
-#define FP_MSG_PEEK 2 /* include/linux/socket.h */
+/* recvfrom(fd, buf, len, flags, ...), recvmsg(fd, msg, flags): a MSG_PEEK read is not
+ * captured (see sock_recv_exit). */
 SEC("tracepoint/syscalls/sys_enter_recvfrom")
 int enter_recvfrom(struct syscall_trace_enter *ctx)
 {
@@ -589,6 +617,183 @@ int task_exit(void *ctx)
 	if ((__u32)id == tgid)
 		bpf_map_delete_elem(&l7_tasks, &tgid);
 	return 0;
+}
+
+/*
+ * Socket hooks. sock_send_length and sock_recv_length fire as every sendmsg/recvmsg of a
+ * socket returns (write, read, their vector forms, send*, recv*, sendfile and splice
+ * alike), in the task that made the call; tcp_sendmsg_locked fires before a TCP send
+ * queues anything, once per segment-sized round of one call.
+ */
+
+/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl) */
+enum {
+	NR_READ = 0,
+	NR_WRITE = 1,
+	NR_READV = 19,
+	NR_WRITEV = 20,
+	NR_SENDTO = 44,
+	NR_RECVFROM = 45,
+	NR_SENDMSG = 46,
+	NR_RECVMSG = 47,
+};
+
+/*
+ * The buffer of the syscall in progress, from the task's user registers (the syscall's
+ * number and arguments as it entered): ARGS_NONE for any other way in (sendfile, splice,
+ * io_uring, a kernel thread), whose bytes are accounted without a prefix. The fd must
+ * name sk itself, so that a socket moved by the kernel inside an unrelated syscall never
+ * takes that syscall's buffer.
+ */
+static __always_inline void args_from_regs(struct l7_args *a, __u64 sk, __u8 dir)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	__u8 how = ARGS_NONE;
+
+	a->dir = dir;
+	a->iovcnt = 0;
+	if (dir == FP_TX) {
+		if (nr == NR_WRITE || nr == NR_SENDTO)
+			how = ARGS_BUF;
+		else if (nr == NR_WRITEV)
+			how = ARGS_IOV;
+		else if (nr == NR_SENDMSG)
+			how = ARGS_MSG;
+	} else {
+		if (nr == NR_READ || nr == NR_RECVFROM)
+			how = ARGS_BUF;
+		else if (nr == NR_READV)
+			how = ARGS_IOV;
+		else if (nr == NR_RECVMSG)
+			how = ARGS_MSG;
+	}
+	if (how != ARGS_NONE) {
+		a->fd = BPF_CORE_READ(regs, di);
+		if (fd_to_sock(a->fd) != sk)
+			how = ARGS_NONE;
+	}
+	a->buf = BPF_CORE_READ(regs, si);
+	if (how == ARGS_IOV)
+		a->iovcnt = BPF_CORE_READ(regs, dx);
+	a->how = how;
+}
+
+/* Watch the process once it moves bytes on a socket of an L7 service: its SSL_read and
+ * SSL_write calls are then followed (bpf/tls.bpf.c). */
+static __always_inline void watch_task(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u8 one = 1;
+
+	if (!bpf_map_lookup_elem(&l7_tasks, &tgid))
+		bpf_map_update_elem(&l7_tasks, &tgid, &one, BPF_ANY);
+}
+
+/* The flow of sk: the flow table, or for a socket gone to CLOSE the flows kept after it
+ * (a socket still open pays one lookup when it is no service's). */
+static __always_inline bool sock_flow(struct sock *sk, struct fp_flow_ref *r)
+{
+	__u64 key = (__u64)sk;
+	struct fp_flow *f = bpf_map_lookup_elem(&flows, &key);
+	struct fp_flow_ref *g;
+
+	if (f) {
+		r->start_ns = f->start_ns;
+		r->svc = f->svc;
+		r->kind = f->kind;
+		return true;
+	}
+	if (sk->__sk_common.skc_state != TCP_CLOSE)
+		return false;
+	g = bpf_map_lookup_elem(&gone_flows, &key);
+	if (!g)
+		return false;
+	*r = *g;
+	return true;
+}
+
+static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 order_ns)
+{
+	struct fp_l7_ssl_call *call;
+	struct l7_args a = {};
+	struct fp_flow_ref f;
+	struct fp_l7_svc *on;
+	__u32 svc;
+
+	if (ret <= 0 || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (!sock_flow(sk, &f)) {
+		/* an SSL call on a socket of no service: named, so that its return is
+		 * known to be no service's (and not counted as an unknown socket) */
+		call = ssl_call();
+		if (call && call->buf && !call->sk)
+			call->sk = (__u64)sk;
+		return 0;
+	}
+	/* Ciphertext of an SSL call: the call's return emits the plaintext instead. */
+	call = ssl_call();
+	if (call) {
+		if (!call->sk)
+			call->sk = (__u64)sk;
+		watch_task();
+		return 0;
+	}
+	svc = f.svc;
+	on = bpf_map_lookup_elem(&l7_svc, &svc);
+	if (!on || !on->mode)
+		return 0;
+	watch_task();
+	/* The local-peer client end of a connection is parsed from its server end. */
+	if (f.kind == FP_KIND_CLIENT_LOCALPEER)
+		return 0;
+	args_from_regs(&a, (__u64)sk, dir);
+	capture((__u64)sk, &f, on, &a, ret, a.how == ARGS_NONE ? FP_L7_ACCOUNT : FP_L7_DATA,
+		order_ns);
+	return 0;
+}
+
+/* A TCP send's start: its record's order key (the write's entry, as for the syscall
+ * path). Later rounds of the same call find the key set for their socket. */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(sock_send_enter, struct sock *sk)
+{
+	struct l7_args *a = bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0, 0);
+	__u64 key = (__u64)sk;
+
+	if (a && a->valid && a->sk == key)
+		return 0;
+	if (!bpf_map_lookup_elem(&flows, &key))
+		return 0;
+	a = a ?: args_new();
+	if (!a)
+		return 0;
+	a->sk = key;
+	a->enter_ns = bpf_ktime_get_ns();
+	a->valid = 1;
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send_exit, struct sock *sk, int ret)
+{
+	struct l7_args *a = bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0, 0);
+	__u64 order_ns = 0;
+
+	if (a && a->valid) {
+		if (a->sk == (__u64)sk)
+			order_ns = a->enter_ns;
+		a->valid = 0;
+	}
+	return sock_io(sk, ret, FP_TX, order_ns ?: bpf_ktime_get_ns());
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sock_recv_exit, struct sock *sk, int ret, int flags)
+{
+	if (flags & FP_MSG_PEEK)
+		return 0;
+	return sock_io(sk, ret, FP_RX, 0);
 }
 
 /*

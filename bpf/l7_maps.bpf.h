@@ -23,11 +23,13 @@ struct {
 	__type(value, __u8);
 } l7_tasks SEC(".maps");
 
-/* threads inside SSL_read/SSL_write (include/l7.h, struct fp_l7_ssl_call) */
+/* per thread: the SSL_read/SSL_write call it is inside (include/l7.h, struct
+ * fp_l7_ssl_call; ssl 0 outside a call). Task-local storage: a pointer away from the
+ * task, so that every socket call can ask cheaply whether it is inside one. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, FP_L7_SSL_THREADS);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct fp_l7_ssl_call);
 } l7_ssl SEC(".maps");
 

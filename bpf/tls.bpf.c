@@ -5,7 +5,7 @@
  * call's socket, into the same ring buffer as bpf/l7.bpf.c, flagged FP_L7_F_TLS.
  *
  * An SSL * does not say which socket it uses (the fd sits behind OpenSSL's BIO, whose
- * layout changes between versions). The syscall hooks of bpf/l7.bpf.c fill that in: while
+ * layout changes between versions). The socket hooks of bpf/l7.bpf.c fill that in: while
  * a thread is inside a call (l7_ssl), the read/write it makes names the socket and is
  * not emitted as data. A call served from OpenSSL's own buffer makes no syscall; the
  * connection last seen for that SSL * (ssl_sk) names it then; the handshake calls, hooked
@@ -69,18 +69,31 @@ static __always_inline void remember(const struct ssl_key *k, __u64 sk)
 	bpf_map_update_elem(&ssl_sk, k, &v, BPF_ANY);
 }
 
-static __always_inline int enter(void *ssl, void *buf, void *out)
+/* The thread's SSL call record (ssl 0 outside a call); create makes one. */
+static __always_inline struct fp_l7_ssl_call *call_of_thread(bool create)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct fp_l7_ssl_call c = { .ssl = (__u64)ssl, .buf = (__u64)buf, .out = (__u64)out };
-	__u32 tgid = id >> 32;
+	return bpf_task_storage_get(&l7_ssl, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* watched: follow the call only in a process that holds a socket of an L7 service */
+static __always_inline int enter(void *ssl, void *buf, void *out, bool watched)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct fp_l7_ssl_call *c;
 
 	/* Every process's calls come here (pid -1): only those of tasks that hold a
 	 * socket of an L7 service (bpf/l7.bpf.c) are followed. */
-	if (!bpf_map_lookup_elem(&l7_tasks, &tgid))
+	if (watched && !bpf_map_lookup_elem(&l7_tasks, &tgid))
 		return 0;
-	c.enter_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&l7_ssl, &id, &c, BPF_ANY);
+	c = call_of_thread(true);
+	if (!c)
+		return 0;
+	c->ssl = (__u64)ssl;
+	c->buf = (__u64)buf;
+	c->out = (__u64)out;
+	c->sk = 0;
+	c->enter_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
@@ -149,8 +162,8 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	struct fp_flow_ref f;
 	__u32 svc, sndq;
 
-	c = bpf_map_lookup_elem(&l7_ssl, &id);
-	if (!c)
+	c = call_of_thread(false);
+	if (!c || !c->ssl)
 		return 0;
 	k.ssl = c->ssl;
 	sk = c->sk;
@@ -206,7 +219,7 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	else
 		submit(c, &f, on, sk, moved, want, dir, sndq, FP_L7_CAP_MAX);
 out:
-	bpf_map_delete_elem(&l7_ssl, &id);
+	c->ssl = 0;
 	return 0;
 }
 
@@ -221,27 +234,28 @@ out:
 SEC("uprobe")
 int BPF_KPROBE(ssl_ctl_enter, void *ssl)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct fp_l7_ssl_call *c = bpf_map_lookup_elem(&l7_ssl, &id);
+	struct fp_l7_ssl_call *c = call_of_thread(false);
 
-	if (c && (c->buf || c->ssl == (__u64)ssl))
+	if (c && c->ssl && (c->buf || c->ssl == (__u64)ssl))
 		return 0; /* inside a data call, or nested in a control call */
-	return enter(ssl, 0, 0);
+	/* followed in any process: a server's first handshake comes before its first read
+	 * of a service's socket, which is what makes the process watched (the socket hooks
+	 * of bpf/l7.bpf.c) */
+	return enter(ssl, 0, 0, false);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(ssl_ctl_exit)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct fp_l7_ssl_call *c = bpf_map_lookup_elem(&l7_ssl, &id);
-	struct ssl_key k = { .tgid = id >> 32 };
+	struct fp_l7_ssl_call *c = call_of_thread(false);
+	struct ssl_key k = { .tgid = bpf_get_current_pid_tgid() >> 32 };
 
-	if (!c || c->buf)
+	if (!c || !c->ssl || c->buf)
 		return 0;
 	k.ssl = c->ssl;
 	if (c->sk)
 		remember(&k, c->sk);
-	bpf_map_delete_elem(&l7_ssl, &id);
+	c->ssl = 0;
 	return 0;
 }
 
@@ -249,7 +263,7 @@ int BPF_KRETPROBE(ssl_ctl_exit)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf)
 {
-	return enter(ssl, (void *)buf, 0);
+	return enter(ssl, (void *)buf, 0, true);
 }
 
 SEC("uretprobe")
@@ -262,7 +276,7 @@ int BPF_KRETPROBE(ssl_write_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf)
 {
-	return enter(ssl, buf, 0);
+	return enter(ssl, buf, 0, true);
 }
 
 SEC("uretprobe")
@@ -275,7 +289,7 @@ int BPF_KRETPROBE(ssl_read_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
 {
-	return enter(ssl, (void *)buf, written);
+	return enter(ssl, (void *)buf, written, true);
 }
 
 SEC("uretprobe")
@@ -288,7 +302,7 @@ int BPF_KRETPROBE(ssl_write_ex_exit, int ret)
 SEC("uprobe")
 int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
 {
-	return enter(ssl, buf, readbytes);
+	return enter(ssl, buf, readbytes, true);
 }
 
 SEC("uretprobe")

@@ -69,11 +69,10 @@ enum fp_l7_type {
 };
 
 /*
- * l7_ssl, keyed by the thread (pid_tgid): present while the thread is inside an
- * SSL_read/SSL_write call. The syscall hooks then do not emit the ciphertext that call
- * moves; they record its socket here so that the call's return can name the socket.
+ * l7_ssl, the thread's task-local storage: ssl is set while the thread is inside an SSL
+ * call. The socket hooks then do not emit the ciphertext that call moves; they record
+ * its socket here so that the call's return can name the socket.
  */
-#define FP_L7_SSL_THREADS 16384 /* LRU: a thread that dies inside a call leaves its entry */
 
 struct fp_l7_ssl_call {
 	__u64 ssl; /* the SSL * */

@@ -32,10 +32,11 @@ for t in ${TESTS:-test_*.sh}; do
 	run_one "$t" "$t"
 done
 # Where the kernel offers the fast hooks (tp_btf), the runs above used them: run the
-# accuracy tests again on the tracepoint fallbacks, so that both paths are proven.
+# accuracy tests again on the tracepoint fallbacks, so that both paths are proven (the L7
+# ones on the syscall tracepoints instead of the socket hooks).
 # TESTS narrows these too; FALLBACK_TESTS replaces the list.
 if ../../build/fogprobe check 2>/dev/null | grep -q '^.*tp_btf/.*yes *<- chosen'; then
-	for t in ${FALLBACK_TESTS:-test_tcp.sh test_loss.sh test_latency.sh test_crash.sh test_reuseport.sh}; do
+	for t in ${FALLBACK_TESTS:-test_tcp.sh test_loss.sh test_latency.sh test_crash.sh test_reuseport.sh test_http.sh test_tls.sh test_betanet.sh test_websocket.sh}; do
 		[[ -z "${FALLBACK_TESTS:-}" && -n "${TESTS:-}" && " $TESTS " != *" $t "* ]] && continue
 		[[ -f $t ]] && run_one "$t [tracepoint fallbacks]" "$t" "--disable-hooks tp_btf"
 	done

@@ -50,10 +50,17 @@ bool l7__sndq_iterator(const char *disable)
 	return !probe__hook_disabled("iter", disable) && probe__iter_loads("bpf_map_elem");
 }
 
-/* Two feature rows: the capture needs every syscall tracepoint it hooks; send queues
- * (message_queue_size) are read at each scrape by an iterator over the flow table, or,
- * where the kernel refuses iterators, kept by the kernel at each inbound segment and
- * at each read and write. iter: whether the iterator loads (l7__sndq_iterator). */
+/* The socket hooks: a send's start and the end of every socket send and receive. */
+static const char *const sock_hooks[] = { "tp_btf/tcp_sendmsg_locked", "tp_btf/sock_send_length",
+					  "tp_btf/sock_recv_length" };
+#define N_SOCK_HOOKS (sizeof(sock_hooks) / sizeof(sock_hooks[0]))
+
+/* Two feature rows. The capture: the socket hooks where the kernel has them (they fire
+ * for socket calls only), else every syscall tracepoint it hooks (which put every task
+ * on the slow syscall path). Send queues (message_queue_size) are read at each scrape by
+ * an iterator over the flow table, or, where the kernel refuses iterators, kept by the
+ * kernel at each inbound segment and at each read and write. iter: whether the
+ * iterator loads (l7__sndq_iterator). */
 static size_t plan(struct hook *hooks, size_t max, const char *disable, bool iter)
 {
 	struct hook *h = hooks;
@@ -64,20 +71,26 @@ static size_t plan(struct hook *hooks, size_t max, const char *disable, bool ite
 		return 0;
 	memset(h, 0, sizeof(*h));
 	h->feature = "l7_capture";
-	h->n = 1;
-	h->hook[0] = "tracepoint/syscalls/sys_{enter,exit}_*";
-	h->program[0] = "enter_*/exit_*";
+	h->n = 2;
+	h->hook[0] = "tp_btf/sock_{send,recv}_length";
+	h->program[0] = "sock_send_exit/sock_recv_exit";
+	for (i = 0; i < N_SOCK_HOOKS; i++)
+		ok &= probe__available(sock_hooks[i]);
+	h->disabled[0] = probe__hook_disabled("tp_btf/sock", disable) ||
+			 probe__hook_disabled("tp_btf/tcp_sendmsg", disable);
+	h->available[0] = ok && !h->disabled[0];
+	h->hook[1] = "tracepoint/syscalls/sys_{enter,exit}_*";
+	h->program[1] = "enter_*/exit_*";
+	ok = true;
 	for (i = 0; i < N_SYSCALLS; i++) {
 		char ev[64];
 
 		snprintf(ev, sizeof(ev), "tracepoint/syscalls/sys_exit_%s", syscalls[i]);
 		ok &= probe__available(ev);
 	}
-	h->available[0] = ok;
-	h->disabled[0] = probe__hook_disabled("tracepoint/syscalls", disable);
-	if (h->disabled[0])
-		h->available[0] = false;
-	h->chosen = h->available[0] ? 0 : -1;
+	h->disabled[1] = probe__hook_disabled("tracepoint/syscalls", disable);
+	h->available[1] = ok && !h->disabled[1];
+	h->chosen = h->available[0] ? 0 : h->available[1] ? 1 : -1;
 	if (max < 2)
 		return 1;
 	h = hooks + 1;
@@ -88,10 +101,11 @@ static size_t plan(struct hook *hooks, size_t max, const char *disable, bool ite
 	h->program[0] = "dump_sndq";
 	h->disabled[0] = probe__hook_disabled("iter", disable);
 	h->available[0] = iter;
-	h->hook[1] = "cgroup_skb/ingress ACKs + syscalls";
-	h->program[1] = "count_ingress/exit_*";
-	h->disabled[1] = hooks[0].disabled[0];
-	h->available[1] = hooks[0].available[0];
+	h->hook[1] = hooks[0].chosen == 1 ? "cgroup_skb/ingress ACKs + syscalls" :
+					    "cgroup_skb/ingress ACKs + socket calls";
+	h->program[1] = hooks[0].chosen == 1 ? "count_ingress/exit_*" : "count_ingress/sock_*";
+	h->disabled[1] = hooks[0].chosen < 0;
+	h->available[1] = hooks[0].chosen >= 0;
 	h->chosen = h->available[0] && h->available[1] ? 0 : h->available[1] ? 1 : -1;
 	return 2;
 }
@@ -173,6 +187,7 @@ static int handle(void *ctx, void *data, size_t size)
 int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 {
 	struct l7_collector *c;
+	struct bpf_program *p;
 	__u32 k;
 	int err;
 
@@ -205,6 +220,15 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 	 * (a refused program would fail the whole object) */
 	bpf_program__set_autoattach(c->skel->progs.dump_sndq, false);
 	bpf_program__set_autoload(c->skel->progs.dump_sndq, c->hook[1].chosen == 0);
+	/* one way in: the socket hooks or the syscall tracepoints */
+	bpf_object__for_each_program(p, c->skel->obj) {
+		const char *sec = bpf_program__section_name(p);
+
+		if (!strncmp(sec, "tp_btf/", 7))
+			bpf_program__set_autoload(p, c->hook[0].chosen == 0);
+		else if (!strncmp(sec, "tracepoint/syscalls/", 20))
+			bpf_program__set_autoload(p, c->hook[0].chosen == 1);
+	}
 	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
 	if (!err)
 		err = bpf_map__reuse_fd(c->skel->maps.gone_flows, opts->gone_flows_fd);
@@ -256,7 +280,8 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		}
 		c->hook[1].attached = c->sndq_iter != NULL;
 	}
-	pr_info("l7_capture: syscall tracepoints\n");
+	pr_info("l7_capture: %s\n", c->hook[0].chosen == 0 ? "socket hooks (tp_btf)" :
+							       "syscall tracepoints");
 	*out = c;
 	return 0;
 cleanup:
