@@ -6,9 +6,10 @@
 #   2. per-program BPF ns/event and events/s from the daemon's own bpf_stats metrics
 #   3. short-connection rate with and without the probe; handle_set_state ns/event
 #   4. L7 capture: a pipelined Betanet workload (tests/workloads/betanet.py) with and
-#      without the probe, alternating; ns/event of the syscall-tracepoint programs
-#      (bpf/l7.bpf.c); and the cost of those hooks on unrelated read/write traffic, next
-#      to empty programs on the same tracepoints (tests/bench/null_tp.bpf.c, tp_floor.c)
+#      without the probe, alternating; ns/event of the capture's programs
+#      (bpf/l7.bpf.c: socket hooks by default); and the cost of the daemon on unrelated
+#      read/write traffic, next to empty programs on the syscall tracepoints of the
+#      capture's fallback (tests/bench/null_tp.bpf.c, tp_floor.c)
 #   5. daemon VmRSS/VmHWM after load; daemon CPU% during the runs
 #   6. /metrics scrape time (default config) and a synthetic 10k-series render benchmark
 #   7. a report table (also written to build/bench/report.txt)
@@ -65,7 +66,8 @@ PY=/usr/bin/python3
 [[ -x $PY ]] || PY=python3
 HZ=$(getconf CLK_TCK)
 PACKET_PATH_RE='^(count_egress|count_ingress|handle_tcp_probe.*|handle_kfree_skb.*)$'
-L7_PROG_RE='^((enter|exit)_[a-z0-9]+|task_exit)$' # the programs of bpf/l7.bpf.c
+# the programs of bpf/l7.bpf.c, whichever way in it took
+L7_PROG_RE='^((enter|exit)_[a-z0-9]+|task_exit|sock_(send|recv)_(enter|exit)|tcp_(send|recv|sendpage)_(enter|exit))$'
 
 WORK=
 DAEMON_PID=

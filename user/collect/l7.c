@@ -55,12 +55,30 @@ static const char *const sock_hooks[] = { "tp_btf/tcp_sendmsg_locked", "tp_btf/s
 					  "tp_btf/sock_recv_length" };
 #define N_SOCK_HOOKS (sizeof(sock_hooks) / sizeof(sock_hooks[0]))
 
-/* Two feature rows. The capture: the socket hooks where the kernel has them (they fire
- * for socket calls only), else every syscall tracepoint it hooks (which put every task
- * on the slow syscall path). Send queues (message_queue_size) are read at each scrape by
- * an iterator over the flow table, or, where the kernel refuses iterators, kept by the
- * kernel at each inbound segment and at each read and write. iter: whether the
- * iterator loads (l7__sndq_iterator). */
+enum { CAP_FENTRY, CAP_TP_BTF, CAP_SYSCALLS };
+
+/* The send-queue row's fallback: the kernel keeps the queues at each inbound segment
+ * and at each read and write of the capture's way in (way: -1 if none). */
+static void plan_sndq_row(struct hook *h, int way)
+{
+	h->hook[1] = way == CAP_SYSCALLS ? "cgroup_skb/ingress ACKs + syscalls" :
+					   "cgroup_skb/ingress ACKs + socket calls";
+	h->program[1] = way == CAP_SYSCALLS ? "count_ingress/exit_*" :
+			way == CAP_FENTRY   ? "count_ingress/tcp_*_exit" :
+					      "count_ingress/sock_*";
+	h->disabled[1] = way < 0;
+	h->available[1] = way >= 0;
+	h->chosen = h->available[0] && h->available[1] ? 0 : h->available[1] ? 1 : -1;
+}
+
+
+/* Three feature rows' worth of choice for the capture: fentry/fexit on tcp_sendmsg and
+ * tcp_recvmsg where the kernel allows BPF trampolines; the socket tracepoints where it
+ * has them; else every syscall tracepoint it hooks (which put every task on the slow
+ * syscall path). Send queues (message_queue_size) are read at each scrape by an iterator
+ * over the flow table, or, where the kernel refuses iterators, kept by the kernel at
+ * each inbound segment and at each read and write. iter: whether the iterator loads
+ * (l7__sndq_iterator). */
 static size_t plan(struct hook *hooks, size_t max, const char *disable, bool iter)
 {
 	struct hook *h = hooks;
@@ -71,16 +89,24 @@ static size_t plan(struct hook *hooks, size_t max, const char *disable, bool ite
 		return 0;
 	memset(h, 0, sizeof(*h));
 	h->feature = "l7_capture";
-	h->n = 2;
-	h->hook[0] = "tp_btf/sock_{send,recv}_length";
-	h->program[0] = "sock_send_exit/sock_recv_exit";
+	h->n = 3;
+	h->hook[CAP_FENTRY] = "fentry/tcp_{sendmsg,recvmsg}";
+	h->program[CAP_FENTRY] = "tcp_send_exit/tcp_recv_exit";
+	h->disabled[CAP_FENTRY] = probe__hook_disabled("fentry", disable) ||
+				  probe__hook_disabled("fexit", disable);
+	/* the programs' prototypes: tcp_recvmsg lost its nonblock parameter in 5.19 */
+	h->available[CAP_FENTRY] = !h->disabled[CAP_FENTRY] &&
+				   probe__fentry_attaches("tcp_sendmsg", 3) &&
+				   probe__fentry_attaches("tcp_recvmsg", 5);
+	h->hook[CAP_TP_BTF] = "tp_btf/sock_{send,recv}_length";
+	h->program[CAP_TP_BTF] = "sock_send_exit/sock_recv_exit";
 	for (i = 0; i < N_SOCK_HOOKS; i++)
 		ok &= probe__available(sock_hooks[i]);
-	h->disabled[0] = probe__hook_disabled("tp_btf/sock", disable) ||
-			 probe__hook_disabled("tp_btf/tcp_sendmsg", disable);
-	h->available[0] = ok && !h->disabled[0];
-	h->hook[1] = "tracepoint/syscalls/sys_{enter,exit}_*";
-	h->program[1] = "enter_*/exit_*";
+	h->disabled[CAP_TP_BTF] = probe__hook_disabled("tp_btf/sock", disable) ||
+				  probe__hook_disabled("tp_btf/tcp_sendmsg", disable);
+	h->available[CAP_TP_BTF] = ok && !h->disabled[CAP_TP_BTF];
+	h->hook[CAP_SYSCALLS] = "tracepoint/syscalls/sys_{enter,exit}_*";
+	h->program[CAP_SYSCALLS] = "enter_*/exit_*";
 	ok = true;
 	for (i = 0; i < N_SYSCALLS; i++) {
 		char ev[64];
@@ -88,9 +114,12 @@ static size_t plan(struct hook *hooks, size_t max, const char *disable, bool ite
 		snprintf(ev, sizeof(ev), "tracepoint/syscalls/sys_exit_%s", syscalls[i]);
 		ok &= probe__available(ev);
 	}
-	h->disabled[1] = probe__hook_disabled("tracepoint/syscalls", disable);
-	h->available[1] = ok && !h->disabled[1];
-	h->chosen = h->available[0] ? 0 : h->available[1] ? 1 : -1;
+	h->disabled[CAP_SYSCALLS] = probe__hook_disabled("tracepoint/syscalls", disable);
+	h->available[CAP_SYSCALLS] = ok && !h->disabled[CAP_SYSCALLS];
+	h->chosen = -1;
+	for (i = 0; i < 3 && h->chosen < 0; i++)
+		if (h->available[i])
+			h->chosen = i;
 	if (max < 2)
 		return 1;
 	h = hooks + 1;
@@ -101,12 +130,7 @@ static size_t plan(struct hook *hooks, size_t max, const char *disable, bool ite
 	h->program[0] = "dump_sndq";
 	h->disabled[0] = probe__hook_disabled("iter", disable);
 	h->available[0] = iter;
-	h->hook[1] = hooks[0].chosen == 1 ? "cgroup_skb/ingress ACKs + syscalls" :
-					    "cgroup_skb/ingress ACKs + socket calls";
-	h->program[1] = hooks[0].chosen == 1 ? "count_ingress/exit_*" : "count_ingress/sock_*";
-	h->disabled[1] = hooks[0].chosen < 0;
-	h->available[1] = hooks[0].chosen >= 0;
-	h->chosen = h->available[0] && h->available[1] ? 0 : h->available[1] ? 1 : -1;
+	plan_sndq_row(h, hooks[0].chosen);
 	return 2;
 }
 
@@ -184,10 +208,49 @@ static int handle(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* Open and load the object for one way in (enum above); the skeleton stays in c. */
+static int load_way(struct l7_collector *c, const struct l7_collector_opts *opts, int way)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = collectors__btf_path());
+	struct bpf_program *p;
+	int err;
+
+	l7_bpf__destroy(c->skel);
+	c->skel = l7_bpf__open_opts(&oo);
+	if (!c->skel)
+		return -errno;
+	bpf_map__set_max_entries(c->skel->maps.l7_scratch, c->ncpu);
+	/* attached below, to the flow table; loaded only where the kernel takes iterators
+	 * (a refused program would fail the whole object) */
+	bpf_program__set_autoattach(c->skel->progs.dump_sndq, false);
+	bpf_program__set_autoload(c->skel->progs.dump_sndq, c->hook[1].chosen == 0);
+	/* one way in: fentry/fexit, the socket tracepoints or the syscall tracepoints */
+	bpf_object__for_each_program(p, c->skel->obj) {
+		const char *sec = bpf_program__section_name(p);
+
+		if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6))
+			bpf_program__set_autoload(p, way == CAP_FENTRY);
+		else if (!strncmp(sec, "tp_btf/", 7))
+			bpf_program__set_autoload(p, way == CAP_TP_BTF);
+		else if (!strncmp(sec, "tracepoint/syscalls/", 20))
+			bpf_program__set_autoload(p, way == CAP_SYSCALLS);
+	}
+	/* sendfile and splice into sockets went through tcp_sendpage until 6.5 */
+	if (way == CAP_FENTRY && !probe__fentry_attaches("tcp_sendpage", 5))
+		bpf_program__set_autoload(c->skel->progs.tcp_sendpage_exit, false);
+	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.gone_flows, opts->gone_flows_fd);
+	if (!err)
+		err = bpf_map__reuse_fd(c->skel->maps.sndq_now, opts->sndq_fd);
+	if (!err)
+		err = l7_bpf__load(c->skel);
+	return err;
+}
+
 int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 {
 	struct l7_collector *c;
-	struct bpf_program *p;
 	__u32 k;
 	int err;
 
@@ -208,37 +271,24 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 		err = -EOPNOTSUPP;
 		goto cleanup;
 	}
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = collectors__btf_path());
+	/* A way in the verifier refuses falls back to the next available one, and says so
+	 * (fogprobe check then differs from fogprobe_probe_attached). */
+	for (;;) {
+		int way = c->hook[0].chosen, next;
 
-	c->skel = l7_bpf__open_opts(&oo);
-	if (!c->skel) {
-		err = -errno;
-		goto cleanup;
-	}
-	bpf_map__set_max_entries(c->skel->maps.l7_scratch, c->ncpu);
-	/* attached below, to the flow table; loaded only where the kernel takes iterators
-	 * (a refused program would fail the whole object) */
-	bpf_program__set_autoattach(c->skel->progs.dump_sndq, false);
-	bpf_program__set_autoload(c->skel->progs.dump_sndq, c->hook[1].chosen == 0);
-	/* one way in: the socket hooks or the syscall tracepoints */
-	bpf_object__for_each_program(p, c->skel->obj) {
-		const char *sec = bpf_program__section_name(p);
-
-		if (!strncmp(sec, "tp_btf/", 7))
-			bpf_program__set_autoload(p, c->hook[0].chosen == 0);
-		else if (!strncmp(sec, "tracepoint/syscalls/", 20))
-			bpf_program__set_autoload(p, c->hook[0].chosen == 1);
-	}
-	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
-	if (!err)
-		err = bpf_map__reuse_fd(c->skel->maps.gone_flows, opts->gone_flows_fd);
-	if (!err)
-		err = bpf_map__reuse_fd(c->skel->maps.sndq_now, opts->sndq_fd);
-	if (!err)
-		err = l7_bpf__load(c->skel);
-	if (err) {
-		pr_warn("loading the L7 capture: %s\n", strerror(-err));
-		goto cleanup;
+		err = load_way(c, opts, way);
+		if (!err)
+			break;
+		for (next = way + 1; next < c->hook[0].n && !c->hook[0].available[next]; next++)
+			;
+		if (next >= c->hook[0].n) {
+			pr_warn("loading the L7 capture: %s\n", strerror(-err));
+			goto cleanup;
+		}
+		pr_warn("loading the L7 capture on %s: %s; falling back to %s\n",
+			c->hook[0].hook[way], strerror(-err), c->hook[0].hook[next]);
+		c->hook[0].chosen = next;
+		plan_sndq_row(&c->hook[1], next);
 	}
 	for (k = 0; k < FP_MAX_SERVICES; k++) {
 		struct fp_l7_svc on = opts->svc[k];
