@@ -150,9 +150,53 @@ static void test_data_before_open_and_late_bytes(void **state)
 	data(s, 7, true, false, req, sizeof(req), sizeof(req), NULL, 0, 9 * MS);
 	assert_int_equal(got.frames, 1);
 	streams__tick(s, 1 * S);
-	assert_int_equal(streams__count(s), 1); /* kept briefly as closed */
+	/* finished: its entry is free, its key known a while: late bytes start nothing */
+	assert_int_equal(streams__count(s), 0);
+	data(s, 7, true, false, req, sizeof(req), sizeof(req), NULL, 0, 1 * S + 1 * MS);
+	assert_int_equal(streams__count(s), 0);
+	assert_int_equal(got.frames, 1);
 	streams__tick(s, 10 * S);
 	assert_int_equal(streams__count(s), 0);
+	/* the key forgotten, the same key is a stream again (a connection older than
+	 * the probe, say) */
+	data(s, 7, true, false, req, sizeof(req), sizeof(req), NULL, 0, 11 * S);
+	assert_int_equal(streams__count(s), 1);
+	assert_int_equal(streams__evicted(s), 0);
+	streams__free(s);
+}
+
+/* More connections finish within the closed keys' 2 s than the table holds: the table
+ * holds only the open ones and those in their close's grace, nothing is evicted, and
+ * the late bytes of finished ones start nothing. */
+static void test_churn_beyond_table(void **state)
+{
+	struct streams_opts o = {
+		.max_streams = 64,
+		.routing_timeout_ns = 1 * S,
+		.sink = { on_frame, on_lat, on_rlat, on_rfail, on_circuit, on_failure },
+	};
+	struct streams *s;
+	uint64_t k, t = 1 * S;
+
+	(void)state;
+	memset(&got, 0, sizeof(got));
+	s = streams__new(&o);
+	assert_non_null(s);
+	/* 100 a second for 10 s: 30 in their grace at any time, 200 finished within 2 s */
+	for (k = 1; k <= 1000; k++, t += 10 * MS) {
+		streams__open(s, k, 0, true, t);
+		streams__close(s, k, t + 1 * MS);
+		streams__tick(s, t);
+	}
+	assert_int_equal(streams__evicted(s), 0);
+	assert_true(streams__count(s) <= 40);
+	for (k = 850; k <= 960; k++) /* closed 0.4 to 1.5 s ago */
+		data(s, k, true, false, req, sizeof(req), sizeof(req), NULL, 0, t);
+	assert_true(streams__count(s) <= 40);
+	assert_int_equal(got.frames, 0);
+	assert_int_equal(streams__evicted(s), 0);
+	/* each finished one closed before its handshake; the last 31 are in their grace */
+	assert_int_equal(got.failures, 969);
 	streams__free(s);
 }
 
@@ -233,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_pairing_and_circuit),
 		cmocka_unit_test(test_routing_failure_and_close),
 		cmocka_unit_test(test_data_before_open_and_late_bytes),
+		cmocka_unit_test(test_churn_beyond_table),
 		cmocka_unit_test(test_aborted_idle_and_preexisting),
 		cmocka_unit_test(test_snippets),
 		cmocka_unit_test(test_bounded),

@@ -121,6 +121,9 @@ void streams__tick(struct streams *s, uint64_t now_ns);
 size_t streams__count(const struct streams *s);
 size_t streams__handshaken(const struct streams *s); /* connections past the handshake */
 const struct web *streams__web(const struct streams *s); /* the HTTP/WebSocket view */
-uint64_t streams__evicted(const struct streams *s); /* dropped because the table was full */
+/* connections dropped because the table was full, and finished connections forgotten
+ * early (closes faster than the closed-key ring takes: their late bytes would start a
+ * stream of their own) */
+uint64_t streams__evicted(const struct streams *s);
 
 #endif
