@@ -3,11 +3,10 @@
  * L7 capture: a bounded prefix of every read/write on a socket of a service whose
  * protocol needs parsing, with the full length the call moved.
  *
- * Three ways in, chosen at load time (user/collect/l7.c):
- *  - socket hooks (default where the kernel has them): fentry/fexit on tcp_sendmsg and
- *    tcp_recvmsg where the kernel allows BPF trampolines, else tp_btf on
- *    sock_send_length and sock_recv_length, the end of every sendmsg/recvmsg of a
- *    socket, and on tcp_sendmsg_locked, a TCP send's start (its order key). They fire for socket I/O
+ * Two ways in, chosen at load time (user/collect/l7.c):
+ *  - socket hooks (default where the kernel has them): tp_btf on sock_send_length and
+ *    sock_recv_length, the end of every sendmsg/recvmsg of a socket, and on
+ *    tcp_sendmsg_locked, a TCP send's start (its order key). They fire for socket I/O
  *    only, so other syscalls pay nothing; the first test is the socket's protocol, then
  *    one lookup in the TCP flow table (shared with bpf/tcp.bpf.c), which also tells the
  *    service and which end this is. The user buffer comes from the syscall's arguments
@@ -801,39 +800,6 @@ int BPF_PROG(sock_send_exit, struct sock *sk, int ret)
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sock_recv_exit, struct sock *sk, int ret, int flags)
-{
-	if (flags & FP_MSG_PEEK)
-		return 0;
-	return sock_io(sk, ret, FP_RX, 0);
-}
-
-/* The same on kernels that allow BPF trampolines but lack those tracepoints (Debian's
- * 6.1): tcp_sendmsg and tcp_recvmsg themselves, TCP only by construction. */
-SEC("fentry/tcp_sendmsg")
-int BPF_PROG(tcp_send_enter, struct sock *sk)
-{
-	return send_start(sk);
-}
-
-SEC("fexit/tcp_sendmsg")
-int BPF_PROG(tcp_send_exit, struct sock *sk, struct msghdr *msg, size_t size, int ret)
-{
-	return send_end(sk, ret);
-}
-
-/* sendfile and splice into a socket before 6.5 (bytes only: no user buffer) */
-SEC("fexit/tcp_sendpage")
-int BPF_PROG(tcp_sendpage_exit, struct sock *sk, struct page *page, int offset, size_t size,
-	     int flags, int ret)
-{
-	return sock_io(sk, ret, FP_TX, bpf_ktime_get_ns());
-}
-
-/* int tcp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags,
- *		   int *addr_len) since 5.19 (the loader checks the parameter count) */
-SEC("fexit/tcp_recvmsg")
-int BPF_PROG(tcp_recv_exit, struct sock *sk, struct msghdr *msg, size_t len, int flags,
-	     int *addr_len, int ret)
 {
 	if (flags & FP_MSG_PEEK)
 		return 0;

@@ -67,7 +67,7 @@ PY=/usr/bin/python3
 HZ=$(getconf CLK_TCK)
 PACKET_PATH_RE='^(count_egress|count_ingress|handle_tcp_probe.*|handle_kfree_skb.*)$'
 # the programs of bpf/l7.bpf.c, whichever way in it took
-L7_PROG_RE='^((enter|exit)_[a-z0-9]+|task_exit|sock_(send|recv)_(enter|exit)|tcp_(send|recv|sendpage)_(enter|exit))$'
+L7_PROG_RE='^((enter|exit)_[a-z0-9]+|task_exit|sock_(send|recv)_(enter|exit))$'
 
 WORK=
 DAEMON_PID=
@@ -972,5 +972,6 @@ fi
 cat "$REPORT"
 bash "$ROOT/tests/bench/http_bench.sh" || fail "tests/bench/http_bench.sh failed"
 bash "$ROOT/tests/bench/otlp_bench.sh" || fail "tests/bench/otlp_bench.sh failed"
+bash "$ROOT/tests/bench/churn_bench.sh" || fail "tests/bench/churn_bench.sh failed"
 
 ((ERRORS == 0))

@@ -29,7 +29,7 @@ CLI_IP=10.216.$((ID % 200)).2
 PORT=8080
 METRICS_PORT=${METRICS_PORT:-$((19900 + ID % 90))}
 HZ=$(getconf CLK_TCK)
-L7_PROG_RE='^((enter|exit)_[a-z0-9]+|task_exit)$' # the programs of bpf/l7.bpf.c
+L7_PROG_RE='^((enter|exit)_[a-z0-9]+|task_exit|sock_(send|recv)_(enter|exit))$' # the programs of bpf/l7.bpf.c
 
 WORK=
 DAEMON_PID=

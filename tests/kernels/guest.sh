@@ -130,10 +130,9 @@ load_once load && load_ok=1
 if grep -q '^send_queue *iter/.*<- chosen' "$out/check.txt"; then
 	load_once load-no-iter --disable-hooks iter || load_ok=0
 fi
-# Where the L7 capture hooks tcp_sendmsg/tcp_recvmsg with fentry, its other ways in (the
-# socket tracepoints where the kernel has them, else the syscall tracepoints) load too.
-if grep -q '^l7_capture *fentry/.*<- chosen' "$out/check.txt"; then
-	load_once load-no-fentry --disable-hooks fentry || load_ok=0
+# Where the L7 capture hooks the socket tracepoints, the syscall fallback loads too.
+if grep -q '^l7_capture *tp_btf/.*<- chosen' "$out/check.txt"; then
+	load_once load-no-sock --disable-hooks tp_btf/sock || load_ok=0
 fi
 
 # A subset of the integration tests (and of their reruns on the fallbacks), when asked.

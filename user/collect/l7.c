@@ -55,7 +55,7 @@ static const char *const sock_hooks[] = { "tp_btf/tcp_sendmsg_locked", "tp_btf/s
 					  "tp_btf/sock_recv_length" };
 #define N_SOCK_HOOKS (sizeof(sock_hooks) / sizeof(sock_hooks[0]))
 
-enum { CAP_FENTRY, CAP_TP_BTF, CAP_SYSCALLS };
+enum { CAP_TP_BTF, CAP_SYSCALLS };
 
 /* The send-queue row's fallback: the kernel keeps the queues at each inbound segment
  * and at each read and write of the capture's way in (way: -1 if none). */
@@ -63,18 +63,15 @@ static void plan_sndq_row(struct hook *h, int way)
 {
 	h->hook[1] = way == CAP_SYSCALLS ? "cgroup_skb/ingress ACKs + syscalls" :
 					   "cgroup_skb/ingress ACKs + socket calls";
-	h->program[1] = way == CAP_SYSCALLS ? "count_ingress/exit_*" :
-			way == CAP_FENTRY   ? "count_ingress/tcp_*_exit" :
-					      "count_ingress/sock_*";
+	h->program[1] = way == CAP_SYSCALLS ? "count_ingress/exit_*" : "count_ingress/sock_*";
 	h->disabled[1] = way < 0;
 	h->available[1] = way >= 0;
 	h->chosen = h->available[0] && h->available[1] ? 0 : h->available[1] ? 1 : -1;
 }
 
 
-/* Three feature rows' worth of choice for the capture: fentry/fexit on tcp_sendmsg and
- * tcp_recvmsg where the kernel allows BPF trampolines; the socket tracepoints where it
- * has them; else every syscall tracepoint it hooks (which put every task on the slow
+/* The capture: the socket tracepoints where the kernel has them (they fire for socket
+ * calls only), else every syscall tracepoint it hooks (which put every task on the slow
  * syscall path). Send queues (message_queue_size) are read at each scrape by an iterator
  * over the flow table, or, where the kernel refuses iterators, kept by the kernel at
  * each inbound segment and at each read and write. iter: whether the iterator loads
@@ -89,15 +86,7 @@ static size_t plan(struct hook *hooks, size_t max, const char *disable, bool ite
 		return 0;
 	memset(h, 0, sizeof(*h));
 	h->feature = "l7_capture";
-	h->n = 3;
-	h->hook[CAP_FENTRY] = "fentry/tcp_{sendmsg,recvmsg}";
-	h->program[CAP_FENTRY] = "tcp_send_exit/tcp_recv_exit";
-	h->disabled[CAP_FENTRY] = probe__hook_disabled("fentry", disable) ||
-				  probe__hook_disabled("fexit", disable);
-	/* the programs' prototypes: tcp_recvmsg lost its nonblock parameter in 5.19 */
-	h->available[CAP_FENTRY] = !h->disabled[CAP_FENTRY] &&
-				   probe__fentry_attaches("tcp_sendmsg", 3) &&
-				   probe__fentry_attaches("tcp_recvmsg", 5);
+	h->n = 2;
 	h->hook[CAP_TP_BTF] = "tp_btf/sock_{send,recv}_length";
 	h->program[CAP_TP_BTF] = "sock_send_exit/sock_recv_exit";
 	for (i = 0; i < N_SOCK_HOOKS; i++)
@@ -117,7 +106,7 @@ static size_t plan(struct hook *hooks, size_t max, const char *disable, bool ite
 	h->disabled[CAP_SYSCALLS] = probe__hook_disabled("tracepoint/syscalls", disable);
 	h->available[CAP_SYSCALLS] = ok && !h->disabled[CAP_SYSCALLS];
 	h->chosen = -1;
-	for (i = 0; i < 3 && h->chosen < 0; i++)
+	for (i = 0; i < 2 && h->chosen < 0; i++)
 		if (h->available[i])
 			h->chosen = i;
 	if (max < 2)
@@ -224,20 +213,15 @@ static int load_way(struct l7_collector *c, const struct l7_collector_opts *opts
 	 * (a refused program would fail the whole object) */
 	bpf_program__set_autoattach(c->skel->progs.dump_sndq, false);
 	bpf_program__set_autoload(c->skel->progs.dump_sndq, c->hook[1].chosen == 0);
-	/* one way in: fentry/fexit, the socket tracepoints or the syscall tracepoints */
+	/* one way in: the socket tracepoints or the syscall tracepoints */
 	bpf_object__for_each_program(p, c->skel->obj) {
 		const char *sec = bpf_program__section_name(p);
 
-		if (!strncmp(sec, "fentry/", 7) || !strncmp(sec, "fexit/", 6))
-			bpf_program__set_autoload(p, way == CAP_FENTRY);
-		else if (!strncmp(sec, "tp_btf/", 7))
+		if (!strncmp(sec, "tp_btf/", 7))
 			bpf_program__set_autoload(p, way == CAP_TP_BTF);
 		else if (!strncmp(sec, "tracepoint/syscalls/", 20))
 			bpf_program__set_autoload(p, way == CAP_SYSCALLS);
 	}
-	/* sendfile and splice into sockets went through tcp_sendpage until 6.5 */
-	if (way == CAP_FENTRY && !probe__fentry_attaches("tcp_sendpage", 5))
-		bpf_program__set_autoload(c->skel->progs.tcp_sendpage_exit, false);
 	err = bpf_map__reuse_fd(c->skel->maps.flows, opts->flows_fd);
 	if (!err)
 		err = bpf_map__reuse_fd(c->skel->maps.gone_flows, opts->gone_flows_fd);

@@ -120,45 +120,6 @@ bool probe__tp_btf_loads(const char *event)
 	return tracing_loads(name, BTF_KIND_TYPEDEF, BPF_TRACE_RAW_TP);
 }
 
-bool probe__fentry_attaches(const char *func, int nargs)
-{
-	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY);
-	const struct btf_type *t;
-	struct btf *vmlinux;
-	int id, fd, link;
-	bool ok = false;
-
-	vmlinux = btf__load_vmlinux_btf();
-	if (!vmlinux)
-		return false;
-	id = btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC);
-	t = id > 0 ? btf__type_by_id(vmlinux, btf__type_by_id(vmlinux, id)->type) : NULL;
-	/* the prototype the programs are written for */
-	if (t && btf_is_func_proto(t) && (nargs < 0 || btf_vlen(t) == nargs))
-		ok = true;
-	btf__free(vmlinux);
-	if (!ok)
-		return false;
-	opts.attach_btf_id = id;
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, NULL, "GPL", insns, 2, &opts);
-	if (fd < 0) {
-		pr_debug("fentry/%s does not load: %s\n", func, strerror(errno));
-		return false;
-	}
-	/* some kernels load trampoline programs and refuse them at attach time */
-	link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, NULL);
-	if (link < 0)
-		pr_debug("fentry/%s does not attach: %s\n", func, strerror(errno));
-	else
-		close(link);
-	close(fd);
-	return link >= 0;
-}
-
 bool probe__iter_loads(const char *target)
 {
 	char name[128];
@@ -208,8 +169,6 @@ static bool probe_uncached(const char *spec)
 		return probe__tp_btf_loads(spec + 7);
 	if (!strncmp(spec, "iter/", 5))
 		return probe__iter_loads(spec + 5);
-	if (!strncmp(spec, "fentry/", 7))
-		return probe__fentry_attaches(spec + 7, -1);
 	if (sscanf(spec, "raw_tp/%63[^/]/%63s", cat, ev) == 2)
 		return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1 &&
 		       probe__tracepoint_exists(cat, ev);

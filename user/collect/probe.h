@@ -81,9 +81,6 @@ bool probe__tp_btf_loads(const char *event);
 /* Can a BPF iterator program (BPF_TRACE_ITER, also BPF_PROG_TYPE_TRACING) load for
  * iter/<target>? Some kernels that allow tp_btf refuse iterators (EPERM). */
 bool probe__iter_loads(const char *target);
-/* Does an empty fentry program load and attach to kernel function func, whose prototype
- * has nargs parameters (-1: any)? (EPERM where the kernel refuses BPF trampolines.) */
-bool probe__fentry_attaches(const char *func, int nargs);
 bool probe__kprobes_available(void);
 bool probe__cgroup_skb_available(void);
 

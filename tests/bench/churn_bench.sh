@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Capacity under connection churn: close-per-request HTTP clients (wrk with
+# "Connection: close", every request on a connection of its own) against nginx, the
+# daemon watching nginx's port as an http service, for CHURN_SECONDS. Reports the
+# connection rate reached, the requests the probe counted against wrk's, the events lost
+# by reason, and the daemon's RSS sampled every 10 s (flat means its state follows the
+# open connections, not the ones that went). The target is 17,000 connections a second
+# for 5 minutes with every request counted and the RSS flat at <= 48 MiB; on a machine
+# that cannot reach that rate, the rate it reached is reported.
+# Timing never fails: exit 0 unless something could not run. Report on stdout and in
+# build/bench/churn_report.txt. Root required; only netns traffic.
+#
+# Knobs (environment): CHURN_SECONDS (300), CHURN_CONNS (64 concurrent), CHURN_WORKERS
+# (nginx workers, 1).
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+FOGPROBE=${FOGPROBE:-$ROOT/build/fogprobe}
+OUT=$ROOT/build/bench
+REPORT=$OUT/churn_report.txt
+SECS=${CHURN_SECONDS:-300}
+CONNS=${CHURN_CONNS:-64}
+WORKERS=${CHURN_WORKERS:-1}
+ID=$$
+NS_SRV=fpc-srv-$ID
+NS_CLI=fpc-cli-$ID
+SRV_IP=10.217.$((ID % 200)).1
+CLI_IP=10.217.$((ID % 200)).2
+PORT=8080
+METRICS_PORT=${METRICS_PORT:-$((19800 + ID % 90))}
+
+WORK=
+DAEMON_PID=
+WRK_PID=
+CLEANUPS=()
+ERRORS=0
+on_exit() { CLEANUPS+=("$*"); }
+cleanup() {
+	local i
+	[[ -n "$WRK_PID" ]] && kill -TERM "$WRK_PID" 2>/dev/null
+	if [[ -n "$DAEMON_PID" ]] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -TERM "$DAEMON_PID"
+		wait "$DAEMON_PID" 2>/dev/null
+	fi
+	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${CLEANUPS[i]}" >/dev/null 2>&1
+	done
+	ip netns del "$NS_SRV" 2>/dev/null
+	ip netns del "$NS_CLI" 2>/dev/null
+	[[ -n "$WORK" ]] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'echo "churn_bench: interrupted" >&2; exit 130' INT TERM
+say() { printf '%s\n' "$*" >&2; }
+fail() {
+	say "churn_bench: ERROR: $*"
+	ERRORS=$((ERRORS + 1))
+}
+
+if [[ $EUID -ne 0 ]]; then
+	say "churn_bench: needs root (network namespaces, BPF)"
+	exit 1
+fi
+for tool in ip nginx wrk curl; do
+	command -v "$tool" >/dev/null || { say "churn_bench: missing $tool (make deps)"; exit 1; }
+done
+[[ -x "$FOGPROBE" ]] || { say "churn_bench: $FOGPROBE not built (make)"; exit 1; }
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/fogprobe-churnbench.XXXXXX)
+for _ in $(seq 1 50); do
+	ss -ltnH "sport = :$METRICS_PORT" | grep -q . || break
+	METRICS_PORT=$((METRICS_PORT + 1))
+done
+. "$ROOT/tests/integration/l7lib.sh"
+
+ip netns add "$NS_SRV" && ip netns add "$NS_CLI" &&
+	ip link add "fpcs$ID" type veth peer name "fpcc$ID" &&
+	ip link set "fpcs$ID" netns "$NS_SRV" && ip link set "fpcc$ID" netns "$NS_CLI" &&
+	ip -n "$NS_SRV" addr add "$SRV_IP/24" dev "fpcs$ID" &&
+	ip -n "$NS_CLI" addr add "$CLI_IP/24" dev "fpcc$ID" &&
+	ip -n "$NS_SRV" link set "fpcs$ID" up && ip -n "$NS_CLI" link set "fpcc$ID" up &&
+	ip -n "$NS_SRV" link set lo up && ip -n "$NS_CLI" link set lo up ||
+	{ fail "network namespace setup failed"; exit 1; }
+# a connection per request: the client's ports are reused while nginx's ends wait
+ip netns exec "$NS_CLI" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" \
+	net.ipv4.tcp_tw_reuse=1 || true
+ip netns exec "$NS_SRV" sysctl -qw net.core.somaxconn=4096 net.ipv4.tcp_max_syn_backlog=4096 || true
+
+NGINX_ACCESS_LOG=off NGINX_WORKERS=$WORKERS start_nginx "$NS_SRV" "$SRV_IP" $PORT || {
+	fail "nginx did not start"
+	exit 1
+}
+cat >"$WORK/config.json" <<EOF
+{"services": [{"name": "web", "protocol": "http", "ports": [$PORT]}]}
+EOF
+
+scrape() { curl -sf -m 5 "http://127.0.0.1:$METRICS_PORT/metrics"; }
+metric() { # FILE NAME [LABELS]
+	awk -v name="$2" -v want="${3:-}" 'BEGIN { n = split(want, w, ",") }
+		/^#/ { next }
+		{ s = $1; base = s; labels = ""; i = index(s, "{")
+		  if (i) { base = substr(s, 1, i - 1); labels = substr(s, i) }
+		  if (base != name) next
+		  for (j = 1; j <= n; j++) if (index(labels, w[j]) == 0) next
+		  sum += $2 }
+		END { printf "%.0f\n", sum }' "$1"
+}
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+"$FOGPROBE" --config "$WORK/config.json" --listen "127.0.0.1:$METRICS_PORT" >"$WORK/daemon.log" 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 1 100); do
+	curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1 && break
+	kill -0 "$DAEMON_PID" 2>/dev/null || break
+	sleep 0.1
+done
+curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1 ||
+	{ fail "daemon did not become ready: $(tail -n 3 "$WORK/daemon.log")"; exit 1; }
+scrape >"$WORK/b"
+say "churn_bench: wrk -t1 -c$CONNS -H 'Connection: close' for ${SECS}s against nginx ($WORKERS worker)"
+ip netns exec "$NS_CLI" timeout $((SECS + 60)) wrk -t1 -c"$CONNS" -d"${SECS}s" \
+	-H "Connection: close" "http://$SRV_IP:$PORT/api/churn/1" >"$WORK/wrk.out" 2>&1 &
+WRK_PID=$!
+t=0
+while kill -0 "$WRK_PID" 2>/dev/null; do
+	echo "$t $(rss_kib "$DAEMON_PID")" >>"$WORK/rss"
+	sleep 10
+	t=$((t + 10))
+done
+wait "$WRK_PID" || fail "wrk failed: $(tail -n 3 "$WORK/wrk.out")"
+WRK_PID=
+sleep 3 # the last closes' grace, the ring drained
+scrape >"$WORK/a"
+echo "end $(rss_kib "$DAEMON_PID")" >>"$WORK/rss"
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID" || fail "daemon exit status $? after SIGTERM"
+DAEMON_PID=
+
+n=$(awk '/requests in/ { print $1 }' "$WORK/wrk.out")
+errs=$(awk '/Socket errors/ { print }' "$WORK/wrk.out")
+non2xx=$(awk '/Non-2xx/ { print $NF }' "$WORK/wrk.out")
+counted=$(($(metric "$WORK/a" http_requests_total 'service="web"') - $(metric "$WORK/b" http_requests_total 'service="web"')))
+opened=$(($(metric "$WORK/a" fogprobe_tcp_connections_opened_total 'service="web",role="server"') -
+	$(metric "$WORK/b" fogprobe_tcp_connections_opened_total 'service="web",role="server"')))
+{
+	echo "fogprobe churn bench  $(date -u +%Y-%m-%dT%H:%M:%SZ)  kernel $(uname -r)  $(nproc) CPUs  $(
+		cd "$ROOT" && git describe --tags --always --dirty 2>/dev/null)"
+	echo "wrk -t1 -c$CONNS -H 'Connection: close' -d${SECS}s over veth to nginx ($WORKERS worker, access log off)"
+	printf '%-46s %s\n' "requests completed by wrk" "${n:-?}"
+	printf '%-46s %s/s   (target 17,000/s for 300 s)\n' "connections (= requests) per second" \
+		"$(awk -v n="${n:-0}" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')"
+	printf '%-46s %s\n' "server connections the probe saw opened" "$opened"
+	printf '%-46s %s   (target: all)\n' "requests counted by the probe" "$counted"
+	[[ -n "$errs" ]] && printf '%-46s %s\n' "wrk socket errors" "${errs#*: }"
+	[[ -n "$non2xx" ]] && printf '%-46s %s\n' "wrk non-2xx responses" "$non2xx"
+	echo "  (wrk stops with up to -c requests in flight: nginx answers them and the probe counts them)"
+	printf '%-46s %s\n' "events lost, by reason" "$(awk '/^fogprobe_events_lost_total\{/ {
+		match($1, /reason="[^"]*"/); r = substr($1, RSTART + 8, RLENGTH - 9)
+		if (FILENAME == ARGV[1]) b[r] = $2; else a[r] = $2 }
+		END { for (r in a) if (a[r] - b[r] > 0) printf "%s %d  ", r, a[r] - b[r] }' "$WORK/b" "$WORK/a")"
+	printf '%-46s %s\n' "daemon RSS, KiB every 10 s" "$(awk '{ printf "%s ", $2 }' "$WORK/rss")"
+	printf '%-46s %s   (target: flat, <= 49152)\n' "daemon RSS max, KiB" \
+		"$(awk '$2 > m { m = $2 } END { print m }' "$WORK/rss")"
+	printf '%-46s %s\n' "daemon RSS growth after the first minute, KiB" \
+		"$(awk '$1 == 60 { f = $2 } $1 != "end" { l = $2 } END { if (f) print l - f; else print "n/a" }' "$WORK/rss")"
+	((ERRORS > 0)) && echo "ERRORS: $ERRORS"
+} | tee "$REPORT"
+((ERRORS == 0))
