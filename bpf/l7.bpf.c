@@ -397,7 +397,7 @@ static __always_inline void capture(__u64 sk, const struct fp_flow_ref *f,
 		return;
 	e = &scratch->e;
 	e->ts_ns = bpf_ktime_get_ns();
-	e->order_ns = a->dir == FP_TX ? order_ns : e->ts_ns;
+	e->order_ns = a->dir == FP_TX && order_ns ? order_ns : e->ts_ns;
 	e->sk = sk;
 	e->conn_start = f->start_ns;
 	e->len = ret;
@@ -713,6 +713,7 @@ static __always_inline bool sock_flow(struct sock *sk, struct fp_flow_ref *r)
 	return true;
 }
 
+/* order_ns: a send's start, 0 if unknown (the record's own time is its key then) */
 static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 order_ns)
 {
 	struct fp_l7_ssl_call *call;
@@ -775,15 +776,19 @@ static __always_inline int send_start(struct sock *sk)
 
 static __always_inline int send_end(struct sock *sk, int ret)
 {
-	struct l7_args *a = bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0, 0);
+	struct l7_args *a;
 	__u64 order_ns = 0;
 
+	/* every socket's sends come here: a UNIX or UDP one stops at the first test */
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	a = bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0, 0);
 	if (a && a->valid) {
 		if (a->sk == (__u64)sk)
 			order_ns = a->enter_ns;
 		a->valid = 0;
 	}
-	return sock_io(sk, ret, FP_TX, order_ns ?: bpf_ktime_get_ns());
+	return sock_io(sk, ret, FP_TX, order_ns);
 }
 
 SEC("tp_btf/tcp_sendmsg_locked")

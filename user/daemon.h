@@ -89,6 +89,8 @@ int daemon__reload(struct daemon *d);
 void daemon__start_checker(struct daemon *d);
 /* Refresh every family from the kernel and the model (before each scrape). */
 void daemon__refresh(void *ctx);
+/* Each second from the event loop: events read off counters (drop bursts, TLS hooks). */
+void daemon__watch(struct daemon *d);
 /* Service health now: process counts and liveness (lock held). */
 void daemon__health_tick(struct daemon *d);
 /* Evaluate the alert rules: refresh the registry, then run the engine at the scheduled

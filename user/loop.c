@@ -21,6 +21,7 @@
 
 #define POLL_MS 100 /* ring buffer drain period: producers only wake us when it fills */
 #define RESCAN_S 5 /* cgroup prefixes resolve to new cgroups */
+#define WATCH_NS 1000000000ULL /* counters that make events (drop bursts, TLS hooks) */
 
 static volatile sig_atomic_t stopping, reloading;
 
@@ -72,7 +73,7 @@ int daemon__loop(struct daemon *d)
 	struct l7_collector *l7 = collectors__get(&d->collectors, &l7_collector_ops);
 	struct service_tables *fresh = malloc(sizeof(*fresh));
 	time_t last_scan = time(NULL);
-	uint64_t last_tick = 0, last_alerts = daemon__now_ns();
+	uint64_t last_tick = 0, last_alerts = daemon__now_ns(), last_watch = daemon__now_ns();
 	int err = 0, epfd;
 
 	epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -118,6 +119,12 @@ int daemon__loop(struct daemon *d)
 		    daemon__now_ns() - last_alerts >= (uint64_t)(d->cfg.alerts.interval_s * 1e9)) {
 			last_alerts += (uint64_t)(d->cfg.alerts.interval_s * 1e9);
 			daemon__alerts_tick(d, last_alerts);
+		}
+		if (daemon__now_ns() - last_watch >= WATCH_NS) {
+			last_watch += WATCH_NS;
+			if (daemon__now_ns() - last_watch >= WATCH_NS) /* a stall: no catching up */
+				last_watch = daemon__now_ns();
+			daemon__watch(d);
 		}
 		if (time(NULL) - last_scan >= RESCAN_S) {
 			last_scan = time(NULL);

@@ -107,6 +107,24 @@ static size_t refresh_programs(struct daemon *d, struct prog_stats *ps)
 	return n;
 }
 
+/* Each second, whether or not anything scrapes: the events that come from counters and
+ * lists the kernel and the collectors keep (drop bursts, OpenSSL binaries hooked), so
+ * that they are logged when they happen rather than at the next scrape. */
+void daemon__watch(struct daemon *d)
+{
+	struct tcp_collector *tcp;
+	struct tls_collector *tls;
+
+	pthread_mutex_lock(&d->lock);
+	tcp = collectors__get(&d->collectors, &tcp_collector_ops);
+	tls = collectors__get(&d->collectors, &tls_collector_ops);
+	if (tcp && d->events && !tcp__read(tcp, &d->snap))
+		tcp_metrics__drop_bursts(d->tm, &d->snap);
+	if (tls)
+		refresh_tls(d, tls);
+	pthread_mutex_unlock(&d->lock);
+}
+
 void daemon__refresh(void *ctx)
 {
 	struct daemon *d = ctx;

@@ -690,7 +690,7 @@ say "bench: building build/bench/bench_render"
 mkdir -p "$OUT"
 if ! (cd "$ROOT" && gcc -O2 -std=gnu11 -Wall -Iinclude -Iuser -o "$OUT/bench_render" \
 	tests/bench/bench_render.c user/telemetry/metrics.c user/lib/strbuf.c \
-	user/export/http.c user/lib/log.c -lmicrohttpd -lz -lm -pthread); then
+	user/export/http.c user/lib/log.c user/lib/digest.c -lmicrohttpd -lz -lm -pthread); then
 	fail "building bench_render failed"
 fi
 # The tracepoint floor of the unrelated-traffic runs; skipped (not an error) without clang.

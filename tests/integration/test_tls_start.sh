@@ -156,6 +156,15 @@ srv=$!
 on_exit "kill $srv"
 wait $cli
 wait $srv
+# the event log names the binary within a second of its hooking: no scrape since m0
+for _ in $(seq 1 30); do
+	grep -q "\"kind\":\"tls_hook\".*\"binary\":\"$WORK/tls_server\",\"state\":\"hooked\"" \
+		"$WORK/daemon.log" && break
+	sleep 0.1
+done
+check "a tls_hook event for the static server, logged with no scrape since its start" \
+	grep -q "\"kind\":\"tls_hook\".*\"binary\":\"$WORK/tls_server\",\"state\":\"hooked\"" \
+	"$WORK/daemon.log"
 n=$("$L7_PY" -c 'import json, sys
 print(json.load(open(sys.argv[1]))["by_status"].get("200", 0))' "$WORK/static-py.json")
 static_delta() { echo $(($(metric http_requests_total 'service="web-tls"') - m0)); }

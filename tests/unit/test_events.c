@@ -403,7 +403,7 @@ static void tls_hook_events(void **state)
 	events__free(l);
 }
 
-/* drop_burst: 100 or more drops of a service between two updates */
+/* drop_burst: 100 or more drops of a service within one period */
 static void drop_bursts(void **state)
 {
 	char err[128];
@@ -421,13 +421,13 @@ static void drop_bursts(void **state)
 	assert_non_null(tm);
 	tcp_metrics__set_events(tm, l);
 	snap->drops[0][2] = 5000; /* drops before the first update: no burst */
-	tcp_metrics__update(tm, snap);
+	tcp_metrics__drop_bursts(tm, snap);
 	snap->drops[0][2] += 99;
-	tcp_metrics__update(tm, snap);
+	tcp_metrics__drop_bursts(tm, snap);
 	snap->drops[0][2] += 60;
 	snap->drops[0][5] += 90;
-	tcp_metrics__update(tm, snap);
-	tcp_metrics__update(tm, snap);
+	tcp_metrics__drop_bursts(tm, snap);
+	tcp_metrics__drop_bursts(tm, snap);
 	strbuf__init(&out);
 	events__render(l, 0, &out);
 	assert_non_null(strstr(out.buf, "\"kind\":\"drop_burst\",\"service\":\"web\",\"drops\":150,"));

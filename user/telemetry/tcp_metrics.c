@@ -112,7 +112,7 @@ void tcp_metrics__set_events(struct tcp_metrics *tm, struct event_log *log)
 }
 
 /* drop_burst: a service's kernel drops grew by TCP_DROP_BURST or more since the last
- * update, reported with the count and the service's most frequent reason since start. */
+ * period, reported with the count and the service's most frequent reason since start. */
 static void drop_burst(struct tcp_metrics *tm, const struct tcp_snapshot *s, int svc)
 {
 	uint64_t total = 0, top = 0, prev = tm->drops_seen[svc];
@@ -135,14 +135,19 @@ static void drop_burst(struct tcp_metrics *tm, const struct tcp_snapshot *s, int
 		     NULL, NULL);
 }
 
-void tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s)
+void tcp_metrics__drop_bursts(struct tcp_metrics *tm, const struct tcp_snapshot *s)
 {
-	char code[12];
-	int svc, end, role, d, r;
+	int svc;
 
 	for (svc = 0; tm->log && svc < tm->cfg->n_services && svc < TCP_MAX_SERVICES; svc++)
 		drop_burst(tm, s, svc);
 	tm->drops_known = true;
+}
+
+void tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s)
+{
+	char code[12];
+	int svc, end, role, d, r;
 
 	metrics__clear(tm->open);
 	metrics__clear(tm->listening);

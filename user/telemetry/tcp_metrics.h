@@ -20,9 +20,12 @@ void tcp_metrics__free(struct tcp_metrics *tm); /* accepts NULL */
 
 void tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s);
 
-#define TCP_DROP_BURST 100 /* a service's drops between two updates that make an event */
-/* drop_burst events ({"drops", "top_reason"}) at each update (scrape) where a service's
- * kernel drops grew by TCP_DROP_BURST or more. */
+#define TCP_DROP_BURST 100 /* a service's drops within one period that make an event */
+/* drop_burst events ({"drops", "top_reason"}) go to log: see tcp_metrics__drop_bursts. */
 void tcp_metrics__set_events(struct tcp_metrics *tm, struct event_log *log);
+/* Called on a fixed period (each second, whether or not anything scrapes): one
+ * drop_burst event for each service whose kernel drops grew by TCP_DROP_BURST or more
+ * since the last call. The first call only takes the counts as they are. */
+void tcp_metrics__drop_bursts(struct tcp_metrics *tm, const struct tcp_snapshot *s);
 
 #endif
