@@ -113,6 +113,35 @@ static int api(struct alert_engine *e, const char *name, char *state, double *va
 	return n;
 }
 
+/* Ticks 2 s apart, stamped from two clocks read microseconds apart: `for: 6s` is met at
+ * the third tick after the first, as in Prometheus, though 6 s came out a hair short. */
+static void for_over_whole_intervals(void **state)
+{
+	struct metrics *m = metrics__new(0);
+	struct metric_family *f = metrics__family(m, "peers", "h", METRIC_GAUGE, NULL, 0, NULL, 0);
+	struct sent s = { 0 };
+	struct alert_engine *e;
+	char st[16];
+
+	(void)state;
+	e = engine(m,
+		   "[{\"alert\": \"FewPeers\", \"for\": \"6s\",\n"
+		   "  \"expr\": {\"fn\": \"gauge\", \"metric\": \"peers\", \"op\": \"<\", \"threshold\": 3}}]",
+		   &s);
+	metrics__set(f, NULL, 2);
+	alerts__eval(e, T0 + 0.000012);
+	alerts__eval(e, T0 + 2.000009);
+	alerts__eval(e, T0 + 4.000011);
+	api(e, "FewPeers", st, NULL, NULL, 0);
+	assert_string_equal(st, "pending");
+	alerts__eval(e, T0 + 6.000007); /* 5.999995 s after it became pending */
+	api(e, "FewPeers", st, NULL, NULL, 0);
+	assert_string_equal(st, "firing");
+	alerts__free(e);
+	metrics__free(m);
+	sent_free(&s);
+}
+
 static void gauge_for_and_resolve(void **state)
 {
 	struct metrics *m = metrics__new(0);
@@ -557,6 +586,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(gauge_for_and_resolve),
+		cmocka_unit_test(for_over_whole_intervals),
 		cmocka_unit_test(refire_replaces_resolved),
 		cmocka_unit_test(event_log),
 		cmocka_unit_test(rate_extrapolation),

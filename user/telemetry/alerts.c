@@ -30,6 +30,7 @@
 #define LS_SEP_L '\x1e'
 #define HASH_SLOTS 4096
 #define MAX_LABELS 16
+#define FOR_SLACK_S 0.001 /* see the pending -> firing test */
 
 enum alert_state { ST_PENDING, ST_FIRING, ST_RESOLVED };
 static const char *const state_names[] = { "pending", "firing", "inactive" };
@@ -840,7 +841,10 @@ static void eval_rule(struct alert_engine *e, int ri, double now)
 		a->seen = true;
 		a->value = res.e[i].v;
 		expand_annotations(e, a);
-		if (a->state == ST_PENDING && now - a->active_at >= rt->r.for_s) {
+		/* Evaluation times are wall-clock seconds of scheduled ticks (a double near
+		 * 1.8e9, read from two clocks): `for` elapsed over whole intervals can come
+		 * out a few microseconds short, which would fire one interval late. */
+		if (a->state == ST_PENDING && now - a->active_at >= rt->r.for_s - FOR_SLACK_S) {
 			a->state = ST_FIRING;
 			a->fired_at = now;
 			log_change(e, a, now, "firing");
