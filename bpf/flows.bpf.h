@@ -65,6 +65,9 @@ static __always_inline bool flow_ref(__u64 sk, struct fp_flow_ref *r)
 		r->kind = f->kind;
 		return true;
 	}
+	/* only a closed socket has a flow there: an open socket of no service stops here */
+	if (BPF_CORE_READ((struct sock *)sk, __sk_common.skc_state) != TCP_CLOSE)
+		return false;
 	g = bpf_map_lookup_elem(&gone_flows, &sk);
 	/* every new TCP socket at this address removed it; memory reused for another kind
 	 * of socket would not have */

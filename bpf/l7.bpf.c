@@ -690,29 +690,6 @@ static __always_inline void watch_task(void)
 		bpf_map_update_elem(&l7_tasks, &tgid, &one, BPF_ANY);
 }
 
-/* The flow of sk: the flow table, or for a socket gone to CLOSE the flows kept after it
- * (a socket still open pays one lookup when it is no service's). */
-static __always_inline bool sock_flow(struct sock *sk, struct fp_flow_ref *r)
-{
-	__u64 key = (__u64)sk;
-	struct fp_flow *f = bpf_map_lookup_elem(&flows, &key);
-	struct fp_flow_ref *g;
-
-	if (f) {
-		r->start_ns = f->start_ns;
-		r->svc = f->svc;
-		r->kind = f->kind;
-		return true;
-	}
-	if (sk->__sk_common.skc_state != TCP_CLOSE)
-		return false;
-	g = bpf_map_lookup_elem(&gone_flows, &key);
-	if (!g)
-		return false;
-	*r = *g;
-	return true;
-}
-
 /* order_ns: a send's start, 0 if unknown (the record's own time is its key then) */
 static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 order_ns)
 {
@@ -724,7 +701,7 @@ static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 ord
 
 	if (ret <= 0 || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	if (!sock_flow(sk, &f)) {
+	if (!flow_ref((__u64)sk, &f)) {
 		/* an SSL call on a socket of no service: named, so that its return is
 		 * known to be no service's (and not counted as an unknown socket) */
 		call = ssl_call();

@@ -118,7 +118,7 @@ void daemon__watch(struct daemon *d)
 	pthread_mutex_lock(&d->lock);
 	tcp = collectors__get(&d->collectors, &tcp_collector_ops);
 	tls = collectors__get(&d->collectors, &tls_collector_ops);
-	if (tcp && d->events && !tcp__read(tcp, &d->snap))
+	if (tcp && d->events && !tcp__read_drops(tcp, &d->snap))
 		tcp_metrics__drop_bursts(d->tm, &d->snap);
 	if (tls)
 		refresh_tls(d, tls);

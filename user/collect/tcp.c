@@ -506,9 +506,7 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 	err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.svc_stats),
 			      FP_MAX_SERVICES * FP_KINDS, sizeof(struct fp_svc_stats), stats);
 	if (!err)
-		err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.drop_stats),
-				      (FP_MAX_SERVICES + 1) * FP_DROP_REASONS, sizeof(__u64),
-				      s->drops);
+		err = tcp__read_drops(c, s);
 	if (!err)
 		err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.lost_stats), FP_LOST_SLOTS,
 				      sizeof(__u64), c->lost);
@@ -516,7 +514,6 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 		return err;
 	for (k = 0; k < FP_MAX_SERVICES * FP_KINDS; k++)
 		convert_stats(&s->stats[k / FP_KINDS][k % FP_KINDS], &stats[k]);
-	s->drop_reason_names = c->reason_view;
 	memset(s->open, 0, sizeof(s->open));
 	memset(s->listeners, 0, sizeof(s->listeners));
 	s->flows_live = 0;
@@ -532,6 +529,13 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 			s->listeners[l.svc] += l.count;
 	}
 	return 0;
+}
+
+int tcp__read_drops(struct tcp_collector *c, struct tcp_snapshot *s)
+{
+	s->drop_reason_names = c->reason_view;
+	return read_percpu_sum(c, bpf_map__fd(c->skel->maps.drop_stats),
+			       (FP_MAX_SERVICES + 1) * FP_DROP_REASONS, sizeof(__u64), s->drops);
 }
 
 int tcp__read_cgroups(struct tcp_collector *c, const struct cgroup_net **out, size_t *n)

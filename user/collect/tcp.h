@@ -45,6 +45,9 @@ int tcp__set_services(struct tcp_collector *c, const struct service_tables *t);
 int tcp__poll(struct tcp_collector *c, int timeout_ms);
 /* Counters and gauges into s (overwrites everything). */
 int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s);
+/* Only s->drops (and their reason names), as tcp__read fills them: per-CPU sums of one
+ * array, for the event loop's drop-burst check each second. 0 or -errno. */
+int tcp__read_drops(struct tcp_collector *c, struct tcp_snapshot *s);
 
 /* Per-cgroup network counters (cgroup_net), summed over CPUs. The array belongs to the
  * collector and lives until the next call. 0 or -errno. */
