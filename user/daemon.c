@@ -94,9 +94,19 @@ static void on_conn(void *ctx, const struct conn_event *e)
 		else if (e->type == CONN_OPEN && e->end != TCP_END_CLIENT_LOCALPEER) {
 			streams__open(d->streams, e->key, e->svc, server,
 				      server ? e->ts_ns : e->ts_ns - e->duration_ns);
-			if (d->spans && d->cfg.otlp.peer_address)
-				streams__set_peer(d->streams, e->key, &e->peer);
+			if (d->spans) {
+				struct conn_meta m = {
+					.key = e->key, .cgroup_id = e->cgroup_id,
+					.connect_ns = server ? 0 : e->duration_ns,
+				};
+
+				if (d->cfg.otlp.peer_address)
+					m.peer = e->peer;
+				streams__set_meta(d->streams, e->key, &m);
+			}
 		}
+		if (e->type == CONN_CLOSE)
+			spans__conn_close(d->spans, e);
 		pthread_mutex_unlock(&d->lock);
 	}
 	if (log__level() >= LOG_DEBUG)
@@ -251,8 +261,18 @@ int daemon__metrics(struct daemon *d)
 	    ((cfg->host.enabled || cfg->containers.enabled) && !d->hm))
 		return -ENOMEM;
 	if (cfg->otlp.enabled) {
-		struct spans_opts so = { .cfg = cfg, .reg = d->reg };
+		struct spans_opts so = { .cfg = cfg, .reg = d->reg,
+					 .tcp = tcp_metrics__exemplar_sink(d->tm) };
 
+		/* the container and pod of a span's socket (resource attributes) */
+		d->cgnames = cgroup_names__new(d->cgroot);
+		if (d->cgnames) {
+			so.cgroup_ref = cgroup_names__ref;
+			so.cgroup_ctx = d->cgnames;
+		} else {
+			pr_info("spans: no container or pod ids (cgroup v2 at '%s': %s)\n",
+				d->cgroot, strerror(errno));
+		}
 		d->spans = spans__new(&so);
 		d->otlp_duration = otlp__register(d->reg);
 		if (!d->spans || !d->otlp_duration)
@@ -531,6 +551,7 @@ void daemon__stop(struct daemon *d)
 	tcp_metrics__free(d->tm);
 	events__free(d->events);
 	spans__free(d->spans);
+	cgroup_names__free(d->cgnames);
 	d->spans = NULL;
 	metrics__free(d->reg);
 	d->hm = NULL, d->probes = NULL, d->tlsm = NULL, d->wm = NULL, d->pm = NULL;

@@ -52,6 +52,7 @@ struct daemon {
 	struct alert_engine *alerts; /* NULL: alerts disabled */
 	struct notifier *notifier;
 	struct spans *spans; /* NULL: spans off */
+	struct cgroup_names *cgnames; /* spans' container and pod ids; NULL: none */
 	struct l7_events *l7ev;
 	struct metric_family *otlp_duration;
 	struct otlp_exporter *otlp;

@@ -8,6 +8,10 @@
 #     exemplars; the 0.0.4 text carries none
 #   - Debian's Prometheus with --enable-feature=exemplar-storage scrapes it: every trace
 #     id its /api/v1/query_exemplars returns is one the receiver got, and one curl sent
+# The connection that carried a sampled request points its TCP histograms at that
+# request's span: fogprobe_tcp_rtt_seconds (the server's end, then the client's) and,
+# for the client's end (captured alone in a second run: the server's end left out by a
+# cgroup matcher), fogprobe_tcp_connect_duration_seconds.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
 . "$(dirname "$0")/otlplib.sh"
@@ -76,21 +80,31 @@ sys.exit(0 if n >= 2 else 1)
 PY
 check "text 0.0.4 carries no exemplar" bash -c "! curl -sf http://127.0.0.1:$METRICS_PORT/metrics | grep -q ' # {'"
 
-ex=none
-for i in $(seq 1 40); do
-	ex=$(curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/query_exemplars" \
-		--data-urlencode 'query=http_request_duration_seconds_bucket{service="web"}' \
-		--data-urlencode "start=$(($(date +%s) - 600))" --data-urlencode "end=$(($(date +%s) + 60))" |
-		/usr/bin/python3 -c '
+# prom_exemplars QUERY: the trace ids of the exemplars Prometheus holds for QUERY, once
+# there are some (20 s at most)
+prom_exemplars() {
+	local i ex=
+	for i in $(seq 1 40); do
+		ex=$(curl -sf "http://127.0.0.1:$PROM_PORT/api/v1/query_exemplars" \
+			--data-urlencode "query=$1" \
+			--data-urlencode "start=$(($(date +%s) - 600))" --data-urlencode "end=$(($(date +%s) + 60))" |
+			/usr/bin/python3 -c '
 import json, sys
 d = json.load(sys.stdin)["data"]
 print(" ".join(e["labels"]["trace_id"] for r in d for e in r["exemplars"]))' 2>/dev/null)
-	[[ -n "$ex" ]] && break
-	sleep 0.5
-done
-echo "    Prometheus holds $(wc -w <<<"$ex") exemplars"
-check "Prometheus: query_exemplars returns trace ids" test -n "$ex"
-check "Prometheus: each one a trace id the receiver got and curl sent" /usr/bin/python3 -c '
+		[[ -n "$ex" ]] && break
+		sleep 0.5
+	done
+	echo "$ex"
+}
+# check_prom WHAT QUERY: Prometheus holds exemplars for QUERY, each a trace id the
+# receiver got and curl sent
+check_prom() {
+	local ex
+	ex=$(prom_exemplars "$2")
+	echo "    Prometheus holds $(wc -w <<<"$ex") exemplars on $2"
+	check "Prometheus, $1: query_exemplars returns trace ids" test -n "$ex"
+	check "Prometheus, $1: each one a trace id the receiver got and curl sent" /usr/bin/python3 -c '
 import sys
 ex = sys.argv[1].split()
 got = {l.split()[0] for l in open(sys.argv[2])}
@@ -98,4 +112,25 @@ sent = {l.strip() for l in open(sys.argv[3])}
 bad = [t for t in ex if t not in got or t not in sent]
 print("    not received/sent:", bad) if bad else None
 sys.exit(1 if bad or not ex else 0)' "$ex" "$WORK/got" "$WORK/sent"
+}
+check_prom "HTTP latency" 'http_request_duration_seconds_bucket{service="web"}'
+check_prom "TCP RTT of the server's connections" 'fogprobe_tcp_rtt_seconds_bucket{service="web",role="server"}'
+stop_daemon
+
+echo "client end alone: 20 requests with a traceparent, in a cgroup the service names"
+mkdir -p "$CG_ROOT$TEST_CG/cli"
+on_exit "rmdir $CG_ROOT$TEST_CG/cli"
+start_daemon '{"services": [{"name": "webcli", "protocol": "http", "ports": ['$WEB'],
+  "cgroup": "'"$TEST_CG/cli"'"}], "otlp": {"endpoint": "http://127.0.0.1:'$OTLP'", "batch_delay_ms": 200}}' || exit 1
+for i in $(seq 1 20); do
+	t=$(rand_hex 16)
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$CG_ROOT$TEST_CG/cli" "$NS_CLI" \
+		curl -s -o /dev/null -H "traceparent: 00-$t-$(rand_hex 8)-01" "http://$SRV_IP:$WEB/c$((i % 2))"
+	echo "$t" >>"$WORK/sent"
+done
+check "the 20 client spans arrive" await_spans 20 "s['resource']['service.name'] == 'webcli'" 10
+received "True" | /usr/bin/python3 -c 'import json,sys; [print(json.loads(l)["traceId"], json.loads(l)["spanId"]) for l in sys.stdin]' \
+	>"$WORK/got"
+check_prom "TCP connect time" 'fogprobe_tcp_connect_duration_seconds_bucket{service="webcli"}'
+check_prom "TCP RTT of the client's connections" 'fogprobe_tcp_rtt_seconds_bucket{service="webcli",role="client"}'
 finish

@@ -11,7 +11,10 @@
 #   2. http/json: the same exchanges decode and carry the same values
 #   3. the client's socket alone (the server's end left out by a cgroup matcher): client
 #      spans whose span id is the traceparent's parent-id (the server span of the same
-#      request would be their child), ERROR for 4xx and 5xx
+#      request would be their child), ERROR for 4xx and 5xx; the client runs in a
+#      cgroup laid out as the kubelet's systemd driver lays out a pod's container
+#      (kubepods-besteffort-pod<uid>.slice/cri-containerd-<id>.scope): its spans' resource
+#      carries that container.id and k8s.pod.uid
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/l7lib.sh"
 . "$(dirname "$0")/otlplib.sh"
@@ -160,6 +163,8 @@ r = web[0]["resource"] if web else {}
 check("resource: service.name, host.name, telemetry.sdk.*",
       r.get("host.name") == host and r.get("telemetry.sdk.name") == "fogprobe" and "telemetry.sdk.version" in r
       and r.get("deployment.environment") == "fpot-test", r)
+check("resource: no container or pod id for a server in no container's cgroup",
+      not any("container.id" in s["resource"] or "k8s.pod.uid" in s["resource"] for s in spans))
 tls = [s for s in spans if s["resource"].get("service.name") == "webtls"]
 check("TLS: the spans of the TLS service say https", len(tls) == 2 and all(s["attrs"]["url.scheme"] == "https" for s in tls), len(tls))
 slow = [s for s in spans if s["attrs"]["url.path"] == "/slow"]
@@ -202,14 +207,18 @@ run_round pb '"protocol": "http/protobuf", "compression": "gzip"' protobuf 1
 echo "2. http/json, not compressed"
 run_round json '"protocol": "http/json"' json 0
 
-echo "3. client spans: only the client end on this host"
-mkdir -p "$CG_ROOT$TEST_CG/cli"
-on_exit "rmdir $CG_ROOT$TEST_CG/cli"
-in_cli_cg() { # CMD...: the client namespace, in the sub-cgroup the service names
-	sh -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' "$CG_ROOT$TEST_CG/cli" "$NS_CLI" "$@"
+echo "3. client spans: only the client end on this host, in a pod's container"
+POD_UID=$(cat /proc/sys/kernel/random/uuid)
+CID=$(rand_hex 32)
+POD=kubepods-besteffort-pod${POD_UID//-/_}.slice
+mkdir -p "$CG_ROOT$TEST_CG/$POD/cri-containerd-$CID.scope"
+on_exit "rmdir $CG_ROOT$TEST_CG/$POD/cri-containerd-$CID.scope $CG_ROOT$TEST_CG/$POD"
+in_cli_cg() { # CMD...: the client namespace, in the container's cgroup under the pod the service names
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec ip netns exec "$@"' \
+		"$CG_ROOT$TEST_CG/$POD/cri-containerd-$CID.scope" "$NS_CLI" "$@"
 }
 start_daemon '{"services": [{"name": "webcli", "protocol": "http", "ports": ['$WEB'],
-  "cgroup": "'"$TEST_CG/cli"'"}], "otlp": {"endpoint": "http://127.0.0.1:'$OTLP'", "batch_delay_ms": 200}}' || exit 1
+  "cgroup": "'"$TEST_CG/$POD"'"}], "otlp": {"endpoint": "http://127.0.0.1:'$OTLP'", "batch_delay_ms": 200}}' || exit 1
 : >"$WORK/sent.cli"
 for p in / /notfound /error; do
 	t=$(rand_hex 16) s=$(rand_hex 8)
@@ -233,6 +242,15 @@ for t, sid, path in sent:
         print("    ", path, s)
         bad += 1
 sys.exit(1 if bad or len(got) != 3 else 0)
+PY
+check "client spans: the resource names the client's container and pod" \
+	/usr/bin/python3 - "$WORK/got.cli" "$CID" "$POD_UID" <<'PY'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+bad = [s["resource"] for s in spans
+       if s["resource"].get("container.id") != sys.argv[2] or s["resource"].get("k8s.pod.uid") != sys.argv[3]]
+print("    ", bad[:1]) if bad else None
+sys.exit(1 if bad or not spans else 0)
 PY
 stop_daemon
 finish

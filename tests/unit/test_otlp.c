@@ -533,7 +533,9 @@ static void tcp_spans(void **state)
 
 		spans__peer_format(&cfg.otlp, &v4, a, sizeof(a));
 		assert_string_equal(a, "");
-		assert_true(spans__http_peer(sp, 0, true, false, &x, &v4, &hs));
+		struct conn_meta m4 = { .peer = v4 };
+
+		assert_true(spans__http_conn(sp, 0, true, false, &x, &m4, &hs));
 		assert_string_equal(hs.peer_address, "");
 		cfg.otlp.peer_address = 1;
 		cfg.otlp.peer_prefix_ipv4 = 32; /* the defaults: whole addresses */
@@ -548,7 +550,7 @@ static void tcp_spans(void **state)
 		assert_string_equal(a, "10.213.0.0");
 		spans__peer_format(&cfg.otlp, &v6, a, sizeof(a));
 		assert_string_equal(a, "2001:db8:1::");
-		assert_true(spans__http_peer(sp, 0, true, false, &x, &v4, &hs));
+		assert_true(spans__http_conn(sp, 0, true, false, &x, &m4, &hs));
 		assert_string_equal(hs.peer_address, "10.213.0.0");
 		e.type = CONN_CLOSE;
 		e.peer = v6;
@@ -637,6 +639,178 @@ static void exemplars(void **state)
 	metrics__free(m);
 }
 
+/* a stand-in for collect's cgroup cache: id 7 is a container of a pod, 8 a bare pod */
+static bool fake_ref(void *ctx, uint64_t id, struct cgroup_ref *out)
+{
+	(void)ctx;
+	memset(out, 0, sizeof(*out));
+	if (id == 7)
+		memset(out->container_id, 'c', 64);
+	if (id == 7 || id == 8)
+		strcpy(out->pod_uid, "0d1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d");
+	return id == 7 || id == 8;
+}
+
+static const char *res_attr(json_t *rs, const char *key)
+{
+	json_t *a = json_object_get(json_object_get(rs, "resource"), "attributes");
+	size_t i;
+
+	for (i = 0; i < json_array_size(a); i++)
+		if (!strcmp(json_string_value(json_object_get(json_array_get(a, i), "key")), key))
+			return json_string_value(
+				json_object_get(json_object_get(json_array_get(a, i), "value"),
+						"stringValue"));
+	return NULL;
+}
+
+static struct {
+	int n, svc;
+	bool is_server, exported;
+	uint32_t srtt_us;
+	uint64_t connect_ns;
+	struct metrics_exemplar ex;
+} given;
+
+static void on_tcp_exemplar(void *ctx, int svc, bool is_server, uint32_t srtt_us,
+			    uint64_t connect_ns, const struct metrics_exemplar *ex, bool exported)
+{
+	(void)ctx;
+	given.n++;
+	given.svc = svc;
+	given.is_server = is_server;
+	given.srtt_us = srtt_us;
+	given.connect_ns = connect_ns;
+	given.ex = *ex;
+	given.exported = exported;
+}
+
+/* Container and pod ids as resource attributes; each connection's last kept span as the
+ * exemplar of its TCP histograms, whichever of its close and its span comes first. */
+static void connections(void **state)
+{
+	struct config cfg = { .n_services = 1 };
+	struct spans_opts o = { .cfg = &cfg, .seed = 3, .cgroup_ref = fake_ref,
+				.tcp = { .exemplar = on_tcp_exemplar } };
+	struct conn_meta a = { .key = 101, .cgroup_id = 7, .connect_ns = 2500000 },
+			 b = { .key = 202, .cgroup_id = 8 }, c = { .key = 303 };
+	struct conn_event close_a = { .type = CONN_CLOSE, .key = 101, .end = TCP_END_CLIENT,
+				      .srtt_us = 120 },
+			  close_b = { .type = CONN_CLOSE, .key = 202, .end = TCP_END_SERVER,
+				      .srtt_us = 80 },
+			  close_c = { .type = CONN_CLOSE, .key = 303, .end = TCP_END_SERVER,
+				      .srtt_us = 90 },
+			  close_d = { .type = CONN_CLOSE, .key = 404, .srtt_us = 1 };
+	struct http_exchange x = exchange(200, 1000);
+	struct span out[5];
+	struct strbuf buf;
+	json_t *root, *rs;
+	uint8_t ids[1][8];
+	struct spans *sp;
+
+	(void)state;
+	strcpy(cfg.services[0].name, "web");
+	cfg.otlp.sample_ratio = 1;
+	cfg.otlp.queue_spans = 8;
+	sp = spans__new(&o);
+	assert_non_null(sp);
+	assert_true(spans__http_conn(sp, 0, false, false, &x, &a, NULL));
+	assert_true(spans__http_conn(sp, 0, true, false, &x, &b, NULL));
+	assert_true(spans__http_conn(sp, 0, true, false, &x, &c, NULL));
+	assert_true(spans__http_conn(sp, 0, false, false, &x, &a, NULL)); /* a's last */
+	assert_int_equal(spans__take(sp, out, 4, 0), 4);
+	assert_int_equal(strlen(out[0].origin.container_id), 64);
+	assert_string_equal(out[1].origin.container_id, "");
+	assert_string_equal(out[1].origin.pod_uid, "0d1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d");
+	assert_string_equal(out[2].origin.pod_uid, "");
+	/* one resource per (service, container, pod), in order of first appearance */
+	strbuf__init(&buf);
+	assert_int_equal(otlp__encode(&res, out, 4, OTLP_HTTP_JSON, &buf), 0);
+	root = json_loads(buf.buf, 0, NULL);
+	rs = json_object_get(root, "resourceSpans");
+	assert_int_equal(json_array_size(rs), 3);
+	assert_string_equal(res_attr(json_array_get(rs, 0), "container.id"), out[0].origin.container_id);
+	assert_string_equal(res_attr(json_array_get(rs, 0), "k8s.pod.uid"), out[0].origin.pod_uid);
+	assert_null(res_attr(json_array_get(rs, 1), "container.id"));
+	assert_non_null(res_attr(json_array_get(rs, 1), "k8s.pod.uid"));
+	assert_null(res_attr(json_array_get(rs, 2), "k8s.pod.uid"));
+	assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(
+				 json_array_get(rs, 0), "scopeSpans"), 0), "spans")), 2);
+	json_decref(root);
+	strbuf__free(&buf);
+	/* a closes after its spans: its last span, not yet exported, with its RTT and
+	 * connect time */
+	spans__conn_close(sp, &close_a);
+	assert_int_equal(given.n, 1);
+	assert_memory_equal(given.ex.span_id, out[3].span_id, 8);
+	assert_false(given.is_server);
+	assert_int_equal(given.srtt_us, 120);
+	assert_int_equal(given.connect_ns, 2500000);
+	assert_false(given.exported);
+	spans__conn_close(sp, &close_a); /* given once */
+	spans__conn_close(sp, &close_d); /* no span on it */
+	assert_int_equal(given.n, 1);
+	/* b's span exported before b closes */
+	memcpy(ids[0], out[1].span_id, 8);
+	spans__confirm(sp, ids, 1);
+	spans__conn_close(sp, &close_b);
+	assert_int_equal(given.n, 2);
+	assert_true(given.exported);
+	assert_true(given.is_server);
+	assert_int_equal(given.connect_ns, 0);
+	assert_int_equal(given.srtt_us, 80);
+	/* a close that comes before its connection's last span: given with that span */
+	spans__conn_close(sp, &close_c);
+	assert_int_equal(given.n, 3);
+	c.key = 505;
+	close_c.key = 505;
+	spans__conn_close(sp, &close_c);
+	assert_int_equal(given.n, 3);
+	assert_true(spans__http_conn(sp, 0, true, false, &x, &c, &out[4]));
+	assert_int_equal(given.n, 4);
+	assert_memory_equal(given.ex.span_id, out[4].span_id, 8);
+	assert_int_equal(given.srtt_us, 90);
+	spans__free(sp);
+}
+
+static void hist_exemplar(void **state)
+{
+	static const double b[] = { 0.001, 0.01 };
+	struct metrics *m = metrics__new(0);
+	struct metric_family *f;
+	struct metrics_exemplar ex = { .ts = 1700000000.5 };
+	const uint64_t counts[3] = { 0, 4, 0 };
+	struct strbuf out;
+
+	(void)state;
+	f = metrics__family(m, "rtt_seconds", "h", METRIC_HISTOGRAM, (const char *const[]){ "svc" },
+			    1, b, 2);
+	memset(ex.trace_id, 0x11, 16);
+	memset(ex.span_id, 0x22, 8);
+	assert_int_equal(metrics__hist_set(f, METRICS_LABELS("a"), counts, 0.02), 0);
+	/* published: shown at once, on the bucket of its value, nothing counted */
+	assert_int_equal(metrics__hist_exemplar(f, METRICS_LABELS("a"), 0.004, &ex, true), 0);
+	strbuf__init(&out);
+	metrics__render(m, &out, METRICS_OPENMETRICS);
+	assert_non_null(strstr(out.buf,
+		"rtt_seconds_bucket{svc=\"a\",le=\"0.01\"} 4 # {trace_id=\"11111111111111111111111111111111\","
+		"span_id=\"2222222222222222\"} 0.004 1700000000.500\n"));
+	assert_non_null(strstr(out.buf, "rtt_seconds_count{svc=\"a\"} 4\n"));
+	/* a candidate waits for its span's export */
+	memset(ex.span_id, 0x33, 8);
+	assert_int_equal(metrics__hist_exemplar(f, METRICS_LABELS("a"), 0.0005, &ex, false), 0);
+	strbuf__reset(&out);
+	metrics__render(m, &out, METRICS_OPENMETRICS);
+	assert_null(strstr(out.buf, "3333333333333333"));
+	metrics__exemplars_confirm(m, (const uint8_t(*)[8])ex.span_id, 1);
+	strbuf__reset(&out);
+	metrics__render(m, &out, METRICS_OPENMETRICS);
+	assert_non_null(strstr(out.buf, "le=\"0.001\"} 0 # {trace_id=\"11111111111111111111111111111111\","
+				     "span_id=\"3333333333333333\"} 0.0005"));
+	strbuf__free(&out);
+	metrics__free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -645,6 +819,7 @@ int main(void)
 		cmocka_unit_test(partial_success), cmocka_unit_test(sampling),
 		cmocka_unit_test(tcp_spans),
 		cmocka_unit_test(queue),	   cmocka_unit_test(exemplars),
+		cmocka_unit_test(connections),	   cmocka_unit_test(hist_exemplar),
 	};
 
 	memset(&cfg, 0, sizeof(cfg));

@@ -456,6 +456,107 @@ bool host_cgroup_ref(const char *path, struct cgroup_ref *ref)
 
 /* ---- I/O ---------------------------------------------------------------------------- */
 
+struct cgroup_name {
+	uint64_t id; /* 0: free */
+	bool found;
+	struct cgroup_ref ref;
+};
+
+struct cgroup_names {
+	int root_fd;
+	struct cgroup_name slot[CGROUP_NAMES_SLOTS];
+};
+
+struct cgroup_names *cgroup_names__new(const char *cgroup2_root)
+{
+	struct cgroup_names *cn;
+
+	if (!cgroup2_root || !cgroup2_root[0]) {
+		errno = ENOENT;
+		return NULL;
+	}
+	cn = calloc(1, sizeof(*cn));
+	if (!cn)
+		return NULL;
+	cn->root_fd = open(cgroup2_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cn->root_fd < 0) {
+		free(cn);
+		return NULL;
+	}
+	return cn;
+}
+
+void cgroup_names__free(struct cgroup_names *cn)
+{
+	if (!cn)
+		return;
+	close(cn->root_fd);
+	free(cn);
+}
+
+/* The path of a cgroup v2 id as this process sees it, or false. */
+static bool cgroup_path(int root_fd, uint64_t id, char *out, size_t size)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + sizeof(uint64_t)];
+	} h;
+	char link[40];
+	ssize_t n;
+	int fd;
+
+	h.fh.handle_bytes = sizeof(id);
+	h.fh.handle_type = 0xfe; /* FILEID_KERNFS: the 64-bit kernfs node id */
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(root_fd, &h.fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, out, size - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	out[n] = 0;
+	return true;
+}
+
+bool cgroup_names__ref(void *ctx, uint64_t id, struct cgroup_ref *out)
+{
+	struct cgroup_names *cn = ctx;
+	struct cgroup_name *c;
+	struct cgroup_ref r;
+	char path[4096], *slash;
+
+	if (!cn || !id)
+		return false;
+	c = &cn->slot[(id * 0x9E3779B97F4A7C15ULL) >> 54 & (CGROUP_NAMES_SLOTS - 1)];
+	if (c->id != id) {
+		memset(c, 0, sizeof(*c));
+		c->id = id;
+		/* the nearest component up the path that names a container; the pod from any */
+		if (cgroup_path(cn->root_fd, id, path, sizeof(path))) {
+			for (;;) {
+				host_cgroup_ref(path, &r);
+				if (r.pod_uid[0] && !c->ref.pod_uid[0])
+					memcpy(c->ref.pod_uid, r.pod_uid, sizeof(r.pod_uid));
+				if (r.container_id[0]) {
+					memcpy(c->ref.container_id, r.container_id,
+					       sizeof(r.container_id));
+					break;
+				}
+				slash = strrchr(path, '/');
+				if (!slash || slash == path)
+					break;
+				*slash = 0;
+			}
+		}
+		c->found = c->ref.container_id[0] || c->ref.pod_uid[0];
+	}
+	if (c->found)
+		*out = c->ref;
+	return c->found;
+}
+
 struct walk_entry {
 	char path[256];
 	struct cgroup_ref ref;

@@ -42,6 +42,21 @@ int host_parse_keyed(const char *text, const char *key, uint64_t *val);
  */
 bool host_cgroup_ref(const char *path, struct cgroup_ref *ref);
 
+/*
+ * The container and pod of a cgroup v2 id: the kernel's handle of the cgroup directory
+ * opened under the cgroup2 mount (open_by_handle_at: CAP_DAC_READ_SEARCH), its path read
+ * back, and the nearest component of that path that names a container (a process in a
+ * container's sub-cgroup is still that container's), the pod from any. Cached in
+ * CGROUP_NAMES_SLOTS direct-mapped places (an id names one cgroup for the kernel's
+ * lifetime, so an answer never goes stale). For the event loop's thread only.
+ */
+#define CGROUP_NAMES_SLOTS 1024
+struct cgroup_names;
+struct cgroup_names *cgroup_names__new(const char *cgroup2_root); /* NULL: errno */
+void cgroup_names__free(struct cgroup_names *cn); /* accepts NULL */
+/* true with *out filled when the cgroup is (inside) a container or a pod */
+bool cgroup_names__ref(void *cn, uint64_t cgroup_id, struct cgroup_ref *out);
+
 /* ---- readers ---- */
 
 struct host_collector_opts {

@@ -98,6 +98,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		.ts_ns = r->ts_ns,
 		.duration_ns = r->duration_ns,
 		.pid = r->pid,
+		.cgroup_id = r->cgroup_id,
 		.sk = r->sk,
 		.conn_start = r->conn_start,
 		.netns = r->netns,

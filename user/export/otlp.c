@@ -122,24 +122,31 @@ struct attr {
 	int64_t i;
 };
 
-static size_t resource_attrs(const struct otlp_resource *r, int svc, struct attr *a)
+/* The resource of span s: its service, this host, the probe, the container and pod of
+ * the socket's owner when known, then the operator's attributes. */
+static size_t resource_attrs(const struct otlp_resource *r, const struct span *s, struct attr *a)
 {
 	const struct otlp_config *o = &r->cfg->otlp;
-	size_t n = 0;
+	size_t n = 0, fixed;
 	int i;
 
-	a[n++] = (struct attr){ "service.name", r->cfg->services[svc].name };
+	a[n++] = (struct attr){ "service.name", r->cfg->services[s->svc].name };
 	a[n++] = (struct attr){ "host.name", r->host_name };
 	a[n++] = (struct attr){ "telemetry.sdk.name", "fogprobe" };
 	a[n++] = (struct attr){ "telemetry.sdk.language", "c" };
 	a[n++] = (struct attr){ "telemetry.sdk.version", r->version };
+	if (s->origin.container_id[0])
+		a[n++] = (struct attr){ "container.id", s->origin.container_id };
+	if (s->origin.pod_uid[0])
+		a[n++] = (struct attr){ "k8s.pod.uid", s->origin.pod_uid };
+	fixed = n;
 	for (i = 0; i < o->n_resource; i++) {
 		size_t j;
 
-		/* the probe's own identification wins over a variable that repeats a key */
-		for (j = 0; j < 5 && strcmp(a[j].key, o->resource[i].key); j++)
+		/* what the probe knows wins over a variable that repeats a key */
+		for (j = 0; j < fixed && strcmp(a[j].key, o->resource[i].key); j++)
 			;
-		if (j == 5)
+		if (j == fixed)
 			a[n++] = (struct attr){ o->resource[i].key, o->resource[i].value };
 	}
 	return n;
@@ -190,32 +197,39 @@ static uint32_t span_flags(const struct span *s)
 	return f;
 }
 
-/* Services in the order of their first span. */
-static size_t services_of(const struct span *spans, size_t n, int *svcs)
+static bool same_resource(const struct span *a, const struct span *b)
 {
-	bool seen[CONFIG_MAX_SERVICES] = { false };
-	size_t i, k = 0;
+	return a->svc == b->svc && !strcmp(a->origin.container_id, b->origin.container_id) &&
+	       !strcmp(a->origin.pod_uid, b->origin.pod_uid);
+}
 
-	for (i = 0; i < n; i++)
-		if (spans[i].svc >= 0 && spans[i].svc < CONFIG_MAX_SERVICES && !seen[spans[i].svc]) {
-			seen[spans[i].svc] = true;
-			svcs[k++] = spans[i].svc;
-		}
+/* The first span of each resource (service, container, pod), in order: how many. */
+static size_t resources_of(const struct span *spans, size_t n, size_t *first)
+{
+	size_t i, j, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (spans[i].svc < 0 || spans[i].svc >= CONFIG_MAX_SERVICES)
+			continue;
+		for (j = 0; j < k && !same_resource(&spans[first[j]], &spans[i]); j++)
+			;
+		if (j == k)
+			first[k++] = i;
+	}
 	return k;
 }
 
 static void encode_pb(const struct otlp_resource *res, const struct span *spans, size_t n,
-		      struct strbuf *b)
+		      const size_t *first, size_t nr, struct strbuf *b)
 {
-	int svcs[CONFIG_MAX_SERVICES];
 	struct attr a[SPAN_ATTRS_MAX + CONFIG_MAX_KV];
-	size_t ns = services_of(spans, n, svcs), k, i, j, na;
+	size_t k, i, j, na;
 
-	for (k = 0; k < ns; k++) {
+	for (k = 0; k < nr; k++) {
 		size_t rs = pb_begin(b, 1), r, ss, sc;
 
 		r = pb_begin(b, 1); /* Resource */
-		na = resource_attrs(res, svcs[k], a);
+		na = resource_attrs(res, &spans[first[k]], a);
 		for (j = 0; j < na; j++)
 			pb_attr_str(b, 1, a[j].key, a[j].s);
 		pb_end(b, r);
@@ -228,7 +242,7 @@ static void encode_pb(const struct otlp_resource *res, const struct span *spans,
 			const struct span *s = &spans[i];
 			size_t sp, st;
 
-			if (s->svc != svcs[k])
+			if (!same_resource(s, &spans[first[k]]))
 				continue;
 			sp = pb_begin(b, 2);
 			pb_bytes(b, 1, s->trace_id, 16);
@@ -301,16 +315,15 @@ static json_t *json_u64(uint64_t v)
 }
 
 static int encode_json(const struct otlp_resource *res, const struct span *spans, size_t n,
-		       struct strbuf *b)
+		       const size_t *first, size_t nr, struct strbuf *b)
 {
-	int svcs[CONFIG_MAX_SERVICES];
 	struct attr a[SPAN_ATTRS_MAX + CONFIG_MAX_KV];
-	size_t ns = services_of(spans, n, svcs), k, i;
+	size_t k, i;
 	json_t *root = json_object(), *rss = json_array();
 	char *text;
 	int err;
 
-	for (k = 0; k < ns; k++) {
+	for (k = 0; k < nr; k++) {
 		json_t *arr = json_array();
 
 		for (i = 0; i < n; i++) {
@@ -318,7 +331,7 @@ static int encode_json(const struct otlp_resource *res, const struct span *spans
 			char tid[33], sid[17], pid[17];
 			json_t *j, *status = json_object();
 
-			if (s->svc != svcs[k])
+			if (!same_resource(s, &spans[first[k]]))
 				continue;
 			trace__hex(s->trace_id, 16, tid);
 			trace__hex(s->span_id, 8, sid);
@@ -344,7 +357,8 @@ static int encode_json(const struct otlp_resource *res, const struct span *spans
 		}
 		json_array_append_new(
 			rss, json_pack("{s:{s:o},s:[{s:{s:s,s:s},s:o}]}", "resource", "attributes",
-				       json_attrs(a, resource_attrs(res, svcs[k], a)), "scopeSpans",
+				       json_attrs(a, resource_attrs(res, &spans[first[k]], a)),
+				       "scopeSpans",
 				       "scope", "name", "fogprobe", "version", res->version, "spans",
 				       arr));
 	}
@@ -361,12 +375,22 @@ static int encode_json(const struct otlp_resource *res, const struct span *spans
 int otlp__encode(const struct otlp_resource *res, const struct span *spans, size_t n,
 		 enum otlp_protocol proto, struct strbuf *out)
 {
-	if (proto == OTLP_HTTP_JSON)
-		return encode_json(res, spans, n, out);
-	encode_pb(res, spans, n, out);
-	if (!out->len)
-		strbuf__append(out, "", 0); /* an empty request is a valid one */
-	return out->oom ? -ENOMEM : 0;
+	size_t *first = malloc((n ? n : 1) * sizeof(*first)), nr;
+	int err = 0;
+
+	if (!first)
+		return -ENOMEM;
+	nr = resources_of(spans, n, first);
+	if (proto == OTLP_HTTP_JSON) {
+		err = encode_json(res, spans, n, first, nr, out);
+	} else {
+		encode_pb(res, spans, n, first, nr, out);
+		if (!out->len)
+			strbuf__append(out, "", 0); /* an empty request is a valid one */
+		err = out->oom ? -ENOMEM : 0;
+	}
+	free(first);
+	return err;
 }
 
 /* ---- policy ---- */
@@ -703,6 +727,9 @@ static void *run(void *arg)
 
 				for (i = 0; i < n; i++)
 					memcpy(e->ids[i], e->batch[i].span_id, 8);
+				/* the connections' first: one closing meanwhile then finds its
+				 * span exported, or leaves a candidate the registry confirms */
+				spans__confirm(e->sp, e->ids, n);
 				metrics__exemplars_confirm(e->reg, (const uint8_t(*)[8])e->ids, n);
 			}
 			e->nbatch = 0;

@@ -33,8 +33,8 @@ struct otlp_resource {
 	const char *version;
 };
 
-/* Encode spans as an ExportTraceServiceRequest (one ResourceSpans per service, in
- * order of first appearance) into out (appended). 0 or -ENOMEM. Pure. */
+/* Encode spans as an ExportTraceServiceRequest (one ResourceSpans per service and
+ * container/pod, in order of first appearance) into out (appended). 0 or -ENOMEM. Pure. */
 int otlp__encode(const struct otlp_resource *res, const struct span *spans, size_t n,
 		 enum otlp_protocol proto, struct strbuf *out);
 

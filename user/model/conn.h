@@ -28,6 +28,15 @@ struct conn_peer {
 	uint8_t addr[16]; /* IPv4 in the first 4 bytes */
 };
 
+/* What the spans of one connection carry of it (model/streams.c keeps it per stream). */
+struct conn_meta {
+	uint64_t key; /* streams__key(): the connection */
+	uint64_t cgroup_id; /* cgroup v2 id of the local socket's owner (its container and
+			     * pod); 0: unknown */
+	uint64_t connect_ns; /* an active open's SYN_SENT to ESTABLISHED; 0: a server end */
+	struct conn_peer peer; /* family 0: not known or not asked for */
+};
+
 struct conn_event {
 	enum conn_event_type type;
 	int svc; /* -1: no configured service */
@@ -36,6 +45,7 @@ struct conn_event {
 	uint64_t ts_ns; /* CLOCK_MONOTONIC */
 	uint64_t duration_ns;
 	uint32_t pid;
+	uint64_t cgroup_id; /* cgroup v2 id of the socket's owner (a server end: its listener's) */
 	/* for debug logs only: never exported */
 	uint64_t sk;
 	uint64_t conn_start;

@@ -23,6 +23,7 @@ struct stream {
 	bool web_proto; /* http/websocket: the session is web, the Betanet fields unused */
 	int svc;
 	struct web_conn *web; /* web_proto: NULL if it could not be allocated */
+	struct conn_meta meta; /* Betanet spans (a web_conn keeps its own); key 0: unset */
 	uint64_t closed_ns;
 	uint8_t head, count; /* pending ring */
 	uint64_t pend_ts[PENDING];
@@ -286,7 +287,7 @@ static void on_parser_event(void *ctx, const struct betanet_event *ev)
 			/* the span first: the latencies' exemplar is that span */
 			if (s->trace.message)
 				s->trace.message(s->trace.ctx, st->svc, st->is_server, data, t0,
-						 ev->ts_ns);
+						 ev->ts_ns, &st->meta);
 			k->message_latency(k->ctx, lat);
 			if (data)
 				k->routing_latency(k->ctx, lat);
@@ -298,7 +299,7 @@ static void on_parser_event(void *ctx, const struct betanet_event *ev)
 			s->handshaken++;
 			if (s->trace.circuit && st->opened)
 				s->trace.circuit(s->trace.ctx, st->svc, st->is_server, st->start_ns,
-						 ev->ts_ns, NULL);
+						 ev->ts_ns, NULL, &st->meta);
 			k->circuit_build(k->ctx, ev->ts_ns > st->start_ns ?
 							 (ev->ts_ns - st->start_ns) / 1e9 :
 							 0);
@@ -314,7 +315,7 @@ static void on_parser_event(void *ctx, const struct betanet_event *ev)
 				if (!st->failed && !st->handshake_done && s->trace.circuit)
 					s->trace.circuit(s->trace.ctx, st->svc, st->is_server,
 							 st->start_ns, ev->ts_ns,
-							 betanet__error_name(ev->error));
+							 betanet__error_name(ev->error), &st->meta);
 				st->failed = true;
 			}
 			k->failure(k->ctx, betanet__error_name(ev->error));
@@ -433,12 +434,16 @@ void streams__data(struct streams *s, uint64_t sk, int svc, const struct stream_
 	s->cur = NULL;
 }
 
-void streams__set_peer(struct streams *s, uint64_t sk, const struct conn_peer *peer)
+void streams__set_meta(struct streams *s, uint64_t sk, const struct conn_meta *meta)
 {
 	struct stream *st = find(s, sk);
 
-	if (st && st->web && !st->closing && !st->closed)
-		web__set_peer(st->web, peer);
+	if (!st || st->closing || st->closed)
+		return;
+	if (st->web)
+		web__set_meta(st->web, meta);
+	else if (!st->web_proto)
+		st->meta = *meta;
 }
 
 void streams__set_sndq(struct streams *s, uint64_t sk, uint32_t sndq)
@@ -483,7 +488,7 @@ static void finish(struct streams *s, struct stream *st, uint64_t ts_ns)
 		s->sink.failure(s->sink.ctx, "aborted_handshake");
 		if (s->trace.circuit)
 			s->trace.circuit(s->trace.ctx, st->svc, st->is_server, st->start_ns, ts_ns,
-					 "aborted_handshake");
+					 "aborted_handshake", &st->meta);
 	}
 	if (st->handshake_done) {
 		st->handshake_done = false;

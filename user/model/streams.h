@@ -37,10 +37,10 @@ struct betanet_trace_sink {
 	/* connect (client end) or accept (server end) to the handshake's end; failure:
 	 * why it never completed (NULL: it did) */
 	void (*circuit)(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns,
-			const char *failure);
+			const char *failure, const struct conn_meta *meta);
 	/* a request frame (data or control) and the response that answered it */
 	void (*message)(void *ctx, int svc, bool is_server, bool data, uint64_t start_ns,
-			uint64_t end_ns);
+			uint64_t end_ns, const struct conn_meta *meta);
 	void *ctx;
 };
 
@@ -73,7 +73,8 @@ void streams__free(struct streams *s); /* accepts NULL */
  */
 void streams__open(struct streams *s, uint64_t sk, int svc, bool is_server, uint64_t start_ns);
 /* The remote end of an open connection, for the spans of its exchanges. */
-void streams__set_peer(struct streams *s, uint64_t sk, const struct conn_peer *peer);
+/* What the connection's spans carry of it (set at its open when spans are on). */
+void streams__set_meta(struct streams *s, uint64_t sk, const struct conn_meta *meta);
 
 /* The first bytes of a frame found past the captured prefix (the kernel's framing
  * assist): `len` bytes at offset `off` of the chunk. */

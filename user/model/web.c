@@ -30,7 +30,7 @@ struct web_conn {
 	uint64_t upgrade_ns; /* the upgrade request's start */
 	uint16_t close_code;
 	struct trace_ctx trace; /* the upgrade request's traceparent */
-	struct conn_peer peer; /* family 0: not known or not asked for */
+	struct conn_meta meta; /* key 0: not known yet (spans off, or before its open) */
 	uint32_t sndq;
 	uint8_t npush, head; /* pending pushes: a ring */
 	struct pending_push push[WEB_PENDING];
@@ -276,7 +276,7 @@ static void on_http(void *ctx, const struct http_event *ev)
 	case HTTP_EV_EXCHANGE:
 		if (w->trace.exchange)
 			w->trace.exchange(w->trace.ctx, c->svc, c->is_server, c->tls, &ev->x,
-					  c->peer.family ? &c->peer : NULL);
+					  &c->meta);
 		w->sink.exchange(w->sink.ctx, c->svc, &ev->x);
 		break;
 	case HTTP_EV_UPGRADE:
@@ -361,7 +361,7 @@ static void on_message(struct web *w, struct web_conn *c, const struct ws_event 
 			/* the span first: the latency's exemplar is that span */
 			if (w->trace.message)
 				w->trace.message(w->trace.ctx, c->svc, c->is_server, p->ts,
-						 ev->ts_ns);
+						 ev->ts_ns, &c->meta);
 			w->sink.message_latency(w->sink.ctx, room_name(w, p->room),
 						ev->ts_ns > p->ts ? (ev->ts_ns - p->ts) / 1e9 : 0);
 			/* close the hole: later entries move up one */
@@ -524,9 +524,9 @@ void web__set_sndq(struct web *w, struct web_conn *c, uint32_t sndq)
 	c->sndq = sndq;
 }
 
-void web__set_peer(struct web_conn *c, const struct conn_peer *peer)
+void web__set_meta(struct web_conn *c, const struct conn_meta *meta)
 {
-	c->peer = *peer;
+	c->meta = *meta;
 }
 
 void web__reset(struct web_conn *c)
@@ -573,7 +573,7 @@ void web__close(struct web *w, struct web_conn *c, uint64_t ts_ns)
 			w->sink.dropped(w->sink.ctx, why);
 		if (w->trace.session)
 			w->trace.session(w->trace.ctx, c->svc, c->is_server, c->tls, &c->trace,
-					 c->upgrade_ns, ts_ns, c->close_code, why);
+					 c->upgrade_ns, ts_ns, c->close_code, why, &c->meta);
 	}
 	release(w, c);
 }

@@ -59,15 +59,16 @@ struct web_sink {
  * spans. Optional: exchange NULL when spans are off. */
 struct web_trace_sink {
 	void (*exchange)(void *ctx, int svc, bool is_server, bool tls,
-			 const struct http_exchange *x, const struct conn_peer *peer);
+			 const struct http_exchange *x, const struct conn_meta *meta);
 	/* a BitChat socket ended: start_ns is its upgrade request's start, tc that request's
 	 * traceparent; close_code 0 when no close frame had one; drop WEB_DROP_NONE for a
 	 * normal end */
 	void (*session)(void *ctx, int svc, bool is_server, bool tls, const struct trace_ctx *tc,
 			uint64_t start_ns, uint64_t end_ns, uint16_t close_code,
-			enum web_drop drop);
+			enum web_drop drop, const struct conn_meta *meta);
 	/* a push acknowledged by the same message_id: push to ack */
-	void (*message)(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns);
+	void (*message)(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns,
+			const struct conn_meta *meta);
 	void *ctx;
 };
 
@@ -99,8 +100,9 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 
 /* The socket's send queue, sampled between syscalls (ACKs drain it unseen). */
 void web__set_sndq(struct web *w, struct web_conn *c, uint32_t sndq);
-/* The connection's remote end (kept only when the daemon was asked to export it). */
-void web__set_peer(struct web_conn *c, const struct conn_peer *peer);
+/* What the connection's spans carry of it (the remote end only when the daemon was asked
+ * to export it). */
+void web__set_meta(struct web_conn *c, const struct conn_meta *meta);
 
 void web__reset(struct web_conn *c); /* the connection was reset (before its close) */
 

@@ -53,24 +53,24 @@ static void emit(struct l7_events *e, const char *kind, int svc, json_t *fields)
 }
 
 static void on_exchange(void *ctx, int svc, bool is_server, bool tls,
-			const struct http_exchange *x, const struct conn_peer *peer)
+			const struct http_exchange *x, const struct conn_meta *meta)
 {
 	struct l7_events *e = ctx;
 
 	if (e->web.exchange)
-		e->web.exchange(e->web.ctx, svc, is_server, tls, x, peer);
+		e->web.exchange(e->web.ctx, svc, is_server, tls, x, meta);
 }
 
 static void on_session(void *ctx, int svc, bool is_server, bool tls, const struct trace_ctx *tc,
 		       uint64_t start_ns, uint64_t end_ns, uint16_t close_code,
-		       enum web_drop drop)
+		       enum web_drop drop, const struct conn_meta *meta)
 {
 	struct l7_events *e = ctx;
 	json_t *f;
 
 	if (e->web.session)
 		e->web.session(e->web.ctx, svc, is_server, tls, tc, start_ns, end_ns, close_code,
-			       drop);
+			       drop, meta);
 	if (drop == WEB_DROP_NONE || drop >= WEB_DROP_N)
 		return;
 	f = json_pack("{s:s}", "reason", drop_names[drop]);
@@ -79,32 +79,33 @@ static void on_session(void *ctx, int svc, bool is_server, bool tls, const struc
 	emit(e, "websocket_abnormal_close", svc, f);
 }
 
-static void on_ws_message(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns)
+static void on_ws_message(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns,
+			  const struct conn_meta *meta)
 {
 	struct l7_events *e = ctx;
 
 	if (e->web.message)
-		e->web.message(e->web.ctx, svc, is_server, start_ns, end_ns);
+		e->web.message(e->web.ctx, svc, is_server, start_ns, end_ns, meta);
 }
 
 static void on_circuit(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns,
-		       const char *failure)
+		       const char *failure, const struct conn_meta *meta)
 {
 	struct l7_events *e = ctx;
 
 	if (e->bn.circuit)
-		e->bn.circuit(e->bn.ctx, svc, is_server, start_ns, end_ns, failure);
+		e->bn.circuit(e->bn.ctx, svc, is_server, start_ns, end_ns, failure, meta);
 	if (failure)
 		emit(e, "betanet_failure", svc, json_pack("{s:s}", "reason", failure));
 }
 
 static void on_bn_message(void *ctx, int svc, bool is_server, bool data, uint64_t start_ns,
-			  uint64_t end_ns)
+			  uint64_t end_ns, const struct conn_meta *meta)
 {
 	struct l7_events *e = ctx;
 
 	if (e->bn.message)
-		e->bn.message(e->bn.ctx, svc, is_server, data, start_ns, end_ns);
+		e->bn.message(e->bn.ctx, svc, is_server, data, start_ns, end_ns, meta);
 }
 
 struct web_trace_sink l7_events__web_sink(struct l7_events *e)

@@ -1002,35 +1002,60 @@ int metrics__observe(struct metric_family *f, const char *const *label_values, d
 	return err;
 }
 
-int metrics__observe_exemplar(struct metric_family *f, const char *const *label_values, double v,
-			      const struct metrics_exemplar *ex)
+/* ex on the bucket of v (counted there when count), under the registry's lock */
+static int exemplar_at(struct metric_family *f, const char *const *label_values, double v,
+		       const struct metrics_exemplar *ex, bool count, bool published)
 {
+	struct exemplar_slot *slot;
 	struct series *s;
 	size_t i;
 	int err;
 
-	if (!f || f->type != METRIC_HISTOGRAM || isnan(v))
-		return -EINVAL;
-	if (!ex)
-		return metrics__observe(f, label_values, v);
 	for (i = 0; i < f->n_buckets; i++)
 		if (v <= f->buckets[i])
 			break;
 	pthread_mutex_lock(&f->m->lock);
 	err = family__series(f, label_values, &s);
 	if (!err) {
-		s->counts[i]++;
-		s->sum += v;
+		if (count) {
+			s->counts[i]++;
+			s->sum += v;
+		}
 		if (!s->ex)
 			s->ex = calloc(f->n_buckets + 1, sizeof(*s->ex));
 		if (s->ex) {
-			s->ex[i].cand = *ex;
-			s->ex[i].cand.value = v;
-			s->ex[i].has_cand = true;
+			slot = &s->ex[i];
+			if (published) {
+				slot->pub = *ex;
+				slot->pub.value = v;
+				slot->has_pub = true;
+			} else {
+				slot->cand = *ex;
+				slot->cand.value = v;
+				slot->has_cand = true;
+			}
 		}
 	}
 	pthread_mutex_unlock(&f->m->lock);
 	return err;
+}
+
+int metrics__observe_exemplar(struct metric_family *f, const char *const *label_values, double v,
+			      const struct metrics_exemplar *ex)
+{
+	if (!f || f->type != METRIC_HISTOGRAM || isnan(v))
+		return -EINVAL;
+	if (!ex)
+		return metrics__observe(f, label_values, v);
+	return exemplar_at(f, label_values, v, ex, true, false);
+}
+
+int metrics__hist_exemplar(struct metric_family *f, const char *const *label_values, double v,
+			   const struct metrics_exemplar *ex, bool published)
+{
+	if (!f || f->type != METRIC_HISTOGRAM || isnan(v) || !ex)
+		return -EINVAL;
+	return exemplar_at(f, label_values, v, ex, false, published);
 }
 
 static int cmp_u64(const void *a, const void *b)

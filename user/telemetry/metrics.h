@@ -7,6 +7,7 @@
 #ifndef FOGPROBE_TELEMETRY_METRICS_H
 #define FOGPROBE_TELEMETRY_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "lib/strbuf.h"
@@ -94,6 +95,13 @@ struct metrics_exemplar {
  */
 int metrics__observe_exemplar(struct metric_family *f, const char *const *label_values, double v,
 			      const struct metrics_exemplar *ex);
+/*
+ * An exemplar for a histogram whose counts come from elsewhere (metrics__hist_set): ex
+ * with value v on the bucket v falls in, nothing counted. published: its span was
+ * exported already (rendered at once), else a candidate as above.
+ */
+int metrics__hist_exemplar(struct metric_family *f, const char *const *label_values, double v,
+			   const struct metrics_exemplar *ex, bool published);
 /* The spans of span_ids were exported: their candidate exemplars become the published ones. */
 void metrics__exemplars_confirm(struct metrics *m, const uint8_t (*span_ids)[8], size_t n);
 /* Replace a histogram series: counts[n_buckets + 1] non-cumulative (last = +Inf). */

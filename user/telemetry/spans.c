@@ -21,6 +21,20 @@ const char *const span_drop_names[SPAN_DROP_N] = {
 	[SPAN_DROP_SHUTDOWN] = "shutdown",
 };
 
+/* A connection's TCP histograms' exemplar: the last span kept on it, given at its close
+ * (the close and the bytes come through different rings: either may be first). */
+struct conn_span {
+	uint64_t key; /* 0: free */
+	uint64_t connect_ns;
+	bool has_span; /* ex holds the last span kept on it */
+	bool exported; /* ... which reached the collector */
+	bool closed; /* its close came first: svc, is_server, srtt_us wait for a span */
+	bool is_server;
+	int16_t svc;
+	uint32_t srtt_us;
+	struct metrics_exemplar ex;
+};
+
 struct spans {
 	const struct config *cfg;
 	const char *const *routes[CONFIG_MAX_SERVICES];
@@ -34,6 +48,10 @@ struct spans {
 	bool other_kept; /* the last spans__other call kept its span: */
 	uint8_t other_tid[16], other_sid[8];
 	uint64_t other_dur_ns, other_end_ns;
+	bool (*cgroup_ref)(void *ctx, uint64_t cgroup_id, struct cgroup_ref *out);
+	void *cgroup_ctx;
+	struct spans_tcp_sink tcp;
+	struct conn_span *conns; /* SPANS_CONN_SLOTS, under lock */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -134,8 +152,12 @@ struct spans *spans__new(const struct spans_opts *opts)
 		sp->rng[i] = (sp->rng[i] ^ (sp->rng[i] >> 27)) * 0x94D049BB133111EBULL;
 		sp->rng[i] ^= sp->rng[i] >> 31;
 	}
+	sp->cgroup_ref = opts->cgroup_ref;
+	sp->cgroup_ctx = opts->cgroup_ctx;
+	sp->tcp = opts->tcp;
 	sp->ring = calloc(sp->cap, sizeof(*sp->ring));
-	if (!sp->ring)
+	sp->conns = calloc(SPANS_CONN_SLOTS, sizeof(*sp->conns));
+	if (!sp->ring || !sp->conns)
 		goto fail;
 	if (opts->reg && metrics__register(opts->reg, sp, span_defs, ARRAY_LEN(span_defs)))
 		goto fail;
@@ -155,6 +177,7 @@ struct spans *spans__new(const struct spans_opts *opts)
 	return sp;
 fail:
 	free(sp->ring);
+	free(sp->conns);
 	free(sp);
 	return NULL;
 }
@@ -166,6 +189,7 @@ void spans__free(struct spans *sp)
 	pthread_mutex_destroy(&sp->lock);
 	pthread_cond_destroy(&sp->cond);
 	free(sp->ring);
+	free(sp->conns);
 	free(sp);
 }
 
@@ -277,11 +301,106 @@ void spans__peer_format(const struct otlp_config *cfg, const struct conn_peer *p
 bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 		 const struct http_exchange *x, struct span *out)
 {
-	return spans__http_peer(sp, svc, is_server, tls, x, NULL, out);
+	return spans__http_conn(sp, svc, is_server, tls, x, NULL, out);
 }
 
-bool spans__http_peer(struct spans *sp, int svc, bool is_server, bool tls,
-		      const struct http_exchange *x, const struct conn_peer *peer,
+static struct conn_span *conn_slot(struct spans *sp, uint64_t key)
+{
+	/* keys are socket addresses mixed with a start time: spread them */
+	return &sp->conns[(key * 0x9E3779B97F4A7C15ULL) >> 52 & (SPANS_CONN_SLOTS - 1)];
+}
+
+/* Where the span came from (resource) and, once kept, the connection's exemplar. */
+static void set_origin(struct spans *sp, const struct conn_meta *meta, struct span *s)
+{
+	if (meta && meta->cgroup_id && sp->cgroup_ref)
+		sp->cgroup_ref(sp->cgroup_ctx, meta->cgroup_id, &s->origin);
+}
+
+static void give(struct spans *sp, const struct conn_span *c)
+{
+	if (sp->tcp.exemplar)
+		sp->tcp.exemplar(sp->tcp.ctx, c->svc, c->is_server, c->srtt_us, c->connect_ns,
+				 &c->ex, c->exported);
+}
+
+static void remember(struct spans *sp, const struct conn_meta *meta, const struct span *s)
+{
+	struct conn_span *c, done;
+	bool ready;
+
+	if (!meta || !meta->key)
+		return;
+	pthread_mutex_lock(&sp->lock);
+	c = conn_slot(sp, meta->key);
+	if (c->key != meta->key)
+		*c = (struct conn_span){ .key = meta->key };
+	c->connect_ns = meta->connect_ns;
+	c->has_span = true;
+	c->exported = false;
+	memcpy(c->ex.trace_id, s->trace_id, 16);
+	memcpy(c->ex.span_id, s->span_id, 8);
+	c->ex.ts = (double)s->end_ns / 1e9;
+	ready = c->closed;
+	if (ready) {
+		done = *c;
+		c->key = 0;
+	}
+	pthread_mutex_unlock(&sp->lock);
+	if (ready)
+		give(sp, &done);
+}
+
+void spans__conn_close(struct spans *sp, const struct conn_event *e)
+{
+	struct conn_span *c, done;
+	bool ready = false;
+
+	if (!sp || !e->key || e->svc < 0 || e->svc >= sp->cfg->n_services)
+		return;
+	pthread_mutex_lock(&sp->lock);
+	c = conn_slot(sp, e->key);
+	if (c->key == e->key || !c->key || !c->has_span) {
+		/* its own entry, a free one, or one that only waits (never a kept span's) */
+		if (c->key != e->key)
+			*c = (struct conn_span){ .key = e->key };
+		c->closed = true;
+		c->svc = (int16_t)e->svc;
+		c->is_server = e->end == TCP_END_SERVER;
+		c->srtt_us = e->srtt_us;
+		ready = c->has_span;
+		if (ready) {
+			done = *c;
+			c->key = 0;
+		}
+	}
+	pthread_mutex_unlock(&sp->lock);
+	if (ready)
+		give(sp, &done);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, 8);
+}
+
+void spans__confirm(struct spans *sp, uint8_t (*span_ids)[8], size_t n)
+{
+	size_t i;
+
+	if (!sp || !n)
+		return;
+	qsort(span_ids, n, 8, cmp_id);
+	pthread_mutex_lock(&sp->lock);
+	for (i = 0; i < SPANS_CONN_SLOTS; i++)
+		if (sp->conns[i].key && sp->conns[i].has_span && !sp->conns[i].exported &&
+		    bsearch(sp->conns[i].ex.span_id, span_ids, n, 8, cmp_id))
+			sp->conns[i].exported = true;
+	pthread_mutex_unlock(&sp->lock);
+}
+
+bool spans__http_conn(struct spans *sp, int svc, bool is_server, bool tls,
+		      const struct http_exchange *x, const struct conn_meta *meta,
 		      struct span *out)
 {
 	const struct service_config *sc;
@@ -346,11 +465,14 @@ bool spans__http_peer(struct spans *sp, int svc, bool is_server, bool tls,
 		s.server_port = host_port(x->host, tls, s.server_address, sizeof(s.server_address));
 	if (x->trace.valid && x->tracestate)
 		copy(s.trace_state, x->tracestate, sizeof(s.trace_state));
-	spans__peer_format(&sp->cfg->otlp, peer, s.peer_address, sizeof(s.peer_address));
+	spans__peer_format(&sp->cfg->otlp, meta ? &meta->peer : NULL, s.peer_address,
+			   sizeof(s.peer_address));
+	set_origin(sp, meta, &s);
 	if (out)
 		*out = s;
 	if (!push(sp, &s))
 		return false;
+	remember(sp, meta, &s);
 	sp->last_x = x;
 	memcpy(sp->last_ex.trace_id, s.trace_id, 16);
 	memcpy(sp->last_ex.span_id, s.span_id, 8);
@@ -417,10 +539,12 @@ bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
 	s.n_ints = (uint8_t)i;
 	s.event = d->event;
 	s.event_ns = s.end_ns;
+	set_origin(sp, d->meta, &s);
 	if (out)
 		*out = s;
 	if (!push(sp, &s))
 		return false;
+	remember(sp, d->meta, &s);
 	sp->other_kept = true;
 	memcpy(sp->other_tid, s.trace_id, 16);
 	memcpy(sp->other_sid, s.span_id, 8);
@@ -433,6 +557,8 @@ void spans__tcp(struct spans *sp, const struct conn_event *e)
 {
 	bool server = e->end == TCP_END_SERVER;
 	char err[24], peer[SPAN_PEER_MAX];
+	/* key 0: not the span a connection's histograms point at (its requests' are) */
+	struct conn_meta meta = { .cgroup_id = e->cgroup_id };
 	struct span_desc d;
 	int n = 2;
 
@@ -450,6 +576,7 @@ void spans__tcp(struct spans *sp, const struct conn_event *e)
 			      e->srtt_us ? "fogprobe.tcp.rtt_us" : NULL },
 		.int_values = { server ? e->lport : e->rport, (int64_t)e->bytes_sent,
 				(int64_t)e->bytes_received, e->retrans_segs, e->srtt_us },
+		.meta = &meta,
 	};
 	/* the optional ones after: the list ends at the first NULL key */
 	spans__peer_format(&sp->cfg->otlp, &e->peer, peer, sizeof(peer));
@@ -489,9 +616,9 @@ bool spans__last_other(struct spans *sp, uint8_t trace_id[16], uint8_t span_id[8
 }
 
 static void on_exchange(void *ctx, int svc, bool is_server, bool tls,
-			const struct http_exchange *x, const struct conn_peer *peer)
+			const struct http_exchange *x, const struct conn_meta *meta)
 {
-	spans__http_peer(ctx, svc, is_server, tls, x, peer, NULL);
+	spans__http_conn(ctx, svc, is_server, tls, x, meta, NULL);
 }
 
 static const char *const drop_reasons[WEB_DROP_N] = {
@@ -504,7 +631,7 @@ static const char *const drop_reasons[WEB_DROP_N] = {
 
 static void on_session(void *ctx, int svc, bool is_server, bool tls, const struct trace_ctx *tc,
 		       uint64_t start_ns, uint64_t end_ns, uint16_t close_code,
-		       enum web_drop drop)
+		       enum web_drop drop, const struct conn_meta *meta)
 {
 	struct span_desc d = {
 		.svc = svc, .is_server = is_server, .sampled_always = true,
@@ -516,42 +643,44 @@ static void on_session(void *ctx, int svc, bool is_server, bool tls, const struc
 		.int_keys = { close_code ? "fogprobe.websocket.close_code" : NULL },
 		.int_values = { close_code },
 		.event = drop != WEB_DROP_NONE ? "connection dropped" : NULL,
+		.meta = meta,
 	};
 
 	spans__other(ctx, &d, NULL);
 }
 
-static void on_ws_message(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns)
+static void on_ws_message(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns,
+			  const struct conn_meta *meta)
 {
 	struct span_desc d = {
 		.svc = svc, .is_server = is_server, .name = "BitChat message",
 		.start_ns = start_ns, .end_ns = end_ns,
-		.keys = { "network.protocol.name" }, .values = { "websocket" },
+		.keys = { "network.protocol.name" }, .values = { "websocket" }, .meta = meta,
 	};
 
 	spans__other(ctx, &d, NULL);
 }
 
 static void on_circuit(void *ctx, int svc, bool is_server, uint64_t start_ns, uint64_t end_ns,
-		       const char *failure)
+		       const char *failure, const struct conn_meta *meta)
 {
 	struct span_desc d = {
 		.svc = svc, .is_server = is_server, .sampled_always = true, .error = failure,
 		.name = "Betanet circuit build", .start_ns = start_ns, .end_ns = end_ns,
 		.keys = { "network.protocol.name", failure ? "error.type" : NULL },
 		.values = { "betanet", failure },
-		.event = failure ? "handshake failed" : NULL,
+		.event = failure ? "handshake failed" : NULL, .meta = meta,
 	};
 
 	spans__other(ctx, &d, NULL);
 }
 
 static void on_bn_message(void *ctx, int svc, bool is_server, bool data, uint64_t start_ns,
-			  uint64_t end_ns)
+			  uint64_t end_ns, const struct conn_meta *meta)
 {
 	struct span_desc d = {
 		.svc = svc, .is_server = is_server, .name = "Betanet message",
-		.start_ns = start_ns, .end_ns = end_ns,
+		.start_ns = start_ns, .end_ns = end_ns, .meta = meta,
 		.keys = { "network.protocol.name", "fogprobe.betanet.message_type" },
 		.values = { "betanet", data ? "data" : "control" },
 	};

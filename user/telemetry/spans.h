@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include "lib/config.h"
 #include "model/conn.h"
+#include "model/host.h"
 #include "model/proto/http.h"
 #include "model/streams.h"
 #include "model/web.h"
@@ -80,6 +81,8 @@ struct span {
 	char trace_state[HTTP_TRACESTATE_MAX]; /* W3C tracestate with the traceparent; "" */
 	/* network.peer.address: only with otlp.peer_address, cut to its prefixes; "" */
 	char peer_address[SPAN_PEER_MAX];
+	/* resource: the container and pod of the local socket's owner ("": none, unknown) */
+	struct cgroup_ref origin;
 	/* SPAN_OTHER: up to SPAN_ATTRS string and SPAN_INTS integer attributes; keys static */
 	uint8_t type;
 	uint8_t n_attrs, n_ints;
@@ -108,12 +111,25 @@ struct span_desc {
 	const char *int_keys[SPAN_INTS]; /* the first NULL ends them */
 	int64_t int_values[SPAN_INTS];
 	const char *event; /* at end_ns */
+	const struct conn_meta *meta; /* the connection's; NULL: unknown */
+};
+
+/* Where a connection's exemplar goes (telemetry/tcp_metrics.c). exported: its span reached
+ * the collector already. */
+struct spans_tcp_sink {
+	void (*exemplar)(void *ctx, int svc, bool is_server, uint32_t srtt_us, uint64_t connect_ns,
+			 const struct metrics_exemplar *ex, bool exported);
+	void *ctx;
 };
 
 struct spans_opts {
 	const struct config *cfg; /* services (names, route patterns) and otlp */
 	struct metrics *reg; /* fogprobe_otlp_queue_spans, _spans_dropped_total */
 	uint64_t seed; /* 0: from getrandom() */
+	/* The container and pod of a cgroup v2 id (collect's cache); NULL: none resolved. */
+	bool (*cgroup_ref)(void *ctx, uint64_t cgroup_id, struct cgroup_ref *out);
+	void *cgroup_ctx;
+	struct spans_tcp_sink tcp; /* the connections' exemplars; NULL function: none */
 };
 
 struct spans;
@@ -131,11 +147,12 @@ bool spans__ratio_keeps(const uint8_t trace_id[16], double ratio);
  */
 bool spans__http(struct spans *sp, int svc, bool is_server, bool tls,
 		 const struct http_exchange *x, struct span *out);
-/* The same, with the connection's remote end (NULL: unknown), which the span carries as
- * network.peer.address only when the operator opted in (otlp.peer_address), with the
+/* The same, with what is known of the connection (NULL: nothing): the container and pod
+ * of its socket's owner (resource attributes) and its remote end, which the span carries
+ * as network.peer.address only when the operator opted in (otlp.peer_address), with the
  * bits past peer_prefix_ipv4/_ipv6 zeroed. */
-bool spans__http_peer(struct spans *sp, int svc, bool is_server, bool tls,
-		      const struct http_exchange *x, const struct conn_peer *peer,
+bool spans__http_conn(struct spans *sp, int svc, bool is_server, bool tls,
+		      const struct http_exchange *x, const struct conn_meta *meta,
 		      struct span *out);
 /* A peer address as the spans export it under cfg ("" when not exported): pure. */
 void spans__peer_format(const struct otlp_config *cfg, const struct conn_peer *peer, char *out,
@@ -157,6 +174,19 @@ bool spans__last_other(struct spans *sp, uint8_t trace_id[16], uint8_t span_id[8
  * open (or first sight) to its close with the kernel's own counters of it; sampled by
  * the ratio, kept when it ended in an error. No address: server.port only. */
 void spans__tcp(struct spans *sp, const struct conn_event *e);
+
+/*
+ * A connection of a service closed (e: CONN_CLOSE). The last span kept on it, whether
+ * before or after this call (the close and the bytes come through different rings),
+ * goes to the tcp sink with the connection's smoothed RTT at the close and its connect
+ * time: the exemplar of its TCP histograms. A table of SPANS_CONN_SLOTS direct-mapped
+ * places: a connection whose place another one holds gives none (exemplars are
+ * examples: none is owed).
+ */
+#define SPANS_CONN_SLOTS 4096
+void spans__conn_close(struct spans *sp, const struct conn_event *e);
+/* The exporter's word that these spans reached the collector (sorts span_ids). */
+void spans__confirm(struct spans *sp, uint8_t (*span_ids)[8], size_t n);
 
 /* The model's trace sinks, feeding spans__http and spans__other. */
 struct web_trace_sink spans__web_sink(struct spans *sp);

@@ -227,3 +227,27 @@ void tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s)
 	}
 	metrics__set(tm->flows, NULL, s->flows_live);
 }
+
+static void conn_exemplar(void *ctx, int svc, bool is_server, uint32_t srtt_us, uint64_t connect_ns,
+			  const struct metrics_exemplar *ex, bool exported)
+{
+	struct tcp_metrics *tm = ctx;
+	const char *name;
+
+	if (svc < 0 || svc >= tm->cfg->n_services)
+		return;
+	name = tm->cfg->services[svc].name;
+	if (srtt_us) {
+		const char *const lv[] = { name, role_names[is_server ? ROLE_SERVER : ROLE_CLIENT] };
+
+		metrics__hist_exemplar(tm->rtt, lv, srtt_us / 1e6, ex, exported);
+	}
+	if (connect_ns)
+		metrics__hist_exemplar(tm->connect, METRICS_LABELS(name), connect_ns / 1e9, ex,
+				       exported);
+}
+
+struct spans_tcp_sink tcp_metrics__exemplar_sink(struct tcp_metrics *tm)
+{
+	return (struct spans_tcp_sink){ .exemplar = tm ? conn_exemplar : NULL, .ctx = tm };
+}

@@ -11,6 +11,7 @@
 #include "model/tcp_stats.h"
 #include "telemetry/events.h"
 #include "telemetry/metrics.h"
+#include "telemetry/spans.h"
 
 struct tcp_metrics;
 
@@ -27,5 +28,10 @@ void tcp_metrics__set_events(struct tcp_metrics *tm, struct event_log *log);
  * drop_burst event for each service whose kernel drops grew by TCP_DROP_BURST or more
  * since the last call. The first call only takes the counts as they are. */
 void tcp_metrics__drop_bursts(struct tcp_metrics *tm, const struct tcp_snapshot *s);
+
+/* The connections' exemplars from the spans (spans__conn_close): the span kept on a
+ * connection on fogprobe_tcp_rtt_seconds (its smoothed RTT at the close) and, for an
+ * active open, on fogprobe_tcp_connect_duration_seconds (its connect time). */
+struct spans_tcp_sink tcp_metrics__exemplar_sink(struct tcp_metrics *tm);
 
 #endif
