@@ -335,7 +335,7 @@ static __always_inline void sk_addrs(const struct sock *sk, struct fp_flow *f)
 }
 
 static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, __u8 reason,
-				 __u64 duration_ns, __s32 sk_err)
+				 __u64 duration_ns, __s32 sk_err, __u64 peer_cgroup_id)
 {
 	struct fp_conn_event *e;
 
@@ -359,6 +359,7 @@ static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, _
 	e->kind = f->kind;
 	e->family = f->family;
 	e->reason = reason;
+	e->peer_cgroup_id = peer_cgroup_id;
 	__builtin_memcpy(e->comm, f->comm, sizeof(e->comm));
 	__builtin_memcpy(e->laddr, f->laddr, sizeof(e->laddr));
 	__builtin_memcpy(e->raddr, f->raddr, sizeof(e->raddr));
@@ -472,7 +473,7 @@ static __always_inline void on_listen(const struct sock *sk, __u16 port, __u16 f
 	f.lport = port;
 	f.family = family;
 	f.netns = k.netns;
-	emit(&f, skey, FP_EV_LISTEN, 0, 0, 0);
+	emit(&f, skey, FP_EV_LISTEN, 0, 0, 0, 0);
 }
 
 /* A counted listening socket closed (its owner's close or exit): one fewer on the
@@ -499,7 +500,7 @@ static __always_inline void on_unlisten(const struct sock *sk, __u16 port, __u16
 		fp_add(&l->count, -1);
 	else
 		bpf_map_delete_elem(&listeners, &k);
-	emit(&f, skey, FP_EV_UNLISTEN, 0, 0, 0);
+	emit(&f, skey, FP_EV_UNLISTEN, 0, 0, 0, 0);
 }
 
 /* connect(): the task is the owner; the source port is not bound yet (tcp_v4_connect
@@ -545,7 +546,7 @@ static __always_inline void on_active_established(const struct sock *sk)
 	tuple_of(f, &tk, false);
 	if (bpf_map_update_elem(&tuples, &tk, &key, BPF_ANY))
 		count_lost(FP_LOST_TUPLE_INSERT);
-	emit(f, key, FP_EV_OPEN, 0, now - f->start_ns, 0);
+	emit(f, key, FP_EV_OPEN, 0, now - f->start_ns, 0, 0);
 }
 
 /* A child socket completed the handshake (softirq): it belongs to its listener. */
@@ -555,7 +556,8 @@ static __always_inline void on_passive_established(const struct sock *sk)
 	struct fp_tuple_key tk;
 	struct fp_listener *l;
 	struct fp_flow f = {}, *fp, *peer;
-	__u64 key = (__u64)sk, *peer_sk;
+	__u64 key = (__u64)sk, *peer_sk, peer_cg = 0;
+	__u8 local = 0;
 
 	sk_addrs(sk, &f);
 	f.netns = sk_netns(sk);
@@ -596,6 +598,11 @@ static __always_inline void on_passive_established(const struct sock *sk)
 		__u64 pk = *peer_sk;
 
 		peer = bpf_map_lookup_elem(&flows, &pk);
+		/* the client end's cgroup: the server end's spans make its client span */
+		if (peer && peer->kind != FP_KIND_SERVER) {
+			local = FP_OPEN_LOCAL_PEER;
+			peer_cg = peer->cgroup_id;
+		}
 		if (peer && peer->kind == FP_KIND_CLIENT) {
 			s = stats_of(peer->svc, FP_KIND_CLIENT);
 			if (s)
@@ -606,7 +613,7 @@ static __always_inline void on_passive_established(const struct sock *sk)
 				fp_add(&s->opens, 1);
 		}
 	}
-	emit(fp, key, FP_EV_OPEN, 0, 0, 0);
+	emit(fp, key, FP_EV_OPEN, local, 0, 0, peer_cg);
 }
 
 static __always_inline __u8 connfail_reason(int err)
@@ -649,7 +656,7 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 				sk_addrs(sk, f);
 			if (s)
 				fp_add(&s->conn_fail[r], 1);
-			emit(f, key, FP_EV_CONNECT_FAIL, r, now - f->start_ns, err);
+			emit(f, key, FP_EV_CONNECT_FAIL, r, now - f->start_ns, err, 0);
 		}
 	} else {
 		if (s) {
@@ -659,7 +666,7 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 		}
 		tuple_of(f, &tk, false);
 		bpf_map_delete_elem(&tuples, &tk);
-		emit(f, key, FP_EV_CLOSE, 0, now - f->start_ns, err);
+		emit(f, key, FP_EV_CLOSE, 0, now - f->start_ns, err, 0);
 		/* Still owned (not orphaned by close()): its owner may read or write once
 		 * more, as after a reset from the peer. */
 		if (!(BPF_CORE_READ(sk, __sk_common.skc_flags) &
@@ -1095,7 +1102,7 @@ static __always_inline int on_receive_reset(const struct sock *sk)
 	s = stats_of(f->svc, f->kind);
 	if (s)
 		fp_add(&s->resets[FP_RX], 1);
-	emit(f, key, FP_EV_RESET, FP_RX, 0, 0);
+	emit(f, key, FP_EV_RESET, FP_RX, 0, 0, 0);
 	return 0;
 }
 
@@ -1145,7 +1152,7 @@ int handle_send_reset(void *ctx)
 		s = stats_of(f->svc, f->kind);
 		if (s)
 			fp_add(&s->resets[FP_TX], 1);
-		emit(f, key, FP_EV_RESET, FP_TX, 0, 0);
+		emit(f, key, FP_EV_RESET, FP_TX, 0, 0, 0);
 		return 0;
 	}
 	/* No full socket (closed port, TIME_WAIT, request sock): the tracepoint already

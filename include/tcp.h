@@ -213,7 +213,7 @@ struct fp_conn_event {
 	__u8 svc;
 	__u8 kind;
 	__u8 family;
-	__u8 reason;
+	__u8 reason; /* FP_EV_OPEN of a server end: FP_OPEN_LOCAL_PEER or 0 */
 	__u8 pad[3];
 	char comm[FP_COMM_LEN];
 	__u8 laddr[16];
@@ -224,6 +224,11 @@ struct fp_conn_event {
 	__u64 bytes_received; /* payload: the peer's FIN not counted */
 	__u32 retrans_segs; /* total_retrans */
 	__u32 srtt_us; /* smoothed RTT at the close; 0: never measured */
+	/* FP_EV_OPEN with FP_OPEN_LOCAL_PEER: the cgroup of the client end's owner */
+	__u64 peer_cgroup_id;
 };
+
+/* A server end's open: its client end is a socket of this host that the probe follows. */
+#define FP_OPEN_LOCAL_PEER 1
 
 #endif /* FOGPROBE_TCP_H */

@@ -98,6 +98,8 @@ static void on_conn(void *ctx, const struct conn_event *e)
 				struct conn_meta m = {
 					.key = e->key, .cgroup_id = e->cgroup_id,
 					.connect_ns = server ? 0 : e->duration_ns,
+					.local_client = server && e->local_client,
+					.client_cgroup_id = e->client_cgroup_id,
 				};
 
 				if (d->cfg.otlp.peer_address)

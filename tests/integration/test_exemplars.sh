@@ -50,7 +50,9 @@ for i in $(seq 1 30); do
 		"http://$SRV_IP:$WEB/p$((i % 2))"
 	echo "$t" >>"$WORK/sent"
 done
-check "the 30 spans arrive" await_spans 30 True 10
+# curl runs on this host: its client span with each server span
+check "the 30 server spans arrive" await_spans 30 "s['kind'] == 2" 10
+check "and curl's 30 client spans" await_spans 30 "s['kind'] == 3" 10
 sleep 1 # one more scrape after the export confirmed them
 
 curl -sf -H 'Accept: application/openmetrics-text; version=1.0.0' \

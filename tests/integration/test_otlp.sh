@@ -5,7 +5,10 @@
 #   1. http/protobuf + gzip: one server span per request nginx logged, with the stable
 #      HTTP semantic-convention attributes (server.address/port from the Host header),
 #      the trace id, parent and tracestate of the traceparent curl sent (tracestate in
-#      two lines: one list), new valid ids without one (and with an invalid one), ERROR for 5xx, no
+#      two lines: one list), new valid ids without one (and with an invalid one), ERROR for 5xx;
+#      curl runs on this host too: its client span per request, made from the server
+#      end's exchange, whose id is the traceparent's parent-id (without one, a new id in
+#      the server span's trace): the server span is its child; no
 #      query string anywhere, resource attributes; durations against a server that
 #      sleeps a known time; the exporter's own counters against what arrived
 #   2. http/json: the same exchanges decode and carry the same values
@@ -94,7 +97,10 @@ verify() {
 		"$WORK/delay.curl.$tag" "$WEB_LOG" <<'PY'
 import json, os, re, sys
 sent_f, got_f, enc, gz, host, delay_f, nginx_log = sys.argv[1:]
-spans = [json.loads(l) for l in open(got_f)]
+every = [json.loads(l) for l in open(got_f)]
+# curl runs on this host too: each exchange has the server's span and curl's client span
+spans = [s for s in every if s["kind"] == 2]
+clients = [s for s in every if s["kind"] == 3]
 fails = 0
 def check(what, ok, detail=""):
     global fails
@@ -102,7 +108,12 @@ def check(what, ok, detail=""):
     fails += 0 if ok else 1
 
 check("every span came " + ("gzip" if gz == "1" else "uncompressed"),
-      all(s["gzip"] == (gz == "1") for s in spans), [s["gzip"] for s in spans][:5])
+      all(s["gzip"] == (gz == "1") for s in every), [s["gzip"] for s in every][:5])
+check("server and client spans only, as many of each",
+      len(spans) + len(clients) == len(every) and len(spans) == len(clients), (len(spans), len(clients), len(every)))
+client_by_id = {}
+for s in clients:
+    client_by_id.setdefault((s["traceId"], s["spanId"]), []).append(s)
 by_trace = {}
 for s in spans:
     by_trace.setdefault(s["traceId"], []).append(s)
@@ -131,6 +142,16 @@ for t, sid, path, status, scheme in sent:
     check(f"{path}: a fresh span id", re.fullmatch("[0-9a-f]{16}", s["spanId"]) and
           s["spanId"] not in ("0" * 16, sid), s["spanId"])
     check(f"{path}: start <= end", int(s["start"]) <= int(s["end"]), (s["start"], s["end"]))
+    # same host: curl's client span is the server span's parent, its id the traceparent's
+    c = client_by_id.get((t, sid), [])
+    ca = c[0]["attrs"] if c else {}
+    cerr = int(status) >= 400
+    check(f"{path}: curl's client span: the traceparent's parent-id as its id, the server span's parent",
+          len(c) == 1 and c[0]["parentSpanId"] == "" and c[0]["name"] == "GET" and
+          ca.get("url.path") == path and ca.get("http.response.status_code") == int(status) and
+          "http.route" not in ca and c[0]["status"] == (2 if cerr else 0) and
+          (ca.get("error.type") == status if cerr else "error.type" not in ca) and
+          "server.address" not in ca, c)
     # server.address/port: the Host the client asked for (curl sends the URL's)
     if path == "/state":
         want_host = ("api.fog.example", 8080)
@@ -149,14 +170,15 @@ n_nginx = sum(1 for l in open(nginx_log))
 check("one span per request nginx logged", len(web) == n_nginx, (len(web), n_nginx))
 fresh = [s for s in web if s["attrs"]["url.path"] in ("/fresh", "/invalid")]
 ids = {s["traceId"] for s in fresh}
-check("no/invalid traceparent: 4 new valid trace ids, no parent",
+check("no/invalid traceparent: 4 new valid trace ids, each server span the child of curl's client span",
       len(fresh) == 4 and len(ids) == 4 and all(re.fullmatch("[0-9a-f]{32}", i) and i != "0" * 32 for i in ids)
-      and all(s["parentSpanId"] == "" for s in fresh) and "abcdef0123456789abcdef0123456789" not in ids,
+      and all(len(client_by_id.get((s["traceId"], s["parentSpanId"]), [])) == 1 for s in fresh)
+      and "abcdef0123456789abcdef0123456789" not in ids,
       [(s["traceId"], s["parentSpanId"]) for s in fresh])
 ka = [s for s in web if s["attrs"]["url.path"] == "/ka"]
 check("keep-alive: three requests, three spans of one trace",
       len(ka) == 3 and len({s["traceId"] for s in ka}) == 1 and len({s["spanId"] for s in ka}) == 3, len(ka))
-blob = json.dumps(spans)
+blob = json.dumps(every)
 check("no query string, no client address in any span", "fpot-query" not in blob and "secret" not in blob
       and re.search(r"10\.213\.\d+\.2\b", blob) is None)
 r = web[0]["resource"] if web else {}
@@ -165,8 +187,8 @@ check("resource: service.name, host.name, telemetry.sdk.*",
       and r.get("deployment.environment") == "fpot-test", r)
 check("resource: no container or pod id for a server in no container's cgroup",
       not any("container.id" in s["resource"] or "k8s.pod.uid" in s["resource"] for s in spans))
-tls = [s for s in spans if s["resource"].get("service.name") == "webtls"]
-check("TLS: the spans of the TLS service say https", len(tls) == 2 and all(s["attrs"]["url.scheme"] == "https" for s in tls), len(tls))
+tls = [s for s in every if s["resource"].get("service.name") == "webtls"]
+check("TLS: the spans of the TLS service say https", len(tls) == 4 and all(s["attrs"]["url.scheme"] == "https" for s in tls), len(tls))
 slow = [s for s in spans if s["attrs"]["url.path"] == "/slow"]
 curl_s = float(open(delay_f).read())
 if slow:
@@ -190,7 +212,8 @@ run_round() { # TAG OTLP_JSON_EXTRA ENCODING GZIP
 	  '"$2"', "batch_delay_ms": 200, "resource_attributes": {"deployment.environment": "fpot-test"}}}' || exit 1
 	n0=$(count_received)
 	traffic "$tag"
-	total=$(($(wc -l <"$WORK/sent.$tag") + 3 + 1 + 3)) # + /fresh, /invalid, /ka
+	# + /fresh, /invalid, /ka; twice: curl's client span with the server's
+	total=$((2 * ($(wc -l <"$WORK/sent.$tag") + 3 + 1 + 3)))
 	check "$tag: all $total spans arrive" await_spans $((n0 + total)) True 15
 	verify "$tag" "$3" "$4"
 	check "$tag: fogprobe_otlp_spans_exported_total = spans received" \

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # The OTLP exporter against a collector that misbehaves (tests/workloads/otlp_receiver.js
-# on command), nginx's access log counting the requests whose spans are owed:
+# on command), nginx's access log counting the requests whose spans are owed (two each:
+# nginx's server span and the client span of hey, which runs on this host too):
 #   1. down for 30 s, then back: every span queued meanwhile arrives, none dropped;
 #      /metrics answers throughout
 #   2. 503 with Retry-After: 3 s: the retries wait that long, then the spans arrive
 #   3. a partial_success rejecting 3 spans: counted as dropped{partial_success} exactly
 #   4. down while more requests come than the queue holds: arrived + dropped{queue_full}
-#      = requests, exactly
+#      = spans owed, exactly
 #   5. accepting and never answering: each export bounded by timeout_ms, /metrics
 #      answers, the spans arrive when the collector answers again
 # and the daemon's memory stays bounded throughout.
@@ -34,7 +35,7 @@ rss() { # the daemon's resident set now, KiB; remembers the largest
 	((r > RSS_MAX)) && RSS_MAX=$r
 	echo "$r"
 }
-requests() { wc -l <"$NGINX_LOG"; }
+owed() { echo $((2 * $(wc -l <"$NGINX_LOG"))); } # spans: server's and client's
 send() { # N: N requests, two connections
 	ns_cli hey -n "$1" -c 2 "http://$SRV_IP:$WEB/f" >/dev/null 2>&1
 }
@@ -47,14 +48,14 @@ metrics_fast() {
 }
 
 send 10
-check "warm-up: 10 spans arrive" await_spans 10 True 10
+check "warm-up: 20 spans arrive (10 requests)" await_spans 20 True 10
 RSS0=$(rss)
 
 echo "1. collector down for 30 s"
 receiver_mode down
-n0=$(count_received) r0=$(requests)
-send 40
-want=$(($(requests) - r0))
+n0=$(count_received) r0=$(owed)
+send 20 # 40 spans: the queue (64) holds them all
+want=$(($(owed) - r0))
 for i in 1 2 3; do
 	sleep 10
 	rss >/dev/null
@@ -67,9 +68,9 @@ check "back: no span dropped" eq "$(metric fogprobe_otlp_spans_dropped_total)" 0
 
 echo "2. 503 with Retry-After: 3"
 receiver_mode 503 retry_after=3
-n0=$(count_received) r0=$(requests) q0=$(curl -sf "$RECEIVER_CTL/requests" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+n0=$(count_received) r0=$(owed) q0=$(curl -sf "$RECEIVER_CTL/requests" | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 send 5
-want=$(($(requests) - r0))
+want=$(($(owed) - r0))
 sleep 8
 receiver_mode ok
 check "after the 503s: the $want spans arrive" await_spans $((n0 + want)) True 10
@@ -89,32 +90,32 @@ check "503: every retry waited the 3 s of Retry-After (not the 1 s backoff)" \
 echo "3. partial success"
 p0=$(dropped partial_success) n0=$(count_received)
 receiver_mode ok reject=3
-r0=$(requests)
+r0=$(owed)
 send 10
-want=$(($(requests) - r0))
+want=$(($(owed) - r0))
 check "partial: the $want spans reached the receiver" await_spans $((n0 + want)) True 10
 check "partial: dropped{partial_success} +3" eq $(($(dropped partial_success) - p0)) 3
 
 echo "4. queue overflow while the collector is down"
 receiver_mode down
-n0=$(count_received) f0=$(dropped queue_full) r0=$(requests)
+n0=$(count_received) f0=$(dropped queue_full) r0=$(owed)
 send 300
-want=$(($(requests) - r0))
+want=$(($(owed) - r0))
 sleep 1
 rss >/dev/null
 receiver_mode ok
 sleep 12 # the backoff (at most 8 s), then what the queue held
 got=$(($(count_received) - n0)) full=$(($(dropped queue_full) - f0))
-echo "    $want requests: $got spans arrived, $full dropped as queue_full"
+echo "    $want spans owed: $got arrived, $full dropped as queue_full"
 check "overflow: some dropped (queue 64)" between "$full" 1 "$want"
-check "overflow: arrived + dropped{queue_full} = requests" eq $((got + full)) "$want"
+check "overflow: arrived + dropped{queue_full} = spans owed" eq $((got + full)) "$want"
 
 echo "5. a collector that never answers"
 receiver_mode hang
 c0=$(metric fogprobe_otlp_export_duration_seconds_count)
-n0=$(count_received) r0=$(requests)
+n0=$(count_received) r0=$(owed)
 send 5
-want=$(($(requests) - r0))
+want=$(($(owed) - r0))
 sleep 7
 check "hang: /metrics answers" metrics_fast
 c1=$(metric fogprobe_otlp_export_duration_seconds_count)
@@ -125,12 +126,12 @@ receiver_mode ok
 check "hang over: the $want spans arrive" await_spans $((n0 + want)) True 15
 rss >/dev/null
 
-sent=$(requests) got=$(count_received)
+owed=$(owed) got=$(count_received)
 check "all along: exported_total = spans received - partial rejections" \
 	eq "$(metric fogprobe_otlp_spans_exported_total)" $((got - $(dropped partial_success)))
 # the receiver keeps the spans it rejected in a partial success too
-check "all along: every request's span arrived or was counted dropped" \
-	eq $((got + $(metric fogprobe_otlp_spans_dropped_total) - $(dropped partial_success))) "$sent"
+check "all along: every span owed arrived or was counted dropped" \
+	eq $((got + $(metric fogprobe_otlp_spans_dropped_total) - $(dropped partial_success))) "$owed"
 echo "    daemon RSS: $RSS0 KiB after warm-up, at most $RSS_MAX KiB"
 check "memory bounded: RSS grew by less than 8 MiB" between $((RSS_MAX - RSS0)) -1e9 8192
 finish

@@ -174,8 +174,9 @@ n0=$(count_received)
 ns_cli /usr/bin/python3 "$WORK/xchg.py" client "$SRV_IP" $PORT 2 close >/dev/null
 ns_cli curl -s -o /dev/null "http://$SRV_IP:$WEBP/"
 ns_cli curl -s -o /dev/null "http://$SRV_IP:$WEBP/"
-# 2 TCP connections x 2 ends, 2 HTTP connections x 2 ends, 2 HTTP server spans
-check "10 spans arrive" await_spans $((n0 + 10)) True 15
+# 2 TCP connections x 2 ends, 2 HTTP connections x 2 ends, 2 HTTP server spans and
+# curl's 2 client spans (made from the server end: curl runs on this host)
+check "12 spans arrive" await_spans $((n0 + 12)) True 15
 prefix24() { echo "${1%.*}.0"; }
 received True | tail -n +$((n0 + 1)) >"$WORK/peer.spans"
 peer_of() { # NAME KIND -> the distinct network.peer.address values

@@ -773,6 +773,59 @@ static void connections(void **state)
 	spans__free(sp);
 }
 
+/* Both ends on this host: the server end's exchange makes the client's span too, its
+ * parent: with the caller's traceparent (the client span's id its parent-id) and without
+ * one (a new client span id in the server span's trace). */
+static void local_pairs(void **state)
+{
+	struct config cfg = { .n_services = 1 };
+	struct spans_opts o = { .cfg = &cfg, .seed = 5, .cgroup_ref = fake_ref };
+	struct conn_meta m = { .key = 9, .cgroup_id = 8, .local_client = true,
+			       .client_cgroup_id = 7 };
+	struct http_exchange x = exchange(404, 1000);
+	struct span out[4];
+	struct spans *sp;
+
+	(void)state;
+	strcpy(cfg.services[0].name, "web");
+	cfg.otlp.sample_ratio = 0; /* kept only as errors: a 404 is the client's */
+	cfg.otlp.queue_spans = 8;
+	sp = spans__new(&o);
+	assert_true(spans__http_conn(sp, 0, true, false, &x, &m, NULL));
+	assert_int_equal(spans__take(sp, out, 4, 0), 2);
+	assert_int_equal(out[0].kind, SPAN_KIND_CLIENT);
+	assert_int_equal(out[1].kind, SPAN_KIND_SERVER);
+	assert_memory_equal(out[0].trace_id, out[1].trace_id, 16);
+	assert_true(out[1].has_parent);
+	assert_memory_equal(out[1].parent_id, out[0].span_id, 8);
+	assert_false(out[0].has_parent);
+	assert_int_equal(out[0].status, SPAN_STATUS_ERROR);
+	assert_string_equal(out[0].error_type, "404");
+	assert_string_equal(out[0].name, "GET");
+	assert_int_equal(out[1].status, SPAN_STATUS_UNSET);
+	assert_string_equal(out[1].error_type, "");
+	assert_int_equal(strlen(out[0].origin.container_id), 64); /* the client's cgroup */
+	assert_string_equal(out[1].origin.container_id, ""); /* the server's */
+	assert_true(out[0].start_ns == out[1].start_ns && out[0].end_ns == out[1].end_ns);
+	/* the caller's traceparent: the client span is its parent-id */
+	x = exchange(200, 1000);
+	x.trace.valid = true;
+	memset(x.trace.trace_id, 0x42, 16);
+	memset(x.trace.span_id, 0x17, 8);
+	x.trace.flags = TRACE_FLAG_SAMPLED;
+	assert_true(spans__http_conn(sp, 0, true, false, &x, &m, NULL));
+	assert_int_equal(spans__take(sp, out, 4, 0), 2);
+	assert_memory_equal(out[0].trace_id, x.trace.trace_id, 16);
+	assert_memory_equal(out[0].span_id, x.trace.span_id, 8);
+	assert_memory_equal(out[1].parent_id, x.trace.span_id, 8);
+	assert_false(!memcmp(out[1].span_id, x.trace.span_id, 8));
+	/* not a local pair: one span */
+	m.local_client = false;
+	assert_true(spans__http_conn(sp, 0, true, false, &x, &m, NULL));
+	assert_int_equal(spans__take(sp, out, 4, 0), 1);
+	spans__free(sp);
+}
+
 static void hist_exemplar(void **state)
 {
 	static const double b[] = { 0.001, 0.01 };
@@ -820,6 +873,7 @@ int main(void)
 		cmocka_unit_test(tcp_spans),
 		cmocka_unit_test(queue),	   cmocka_unit_test(exemplars),
 		cmocka_unit_test(connections),	   cmocka_unit_test(hist_exemplar),
+		cmocka_unit_test(local_pairs),
 	};
 
 	memset(&cfg, 0, sizeof(cfg));

@@ -21,7 +21,7 @@ _Static_assert(sizeof(struct fp_flow) == 88, "fp_flow layout");
 _Static_assert(sizeof(struct fp_listener_key) == 8, "fp_listener_key layout");
 _Static_assert(sizeof(struct fp_listener) == 40, "fp_listener layout");
 _Static_assert(sizeof(struct fp_tuple_key) == 40, "fp_tuple_key layout");
-_Static_assert(sizeof(struct fp_conn_event) == 136, "fp_conn_event layout");
+_Static_assert(sizeof(struct fp_conn_event) == 144, "fp_conn_event layout");
 _Static_assert(sizeof(struct fp_svc_stats) % 8 == 0, "fp_svc_stats layout");
 
 /* Best hook first. tp_btf reads the kernel's structs directly (no tracefs buffer copy). */
@@ -99,6 +99,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 		.duration_ns = r->duration_ns,
 		.pid = r->pid,
 		.cgroup_id = r->cgroup_id,
+		.local_client = r->type == FP_EV_OPEN && r->reason == FP_OPEN_LOCAL_PEER,
+		.client_cgroup_id = r->peer_cgroup_id,
 		.sk = r->sk,
 		.conn_start = r->conn_start,
 		.netns = r->netns,

@@ -34,6 +34,10 @@ struct conn_meta {
 	uint64_t cgroup_id; /* cgroup v2 id of the local socket's owner (its container and
 			     * pod); 0: unknown */
 	uint64_t connect_ns; /* an active open's SYN_SENT to ESTABLISHED; 0: a server end */
+	/* a server end whose client end is a socket of this host that the probe follows:
+	 * that client's span is made from this end's exchanges */
+	bool local_client;
+	uint64_t client_cgroup_id; /* ... its owner's cgroup v2 id */
 	struct conn_peer peer; /* family 0: not known or not asked for */
 };
 
@@ -46,6 +50,10 @@ struct conn_event {
 	uint64_t duration_ns;
 	uint32_t pid;
 	uint64_t cgroup_id; /* cgroup v2 id of the socket's owner (a server end: its listener's) */
+	/* CONN_OPEN of a server end: its client end is a socket of this host the probe
+	 * follows (TCP_END_CLIENT_LOCALPEER), owned by a process of this cgroup */
+	bool local_client;
+	uint64_t client_cgroup_id;
 	/* for debug logs only: never exported */
 	uint64_t sk;
 	uint64_t conn_start;

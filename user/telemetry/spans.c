@@ -399,19 +399,58 @@ void spans__confirm(struct spans *sp, uint8_t (*span_ids)[8], size_t n)
 	pthread_mutex_unlock(&sp->lock);
 }
 
+/* What an HTTP span of either end says of exchange x: all but ids, flags and origin. */
+static void describe(struct spans *sp, int svc, bool is_server, bool tls,
+		     const struct http_exchange *x, struct span *s)
+{
+	const struct service_config *sc = &sp->cfg->services[svc];
+
+	/* semantic conventions: 5xx is an error of a server span, 4xx and 5xx of a client's */
+	s->status = !x->status || x->status >= (is_server ? 500 : 400) ? SPAN_STATUS_ERROR :
+									    SPAN_STATUS_UNSET;
+	s->kind = is_server ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT;
+	s->svc = (int16_t)svc;
+	s->start_ns = mono_to_unix(x->start_ns);
+	s->end_ns = s->start_ns + (x->end_ns > x->start_ns ? x->end_ns - x->start_ns : 0);
+	copy(s->method, x->method, sizeof(s->method));
+	copy(s->path, x->path, sizeof(s->path));
+	s->status_code = x->status;
+	s->tls = tls;
+	if (x->minor)
+		snprintf(s->version, sizeof(s->version), "1.%c", x->minor);
+	s->route[0] = 0;
+	if (is_server) {
+		http__route(x->path, sp->routes[svc], (size_t)sc->n_routes, s->route,
+			    sizeof(s->route));
+		snprintf(s->name, sizeof(s->name), "%s %s", s->method, s->route);
+	} else {
+		snprintf(s->name, sizeof(s->name), "%s", s->method);
+	}
+	s->error_type[0] = 0;
+	if (x->status >= (is_server ? 500 : 400))
+		snprintf(s->error_type, sizeof(s->error_type), "%u", x->status);
+	/* a server's Host names this server; a client's names its peer: private by default */
+	s->server_port = 0;
+	s->server_address[0] = 0;
+	if (x->host && (is_server || sp->cfg->otlp.peer_address))
+		s->server_port = host_port(x->host, tls, s->server_address, sizeof(s->server_address));
+	if (x->trace.valid && x->tracestate)
+		copy(s->trace_state, x->tracestate, sizeof(s->trace_state));
+}
+
 bool spans__http_conn(struct spans *sp, int svc, bool is_server, bool tls,
 		      const struct http_exchange *x, const struct conn_meta *meta,
 		      struct span *out)
 {
-	const struct service_config *sc;
-	struct span s;
-	bool keep;
+	struct span s, c;
+	bool keep, local;
 
 	if (sp)
 		sp->last_x = NULL;
 	if (!sp || svc < 0 || svc >= sp->cfg->n_services)
 		return false;
-	sc = &sp->cfg->services[svc];
+	/* a server end whose client end is a socket of this host: the client's span too */
+	local = is_server && meta && meta->local_client;
 	memset(&s, 0, sizeof(s));
 	if (x->trace.valid) {
 		memcpy(s.trace_id, x->trace.trace_id, 16);
@@ -430,44 +469,39 @@ bool spans__http_conn(struct spans *sp, int svc, bool is_server, bool tls,
 		new_id(sp, s.span_id, 8);
 		s.flags = TRACE_FLAG_RANDOM;
 		keep = spans__ratio_keeps(s.trace_id, sp->ratio);
+		if (local) { /* the client's span (new) is the server's parent */
+			new_id(sp, s.parent_id, 8);
+			s.has_parent = s.remote_parent = true;
+		}
 	}
-	/* semantic conventions: 5xx is an error of a server span, 4xx and 5xx of a client's */
-	if (!x->status || x->status >= (is_server ? 500 : 400)) {
-		s.status = SPAN_STATUS_ERROR;
+	/* errors are kept, a client's (4xx too) with its server's */
+	if (!x->status || x->status >= (is_server && !local ? 500 : 400))
 		keep = true;
-	}
 	if (sp->slow_ns && x->end_ns >= x->start_ns && x->end_ns - x->start_ns >= sp->slow_ns)
 		keep = true;
 	if (!keep)
 		return false;
 	s.flags |= TRACE_FLAG_SAMPLED;
-	s.kind = is_server ? SPAN_KIND_SERVER : SPAN_KIND_CLIENT;
-	s.svc = (int16_t)svc;
-	s.start_ns = mono_to_unix(x->start_ns);
-	s.end_ns = s.start_ns + (x->end_ns > x->start_ns ? x->end_ns - x->start_ns : 0);
-	copy(s.method, x->method, sizeof(s.method));
-	copy(s.path, x->path, sizeof(s.path));
-	s.status_code = x->status;
-	s.tls = tls;
-	if (x->minor)
-		snprintf(s.version, sizeof(s.version), "1.%c", x->minor);
-	if (is_server) {
-		http__route(x->path, sp->routes[svc], (size_t)sc->n_routes, s.route,
-			    sizeof(s.route));
-		snprintf(s.name, sizeof(s.name), "%s %s", s.method, s.route);
-	} else {
-		snprintf(s.name, sizeof(s.name), "%s", s.method);
-	}
-	if (x->status >= (is_server ? 500 : 400))
-		snprintf(s.error_type, sizeof(s.error_type), "%u", x->status);
-	/* a server's Host names this server; a client's names its peer: private by default */
-	if (x->host && (is_server || sp->cfg->otlp.peer_address))
-		s.server_port = host_port(x->host, tls, s.server_address, sizeof(s.server_address));
-	if (x->trace.valid && x->tracestate)
-		copy(s.trace_state, x->tracestate, sizeof(s.trace_state));
+	describe(sp, svc, is_server, tls, x, &s);
 	spans__peer_format(&sp->cfg->otlp, meta ? &meta->peer : NULL, s.peer_address,
 			   sizeof(s.peer_address));
 	set_origin(sp, meta, &s);
+	if (local) {
+		/* timed by the server end's capture: on one host the kernel hands the bytes
+		 * over in microseconds, and the client end is not parsed a second time */
+		c = s;
+		c.has_parent = c.remote_parent = false;
+		memset(c.parent_id, 0, sizeof(c.parent_id));
+		memcpy(c.span_id, s.parent_id, 8);
+		describe(sp, svc, false, tls, x, &c);
+		c.start_ns = s.start_ns; /* one clock reading for both */
+		c.end_ns = s.end_ns;
+		c.peer_address[0] = 0;
+		memset(&c.origin, 0, sizeof(c.origin));
+		if (meta->client_cgroup_id && sp->cgroup_ref)
+			sp->cgroup_ref(sp->cgroup_ctx, meta->client_cgroup_id, &c.origin);
+		push(sp, &c);
+	}
 	if (out)
 		*out = s;
 	if (!push(sp, &s))
