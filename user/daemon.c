@@ -88,7 +88,8 @@ static void on_conn(void *ctx, const struct conn_event *e)
 		if (closing && e->end == TCP_END_CLIENT_LOCALPEER)
 			streams__forget(d->streams, e->key);
 		else if (closing)
-			streams__close(d->streams, e->key, e->ts_ns);
+			streams__close(d->streams, e->key, e->ts_ns,
+				       e->type == CONN_CLOSE && !e->sk_err);
 		else if (e->type == CONN_RESET)
 			streams__reset(d->streams, e->key);
 		else if (e->type == CONN_OPEN && e->end != TCP_END_CLIENT_LOCALPEER) {

@@ -671,6 +671,27 @@ report_l7_progs() { # FILE
 	return 0
 }
 
+# The scheduler hooks run on every context switch and wakeup of the host, service or
+# not: their ns per run, and what they add per context switch (the switch program's run
+# and the wakeups' runs shared over the switches), medians of the runs in FILE.
+report_sched_progs() { # FILE
+	local p ns ev sw_ns= sw_ev= wk=0
+	[[ -s "$1" ]] || return 0
+	for p in $(awk '$1 ~ /^runq_/ { print $1 }' "$1" | sort -u); do
+		ns=$(awk -v p="$p" '$1 == p { print $2 }' "$1" | median)
+		ev=$(awk -v p="$p" '$1 == p { print $3 }' "$1" | median)
+		row "BPF $p ns/run" "$(printf '%.1f ns, %s runs/s' "$ns" "$(human "$ev")")"
+		case $p in
+		runq_switch*) sw_ns=$ns sw_ev=$ev ;;
+		runq_wakeup*) wk=$(calc %.3f "$wk + $ns * $ev") ;;
+		esac
+	done
+	[[ -n "$sw_ns" ]] && awk -v e="$sw_ev" 'BEGIN { exit !(e > 0) }' &&
+		row "  sched hooks per context switch (switch + wakeups)" \
+			"$(calc %.1f "$sw_ns + $wk / $sw_ev") ns"
+	return 0
+}
+
 # "a b" pairs on stdin (baseline probe) -> median of probe/baseline
 pair_ratio() { awk 'NF == 2 && $1 > 0 { print $2 / $1 }' | median; }
 ratio_of() { # BASE PROBE -> probe/base or nan
@@ -906,6 +927,7 @@ for w in dd pp; do
 done
 report_l7_progs "$WORK/unrel.progs"
 row "BPF time during that load, l7 programs" "$(median <"$WORK/unrel.bpfcpu" 2>/dev/null) % of a core"
+report_sched_progs "$WORK/unrel.progs"
 if [[ -s "$WORK/unrel.floorprogs" ]]; then
 	row "empty tracepoint program ns/event (min-max of 8)" "$(awk '$3 > 1000 { print $2 }' \
 		"$WORK/unrel.floorprogs" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }

@@ -151,7 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 4:
 			if (n & 1)
 				streams__reset(s, sk);
-			streams__close(s, sk, now);
+			streams__close(s, sk, now, n & 2);
 			break;
 		case 5:
 			streams__forget(s, sk);

@@ -126,7 +126,7 @@ static void test_routing_failure_and_close(void **state)
 	assert_int_equal(got.routing_failures, 1);
 	/* an unanswered request at close is a routing failure too */
 	data(s, 1, true, false, req, sizeof(req), sizeof(req), NULL, 0, 3 * S);
-	streams__close(s, 1, 3 * S + 1);
+	streams__close(s, 1, 3 * S + 1, false);
 	assert_int_equal(got.routing_failures, 1); /* the close takes effect a moment later */
 	streams__tick(s, 4 * S);
 	assert_int_equal(got.routing_failures, 2);
@@ -146,7 +146,7 @@ static void test_data_before_open_and_late_bytes(void **state)
 	data(s, 7, true, false, hs, sizeof(hs), sizeof(hs), NULL, 0, 6 * MS);
 	assert_int_equal(got.circuits, 1);
 	/* bytes read before the close but handled after it still count */
-	streams__close(s, 7, 10 * MS);
+	streams__close(s, 7, 10 * MS, false);
 	data(s, 7, true, false, req, sizeof(req), sizeof(req), NULL, 0, 9 * MS);
 	assert_int_equal(got.frames, 1);
 	streams__tick(s, 1 * S);
@@ -185,7 +185,7 @@ static void test_churn_beyond_table(void **state)
 	/* 100 a second for 10 s: 30 in their grace at any time, 200 finished within 2 s */
 	for (k = 1; k <= 1000; k++, t += 10 * MS) {
 		streams__open(s, k, 0, true, t);
-		streams__close(s, k, t + 1 * MS);
+		streams__close(s, k, t + 1 * MS, false);
 		streams__tick(s, t);
 	}
 	assert_int_equal(streams__evicted(s), 0);
@@ -207,7 +207,7 @@ static void test_aborted_idle_and_preexisting(void **state)
 	(void)state;
 	/* opened, closed without a handshake */
 	streams__open(s, 1, 0, true, 0);
-	streams__close(s, 1, 1 * MS);
+	streams__close(s, 1, 1 * MS, false);
 	streams__tick(s, 1 * S);
 	assert_int_equal(got.failures, 1);
 	assert_string_equal(got.last_failure, "aborted_handshake");

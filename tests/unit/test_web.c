@@ -267,7 +267,7 @@ static void answer_read_after_reset(void **state)
 	streams__open(s, 2, 0, false, 0);
 	feed_client(s, 2, true, req, 5 * MS);
 	streams__reset(s, 2);
-	streams__close(s, 2, 6 * MS);
+	streams__close(s, 2, 6 * MS, true); /* no error said, but the reset was seen */
 	feed_client(s, 2, false, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 100 * MS);
 	assert_int_equal(got.exchanges, 1);
 	assert_int_equal(got.last.status, 200);
@@ -276,6 +276,33 @@ static void answer_read_after_reset(void **state)
 	feed_client(s, 2, true, req, 1 * S + 1); /* after the grace: not fed to the finished exchange */
 	assert_int_equal(got.exchanges, 1);
 	assert_int_equal(got.errors, 0);
+	streams__free(s);
+}
+
+/* A close-delimited answer ends at the close, which takes effect 50 ms after a clean
+ * close and 300 ms after one with an error. */
+static void close_grace(void **state)
+{
+	struct streams *s = table();
+	const char *req = "GET /c HTTP/1.1\r\n\r\n", *ans = "HTTP/1.0 200 OK\r\n\r\nbody";
+
+	(void)state;
+	streams__open(s, 2, 0, false, 0);
+	feed_client(s, 2, true, req, 1 * MS);
+	feed_client(s, 2, false, ans, 2 * MS);
+	streams__close(s, 2, 10 * MS, true);
+	streams__tick(s, 10 * MS + STREAMS_CLEAN_GRACE_NS);
+	assert_int_equal(got.exchanges, 0);
+	streams__tick(s, 11 * MS + STREAMS_CLEAN_GRACE_NS);
+	assert_int_equal(got.exchanges, 1);
+	streams__open(s, 3, 0, false, 1 * S);
+	feed_client(s, 3, true, req, 1 * S + 1 * MS);
+	feed_client(s, 3, false, ans, 1 * S + 2 * MS);
+	streams__close(s, 3, 1 * S + 10 * MS, false);
+	streams__tick(s, 1 * S + 11 * MS + STREAMS_CLEAN_GRACE_NS);
+	assert_int_equal(got.exchanges, 1);
+	streams__tick(s, 1 * S + 11 * MS + STREAMS_CLOSE_GRACE_NS);
+	assert_int_equal(got.exchanges, 2);
 	streams__free(s);
 }
 
@@ -350,7 +377,7 @@ static void bitchat_session(void **state)
 
 		feed(s, 3, 1, true, buf, n, 600 * MS);
 	}
-	streams__close(s, 3, 610 * MS);
+	streams__close(s, 3, 610 * MS, false);
 	streams__tick(s, 2 * S);
 	assert_int_equal(got.dropped[WEB_DROP_ABNORMAL_CLOSE], 1);
 	assert_int_equal(web__connected(w), 0);
@@ -371,17 +398,17 @@ static void drop_reasons(void **state)
 	open_ws(s, 1, 0);
 	n = frame(buf, true, 8, "\x03\xe8", 2); /* 1000 */
 	feed(s, 1, 1, false, buf, n, 10 * MS);
-	streams__close(s, 1, 20 * MS);
+	streams__close(s, 1, 20 * MS, false);
 	/* reset */
 	open_ws(s, 2, 0);
 	streams__reset(s, 2);
-	streams__close(s, 2, 20 * MS);
+	streams__close(s, 2, 20 * MS, false);
 	/* closed without a close frame, shortly after traffic */
 	open_ws(s, 3, 0);
-	streams__close(s, 3, 20 * MS);
+	streams__close(s, 3, 20 * MS, false);
 	/* the same after the idle timeout (10 s) */
 	open_ws(s, 4, 0);
-	streams__close(s, 4, 11 * S);
+	streams__close(s, 4, 11 * S, false);
 	streams__tick(s, 12 * S);
 	assert_int_equal(got.dropped[WEB_DROP_ABNORMAL_CLOSE], 0);
 	assert_int_equal(got.dropped[WEB_DROP_RESET], 1);
@@ -405,8 +432,8 @@ static void subscribe_rooms(void **state)
 	assert_int_equal(got.room_size, 2);
 	ws_text(s, 1, true, "{\"type\":\"unsubscribe\",\"rooms\":[\"b\"]}", 30 * MS);
 	assert_int_equal(web__active_rooms(streams__web(s)), 1);
-	streams__close(s, 1, 40 * MS);
-	streams__close(s, 2, 40 * MS);
+	streams__close(s, 1, 40 * MS, false);
+	streams__close(s, 2, 40 * MS, false);
 	streams__tick(s, 1 * S);
 	assert_int_equal(web__active_rooms(streams__web(s)), 0);
 	streams__free(s);
@@ -587,9 +614,9 @@ static void deflate_sessions(void **state)
 	ws_deflated(s, &c, 3, false, "{\"type\":\"pong\"}", 520 * MS);
 	assert_int_equal(got.messages, 6);
 	assert_int_equal(got.np2p, 0); /* b's ping was answered on no socket */
-	streams__close(s, 2, 600 * MS);
-	streams__close(s, 3, 600 * MS);
-	streams__close(s, 1, 600 * MS);
+	streams__close(s, 2, 600 * MS, false);
+	streams__close(s, 3, 600 * MS, false);
+	streams__close(s, 1, 600 * MS, false);
 	streams__tick(s, 2 * S);
 	assert_int_equal(web__inflating(w), 0);
 	assert_int_equal(web__connected(w), 0);
@@ -605,7 +632,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(http_exchange_server_end),
 		cmocka_unit_test(http_exchange_client_end),
-		cmocka_unit_test(answer_read_after_reset),
+		cmocka_unit_test(answer_read_after_reset), cmocka_unit_test(close_grace),
 		cmocka_unit_test(pipelined_answer_in_the_tail),
 		cmocka_unit_test(bitchat_session),
 		cmocka_unit_test(drop_reasons),

@@ -20,11 +20,13 @@ struct stream {
 	bool opened; /* its open was seen (data can come first: two rings) */
 	bool closing; /* its close was seen; bytes sent before it may still be on the way */
 	bool closed; /* kept a moment so that late data is not taken for a new stream */
+	bool reset; /* a reset was seen: bytes may still be read after the close */
 	bool web_proto; /* http/websocket: the session is web, the Betanet fields unused */
 	int svc;
 	struct web_conn *web; /* web_proto: NULL if it could not be allocated */
 	struct conn_meta meta; /* Betanet spans (a web_conn keeps its own); key 0: unset */
 	uint64_t closed_ns;
+	uint64_t grace_ns; /* after closed_ns: see streams__close */
 	uint8_t head, count; /* pending ring */
 	uint64_t pend_ts[PENDING];
 	bool pend_data[PENDING];
@@ -458,7 +460,10 @@ void streams__reset(struct streams *s, uint64_t sk)
 {
 	struct stream *st = find(s, sk);
 
-	if (st && st->web)
+	if (!st)
+		return;
+	st->reset = true;
+	if (st->web)
 		web__reset(st->web);
 }
 
@@ -499,9 +504,7 @@ static void finish(struct streams *s, struct stream *st, uint64_t ts_ns)
 
 /* Lifecycle and data come through different ring buffers: the last bytes of a
  * connection can be read after its close. The close takes effect a moment later. */
-#define CLOSE_GRACE_NS 300000000ULL
-
-void streams__close(struct streams *s, uint64_t sk, uint64_t ts_ns)
+void streams__close(struct streams *s, uint64_t sk, uint64_t ts_ns, bool clean)
 {
 	struct stream *st = find(s, sk);
 
@@ -509,6 +512,7 @@ void streams__close(struct streams *s, uint64_t sk, uint64_t ts_ns)
 		return;
 	st->closing = true;
 	st->closed_ns = ts_ns;
+	st->grace_ns = clean && !st->reset ? STREAMS_CLEAN_GRACE_NS : STREAMS_CLOSE_GRACE_NS;
 }
 
 void streams__forget(struct streams *s, uint64_t sk)
@@ -531,7 +535,7 @@ void streams__tick(struct streams *s, uint64_t now)
 
 		if (!st->used)
 			continue;
-		if (st->closing && !st->closed && now > st->closed_ns + CLOSE_GRACE_NS)
+		if (st->closing && !st->closed && now > st->closed_ns + st->grace_ns)
 			finish(s, st, st->closed_ns);
 		if (st->closed) { /* its key stays known a while, its entry goes */
 			tomb_add(s, st->sk, st->closed_ns);

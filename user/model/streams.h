@@ -109,8 +109,14 @@ void streams__reset(struct streams *s, uint64_t sk);
 
 /* The connection closed. Outstanding requests become routing failures; a close before
  * the handshake completed is an aborted handshake (resets are counted from the
- * kernel's counters, not here). */
-void streams__close(struct streams *s, uint64_t sk, uint64_t ts_ns);
+ * kernel's counters, not here). It takes effect once the bytes moved before it have
+ * been handed over (streams__tick's time past ts_ns) and a grace after: short when
+ * clean (no socket error, no reset: the owner moved its last byte before the close),
+ * STREAMS_CLOSE_GRACE_NS otherwise (after a reset the owner may still read what the
+ * socket holds). */
+#define STREAMS_CLEAN_GRACE_NS 50000000ULL
+#define STREAMS_CLOSE_GRACE_NS 300000000ULL
+void streams__close(struct streams *s, uint64_t sk, uint64_t ts_ns, bool clean);
 
 /* Drop a connection's state without reporting anything: its other end is the one
  * parsed (a client whose server runs on this host). */

@@ -15,6 +15,17 @@ struct pending_push {
 	uint64_t ts;
 };
 
+/* What only a BitChat socket keeps (5 KiB): its frames, pushes, pings and rooms. */
+struct bitchat {
+	uint8_t npush, head; /* pending pushes: a ring */
+	struct pending_push push[WEB_PENDING];
+	uint8_t nping[2], ping_head[2]; /* [from_client]: pings awaiting a pong */
+	uint64_t ping[2][PING_MAX];
+	uint8_t nrooms;
+	int32_t rooms[WEB_CONN_ROOMS];
+	struct ws_conn ws;
+};
+
 struct web_conn {
 	int svc;
 	bool is_server;
@@ -32,14 +43,8 @@ struct web_conn {
 	struct trace_ctx trace; /* the upgrade request's traceparent */
 	struct conn_meta meta; /* key 0: not known yet (spans off, or before its open) */
 	uint32_t sndq;
-	uint8_t npush, head; /* pending pushes: a ring */
-	struct pending_push push[WEB_PENDING];
-	uint8_t nping[2], ping_head[2]; /* [from_client]: pings awaiting a pong */
-	uint64_t ping[2][PING_MAX];
-	uint8_t nrooms;
-	int32_t rooms[WEB_CONN_ROOMS];
+	struct bitchat *bc; /* allocated at the upgrade: a plain HTTP connection has none */
 	struct http_conn http;
-	struct ws_conn ws;
 };
 
 struct room {
@@ -144,12 +149,12 @@ static void room_join(struct web *w, struct web_conn *c, int32_t r)
 
 	if (r < 0)
 		return;
-	for (k = 0; k < c->nrooms; k++)
-		if (c->rooms[k] == r)
+	for (k = 0; k < c->bc->nrooms; k++)
+		if (c->bc->rooms[k] == r)
 			return;
-	if (c->nrooms == WEB_CONN_ROOMS)
+	if (c->bc->nrooms == WEB_CONN_ROOMS)
 		return;
-	c->rooms[c->nrooms++] = r;
+	c->bc->rooms[c->bc->nrooms++] = r;
 	if (!w->rooms[r].members++)
 		w->active++;
 }
@@ -158,10 +163,10 @@ static void room_leave(struct web *w, struct web_conn *c, int32_t r)
 {
 	int k;
 
-	for (k = 0; k < c->nrooms; k++) {
-		if (c->rooms[k] != r)
+	for (k = 0; k < c->bc->nrooms; k++) {
+		if (c->bc->rooms[k] != r)
 			continue;
-		c->rooms[k] = c->rooms[--c->nrooms];
+		c->bc->rooms[k] = c->bc->rooms[--c->bc->nrooms];
 		if (w->rooms[r].members && !--w->rooms[r].members)
 			w->active--;
 		return;
@@ -178,7 +183,6 @@ struct web_conn *web__conn_new(struct web *w, int svc, bool is_server)
 	c->svc = svc;
 	c->is_server = is_server;
 	http__init(&c->http);
-	ws__init(&c->ws);
 	return c;
 }
 
@@ -214,14 +218,14 @@ static void inflate_leave(struct web *w, struct web_conn *c)
 	lru_unlink(&w->pool[c->svc], c);
 	w->pool[c->svc].n--;
 	c->inflating = false;
-	ws__free(&c->ws);
+	ws__free(&c->bc->ws);
 }
 
 /* c's streams cannot be followed any more: counted once, as a desync of the connection. */
 static void inflate_evict(struct web *w, struct web_conn *c)
 {
 	inflate_leave(w, c);
-	ws__inflate_drop(&c->ws);
+	ws__inflate_drop(&c->bc->ws);
 	w->inflate_evicted++;
 	w->sink.parse_error(w->sink.ctx, c->svc, "websocket", "desync");
 }
@@ -238,13 +242,13 @@ static void inflate_join(struct web *w, struct web_conn *c, const char *extensio
 	struct ws_deflate pmd;
 
 	ws__parse_extensions(extensions, &pmd);
-	ws__set_deflate(&c->ws, &pmd, sc->ws_inflate_message);
+	ws__set_deflate(&c->bc->ws, &pmd, sc->ws_inflate_message);
 	if (!pmd.on)
 		return;
 	if (p->n >= sc->ws_inflate_conns && p->tail)
 		inflate_evict(w, p->tail);
 	if (p->n >= sc->ws_inflate_conns) { /* no place at all (inflate_max_connections 0) */
-		ws__inflate_drop(&c->ws);
+		ws__inflate_drop(&c->bc->ws);
 		w->inflate_evicted++;
 		w->sink.parse_error(w->sink.ctx, c->svc, "websocket", "desync");
 		return;
@@ -281,18 +285,25 @@ static void on_http(void *ctx, const struct http_event *ev)
 		break;
 	case HTTP_EV_UPGRADE:
 		w->sink.exchange(w->sink.ctx, c->svc, &ev->x);
-		if (sc->protocol == FP_PROTO_WEBSOCKET && !strcmp(ev->x.upgrade_proto, "websocket") &&
-		    path_is_bitchat(sc, ev->x.path)) {
-			c->bitchat = true;
-			c->last_frame_ns = ev->x.end_ns;
-			c->upgrade_ns = ev->x.start_ns;
-			c->trace = ev->x.trace;
-			w->connected++;
-			w->queue += c->sndq;
-			inflate_join(w, c, ev->ws_extensions);
-		} else {
-			c->ignore = true;
+		if (sc->protocol != FP_PROTO_WEBSOCKET || strcmp(ev->x.upgrade_proto, "websocket") ||
+		    !path_is_bitchat(sc, ev->x.path)) {
+			c->ignore = true; /* upgraded to something not parsed */
+			break;
 		}
+		c->bc = calloc(1, sizeof(*c->bc));
+		if (!c->bc) { /* the socket's frames go unparsed, and it is said */
+			w->sink.parse_error(w->sink.ctx, c->svc, "websocket", "out_of_memory");
+			c->ignore = true;
+			break;
+		}
+		ws__init(&c->bc->ws);
+		c->bitchat = true;
+		c->last_frame_ns = ev->x.end_ns;
+		c->upgrade_ns = ev->x.start_ns;
+		c->trace = ev->x.trace;
+		w->connected++;
+		w->queue += c->sndq;
+		inflate_join(w, c, ev->ws_extensions);
 		break;
 	case HTTP_EV_ERROR:
 		w->sink.parse_error(w->sink.ctx, c->svc, "http", ev->reason);
@@ -333,28 +344,28 @@ static void on_message(struct web *w, struct web_conn *c, const struct ws_event 
 			if (m->message_id[0]) {
 				struct pending_push *p;
 
-				if (c->npush == WEB_PENDING) { /* the oldest got no ack: drop it */
-					c->head = (c->head + 1) % WEB_PENDING;
-					c->npush--;
+				if (c->bc->npush == WEB_PENDING) { /* the oldest got no ack: drop it */
+					c->bc->head = (c->bc->head + 1) % WEB_PENDING;
+					c->bc->npush--;
 				}
-				p = &c->push[(c->head + c->npush++) % WEB_PENDING];
+				p = &c->bc->push[(c->bc->head + c->bc->npush++) % WEB_PENDING];
 				memcpy(p->id, m->message_id, sizeof(p->id));
 				p->room = room;
 				p->ts = ev->ts_ns;
 			}
 		}
-		if (!strcmp(type, "pong") && c->nping[1]) {
-			uint64_t t0 = c->ping[1][c->ping_head[1]];
+		if (!strcmp(type, "pong") && c->bc->nping[1]) {
+			uint64_t t0 = c->bc->ping[1][c->bc->ping_head[1]];
 
-			c->ping_head[1] = (c->ping_head[1] + 1) % PING_MAX;
-			c->nping[1]--;
+			c->bc->ping_head[1] = (c->bc->ping_head[1] + 1) % PING_MAX;
+			c->bc->nping[1]--;
 			w->sink.p2p_latency(w->sink.ctx, ev->ts_ns > t0 ? (ev->ts_ns - t0) / 1e9 : 0);
 		}
 		return;
 	}
 	if (!strcmp(type, "ack") && m->message_id[0]) {
-		for (k = 0; k < c->npush; k++) {
-			struct pending_push *p = &c->push[(c->head + k) % WEB_PENDING];
+		for (k = 0; k < c->bc->npush; k++) {
+			struct pending_push *p = &c->bc->push[(c->bc->head + k) % WEB_PENDING];
 
 			if (strcmp(p->id, m->message_id))
 				continue;
@@ -365,15 +376,15 @@ static void on_message(struct web *w, struct web_conn *c, const struct ws_event 
 			w->sink.message_latency(w->sink.ctx, room_name(w, p->room),
 						ev->ts_ns > p->ts ? (ev->ts_ns - p->ts) / 1e9 : 0);
 			/* close the hole: later entries move up one */
-			for (; k + 1 < c->npush; k++)
-				c->push[(c->head + k) % WEB_PENDING] =
-					c->push[(c->head + k + 1) % WEB_PENDING];
-			c->npush--;
+			for (; k + 1 < c->bc->npush; k++)
+				c->bc->push[(c->bc->head + k) % WEB_PENDING] =
+					c->bc->push[(c->bc->head + k + 1) % WEB_PENDING];
+			c->bc->npush--;
 			break;
 		}
 	} else if (!strcmp(type, "ping")) {
-		if (c->nping[1] < PING_MAX)
-			c->ping[1][(c->ping_head[1] + c->nping[1]++) % PING_MAX] = ev->ts_ns;
+		if (c->bc->nping[1] < PING_MAX)
+			c->bc->ping[1][(c->bc->ping_head[1] + c->bc->nping[1]++) % PING_MAX] = ev->ts_ns;
 	} else if (!strcmp(type, "subscribe") || !strcmp(type, "unsubscribe")) {
 		for (k = 0; k < m->nrooms; k++) {
 			int32_t r = room_find(w, m->rooms[k], type[0] == 's');
@@ -398,16 +409,16 @@ static void on_ws(void *ctx, const struct ws_event *ev)
 		on_message(w, c, ev);
 		break;
 	case WS_EV_PING: /* control frames: the other side answers */
-		if (c->nping[from] < PING_MAX)
-			c->ping[from][(c->ping_head[from] + c->nping[from]++) % PING_MAX] =
+		if (c->bc->nping[from] < PING_MAX)
+			c->bc->ping[from][(c->bc->ping_head[from] + c->bc->nping[from]++) % PING_MAX] =
 				ev->ts_ns;
 		break;
 	case WS_EV_PONG:
-		if (c->nping[!from]) {
-			uint64_t t0 = c->ping[!from][c->ping_head[!from]];
+		if (c->bc->nping[!from]) {
+			uint64_t t0 = c->bc->ping[!from][c->bc->ping_head[!from]];
 
-			c->ping_head[!from] = (c->ping_head[!from] + 1) % PING_MAX;
-			c->nping[!from]--;
+			c->bc->ping_head[!from] = (c->bc->ping_head[!from] + 1) % PING_MAX;
+			c->bc->nping[!from]--;
 			w->sink.p2p_latency(w->sink.ctx, ev->ts_ns > t0 ? (ev->ts_ns - t0) / 1e9 : 0);
 		}
 		break;
@@ -461,13 +472,13 @@ static void feed_piece(struct web *w, struct web_conn *c, bool from_client, cons
 	size_t n;
 
 	if (c->bitchat) {
-		ws__feed(&c->ws, from_client, data, captured, total, ts_ns, on_ws, w);
+		ws__feed(&c->bc->ws, from_client, data, captured, total, ts_ns, on_ws, w);
 		return;
 	}
 	n = http__feed(&c->http, from_client, data, captured, total, tail, tail_len, ts_ns,
 		       on_http, w);
 	if (c->bitchat && n < total) /* frames right behind the 101 */
-		ws__feed(&c->ws, from_client, data + (n < captured ? n : captured),
+		ws__feed(&c->bc->ws, from_client, data + (n < captured ? n : captured),
 			 n < captured ? captured - n : 0, total - n, ts_ns, on_ws, w);
 }
 
@@ -506,7 +517,7 @@ void web__data(struct web *w, struct web_conn *c, bool from_client, const uint8_
 	}
 	w->cur = NULL;
 	if (c->inflating) {
-		if (!ws__inflating(&c->ws)) {
+		if (!ws__inflating(&c->bc->ws)) {
 			inflate_leave(w, c);
 		} else if (w->pool[c->svc].head != c) {
 			lru_unlink(&w->pool[c->svc], c);
@@ -537,9 +548,12 @@ void web__reset(struct web_conn *c)
 static void release(struct web *w, struct web_conn *c)
 {
 	inflate_leave(w, c);
-	ws__free(&c->ws);
-	while (c->nrooms)
-		room_leave(w, c, c->rooms[0]);
+	if (c->bc) {
+		ws__free(&c->bc->ws);
+		while (c->bc->nrooms)
+			room_leave(w, c, c->bc->rooms[0]);
+		free(c->bc);
+	}
 	if (c->bitchat) {
 		w->connected--;
 		w->queue -= c->sndq;
