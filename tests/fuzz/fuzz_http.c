@@ -228,6 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.ev = ev;
 	http__init(&r.c);
 	clean = feed_all(&r, data, size);
+	http__free(&r.c);
 	check_route(data, size);
 	if (!clean || r.errors || r.n >= MAXEV)
 		return 0;
@@ -247,6 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.nwant = nwant;
 	http__init(&r.c);
 	feed_all(&r, data, size);
+	http__free(&r.c);
 	if (r.n != nwant)
 		abort();
 	free(want);

@@ -346,6 +346,7 @@ static void test_pipeline_overflow(void **state)
 	for (i = 0; i < n; i++)
 		putf(&req, "GET /r%d HTTP/1.1\r\nHost: h\r\n\r\n", i);
 	feed_n(CLIENT, req.b, req.n, 1);
+	assert_non_null(conn.q_heap); /* past the connection's own places */
 	expect_n(&rec, 3);
 	for (i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "/r%d", HTTP_PIPELINE_MAX + i);
@@ -356,6 +357,7 @@ static void test_pipeline_overflow(void **state)
 	for (i = 0; i < n; i++)
 		putf(&resp, "HTTP/1.1 %d X\r\nContent-Length: 2\r\n\r\nok", 400 + i);
 	feed_n(SERVER, resp.b, resp.n, 2);
+	assert_null(conn.q_heap); /* all answered: back in the connection */
 	expect_n(&rec, 3 + HTTP_PIPELINE_MAX);
 	for (i = 0; i < HTTP_PIPELINE_MAX; i++) {
 		snprintf(path, sizeof(path), "/r%d", i);

@@ -547,6 +547,7 @@ void web__reset(struct web_conn *c)
 
 static void release(struct web *w, struct web_conn *c)
 {
+	http__free(&c->http);
 	inflate_leave(w, c);
 	if (c->bc) {
 		ws__free(&c->bc->ws);

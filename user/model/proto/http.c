@@ -49,9 +49,13 @@
  * Cost: line bytes are found with memchr and copied once; start-line prefixes are checked
  * over at most 16 bytes per step; body and gap bytes are counted off in one step.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "model/proto/http.h"
+
+/* The outstanding requests, oldest first. */
+#define Q(c) ((c)->q_heap ? (c)->q_heap : (c)->q_inline)
 
 const char HTTP_ERR_NOT_HTTP[] = "not_http";
 const char HTTP_ERR_DESYNC[] = "desync";
@@ -258,17 +262,37 @@ static struct http_pending *q_find(struct http_conn *c, uint32_t seq)
 	if (seq == SEQ_NONE || seq == SEQ_SKIPPED)
 		return NULL;
 	for (i = 0; i < c->nq; i++)
-		if (c->q[i].seq == seq)
-			return &c->q[i];
+		if (Q(c)[i].seq == seq)
+			return &Q(c)[i];
 	return NULL;
 }
 
 static void q_remove(struct http_conn *c, struct http_pending *e)
 {
-	size_t i = (size_t)(e - c->q);
+	struct http_pending *q = Q(c);
+	size_t i = (size_t)(e - q);
 
-	memmove(&c->q[i], &c->q[i + 1], (c->nq - i - 1) * sizeof(c->q[0]));
+	memmove(&q[i], &q[i + 1], (c->nq - i - 1) * sizeof(q[0]));
 	c->nq--;
+	if (!c->nq && c->q_heap) { /* all answered: back to the connection's own places */
+		free(c->q_heap);
+		c->q_heap = NULL;
+	}
+}
+
+/* Room for one more outstanding request; false when HTTP_PIPELINE_MAX are (or, out of
+ * memory, the connection's own places are) taken. */
+static bool q_room(struct http_conn *c)
+{
+	if (c->nq < HTTP_PIPELINE_INLINE || (c->q_heap && c->nq < HTTP_PIPELINE_MAX))
+		return true;
+	if (c->q_heap)
+		return false;
+	c->q_heap = malloc(HTTP_PIPELINE_MAX * sizeof(*c->q_heap));
+	if (!c->q_heap)
+		return false;
+	memcpy(c->q_heap, c->q_inline, c->nq * sizeof(*c->q_heap));
+	return true;
 }
 
 /* Bring the byte counts of e up to date with the messages in progress. */
@@ -315,7 +339,7 @@ static uint32_t pick_request(struct http_conn *c)
 	uint8_t i;
 
 	for (i = 0; i < c->nq; i++) {
-		struct http_pending *e = &c->q[i];
+		struct http_pending *e = &Q(c)[i];
 
 		if (e->resp_done)
 			continue;
@@ -411,7 +435,7 @@ static void response_done(const struct feed *f, uint64_t end_ns)
 	if (d->seq == SEQ_NONE)
 		c->orphan_responses++;
 	/* the client waited for an upgrade that this final response refused */
-	if (c->dir[0].state == ST_UPGRADE_WAIT && (!e || e == &c->q[c->nq - 1]))
+	if (c->dir[0].state == ST_UPGRADE_WAIT && (!e || e == &Q(c)[c->nq - 1]))
 		c->dir[0].state = ST_START;
 	if (e) {
 		e->x.status = d->status;
@@ -452,7 +476,7 @@ static void finish_lost(const struct feed *from, bool client)
 			return;
 	} else {
 		e = q_find(c, d->seq);
-		if (e ? !e->req_done || e != &c->q[c->nq - 1] : c->nq != 0)
+		if (e ? !e->req_done || e != &Q(c)[c->nq - 1] : c->nq != 0)
 			return;
 	}
 	message_done(&f, d->last_ts);
@@ -577,14 +601,14 @@ static void request_line(const struct feed *f)
 	x.start_ns = d->start_ns;
 	if (!strcmp(method, "CONNECT"))
 		d->want_upgrade = true;
-	if (c->nq == HTTP_PIPELINE_MAX) {
+	if (!q_room(c)) {
 		x.req_bytes = d->msg_bytes; /* the request line, so far */
 		emit(f, HTTP_EV_ERROR, &x, HTTP_ERR_TOO_MANY_PIPELINED);
 		if (c->tail_skip < UINT16_MAX)
 			c->tail_skip++;
 		d->seq = SEQ_SKIPPED;
 	} else {
-		e = &c->q[c->nq++];
+		e = &Q(c)[c->nq++];
 		memset(e, 0, sizeof(*e));
 		e->x = x;
 		if (++c->next_seq == SEQ_SKIPPED)
@@ -1133,6 +1157,12 @@ void http__init(struct http_conn *c)
 	memset(c, 0, sizeof(*c));
 }
 
+void http__free(struct http_conn *c)
+{
+	free(c->q_heap);
+	c->q_heap = NULL;
+}
+
 size_t http__feed(struct http_conn *c, bool from_client, const uint8_t *data, size_t captured,
 		  size_t total, const uint8_t *tail, size_t tail_len, uint64_t ts_ns,
 		  http_event_fn fn, void *ctx)
@@ -1214,7 +1244,7 @@ void http__close(struct http_conn *c, uint64_t ts_ns, http_event_fn fn, void *ct
 		    s->state == ST_HEAD_LOST)
 			response_done(&f, s->last_ts);
 		for (i = 0; i < c->nq; i++) {
-			struct http_pending *e = &c->q[i];
+			struct http_pending *e = &Q(c)[i];
 
 			q_sync(c, e);
 			if (e->resp_done)
@@ -1223,6 +1253,7 @@ void http__close(struct http_conn *c, uint64_t ts_ns, http_event_fn fn, void *ct
 				emit(&f, HTTP_EV_ERROR, &e->x, HTTP_ERR_NO_RESPONSE);
 		}
 	}
+	http__free(c);
 	http__init(c);
 }
 

@@ -155,9 +155,16 @@ struct http_dir {
 	char line[HTTP_LINE_MAX];
 };
 
+/* Outstanding requests held in the connection itself; more (up to HTTP_PIPELINE_MAX, a
+ * pipelining client) move to the heap until all are answered. */
+#define HTTP_PIPELINE_INLINE 2
+
 struct http_conn {
 	struct http_dir dir[2]; /* [0] client->server (requests), [1] server->client */
-	struct http_pending q[HTTP_PIPELINE_MAX]; /* oldest first */
+	/* outstanding requests, oldest first: q_heap when not NULL (HTTP_PIPELINE_MAX
+	 * places), else q_inline */
+	struct http_pending q_inline[HTTP_PIPELINE_INLINE];
+	struct http_pending *q_heap;
 	uint8_t nq;
 	bool upgraded;
 	bool not_http_seen; /* "not_http" is reported once per connection */
@@ -174,6 +181,8 @@ struct http_conn {
 };
 
 void http__init(struct http_conn *c);
+/* What the connection holds besides itself (http__close frees it too). */
+void http__free(struct http_conn *c);
 
 /*
  * Feed one chunk of one direction (see the top of this file). Calls fn for each event the
