@@ -523,6 +523,21 @@ t0 = time.monotonic()
 for _ in range(n):
     a.send(m); b.recv(64); b.send(m); a.recv(64)
 print("%.1f" % (n / (time.monotonic() - t0)))'
+# The same between two processes on one CPU: every round trip is two context switches
+# and two wakeups, what the scheduler hooks see on a busy host.
+PINGPONG2='import os, socket, sys, time
+n = int(sys.argv[1])
+a, b = socket.socketpair()
+m = b"x" * 64
+if os.fork() == 0:
+    for _ in range(n):
+        b.recv(64); b.send(m)
+    os._exit(0)
+t0 = time.monotonic()
+for _ in range(n):
+    a.send(m); a.recv(64)
+os.wait()
+print("%.1f" % (n / (time.monotonic() - t0)))'
 unrel_load() { # SIDE (base|probe)
 	local t0 t1 r
 	t0=$(now)
@@ -532,6 +547,9 @@ unrel_load() { # SIDE (base|probe)
 	calc %.1f "$UNREL_DD / ($t1 - $t0)" >>"$WORK/unrel.dd.$1"
 	r=$(timeout 60 "$PY" -c "$PINGPONG" "$UNREL_PP") || { fail "unrelated ping-pong ($1) failed"; return 1; }
 	echo "$r" >>"$WORK/unrel.pp.$1"
+	r=$(timeout 60 taskset -c 0 "$PY" -c "$PINGPONG2" $((UNREL_PP / 2))) ||
+		{ fail "unrelated two-process ping-pong ($1) failed"; return 1; }
+	echo "$r" >>"$WORK/unrel.pp2.$1"
 }
 
 # The same load with empty programs on the same syscall tracepoints and bpf_stats on, no
@@ -913,8 +931,12 @@ if [[ -s "$WORK/l7alt.probe" ]]; then
 fi
 
 section "L7 hooks on unrelated traffic (betanet service on an unused port)"
-for w in dd pp; do
-	if [[ $w == dd ]]; then what="dd | cat, 64 B records/s"; else what="socketpair ping-pong, round trips/s"; fi
+for w in dd pp pp2; do
+	case $w in
+	dd) what="dd | cat, 64 B records/s" ;;
+	pp) what="socketpair ping-pong, round trips/s" ;;
+	pp2) what="socketpair ping-pong, two processes on one CPU, round trips/s" ;;
+	esac
 	b=$(median <"$WORK/unrel.$w.base" 2>/dev/null)
 	p=$(median <"$WORK/unrel.$w.probe" 2>/dev/null)
 	f=$(median <"$WORK/unrel.$w.floor" 2>/dev/null)
@@ -977,7 +999,7 @@ fi
 	echo "[runs]"
 	for f in def.base def.probe fb.base fb.probe conn.base conn.probe def.cpu fb.cpu conn.cpu \
 		l7.base l7.probe l7.cpu l7alt.probe unrel.dd.base unrel.dd.probe unrel.dd.floor \
-		unrel.pp.base unrel.pp.probe unrel.pp.floor \
+		unrel.pp.base unrel.pp.probe unrel.pp.floor unrel.pp2.base unrel.pp2.probe unrel.pp2.floor \
 		foreign foreign.daemons; do
 		[[ -s "$WORK/$f" ]] && printf '%-12s %s\n' "$f" "$(tr '\n' ' ' <"$WORK/$f")"
 	done
