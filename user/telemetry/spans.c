@@ -310,11 +310,22 @@ static struct conn_span *conn_slot(struct spans *sp, uint64_t key)
 	return &sp->conns[(key * 0x9E3779B97F4A7C15ULL) >> 52 & (SPANS_CONN_SLOTS - 1)];
 }
 
-/* Where the span came from (resource) and, once kept, the connection's exemplar. */
-static void set_origin(struct spans *sp, const struct conn_meta *meta, struct span *s)
+/* Where the span came from (resource): the container and pod of cgroup_id (0: none). */
+static void set_origin(struct spans *sp, uint64_t cgroup_id, struct span *s)
 {
-	if (meta && meta->cgroup_id && sp->cgroup_ref)
-		sp->cgroup_ref(sp->cgroup_ctx, meta->cgroup_id, &s->origin);
+	memset(&s->origin, 0, sizeof(s->origin));
+	if (cgroup_id && sp->cgroup_ref)
+		sp->cgroup_ref(sp->cgroup_ctx, cgroup_id, &s->origin);
+}
+
+/* A connection's entry has both its kept span and its close: taken out into *out. */
+static bool take_complete(struct conn_span *c, struct conn_span *out)
+{
+	if (!c->has_span || !c->closed)
+		return false;
+	*out = *c;
+	c->key = 0;
+	return true;
 }
 
 static void give(struct spans *sp, const struct conn_span *c)
@@ -341,11 +352,7 @@ static void remember(struct spans *sp, const struct conn_meta *meta, const struc
 	memcpy(c->ex.trace_id, s->trace_id, 16);
 	memcpy(c->ex.span_id, s->span_id, 8);
 	c->ex.ts = (double)s->end_ns / 1e9;
-	ready = c->closed;
-	if (ready) {
-		done = *c;
-		c->key = 0;
-	}
+	ready = take_complete(c, &done);
 	pthread_mutex_unlock(&sp->lock);
 	if (ready)
 		give(sp, &done);
@@ -368,11 +375,7 @@ void spans__conn_close(struct spans *sp, const struct conn_event *e)
 		c->svc = (int16_t)e->svc;
 		c->is_server = e->end == TCP_END_SERVER;
 		c->srtt_us = e->srtt_us;
-		ready = c->has_span;
-		if (ready) {
-			done = *c;
-			c->key = 0;
-		}
+		ready = take_complete(c, &done);
 	}
 	pthread_mutex_unlock(&sp->lock);
 	if (ready)
@@ -485,7 +488,7 @@ bool spans__http_conn(struct spans *sp, int svc, bool is_server, bool tls,
 	describe(sp, svc, is_server, tls, x, &s);
 	spans__peer_format(&sp->cfg->otlp, meta ? &meta->peer : NULL, s.peer_address,
 			   sizeof(s.peer_address));
-	set_origin(sp, meta, &s);
+	set_origin(sp, meta ? meta->cgroup_id : 0, &s);
 	if (local) {
 		/* timed by the server end's capture: on one host the kernel hands the bytes
 		 * over in microseconds, and the client end is not parsed a second time */
@@ -497,9 +500,7 @@ bool spans__http_conn(struct spans *sp, int svc, bool is_server, bool tls,
 		c.start_ns = s.start_ns; /* one clock reading for both */
 		c.end_ns = s.end_ns;
 		c.peer_address[0] = 0;
-		memset(&c.origin, 0, sizeof(c.origin));
-		if (meta->client_cgroup_id && sp->cgroup_ref)
-			sp->cgroup_ref(sp->cgroup_ctx, meta->client_cgroup_id, &c.origin);
+		set_origin(sp, meta->client_cgroup_id, &c);
 		push(sp, &c);
 	}
 	if (out)
@@ -573,7 +574,7 @@ bool spans__other(struct spans *sp, const struct span_desc *d, struct span *out)
 	s.n_ints = (uint8_t)i;
 	s.event = d->event;
 	s.event_ns = s.end_ns;
-	set_origin(sp, d->meta, &s);
+	set_origin(sp, d->meta ? d->meta->cgroup_id : 0, &s);
 	if (out)
 		*out = s;
 	if (!push(sp, &s))
