@@ -30,12 +30,10 @@
  *
  * Times are taken where the server's socket moves the bytes, as bitchat.py's are: ws
  * inflates and deflates in zlib's thread pool, so a message event comes after its read
- * and a send's callback after the deflate, by as much as the pool is busy. A push is timed
- * at the socket write ws makes for its frame (the write, or the uncork that flushes a
- * corked header and payload: the kernel's write happens there; the send's callback comes
- * later, by as much as the event loop is busy, which a browser on the same machine makes
- * it), an ack or a ping at the first read from that socket after the previous message
- * (each client sends one at a time).
+ * and a send's callback after the deflate, by as much as the pool is busy. A push or a
+ * pong is timed where node hands its frame to the kernel (stampWrites), an ack or a ping
+ * at the read that completed its frame (readTimes: the frames are delimited on the
+ * socket's bytes; a client acks while it pings, so reads and messages interleave).
  */
 const http = require('http');
 const path = require('path');
@@ -126,6 +124,77 @@ function content(n, seq) {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
+/*
+ * When each message a client sent was read: the time of the read that completed its last
+ * frame (frame headers parsed from the socket's bytes as they come), one entry per data
+ * message, in the order ws emits them. Control frames (ws answers pings itself) have none.
+ * The bytes are taken at push(), which node calls as the read returns: a 'data' event can
+ * come much later, as ws pauses the socket while zlib inflates and node keeps what it
+ * had read until the socket resumes.
+ */
+function readTimes(sock) {
+	const q = [];
+	let hdr = [], skip = 0, fin = false, ctl = false;
+	const push = sock.push;
+	sock.push = function (buf, ...a) {
+		if (buf) frames(buf, now());
+		return push.call(this, buf, ...a);
+	};
+	const frames = (buf, t) => {
+		for (let i = 0; i < buf.length;) {
+			if (skip > 0) {
+				const n = Math.min(skip, buf.length - i);
+				skip -= n;
+				i += n;
+			} else {
+				hdr.push(buf[i++]);
+				if (hdr.length < 2) continue;
+				const len7 = hdr[1] & 0x7f, masked = hdr[1] & 0x80 ? 4 : 0;
+				const need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + masked;
+				if (hdr.length < need) continue;
+				let len = len7;
+				if (len7 === 126) len = hdr[2] * 256 + hdr[3];
+				else if (len7 === 127) for (let k = 2; k < 10; k++) len = len * 256 + hdr[k];
+				fin = (hdr[0] & 0x80) !== 0;
+				ctl = (hdr[0] & 0x08) !== 0;
+				hdr = [];
+				skip = len;
+			}
+			if (skip === 0 && hdr.length === 0 && fin && !ctl) {
+				q.push(t);
+				fin = false;
+			}
+		}
+	};
+	return q;
+}
+
+/*
+ * When each frame ws sends reaches the kernel: ws writes a frame as one write, or as a
+ * corked header and payload flushed together, and hands the send's callback, unchanged, to
+ * the last write. Node gives a chunk to the kernel at _write (or at _writev, for chunks
+ * buffered behind a cork or a write still in progress), which can be later than the
+ * write() call; the send's callback comes later still, by as much as the event loop is
+ * busy. The time of that _write or _writev goes on the callback, as `written`.
+ */
+function stampWrites(sock) {
+	const pending = []; /* per write() call, in order: its callback, or null */
+	const write = sock.write, _write = sock._write, _writev = sock._writev;
+	sock.write = function (chunk, enc, cb) {
+		pending.push((typeof enc === 'function' ? enc : cb) || null);
+		return write.apply(this, arguments);
+	};
+	const stamp = (n) => {
+		const t = now();
+		for (let k = 0; k < n && pending.length; k++) {
+			const cb = pending.shift();
+			if (cb) cb.written = t;
+		}
+	};
+	sock._write = function (...a) { stamp(1); return _write.apply(this, a); };
+	sock._writev = function (chunks, ...a) { stamp(chunks.length); return _writev.call(this, chunks, ...a); };
+}
+
 // ---- server --------------------------------------------------------------------------
 
 function runServer(o) {
@@ -158,7 +227,11 @@ function runServer(o) {
 	// pool first): the time a probe of the socket sees it written
 	const send = (c, obj) => new Promise((resolve) => {
 		tallyMsg(t, obj);
-		c.ws.send(JSON.stringify(obj), (err) => { if (err) t.errors++; resolve(c.lastWrite); });
+		const done = (err) => {
+			if (err || done.written === undefined) t.errors++;
+			resolve(done.written);
+		};
+		c.ws.send(JSON.stringify(obj), done);
 	});
 
 	async function pusher() {
@@ -203,27 +276,8 @@ function runServer(o) {
 
 	wss.on('connection', (ws, req) => {
 		const url = new URL(req.url, 'http://x');
-		/* firstRead: the first read since the last message was handled. With
-		 * permessage-deflate, ws emits a message once zlib (asynchronous) has inflated it:
-		 * by then later reads may have happened, and the message's own bytes were in the
-		 * first read after the previous message, or in the read of that one (lastRead). */
-		const c = { ws, rooms: [], sentAt: new Map(), lastRead: now(), firstRead: null };
-		req.socket.prependListener('data', () => {
-			c.lastRead = now();
-			if (c.firstRead === null) c.firstRead = c.lastRead;
-		});
-		/* lastWrite: when the socket last wrote to the kernel (one message in flight per
-		 * connection: at a send's callback, its frame's write) */
-		const sock = req.socket, write = sock.write, uncork = sock.uncork;
-		c.lastWrite = now();
-		sock.write = function (...a) {
-			if (!this.writableCorked) c.lastWrite = now();
-			return write.apply(this, a);
-		};
-		sock.uncork = function (...a) {
-			if (this.writableCorked === 1) c.lastWrite = now();
-			return uncork.apply(this, a);
-		};
+		const c = { ws, rooms: [], sentAt: new Map(), reads: readTimes(req.socket) };
+		stampWrites(req.socket);
 		const ext = agreed.get(req) || '';
 		t.extensions[ext] = (t.extensions[ext] || 0) + 1;
 		t.connections++;
@@ -245,8 +299,7 @@ function runServer(o) {
 			let obj;
 			try { obj = JSON.parse(raw.toString()); } catch (e) { t.errors++; return; }
 			tallyMsg(t, obj);
-			const tr = c.firstRead === null ? c.lastRead : c.firstRead;
-			c.firstRead = null;
+			const tr = c.reads.shift();
 			if (obj.type === 'ping') {
 				const t0 = tr;
 				if (o.pongDelayMs) await sleep(o.pongDelayMs);
