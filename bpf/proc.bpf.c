@@ -6,8 +6,8 @@
  * every process that listens on a service's port (SO_REUSEPORT siblings each listen)
  * at its listen(), userspace the listeners a /proc scan finds at start; here the kernel
  * adds the children a service process forks and removes processes when they exit. Every
- * hot hook (the scheduler's) looks the task up there first and leaves at once for
- * everything else.
+ * hot hook (the scheduler's) checks the task first and leaves at once for everything
+ * else, after one byte of task_flags (proc_tasks.bpf.h) for a task of no service.
  *
  * Hooks: run-queue latency on tp_btf/sched_* where the kernel allows BPF trampolines,
  * raw_tp/sched_* otherwise (the classic sched tracepoints name the woken task by tid
@@ -150,7 +150,7 @@ static __always_inline __u32 log2_u64(__u64 v)
 static __always_inline void runq_enqueue(__u32 tgid, __u32 tid)
 {
 	struct runq_start st = {};
-	__u8 *svc = bpf_map_lookup_elem(&proc_tasks, &tgid);
+	__u8 *svc = proc_task_lookup(tgid);
 
 	if (!svc)
 		return;
@@ -161,12 +161,13 @@ static __always_inline void runq_enqueue(__u32 tgid, __u32 tid)
 }
 
 /*
- * Runs on every context switch of the host: one hash lookup for the task coming in, and
- * for a task preempted while runnable one more (its process). The outgoing task is still
- * current at this tracepoint (__schedule traces before context_switch), so its ids come
- * from a helper rather than from task_struct reads.
+ * Runs on every context switch of the host: for a task of no service, a read of its
+ * process's byte in task_flags (and for a task preempted while runnable, of the outgoing
+ * one's); hash lookups only for tasks of services. The outgoing task is still current at
+ * this tracepoint (__schedule traces before context_switch), so its ids come from a
+ * helper rather than from task_struct reads.
  */
-static __always_inline void runq_switch(bool prev_runnable, __u32 next_tid)
+static __always_inline void runq_switch(bool prev_runnable, __u32 next_tgid, __u32 next_tid)
 {
 	struct fp_runq_hist *h;
 	struct runq_start *st;
@@ -178,6 +179,10 @@ static __always_inline void runq_switch(bool prev_runnable, __u32 next_tid)
 
 		runq_enqueue(id >> 32, (__u32)id);
 	}
+	/* a wait starts only for a task whose process was in proc_tasks, and is dropped
+	 * at the task's exit, before its process leaves */
+	if (!proc_task_maybe(next_tgid))
+		return;
 	st = bpf_map_lookup_elem(&runq_start, &next_tid);
 	if (!st)
 		return;
@@ -224,7 +229,7 @@ int BPF_PROG(runq_switch_btf, bool preempt, struct task_struct *prev, struct tas
 		state = prev->__state;
 	else
 		state = ((struct task_struct___pre514 *)prev)->state;
-	runq_switch(state == TASK_RUNNING, next->pid);
+	runq_switch(state == TASK_RUNNING, next->tgid, next->pid);
 	return 0;
 }
 
@@ -245,7 +250,8 @@ int BPF_PROG(runq_wakeup_new_raw, struct task_struct *p)
 SEC("raw_tp/sched_switch")
 int BPF_PROG(runq_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	runq_switch(task_state(prev) == TASK_RUNNING, BPF_CORE_READ(next, pid));
+	runq_switch(task_state(prev) == TASK_RUNNING, BPF_CORE_READ(next, tgid),
+		    BPF_CORE_READ(next, pid));
 	return 0;
 }
 
@@ -258,7 +264,7 @@ SEC("tracepoint/sched/sched_process_fork")
 int handle_fork(struct trace_event_raw_sched_process_fork *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32, child;
-	__u8 *svc = bpf_map_lookup_elem(&proc_tasks, &tgid);
+	__u8 *svc = proc_task_lookup(tgid);
 	__u8 v;
 
 	if (!svc)
@@ -308,7 +314,7 @@ int handle_signal_generate(struct trace_event_raw_signal_generate *ctx)
 
 	if (k.sig <= 0 || k.sig > 31 || !((1U << k.sig) & FATAL_MASK) ||
 	    ctx->result != 0 /* TRACE_SIGNAL_DELIVERED */ ||
-	    !bpf_map_lookup_elem(&proc_tasks, &k.tgid))
+	    !proc_task_lookup(k.tgid))
 		return 0;
 	v.tgid = bpf_get_current_pid_tgid() >> 32;
 	bpf_get_current_comm(v.comm, sizeof(v.comm));
@@ -371,7 +377,7 @@ int handle_exit(void *ctx)
 	 * no service, whose first run must not close this wait */
 	bpf_map_delete_elem(&runq_start, &tid);
 	if (tid != tgid) {
-		bpf_map_delete_elem(&proc_tasks, &tid); /* a thread that fork added */
+		proc_task_del(tid); /* a thread that fork added */
 		if (bpf_map_lookup_elem(&oom_victims, &tid)) {
 			bpf_map_delete_elem(&oom_victims, &tid);
 			bpf_map_update_elem(&oom_victims, &tgid, &one, BPF_ANY);
@@ -428,6 +434,6 @@ int handle_exit(void *ctx)
 out:
 	bpf_map_delete_elem(&pending_sig, &tgid);
 	if (svc)
-		bpf_map_delete_elem(&proc_tasks, &tgid);
+		proc_task_del(tgid);
 	return 0;
 }

@@ -19,6 +19,22 @@
  * it adds each process that listens on a service's port at its listen(). */
 #define FP_MAP_PROC_TASKS "proc_tasks"
 #define FP_MAP_LOST_PROC "lost_proc"
+#define FP_MAP_TASK_FLAGS "task_flags"
+
+/*
+ * task_flags: one byte per pid, 1 where proc_tasks may hold that id. The scheduler hooks,
+ * which run at every context switch of the host, read it first (an array lookup the
+ * verifier inlines) and look proc_tasks up only where it is set. A byte, not a bit: the
+ * kernel and userspace (through mmap) store a pid's byte without touching its
+ * neighbours'. Entries of FP_TASK_FLAGS_PER_ENTRY pids; userspace sizes the array to the
+ * host's pid_max (32 KiB for 32,768 pids, 4 MiB at 4,194,304); a pid beyond it, where
+ * pid_max was raised later, has no byte and is looked up.
+ */
+#define FP_TASK_FLAGS_PER_ENTRY 64
+#define FP_TASK_FLAGS_DEFAULT_PIDS 4194304 /* PID_MAX_LIMIT on 64-bit */
+struct fp_task_flags {
+	__u8 b[FP_TASK_FLAGS_PER_ENTRY];
+};
 
 /* Slot of lost_proc (per-CPU array) */
 enum fp_proc_lost {

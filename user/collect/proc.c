@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <sys/vfs.h>
@@ -61,8 +62,10 @@ struct proc_collector {
 	const struct config *cfg; /* services named in debug logs */
 	char cgroot[256];
 	int ncpu;
-	bool share_maps; /* proc_tasks and lost_proc are the TCP object's */
-	int tasks_fd, lost_fd;
+	bool share_maps; /* proc_tasks, task_flags and lost_proc are the TCP object's */
+	int tasks_fd, flags_fd, lost_fd;
+	__u8 *flags; /* task_flags, mapped: a byte per pid */
+	size_t flags_len, flags_pids;
 	__u64 malformed;
 	__u64 tasks_lost; /* proc__add_task found the table full */
 };
@@ -141,6 +144,8 @@ static int load(struct proc_collector *c)
 	if (c->share_maps) {
 		err = bpf_map__reuse_fd(c->skel->maps.proc_tasks, c->tasks_fd);
 		if (!err)
+			err = bpf_map__reuse_fd(c->skel->maps.task_flags, c->flags_fd);
+		if (!err)
 			err = bpf_map__reuse_fd(c->skel->maps.lost_proc, c->lost_fd);
 		if (err) {
 			proc_bpf__destroy(c->skel);
@@ -148,6 +153,8 @@ static int load(struct proc_collector *c)
 			return err;
 		}
 	}
+	else
+		bpf_map__set_max_entries(c->skel->maps.task_flags, proc__task_flag_entries());
 	bpf_object__for_each_program(p, c->skel->obj) bpf_program__set_autoload(p, false);
 	for (i = 0; i < N_FEATURES; i++) {
 		const struct hook *h = &c->hooks[i];
@@ -183,6 +190,41 @@ static int load(struct proc_collector *c)
 		return err;
 	pr_info("loading the process programs with tp_btf failed, retrying with raw_tp\n");
 	return load(c);
+}
+
+__u32 proc__task_flag_entries(void)
+{
+	unsigned long pids = FP_TASK_FLAGS_DEFAULT_PIDS;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu", &pids) != 1 || !pids || pids > FP_TASK_FLAGS_DEFAULT_PIDS)
+			pids = FP_TASK_FLAGS_DEFAULT_PIDS;
+		fclose(f);
+	}
+	return (pids + FP_TASK_FLAGS_PER_ENTRY - 1) / FP_TASK_FLAGS_PER_ENTRY;
+}
+
+/* task_flags into this process, so that proc__add_task sets a pid's byte alone. */
+static int map_flags(struct proc_collector *c)
+{
+	const struct bpf_map *m = c->skel->maps.task_flags;
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	c->flags_pids = (size_t)bpf_map__max_entries(m) * FP_TASK_FLAGS_PER_ENTRY;
+	c->flags_len = (c->flags_pids + page - 1) / page * page;
+	p = mmap(NULL, c->flags_len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	c->flags = p;
+	return 0;
+}
+
+static void set_flag(struct proc_collector *c, __u32 id, __u8 v)
+{
+	if (id < c->flags_pids)
+		__atomic_store_n(&c->flags[id], v, __ATOMIC_RELAXED);
 }
 
 static void attach(struct proc_collector *c)
@@ -237,6 +279,7 @@ int proc__open(const struct proc_collector_opts *opts, struct proc_collector **o
 	c->cfg = opts->cfg;
 	c->share_maps = opts->share_maps;
 	c->tasks_fd = opts->tasks_fd;
+	c->flags_fd = opts->flags_fd;
 	c->lost_fd = opts->lost_fd;
 	snprintf(c->cgroot, sizeof(c->cgroot), "%s", opts->cgroot ? opts->cgroot : "");
 	c->ncpu = libbpf_num_possible_cpus();
@@ -255,6 +298,9 @@ int proc__open(const struct proc_collector_opts *opts, struct proc_collector **o
 		err = -errno;
 		goto cleanup;
 	}
+	err = map_flags(c);
+	if (err)
+		goto cleanup;
 	attach(c);
 	*out = c;
 	return 0;
@@ -274,6 +320,8 @@ void proc__close(struct proc_collector *c)
 		for (k = 0; k < RUNQ_PROGS; k++)
 			bpf_link__destroy(c->links[i][k]);
 	ring_buffer__free(c->rb);
+	if (c->flags)
+		munmap(c->flags, c->flags_len);
 	proc_bpf__destroy(c->skel);
 	free(c);
 }
@@ -299,11 +347,14 @@ int proc__add_task(struct proc_collector *c, __u32 tgid, __u8 svc)
 			c->tasks_lost++;
 		return err;
 	}
+	set_flag(c, tgid, 1);
 	/* Gone before it was added (the scan read it, then it exited): its exit, which
 	 * removes the entry, has passed; a stale entry would count it as alive. Exiting
 	 * now: the exit hook removes it. */
-	if (!proc__alive(tgid))
+	if (!proc__alive(tgid)) {
 		bpf_map_delete_elem(fd, &tgid);
+		set_flag(c, tgid, 0);
+	}
 	return 0;
 }
 
@@ -686,10 +737,11 @@ static int ops_open(const struct collector_env *env, void **out)
 		.cgroot = env->cgroot,
 		.sinks = env->sinks,
 		.tasks_fd = collectors__map_fd(env->set, FP_MAP_PROC_TASKS),
+		.flags_fd = collectors__map_fd(env->set, FP_MAP_TASK_FLAGS),
 		.lost_fd = collectors__map_fd(env->set, FP_MAP_LOST_PROC),
 	};
 
-	o.share_maps = o.tasks_fd >= 0 && o.lost_fd >= 0;
+	o.share_maps = o.tasks_fd >= 0 && o.flags_fd >= 0 && o.lost_fd >= 0;
 	return proc__open(&o, (struct proc_collector **)out);
 }
 

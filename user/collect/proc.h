@@ -25,11 +25,15 @@ struct proc_collector_opts {
 	const struct config *cfg; /* service ids above its count are "none" */
 	const char *cgroot; /* cgroup v2 mount: the exited process's cgroup path */
 	struct collector_sinks sinks; /* process: each exit and OOM kill */
-	/* The TCP object's proc_tasks and lost_proc (FP_MAP_PROC_TASKS, FP_MAP_LOST_PROC),
-	 * which it fills at each listen(): used when share_maps, else the object's own. */
+	/* The TCP object's proc_tasks, task_flags and lost_proc (FP_MAP_PROC_TASKS,
+	 * FP_MAP_TASK_FLAGS, FP_MAP_LOST_PROC), which it fills at each listen(): used when
+	 * share_maps, else the object's own. */
 	bool share_maps;
-	int tasks_fd, lost_fd;
+	int tasks_fd, flags_fd, lost_fd;
 };
+
+/* Entries of task_flags (include/proc.h) for this host's pid_max. */
+__u32 proc__task_flag_entries(void);
 
 /* The hooks of the process features, for `fogprobe check`. Returns the count. */
 size_t proc__plan(struct hook *hooks, size_t max, const char *disable);

@@ -12,6 +12,7 @@
 #include <proc.h> /* include/proc.h: the process maps this object owns */
 #include "collect/tcp.h"
 #include "collect/probe.h"
+#include "collect/proc.h"
 #include "collect/services.h"
 #include "lib/log.h"
 #include "tcp.skel.h"
@@ -261,6 +262,7 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 				 opts->max_listen_socks ?: FP_MAX_LISTEN_SOCKS);
 	bpf_map__set_max_entries(c->skel->maps.proc_tasks,
 				 opts->max_proc_tasks ?: FP_MAX_PROC_TASKS);
+	bpf_map__set_max_entries(c->skel->maps.task_flags, proc__task_flag_entries());
 	c->skel->rodata->targ_cgroup_net = opts->cgroup_net;
 	c->skel->rodata->targ_sndq_svcs = opts->sndq_services;
 	err = tcp_bpf__load(c->skel);
@@ -485,6 +487,7 @@ static void convert_stats(struct tcp_service_stats *to, const struct fp_svc_stat
 		to->resets[i] = from->resets[i];
 	}
 	to->retrans_segs = from->retrans_segs;
+	to->retrans_bytes = from->retrans_bytes;
 	to->opens = from->opens;
 	to->closes = from->closes;
 	for (i = 0; i < FP_CONNFAILS; i++)
@@ -699,6 +702,8 @@ static int ops_map_fd(const void *v, const char *name)
 		return bpf_map__fd(c->skel->maps.proc_tasks);
 	if (!strcmp(name, FP_MAP_LOST_PROC))
 		return bpf_map__fd(c->skel->maps.lost_proc);
+	if (!strcmp(name, FP_MAP_TASK_FLAGS))
+		return bpf_map__fd(c->skel->maps.task_flags);
 	return -ENOENT;
 }
 
