@@ -1000,7 +1000,8 @@ static __always_inline struct fp_svc_stats *stats_by_sock(const void *sk, __u16 
 /*
  * __tcp_retransmit_skb adds tcp_skb_pcount(skb) to TCP_MIB_RETRANSSEGS once the skb is
  * cut to the current MSS, just before transmitting: one GSO skb, many segments, so the
- * count comes from the skb's control block. Since Linux 6.17 the tracepoint also fires
+ * count comes from the skb's control block; and skb->len to the socket's bytes_retrans
+ * (tcp_info), which the transmit leaves as it was (it sends a clone). Since Linux 6.17 the tracepoint also fires
  * for retransmits that bailed out *before* that point (goto out with EBUSY when the
  * original is still in the host queue, EAGAIN for a closed window, EINVAL,
  * EHOSTUNREACH, ENOMEM): those are not retransmitted segments. Errors from the transmit
@@ -1028,6 +1029,7 @@ static __always_inline int on_retransmit(const struct sock *sk, const struct sk_
 	cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
 	segs = BPF_CORE_READ(cb, tcp_gso_segs);
 	fp_add(&s->retrans_segs, segs ?: 1);
+	fp_add(&s->retrans_bytes, BPF_CORE_READ(skb, len));
 	return 0;
 }
 

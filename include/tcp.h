@@ -98,6 +98,7 @@ struct fp_svc_stats {
 	__u64 bytes[FP_DIRS]; /* TCP payload bytes */
 	__u64 segs[FP_DIRS]; /* TCP segments, GSO/GRO expanded */
 	__u64 retrans_segs;
+	__u64 retrans_bytes; /* their payload (the kernel's bytes_retrans) */
 	__u64 opens; /* sockets that reached ESTABLISHED */
 	__u64 closes; /* established sockets that closed */
 	__u64 conn_fail[FP_CONNFAILS];

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # Loss: nftables drops a random share of the packets reaching the receiver. Ground
-# truth: the nft rule's own counter (drops) and nstat TcpRetransSegs of both
-# namespaces (retransmitted segments).
+# truth: the nft rule's own counter (drops), nstat TcpRetransSegs of both namespaces
+# (retransmitted segments), and for one connection held open, ss -ti (bytes_retrans and
+# total_retrans of each end).
 . "$(dirname "$0")/lib.sh"
 
 setup_netns
@@ -99,6 +100,77 @@ for case in ${LOSS_CASES:-3:gso 7:gso 2:mss 10:mss}; do
 		awk -v m="$((nst - retr - skr * segs))" -v t="$nst" 'BEGIN { exit !(m <= t * 5 / 100) }'
 	check "$rate% $mode: some loss happened" [ "$nftp" -gt 0 ]
 done
+# Retransmitted bytes against the kernel's own per-socket count (tcp_info bytes_retrans,
+# as ss -ti prints it): one connection at HOLD_RATE % loss on MSS-sized segments, held
+# open after its transfer so that ss can still read both ends.
+HOLD='import os, socket, sys, time
+mode, host, port, n, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+if mode == "recv":
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(1)
+    c, _ = ls.accept()
+    got = 0
+    while got < n:
+        b = c.recv(1 << 16)
+        if not b:
+            break
+        got += len(b)
+    with open(path, "w") as f:
+        f.write("%d\n" % got)
+    while c.recv(1 << 16):  # until the sender closes
+        pass
+else:
+    s = socket.create_connection((host, port))
+    s.sendall(b"x" * n)
+    while not os.path.exists(path):
+        time.sleep(0.05)
+    s.close()'
+# both ends' established sockets of the port: "bytes_retrans total_retrans"
+ss_retrans() {
+	local ns
+	for ns in "$NS_CLI" "$NS_SRV"; do
+		ip netns exec "$ns" ss -tinH state established '( sport = :5301 or dport = :5301 )'
+	done | awk '{ for (i = 1; i <= NF; i++) {
+		if ($i ~ /^bytes_retrans:/) { split($i, a, ":"); b += a[2] }
+		if ($i ~ /^retrans:/) { split($i, a, "[:/]"); r += a[3] } } }
+		END { printf "%d %d\n", b, r }'
+}
+hold_rate=${HOLD_RATE:-10}
+hold_bytes=${HOLD_BYTES:-8000000}
+echo "one held connection, $hold_rate% loss (mss), $hold_bytes bytes"
+ns_cli ip link set "fpc$ID" gso_max_size 1500
+ns_srv ip link set "fps$ID" gso_max_size 1500
+nft_rule "$hold_rate"
+rb0=$(metric fogprobe_tcp_retransmitted_bytes_total 'service="bulk"')
+rs0=$(metric fogprobe_tcp_retransmits_total 'service="bulk"')
+sr0=$(metric fogprobe_bpf_program_misses_total 'program="handle_retransmit')
+ns_srv timeout 120 python3 -c "$HOLD" recv "$SRV_IP" 5301 "$hold_bytes" "$WORK/hold.got" &
+RCV=$!
+wait_port "$NS_SRV" 5301
+ns_cli timeout 120 python3 -c "$HOLD" send "$SRV_IP" 5301 "$hold_bytes" "$WORK/hold.release" &
+SND=$!
+for i in $(seq 1 1200); do [[ -s "$WORK/hold.got" ]] && break; sleep 0.1; done
+check "held connection: the receiver got every byte" eq "$(cat "$WORK/hold.got" 2>/dev/null)" "$hold_bytes"
+for try in $(seq 1 40); do
+	g0=$(ss_retrans)
+	rb=$(($(metric fogprobe_tcp_retransmitted_bytes_total 'service="bulk"') - rb0))
+	rs=$(($(metric fogprobe_tcp_retransmits_total 'service="bulk"') - rs0))
+	g1=$(ss_retrans)
+	[[ "$g0" == "$g1" ]] && break
+	sleep 0.5
+done
+read -r sb sr <<<"$g1"
+skr=$(($(metric fogprobe_bpf_program_misses_total 'program="handle_retransmit') - sr0))
+echo "    ss -ti: bytes_retrans $sb, retransmits $sr; probe: $rb bytes, $rs segments;" \
+	"retransmit program runs skipped $skr"
+check "held connection: some bytes were retransmitted" [ "$sb" -gt 0 ]
+check "held connection: retransmitted bytes = ss -ti bytes_retrans" eq "$rb" "$sb"
+check "held connection: retransmits = ss -ti retrans (total_retrans)" eq "$rs" "$sr"
+touch "$WORK/hold.release"
+wait "$SND" "$RCV" 2>/dev/null
+
 host=$(metric fogprobe_host_packet_drops_total 'reason="NETFILTER_DROP"')
 check "host-wide NETFILTER_DROP >= the service's" [ "$host" -ge "$(metric fogprobe_packet_drops_total 'service="bulk",reason="NETFILTER_DROP"')" ]
 finish

@@ -35,6 +35,7 @@ promtool check metrics <"$WORK/m.txt" 2>&1 |
 	grep -v "^node_memory_[A-Za-z]*_bytes metric names should be written in 'snake_case' not 'camelCase'$" >"$WORK/promtool-mem.out"
 check "promtool: node_memory_* only flagged for node_exporter's camelCase" eq "$(cat "$WORK/promtool-mem.out")" ""
 for name in fogprobe_tcp_bytes_total fogprobe_tcp_segments_total fogprobe_tcp_retransmits_total \
+	fogprobe_tcp_retransmitted_bytes_total \
 	fogprobe_tcp_connections_opened_total fogprobe_tcp_connect_failures_total \
 	fogprobe_tcp_resets_total fogprobe_tcp_open_connections fogprobe_tcp_rtt_seconds \
 	fogprobe_tcp_connect_duration_seconds fogprobe_events_lost_total fogprobe_probe_attached \

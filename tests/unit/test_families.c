@@ -401,7 +401,7 @@ static void series_dropped(void **state)
 	assert_non_null(tm);
 	assert_non_null(pm);
 	metrics__each_family(m, count_family, &n);
-	assert_int_equal(n, 15 + 9);
+	assert_int_equal(n, 16 + 9);
 	tcp_metrics__update(tm, &snap);
 	probe_metrics__update(pm);
 	/* Registration order: the first four families get the four series. 2 services x 2
@@ -409,18 +409,18 @@ static void series_dropped(void **state)
 	expect_sample(m, DROPPED("fogprobe_tcp_bytes_total"), 4);
 	expect_sample(m, DROPPED("fogprobe_tcp_segments_total"), 4);
 	expect_sample(m, DROPPED("fogprobe_tcp_retransmits_total"), 0);
-	expect_sample(m, DROPPED("fogprobe_packet_drops_total"), 0);
-	assert_true(isnan(value(m, DROPPED("fogprobe_host_packet_drops_total"))));
+	expect_sample(m, DROPPED("fogprobe_tcp_retransmitted_bytes_total"), 0);
+	assert_true(isnan(value(m, DROPPED("fogprobe_packet_drops_total"))));
 	/* 2 services x 5 reasons */
 	assert_int_equal(dropped_of(m, "fogprobe_tcp_connect_failures_total"), 6);
 	assert_int_equal(dropped_of(m, "fogprobe_flows_tracked"), 0);
-	assert_int_equal(dropped_of(m, "fogprobe_series_dropped_total"), 24 - 4);
+	assert_int_equal(dropped_of(m, "fogprobe_series_dropped_total"), 25 - 4);
 
 	tcp_metrics__update(tm, &snap);
 	probe_metrics__update(pm);
 	expect_sample(m, DROPPED("fogprobe_tcp_bytes_total"), 8);
 	assert_int_equal(dropped_of(m, "fogprobe_tcp_retransmits_total"), 0);
-	assert_int_equal(dropped_of(m, "fogprobe_series_dropped_total"), 2 * (24 - 4));
+	assert_int_equal(dropped_of(m, "fogprobe_series_dropped_total"), 2 * (25 - 4));
 	probe_metrics__free(pm);
 	tcp_metrics__free(tm);
 	metrics__free(m);

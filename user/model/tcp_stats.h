@@ -45,6 +45,7 @@ struct tcp_service_stats {
 	uint64_t bytes[TCP_DIRS]; /* TCP payload bytes */
 	uint64_t segs[TCP_DIRS]; /* segments, GSO/GRO expanded */
 	uint64_t retrans_segs;
+	uint64_t retrans_bytes; /* their payload bytes (tcp_info bytes_retrans) */
 	uint64_t opens; /* sockets that reached ESTABLISHED */
 	uint64_t closes; /* established sockets that closed */
 	uint64_t conn_fail[TCP_CONNFAILS];

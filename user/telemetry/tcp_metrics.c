@@ -15,8 +15,8 @@ struct tcp_metrics {
 	struct event_log *log; /* drop_burst events; NULL: none */
 	uint64_t drops_seen[TCP_MAX_SERVICES]; /* a service's drops at the last update */
 	bool drops_known;
-	struct metric_family *bytes, *segs, *retrans, *drops, *host_drops, *opened, *closed,
-		*connfail, *resets, *timeouts, *open, *listening, *rtt, *connect, *flows;
+	struct metric_family *bytes, *segs, *retrans, *retrans_bytes, *drops, *host_drops, *opened,
+		*closed, *connfail, *resets, *timeouts, *open, *listening, *rtt, *connect, *flows;
 };
 
 static const char *const role_names[ROLES] = { "server", "client" };
@@ -39,6 +39,9 @@ static const struct metric_def tcp_defs[] = {
 	{ "fogprobe_tcp_retransmits_total",
 	  "Retransmitted TCP segments, SYN and SYN-ACK included (TcpRetransSegs).",
 	  METRIC_COUNTER, { "service", "role" }, .offset = AT(retrans) },
+	{ "fogprobe_tcp_retransmitted_bytes_total",
+	  "Payload bytes of retransmitted TCP segments (tcp_info bytes_retrans).",
+	  METRIC_COUNTER, { "service", "role" }, .offset = AT(retrans_bytes) },
 	{ "fogprobe_packet_drops_total",
 	  "Kernel packet drops (skb:kfree_skb) attributed to a service, by reason.",
 	  METRIC_COUNTER, { "service", "reason" }, .offset = AT(drops) },
@@ -156,6 +159,7 @@ void tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s)
 		uint64_t rtt[ROLES][TCP_LAT_BOUNDS + 1] = {}, rtt_sum[ROLES] = {};
 		uint64_t conn[TCP_LAT_BOUNDS + 1] = {}, conn_sum = 0;
 		uint64_t opened[ROLES] = {}, closed[ROLES] = {}, retrans[ROLES] = {};
+		uint64_t retrans_bytes[ROLES] = {};
 		uint64_t timeouts[ROLES] = {}, open[ROLES] = {}, fails[TCP_CONNFAILS] = {};
 		uint64_t bytes[ROLES][TCP_DIRS] = {}, segs[ROLES][TCP_DIRS] = {};
 		uint64_t resets[ROLES][TCP_DIRS] = {};
@@ -173,6 +177,7 @@ void tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s)
 			opened[role] += st->opens;
 			closed[role] += st->closes;
 			retrans[role] += st->retrans_segs;
+			retrans_bytes[role] += st->retrans_bytes;
 			timeouts[role] += st->timeouts;
 			open[role] += s->open[svc][end];
 			for (b = 0; b <= TCP_LAT_BOUNDS; b++) {
@@ -197,6 +202,7 @@ void tcp_metrics__update(struct tcp_metrics *tm, const struct tcp_snapshot *s)
 			metrics__set(tm->opened, lv, opened[role]);
 			metrics__set(tm->closed, lv, closed[role]);
 			metrics__set(tm->retrans, lv, retrans[role]);
+			metrics__set(tm->retrans_bytes, lv, retrans_bytes[role]);
 			metrics__set(tm->timeouts, lv, timeouts[role]);
 			metrics__set(tm->open, lv, open[role]);
 			metrics__hist_set(tm->rtt, lv, rtt[role], rtt_sum[role] / 1e6);
