@@ -1001,11 +1001,12 @@ static __always_inline struct fp_svc_stats *stats_by_sock(const void *sk, __u16 
  * __tcp_retransmit_skb adds tcp_skb_pcount(skb) to TCP_MIB_RETRANSSEGS once the skb is
  * cut to the current MSS, just before transmitting: one GSO skb, many segments, so the
  * count comes from the skb's control block; and skb->len to the socket's bytes_retrans
- * (tcp_info), which the transmit leaves as it was (it sends a clone). Since Linux 6.17 the tracepoint also fires
- * for retransmits that bailed out *before* that point (goto out with EBUSY when the
- * original is still in the host queue, EAGAIN for a closed window, EINVAL,
- * EHOSTUNREACH, ENOMEM): those are not retransmitted segments. Errors from the transmit
- * itself (ENOBUFS from the qdisc, ...) come after the count and are kept.
+ * (tcp_info), which the transmit leaves as it was (it sends a clone). Since Linux 6.17
+ * the tracepoint also fires for retransmits that bailed out *before* that point (goto
+ * out with EBUSY when the original is still in the host queue, EAGAIN for a closed
+ * window, EINVAL, EHOSTUNREACH, ENOMEM): those are not retransmitted segments. Errors
+ * from the transmit itself (ENOBUFS from the qdisc, ...) come after the count and are
+ * kept.
  */
 static __always_inline bool retrans_counted(int err)
 {
