@@ -152,9 +152,9 @@ static int load(struct proc_collector *c)
 			c->skel = NULL;
 			return err;
 		}
-	}
-	else
+	} else {
 		bpf_map__set_max_entries(c->skel->maps.task_flags, proc__task_flag_entries());
+	}
 	bpf_object__for_each_program(p, c->skel->obj) bpf_program__set_autoload(p, false);
 	for (i = 0; i < N_FEATURES; i++) {
 		const struct hook *h = &c->hooks[i];
