@@ -32,24 +32,29 @@ struct {
 	__type(value, __u64);
 } lost_proc SEC(".maps");
 
-/* id (a tgid, or the tid of a thread a service process created) serves svc from now on.
- * Updating an existing entry never fails, so a failure is a full table: counted. */
-static __always_inline void task_flag_set(__u32 id, __u8 v)
+/* id's byte in task_flags, or NULL for an id beyond the array (pid_max raised later) */
+static __always_inline __u8 *task_flag(__u32 id)
 {
 	__u32 k = id / FP_TASK_FLAGS_PER_ENTRY;
 	struct fp_task_flags *f = bpf_map_lookup_elem(&task_flags, &k);
 
-	if (f)
-		f->b[id % FP_TASK_FLAGS_PER_ENTRY] = v;
+	return f ? &f->b[id % FP_TASK_FLAGS_PER_ENTRY] : NULL;
+}
+
+static __always_inline void task_flag_set(__u32 id, __u8 v)
+{
+	__u8 *b = task_flag(id);
+
+	if (b)
+		*b = v;
 }
 
 /* false when id is surely not in proc_tasks: no lookup needed */
 static __always_inline bool proc_task_maybe(__u32 id)
 {
-	__u32 k = id / FP_TASK_FLAGS_PER_ENTRY;
-	struct fp_task_flags *f = bpf_map_lookup_elem(&task_flags, &k);
+	__u8 *b = task_flag(id);
 
-	return !f || f->b[id % FP_TASK_FLAGS_PER_ENTRY];
+	return !b || *b;
 }
 
 /* id's entry, or NULL: the flag first */
@@ -58,7 +63,9 @@ static __always_inline __u8 *proc_task_lookup(__u32 id)
 	return proc_task_maybe(id) ? bpf_map_lookup_elem(&proc_tasks, &id) : NULL;
 }
 
-/* An id leaves proc_tasks before its flag is cleared; it enters after: a flag is never
+/* id (a tgid, or the tid of a thread a service process created) serves svc from now on.
+ * Updating an existing entry never fails, so a failure is a full table: counted.
+ * An id leaves proc_tasks before its flag is cleared; it enters after: a flag is never
  * clear while its entry exists (an id is deleted at its exit, and reused only after). */
 static __always_inline void proc_task_add(__u32 id, __u8 svc)
 {
