@@ -22,6 +22,8 @@ table inet fogprobe_test {
 }
 NFT
 }
+# short_within MISSING TOTAL PCT: MISSING <= PCT % of TOTAL
+short_within() { awk -v m="$1" -v t="$2" -v p="$3" 'BEGIN { exit !(m <= t * p / 100) }'; }
 nft_packets() { ns_srv nft -j list counter inet fogprobe_test loss | python3 -c 'import json,sys; d=json.load(sys.stdin)["nftables"]; print([x["counter"]["packets"] for x in d if "counter" in x][0])'; }
 
 retrans_now() { echo $(($(nstat_of "$NS_CLI" TcpRetransSegs) + $(nstat_of "$NS_SRV" TcpRetransSegs))); }
@@ -95,9 +97,9 @@ for case in ${LOSS_CASES:-3:gso 7:gso 2:mss 10:mss}; do
 	check "$rate% $mode: drops never above the nft counter" [ "$drops" -le "$nftp" ]
 	check "$rate% $mode: retransmits never above nstat TcpRetransSegs" [ "$retr" -le "$nst" ]
 	check "$rate% $mode: nft drops - probe's <= the drop program's skipped runs + 2%" \
-		awk -v m="$((nftp - drops - skd))" -v t="$nftp" 'BEGIN { exit !(m <= t * 2 / 100) }'
+		short_within "$((nftp - drops - skd))" "$nftp" 2
 	check "$rate% $mode: nstat retransmits - probe's <= skipped runs x $segs segments + 5%" \
-		awk -v m="$((nst - retr - skr * segs))" -v t="$nst" 'BEGIN { exit !(m <= t * 5 / 100) }'
+		short_within "$((nst - retr - skr * segs))" "$nst" 5
 	check "$rate% $mode: some loss happened" [ "$nftp" -gt 0 ]
 done
 # Retransmitted bytes against the kernel's own per-socket count (tcp_info bytes_retrans,
@@ -171,9 +173,9 @@ check "held connection: retransmitted bytes never above ss -ti bytes_retrans" [ 
 check "held connection: retransmits never above ss -ti retrans (total_retrans)" [ "$rs" -le "$sr" ]
 # As for nstat above: a skipped run held one MSS-sized segment here; the rest within 5 %.
 check "held connection: ss -ti bytes_retrans - probe's <= skipped runs x MSS + 5%" \
-	awk -v m="$((sb - rb - skr * 1448))" -v t="$sb" 'BEGIN { exit !(m <= t * 5 / 100) }'
+	short_within "$((sb - rb - skr * 1448))" "$sb" 5
 check "held connection: ss -ti retrans - probe's <= skipped runs + 5%" \
-	awk -v m="$((sr - rs - skr))" -v t="$sr" 'BEGIN { exit !(m <= t * 5 / 100) }'
+	short_within "$((sr - rs - skr))" "$sr" 5
 touch "$WORK/hold.release"
 wait "$SND" "$RCV" 2>/dev/null
 
