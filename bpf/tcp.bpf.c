@@ -37,6 +37,9 @@ static const __u64 lat_bounds_us[FP_LAT_BOUNDS] = FP_LAT_BOUNDS_US;
 const volatile bool targ_cgroup_net = false;
 /* bit i: service i's send queues are kept (sndq_now; message_queue_size) */
 const volatile __u32 targ_sndq_svcs = 0;
+/* Bytes, segments and retransmits from the kernel's per-socket counters (the flow
+ * iterator and the close) instead of per packet: set where iterators load. */
+const volatile bool targ_sock_counters = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -410,6 +413,110 @@ static __always_inline void flow_delete(__u64 key)
 		count_lost(FP_STAT_FLOWS_DELETED);
 }
 
+/* ---- the kernel's per-socket counters (targ_sock_counters) ----------------------- */
+
+/* The counters of the TCP socket at address sk, read from any context. SOCK_DONE is read
+ * first: tcp_fin() sets it after the FIN's sequence number went into bytes_received, so
+ * when it is seen the FIN is in the count and comes out. */
+static __always_inline void sock_counters(__u64 sk, struct fp_sock_acct *a)
+{
+	const struct tcp_sock *tp = (const void *)sk;
+	unsigned long flags = BPF_CORE_READ((const struct sock *)sk, __sk_common.skc_flags);
+
+	a->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	if (a->bytes_received &&
+	    (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		a->bytes_received--;
+	a->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+	a->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
+	a->segs_out = BPF_CORE_READ(tp, segs_out);
+	a->segs_in = BPF_CORE_READ(tp, segs_in);
+	a->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	a->pad = 0;
+}
+
+/*
+ * Compare-and-swap (BPF_ATOMIC BPF_CMPXCHG, Linux 5.12): *p becomes new if it was old;
+ * returns what *p was. The objects are compiled for the first BPF ISA, whose code 6.1's
+ * verifier takes for the packet programs (the v3 ISA's 32-bit subregisters it refuses
+ * there), and clang emits cmpxchg only for v3: so the instruction is written out, with
+ * its registers fixed (r0 the expected and returned value, r1 the address, r2 the new
+ * value).
+ */
+static __always_inline __u64 cas64(__u64 *p, __u64 old, __u64 new)
+{
+	register __u64 r0 asm("r0") = old;
+	register __u64 *r1 asm("r1") = p;
+	register __u64 r2 asm("r2") = new;
+
+	/* r0 = cmpxchg_64(r1 + 0, r0, r2) */
+	asm volatile(".quad 0x000000f1000021db" : "+r"(r0) : "r"(r1), "r"(r2) : "memory");
+	return r0;
+}
+
+static __always_inline __u32 cas32(__u32 *p, __u32 old, __u32 new)
+{
+	register __u64 r0 asm("r0") = old;
+	register __u32 *r1 asm("r1") = p;
+	register __u64 r2 asm("r2") = new;
+
+	/* w0 = cmpxchg32_32(r1 + 0, w0, w2) */
+	asm volatile(".quad 0x000000f1000021c3" : "+r"(r0) : "r"(r1), "r"(r2) : "memory");
+	return (__u32)r0;
+}
+
+/*
+ * Move what was added of one counter forward to cur and add the difference to *to.
+ * The iterator and the close of one socket may race on two CPUs, each with its own
+ * reading: only the larger reading moves the counter, so the sum added is the last
+ * value less the first, whatever the order. Counters only grow (u32 ones wrap).
+ */
+static __always_inline void advance64(__u64 *acct, __u64 cur, __u64 *to)
+{
+	__u64 old;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		old = *(volatile __u64 *)acct;
+		if ((__s64)(cur - old) <= 0)
+			return;
+		if (cas64(acct, old, cur) == old) {
+			fp_add(to, cur - old);
+			return;
+		}
+	}
+}
+
+static __always_inline void advance32(__u32 *acct, __u32 cur, __u64 *to)
+{
+	__u32 old;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		old = *(volatile __u32 *)acct;
+		if ((__s32)(cur - old) <= 0)
+			return;
+		if (cas32(acct, old, cur) == old) {
+			fp_add(to, (__u32)(cur - old));
+			return;
+		}
+	}
+}
+
+static __always_inline void sock_account(struct fp_flow *f, const struct fp_sock_acct *now)
+{
+	struct fp_svc_stats *s = stats_of(f->svc, f->kind);
+
+	if (!s)
+		return;
+	advance64(&f->acct.bytes_sent, now->bytes_sent, &s->bytes[FP_TX]);
+	advance64(&f->acct.bytes_received, now->bytes_received, &s->bytes[FP_RX]);
+	advance64(&f->acct.bytes_retrans, now->bytes_retrans, &s->retrans_bytes);
+	advance32(&f->acct.segs_out, now->segs_out, &s->segs[FP_TX]);
+	advance32(&f->acct.segs_in, now->segs_in, &s->segs[FP_RX]);
+	advance32(&f->acct.total_retrans, now->total_retrans, &s->retrans_segs);
+}
+
 static __always_inline void task_attrib(struct fp_flow *f)
 {
 	f->pid = bpf_get_current_pid_tgid() >> 32;
@@ -580,6 +687,10 @@ static __always_inline void on_passive_established(const struct sock *sk)
 	}
 	f.start_ns = bpf_ktime_get_ns();
 	f.established = 1;
+	/* tcp_create_openreq_child() starts total_retrans at the SYN-ACKs resent, which
+	 * handle_retransmit_synack counted */
+	if (targ_sock_counters)
+		f.acct.total_retrans = BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans);
 	fp = flow_insert(key, &f);
 	if (!fp)
 		return;
@@ -645,6 +756,12 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (!f)
 		return;
+	if (targ_sock_counters) {
+		struct fp_sock_acct now;
+
+		sock_counters(key, &now);
+		sock_account(f, &now);
+	}
 	/* tcp_done_with_error() and tcp_write_err() set sk_err before tcp_done(). */
 	err = BPF_CORE_READ(sk, sk_err);
 	s = stats_of(f->svc, f->kind);
@@ -774,6 +891,18 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	f.cgroup_id = bpf_skb_cgroup_id(skb);
 	f.start_ns = bpf_ktime_get_ns();
 	f.established = 1;
+	if (targ_sock_counters) {
+		/* what it moved before the probe saw it is not counted: its counters now
+		 * are the start (sk is the tcp_sock bpf_skc_to_tcp_sock returned) */
+		struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+		f.acct.bytes_sent = tp->bytes_sent;
+		f.acct.bytes_received = tp->bytes_received;
+		f.acct.bytes_retrans = tp->bytes_retrans;
+		f.acct.segs_out = tp->segs_out;
+		f.acct.segs_in = tp->segs_in;
+		f.acct.total_retrans = tp->total_retrans;
+	}
 	tuple_of(&f, &tk, false);
 	bpf_map_update_elem(&tuples, &tk, &key, BPF_ANY);
 	return flow_insert(key, &f);
@@ -947,9 +1076,11 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 		return 1;
 	/* A GSO/GRO skb carries the headers once and gso_segs segments. */
 	hdr = headers_len(skb, &flags, &ip_len);
-	if (hdr && skb->len > hdr)
-		fp_add(&s->bytes[dir], skb->len - hdr);
-	fp_add(&s->segs[dir], skb->gso_segs ?: 1);
+	if (!targ_sock_counters) {
+		if (hdr && skb->len > hdr)
+			fp_add(&s->bytes[dir], skb->len - hdr);
+		fp_add(&s->segs[dir], skb->gso_segs ?: 1);
+	}
 	if (h && !h->settled) {
 		h->svc = svc;
 		h->kind = kind;
@@ -982,15 +1113,44 @@ int count_ingress(struct __sk_buff *skb)
 	return count_skb(skb, FP_RX);
 }
 
+/*
+ * targ_sock_counters: run by userspace at each scrape over the flow table, it brings each
+ * live socket's counters into svc_stats (the close brings the rest). Every context and
+ * netns alike: the key is the socket's address. A flow removed since the iterator took
+ * it may name memory that another socket reuses (TCP sockets are SLAB_TYPESAFE_BY_RCU),
+ * so the flow is looked up again after the read: the same connection, or nothing.
+ */
+SEC("iter/bpf_map_elem")
+int account_flows(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct fp_flow *seen = ctx->value, *f;
+	struct fp_sock_acct now;
+	__u64 *key = ctx->key, k;
+
+	if (!key || !seen)
+		return 0;
+	k = *key;
+	sock_counters(k, &now);
+	f = bpf_map_lookup_elem(&flows, &k);
+	if (!f || f->start_ns != seen->start_ns)
+		return 0;
+	sock_account(f, &now);
+	return 0;
+}
+
 /* ---- retransmissions ----------------------------------------------------------------- */
 
-static __always_inline struct fp_svc_stats *stats_by_sock(const void *sk, __u16 lport, __u16 rport)
+/* The stats a socket's event goes to: its flow's, else by its ports. *flowed: it has a
+ * flow (whose retransmits the kernel's counters bring, with targ_sock_counters). */
+static __always_inline struct fp_svc_stats *stats_by_sock(const void *sk, __u16 lport, __u16 rport,
+							  bool *flowed)
 {
 	__u64 key = (__u64)sk;
 	struct fp_flow *f = sk ? bpf_map_lookup_elem(&flows, &key) : 0;
 	struct cls_ctx c = {};
 	__u8 kind, svc;
 
+	*flowed = f != 0;
 	if (f)
 		return stats_of(f->svc, f->kind);
 	svc = fp_classify(lport, rport, &c, &kind);
@@ -1019,13 +1179,14 @@ static __always_inline int on_retransmit(const struct sock *sk, const struct sk_
 {
 	const struct tcp_skb_cb *cb;
 	struct fp_svc_stats *s;
+	bool flowed;
 	__u16 segs;
 
 	if (!retrans_counted(err))
 		return 0;
 	s = stats_by_sock(sk, BPF_CORE_READ(sk, __sk_common.skc_num),
-			  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)));
-	if (!s)
+			  bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)), &flowed);
+	if (!s || (flowed && targ_sock_counters))
 		return 0;
 	cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
 	segs = BPF_CORE_READ(cb, tcp_gso_segs);
@@ -1069,8 +1230,9 @@ static __always_inline int on_retransmit_synack(const struct sock *sk, __u16 fam
 	struct fp_listener_key k = { .netns = sk_netns(sk), .port = sport, .family = family };
 	struct fp_listener *l = bpf_map_lookup_elem(&listeners, &k);
 	struct fp_svc_stats *s;
+	bool flowed;
 
-	s = l ? stats_of(l->svc, FP_KIND_SERVER) : stats_by_sock(0, sport, dport);
+	s = l ? stats_of(l->svc, FP_KIND_SERVER) : stats_by_sock(0, sport, dport, &flowed);
 	if (s)
 		fp_add(&s->retrans_segs, 1);
 	return 0;

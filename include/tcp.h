@@ -120,6 +120,22 @@ struct fp_cgroup_net {
 	__u64 bytes[FP_DIRS];
 };
 
+/*
+ * The kernel's own counters of a socket (struct tcp_sock, as tcp_info and ss -ti report
+ * them) already added to svc_stats: where iterators load, the flow-table iterator (at
+ * each scrape) and the close advance them to the socket's current values and add the
+ * difference. A socket older than the probe starts from its values at first sight.
+ */
+struct fp_sock_acct {
+	__u64 bytes_sent; /* retransmissions included */
+	__u64 bytes_received; /* unique payload, in order (the peer's FIN taken out) */
+	__u64 bytes_retrans;
+	__u32 segs_out;
+	__u32 segs_in;
+	__u32 total_retrans;
+	__u32 pad;
+};
+
 /* Value of flows (LRU hash keyed by the kernel's struct sock address). */
 struct fp_flow {
 	__u64 start_ns; /* SYN_SENT for active opens, else first sight */
@@ -136,6 +152,7 @@ struct fp_flow {
 	char comm[FP_COMM_LEN];
 	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 raddr[16];
+	struct fp_sock_acct acct;
 };
 
 /*

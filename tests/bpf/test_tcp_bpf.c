@@ -6,6 +6,8 @@
  *    bytes count every packet, and nothing when they are off.
  *  - tracing programs, trigger-then-read: real loopback connections, read back through
  *    user/collect/tcp.c (the daemon's own reader).
+ *  - bytes, segments and retransmits of a connection against the kernel's tcp_info of
+ *    the same sockets, on each path this kernel offers (the flow iterator, per packet).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -612,6 +615,151 @@ static void test_reuseport_full_tables(void **state)
 	fixture_close(f);
 }
 
+/* The socket_counters hook in use: 0 the kernel's per-socket counters, 1 per packet. */
+static int counters_path(struct fixture *f)
+{
+	const struct hook *h;
+	size_t n = tcp__hooks(f->c, &h), i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(h[i].feature, "socket_counters"))
+			return h[i].attached ? h[i].chosen : -1;
+	return -1;
+}
+
+static void tcp_info_of(int fd, struct tcp_info *ti)
+{
+	socklen_t len = sizeof(*ti);
+
+	memset(ti, 0, sizeof(*ti));
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len), 0);
+	assert_true(len >= offsetof(struct tcp_info, tcpi_bytes_retrans) + 8);
+}
+
+/* One end's service stats: the client's are split between its two kinds. */
+static struct tcp_service_stats end_stats(struct fixture *f, bool server)
+{
+	struct tcp_service_stats r = f->s.stats[0][FP_KIND_SERVER];
+	const struct tcp_service_stats *a = &f->s.stats[0][FP_KIND_CLIENT],
+				       *b = &f->s.stats[0][FP_KIND_CLIENT_LOCALPEER];
+	int d;
+
+	if (server)
+		return r;
+	r = *a;
+	for (d = 0; d < TCP_DIRS; d++) {
+		r.bytes[d] += b->bytes[d];
+		r.segs[d] += b->segs[d];
+	}
+	r.retrans_segs += b->retrans_segs;
+	r.retrans_bytes += b->retrans_bytes;
+	return r;
+}
+
+static void assert_like_tcp_info(const struct tcp_service_stats *st, const struct tcp_info *ti,
+				 bool kernel, bool server)
+{
+	assert_int_equal(st->bytes[TCP_TX], ti->tcpi_bytes_sent);
+	assert_int_equal(st->bytes[TCP_RX], ti->tcpi_bytes_received);
+	assert_int_equal(st->retrans_bytes, ti->tcpi_bytes_retrans);
+	assert_int_equal(st->retrans_segs, ti->tcpi_total_retrans);
+	assert_int_equal(st->segs[TCP_TX], ti->tcpi_segs_out);
+	/* per packet, the SYN and the handshake's last ACK reach the server through its
+	 * listener, not the connection's socket: tcp_info counts them */
+	assert_int_equal(st->segs[TCP_RX], ti->tcpi_segs_in - (!kernel && server ? 2 : 0));
+}
+
+static void write_all(int fd, size_t n)
+{
+	static char buf[16384];
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, buf, n < sizeof(buf) ? n : sizeof(buf));
+		assert_true(w > 0);
+		n -= w;
+	}
+}
+
+static void read_all(int fd, size_t n)
+{
+	static char buf[16384];
+	ssize_t r;
+
+	while (n > 0) {
+		r = read(fd, buf, n < sizeof(buf) ? n : sizeof(buf));
+		assert_true(r > 0);
+		n -= r;
+	}
+}
+
+/*
+ * A connection's bytes and segments, read while it lives and after both ends closed,
+ * against tcp_info (what ss -ti prints) of its two sockets. With the kernel's counters
+ * every field is equal; per packet too but for the server end's handshake segments.
+ */
+static void socket_counters_case(const char *disable, int want_path)
+{
+	struct tcp_collector_opts opts = { .disable = disable };
+	struct tcp_info ci, si, ci2, si2;
+	struct tcp_service_stats cs, ss;
+	int lfd, cfd, afd, port, i;
+	struct fixture *f;
+
+	lfd = bind_ephemeral(&port);
+	assert_true(lfd >= 0);
+	f = fixture_open_opts(port, NULL, opts);
+	assert_int_equal(counters_path(f), want_path);
+	assert_int_equal(listen(lfd, 8), 0);
+	cfd = connect_to(port);
+	assert_true(cfd >= 0);
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+	write_all(cfd, 300000);
+	read_all(afd, 300000);
+	write_all(afd, 70000);
+	read_all(cfd, 70000);
+	/* delayed ACKs still move segments: read once both ends stand still */
+	for (i = 0; i < 100; i++) {
+		tcp_info_of(cfd, &ci);
+		tcp_info_of(afd, &si);
+		fixture_read(f);
+		tcp_info_of(cfd, &ci2);
+		tcp_info_of(afd, &si2);
+		if (!memcmp(&ci, &ci2, sizeof(ci)) && !memcmp(&si, &si2, sizeof(si)))
+			break;
+		usleep(20000);
+	}
+	cs = end_stats(f, false);
+	ss = end_stats(f, true);
+	assert_like_tcp_info(&cs, &ci, want_path == 0, false);
+	assert_like_tcp_info(&ss, &si, want_path == 0, true);
+
+	close(cfd);
+	close(afd);
+	close(lfd);
+	for (i = 0; i < 100 && f->s.stats[0][FP_KIND_SERVER].closes < 1; i++) {
+		usleep(20000);
+		fixture_read(f);
+	}
+	cs = end_stats(f, false);
+	ss = end_stats(f, true);
+	/* payload only: the FINs' sequence numbers are not bytes */
+	assert_int_equal(cs.bytes[TCP_TX], 300000);
+	assert_int_equal(cs.bytes[TCP_RX], 70000);
+	assert_int_equal(ss.bytes[TCP_TX], 70000);
+	assert_int_equal(ss.bytes[TCP_RX], 300000);
+	fixture_close(f);
+}
+
+static void test_socket_counters(void **state)
+{
+	(void)state;
+	/* the kernel's counters wherever the flow iterator loads */
+	socket_counters_case(NULL, probe__available("iter/bpf_map_elem") ? 0 : 1);
+	socket_counters_case("iter", 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +771,7 @@ int main(void)
 		cmocka_unit_test(test_ringbuf_losses_counted),
 		cmocka_unit_test(test_reuseport_siblings),
 		cmocka_unit_test(test_reuseport_full_tables),
+		cmocka_unit_test(test_socket_counters),
 	};
 
 	if (geteuid()) {

@@ -18,7 +18,7 @@
 #include "tcp.skel.h"
 
 _Static_assert(sizeof(struct fp_svc_match) == 80, "fp_svc_match layout");
-_Static_assert(sizeof(struct fp_flow) == 88, "fp_flow layout");
+_Static_assert(sizeof(struct fp_flow) == 128, "fp_flow layout");
 _Static_assert(sizeof(struct fp_listener_key) == 8, "fp_listener_key layout");
 _Static_assert(sizeof(struct fp_listener) == 40, "fp_listener layout");
 _Static_assert(sizeof(struct fp_tuple_key) == 40, "fp_tuple_key layout");
@@ -35,6 +35,14 @@ static const struct hook_feature features[] = {
 	    { "tracepoint/sock/inet_sock_set_state", { "handle_set_state" } } } },
 	{ "throughput_tx", true, { { "cgroup_skb/egress", { "count_egress" } } } },
 	{ "throughput_rx", true, { { "cgroup_skb/ingress", { "count_ingress" } } } },
+	/* Bytes, segments and retransmits of service sockets: the kernel's own per-socket
+	 * counters (tcp_info), brought in by an iterator over the flow table at each scrape
+	 * and by the lifecycle hook at close; else counted per packet by the programs
+	 * above (and the retransmit hooks below). */
+	{ "socket_counters",
+	  false,
+	  { { "iter/bpf_map_elem", { "account_flows" } },
+	    { "cgroup_skb/{egress,ingress}", { "count_egress" } } } },
 	{ "retransmits",
 	  false,
 	  { { "tp_btf/tcp_retransmit_skb", { "handle_retransmit_btf" } },
@@ -75,6 +83,7 @@ struct tcp_collector {
 	struct fp_svc_stats raw_stats[FP_MAX_SERVICES * FP_KINDS]; /* tcp__read's buffer */
 	struct cgroup_net *cg; /* the last tcp__read_cgroups() */
 	size_t n_cg;
+	struct bpf_link *counters_iter; /* account_flows, when socket_counters chose it */
 };
 
 size_t tcp__plan(struct hook *hooks, size_t max, const char *disable)
@@ -215,10 +224,19 @@ static int attach_hooks(struct tcp_collector *c)
 		p = bpf_object__find_program_by_name(c->skel->obj, h->program[h->chosen]);
 		if (!p)
 			return -ENOENT;
-		if (!strncmp(h->hook[h->chosen], "cgroup_skb/", 11))
+		if (!strncmp(h->hook[h->chosen], "cgroup_skb/", 11)) {
 			l = bpf_program__attach_cgroup(p, c->cgroup_fd);
-		else
+		} else if (!strncmp(h->hook[h->chosen], "iter/", 5)) {
+			union bpf_iter_link_info li = { .map.map_fd =
+								bpf_map__fd(c->skel->maps.flows) };
+			LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &li,
+				    .link_info_len = sizeof(li));
+
+			l = bpf_program__attach_iter(p, &io);
+			c->counters_iter = l;
+		} else {
 			l = bpf_program__attach(p);
+		}
 		if (!l) {
 			int err = -errno;
 
@@ -234,6 +252,24 @@ static int attach_hooks(struct tcp_collector *c)
 		pr_info("%s: %s\n", h->feature, h->hook[h->chosen]);
 	}
 	return 0;
+}
+
+static struct hook *counters_hook(struct tcp_collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < N_FEATURES; i++)
+		if (!strcmp(c->hooks[i].feature, "socket_counters"))
+			return &c->hooks[i];
+	return NULL;
+}
+
+/* The kernel's per-socket counters, not the per-packet ones, bring bytes and segments. */
+static bool counters_chosen(struct tcp_collector *c)
+{
+	struct hook *h = counters_hook(c);
+
+	return h && h->chosen == 0;
 }
 
 static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
@@ -265,6 +301,7 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 	bpf_map__set_max_entries(c->skel->maps.task_flags, proc__task_flag_entries());
 	c->skel->rodata->targ_cgroup_net = opts->cgroup_net;
 	c->skel->rodata->targ_sndq_svcs = opts->sndq_services;
+	c->skel->rodata->targ_sock_counters = counters_chosen(c);
 	err = tcp_bpf__load(c->skel);
 	if (!err)
 		return 0;
@@ -286,6 +323,44 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 		return -EINVAL;
 	pr_info("loading with fast hooks failed, retrying with tracepoints\n");
 	return load(c, opts);
+}
+
+/* Load, fill the service tables, attach. */
+static int start(struct tcp_collector *c, const struct tcp_collector_opts *opts,
+		 const struct service_tables *t)
+{
+	int err = load(c, opts);
+
+	if (err) {
+		pr_warn("loading BPF programs: %s\n", strerror(-err));
+		return err;
+	}
+	err = tcp__set_services(c, t);
+	if (err) {
+		pr_warn("writing service tables: %s\n", strerror(-err));
+		return err;
+	}
+	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), handle_event, c, NULL);
+	if (!c->rb)
+		return -errno;
+	return attach_hooks(c);
+}
+
+/* Undo start(). */
+static void stop(struct tcp_collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < N_FEATURES; i++) {
+		bpf_link__destroy(c->links[i]);
+		c->links[i] = NULL;
+		c->hooks[i].attached = false;
+	}
+	c->counters_iter = NULL;
+	ring_buffer__free(c->rb);
+	c->rb = NULL;
+	tcp_bpf__destroy(c->skel);
+	c->skel = NULL;
 }
 
 int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables *t,
@@ -322,22 +397,17 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
 	if (c->stats_fd < 0)
 		pr_info("bpf_stats unavailable: %s\n", strerror(errno));
-	err = load(c, opts);
-	if (err) {
-		pr_warn("loading BPF programs: %s\n", strerror(-err));
-		goto cleanup;
+	err = start(c, opts, t);
+	if (!err && counters_chosen(c) && !c->counters_iter) {
+		/* counted neither per packet nor by the iterator: start again per packet */
+		struct hook *h = counters_hook(c);
+
+		pr_warn("socket counters: the flow iterator did not attach, counting per packet\n");
+		stop(c);
+		h->available[0] = false;
+		h->chosen = h->available[1] ? 1 : -1;
+		err = start(c, opts, t);
 	}
-	err = tcp__set_services(c, t);
-	if (err) {
-		pr_warn("writing service tables: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	c->rb = ring_buffer__new(bpf_map__fd(c->skel->maps.events), handle_event, c, NULL);
-	if (!c->rb) {
-		err = -errno;
-		goto cleanup;
-	}
-	err = attach_hooks(c);
 	if (err)
 		goto cleanup;
 	load_reason_names(c);
@@ -356,10 +426,7 @@ void tcp__close(struct tcp_collector *c)
 
 	if (!c)
 		return;
-	for (i = 0; i < N_FEATURES; i++)
-		bpf_link__destroy(c->links[i]);
-	ring_buffer__free(c->rb);
-	tcp_bpf__destroy(c->skel);
+	stop(c);
 	if (c->cgroup_fd >= 0)
 		close(c->cgroup_fd);
 	if (c->stats_fd >= 0)
@@ -501,6 +568,28 @@ static void convert_stats(struct tcp_service_stats *to, const struct fp_svc_stat
 	to->conn_sum_us = from->conn_sum_us;
 }
 
+/*
+ * Bring the live sockets' counters into svc_stats: one run of the flow iterator (it
+ * writes nothing out). A failed run delays the counts to the next one, losing none: each
+ * socket's counters are moved forward from what was already added.
+ */
+static void account_flows(struct tcp_collector *c)
+{
+	char buf[64];
+	int fd;
+
+	if (!c->counters_iter)
+		return;
+	fd = bpf_iter_create(bpf_link__fd(c->counters_iter));
+	if (fd < 0) {
+		pr_debug("socket counters: bpf_iter_create: %s\n", strerror(errno));
+		return;
+	}
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+}
+
 int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 {
 	struct fp_svc_stats *stats = c->raw_stats;
@@ -509,6 +598,7 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 	struct fp_listener l;
 	int err, k;
 
+	account_flows(c);
 	err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.svc_stats),
 			      FP_MAX_SERVICES * FP_KINDS, sizeof(struct fp_svc_stats), stats);
 	if (!err)
