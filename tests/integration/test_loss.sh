@@ -129,15 +129,25 @@ else:
     while not os.path.exists(path):
         time.sleep(0.05)
     s.close()'
-# both ends' established sockets of the port: "bytes_retrans total_retrans"
-ss_retrans() {
+# both ends' established sockets of the port, summed: "bytes_retrans total_retrans
+# bytes_sent bytes_received segs_out segs_in"
+ss_counters() {
 	local ns
 	for ns in "$NS_CLI" "$NS_SRV"; do
 		ip netns exec "$ns" ss -tinH state established '( sport = :5301 or dport = :5301 )'
 	done | awk '{ for (i = 1; i <= NF; i++) {
-		if ($i ~ /^bytes_retrans:/) { split($i, a, ":"); b += a[2] }
-		if ($i ~ /^retrans:/) { split($i, a, "[:/]"); r += a[3] } } }
-		END { printf "%d %d\n", b, r }'
+		split($i, a, ":")
+		if (a[1] == "retrans") { split($i, b, "[:/]"); r += b[3] }
+		else if (a[1] in v || a[1] ~ /^(bytes_retrans|bytes_sent|bytes_received|segs_out|segs_in)$/) v[a[1]] += a[2] } }
+		END { printf "%d %d %d %d %d %d\n", v["bytes_retrans"], r, v["bytes_sent"],
+			v["bytes_received"], v["segs_out"], v["segs_in"] }'
+}
+# the service's bytes and segments: "tx rx segs_tx segs_rx"
+probe_counters() {
+	echo "$(metric fogprobe_tcp_bytes_total 'service="bulk",direction="tx"')" \
+		"$(metric fogprobe_tcp_bytes_total 'service="bulk",direction="rx"')" \
+		"$(metric fogprobe_tcp_segments_total 'service="bulk",direction="tx"')" \
+		"$(metric fogprobe_tcp_segments_total 'service="bulk",direction="rx"')"
 }
 hold_rate=${HOLD_RATE:-10}
 hold_bytes=${HOLD_BYTES:-8000000}
@@ -145,6 +155,7 @@ echo "one held connection, $hold_rate% loss (mss), $hold_bytes bytes"
 ns_cli ip link set "fpc$ID" gso_max_size 1500
 ns_srv ip link set "fps$ID" gso_max_size 1500
 nft_rule "$hold_rate"
+read -r tx0 rx0 stx0 srx0 <<<"$(probe_counters)"
 rb0=$(metric fogprobe_tcp_retransmitted_bytes_total 'service="bulk"')
 rs0=$(metric fogprobe_tcp_retransmits_total 'service="bulk"')
 sr0=$(metric fogprobe_bpf_program_misses_total 'program="handle_retransmit')
@@ -156,14 +167,16 @@ SND=$!
 for i in $(seq 1 1200); do [[ -s "$WORK/hold.got" ]] && break; sleep 0.1; done
 check "held connection: the receiver got every byte" eq "$(cat "$WORK/hold.got" 2>/dev/null)" "$hold_bytes"
 for try in $(seq 1 40); do
-	g0=$(ss_retrans)
+	g0=$(ss_counters)
 	rb=$(($(metric fogprobe_tcp_retransmitted_bytes_total 'service="bulk"') - rb0))
 	rs=$(($(metric fogprobe_tcp_retransmits_total 'service="bulk"') - rs0))
-	g1=$(ss_retrans)
+	read -r tx rx stx srx <<<"$(probe_counters)"
+	g1=$(ss_counters)
 	[[ "$g0" == "$g1" ]] && break
 	sleep 0.5
 done
-read -r sb sr <<<"$g1"
+read -r sb sr ssent srecv sout sin <<<"$g1"
+tx=$((tx - tx0)) rx=$((rx - rx0)) stx=$((stx - stx0)) srx=$((srx - srx0))
 skr=$(($(metric fogprobe_bpf_program_misses_total 'program="handle_retransmit') - sr0))
 echo "    ss -ti: bytes_retrans $sb, retransmits $sr; probe: $rb bytes, $rs segments;" \
 	"retransmit program runs skipped $skr"
@@ -176,6 +189,21 @@ check "held connection: ss -ti bytes_retrans - probe's <= skipped runs x MSS + 5
 	short_within "$((sb - rb - skr * 1448))" "$sb" 5
 check "held connection: ss -ti retrans - probe's <= skipped runs + 5%" \
 	short_within "$((sr - rs - skr))" "$sr" 5
+# Bytes and segments against the same sockets' tcp_info. With the kernel's counters
+# (socket_counters: the flow iterator) every one is equal. Per packet, tx is still
+# bytes_sent and segs_out; rx counts the retransmissions of data held out of order, and the
+# server end's SYN and last handshake ACK reach its listener, not its socket.
+echo "    ss -ti: bytes_sent $ssent, bytes_received $srecv, segs_out $sout, segs_in $sin;" \
+	"probe: $tx, $rx, $stx, $srx"
+check "held connection: tx bytes == ss -ti bytes_sent" eq "$tx" "$ssent"
+check "held connection: tx segments == ss -ti segs_out" eq "$stx" "$sout"
+if [[ $(metric fogprobe_probe_attached 'feature="socket_counters",hook="iter/bpf_map_elem"') == 1 ]]; then
+	check "held connection: rx bytes == ss -ti bytes_received (socket counters)" eq "$rx" "$srecv"
+	check "held connection: rx segments == ss -ti segs_in (socket counters)" eq "$srx" "$sin"
+else
+	check "held connection: rx bytes >= ss -ti bytes_received (per packet)" [ "$rx" -ge "$srecv" ]
+	check "held connection: rx segments == ss -ti segs_in - 2 (per packet)" eq "$srx" "$((sin - 2))"
+fi
 touch "$WORK/hold.release"
 wait "$SND" "$RCV" 2>/dev/null
 
