@@ -871,9 +871,11 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* ---- throughput: cgroup_skb on the cgroup v2 root sees every socket's packets ---- */
 
-/* A socket that predates the probe: classify it on its first packet. */
+/* A socket that predates the probe: classify it on its first packet. sent, sent_segs:
+ * that packet's payload and segments if outbound (the socket's counters include them). */
 static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, struct bpf_sock *bsk,
-						     struct sock *sk, __u64 key)
+						     struct sock *sk, __u64 key, __u32 sent,
+						     __u32 sent_segs)
 {
 	struct cls_ctx c = { .cg = sock_cgroup(sk) };
 	struct fp_tuple_key tk;
@@ -892,14 +894,16 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	f.start_ns = bpf_ktime_get_ns();
 	f.established = 1;
 	if (targ_sock_counters) {
-		/* what it moved before the probe saw it is not counted: its counters now
-		 * are the start (sk is the tcp_sock bpf_skc_to_tcp_sock returned) */
+		/* What it moved before the probe saw it is not counted: its counters now
+		 * are the start (sk is the tcp_sock bpf_skc_to_tcp_sock returned). An
+		 * outbound packet is in them already (__tcp_transmit_skb counts it before
+		 * the IP output runs this program), an inbound one not yet. */
 		struct tcp_sock *tp = (struct tcp_sock *)sk;
 
-		f.acct.bytes_sent = tp->bytes_sent;
+		f.acct.bytes_sent = tp->bytes_sent - sent;
 		f.acct.bytes_received = tp->bytes_received;
 		f.acct.bytes_retrans = tp->bytes_retrans;
-		f.acct.segs_out = tp->segs_out;
+		f.acct.segs_out = tp->segs_out - sent_segs;
 		f.acct.segs_in = tp->segs_in;
 		f.acct.total_retrans = tp->total_retrans;
 	}
@@ -1065,6 +1069,7 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 	/* Sockets of no service (the ports say so) cost two inlined array reads. */
 	if (!(port_mask(bsk->src_port) | port_mask(bpf_ntohs(bsk->dst_port))))
 		return 1;
+	hdr = headers_len(skb, &flags, &ip_len);
 	h = bpf_sk_storage_get(&sk_hot, bsk, 0, 0);
 	if (h && h->settled) {
 		svc = h->svc;
@@ -1083,7 +1088,9 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 			tp = bpf_skc_to_tcp_sock(full);
 			if (!tp)
 				return 1;
-			f = flow_from_skb(skb, full, (struct sock *)tp, key);
+			f = flow_from_skb(skb, full, (struct sock *)tp, key,
+					  dir == FP_TX && hdr && skb->len > hdr ? skb->len - hdr : 0,
+					  dir == FP_TX ? (skb->gso_segs ?: 1) : 0);
 			if (!f)
 				return 1;
 		}
@@ -1096,7 +1103,6 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 	if (!s)
 		return 1;
 	/* A GSO/GRO skb carries the headers once and gso_segs segments. */
-	hdr = headers_len(skb, &flags, &ip_len);
 	if (!targ_sock_counters) {
 		if (hdr && skb->len > hdr)
 			fp_add(&s->bytes[dir], dir == FP_RX ? rx_new_bytes(skb, bsk, ip_len, skb->len - hdr) :
