@@ -439,11 +439,10 @@ static __always_inline void sock_counters(__u64 sk, struct fp_sock_acct *a)
 
 /*
  * Compare-and-swap (BPF_ATOMIC BPF_CMPXCHG, Linux 5.12): *p becomes new if it was old;
- * returns what *p was. The objects are compiled for the first BPF ISA, whose code 6.1's
- * verifier takes for the packet programs (the v3 ISA's 32-bit subregisters it refuses
- * there), and clang emits cmpxchg only for v3: so the instruction is written out, with
- * its registers fixed (r0 the expected and returned value, r1 the address, r2 the new
- * value).
+ * returns what *p was. clang emits cmpxchg only when compiling for the v3 ISA, and
+ * 6.1's verifier refused this object's count_egress built that way; so the objects stay
+ * on the first ISA and the instruction is written out, with its registers fixed (r0 the
+ * expected and returned value, r1 the address, r2 the new value).
  */
 static __always_inline __u64 cas64(__u64 *p, __u64 old, __u64 new)
 {
