@@ -97,12 +97,13 @@ struct {
  */
 struct sk_hot {
 	__u64 next_rtt_ns; /* RTT sampling: at most one sample per srtt */
-	__u64 rx_acct; /* per packet: the socket's bytes_received already counted */
+	/* per packet: the socket's bytes_received already counted, from its flow's start
+	 * when the storage is made */
+	__u64 rx_acct;
 	__u8 svc;
 	__u8 kind;
 	__u8 settled;
-	__u8 rx_set; /* rx_acct holds the flow's start */
-	__u8 pad[4];
+	__u8 pad[5];
 };
 
 struct {
@@ -339,6 +340,32 @@ static __always_inline void sk_addrs(const struct sock *sk, struct fp_flow *f)
 	}
 }
 
+/* Payload bytes received of a bytes_received count: the peer's FIN takes a sequence
+ * number that bytes_received counts too. tcp_fin() marks its receipt with SOCK_DONE (a
+ * reset does not), after counting it: read the flags first, and when SOCK_DONE is seen
+ * the FIN is in the count and comes out. */
+static __always_inline __u64 payload_received(__u64 got, unsigned long sk_flags)
+{
+	return got && (sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) ?
+		       got - 1 :
+		       got;
+}
+
+/* The counters of the TCP socket at address sk, read from any context. */
+static __always_inline void sock_counters(__u64 sk, struct fp_sock_acct *a)
+{
+	const struct tcp_sock *tp = (const void *)sk;
+	unsigned long flags = BPF_CORE_READ((const struct sock *)sk, __sk_common.skc_flags);
+
+	a->bytes_received = payload_received(BPF_CORE_READ(tp, bytes_received), flags);
+	a->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
+	a->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
+	a->segs_out = BPF_CORE_READ(tp, segs_out);
+	a->segs_in = BPF_CORE_READ(tp, segs_in);
+	a->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	a->pad = 0;
+}
+
 static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, __u8 reason,
 				 __u64 duration_ns, __s32 sk_err, __u64 peer_cgroup_id)
 {
@@ -371,18 +398,13 @@ static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, _
 	e->bytes_sent = e->bytes_received = 0;
 	e->retrans_segs = e->srtt_us = 0;
 	if (type == FP_EV_CLOSE) {
-		const struct tcp_sock *tp = (const void *)sk;
+		struct fp_sock_acct a;
 
-		e->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
-		e->bytes_received = BPF_CORE_READ(tp, bytes_received);
-		/* the peer's FIN takes a sequence number that bytes_received counts too;
-		 * tcp_fin() marks its receipt with SOCK_DONE (a reset does not) */
-		if (e->bytes_received &&
-		    (BPF_CORE_READ((const struct sock *)sk, __sk_common.skc_flags) &
-		     (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
-			e->bytes_received--;
-		e->retrans_segs = BPF_CORE_READ(tp, total_retrans);
-		e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+		sock_counters(sk, &a);
+		e->bytes_sent = a.bytes_sent;
+		e->bytes_received = a.bytes_received;
+		e->retrans_segs = a.total_retrans;
+		e->srtt_us = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
 	}
 	/* A new listener wakes the daemon at once: its process is about to serve, and the
 	 * OpenSSL binaries it maps are hooked from this event (user/collect/tls.c). */
@@ -416,26 +438,6 @@ static __always_inline void flow_delete(__u64 key)
 }
 
 /* ---- the kernel's per-socket counters (targ_sock_counters) ----------------------- */
-
-/* The counters of the TCP socket at address sk, read from any context. SOCK_DONE is read
- * first: tcp_fin() sets it after the FIN's sequence number went into bytes_received, so
- * when it is seen the FIN is in the count and comes out. */
-static __always_inline void sock_counters(__u64 sk, struct fp_sock_acct *a)
-{
-	const struct tcp_sock *tp = (const void *)sk;
-	unsigned long flags = BPF_CORE_READ((const struct sock *)sk, __sk_common.skc_flags);
-
-	a->bytes_received = BPF_CORE_READ(tp, bytes_received);
-	if (a->bytes_received &&
-	    (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
-		a->bytes_received--;
-	a->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
-	a->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
-	a->segs_out = BPF_CORE_READ(tp, segs_out);
-	a->segs_in = BPF_CORE_READ(tp, segs_in);
-	a->total_retrans = BPF_CORE_READ(tp, total_retrans);
-	a->pad = 0;
-}
 
 /*
  * Compare-and-swap (BPF_ATOMIC BPF_CMPXCHG, Linux 5.12): *p becomes new if it was old;
@@ -1041,15 +1043,11 @@ static __always_inline void rx_advance(struct sk_hot *h, struct bpf_sock *bsk, s
 	struct bpf_sock *full = bpf_sk_fullsock(bsk);
 	struct tcp_sock *tp = full ? bpf_skc_to_tcp_sock(full) : 0;
 	unsigned long flags;
-	__u64 got;
 
 	if (!tp)
 		return;
 	flags = tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags;
-	got = tp->bytes_received;
-	if (got && (flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
-		got--;
-	advance64(&h->rx_acct, got, &s->bytes[FP_RX]);
+	advance64(&h->rx_acct, payload_received(tp->bytes_received, flags), &s->bytes[FP_RX]);
 }
 
 static __always_inline int count_skb(struct __sk_buff *skb, int dir)
@@ -1096,21 +1094,21 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 		}
 		svc = f->svc;
 		kind = f->kind;
-		if (!h)
-			h = bpf_sk_storage_get(&sk_hot, bsk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!h) {
+			/* made once: a racing CPU gets the one made first, start included */
+			struct sk_hot init = { .rx_acct = f->acct.bytes_received };
+
+			h = bpf_sk_storage_get(&sk_hot, bsk, &init, BPF_SK_STORAGE_GET_F_CREATE);
+		}
 	}
 	s = stats_of(svc, kind);
 	if (!s)
 		return 1;
-	/* A GSO/GRO skb carries the headers once and gso_segs segments. */
-	if (h && !h->rx_set && f) {
-		h->rx_acct = f->acct.bytes_received;
-		h->rx_set = 1;
-	}
 	if (!targ_sock_counters) {
+		/* A GSO/GRO skb carries the headers once and gso_segs segments. */
 		if (dir == FP_TX && hdr && skb->len > hdr)
 			fp_add(&s->bytes[FP_TX], skb->len - hdr);
-		if (h && h->rx_set)
+		if (h)
 			rx_advance(h, bsk, s);
 		else if (dir == FP_RX && hdr && skb->len > hdr) /* no socket storage */
 			fp_add(&s->bytes[FP_RX], skb->len - hdr);
