@@ -421,6 +421,7 @@ int daemon__start(struct daemon *d)
 		.disable = d->opts.disable,
 		.cgroot = d->cgroot,
 		.capture_bytes = d->opts.capture_bytes,
+		.bpf_stats = d->opts.bpf_stats,
 		.sinks = { .conn = on_conn, .chunk = on_chunk, .process = on_process, .ctx = d },
 	};
 	char err[256];

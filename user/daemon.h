@@ -32,6 +32,7 @@ struct daemon_opts {
 	const char *events_path; /* --events: "-" stdout, NULL none */
 	uint32_t capture_bytes; /* --capture-bytes, 0: per protocol */
 	double routing_timeout; /* --routing-timeout, seconds */
+	bool bpf_stats; /* --bpf-stats */
 };
 
 struct daemon {

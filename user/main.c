@@ -61,6 +61,11 @@ static const struct option_help options[] = {
 	OPT_ARG("host-root", 256 + 'H', "DIR",
 		"the host's / as mounted here (e.g. /host in a pod):\n"
 		"host metrics read DIR/proc, DIR/sys and mounts under DIR"),
+	OPT_FLAG("bpf-stats", 256 + 'S',
+		 "measure the run time of every BPF program on the host\n"
+		 "while running (kernel.bpf_stats_enabled), for\n"
+		 "fogprobe_bpf_program_run*: off by default, as each run\n"
+		 "of any BPF program then pays two clock reads"),
 	OPT_FLAG("verbose", 'v', "debug logging, libbpf's included"),
 	OPT_FLAG("version", 'V', "print the version and exit"),
 	OPT_FLAG("help", 'h', "print this help and exit"),
@@ -136,6 +141,7 @@ int main(int argc, char **argv)
 			fmt = strcmp(optarg, "json") ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON;
 			break;
 		case 256 + 'D': d.opts.disable = optarg; break;
+		case 256 + 'S': d.opts.bpf_stats = true; break;
 		case 256 + 'E': d.opts.events_path = strcmp(optarg, "none") ? optarg : NULL; break;
 		case 256 + 'B': {
 			unsigned long v = strtoul(optarg, &end, 10);

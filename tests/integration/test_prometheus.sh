@@ -7,7 +7,8 @@
 PROM_PORT=$((METRICS_PORT + 1000))
 
 setup_netns
-start_daemon '{"services": [
+# --bpf-stats: the programs' run time, off by default (checked at the end)
+FOGPROBE_ARGS="--bpf-stats ${FOGPROBE_ARGS:-}" start_daemon '{"services": [
   {"name": "betanet", "protocol": "betanet", "ports": [9001, 9002, 9003]},
   {"name": "web", "protocol": "http", "ports": [8080]}]}' || exit 1
 # some traffic so that histograms and drop reasons have samples
@@ -46,6 +47,8 @@ for name in fogprobe_tcp_bytes_total fogprobe_tcp_segments_total fogprobe_tcp_re
 	fogcompute_betanet_mixnode_failures_total; do
 	check "exposes $name" grep -q "^# TYPE $name " "$WORK/m.txt"
 done
+check "bpf_stats: runs counted for the packet path" \
+	[ "$(scrape | awk '/^fogprobe_bpf_program_runs_total\{program="count_(egress|ingress)"\}/ { s += $2 } END { print s + 0 }')" -gt 0 ]
 check "no peer address in any label" bash -c "! grep -E '$SRV_IP|$CLI_IP' '$WORK/m.txt'"
 check "betanet bytes counted" [ "$(metric fogcompute_betanet_bytes_received_total)" -ge 100000 ]
 check "refused connects to web counted" [ "$(metric fogprobe_tcp_connect_failures_total 'service="web",reason="refused"')" -eq 3 ]
@@ -101,4 +104,19 @@ check "Prometheus: scrape has samples" [ "$(query 'scrape_samples_scraped{job="f
 check "Prometheus: build_info ingested" eq "$(query 'fogprobe_build_info')" 1
 check "Prometheus: betanet bytes ingested" [ "$(query 'fogcompute_betanet_bytes_received_total')" != none ]
 check "Prometheus: RTT histogram usable" [ "$(query 'histogram_quantile(0.5, sum by (le) (fogprobe_tcp_rtt_seconds_bucket{service="betanet"}))')" != none ]
+
+# Without --bpf-stats the kernel measures no run time (unless the node turned it on):
+# the run families have no series, while skipped runs are still counted.
+echo "default: no bpf_stats"
+stop_daemon
+start_daemon '{"services": [{"name": "web", "protocol": "http", "ports": [8080]}]}' || exit 1
+ns_cli python3 "$ROOT/tests/workloads/tcpwork.py" connect "$SRV_IP" 8080 3 0 >/dev/null
+scrape >"$WORK/m0.txt"
+if [[ $(cat /proc/sys/kernel/bpf_stats_enabled) == 0 ]]; then
+	check "no run-time series without --bpf-stats" bash -c "! grep -q '^fogprobe_bpf_program_run' '$WORK/m0.txt'"
+else
+	echo "  (kernel.bpf_stats_enabled=1 on this host: run time is measured anyway)"
+	check "run-time series when the node measures them" grep -q '^fogprobe_bpf_program_runs_total{' "$WORK/m0.txt"
+fi
+check "skipped runs still exported" grep -q '^fogprobe_bpf_program_misses_total{program="count_egress"}' "$WORK/m0.txt"
 finish

@@ -40,6 +40,7 @@ struct collector_env {
 	const char *disable; /* --disable-hooks */
 	const char *cgroot; /* the cgroup v2 mount */
 	uint32_t capture_bytes; /* --capture-bytes, 0: per protocol */
+	bool bpf_stats; /* --bpf-stats: run-time statistics on while the collectors run */
 	/* Send queues read by a map iterator at each scrape; otherwise the kernel keeps them
 	 * at each segment, read and write. Probed once, before any collector opens. */
 	bool sndq_iterator;

@@ -393,10 +393,14 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 		pr_warn("opening cgroup root %s: %s\n", cgroot, strerror(-err));
 		goto cleanup;
 	}
-	/* Run-time statistics for fogprobe_bpf_program_*; kept on while the fd is open. */
-	c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (c->stats_fd < 0)
-		pr_info("bpf_stats unavailable: %s\n", strerror(errno));
+	/* Run-time statistics for fogprobe_bpf_program_run*, kept on while the fd is open,
+	 * only when asked: they cost every run of every BPF program on the host two clock
+	 * reads, the probe's own and other tools' alike. */
+	if (opts->bpf_stats) {
+		c->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+		if (c->stats_fd < 0)
+			pr_warn("--bpf-stats: BPF_ENABLE_STATS refused: %s\n", strerror(errno));
+	}
 	err = start(c, opts, t);
 	if (!err && counters_chosen(c) && !c->counters_iter) {
 		/* counted neither per packet nor by the iterator: start again per packet */
@@ -752,6 +756,7 @@ static int ops_open(const struct collector_env *env, void **out)
 	struct tcp_collector_opts o = {
 		.disable = env->disable,
 		.cgroup_net = env->cfg->containers.enabled,
+		.bpf_stats = env->bpf_stats,
 		.sinks = env->sinks,
 	};
 	int k;

@@ -27,6 +27,7 @@ struct tcp_collector_opts {
 	__u32 max_proc_tasks; /* 0: FP_MAX_PROC_TASKS (shared with the process object) */
 	const char *disable; /* comma-separated hook prefixes not to use, e.g. "tp_btf" */
 	bool cgroup_net; /* count every packet's bytes per cgroup (container metrics) */
+	bool bpf_stats; /* BPF_ENABLE_STATS while open (every BPF program's run time) */
 	__u32 sndq_services; /* bit i: keep service i's send queues (sndq_now) */
 	struct collector_sinks sinks; /* conn: lifecycle events */
 };

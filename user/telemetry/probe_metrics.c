@@ -23,9 +23,9 @@ static const struct metric_def probe_defs[] = {
 	  "1 if the program is attached at this hook, 0 if it is a fallback not in use or failed.",
 	  METRIC_GAUGE, { "feature", "program", "hook" }, .offset = AT(attached) },
 	{ "fogprobe_bpf_program_run_seconds_total",
-	  "Time spent in the BPF program (bpf_stats run_time_ns).", METRIC_COUNTER,
+	  "Time spent in the BPF program (bpf_stats run_time_ns; only with --bpf-stats or kernel.bpf_stats_enabled=1).", METRIC_COUNTER,
 	  { "program" }, .offset = AT(run_seconds) },
-	{ "fogprobe_bpf_program_runs_total", "Runs of the BPF program (bpf_stats run_cnt).",
+	{ "fogprobe_bpf_program_runs_total", "Runs of the BPF program (bpf_stats run_cnt; only with --bpf-stats or kernel.bpf_stats_enabled=1).",
 	  METRIC_COUNTER, { "program" }, .offset = AT(runs) },
 	{ "fogprobe_bpf_program_misses_total",
 	  "Runs of the BPF program the kernel skipped: it was already running on that CPU (recursion_misses); summed in events lost, reason bpf_recursion.",
@@ -88,12 +88,20 @@ void probe_metrics__hooks(struct probe_metrics *pm, const struct probe_status *p
 
 void probe_metrics__runtime(struct probe_metrics *pm, const struct program_runtime *rt, size_t n)
 {
+	bool measured = false;
 	size_t i;
 
+	/* The kernel counts runs and their time only while run-time statistics are on
+	 * (--bpf-stats, or kernel.bpf_stats_enabled on the node): until a run is counted
+	 * these two families would be zeros that mean "not measured", so they stay out. */
+	for (i = 0; i < n; i++)
+		measured |= rt[i].run_cnt > 0;
 	for (i = 0; i < n; i++) {
-		metrics__set(pm->run_seconds, METRICS_LABELS(rt[i].program),
-			     rt[i].run_time_ns / 1e9);
-		metrics__set(pm->runs, METRICS_LABELS(rt[i].program), rt[i].run_cnt);
+		if (measured) {
+			metrics__set(pm->run_seconds, METRICS_LABELS(rt[i].program),
+				     rt[i].run_time_ns / 1e9);
+			metrics__set(pm->runs, METRICS_LABELS(rt[i].program), rt[i].run_cnt);
+		}
 		metrics__set(pm->misses, METRICS_LABELS(rt[i].program), rt[i].misses);
 	}
 }
