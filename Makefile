@@ -66,7 +66,8 @@ help:
 	@echo "make uninstall  remove them again; an edited config stays"
 	@echo "make test       deps + build + unit, BPF and integration tests (root)"
 	@echo "make test-kernels  the suites inside Debian kernels under qemu (KERNELS=\"debian-6.1\")"
-	@echo "make bench      overhead: bpf_stats ns/event, iperf3 with and without the probe"
+	@echo "make bench      overhead, with and without the probe and peers, side by side:"
+	@echo "                build/bench/report.{txt,json,md}"
 	@echo "make fuzz       run the libFuzzer targets for FUZZ_SECONDS (default 60) each"
 	@echo "make vmlinux    regenerate vmlinux/$(VMLINUX_ARCH)/vmlinux.h from this kernel's BTF"
 
@@ -164,7 +165,9 @@ test-kernels: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BPFTEST_BINS)
 	$(Q)./tests/kernels/matrix.sh
 
-bench: deps all
+bench:
+	$(Q)./tests/deps.sh --bench
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./tests/bench/bench.sh
 
 FUZZ_SECONDS ?= 60

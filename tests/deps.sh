@@ -34,7 +34,10 @@ TEST_PKGS=(
 	# kernel matrix (tests/kernels): qemu with virtiofsd, the guest's initramfs
 	qemu-system-x86 busybox-static kmod
 )
+# make bench (`tests/deps.sh --bench`): peers doing the probe's work in the same run
+BENCH_PKGS=(bpftrace bpfcc-tools)
 [[ "${1:-}" == --build ]] || PKGS+=("${TEST_PKGS[@]}")
+[[ "${1:-}" == --bench ]] && PKGS+=("${BENCH_PKGS[@]}")
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -121,6 +121,8 @@ done
 [[ -x "$FOGPROBE" ]] || { say "bench: $FOGPROBE not built (make)"; exit 1; }
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/fogprobe-bench.XXXXXX)
+. "$ROOT/tests/bench/summary.sh"
+: >"$OUT/summary.tsv"
 
 # A metrics port nobody listens on.
 for _ in $(seq 1 50); do
@@ -162,9 +164,12 @@ wait_port() { # NS PORT
 	return 1
 }
 
+# The programs' ns/event come from the daemon's bpf_stats: on (--bpf-stats) unless
+# PROBE_STATS=0, for the runs that measure what the default costs.
 start_probe() { # fogprobe args (without --listen)
-	local i
-	"$FOGPROBE" "$@" --listen "127.0.0.1:$METRICS_PORT" >"$WORK/daemon.log" 2>&1 &
+	local i stats=--bpf-stats
+	[[ ${PROBE_STATS:-1} == 0 ]] && stats=
+	"$FOGPROBE" $stats "$@" --listen "127.0.0.1:$METRICS_PORT" >"$WORK/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	for i in $(seq 1 100); do
 		if curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1; then
@@ -419,6 +424,53 @@ conn_probe() { # RUN
 	echo $((l1 - l0)) >>"$WORK/conn.lost"
 }
 
+# Peers: another tool doing the same work during the same load. start_peer OUT CMD...
+# runs CMD (stdout OUT.out, stderr OUT.err) until its first line of output (bpftrace's
+# "Attaching", bcc's header), then 1 s more; 1 with OUT.skip saying why if it exited.
+PEER_PID=
+start_peer() {
+	local out=$1 i
+	shift
+	"$@" >"$out.out" 2>"$out.err" &
+	PEER_PID=$!
+	BG_PIDS+=($PEER_PID)
+	for i in $(seq 1 200); do
+		[[ -s "$out.out" ]] && break
+		kill -0 "$PEER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 1 # the first line comes before (bpftrace) or right after the attach
+	if ! kill -0 "$PEER_PID" 2>/dev/null; then
+		wait "$PEER_PID" 2>/dev/null
+		echo "$1 could not run: $(grep -v '^Traceback\|^  ' "$out.err" | head -n 2 | tr '\n' ' ' | cut -c 1-200)" >"$out.skip"
+		PEER_PID=
+		return 1
+	fi
+}
+stop_peer() {
+	local i
+	[[ -n "$PEER_PID" ]] || return 0
+	kill -INT "$PEER_PID" 2>/dev/null
+	wait "$PEER_PID" 2>/dev/null
+	for i in "${!BG_PIDS[@]}"; do [[ ${BG_PIDS[i]} == "$PEER_PID" ]] && unset 'BG_PIDS[i]'; done
+	PEER_PID=
+}
+
+# The connection rate with a peer tracing every TCP connection's life (bcc's tcplife,
+# tcptop, or the same on bpftrace). Appends to $WORK/conn.peer.NAME.
+conn_peer() { # NAME RUN CMD...
+	local name=$1 run=$2
+	shift 2
+	command -v "$1" >/dev/null || { echo "$1 not installed" >"$WORK/conn.peer.$name.skip"; return 0; }
+	start_peer "$WORK/conn.peer.$name" "$@" || return 0
+	if conn_client "$WORK/conn.peer.$name.$run"; then
+		kv rate "$WORK/conn.peer.$name.$run" >>"$WORK/conn.peer.$name"
+	else
+		fail "connection-rate run with $name failed"
+	fi
+	stop_peer
+}
+
 # ---- L7 capture -------------------------------------------------------------------------
 
 L7_CONFIG=$WORK/l7.json
@@ -577,20 +629,34 @@ unrel_floor() {
 	grep -v '^ready' "$WORK/tp_floor.out" >>"$WORK/unrel.floorprogs"
 }
 
-unrel_probe() { # RUN
-	local t0 t1 wall
-	start_probe --config "$UNREL_CONFIG" || return 1
-	scrape >"$WORK/b" || fail "scrape before unrelated/$1 failed"
+# SIDE probe: the daemon as operators run it (no bpf_stats); stats: with --bpf-stats,
+# which also gives the programs' ns/event.
+unrel_probe() { # SIDE RUN
+	local t0 t1 wall stats=0
+	[[ $1 == stats ]] && stats=1
+	PROBE_STATS=$stats start_probe --config "$UNREL_CONFIG" || return 1
+	scrape >"$WORK/b" || fail "scrape before unrelated/$1/$2 failed"
 	t0=$(now)
-	unrel_load probe
+	unrel_load "$1"
 	t1=$(now)
-	scrape >"$WORK/a" || fail "scrape after unrelated/$1 failed"
+	scrape >"$WORK/a" || fail "scrape after unrelated/$1/$2 failed"
 	stop_probe
+	[[ $1 == stats ]] || return 0
 	wall=$(calc %.6f "$t1 - $t0")
 	prog_deltas "$WORK/b" "$WORK/a" "$wall" >"$WORK/deltas"
 	cat "$WORK/deltas" >>"$WORK/unrel.progs"
 	awk -v w="$wall" -v re="$L7_PROG_RE" '$1 ~ re { s += $4 } END { printf "%.3f\n", s / w * 100 }' \
 		"$WORK/deltas" >>"$WORK/unrel.bpfcpu"
+}
+
+# A peer doing the L7 capture's work on the syscall tracepoints
+# (tests/bench/peer_syscalls.bt: bytes per socket and payload prefixes, for a comm that
+# none of the load has), during the same load. Appends to $WORK/unrel.{dd,pp,pp2}.peer.
+unrel_peer() {
+	command -v bpftrace >/dev/null || { echo "bpftrace not installed" >"$WORK/peer.skip"; return 0; }
+	start_peer "$WORK/peer" bpftrace "$ROOT/tests/bench/peer_syscalls.bt" fogprobe-none || return 1
+	unrel_load peer
+	stop_peer
 }
 
 # The floor of bpf_stats' ns/event here: an empty cgroup_skb program attached to a cgroup
@@ -639,6 +705,8 @@ report_iperf() { # LABEL TITLE
 	row "iperf3 with probe, median of $(wc -l <"$WORK/$label.probe" 2>/dev/null || echo 0) x ${SECS}s" \
 		"$(echo "$p" | gbit) Gbit/s"
 	row "iperf3 throughput ratio probe/baseline" "$ratio" "$ratio" ">=" 0.98 ">= 0.98"
+	summary_row "iperf3_$label" "iperf3 over veth, $([[ $label == fb ]] && echo "tracepoint fallbacks" || echo "default hooks"): probe/baseline" \
+		"$ratio" "" ">=" 0.99 "probe with --bpf-stats"
 	pr=$(paste -d' ' "$WORK/$label.base" "$WORK/$label.probe" 2>/dev/null |
 		awk 'NF == 2 && $1 > 0 { print $2 / $1 }' | median)
 	row "  (median of per-pair ratios)" "$(calc %.4f "$pr" 2>/dev/null)"
@@ -706,7 +774,9 @@ report_sched_progs() { # FILE
 	done
 	[[ -n "$sw_ns" ]] && awk -v e="$sw_ev" 'BEGIN { exit !(e > 0) }' &&
 		row "  sched hooks per context switch (switch + wakeups)" \
-			"$(calc %.1f "$sw_ns + $wk / $sw_ev") ns"
+			"$(calc %.1f "$sw_ns + $wk / $sw_ev") ns" &&
+		summary_row sched_per_switch "scheduler hooks per context switch (bpf_stats)" \
+			"$(calc %.1f "$sw_ns + $wk / $sw_ev")" ns "" ""
 	return 0
 }
 
@@ -784,6 +854,12 @@ for ((i = 1; i <= CONN_PAIRS; i++)); do
 	fi
 	say "  pair $i: baseline $(tail -n 1 "$WORK/conn.base" 2>/dev/null) probe $(tail -n 1 "$WORK/conn.probe" 2>/dev/null) conn/s"
 done
+say "bench: short connections with peers (bcc tcplife, tcptop; tcplife's work on bpftrace)"
+for ((i = 1; i <= CONN_PAIRS; i++)); do
+	conn_peer tcplife "$i" tcplife-bpfcc
+	conn_peer tcptop "$i" tcptop-bpfcc -C 1
+	conn_peer bpftrace-tcplife "$i" bpftrace "$ROOT/tests/bench/peer_tcplife.bt"
+done
 
 say "bench: L7 capture, Betanet: $L7_PAIRS pairs x $L7_CONNS pipelined connections x $L7_DATA data frames"
 ip netns exec "$NS_SRV" timeout 600 "$PY" "$BETANET" server "$L7_PORT" --duration 590 \
@@ -822,16 +898,22 @@ for ((i = 1; i <= UNREL_PAIRS; i++)); do
 	if ((i % 2)); then
 		foreign_progs
 		unrel_load base
-		unrel_probe "$i"
+		unrel_probe probe "$i"
+		unrel_probe stats "$i"
+		unrel_peer
 		unrel_floor
 	else
 		unrel_floor
-		unrel_probe "$i"
+		unrel_peer
+		unrel_probe stats "$i"
+		unrel_probe probe "$i"
 		foreign_progs
 		unrel_load base
 	fi
-	say "  run $i: dd $(tail -n 1 "$WORK/unrel.dd.base" 2>/dev/null) / $(tail -n 1 "$WORK/unrel.dd.probe" 2>/dev/null) / $(tail -n 1 "$WORK/unrel.dd.floor" 2>/dev/null) records/s," \
-		"ping-pong $(tail -n 1 "$WORK/unrel.pp.base" 2>/dev/null) / $(tail -n 1 "$WORK/unrel.pp.probe" 2>/dev/null) / $(tail -n 1 "$WORK/unrel.pp.floor" 2>/dev/null) round trips/s (baseline / probe / empty programs)"
+	last() { tail -n 1 "$WORK/unrel.$1.$2" 2>/dev/null; }
+	say "  run $i: dd $(last dd base) / $(last dd probe) / $(last dd stats) / $(last dd peer) / $(last dd floor) records/s," \
+		"ping-pong $(last pp base) / $(last pp probe) / $(last pp stats) / $(last pp peer) / $(last pp floor) round trips/s" \
+		"(baseline / probe / probe --bpf-stats / bpftrace peer / empty programs)"
 done
 
 say "bench: /metrics scrape time, default config, $SCRAPES scrapes"
@@ -878,6 +960,18 @@ ratio=nan
 row "connections/s baseline, median of $CONN_PAIRS x ${CONN_SECS}s" "$(calc %.0f "$b" 2>/dev/null)"
 row "connections/s with probe" "$(calc %.0f "$p" 2>/dev/null)"
 row "connection-rate ratio probe/baseline" "$ratio" "$ratio" ">=" 0.98 ">= 0.98"
+summary_row conn_rate "short connections per second: probe/baseline" "$ratio" "" ">=" 0.97 "probe with --bpf-stats"
+summary_row conn_bpf "  BPF time during short connections (--bpf-stats)" "$(median <"$WORK/conn.bpfcpu")" "% of a core" "" ""
+for peer in tcplife tcptop bpftrace-tcplife; do
+	pr=$(ratio_of "$b" "$(median <"$WORK/conn.peer.$peer" 2>/dev/null)")
+	row "connection-rate ratio, peer $peer/baseline" "$pr"
+	case $peer in
+	tcplife) what="bcc tcplife (a line per connection)" ;;
+	tcptop) what="bcc tcptop (bytes per connection)" ;;
+	*) what="bpftrace, tcplife's work on sock:inet_sock_set_state" ;;
+	esac
+	summary_row "conn_rate_$peer" "  peer: $what" "$pr" "" "" "" "$(cat "$WORK/conn.peer.$peer.skip" 2>/dev/null)"
+done
 report_progs "$WORK/conn.progs" "during short connections"
 row "BPF time during short connections, all programs" "$(median <"$WORK/conn.bpfcpu") % of a core"
 row "probe server opens / connections made" "$(median <"$WORK/conn.counted")" \
@@ -897,7 +991,8 @@ row "messages/s baseline, median of $(wc -l <"$WORK/l7.base" 2>/dev/null || echo
 row "messages/s with probe, median of $(wc -l <"$WORK/l7.probe" 2>/dev/null || echo 0)" \
 	"$(calc %.0f "$p" 2>/dev/null) msg/s, $(calc %.2f "$(col 5 "$WORK/l7.probe.runs" | median)") s"
 row "  --capture-bytes" "${L7_CAPTURE:-daemon default}"
-row "message-rate ratio probe/baseline" "$(ratio_of "$b" "$p")"
+row "message-rate ratio probe/baseline" "$(ratio_of "$b" "$p")" "$(ratio_of "$b" "$p")" ">=" 0.97 ">= 0.97"
+summary_row betanet_rate "Betanet message rate: probe/baseline" "$(ratio_of "$b" "$p")" "" ">=" 0.97 "probe with --bpf-stats"
 row "  (median of per-pair ratios)" \
 	"$(calc %.4f "$(paste -d' ' "$WORK/l7.base" "$WORK/l7.probe" 2>/dev/null | pair_ratio)" 2>/dev/null)"
 report_l7_progs "$WORK/l7.progs"
@@ -939,13 +1034,22 @@ for w in dd pp pp2; do
 	esac
 	b=$(median <"$WORK/unrel.$w.base" 2>/dev/null)
 	p=$(median <"$WORK/unrel.$w.probe" 2>/dev/null)
+	st=$(median <"$WORK/unrel.$w.stats" 2>/dev/null)
+	pe=$(median <"$WORK/unrel.$w.peer" 2>/dev/null)
 	f=$(median <"$WORK/unrel.$w.floor" 2>/dev/null)
 	row "$what, baseline / probe" "$(human "$b") / $(human "$p")"
-	row "  ratio probe/baseline (median of $UNREL_PAIRS)" "$(ratio_of "$b" "$p")"
+	row "  ratio probe/baseline (median of $UNREL_PAIRS)" "$(ratio_of "$b" "$p")" \
+		"$(ratio_of "$b" "$p")" ">=" 0.99 ">= 0.99"
 	row "  (median of per-pair ratios)" \
 		"$(calc %.4f "$(paste -d' ' "$WORK/unrel.$w.base" "$WORK/unrel.$w.probe" 2>/dev/null | pair_ratio)" 2>/dev/null)"
+	row "  ratio probe --bpf-stats/baseline" "$(ratio_of "$b" "$st")"
+	row "  ratio bpftrace peer/baseline" "$(ratio_of "$b" "$pe")"
 	[[ -s "$WORK/unrel.$w.floor" ]] &&
 		row "  ratio empty programs/baseline (no daemon)" "$(ratio_of "$b" "$f")"
+	summary_row "unrelated_$w" "unrelated $what: probe/baseline" "$(ratio_of "$b" "$p")" "" ">=" 0.99
+	summary_row "unrelated_${w}_stats" "  the same with --bpf-stats" "$(ratio_of "$b" "$st")" "" "" ""
+	summary_row "unrelated_${w}_bpftrace" "  peer: bpftrace, bytes and payload prefixes on the syscall tracepoints" \
+		"$(ratio_of "$b" "$pe")" "" "" "" "$(cat "$WORK/peer.skip" 2>/dev/null)"
 done
 report_l7_progs "$WORK/unrel.progs"
 row "BPF time during that load, l7 programs" "$(median <"$WORK/unrel.bpfcpu" 2>/dev/null) % of a core"
@@ -999,7 +1103,8 @@ fi
 	echo "[runs]"
 	for f in def.base def.probe fb.base fb.probe conn.base conn.probe def.cpu fb.cpu conn.cpu \
 		l7.base l7.probe l7.cpu l7alt.probe unrel.dd.base unrel.dd.probe unrel.dd.floor \
-		unrel.pp.base unrel.pp.probe unrel.pp.floor unrel.pp2.base unrel.pp2.probe unrel.pp2.floor \
+		unrel.dd.stats unrel.dd.peer unrel.pp.base unrel.pp.probe unrel.pp.stats unrel.pp.peer \
+		unrel.pp.floor unrel.pp2.base unrel.pp2.probe unrel.pp2.stats unrel.pp2.peer unrel.pp2.floor \
 		foreign foreign.daemons; do
 		[[ -s "$WORK/$f" ]] && printf '%-12s %s\n' "$f" "$(tr '\n' ' ' <"$WORK/$f")"
 	done
@@ -1017,5 +1122,8 @@ cat "$REPORT"
 bash "$ROOT/tests/bench/http_bench.sh" || fail "tests/bench/http_bench.sh failed"
 bash "$ROOT/tests/bench/otlp_bench.sh" || fail "tests/bench/otlp_bench.sh failed"
 bash "$ROOT/tests/bench/churn_bench.sh" || fail "tests/bench/churn_bench.sh failed"
+"$PY" "$ROOT/tests/bench/summary.py" "$OUT" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(uname -r)" "$(nproc)" \
+	"$(cd "$ROOT" && git describe --tags --always --dirty 2>/dev/null)" ||
+	fail "summary.py failed"
 
 ((ERRORS == 0))

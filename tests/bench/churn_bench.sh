@@ -166,4 +166,12 @@ opened=$(($(metric "$WORK/a" fogprobe_tcp_connections_opened_total 'service="web
 		"$(awk '$1 == 60 { f = $2 } $1 != "end" { l = $2 } END { if (f) print l - f; else print "n/a" }' "$WORK/rss")"
 	((ERRORS > 0)) && echo "ERRORS: $ERRORS"
 } | tee "$REPORT"
+. "$ROOT/tests/bench/summary.sh"
+summary_row churn_rate "connection churn, wrk Connection: close for ${SECS} s: connections/s" \
+	"$(awk -v n="${n:-0}" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')" "/s" ">=" 17000
+summary_row churn_counted "  requests counted / wrk's" \
+	"$(awk -v c="$counted" -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.6f", c / n }')" "" ">=" 1 \
+	"$counted of ${n:-?}; wrk stops with requests in flight, which nginx answers"
+summary_row churn_rss "  daemon RSS max" "$(awk '$2 > m { m = $2 } END { printf "%.1f", m / 1024 }' "$WORK/rss")" \
+	MiB "<=" 48
 ((ERRORS == 0))

@@ -72,6 +72,7 @@ for _ in $(seq 1 50); do
 	METRICS_PORT=$((METRICS_PORT + 1))
 done
 . "$ROOT/tests/integration/l7lib.sh"
+. "$ROOT/tests/bench/summary.sh"
 
 ip netns add "$NS_SRV" && ip netns add "$NS_CLI" &&
 	ip link add "fphs$ID" type veth peer name "fphc$ID" &&
@@ -123,9 +124,12 @@ baseline() { # ROUND
 	say "  round $1 baseline: ${r% *} req/s"
 }
 
-probe() { # ROUND
-	local r i c0 c1 t0 t1 n
-	"$FOGPROBE" --config "$WORK/config.json" --listen "127.0.0.1:$METRICS_PORT" >"$WORK/daemon.log" 2>&1 &
+# SIDE probe: the daemon as operators run it, for the RPS ratio; stats: with --bpf-stats,
+# for the BPF time per request (and the RPS with the stats' own cost).
+probe() { # ROUND SIDE
+	local r i c0 c1 t0 t1 n stats=
+	[[ $2 == stats ]] && stats=--bpf-stats
+	"$FOGPROBE" $stats --config "$WORK/config.json" --listen "127.0.0.1:$METRICS_PORT" >"$WORK/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	for i in $(seq 1 100); do
 		curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1 && break
@@ -147,9 +151,20 @@ probe() { # ROUND
 	kill -TERM "$DAEMON_PID"
 	wait "$DAEMON_PID" || fail "daemon exit status $? after SIGTERM"
 	DAEMON_PID=
-	[[ -n "$r" ]] || { fail "probe round $1: wrk failed"; return 1; }
+	[[ -n "$r" ]] || { fail "$2 round $1: wrk failed"; return 1; }
 	n=${r#* }
-	echo "${r% *}" >>"$WORK/probe"
+	echo "${r% *}" >>"$WORK/$2"
+	awk -v a="$(metric "$WORK/a" http_requests_total 'service="web"')" \
+		-v b="$(metric "$WORK/b" http_requests_total 'service="web"')" -v n="$n" \
+		'BEGIN { printf "%.0f %d\n", a - b, n }' >>"$WORK/counted"
+	awk -v a="$(metric "$WORK/a" fogprobe_events_lost_total)" \
+		-v b="$(metric "$WORK/b" fogprobe_events_lost_total)" 'BEGIN { printf "%.0f\n", a - b }' >>"$WORK/lost"
+	if [[ $2 == probe ]]; then
+		awk -v c="$((c1 - c0))" -v hz="$HZ" -v t0="$t0" -v t1="$t1" \
+			'BEGIN { printf "%.2f\n", c / hz / (t1 - t0) * 100 }' >>"$WORK/cpu"
+		say "  round $1 probe:    ${r% *} req/s, probe counted $(tail -n 1 "$WORK/counted" | awk '{ print $1 " of " $2 }')"
+		return 0
+	fi
 	# every program's BPF time, and the L7 capture's alone, per request wrk completed
 	awk -v n="$n" -v re="$L7_PROG_RE" '
 		function prog(s) { match(s, /program="[^"]*"/); return substr(s, RSTART + 9, RLENGTH - 10) }
@@ -167,15 +182,32 @@ probe() { # ROUND
 		END { for (p in s1) if (r1[p] > r0[p])
 			printf "%s %.1f %.2f\n", p, (s1[p] - s0[p]) * 1e9 / n, (r1[p] - r0[p]) / n }' \
 		"$WORK/b" "$WORK/a" >>"$WORK/progs"
-	awk -v a="$(metric "$WORK/a" http_requests_total 'service="web"')" \
-		-v b="$(metric "$WORK/b" http_requests_total 'service="web"')" -v n="$n" \
-		'BEGIN { printf "%.0f %d\n", a - b, n }' >>"$WORK/counted"
-	awk -v a="$(metric "$WORK/a" fogprobe_events_lost_total)" \
-		-v b="$(metric "$WORK/b" fogprobe_events_lost_total)" 'BEGIN { printf "%.0f\n", a - b }' >>"$WORK/lost"
-	awk -v c="$((c1 - c0))" -v hz="$HZ" -v t0="$t0" -v t1="$t1" \
-		'BEGIN { printf "%.2f\n", c / hz / (t1 - t0) * 100 }' >>"$WORK/cpu"
-	say "  round $1 probe:    ${r% *} req/s, BPF $(tail -n 1 "$WORK/ns" | awk '{ print $1 }') ns/request," \
+	say "  round $1 --bpf-stats: ${r% *} req/s, BPF $(tail -n 1 "$WORK/ns" | awk '{ print $1 }') ns/request," \
 		"probe counted $(tail -n 1 "$WORK/counted" | awk '{ print $1 " of " $2 }')"
+}
+
+# A peer doing the L7 capture's work on the syscall tracepoints for nginx
+# (peer_syscalls.bt: bytes per socket, payload prefixes).
+peer() { # ROUND
+	local r pid i
+	command -v bpftrace >/dev/null || return 0
+	bpftrace "$ROOT/tests/bench/peer_syscalls.bt" nginx >"$WORK/peer.out" 2>"$WORK/peer.err" &
+	pid=$!
+	for i in $(seq 1 100); do
+		grep -q '^Attaching' "$WORK/peer.out" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	sleep 1 # "Attaching" comes before the attach
+	kill -0 "$pid" 2>/dev/null || { fail "bpftrace peer did not start: $(head -c 300 "$WORK/peer.err")"; return 1; }
+	r=$(run_wrk)
+	kill -INT "$pid"
+	wait "$pid" 2>/dev/null
+	[[ -n "$r" ]] || { fail "peer round $1: wrk failed"; return 1; }
+	echo "${r% *}" >>"$WORK/peer"
+	# the peer saw nginx's sockets: its byte sums are not empty
+	grep -q '^@bytes\[' "$WORK/peer.out" || fail "peer round $1: bpftrace counted no bytes"
+	say "  round $1 bpftrace: ${r% *} req/s"
 }
 
 say "http_bench: nginx $SRV_IP:$PORT ($NS_SRV) <- wrk -t1 -c$CONNS ($NS_CLI), $ROUNDS rounds x ${SECS}s"
@@ -183,25 +215,33 @@ run_wrk >/dev/null || fail "warm-up wrk failed" # warm-up, discarded
 for ((i = 1; i <= ROUNDS; i++)); do
 	if ((i % 2)); then
 		baseline "$i"
-		probe "$i"
+		probe "$i" probe
+		probe "$i" stats
+		peer "$i"
 	else
-		probe "$i"
+		peer "$i"
+		probe "$i" stats
+		probe "$i" probe
 		baseline "$i"
 	fi
 done
 
 b=$(median <"$WORK/base" 2>/dev/null)
 p=$(median <"$WORK/probe" 2>/dev/null)
+st=$(median <"$WORK/stats" 2>/dev/null)
+pe=$(median <"$WORK/peer" 2>/dev/null)
+ratio() { awk -v b="$1" -v p="$2" 'BEGIN { if (b > 0 && p > 0) printf "%.4f", p / b; else print "nan" }'; }
 {
 	echo "fogprobe http bench  $(date -u +%Y-%m-%dT%H:%M:%SZ)  kernel $(uname -r)  $(nproc) CPUs  $(
 		cd "$ROOT" && git describe --tags --always --dirty 2>/dev/null)"
 	echo "wrk -t1 -c$CONNS -d${SECS}s over veth to nginx (1 worker, access log off), $ROUNDS alternating rounds"
 	printf '%-46s %s\n' "RPS baseline (median)" "$b"
 	printf '%-46s %s\n' "RPS with the probe (median)" "$p"
-	printf '%-46s %s   (target >= 0.97)\n' "RPS ratio probe/baseline" \
-		"$(awk -v b="$b" -v p="$p" 'BEGIN { if (b > 0) printf "%.4f", p / b; else print "nan" }')"
+	printf '%-46s %s   (target >= 0.97)\n' "RPS ratio probe/baseline" "$(ratio "$b" "$p")"
 	printf '%-46s %s\n' "  per-round ratios" "$(paste -d' ' "$WORK/base" "$WORK/probe" 2>/dev/null |
 		awk '$1 > 0 { printf "%.4f ", $2 / $1 }')"
+	printf '%-46s %s\n' "RPS ratio probe --bpf-stats/baseline" "$(ratio "$b" "$st")"
+	printf '%-46s %s\n' "RPS ratio bpftrace peer/baseline" "$(ratio "$b" "$pe")"
 	printf '%-46s %s ns   (target <= 300)\n' "BPF time per request, all programs (median)" \
 		"$(awk '{ print $1 }' "$WORK/ns" 2>/dev/null | median)"
 	printf '%-46s %s ns\n' "  of which the L7 capture programs" "$(awk '{ print $2 }' "$WORK/ns" 2>/dev/null | median)"
@@ -221,6 +261,14 @@ p=$(median <"$WORK/probe" 2>/dev/null)
 		"$(sort -g "$WORK/foreign" 2>/dev/null | tail -n 1) (they attach to every task's syscalls too)"
 	printf '%-46s %s\n' "[runs] baseline" "$(tr '\n' ' ' <"$WORK/base" 2>/dev/null)"
 	printf '%-46s %s\n' "[runs] probe" "$(tr '\n' ' ' <"$WORK/probe" 2>/dev/null)"
+	printf '%-46s %s\n' "[runs] probe --bpf-stats" "$(tr '\n' ' ' <"$WORK/stats" 2>/dev/null)"
+	printf '%-46s %s\n' "[runs] bpftrace peer" "$(tr '\n' ' ' <"$WORK/peer" 2>/dev/null)"
 	((ERRORS > 0)) && echo "ERRORS: $ERRORS"
 } | tee "$REPORT"
+summary_row wrk_rps "wrk against nginx, L7 on: probe/baseline" "$(ratio "$b" "$p")" "" ">=" 0.97
+summary_row wrk_bpf_ns "  BPF time per request, every program (--bpf-stats)" \
+	"$(awk '{ print $1 }' "$WORK/ns" 2>/dev/null | median)" ns "<=" 500 "aim 300"
+summary_row wrk_rps_stats "  the same with --bpf-stats" "$(ratio "$b" "$st")" "" "" ""
+summary_row wrk_rps_bpftrace "  peer: bpftrace, bytes and payload prefixes of nginx on the syscall tracepoints" \
+	"$(ratio "$b" "$pe")" "" "" "" "$(command -v bpftrace >/dev/null || echo "bpftrace not installed")"
 ((ERRORS == 0))

@@ -172,4 +172,9 @@ col() { awk -v m="$1" -v c="$2" '$1 == m { print $c }' "$WORK/runs" | median; }
 	cat "$WORK/runs"
 	((ERRORS > 0)) && echo "ERRORS: $ERRORS"
 } | tee "$REPORT"
+. "$ROOT/tests/bench/summary.sh"
+summary_row spans_100 "spans at 100 %, hey at 10k req/s: daemon CPU over spans off" \
+	"$(awk -v a="$(col 1 2)" -v b="$(col off 2)" 'BEGIN { printf "%.2f", a - b }')" "% of a core" "<=" 5
+summary_row spans_10 "  spans at 10 %" \
+	"$(awk -v a="$(col 0.1 2)" -v b="$(col off 2)" 'BEGIN { printf "%.2f", a - b }')" "% of a core" "<=" 5
 ((ERRORS == 0))
