@@ -92,6 +92,7 @@ cleanup() {
 		kill -TERM "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
+	stop_peer
 	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
 		eval "${CLEANUPS[i]}" >/dev/null 2>&1
 	done
@@ -100,6 +101,7 @@ cleanup() {
 	ip link del "$VETH_SRV" 2>/dev/null
 	[[ -n "$WORK" ]] && rm -rf "$WORK"
 }
+. "$ROOT/tests/bench/peers.sh" # before the trap: cleanup stops a running peer
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
@@ -426,38 +428,6 @@ conn_probe() { # RUN
 	l1=$(metric "$WORK/a" fogprobe_events_lost_total)
 	calc %.4f "($o1 - $o0) / $(kv conns "$WORK/conn.probe.$1")" >>"$WORK/conn.counted"
 	echo $((l1 - l0)) >>"$WORK/conn.lost"
-}
-
-# Peers: another tool doing the same work during the same load. start_peer OUT CMD...
-# runs CMD (stdout OUT.out, stderr OUT.err) until its first line of output (bpftrace's
-# "Attaching", bcc's header), then 1 s more; 1 with OUT.skip saying why if it exited.
-PEER_PID=
-start_peer() {
-	local out=$1 i
-	shift
-	"$@" >"$out.out" 2>"$out.err" &
-	PEER_PID=$!
-	BG_PIDS+=($PEER_PID)
-	for i in $(seq 1 200); do
-		[[ -s "$out.out" ]] && break
-		kill -0 "$PEER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	sleep 1 # the first line comes before (bpftrace) or right after the attach
-	if ! kill -0 "$PEER_PID" 2>/dev/null; then
-		wait "$PEER_PID" 2>/dev/null
-		echo "$1 could not run: $(grep -v '^Traceback\|^  ' "$out.err" | head -n 2 | tr '\n' ' ' | cut -c 1-200)" >"$out.skip"
-		PEER_PID=
-		return 1
-	fi
-}
-stop_peer() {
-	local i
-	[[ -n "$PEER_PID" ]] || return 0
-	kill -INT "$PEER_PID" 2>/dev/null
-	wait "$PEER_PID" 2>/dev/null
-	for i in "${!BG_PIDS[@]}"; do [[ ${BG_PIDS[i]} == "$PEER_PID" ]] && unset 'BG_PIDS[i]'; done
-	PEER_PID=
 }
 
 # The connection rate with a peer tracing every TCP connection's life (bcc's tcplife,
@@ -975,7 +945,7 @@ summary_row conn_rate "short connections per second: probe/baseline" "$ratio" ""
 row "connection-rate ratio with --bpf-stats (1 run)/baseline" "$(ratio_of "$b" "$(median <"$WORK/conn.stats" 2>/dev/null)")"
 summary_row conn_bpf "  BPF time during short connections (--bpf-stats)" "$(median <"$WORK/conn.bpfcpu")" "% of a core" "" ""
 for peer in tcplife tcptop bpftrace-tcplife; do
-	pr=$(ratio_of "$b" "$(median <"$WORK/conn.peer.$peer" 2>/dev/null)")
+	pr=$(ratio_of "$b" "$(median 2>/dev/null <"$WORK/conn.peer.$peer")")
 	row "connection-rate ratio, peer $peer/baseline" "$pr"
 	case $peer in
 	tcplife) what="bcc tcplife (a line per connection)" ;;

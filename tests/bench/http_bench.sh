@@ -42,6 +42,7 @@ cleanup() {
 		kill -TERM "$DAEMON_PID"
 		wait "$DAEMON_PID" 2>/dev/null
 	fi
+	stop_peer
 	for ((i = ${#CLEANUPS[@]} - 1; i >= 0; i--)); do
 		eval "${CLEANUPS[i]}" >/dev/null 2>&1
 	done
@@ -49,6 +50,7 @@ cleanup() {
 	ip netns del "$NS_CLI" 2>/dev/null
 	[[ -n "$WORK" ]] && rm -rf "$WORK"
 }
+. "$ROOT/tests/bench/peers.sh" # before the trap: cleanup stops a running peer
 trap cleanup EXIT
 trap 'echo "http_bench: interrupted" >&2; exit 130' INT TERM
 say() { printf '%s\n' "$*" >&2; }
@@ -189,20 +191,12 @@ probe() { # ROUND SIDE
 # A peer doing the L7 capture's work on the syscall tracepoints for nginx
 # (peer_syscalls.bt: bytes per socket, payload prefixes).
 peer() { # ROUND
-	local r pid i
+	local r
 	command -v bpftrace >/dev/null || return 0
-	bpftrace "$ROOT/tests/bench/peer_syscalls.bt" nginx >"$WORK/peer.out" 2>"$WORK/peer.err" &
-	pid=$!
-	for i in $(seq 1 100); do
-		grep -q '^Attaching' "$WORK/peer.out" && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	sleep 1 # "Attaching" comes before the attach
-	kill -0 "$pid" 2>/dev/null || { fail "bpftrace peer did not start: $(head -c 300 "$WORK/peer.err")"; return 1; }
+	start_peer "$WORK/peer" bpftrace "$ROOT/tests/bench/peer_syscalls.bt" nginx ||
+		{ fail "bpftrace peer did not start: $(cat "$WORK/peer.skip")"; return 1; }
 	r=$(run_wrk)
-	kill -INT "$pid"
-	wait "$pid" 2>/dev/null
+	stop_peer
 	[[ -n "$r" ]] || { fail "peer round $1: wrk failed"; return 1; }
 	echo "${r% *}" >>"$WORK/peer"
 	# the peer saw nginx's sockets: its byte sums are not empty
