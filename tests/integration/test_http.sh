@@ -9,7 +9,7 @@
 #      nginx's access log; Next.js families per route class
 #   2. httpdelay.py: 100-continue POST, chunked responses, a pipelined batch (exact)
 #   3. latency at 40 ms and 300 ms server delays: mean within 10 % of the server's own
-#      service time (and of the delay unless the machine made the server oversleep),
+#      service time, and not below the delay (a floor: load only adds to it),
 #      the median's bucket
 #   4. max_paths: distinct paths past the cap go to path="other", overflow counter exact
 #   5. the same from the client's socket alone (the server's end left out by a cgroup matcher)
@@ -222,13 +222,9 @@ for delay in 40 300; do
 	check "delay $delay: mean at least the server's own service time" between "$mean" "$smean" 1e9
 	check_timed "delay $delay: mean within 10% of the server's own service time" \
 		within "$mean" "$smean" 10
-	# On a loaded machine the server itself oversleeps: the nominal delay is then no
-	# longer what happened, and only the server's measurement is compared with.
-	if within "$smean" "$delay" 10; then
-		check_timed "delay $delay: mean duration within 10% of $delay ms" within "$mean" "$delay" 10
-	else
-		echo "    (the server took $smean ms for a $delay ms delay: machine load; nominal check left out)"
-	fi
+	# The delay is a floor: the server sleeps it before answering, and a loaded machine
+	# only adds to it (the server oversleeps), in its own clock and the probe's alike.
+	check "delay $delay: mean not below the $delay ms delay" between "$mean" "$delay" 1e9
 	# The contract's buckets are coarse (.025 .05 .1 .25 .5): interpolating inside one
 	# cannot be within 10 %. The server sleeps the delay before answering, so a request
 	# takes [delay, delay + a little]: the median must fall in a bucket that overlaps

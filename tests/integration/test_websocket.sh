@@ -10,8 +10,8 @@
 #      close frame; normal closes are not drops)
 #   2. /api/ws/connect with subscribe: the same counts, rooms from the subscriptions
 #   3. push -> ack latency at 50 ms and 200 ms ack delays, ping -> pong latency at a 60 ms
-#      pong delay: the mean within 10 % of the server's own measurement, and of the
-#      nominal delay unless the machine made the peers late
+#      pong delay: the mean within 10 % of the server's own measurement, and not below
+#      the delay (a floor: load only adds to it)
 #   4. idle_timeout: silence past the service's idle_timeout_s, then a FIN without a close
 #      frame
 #   5. uncompressed pushes of 600 bytes (16-bit frame lengths)
@@ -135,13 +135,11 @@ for delay in 50 200; do
 	echo "    ack delay $delay ms: probe mean $mean ms over $n acks; server's own mean $smean ms over $acks"
 	check "ack delay $delay: one latency sample per ack ($acks)" eq "$n" "$acks"
 	check "ack delay $delay: mean within 10% of the server's measurement" within "$mean" "$smean" 10
-	# On a loaded machine the client itself acks late: the nominal delay is then no
-	# longer what happened, and only the server's measurement is compared with.
-	if within "$smean" "$delay" 10; then
-		check "ack delay $delay: mean within 10% of $delay ms" within "$mean" "$delay" 10
-	else
-		echo "    (the acks came $smean ms after the pushes for a $delay ms delay: machine load; nominal check left out)"
-	fi
+	# The delay is a floor, not a target: no ack leaves the client before it, and a
+	# loaded machine only adds to it (the client acks late, the server reads late), in
+	# the server's measurement and the probe's alike. An ack paired with the wrong push
+	# comes in under it.
+	check "ack delay $delay: mean not below the $delay ms delay" between "$mean" "$delay" 1e9
 done
 mark fogcompute_bitchat_p2p_latency_seconds
 run_case pong --clients 2 --direct 0 --room-messages 0 --pong-delay-ms 60 -- --clients 2 --direct 0 \
@@ -151,11 +149,9 @@ smean=$(j "$WORK/pong.server.json" pong_latency_ms.mean)
 echo "    pong delay 60 ms: probe mean ping -> pong $mean ms; the server's own $smean ms"
 check "p2p latency: 10 samples" eq $(($(metric fogcompute_bitchat_p2p_latency_seconds_count) - M_C)) 10
 check "p2p latency mean within 10% of the server's measurement" within "$mean" "$smean" 10
-if within "$smean" 60 10; then
-	check "p2p latency mean within 10% of 60 ms" within "$mean" 60 10
-else
-	echo "    (the server answered in $smean ms for a 60 ms delay: machine load; nominal check left out)"
-fi
+# the probe sees the ping arrive before the server reads it: its mean is at least the
+# server's, which sleeps 60 ms between its read and its write
+check "p2p latency mean not below the 60 ms delay" between "$mean" 60 1e9
 
 echo "4. idle_timeout_s 2: a connection silent for 3.5 s, then closed without a close frame"
 d0=$(dropped abnormal_close) r0=$(dropped reset) n0=$(dropped no_close_frame) i0=$(dropped idle_timeout)
