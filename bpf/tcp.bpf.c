@@ -821,6 +821,33 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 	flow_delete(key);
 }
 
+/*
+ * A socket is born at key: a flow still there belongs to a dead socket whose close no run
+ * saw (the kernel skipped it: recursion_misses). Left in place, the new socket would
+ * inherit its service and its counters' baselines (total_retrans far above the new
+ * socket's: its retransmits would not count until they passed it). It goes, with its
+ * 4-tuple if that still names it, and is counted.
+ */
+static __always_inline void flow_unclosed(__u64 key)
+{
+	struct fp_flow *old = bpf_map_lookup_elem(&flows, &key);
+	struct fp_tuple_key tk;
+	__u64 *owner;
+
+	if (!old)
+		return;
+	if (old->established) {
+		tuple_of(old, &tk, false);
+		owner = bpf_map_lookup_elem(&tuples, &tk);
+		if (owner && *owner == key)
+			bpf_map_delete_elem(&tuples, &tk);
+	}
+	if (!bpf_map_delete_elem(&flows, &key)) {
+		count_lost(FP_STAT_FLOWS_DELETED);
+		count_lost(FP_LOST_FLOW_UNCLOSED);
+	}
+}
+
 /* sport, dport: host order */
 static __always_inline int set_state(const struct sock *sk, int oldstate, int newstate,
 				     __u16 family, __u16 sport, __u16 dport)
@@ -832,6 +859,7 @@ static __always_inline int set_state(const struct sock *sk, int oldstate, int ne
 		__u64 key = (__u64)sk;
 
 		bpf_map_delete_elem(&gone_flows, &key);
+		flow_unclosed(key);
 	}
 	/* Every flow and listener was classified by one of its ports (the remote one
 	 * for active opens), so a socket whose ports no service lists has no state here:

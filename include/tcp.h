@@ -71,7 +71,10 @@ enum fp_lost {
 #define FP_STAT_FLOWS_INSERTED FP_LOSTS
 #define FP_STAT_FLOWS_DELETED (FP_LOSTS + 1)
 #define FP_LOST_CGROUP_MAP (FP_LOSTS + 2) /* cgroup_net full: a cgroup's bytes not counted */
-#define FP_LOST_SLOTS (FP_LOSTS + 3)
+/* A dead socket's flow found where a new socket was born: no run saw its close (one the
+ * kernel skipped), so the counts its socket made after its last event are lost. */
+#define FP_LOST_FLOW_UNCLOSED (FP_LOSTS + 3)
+#define FP_LOST_SLOTS (FP_LOSTS + 4)
 
 /*
  * Latency histogram bounds in microseconds, shared by RTT and connect duration.

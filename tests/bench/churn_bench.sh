@@ -11,8 +11,11 @@
 # Timing never fails: exit 0 unless something could not run. Report on stdout and in
 # build/bench/churn_report.txt. Root required; only netns traffic.
 #
-# Knobs (environment): CHURN_SECONDS (300), CHURN_CONNS (64 concurrent), CHURN_WORKERS
-# (nginx workers, 1).
+# Before the daemon starts, the same wrk runs for CHURN_BASE_SECONDS without the probe:
+# the rate this machine reaches at all, so that the probe's rate is read as a share of it.
+#
+# Knobs (environment): CHURN_SECONDS (300), CHURN_BASE_SECONDS (30; 0 skips the
+# baseline), CHURN_CONNS (64 concurrent), CHURN_WORKERS (nginx workers, 1).
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -20,6 +23,7 @@ FOGPROBE=${FOGPROBE:-$ROOT/build/fogprobe}
 OUT=$ROOT/build/bench
 REPORT=$OUT/churn_report.txt
 SECS=${CHURN_SECONDS:-300}
+BASE_SECS=${CHURN_BASE_SECONDS:-30}
 CONNS=${CHURN_CONNS:-64}
 WORKERS=${CHURN_WORKERS:-1}
 ID=$$
@@ -108,6 +112,21 @@ metric() { # FILE NAME [LABELS]
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
+# wrk_churn SECONDS OUT: the close-per-request load, in the client's namespace
+wrk_churn() {
+	ip netns exec "$NS_CLI" timeout $(($1 + 60)) wrk -t1 -c"$CONNS" -d"${1}s" \
+		-H "Connection: close" "http://$SRV_IP:$PORT/api/churn/1" >"$2" 2>&1
+}
+base_rate=
+if ((BASE_SECS > 0)); then
+	say "churn_bench: baseline, no probe: wrk for ${BASE_SECS}s"
+	if wrk_churn "$BASE_SECS" "$WORK/wrk.base"; then
+		base_rate=$(awk -v s="$BASE_SECS" '/requests in/ { printf "%.0f", $1 / s }' "$WORK/wrk.base")
+	else
+		fail "baseline wrk failed: $(tail -n 3 "$WORK/wrk.base")"
+	fi
+	sleep 2 # the baseline's TIME_WAIT ends are the client's: tw_reuse takes them over
+fi
 "$FOGPROBE" --config "$WORK/config.json" --listen "127.0.0.1:$METRICS_PORT" >"$WORK/daemon.log" 2>&1 &
 DAEMON_PID=$!
 for _ in $(seq 1 100); do
@@ -119,8 +138,7 @@ curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1 ||
 	{ fail "daemon did not become ready: $(tail -n 3 "$WORK/daemon.log")"; exit 1; }
 scrape >"$WORK/b"
 say "churn_bench: wrk -t1 -c$CONNS -H 'Connection: close' for ${SECS}s against nginx ($WORKERS worker)"
-ip netns exec "$NS_CLI" timeout $((SECS + 60)) wrk -t1 -c"$CONNS" -d"${SECS}s" \
-	-H "Connection: close" "http://$SRV_IP:$PORT/api/churn/1" >"$WORK/wrk.out" 2>&1 &
+wrk_churn "$SECS" "$WORK/wrk.out" &
 WRK_PID=$!
 t=0
 while kill -0 "$WRK_PID" 2>/dev/null; do
@@ -150,6 +168,13 @@ opened=$(($(metric "$WORK/a" fogprobe_tcp_connections_opened_total 'service="web
 	printf '%-46s %s\n' "requests completed by wrk" "${n:-?}"
 	printf '%-46s %s/s   (target 17,000/s for 300 s)\n' "connections (= requests) per second" \
 		"$(awk -v n="${n:-0}" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')"
+	if [[ -n "$base_rate" ]]; then
+		rate=$(awk -v n="${n:-0}" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')
+		printf '%-46s %s/s   (%ss, no probe: what the machine reaches alone)\n' \
+			"baseline connections per second" "$base_rate" "$BASE_SECS"
+		printf '%-46s %s\n' "with the probe / baseline" \
+			"$(awk -v r="$rate" -v b="$base_rate" 'BEGIN { if (b > 0) printf "%.3f", r / b }')"
+	fi
 	printf '%-46s %s\n' "server connections the probe saw opened" "$opened"
 	printf '%-46s %s   (target: all)\n' "requests counted by the probe" "$counted"
 	[[ -n "$errs" ]] && printf '%-46s %s\n' "wrk socket errors" "${errs#*: }"
@@ -169,6 +194,8 @@ opened=$(($(metric "$WORK/a" fogprobe_tcp_connections_opened_total 'service="web
 . "$ROOT/tests/bench/summary.sh"
 summary_row churn_rate "connection churn, wrk Connection: close for ${SECS} s: connections/s" \
 	"$(awk -v n="${n:-0}" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')" "/s" ">=" 17000
+[[ -n "$base_rate" ]] && summary_row churn_ratio "  connections/s with the probe / without (${BASE_SECS} s, no probe: $base_rate/s)" \
+	"$(awk -v n="${n:-0}" -v s="$SECS" -v b="$base_rate" 'BEGIN { if (b > 0) printf "%.3f", n / s / b }')" "" ">=" 0.97
 summary_row churn_counted "  requests counted / wrk's" \
 	"$(awk -v c="$counted" -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.6f", c / n }')" "" ">=" 1 \
 	"$counted of ${n:-?}; wrk stops with requests in flight, which nginx answers"

@@ -51,6 +51,7 @@ for case in ${LOSS_CASES:-3:gso 7:gso 2:mss 10:mss}; do
 	nft_rule "$rate"
 	d0=$(metric fogprobe_packet_drops_total 'service="bulk",reason="NETFILTER_DROP"')
 	h0=$(metric fogprobe_host_packet_drops_total 'reason="NETFILTER_DROP"')
+	scrape | grep '^fogprobe_host_packet_drops_total' >"$WORK/host.before"
 	m0=$(metric fogprobe_events_lost_total 'reason="bpf_recursion"')
 	sd0=$(metric fogprobe_bpf_program_misses_total 'program="handle_kfree_skb')
 	sr0=$(metric fogprobe_bpf_program_misses_total 'program="handle_retransmit')
@@ -86,6 +87,14 @@ for case in ${LOSS_CASES:-3:gso 7:gso 2:mss 10:mss}; do
 		"(drop program $skd, retransmit programs $skr)"
 	if [[ $drops -ne $nftp || $retr -ne $nst ]]; then
 		scrape | grep '^fogprobe_bpf_program_misses_total' | grep -v ' 0$' | sed 's/^/    /'
+		# where the difference went: every reason's host-wide change, and the same
+		# counters a second later (a count that arrives late is not a count that is lost)
+		sleep 1
+		echo "    a second later: nft $(($(nft_packets) - nft0)), probe NETFILTER_DROP" \
+			"$(($(metric fogprobe_packet_drops_total 'service="bulk",reason="NETFILTER_DROP"') - d0))"
+		scrape | grep '^fogprobe_host_packet_drops_total' |
+			awk 'NR == FNR { b[$1] = $2; next } $2 - b[$1] > 0 { printf "    host drops %s +%d\n", $1, $2 - b[$1] }' \
+				"$WORK/host.before" -
 	fi
 	# A run the kernel skipped (a classic tracepoint while another tracing program ran on
 	# that CPU) is a loss the probe exports, by program. It bounds what the probe may have

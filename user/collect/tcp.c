@@ -747,6 +747,7 @@ void tcp__losses(const struct tcp_collector *c, struct losses *l)
 	losses__set(l, LOSS_FLOW_EVICTED, c->evicted_max);
 	if (c->cgroup_net)
 		losses__set(l, LOSS_CGROUP_MAP_FULL, c->lost[FP_LOST_CGROUP_MAP]);
+	losses__set(l, LOSS_FLOW_UNCLOSED, c->lost[FP_LOST_FLOW_UNCLOSED]);
 }
 
 /* ---- the collector interface ---- */

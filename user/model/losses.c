@@ -7,6 +7,7 @@ const char *const loss_reason_names[LOSS_REASONS] = {
 	[LOSS_FLOW_MAP_UPDATE] = "flow_map_update",
 	[LOSS_TUPLE_MAP_UPDATE] = "tuple_map_update",
 	[LOSS_FLOW_EVICTED] = "flow_evicted",
+	[LOSS_FLOW_UNCLOSED] = "flow_unclosed",
 	[LOSS_CGROUP_MAP_FULL] = "cgroup_map_full",
 	[LOSS_L7_RINGBUF_FULL] = "l7_ringbuf_full",
 	[LOSS_L7_STREAM_TABLE_FULL] = "l7_stream_table_full",
