@@ -110,6 +110,8 @@ metric() { # FILE NAME [LABELS]
 		  sum += $2 }
 		END { printf "%.0f\n", sum }' "$1"
 }
+# cpu_ticks PID: user + system clock ticks of a process, its threads included
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 # wrk_churn SECONDS OUT: the close-per-request load, in the client's namespace
@@ -138,6 +140,7 @@ curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1 ||
 	{ fail "daemon did not become ready: $(tail -n 3 "$WORK/daemon.log")"; exit 1; }
 scrape >"$WORK/b"
 say "churn_bench: wrk -t1 -c$CONNS -H 'Connection: close' for ${SECS}s against nginx ($WORKERS worker)"
+t0=$(cpu_ticks "$DAEMON_PID") w0=$(date +%s.%N)
 wrk_churn "$SECS" "$WORK/wrk.out" &
 WRK_PID=$!
 t=0
@@ -148,6 +151,8 @@ while kill -0 "$WRK_PID" 2>/dev/null; do
 done
 wait "$WRK_PID" || fail "wrk failed: $(tail -n 3 "$WORK/wrk.out")"
 WRK_PID=
+cpu=$(awk -v a="$t0" -v b="$(cpu_ticks "$DAEMON_PID")" -v hz="$(getconf CLK_TCK)" -v w0="$w0" -v w1="$(date +%s.%N)" \
+	'BEGIN { printf "%.1f", (b - a) / hz * 100 / (w1 - w0) }')
 sleep 3 # the last closes' grace, the ring drained
 scrape >"$WORK/a"
 echo "end $(rss_kib "$DAEMON_PID")" >>"$WORK/rss"
@@ -175,6 +180,7 @@ opened=$(($(metric "$WORK/a" fogprobe_tcp_connections_opened_total 'service="web
 		printf '%-46s %s\n' "with the probe / baseline" \
 			"$(awk -v r="$rate" -v b="$base_rate" 'BEGIN { if (b > 0) printf "%.3f", r / b }')"
 	fi
+	printf '%-46s %s %%   (user + system, its threads, during wrk)\n' "daemon CPU, share of one core" "$cpu"
 	printf '%-46s %s\n' "server connections the probe saw opened" "$opened"
 	printf '%-46s %s   (target: all)\n' "requests counted by the probe" "$counted"
 	[[ -n "$errs" ]] && printf '%-46s %s\n' "wrk socket errors" "${errs#*: }"
@@ -196,6 +202,8 @@ summary_row churn_rate "connection churn, wrk Connection: close for ${SECS} s: c
 	"$(awk -v n="${n:-0}" -v s="$SECS" 'BEGIN { printf "%.0f", n / s }')" "/s" ">=" 17000
 [[ -n "$base_rate" ]] && summary_row churn_ratio "  connections/s with the probe / without (${BASE_SECS} s, no probe: $base_rate/s)" \
 	"$(awk -v n="${n:-0}" -v s="$SECS" -v b="$base_rate" 'BEGIN { if (b > 0) printf "%.3f", n / s / b }')" "" ">=" 0.97
+summary_row churn_cpu "  daemon CPU during the churn (user + system)" "$cpu" "% of a core" "" "" \
+	"the BPF programs' time is the kernel's, in the served processes: bench.sh's rows"
 summary_row churn_counted "  requests counted / wrk's" \
 	"$(awk -v c="$counted" -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.6f", c / n }')" "" ">=" 1 \
 	"$counted of ${n:-?}; wrk stops with requests in flight, which nginx answers"
