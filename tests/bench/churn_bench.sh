@@ -14,8 +14,11 @@
 # Before the daemon starts, the same wrk runs for CHURN_BASE_SECONDS without the probe:
 # the rate this machine reaches at all, so that the probe's rate is read as a share of it.
 #
+# Then CHURN_STATS_SECONDS more with --bpf-stats: each BPF program's ns per connection.
+#
 # Knobs (environment): CHURN_SECONDS (300), CHURN_BASE_SECONDS (30; 0 skips the
-# baseline), CHURN_CONNS (64 concurrent), CHURN_WORKERS (nginx workers, 1).
+# baseline), CHURN_STATS_SECONDS (20; 0 skips it), CHURN_CONNS (64 concurrent),
+# CHURN_WORKERS (nginx workers, 1).
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,6 +27,7 @@ OUT=$ROOT/build/bench
 REPORT=$OUT/churn_report.txt
 SECS=${CHURN_SECONDS:-300}
 BASE_SECS=${CHURN_BASE_SECONDS:-30}
+STATS_SECS=${CHURN_STATS_SECONDS:-20}
 CONNS=${CHURN_CONNS:-64}
 WORKERS=${CHURN_WORKERS:-1}
 ID=$$
@@ -129,15 +133,25 @@ if ((BASE_SECS > 0)); then
 	fi
 	sleep 2 # the baseline's TIME_WAIT ends are the client's: tw_reuse takes them over
 fi
-"$FOGPROBE" --config "$WORK/config.json" --listen "127.0.0.1:$METRICS_PORT" >"$WORK/daemon.log" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 1 100); do
-	curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1 && break
-	kill -0 "$DAEMON_PID" 2>/dev/null || break
-	sleep 0.1
-done
-curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1 ||
-	{ fail "daemon did not become ready: $(tail -n 3 "$WORK/daemon.log")"; exit 1; }
+# start_daemon [ARGS]: the daemon on the bench's config, ready
+start_daemon() {
+	"$FOGPROBE" "$@" --config "$WORK/config.json" --listen "127.0.0.1:$METRICS_PORT" \
+		>"$WORK/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	for _ in $(seq 1 100); do
+		curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	fail "daemon did not become ready: $(tail -n 3 "$WORK/daemon.log")"
+	exit 1
+}
+stop_daemon() {
+	kill -TERM "$DAEMON_PID"
+	wait "$DAEMON_PID" || fail "daemon exit status $? after SIGTERM"
+	DAEMON_PID=
+}
+start_daemon
 scrape >"$WORK/b"
 say "churn_bench: wrk -t1 -c$CONNS -H 'Connection: close' for ${SECS}s against nginx ($WORKERS worker)"
 t0=$(cpu_ticks "$DAEMON_PID") w0=$(date +%s.%N)
@@ -156,9 +170,21 @@ cpu=$(awk -v a="$t0" -v b="$(cpu_ticks "$DAEMON_PID")" -v hz="$(getconf CLK_TCK)
 sleep 3 # the last closes' grace, the ring drained
 scrape >"$WORK/a"
 echo "end $(rss_kib "$DAEMON_PID")" >>"$WORK/rss"
-kill -TERM "$DAEMON_PID"
-wait "$DAEMON_PID" || fail "daemon exit status $? after SIGTERM"
-DAEMON_PID=
+stop_daemon
+# Where the time goes: a second, shorter churn with --bpf-stats (the kernel's run-time
+# statistics cost about 100 ns per run themselves: the split, not the total, is the
+# figure), each program's ns per connection
+stats_n=
+if ((STATS_SECS > 0)); then
+	sleep 2
+	start_daemon --bpf-stats
+	scrape >"$WORK/sb"
+	say "churn_bench: the same for ${STATS_SECS}s with --bpf-stats"
+	wrk_churn "$STATS_SECS" "$WORK/wrk.stats" || fail "wrk failed: $(tail -n 3 "$WORK/wrk.stats")"
+	scrape >"$WORK/sa"
+	stop_daemon
+	stats_n=$(awk '/requests in/ { print $1 }' "$WORK/wrk.stats")
+fi
 
 n=$(awk '/requests in/ { print $1 }' "$WORK/wrk.out")
 errs=$(awk '/Socket errors/ { print }' "$WORK/wrk.out")
@@ -190,6 +216,19 @@ opened=$(($(metric "$WORK/a" fogprobe_tcp_connections_opened_total 'service="web
 		match($1, /reason="[^"]*"/); r = substr($1, RSTART + 8, RLENGTH - 9)
 		if (FILENAME == ARGV[1]) b[r] = $2; else a[r] = $2 }
 		END { for (r in a) if (a[r] - b[r] > 0) printf "%s %d  ", r, a[r] - b[r] }' "$WORK/b" "$WORK/a")"
+	if [[ -n "$stats_n" ]]; then
+		printf '%-46s %s\n' "with --bpf-stats (${STATS_SECS} s): connections/s" \
+			"$(awk -v n="$stats_n" -v s="$STATS_SECS" 'BEGIN { printf "%.0f", n / s }')"
+		awk -v n="$stats_n" '
+			match($0, /^fogprobe_bpf_program_(run_seconds_total|runs_total)\{program="[^"]*"\}/) {
+				split($0, f, "\""); k = f[2] SUBSEP (index($0, "run_seconds") ? "s" : "r")
+				if (FILENAME == ARGV[2]) b[k] = $NF; else a[k] = $NF; p[f[2]] = 1 }
+			END { for (q in p) { s = a[q, "s"] - b[q, "s"]; r = a[q, "r"] - b[q, "r"]
+				if (r > 0 && n > 0) t += s
+				if (r > 0 && n > 0 && s * 1e9 / n >= 1) { printf "  %-44s %6.0f ns per connection (%.1f runs, %.0f ns each)\n", q, s * 1e9 / n, r / n, s * 1e9 / r } }
+				if (n > 0) printf "  %-44s %6.0f ns per connection\n", "every program", t * 1e9 / n }' \
+			"$WORK/sa" "$WORK/sb" | sort -k2 -n -r
+	fi
 	printf '%-46s %s\n' "daemon RSS, KiB every 10 s" "$(awk '{ printf "%s ", $2 }' "$WORK/rss")"
 	printf '%-46s %s   (target: flat, <= 49152)\n' "daemon RSS max, KiB" \
 		"$(awk '$2 > m { m = $2 } END { print m }' "$WORK/rss")"
@@ -203,7 +242,10 @@ summary_row churn_rate "connection churn, wrk Connection: close for ${SECS} s: c
 [[ -n "$base_rate" ]] && summary_row churn_ratio "  connections/s with the probe / without (${BASE_SECS} s, no probe: $base_rate/s)" \
 	"$(awk -v n="${n:-0}" -v s="$SECS" -v b="$base_rate" 'BEGIN { if (b > 0) printf "%.3f", n / s / b }')" "" ">=" 0.97
 summary_row churn_cpu "  daemon CPU during the churn (user + system)" "$cpu" "% of a core" "" "" \
-	"the BPF programs' time is the kernel's, in the served processes: bench.sh's rows"
+	"the BPF programs' time is the kernel's, in the served processes: the next row"
+[[ -n "$stats_n" ]] && summary_row churn_bpf "  BPF time per connection, both ends (--bpf-stats, ${STATS_SECS} s)" \
+	"$(awk '$1 == "every" && $2 == "program" { print $3 }' "$REPORT")" "ns" "" "" \
+	"$(awk '/ns per connection \(/ && c++ < 6 { printf "%s%s %s", sep, $1, $2; sep = ", " }' "$REPORT")"
 summary_row churn_counted "  requests counted / wrk's" \
 	"$(awk -v c="$counted" -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.6f", c / n }')" "" ">=" 1 \
 	"$counted of ${n:-?}; wrk stops with requests in flight, which nginx answers"
