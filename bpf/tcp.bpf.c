@@ -431,10 +431,13 @@ static __always_inline struct fp_flow *flow_insert(__u64 key, const struct fp_fl
 	return bpf_map_lookup_elem(&flows, &key);
 }
 
-static __always_inline void flow_delete(__u64 key)
+/* true if the flow was there */
+static __always_inline bool flow_delete(__u64 key)
 {
-	if (!bpf_map_delete_elem(&flows, &key))
-		count_lost(FP_STAT_FLOWS_DELETED);
+	if (bpf_map_delete_elem(&flows, &key))
+		return false;
+	count_lost(FP_STAT_FLOWS_DELETED);
+	return true;
 }
 
 /* ---- the kernel's per-socket counters (targ_sock_counters) ----------------------- */
@@ -842,10 +845,8 @@ static __always_inline void flow_unclosed(__u64 key)
 		if (owner && *owner == key)
 			bpf_map_delete_elem(&tuples, &tk);
 	}
-	if (!bpf_map_delete_elem(&flows, &key)) {
-		count_lost(FP_STAT_FLOWS_DELETED);
+	if (flow_delete(key))
 		count_lost(FP_LOST_FLOW_UNCLOSED);
-	}
 }
 
 /* sport, dport: host order */
