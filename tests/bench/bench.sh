@@ -226,8 +226,7 @@ stop_probe() {
 
 scrape() { curl -sf -m 5 "http://127.0.0.1:$METRICS_PORT/metrics"; }
 
-# utime + stime of a process, in clock ticks (fields after "pid (comm) ").
-proc_cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+. "$ROOT/tests/bench/proc.sh"
 proc_status() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; } # kB
 
 # metric FILE NAME 'k="v",k="v"' -> sum of matching samples (0 when none)

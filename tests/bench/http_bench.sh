@@ -108,7 +108,7 @@ median() {
 	sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit }
 		if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
-proc_cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+. "$ROOT/tests/bench/proc.sh"
 
 # One wrk run; prints "rps requests" (wrk's own summary) or nothing.
 run_wrk() {

@@ -98,7 +98,7 @@ config() { # off | RATIO
 # spans the collector accepted, by the daemon's own count (the receiver discards them)
 exported() { curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" |
 	awk '$1 == "fogprobe_otlp_spans_exported_total" { n = $2 } END { printf "%.0f\n", n }'; }
-proc_cpu() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+. "$ROOT/tests/bench/proc.sh"
 
 run() { # MODE
 	local mode=$1 i c0 c1 t0 t1 n0 n1 done rss=0 r hp
