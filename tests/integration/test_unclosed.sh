@@ -81,18 +81,6 @@ exec 7>"$WORK/cli.in" 8<"$WORK/cli.out"
 on_exit "exec 7>&-; pkill -P $CLI_PID; kill $CLI_PID"
 cli() { echo "$*" >&7 && read -r -t 10 REPLY <&8 && echo "$REPLY"; }
 
-# flow KIND RPORT -> "key-bytes|value-bytes" (hex, bpftool's order) of the one flow
-flow_of() {
-	bpftool -j map dump id "$FLOWS" | python3 -c '
-import json, sys
-kind, rport = int(sys.argv[1]), int(sys.argv[2])
-for e in json.load(sys.stdin):
-    v = e["formatted"]["value"]
-    if v["kind"] == kind and v["rport"] == rport:
-        raw = lambda b: " ".join(x[2:] for x in b)
-        print(raw(e["key"]) + "|" + raw(e["value"]))
-' "$@"
-}
 # flow_at KEY -> "lport rport" of the flow at that key (bpftool's hex bytes), or nothing
 flow_at() {
 	bpftool -j map dump id "$FLOWS" | python3 -c '
@@ -107,19 +95,20 @@ opens() { metric fogprobe_tcp_connections_opened_total "service=\"$1\",role=\"$2
 
 echo "1. a connection to service a, its flow saved, then reset"
 cport=$(cli open 7101 | awk '{ print $2 }')
-KIND_CLIENT=$(bpftool -j map dump id "$FLOWS" | python3 -c '
+# "key-bytes|value-bytes" (hex, bpftool's order) of the client's flow: its ports
+saved=$(bpftool -j map dump id "$FLOWS" | python3 -c '
 import json, sys
+raw = lambda b: " ".join(x[2:] for x in b)
 for e in json.load(sys.stdin):
     v = e["formatted"]["value"]
-    if v["rport"] == 7101 and v["lport"] == int(sys.argv[1]):
-        print(v["kind"])' "$cport")
-saved=$(flow_of "$KIND_CLIENT" 7101)
+    if v["lport"] == int(sys.argv[1]) and v["rport"] == 7101:
+        print(raw(e["key"]) + "|" + raw(e["value"]))' "$cport")
 check "the client's flow is in the table" [ -n "$saved" ]
 [[ -n "$saved" ]] || finish
 skey=${saved%%|*}
 cli reset >/dev/null
 sleep 0.2
-check "its close removed it" eq "$(flow_of "$KIND_CLIENT" 7101)" ""
+check "its close removed it" eq "$(flow_at "$skey")" ""
 
 echo "2. the flow put back, as a skipped close run leaves it; new connections to b"
 u0=$(unclosed)
