@@ -79,11 +79,16 @@ static void refresh_host(struct daemon *d, struct tcp_collector *tcp)
 		host_metrics__update(d->hm, hs);
 	if (!d->cfg.containers.enabled)
 		return;
+	if (!tcp__counts_cgroups(tcp)) {
+		if (!host__containers(d->host, CONTAINER_NET_NETNS, NULL, 0, &cs))
+			host_metrics__containers(d->hm, cs);
+		return;
+	}
 	/* Counters first, then the walk: a counter whose cgroup the later walk does not
 	 * find belongs to a removed cgroup, and its entry can go. */
 	if (tcp__read_cgroups(tcp, &cn, &n_cn))
 		n_cn = 0;
-	if (!host__containers(d->host, cn, n_cn, &cs)) {
+	if (!host__containers(d->host, CONTAINER_NET_CGROUPS, cn, n_cn, &cs)) {
 		host_metrics__containers(d->hm, cs);
 		if (cs->complete)
 			tcp__prune_cgroups(tcp, cgroup_alive, d->host);

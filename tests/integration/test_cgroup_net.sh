@@ -45,8 +45,11 @@ mkcg "$SCOPE"
 CGS=("${MKCG[@]}")
 
 has_series() { scrape | grep -qE -- "$1"; }
+no_series() { ! has_series "$1"; }
 
-start_daemon '{"services": [{"name": "sink", "protocol": "tcp", "ports": [5301]}]}' || exit 1
+# (a) to (c): bytes per cgroup, counted per packet, whichever way "auto" goes on this kernel
+start_daemon '{"services": [{"name": "sink", "protocol": "tcp", "ports": [5301]}],
+	"containers": {"network": "cgroup"}}' || exit 1
 
 # server CONNECTIONS: reads each connection to EOF, prints the bytes of each
 server() {
@@ -188,4 +191,43 @@ echo "    after removing container 1: pod tx $tp2 rx $rp2"
 check "removed container's series gone" eq "$(metric container_network_transmit_bytes_total "container_id=\"$C1\"")" 0
 check "pod counters unchanged after a container went" eq "$tp2 $rp2" "$tp $rp"
 check "no container cgroup dropped" eq "$(metric fogprobe_container_cgroups_dropped)" 0
+
+echo "(d) from network namespaces: each container's bytes are its namespace's interfaces'"
+stop_daemon
+start_daemon '{"services": [{"name": "sink", "protocol": "tcp", "ports": [5301]}],
+	"containers": {"network": "netns"}}' || exit 1
+check "the daemon says where container bytes come from" \
+	grep -q "container network bytes: from each container's network namespace" "$WORK/daemon.log"
+# a process in container 2 (the client's namespace); one in the first container, in the
+# host's namespace
+bash -c 'for f in "$@"; do echo $$ >"$f/cgroup.procs"; done
+exec ip netns exec '"$NS_CLI"' sleep 60' _ "${CG2[@]}" &
+HOLD2=$!
+bash -c 'for f in "$@"; do echo $$ >"$f/cgroup.procs"; done; exec sleep 60' _ "${CGS[@]}" &
+HOLD1=$!
+on_exit "kill $HOLD2 $HOLD1"
+# every interface of the client's namespace but lo, as /proc/<pid>/net/dev counts them
+netns_bytes() { ns_cli cat /proc/net/dev | awk 'NR > 2 { sub(/:/, " "); if ($1 != "lo") { rx += $2; tx += $10 } } END { print tx, rx }'; }
+sleep 0.3 # the holders' exec
+read -r ntx0 nrx0 <<<"$(netns_bytes)"
+got_tx=$(metric container_network_transmit_bytes_total "container_id=\"$C2\"")
+got_rx=$(metric container_network_receive_bytes_total "container_id=\"$C2\"")
+echo "    namespace tx $ntx0 rx $nrx0; container 2 tx $got_tx rx $got_rx"
+check "container tx = its namespace's, link level" eq "$got_tx" "$ntx0"
+check "container rx = its namespace's, link level" eq "$got_rx" "$nrx0"
+server 1
+client $((4 << 20)) "${CG2[@]}" >/dev/null
+wait $SRV
+sleep 0.3
+read -r ntx1 nrx1 <<<"$(netns_bytes)"
+got_tx=$(metric container_network_transmit_bytes_total "container_id=\"$C2\"")
+tp=$(metric container_network_transmit_bytes_total "$podsel")
+echo "    after 4 MiB: namespace tx $ntx1 (+$((ntx1 - ntx0))); container 2 tx $got_tx, pod tx $tp"
+check "4 MiB later: container tx = its namespace's" eq "$got_tx" "$ntx1"
+check "the 4 MiB in it: tx grew by 4 MiB plus at most 5 % of headers" \
+	between "$((got_tx - ntx0))" $((4 << 20)) $(((4 << 20) * 105 / 100))
+check "the pod's = its namespace's too (cAdvisor's view: one namespace)" eq "$tp" "$ntx1"
+check "a container in the host's namespace has no network series (node_network_* has them)" \
+	no_series "^container_network_transmit_bytes_total\\{[^}]*container_id=\"$CID\""
+check "its CPU series is there" has_series "^container_cpu_usage_seconds_total\\{[^}]*container_id=\"$CID\""
 finish

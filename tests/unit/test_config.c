@@ -171,8 +171,12 @@ static const struct error_case error_cases[] = {
 	  "t.json:1:78: max 0 is out of range 1..4096" },
 	{ "containers_max_string", SVC_A_DONE "\"containers\":{\"max\":\"1\"}}",
 	  "t.json:1:78: max must be an integer in 1..4096" },
+	{ "containers_network_unknown", SVC_A_DONE "\"containers\":{\"network\":\"veth\"}}",
+	  "t.json:1:82: unknown network \"veth\" (expected one of auto, cgroup, netns)" },
+	{ "containers_network_not_string", SVC_A_DONE "\"containers\":{\"network\":1}}",
+	  "t.json:1:82: network must be a string, one of auto, cgroup, netns" },
 	{ "containers_unknown_key", SVC_A_DONE "\"containers\":{\"enabled\":false,\"limit\":3}}",
-	  "t.json:1:88: unknown key \"limit\" in containers (expected enabled, max)" },
+	  "t.json:1:88: unknown key \"limit\" in containers (expected enabled, max, network)" },
 	/* "check": its value starts at column 64 after SVC_A_PORTS */
 	{ "check_not_object", SVC_A_PORTS "\"check\":1}]}", "t.json:1:64: check must be an object" },
 	{ "check_missing_connect", SVC_A_PORTS "\"check\":{}}]}",
@@ -734,11 +738,12 @@ static void host_defaults_and_off_switch(void **state)
 	assert_string_equal(cfg->host.netdev_exclude, "^lo$");
 	assert_int_equal(cfg->containers.enabled, 1);
 	assert_int_equal(cfg->containers.max, CONFIG_DEFAULT_CONTAINERS);
+	assert_int_equal(cfg->containers.network, CONTAINER_NETWORK_AUTO);
 	free(cfg);
 
 	cfg = expect_ok(SVC_A_DONE "\"host\":{\"enabled\":false,\"root\":\"/host\","
 			"\"filesystems_exclude\":\"\",\"network_devices_exclude\":\"^veth\"},"
-			"\"containers\":{\"enabled\":false,\"max\":7}}");
+			"\"containers\":{\"enabled\":false,\"max\":7,\"network\":\"netns\"}}");
 	assert_int_equal(cfg->host.enabled, 0);
 	assert_string_equal(cfg->host.root, "/host");
 	assert_string_equal(cfg->host.mounts_exclude, "");
@@ -746,6 +751,7 @@ static void host_defaults_and_off_switch(void **state)
 	assert_string_equal(cfg->host.netdev_exclude, "^veth");
 	assert_int_equal(cfg->containers.enabled, 0);
 	assert_int_equal(cfg->containers.max, 7);
+	assert_int_equal(cfg->containers.network, CONTAINER_NETWORK_NETNS);
 	free(cfg);
 }
 

@@ -412,7 +412,7 @@ static void read_fake_containers(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(host__containers(h, net, 3, &cs), 0);
+	assert_int_equal(host__containers(h, CONTAINER_NET_CGROUPS, net, 3, &cs), 0);
 	assert_true(cs->complete);
 	assert_int_equal(cs->n, 4); /* docker, pod, pod's container, the service */
 	assert_int_equal(cs->dropped, 0);
@@ -449,7 +449,7 @@ static void read_fake_containers(void **state)
 	 * pod keeps them, and keeps them after they are deleted. */
 	rm_tree("cg2/kubepods/burstable/pod" UID1 "/" HEX2);
 	rm_tree("v1mem/kubepods");
-	assert_int_equal(host__containers(h, net, 3, &cs), 0);
+	assert_int_equal(host__containers(h, CONTAINER_NET_CGROUPS, net, 3, &cs), 0);
 	assert_null(find(cs, ctr));
 	assert_false(host__cgroup_alive(h, net[1].cgid));
 	assert_false(host__cgroup_alive(h, net[2].cgid));
@@ -458,7 +458,7 @@ static void read_fake_containers(void **state)
 	assert_int_equal(c->net_bytes[0], 111);
 	assert_int_equal(c->net_bytes[1], 222);
 	net[0].bytes[0] = 15; /* then the pod sends 5 more itself */
-	assert_int_equal(host__containers(h, net, 1, &cs), 0);
+	assert_int_equal(host__containers(h, CONTAINER_NET_CGROUPS, net, 1, &cs), 0);
 	c = find(cs, pod);
 	assert_non_null(c);
 	assert_int_equal(c->net_bytes[0], 116);
@@ -467,9 +467,81 @@ static void read_fake_containers(void **state)
 
 	/* at most 2: the other container-like cgroups are counted, not kept */
 	h = collector(2);
-	assert_int_equal(host__containers(h, NULL, 0, &cs), 0);
+	assert_int_equal(host__containers(h, CONTAINER_NET_CGROUPS, NULL, 0, &cs), 0);
 	assert_int_equal(cs->n, 2);
 	assert_int_equal(cs->dropped, 1); /* docker, pod, service: 3 */
+	host__free(h);
+}
+
+/* Network bytes from namespaces: a container's are those of one of its processes' (found
+ * below it for a pod) less lo; none in the host's namespace or without a process. */
+static void containers_netns(void **state)
+{
+	static const char dev_fmt[] = "Inter-| Receive | Transmit\n face |bytes packets|bytes\n"
+				      "    lo: 7 1 0 0 0 0 0 0 7 1 0 0 0 0 0 0\n"
+				      "  eth0: %d 2 0 0 0 0 0 0 %d 4 0 0 0 0 0 0\n"
+				      "  eth1: 10 1 0 0 0 0 0 0 30 1 0 0 0 0 0 0\n";
+	const char *pod = "/kubepods/burstable/pod" UID1, *ctr = "/kubepods/burstable/pod" UID1 "/" HEX2;
+	struct host_collector *h = collector(10);
+	const struct container_snapshot *cs;
+	const struct container_stats *c;
+	char path[2][512], dev[512];
+
+	(void)state;
+	put("proc/1/ns/net", "host");
+	put("proc/42/ns/net", "a namespace of its own");
+	snprintf(dev, sizeof(dev), dev_fmt, 1000, 3000);
+	put("proc/42/net/dev", dev);
+	/* 43 is in the host's namespace (the same inode) */
+	put("proc/43/net/dev", dev);
+	put("proc/43/ns", NULL);
+	snprintf(path[0], sizeof(path[0]), "%s/proc/1/ns/net", tmp);
+	snprintf(path[1], sizeof(path[1]), "%s/proc/43/ns/net", tmp);
+	assert_int_equal(link(path[0], path[1]), 0);
+	/* the pod has no process of its own: one of its container's children has */
+	put("cg2/kubepods/burstable/pod" UID1 "/cgroup.procs", "");
+	put("cg2/kubepods/burstable/pod" UID1 "/" HEX2 "/cgroup.procs", "");
+	put("cg2/kubepods/burstable/pod" UID1 "/" HEX2 "/sub/cgroup.procs", "42\n");
+	put("cg2/svc/app/cgroup.procs", "43\n");
+	put("cg2/docker/" HEX64 "/cgroup.procs", "99\n"); /* gone: no /proc/99 */
+
+	assert_int_equal(host__containers(h, CONTAINER_NET_NETNS, NULL, 0, &cs), 0);
+	c = find(cs, ctr);
+	assert_non_null(c);
+	assert_true(c->have_net);
+	assert_int_equal(c->net_bytes[0], 3030);
+	assert_int_equal(c->net_bytes[1], 1010);
+	c = find(cs, pod);
+	assert_non_null(c);
+	assert_true(c->have_net && c->net_bytes[0] == 3030 && c->net_bytes[1] == 1010);
+	c = find(cs, "/svc/app");
+	assert_non_null(c);
+	assert_false(c->have_net);
+	c = find(cs, "/docker/" HEX64);
+	assert_non_null(c);
+	assert_true(c->have_cpu && !c->have_net);
+
+	/* read again at each scrape */
+	snprintf(dev, sizeof(dev), dev_fmt, 2000, 5000);
+	put("proc/42/net/dev", dev);
+	assert_int_equal(host__containers(h, CONTAINER_NET_NETNS, NULL, 0, &cs), 0);
+	c = find(cs, pod);
+	assert_non_null(c);
+	assert_int_equal(c->net_bytes[0], 5030);
+	assert_int_equal(c->net_bytes[1], 2010);
+
+	/* pid 1 not ours to look at: the host's namespace is our own */
+	snprintf(path[1], sizeof(path[1]), "%s/proc/self/ns", tmp);
+	assert_int_equal(mkdir(path[1], 0755), 0);
+	snprintf(path[1], sizeof(path[1]), "%s/proc/self/ns/net", tmp);
+	assert_int_equal(rename(path[0], path[1]), 0);
+	assert_int_equal(host__containers(h, CONTAINER_NET_NETNS, NULL, 0, &cs), 0);
+	c = find(cs, ctr);
+	assert_non_null(c);
+	assert_true(c->have_net && c->net_bytes[0] == 5030);
+	c = find(cs, "/svc/app");
+	assert_non_null(c);
+	assert_false(c->have_net);
 	host__free(h);
 }
 
@@ -485,6 +557,7 @@ int main(void)
 		cmocka_unit_test(cgroup_refs),
 		cmocka_unit_test_setup_teardown(read_fake_host, setup_tree, teardown_tree),
 		cmocka_unit_test_setup_teardown(read_fake_containers, setup_tree, teardown_tree),
+		cmocka_unit_test_setup_teardown(containers_netns, setup_tree, teardown_tree),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

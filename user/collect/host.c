@@ -565,6 +565,12 @@ struct walk_entry {
 	uint64_t retired[2];
 };
 
+struct netns_bytes {
+	uint64_t ino; /* the namespace's nsfs inode */
+	uint64_t bytes[2]; /* tx, rx */
+	bool ok;
+};
+
 struct id_owner {
 	uint64_t cgid;
 	int idx; /* kept cgroup that contains it (one row per kept ancestor-or-self) */
@@ -607,6 +613,10 @@ struct host_collector {
 	bool walk_truncated;
 	struct container_stats *cs;
 	struct container_snapshot csnap;
+	/* CONTAINER_NET_NETNS: this scrape's namespaces, read once each */
+	struct netns_bytes *netns;
+	size_t n_netns;
+	struct host_netdev *devs; /* one /proc/<pid>/net/dev */
 };
 
 #define HOST_READ_MAX (4 << 20) /* bounds a file read, e.g. /proc/1/mountinfo */
@@ -817,6 +827,8 @@ void host__free(struct host_collector *h)
 	free(h->cs);
 	free(h->owners);
 	free(h->alive);
+	free(h->netns);
+	free(h->devs);
 	free(h);
 }
 
@@ -1296,7 +1308,136 @@ static void carry_over(struct host_collector *h, const struct cgroup_net *net, s
 	}
 }
 
-int host__containers(struct host_collector *h, const struct cgroup_net *net, size_t n_net,
+/* ---- container network bytes from network namespaces ---- */
+
+#define NETNS_SEARCH_DIRS 64 /* cgroup directories searched for a process, per container */
+
+/* The first process listed in the cgroup at dir[0..len) or below it, depth first, in at
+ * most *budget directories; 0 if none. dir (of cap bytes) is restored. */
+static long cgroup_pid(struct host_collector *h, char *dir, size_t len, size_t cap,
+		       int *budget)
+{
+	struct dirent *e;
+	const char *p;
+	uint64_t pid;
+	long found = 0;
+	DIR *d;
+
+	if ((*budget)-- <= 0)
+		return 0;
+	if (read_at(h, dir, "cgroup.procs") >= 0) {
+		p = h->buf;
+		if (!parse_u64(&p, &pid) && pid > 0 && pid < (1u << 22)) /* PID_MAX_LIMIT */
+			return (long)pid;
+	}
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d))) {
+		size_t nl = strlen(e->d_name);
+
+		if (e->d_type != DT_DIR || e->d_name[0] == '.' || len + 1 + nl >= cap)
+			continue;
+		dir[len] = '/';
+		memcpy(dir + len + 1, e->d_name, nl + 1);
+		found = cgroup_pid(h, dir, len + 1 + nl, cap, budget);
+		dir[len] = '\0';
+	}
+	closedir(d);
+	return found;
+}
+
+/* nsfs inode of the network namespace of a process ("1", "self", a pid); 0 if it cannot
+ * be read */
+static uint64_t netns_at(const struct host_collector *h, const char *proc)
+{
+	char path[320];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s/ns/net", h->procfs, proc);
+	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
+}
+
+static uint64_t netns_of(const struct host_collector *h, long pid)
+{
+	char id[24];
+
+	snprintf(id, sizeof(id), "%ld", pid);
+	return netns_at(h, id);
+}
+
+/* The namespace's bytes, read through pid on its first use in this scrape. */
+static const struct netns_bytes *netns_bytes(struct host_collector *h, uint64_t ino, long pid)
+{
+	struct netns_bytes *b;
+	char path[320];
+	size_t i, n;
+
+	for (i = 0; i < h->n_netns; i++)
+		if (h->netns[i].ino == ino)
+			return &h->netns[i];
+	/* one namespace per kept cgroup at most: the array never fills */
+	if (!h->netns)
+		h->netns = calloc((size_t)h->max_containers, sizeof(*h->netns));
+	if (!h->devs)
+		h->devs = calloc(HOST_MAX_NETDEVS, sizeof(*h->devs));
+	if (!h->netns || !h->devs)
+		return NULL;
+	b = &h->netns[h->n_netns++];
+	memset(b, 0, sizeof(*b));
+	b->ino = ino;
+	snprintf(path, sizeof(path), "%s/%ld/net/dev", h->procfs, pid);
+	if (read_all(h, path) < 0 || host_parse_netdev(h->buf, h->devs, HOST_MAX_NETDEVS, &n))
+		return b;
+	/* the process may have moved since its namespace was read: the file must be of it */
+	if (netns_of(h, pid) != ino)
+		return b;
+	for (i = 0; i < n; i++) {
+		if (excluded(&h->netdev_re, h->has_netdev_re, h->devs[i].name))
+			continue;
+		b->bytes[0] += h->devs[i].tx_bytes;
+		b->bytes[1] += h->devs[i].rx_bytes;
+	}
+	b->ok = true;
+	return b;
+}
+
+/* c's network bytes: those of its namespace, if it has a process outside the host's. */
+static void container_netns(struct host_collector *h, struct container_stats *c,
+			    uint64_t host_ns)
+{
+	const char *roots[] = { h->cg2, h->v1_mem, h->v1_cpu };
+	const struct netns_bytes *b;
+	char dir[768];
+	long pid = 0;
+	uint64_t ino;
+	size_t i, len;
+	int budget;
+
+	for (i = 0; !pid && i < sizeof(roots) / sizeof(roots[0]); i++) {
+		if (!roots[i][0])
+			continue;
+		len = (size_t)snprintf(dir, sizeof(dir), "%s%s", roots[i], c->path);
+		if (len >= sizeof(dir))
+			continue;
+		budget = NETNS_SEARCH_DIRS;
+		pid = cgroup_pid(h, dir, len, sizeof(dir), &budget);
+	}
+	if (!pid || !host_ns)
+		return;
+	ino = netns_of(h, pid);
+	if (!ino || ino == host_ns)
+		return;
+	b = netns_bytes(h, ino, pid);
+	if (!b || !b->ok)
+		return;
+	c->have_net = true;
+	c->net_bytes[0] = b->bytes[0];
+	c->net_bytes[1] = b->bytes[1];
+}
+
+int host__containers(struct host_collector *h, enum container_net_source src,
+		     const struct cgroup_net *net, size_t n_net,
 		     const struct container_snapshot **out)
 {
 	bool first = true;
@@ -1318,6 +1459,18 @@ int host__containers(struct host_collector *h, const struct cgroup_net *net, siz
 	walk_root(h, h->v1_cpu, false, &first);
 	qsort(h->alive, h->n_alive, sizeof(*h->alive), cmp_u64);
 	qsort(h->owners, h->n_owners, sizeof(*h->owners), cmp_owner);
+	if (src == CONTAINER_NET_NETNS) {
+		/* pid 1's namespace is the host's even when we run in a pod's; our own where
+		 * pid 1 is not ours to look at (as for the host's net/dev) */
+		uint64_t host_ns = netns_at(h, "1") ?: netns_at(h, "self");
+
+		h->n_netns = 0;
+		for (k = 0; k < h->n_kept; k++) {
+			read_container(h, &h->kept[k], &h->cs[k]);
+			container_netns(h, &h->cs[k], host_ns);
+		}
+		goto done;
+	}
 	carry_over(h, net, n_net);
 	for (k = 0; k < h->n_kept; k++) {
 		struct container_stats *c = &h->cs[k];
@@ -1339,6 +1492,7 @@ int host__containers(struct host_collector *h, const struct cgroup_net *net, siz
 			c->net_bytes[1] += net[i].bytes[1];
 		}
 	}
+done:
 	h->csnap.n = (size_t)h->n_kept;
 	h->csnap.dropped = h->dropped;
 	h->csnap.complete = !h->walk_truncated;

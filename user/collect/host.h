@@ -88,12 +88,24 @@ void host__free(struct host_collector *h); /* accepts NULL */
  * The snapshot belongs to the collector and lives until the next call. */
 int host__read(struct host_collector *h, const struct host_snapshot **out);
 
+/* Where host__containers() takes each container's network bytes from. */
+enum container_net_source {
+	/* net[]: the BPF per-cgroup counters, of the cgroup and its descendants */
+	CONTAINER_NET_CGROUPS,
+	/* the interfaces of the network namespace of one of its processes, less those
+	 * network_devices_exclude names (lo), as cAdvisor reads /proc/<pid>/net/dev; none
+	 * for a cgroup without a process or in the host's namespace (node_network_*) */
+	CONTAINER_NET_NETNS,
+};
+
 /*
  * Walk the cgroup hierarchies (v2 and the v1 cpuacct/memory controllers), keep the
  * container-like and configured cgroups (at most max_containers), read their CPU and
- * memory, and add net[] (sorted or not) to each kept cgroup and its kept ancestors.
+ * memory, and their network bytes from src: with CONTAINER_NET_CGROUPS, net[] (sorted or
+ * not) is added to each kept cgroup and its kept ancestors.
  */
-int host__containers(struct host_collector *h, const struct cgroup_net *net, size_t n_net,
+int host__containers(struct host_collector *h, enum container_net_source src,
+		     const struct cgroup_net *net, size_t n_net,
 		     const struct container_snapshot **out);
 /* Did the last walk see this cgroup v2 id? A counter read before that walk whose cgroup
  * the walk did not see belongs to a removed cgroup (ids are never reused). */

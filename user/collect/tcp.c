@@ -299,7 +299,9 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 	bpf_map__set_max_entries(c->skel->maps.proc_tasks,
 				 opts->max_proc_tasks ?: FP_MAX_PROC_TASKS);
 	bpf_map__set_max_entries(c->skel->maps.task_flags, proc__task_flag_entries());
-	c->skel->rodata->targ_cgroup_net = opts->cgroup_net;
+	c->cgroup_net = opts->cgroup_net == TCP_CGROUP_NET_ON ||
+			(opts->cgroup_net == TCP_CGROUP_NET_PER_PACKET && !counters_chosen(c));
+	c->skel->rodata->targ_cgroup_net = c->cgroup_net;
 	c->skel->rodata->targ_sndq_svcs = opts->sndq_services;
 	c->skel->rodata->targ_sock_counters = counters_chosen(c);
 	err = tcp_bpf__load(c->skel);
@@ -377,7 +379,6 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 	c->cgroup_fd = -1;
 	c->stats_fd = -1;
 	c->sinks = opts->sinks;
-	c->cgroup_net = opts->cgroup_net;
 	c->ncpu = libbpf_num_possible_cpus();
 	if (c->ncpu <= 0) {
 		err = c->ncpu ?: -EINVAL;
@@ -638,6 +639,11 @@ int tcp__read_drops(struct tcp_collector *c, struct tcp_snapshot *s)
 			       (FP_MAX_SERVICES + 1) * FP_DROP_REASONS, sizeof(__u64), s->drops);
 }
 
+bool tcp__counts_cgroups(const struct tcp_collector *c)
+{
+	return c->cgroup_net;
+}
+
 int tcp__read_cgroups(struct tcp_collector *c, const struct cgroup_net **out, size_t *n)
 {
 	int fd = bpf_map__fd(c->skel->maps.cgroup_net);
@@ -756,17 +762,27 @@ static int ops_open(const struct collector_env *env, void **out)
 {
 	struct tcp_collector_opts o = {
 		.disable = env->disable,
-		.cgroup_net = env->cfg->containers.enabled,
+		.cgroup_net = !env->cfg->containers.enabled ? TCP_CGROUP_NET_OFF :
+			      env->cfg->containers.network == CONTAINER_NETWORK_CGROUP ?
+								TCP_CGROUP_NET_ON :
+			      env->cfg->containers.network == CONTAINER_NETWORK_AUTO ?
+								TCP_CGROUP_NET_PER_PACKET :
+								TCP_CGROUP_NET_OFF,
 		.bpf_stats = env->bpf_stats,
 		.sinks = env->sinks,
 	};
-	int k;
+	int k, err;
 
 	/* send queues kept by the kernel only where no iterator reads them */
 	for (k = 0; !env->sndq_iterator && k < env->cfg->n_services && k < FP_MAX_SERVICES; k++)
 		if (env->cfg->services[k].protocol == FP_PROTO_WEBSOCKET) /* message_queue_size */
 			o.sndq_services |= 1u << k;
-	return tcp__open(&o, env->tables, (struct tcp_collector **)out);
+	err = tcp__open(&o, env->tables, (struct tcp_collector **)out);
+	if (!err && env->cfg->containers.enabled)
+		pr_info("container network bytes: %s\n",
+			tcp__counts_cgroups(*out) ? "per cgroup, counted per packet (cgroup_skb)" :
+						    "from each container's network namespace");
+	return err;
 }
 
 static void ops_close(void *c)

@@ -26,7 +26,9 @@ struct tcp_collector_opts {
 	__u32 max_listen_socks; /* 0: FP_MAX_LISTEN_SOCKS */
 	__u32 max_proc_tasks; /* 0: FP_MAX_PROC_TASKS (shared with the process object) */
 	const char *disable; /* comma-separated hook prefixes not to use, e.g. "tp_btf" */
-	bool cgroup_net; /* count every packet's bytes per cgroup (container metrics) */
+	/* Count every packet's bytes per cgroup (container metrics): never, always, or only
+	 * where the socket counters come per packet too (no flow iterator). */
+	enum { TCP_CGROUP_NET_OFF, TCP_CGROUP_NET_ON, TCP_CGROUP_NET_PER_PACKET } cgroup_net;
 	bool bpf_stats; /* BPF_ENABLE_STATS while open (every BPF program's run time) */
 	__u32 sndq_services; /* bit i: keep service i's send queues (sndq_now) */
 	struct collector_sinks sinks; /* conn: lifecycle events */
@@ -50,6 +52,8 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s);
  * array, for the event loop's drop-burst check each second. 0 or -errno. */
 int tcp__read_drops(struct tcp_collector *c, struct tcp_snapshot *s);
 
+/* Are the per-cgroup network counters kept (opts.cgroup_net, as loaded)? */
+bool tcp__counts_cgroups(const struct tcp_collector *c);
 /* Per-cgroup network counters (cgroup_net), summed over CPUs. The array belongs to the
  * collector and lives until the next call. 0 or -errno. */
 int tcp__read_cgroups(struct tcp_collector *c, const struct cgroup_net **out, size_t *n);

@@ -1009,6 +1009,26 @@ static int containers_max(struct parser *p, json_t *val, const char *key, struct
 	return 0;
 }
 
+static int containers_network(struct parser *p, json_t *val, const char *key,
+			      struct config *cfg)
+{
+	static const char *const names[] = { "auto", "cgroup", "netns" };
+	const char *s = json_string_value(val);
+	char q[48];
+	size_t k;
+
+	if (!s)
+		return parser_error(p, "%s must be a string, one of " CONFIG_CONTAINER_NETWORKS, key);
+	for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		if (!strcmp(s, names[k])) {
+			cfg->containers.network = (enum container_network)k;
+			return 0;
+		}
+	}
+	return parser_error(p, "unknown %s %s (expected one of " CONFIG_CONTAINER_NETWORKS ")",
+			    key, quote(s, q, sizeof(q)));
+}
+
 /* ---- otlp ---- */
 
 static void otlp_defaults(struct otlp_config *o)
@@ -2187,6 +2207,7 @@ static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 	static const struct section_key containers_keys[] = {
 		{ "enabled", containers_enabled },
 		{ "max", containers_max },
+		{ "network", containers_network },
 	};
 	static const struct section_key otlp_keys[] = {
 		{ "enabled", otlp_enabled },
@@ -2245,7 +2266,7 @@ static int parse_root(struct parser *p, json_t *root, struct config *cfg)
 		if (!val)
 			continue;
 		path_push_key(p, name);
-		err = i ? parse_section(p, val, name, containers_keys, 2, cfg) :
+		err = i ? parse_section(p, val, name, containers_keys, 3, cfg) :
 			  parse_section(p, val, name, host_keys, 5, cfg);
 		if (err)
 			return err;

@@ -119,9 +119,19 @@ struct host_config {
 };
 
 /* Container metrics (cAdvisor names) for container-like and service cgroups. */
+/* Where container_network_* come from. auto: the network namespace where the probe does
+ * not count packets anyway (its socket counters come from the kernel's), else per cgroup. */
+enum container_network {
+	CONTAINER_NETWORK_AUTO,
+	CONTAINER_NETWORK_CGROUP, /* BPF cgroup_skb: bytes of each cgroup's sockets */
+	CONTAINER_NETWORK_NETNS, /* the interfaces of the container's network namespace */
+};
+#define CONFIG_CONTAINER_NETWORKS "auto, cgroup, netns"
+
 struct containers_config {
 	int enabled;
 	int max; /* cgroups tracked at most; the rest are counted */
+	enum container_network network;
 };
 
 /* The endpoint's TLS: PEM files read when the server starts. Both or neither. */

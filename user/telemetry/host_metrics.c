@@ -103,10 +103,14 @@ static const struct metric_def container_defs[] = {
 	  "Memory usage minus inactive file pages (what the OOM killer weighs).", METRIC_GAUGE,
 	  CONTAINER_LABELS, .offset = AT(c_ws) },
 	{ "container_network_receive_bytes_total",
-	  "Bytes received by the sockets of the cgroup and its descendants, IP headers included (BPF cgroup_skb; cgroup v2 only).",
+	  "Bytes received by the sockets of the cgroup and its descendants, IP headers included "
+	  "(BPF cgroup_skb; cgroup v2 only), or by the interfaces of its network namespace "
+	  "(containers.network).",
 	  METRIC_COUNTER, CONTAINER_LABELS, .offset = AT(c_rx) },
 	{ "container_network_transmit_bytes_total",
-	  "Bytes sent by the sockets of the cgroup and its descendants, IP headers included (BPF cgroup_skb; cgroup v2 only).",
+	  "Bytes sent by the sockets of the cgroup and its descendants, IP headers included "
+	  "(BPF cgroup_skb; cgroup v2 only), or by the interfaces of its network namespace "
+	  "(containers.network).",
 	  METRIC_COUNTER, CONTAINER_LABELS, .offset = AT(c_tx) },
 	{ "fogprobe_container_cgroups",
 	  "Container, pod and service cgroups with container_* series.", METRIC_GAUGE,
