@@ -494,6 +494,19 @@ int daemon__start(struct daemon *d)
 			goto fail;
 		}
 	}
+	/* Namespaces are found through cgroup.procs, which names no process outside our
+	 * pid namespace: in a pod, only with hostPID. */
+	if (d->cfg.containers.enabled && d->cfg.containers.network != CONTAINER_NETWORK_CGROUP &&
+	    !host__host_pids()) {
+		if (d->cfg.containers.network == CONTAINER_NETWORK_AUTO) {
+			d->cfg.containers.network = CONTAINER_NETWORK_CGROUP;
+			pr_info("containers: not in the host's pid namespace (hostPID): network bytes "
+				"per cgroup\n");
+		} else {
+			pr_warn("containers.network netns: not in the host's pid namespace (hostPID): "
+				"cgroup.procs names no container process, no network series\n");
+		}
+	}
 	collectors__probe(&env);
 	pthread_mutex_lock(&d->lock); /* a scrape reads the set */
 	e = collectors__open(&d->collectors, &env);

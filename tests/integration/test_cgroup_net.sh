@@ -230,4 +230,15 @@ check "the pod's = its namespace's too (cAdvisor's view: one namespace)" eq "$tp
 check "a container in the host's namespace has no network series (node_network_* has them)" \
 	no_series "^container_network_transmit_bytes_total\\{[^}]*container_id=\"$CID\""
 check "its CPU series is there" has_series "^container_cpu_usage_seconds_total\\{[^}]*container_id=\"$CID\""
+
+echo "(e) in a pid namespace of its own (a pod without hostPID), auto counts per cgroup"
+# cgroup.procs names no process outside the reader's pid namespace: no namespace to read
+stop_daemon
+printf '#!/bin/sh\nexec unshare --pid --fork --kill-child=TERM %s "$@"\n' "$FOGPROBE" >"$WORK/pidns"
+chmod +x "$WORK/pidns"
+FOGPROBE=$WORK/pidns start_daemon '{"services": [{"name": "sink", "protocol": "tcp", "ports": [5301]}]}' || exit 1
+check "the daemon says so" grep -q "not in the host's pid namespace (hostPID): network bytes per cgroup" "$WORK/daemon.log"
+check "and counts per cgroup" grep -q "container network bytes: per cgroup" "$WORK/daemon.log"
+check "so the container in the host's namespace has its series again" has_series \
+	"^container_network_transmit_bytes_total\\{[^}]*container_id=\"$CID\""
 finish

@@ -473,6 +473,17 @@ static void read_fake_containers(void **state)
 	host__free(h);
 }
 
+/* The pid namespaces a process is in, from its status. */
+static void nspid_levels(void **state)
+{
+	(void)state;
+	assert_int_equal(host_parse_nspid("Name:\tx\nPid:\t7\nNSpid:\t7\nNSpgid:\t7\n"), 1);
+	assert_int_equal(host_parse_nspid("Pid:\t4242\nNSpid:\t4242\t12\t1\nNSsid:\t1\n"), 3);
+	assert_int_equal(host_parse_nspid("Name:\tx\nPid:\t7\n"), 0); /* before 4.1 */
+	assert_int_equal(host_parse_nspid("NSpid:\n"), 0);
+	assert_true(host__host_pids()); /* the tests run on the host */
+}
+
 /* Network bytes from namespaces: a container's are those of one of its processes' (found
  * below it for a pod) less lo; none in the host's namespace or without a process. */
 static void containers_netns(void **state)
@@ -558,6 +569,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(read_fake_host, setup_tree, teardown_tree),
 		cmocka_unit_test_setup_teardown(read_fake_containers, setup_tree, teardown_tree),
 		cmocka_unit_test_setup_teardown(containers_netns, setup_tree, teardown_tree),
+		cmocka_unit_test(nspid_levels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

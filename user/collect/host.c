@@ -343,6 +343,22 @@ int host_parse_keyed(const char *text, const char *key, uint64_t *val)
 	return -ENOENT;
 }
 
+int host_parse_nspid(const char *text)
+{
+	const char *p, *q;
+	uint64_t v;
+	int n = 0;
+
+	for (p = text; *p; p = next_line(p)) {
+		if (strncmp(p, "NSpid:", 6))
+			continue;
+		for (q = p + 6; !parse_u64(&q, &v); n++)
+			;
+		return n;
+	}
+	return 0;
+}
+
 static bool is_hex(const char *s, size_t n)
 {
 	size_t i;
@@ -1309,6 +1325,22 @@ static void carry_over(struct host_collector *h, const struct cgroup_net *net, s
 }
 
 /* ---- container network bytes from network namespaces ---- */
+
+bool host__host_pids(void)
+{
+	char buf[4096];
+	ssize_t len;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return true;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return true;
+	buf[len] = '\0';
+	return host_parse_nspid(buf) <= 1; /* no NSpid line (before 4.1): not known */
+}
 
 #define NETNS_SEARCH_DIRS 64 /* cgroup directories searched for a process, per container */
 

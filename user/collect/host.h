@@ -30,6 +30,9 @@ int host_parse_mountinfo(const char *text, struct host_mount *out, size_t max, s
 int host_parse_netdev(const char *text, struct host_netdev *out, size_t max, size_t *n);
 /* "key value" lines (cpu.stat, memory.stat): the value of key, -ENOENT if absent. */
 int host_parse_keyed(const char *text, const char *key, uint64_t *val);
+/* /proc/<pid>/status: the pids of its NSpid line (one per pid namespace, the
+ * outermost first), 0 if there is none. */
+int host_parse_nspid(const char *text);
 
 /*
  * Docker (/docker/<id>, docker-<id>.scope), containerd (cri-containerd-<id>.scope),
@@ -87,6 +90,10 @@ void host__free(struct host_collector *h); /* accepts NULL */
 /* Reads every host source; a source that cannot be read leaves its part empty.
  * The snapshot belongs to the collector and lives until the next call. */
 int host__read(struct host_collector *h, const struct host_snapshot **out);
+
+/* Is this process in the host's pid namespace, where cgroup.procs names every process?
+ * In a nested one (a pod without hostPID) it shows those outside as 0. */
+bool host__host_pids(void);
 
 /* Where host__containers() takes each container's network bytes from. */
 enum container_net_source {
