@@ -237,8 +237,16 @@ stop_daemon
 printf '#!/bin/sh\nexec unshare --pid --fork --kill-child=TERM %s "$@"\n' "$FOGPROBE" >"$WORK/pidns"
 chmod +x "$WORK/pidns"
 FOGPROBE=$WORK/pidns start_daemon '{"services": [{"name": "sink", "protocol": "tcp", "ports": [5301]}]}' || exit 1
+# unshare ignores SIGTERM while it waits for its child: the daemon is the one to stop
+UNSHARE=$DAEMON_PID
+DAEMON_PID=$(pgrep -P "$UNSHARE" -x fogprobe)
+on_exit "kill -KILL $UNSHARE" # --kill-child: the daemon gets SIGTERM
 check "the daemon says so" grep -q "not in the host's pid namespace (hostPID): network bytes per cgroup" "$WORK/daemon.log"
 check "and counts per cgroup" grep -q "container network bytes: per cgroup" "$WORK/daemon.log"
 check "so the container in the host's namespace has its series again" has_series \
 	"^container_network_transmit_bytes_total\\{[^}]*container_id=\"$CID\""
+# its exit status through unshare's
+stop_in_pidns() { kill -TERM "$DAEMON_PID" && wait "$UNSHARE"; }
+check "the daemon in its own pid namespace stops cleanly on SIGTERM" stop_in_pidns
+DAEMON_PID=
 finish

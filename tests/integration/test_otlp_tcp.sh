@@ -73,7 +73,9 @@ else:
         print(json.dumps({"sent": up + 4, "received": got}), flush=True)
 PY
 
-ns_srv /usr/bin/python3 "$WORK/xchg.py" server "$SRV_IP" $PORT >"$WORK/server.out" 2>&1 &
+# ip netns exec execs the server: $! is its pid (a backgrounded ns_srv would be a
+# subshell, and killing it would leave the server running)
+ip netns exec "$NS_SRV" /usr/bin/python3 "$WORK/xchg.py" server "$SRV_IP" $PORT >"$WORK/server.out" 2>&1 &
 on_exit "kill $! 2>/dev/null"
 for i in $(seq 1 50); do grep -q listening "$WORK/server.out" && break; sleep 0.1; done
 
@@ -163,7 +165,7 @@ stop_daemon
 
 echo "peer_address opted in, IPv4 cut to /24: TCP and HTTP spans carry network.peer.address"
 WEBP=$((PORT + 1))
-ns_srv /usr/bin/python3 -m http.server $WEBP --bind "$SRV_IP" >"$WORK/http.out" 2>&1 &
+ip netns exec "$NS_SRV" /usr/bin/python3 -m http.server $WEBP --bind "$SRV_IP" >"$WORK/http.out" 2>&1 &
 on_exit "kill $! 2>/dev/null"
 for i in $(seq 1 50); do ns_srv ss -ltnH "sport = :$WEBP" | grep -q . && break; sleep 0.1; done
 start_daemon '{"services": [{"name": "xchg", "protocol": "tcp", "ports": ['$PORT']},
