@@ -9,10 +9,12 @@
  * hot hook (the scheduler's) checks the task first and leaves at once for everything
  * else, after one byte of task_flags (proc_tasks.bpf.h) for a task of no service.
  *
- * Hooks: run-queue latency on tp_btf/sched_* where the kernel allows BPF trampolines,
- * raw_tp/sched_* otherwise (the classic sched tracepoints name the woken task by tid
- * only, which cannot be mapped to its process here). Exits, signals, forks and OOM on
- * classic tracepoints: they fire at process, not packet, rates.
+ * Hooks: run-queue latency on sched_switch alone, from the kernel's own account of each
+ * thread's waits (sched_info), tp_btf where the kernel allows it, else raw_tp; without
+ * CONFIG_SCHED_INFO, raw_tp on sched_wakeup, sched_wakeup_new and sched_switch times each
+ * wait (the classic sched tracepoints name the woken task by tid only, which cannot be
+ * mapped to its process here). Exits, signals, forks and OOM on classic tracepoints:
+ * they fire at process, not packet, rates.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -147,49 +149,17 @@ static __always_inline __u32 log2_u64(__u64 v)
 
 /* ---- run-queue latency ------------------------------------------------------------ */
 
-static __always_inline void runq_enqueue(__u32 tgid, __u32 tid)
+/* true: run-queue waits come from the kernel's sched_info (runq_switch_btf/_raw), which
+ * handle_exit then also closes for an exiting thread; set by userspace before load */
+const volatile bool targ_runq_delay = false;
+
+#define TASK_DEAD 0x80
+
+static __always_inline void runq_sample(__u32 key, __u64 delta)
 {
-	struct runq_start st = {};
-	__u8 *svc = proc_task_lookup(tgid);
+	struct fp_runq_hist *h = bpf_map_lookup_elem(&runq_hist, &key);
+	__u32 slot;
 
-	if (!svc)
-		return;
-	st.ts_ns = bpf_ktime_get_ns();
-	st.svc = *svc;
-	if (bpf_map_update_elem(&runq_start, &tid, &st, BPF_ANY))
-		map_inc(&lost_proc, FP_PROC_LOST_START);
-}
-
-/*
- * Runs on every context switch of the host: for a task of no service, a read of its
- * process's byte in task_flags (and for a task preempted while runnable, of the outgoing
- * one's); hash lookups only for tasks of services. The outgoing task is still current at
- * this tracepoint (__schedule traces before context_switch), so its ids come from a
- * helper rather than from task_struct reads.
- */
-static __always_inline void runq_switch(bool prev_runnable, __u32 next_tgid, __u32 next_tid)
-{
-	struct fp_runq_hist *h;
-	struct runq_start *st;
-	__u32 key, slot;
-	__u64 delta;
-
-	if (prev_runnable) {
-		__u64 id = bpf_get_current_pid_tgid();
-
-		runq_enqueue(id >> 32, (__u32)id);
-	}
-	/* a wait starts only for a task whose process was in proc_tasks, and is dropped
-	 * at the task's exit, before its process leaves */
-	if (!proc_task_maybe(next_tgid))
-		return;
-	st = bpf_map_lookup_elem(&runq_start, &next_tid);
-	if (!st)
-		return;
-	delta = bpf_ktime_get_ns() - st->ts_ns;
-	key = st->svc;
-	bpf_map_delete_elem(&runq_start, &next_tid);
-	h = bpf_map_lookup_elem(&runq_hist, &key);
 	if (!h)
 		return;
 	slot = delta < 1000 ? 0 : log2_u64(delta / 1000) + 1;
@@ -205,32 +175,142 @@ static __always_inline void runq_switch(bool prev_runnable, __u32 next_tgid, __u
 	fp_add(&h->count, 1);
 }
 
-/* tp_btf: task_struct fields are read directly (BTF-typed pointers), no probe_read. */
-SEC("tp_btf/sched_wakeup")
-int BPF_PROG(runq_wakeup_btf, struct task_struct *p)
+/*
+ * With CONFIG_SCHED_INFO the kernel keeps, per thread, the time it waited on run queues
+ * (sched_info.run_delay, the time from each enqueue to the switch that runs it, a wait
+ * split by a migration included) and the number of such arrivals (pcount): the figures of
+ * /proc/<pid>/task/<tid>/schedstat. Between two switches away from a thread it arrived
+ * once, so the run_delay it gained is that one wait. Only the switch is hooked; wakeups
+ * cost nothing.
+ */
+struct runq_seen {
+	__u64 run_delay;
+	__u64 pcount;
+	__u64 start_ns; /* the thread's start: a reused tid starts again */
+};
+
+/* Threads of services: sched_info as of their last switch away, by tid. Preallocated:
+ * nothing is allocated on the scheduler's path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * FP_MAX_PROC_TASKS);
+	__type(key, __u32);
+	__type(value, struct runq_seen);
+} runq_seen SEC(".maps");
+
+/*
+ * Thread tid of a service's process leaves a CPU (or exits: dead) with these sched_info
+ * figures: sample the wait it had before this run. A thread seen for the first time is
+ * sampled only if this was its first run (a child a service process forked); an older
+ * one is sampled from its next wait on.
+ */
+static __always_inline void runq_depart(__u8 svc, __u32 tid, __u64 run_delay, __u64 pcount,
+					__u64 start_ns, bool dead, bool exiting)
 {
-	runq_enqueue(p->tgid, p->pid);
-	return 0;
+	struct runq_seen *s = bpf_map_lookup_elem(&runq_seen, &tid);
+	bool known = s && s->start_ns == start_ns && pcount >= s->pcount;
+	__u64 base_delay = known ? s->run_delay : 0, base_pcount = known ? s->pcount : 0;
+
+	if (dead) {
+		if (s)
+			bpf_map_delete_elem(&runq_seen, &tid);
+		/* at the final switch, a thread unknown here was sampled by its exit */
+		if (!known && (!exiting || pcount > 1))
+			return;
+	} else if (known) {
+		s->run_delay = run_delay;
+		s->pcount = pcount;
+	} else {
+		struct runq_seen n = { .run_delay = run_delay, .pcount = pcount, .start_ns = start_ns };
+
+		if (bpf_map_update_elem(&runq_seen, &tid, &n, BPF_ANY)) {
+			map_inc(&lost_proc, FP_PROC_LOST_START);
+			return;
+		}
+		if (pcount > 1)
+			return;
+	}
+	if (pcount == base_pcount)
+		return;
+	if (pcount - base_pcount > 1) {
+		map_inc(&lost_proc, FP_PROC_LOST_RUNQ_MERGED);
+		return;
+	}
+	runq_sample(svc, run_delay - base_delay);
 }
 
-SEC("tp_btf/sched_wakeup_new")
-int BPF_PROG(runq_wakeup_new_btf, struct task_struct *p)
+/* tp_btf: task_struct fields are read directly (BTF-typed pointers), no probe_read */
+static __always_inline unsigned int task_state_btf(struct task_struct *t)
 {
-	runq_enqueue(p->tgid, p->pid);
-	return 0;
+	if (bpf_core_field_exists(t->__state))
+		return t->__state;
+	return ((struct task_struct___pre514 *)t)->state;
 }
 
+/*
+ * Runs on every context switch of the host: for a thread of no service, a read of its
+ * process's byte in task_flags. The outgoing thread is still current at this tracepoint
+ * (__schedule traces before context_switch), so its ids come from a helper.
+ */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(runq_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	unsigned int state;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u8 *svc = proc_task_lookup(id >> 32);
 
-	if (bpf_core_field_exists(prev->__state))
-		state = prev->__state;
-	else
-		state = ((struct task_struct___pre514 *)prev)->state;
-	runq_switch(state == TASK_RUNNING, next->tgid, next->pid);
+	if (!svc)
+		return 0;
+	runq_depart(*svc, (__u32)id, prev->sched_info.run_delay, prev->sched_info.pcount,
+		    prev->start_time, task_state_btf(prev) == TASK_DEAD, false);
 	return 0;
+}
+
+SEC("raw_tp/sched_switch")
+int BPF_PROG(runq_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u8 *svc = proc_task_lookup(id >> 32);
+
+	if (!svc)
+		return 0;
+	runq_depart(*svc, (__u32)id, BPF_CORE_READ(prev, sched_info.run_delay),
+		    BPF_CORE_READ(prev, sched_info.pcount), BPF_CORE_READ(prev, start_time),
+		    task_state(prev) == TASK_DEAD, false);
+	return 0;
+}
+
+/* handle_exit: the exiting thread's last wait (its process may leave proc_tasks before
+ * its final switch), and no entry left behind */
+static __always_inline void runq_exit(struct task_struct *task, __u32 tgid, __u32 tid)
+{
+	__u8 *svc;
+
+	if (!targ_runq_delay || !bpf_core_field_exists(task->sched_info.run_delay))
+		return;
+	svc = bpf_map_lookup_elem(&proc_tasks, &tgid);
+	if (svc)
+		runq_depart(*svc, tid, BPF_CORE_READ(task, sched_info.run_delay),
+			    BPF_CORE_READ(task, sched_info.pcount), BPF_CORE_READ(task, start_time),
+			    true, true);
+	else
+		bpf_map_delete_elem(&runq_seen, &tid);
+}
+
+/*
+ * Without CONFIG_SCHED_INFO: a wait is timed from the wakeup (or the preemption) to the
+ * switch that runs the thread, in runq_start.
+ */
+static __always_inline void runq_enqueue(__u32 tgid, __u32 tid)
+{
+	struct runq_start st = {};
+	__u8 *svc = proc_task_lookup(tgid);
+
+	if (!svc)
+		return;
+	st.ts_ns = bpf_ktime_get_ns();
+	st.svc = *svc;
+	if (bpf_map_update_elem(&runq_start, &tid, &st, BPF_ANY))
+		map_inc(&lost_proc, FP_PROC_LOST_START);
 }
 
 SEC("raw_tp/sched_wakeup")
@@ -248,10 +328,30 @@ int BPF_PROG(runq_wakeup_new_raw, struct task_struct *p)
 }
 
 SEC("raw_tp/sched_switch")
-int BPF_PROG(runq_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
+int BPF_PROG(runq_switch_wake_raw, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
 {
-	runq_switch(task_state(prev) == TASK_RUNNING, BPF_CORE_READ(next, tgid),
-		    BPF_CORE_READ(next, pid));
+	__u32 next_tgid = BPF_CORE_READ(next, tgid), next_tid = BPF_CORE_READ(next, pid);
+	struct runq_start *st;
+	__u64 delta;
+	__u32 key;
+
+	if (task_state(prev) == TASK_RUNNING) {
+		__u64 id = bpf_get_current_pid_tgid();
+
+		runq_enqueue(id >> 32, (__u32)id);
+	}
+	/* a wait starts only for a task whose process was in proc_tasks, and is dropped
+	 * at the task's exit, before its process leaves */
+	if (!proc_task_maybe(next_tgid))
+		return 0;
+	st = bpf_map_lookup_elem(&runq_start, &next_tid);
+	if (!st)
+		return 0;
+	delta = bpf_ktime_get_ns() - st->ts_ns;
+	key = st->svc;
+	bpf_map_delete_elem(&runq_start, &next_tid);
+	runq_sample(key, delta);
 	return 0;
 }
 
@@ -376,6 +476,7 @@ int handle_exit(void *ctx)
 	/* a thread woken and gone before it ran again: its id may be reused by a task of
 	 * no service, whose first run must not close this wait */
 	bpf_map_delete_elem(&runq_start, &tid);
+	runq_exit(task, tgid, tid);
 	if (tid != tgid) {
 		proc_task_del(tid); /* a thread that fork added */
 		if (bpf_map_lookup_elem(&oom_victims, &tid)) {

@@ -41,8 +41,11 @@ enum fp_proc_lost {
 	FP_PROC_LOST_RINGBUF = 0, /* exit/OOM record dropped: ring buffer full */
 	FP_PROC_LOST_TASKS = 1, /* a process of a service (listener or fork) did not fit
 				 * proc_tasks */
-	FP_PROC_LOST_START = 2, /* run-queue start map full: one latency sample lost */
-	FP_PROC_LOSTS = 3,
+	FP_PROC_LOST_START = 2, /* run-queue start map (runq_start, runq_seen) full: one
+				 * latency sample lost */
+	FP_PROC_LOST_RUNQ_MERGED = 3, /* a thread arrived on a CPU more than once between
+				       * two switches seen: its waits not sampled */
+	FP_PROC_LOSTS = 4,
 };
 
 /* Value of runq_hist (per-CPU array indexed by service). */

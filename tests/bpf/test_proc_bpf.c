@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collect/probe.h"
 #include "collect/proc.h"
 
 #define SVC 3
@@ -297,6 +298,174 @@ static void runqueue_latency(void **state)
 	assert_int_equal(h[0].count, 0); /* nothing in a service with no process */
 }
 
+/* /proc/<pid>/schedstat: run_delay and pcount of the process's (only) thread */
+static void schedstat(pid_t pid, __u64 *run_delay, __u64 *pcount)
+{
+	unsigned long long run, delay, count;
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%llu %llu %llu", &run, &delay, &count), 3);
+	fclose(f);
+	*run_delay = delay;
+	*pcount = count;
+}
+
+static char task_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	return p[2];
+}
+
+/* every child asleep and switched away: its schedstat steady for 20 ms while sleeping */
+static void wait_quiescent(const pid_t *pids, size_t n, __u64 *delay, __u64 *count)
+{
+	size_t i;
+	int tries;
+
+	for (i = 0; i < n; i++) {
+		for (tries = 0; tries < 500; tries++) {
+			__u64 d0, c0;
+
+			if (task_state(pids[i]) != 'S') {
+				usleep(2000);
+				continue;
+			}
+			schedstat(pids[i], &d0, &c0);
+			usleep(20000);
+			schedstat(pids[i], &delay[i], &count[i]);
+			if (task_state(pids[i]) == 'S' && d0 == delay[i] && c0 == count[i])
+				break;
+		}
+		assert_true(tries < 500);
+	}
+}
+
+/*
+ * Children of a service, more spinners than CPUs, each woken once to spin 200 ms: the
+ * probe's waits against the kernel's own account of them (schedstat). From sched_info
+ * they must be equal to the nanosecond; timed from wakeups, close.
+ */
+static void runq_vs_schedstat(const char *disable, const char *want_hook, bool exact)
+{
+	struct proc_collector_opts o = { .disable = disable };
+	struct runq_hist h0[FP_MAX_SERVICES], h1[FP_MAX_SERVICES];
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = ncpu < 1 ? 3 : ncpu * 2 + 1 > 16 ? 16 : (size_t)ncpu * 2 + 1;
+	int i, st;
+	__u64 d0[16], c0[16], d1[16], c1[16], waits = 0, delay = 0;
+	int go[2], done[2], hold[2];
+	struct proc_collector *c;
+	struct hook hooks[8];
+	pid_t pids[16] = { 0 };
+	char b[16] = { 0 };
+
+	proc__plan(hooks, 8, disable);
+	assert_string_equal(hooks[0].feature, "runqueue_latency");
+	assert_true(hooks[0].chosen >= 0);
+	assert_string_equal(hooks[0].hook[hooks[0].chosen], want_hook);
+	assert_int_equal(proc__open(&o, &c), 0);
+	assert_int_equal(proc__add_task(c, getpid(), SVC), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	assert_int_equal(pipe(hold), 0);
+	for (i = 0; i < (int)n; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct timespec t0, t;
+			char x;
+
+			close(go[1]);
+			close(done[0]);
+			close(hold[1]);
+			if (read(go[0], &x, 1) != 1)
+				_exit(1);
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			do
+				clock_gettime(CLOCK_MONOTONIC, &t);
+			while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec <
+			       200000000L);
+			if (write(done[1], "x", 1) != 1)
+				_exit(1);
+			(void)!read(hold[0], &x, 1); /* EOF when the parent lets go */
+			_exit(0);
+		}
+	}
+	close(go[0]);
+	close(done[1]);
+	close(hold[0]);
+	/* asleep before the window: their waits from now on are another service's */
+	wait_quiescent(pids, n, d0, c0);
+	for (i = 0; i < (int)n; i++)
+		assert_int_equal(proc__add_task(c, pids[i], SVC + 1), 0);
+	wait_quiescent(pids, n, d0, c0);
+	assert_int_equal(proc__read_runq(c, h0), 0);
+	assert_int_equal(write(go[1], b, n), (ssize_t)n);
+	for (i = 0; i < (int)n; i++)
+		assert_int_equal(read(done[0], b, 1), 1);
+	wait_quiescent(pids, n, d1, c1);
+	assert_int_equal(proc__read_runq(c, h1), 0);
+	close(hold[1]);
+	for (i = 0; i < (int)n; i++) {
+		waitpid(pids[i], &st, 0);
+		waits += c1[i] - c0[i];
+		delay += d1[i] - d0[i];
+	}
+	close(go[1]);
+	close(done[0]);
+	proc__close(c);
+	print_message("%s: schedstat %llu waits, %llu ns; probe %llu waits, %llu ns\n", want_hook,
+		      (unsigned long long)waits, (unsigned long long)delay,
+		      (unsigned long long)(h1[SVC + 1].count - h0[SVC + 1].count),
+		      (unsigned long long)(h1[SVC + 1].sum_ns - h0[SVC + 1].sum_ns));
+	assert_true(waits >= (__u64)n); /* each was woken once at least */
+	assert_true(delay > 0);
+	if (exact) {
+		assert_int_equal(h1[SVC + 1].count - h0[SVC + 1].count, waits);
+		assert_int_equal(h1[SVC + 1].sum_ns - h0[SVC + 1].sum_ns, delay);
+	} else {
+		__u64 got = h1[SVC + 1].sum_ns - h0[SVC + 1].sum_ns;
+
+		assert_true(h1[SVC + 1].count > h0[SVC + 1].count);
+		/* timed from the wakeup tracepoint, not the enqueue: within 10 % */
+		assert_true(got * 10 >= delay * 9 && got * 10 <= delay * 11);
+	}
+}
+
+static void runqueue_sched_info_tp_btf(void **state)
+{
+	(void)state;
+	runq_vs_schedstat("", "tp_btf/sched_switch", true);
+}
+
+static void runqueue_sched_info_raw_tp(void **state)
+{
+	(void)state;
+	runq_vs_schedstat("tp_btf", "raw_tp/sched_switch", true);
+}
+
+static void runqueue_wakeups_raw_tp(void **state)
+{
+	(void)state;
+	runq_vs_schedstat("tp_btf,raw_tp/sched_switch", "raw_tp/sched_{wakeup,wakeup_new,switch}",
+			  false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +473,9 @@ int main(void)
 		cmocka_unit_test(service_children),
 		cmocka_unit_test(one_record_per_threaded_exit),
 		cmocka_unit_test(runqueue_latency),
+		cmocka_unit_test(runqueue_sched_info_tp_btf),
+		cmocka_unit_test(runqueue_sched_info_raw_tp),
+		cmocka_unit_test(runqueue_wakeups_raw_tp),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

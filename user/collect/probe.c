@@ -128,6 +128,25 @@ bool probe__iter_loads(const char *target)
 	return tracing_loads(name, BTF_KIND_FUNC, BPF_TRACE_ITER);
 }
 
+bool probe__btf_member(const char *type, const char *member)
+{
+	const struct btf_member *m;
+	const struct btf_type *t;
+	struct btf *vmlinux;
+	bool found = false;
+	int id, i;
+
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return false;
+	id = btf__find_by_name_kind(vmlinux, type, BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(vmlinux, id) : NULL;
+	for (i = 0, m = t ? btf_members(t) : NULL; t && i < btf_vlen(t) && !found; i++, m++)
+		found = !strcmp(btf__name_by_offset(vmlinux, m->name_off), member);
+	btf__free(vmlinux);
+	return found;
+}
+
 bool probe__kprobes_available(void)
 {
 	const char *dir = tracefs_dir();
@@ -169,6 +188,8 @@ static bool probe_uncached(const char *spec)
 		return probe__tp_btf_loads(spec + 7);
 	if (!strncmp(spec, "iter/", 5))
 		return probe__iter_loads(spec + 5);
+	if (sscanf(spec, "btf/%63[^.].%63s", cat, ev) == 2)
+		return probe__btf_member(cat, ev);
 	if (sscanf(spec, "raw_tp/%63[^/]/%63s", cat, ev) == 2)
 		return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_RAW_TRACEPOINT, NULL) == 1 &&
 		       probe__tracepoint_exists(cat, ev);

@@ -35,7 +35,8 @@ struct hook_candidate {
 	const char *programs[HOOK_MAX_PROGS]; /* every program it needs; [0] is reported */
 	/* what to probe, when not the hook itself: each must be available, e.g.
 	 * "tp_btf/sched_switch", "raw_tp/sched/sched_switch", "tracepoint/syscalls/sys_exit_read",
-	 * "iter/bpf_map_elem", "cgroup_skb", "uprobe" */
+	 * "iter/bpf_map_elem", "cgroup_skb", "uprobe", "btf/sched_info.run_delay" (a member of
+	 * a struct of the kernel's BTF) */
 	const char *const *probes;
 };
 
@@ -78,6 +79,8 @@ bool probe__hook_disabled(const char *hook, const char *disable);
 /* Can a BPF_PROG_TYPE_TRACING program load for tp_btf/<event>? (EPERM on kernels that
  * refuse BPF trampolines; ENOENT without the BTF type.) */
 bool probe__tp_btf_loads(const char *event);
+/* Does the kernel's struct `type` have a member `member` (vmlinux BTF)? */
+bool probe__btf_member(const char *type, const char *member);
 /* Can a BPF iterator program (BPF_TRACE_ITER, also BPF_PROG_TYPE_TRACING) load for
  * iter/<target>? Some kernels that allow tp_btf refuse iterators (EPERM). */
 bool probe__iter_loads(const char *target);

@@ -27,20 +27,24 @@ _Static_assert(sizeof(struct fp_runq_hist) == (FP_RUNQ_SLOTS + 3) * 8, "fp_runq_
 
 #define RUNQ_PROGS HOOK_MAX_PROGS
 
-static const char *const runq_btf_probes[] = { "tp_btf/sched_switch", "tp_btf/sched_wakeup", NULL };
+/* run-queue waits from the kernel's sched_info (CONFIG_SCHED_INFO): the switch alone */
+static const char *const runq_btf_probes[] = { "tp_btf/sched_switch", "btf/sched_info.run_delay",
+					       NULL };
 static const char *const runq_raw_probes[] = { "raw_tp/sched/sched_switch",
-					       "raw_tp/sched/sched_wakeup_new", NULL };
+					       "btf/sched_info.run_delay", NULL };
+static const char *const runq_wake_probes[] = { "raw_tp/sched/sched_switch",
+						"raw_tp/sched/sched_wakeup_new", NULL };
+#define RUNQ_DELAY_HOOKS 2 /* the first candidates read sched_info */
 
 /* Best hook first. No feature is required: the TCP probe runs without all of them. */
 static const struct hook_feature features[] = {
 	{ "runqueue_latency",
 	  false,
-	  { { "tp_btf/sched_{wakeup,wakeup_new,switch}",
-	      { "runq_switch_btf", "runq_wakeup_btf", "runq_wakeup_new_btf" },
-	      runq_btf_probes },
+	  { { "tp_btf/sched_switch", { "runq_switch_btf" }, runq_btf_probes },
+	    { "raw_tp/sched_switch", { "runq_switch_raw" }, runq_raw_probes },
 	    { "raw_tp/sched_{wakeup,wakeup_new,switch}",
-	      { "runq_switch_raw", "runq_wakeup_raw", "runq_wakeup_new_raw" },
-	      runq_raw_probes } } },
+	      { "runq_switch_wake_raw", "runq_wakeup_raw", "runq_wakeup_new_raw" },
+	      runq_wake_probes } } },
 	{ "process_forks", false, { { "tracepoint/sched/sched_process_fork", { "handle_fork" } } } },
 	{ "fatal_signals",
 	  false,
@@ -155,6 +159,9 @@ static int load(struct proc_collector *c)
 	} else {
 		bpf_map__set_max_entries(c->skel->maps.task_flags, proc__task_flag_entries());
 	}
+	/* features[0] is runqueue_latency */
+	c->skel->rodata->targ_runq_delay = c->hooks[0].chosen >= 0 &&
+					   c->hooks[0].chosen < RUNQ_DELAY_HOOKS;
 	bpf_object__for_each_program(p, c->skel->obj) bpf_program__set_autoload(p, false);
 	for (i = 0; i < N_FEATURES; i++) {
 		const struct hook *h = &c->hooks[i];
@@ -171,16 +178,21 @@ static int load(struct proc_collector *c)
 	err = proc_bpf__load(c->skel);
 	if (!err)
 		return 0;
-	/* A trampoline hook that passed its probe can still fail to verify: fall back. */
+	/* A hook that passed its probe can still fail to verify: each feature with a next
+	 * candidate falls back to it (a tp_btf hook to raw_tp, sched_info to wakeups). */
 	err = -EINVAL;
 	for (i = 0; i < N_FEATURES; i++) {
 		struct hook *h = &c->hooks[i];
 
-		if (h->chosen >= 0 && !strncmp(h->hook[h->chosen], "tp_btf/", 7)) {
+		if (h->chosen < 0)
+			continue;
+		for (j = h->chosen + 1; j < h->n && !h->available[j]; j++)
+			;
+		if (j < h->n) {
+			pr_info("loading the process programs failed, %s: %s -> %s\n", h->feature,
+				h->hook[h->chosen], h->hook[j]);
 			h->available[h->chosen] = false;
-			for (j = h->chosen + 1; j < h->n && !h->available[j]; j++)
-				;
-			h->chosen = j < h->n ? j : -1;
+			h->chosen = j;
 			err = 1;
 		}
 	}
@@ -188,7 +200,6 @@ static int load(struct proc_collector *c)
 	c->skel = NULL;
 	if (err != 1)
 		return err;
-	pr_info("loading the process programs with tp_btf failed, retrying with raw_tp\n");
 	return load(c);
 }
 
@@ -421,6 +432,7 @@ void proc__losses(const struct proc_collector *c, struct losses *l)
 		[FP_PROC_LOST_RINGBUF] = LOSS_PROC_RINGBUF_FULL,
 		[FP_PROC_LOST_TASKS] = LOSS_PROC_TASK_MAP_FULL,
 		[FP_PROC_LOST_START] = LOSS_RUNQUEUE_START_MAP_FULL,
+		[FP_PROC_LOST_RUNQ_MERGED] = LOSS_RUNQUEUE_WAITS_MERGED,
 	};
 	int fd = bpf_map__fd(c->skel->maps.lost_proc), cpu;
 	__u64 *v, n;

@@ -16,6 +16,7 @@ const char *const loss_reason_names[LOSS_REASONS] = {
 	[LOSS_PROC_RINGBUF_FULL] = "proc_ringbuf_full",
 	[LOSS_PROC_TASK_MAP_FULL] = "proc_task_map_full",
 	[LOSS_RUNQUEUE_START_MAP_FULL] = "runqueue_start_map_full",
+	[LOSS_RUNQUEUE_WAITS_MERGED] = "runqueue_waits_merged",
 	[LOSS_PROC_MALFORMED] = "proc_malformed",
 	[LOSS_TLS_UNKNOWN_SOCKET] = "tls_unknown_socket",
 	[LOSS_TLS_RINGBUF_FULL] = "tls_ringbuf_full",

@@ -24,6 +24,7 @@ enum loss_reason {
 	LOSS_PROC_RINGBUF_FULL,
 	LOSS_PROC_TASK_MAP_FULL,
 	LOSS_RUNQUEUE_START_MAP_FULL,
+	LOSS_RUNQUEUE_WAITS_MERGED, /* run-queue waits of a thread whose switch went unseen */
 	LOSS_PROC_MALFORMED,
 	LOSS_TLS_UNKNOWN_SOCKET, /* an SSL call whose socket stayed unknown */
 	LOSS_TLS_RINGBUF_FULL, /* an exec record: that process waits for the rescan */
