@@ -859,7 +859,10 @@ static __always_inline int set_state(const struct sock *sk, int oldstate, int ne
 	if (newstate == TCP_SYN_SENT || newstate == TCP_SYN_RECV || newstate == TCP_LISTEN) {
 		__u64 key = (__u64)sk;
 
-		bpf_map_delete_elem(&gone_flows, &key);
+		/* a lookup first: a delete locks the bucket, and nearly every socket born
+		 * has nothing there */
+		if (bpf_map_lookup_elem(&gone_flows, &key))
+			bpf_map_delete_elem(&gone_flows, &key);
 		flow_unclosed(key);
 	}
 	/* Every flow and listener was classified by one of its ports (the remote one
