@@ -614,7 +614,7 @@ int task_exit(void *ctx)
 	__u32 tgid = id >> 32;
 
 	/* the thread group leader's exit ends the process */
-	if ((__u32)id == tgid)
+	if ((__u32)id == tgid && bpf_map_lookup_elem(&l7_tasks, &tgid))
 		bpf_map_delete_elem(&l7_tasks, &tgid);
 	return 0;
 }

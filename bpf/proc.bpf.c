@@ -475,7 +475,8 @@ int handle_exit(void *ctx)
 
 	/* a thread woken and gone before it ran again: its id may be reused by a task of
 	 * no service, whose first run must not close this wait */
-	bpf_map_delete_elem(&runq_start, &tid);
+	if (!targ_runq_delay)
+		bpf_map_delete_elem(&runq_start, &tid);
 	runq_exit(task, tgid, tid);
 	if (tid != tgid) {
 		proc_task_del(tid); /* a thread that fork added */
@@ -533,7 +534,8 @@ int handle_exit(void *ctx)
 	}
 	bpf_ringbuf_submit(e, 0);
 out:
-	bpf_map_delete_elem(&pending_sig, &tgid);
+	if (bpf_map_lookup_elem(&pending_sig, &tgid))
+		bpf_map_delete_elem(&pending_sig, &tgid);
 	if (svc)
 		proc_task_del(tgid);
 	return 0;

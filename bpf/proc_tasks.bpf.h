@@ -75,8 +75,11 @@ static __always_inline void proc_task_add(__u32 id, __u8 svc)
 		task_flag_set(id, 1);
 }
 
+/* every thread's exit calls this: the flag first (a delete locks the hash's bucket) */
 static __always_inline void proc_task_del(__u32 id)
 {
+	if (!proc_task_maybe(id))
+		return;
 	bpf_map_delete_elem(&proc_tasks, &id);
 	task_flag_set(id, 0);
 }
