@@ -199,14 +199,18 @@ struct {
 } runq_seen SEC(".maps");
 
 /*
- * Thread tid of a service's process leaves a CPU (or exits: dead) with these sched_info
- * figures: sample the wait it had before this run. A thread seen for the first time is
- * sampled only if this was its first run (a child a service process forked); an older
- * one is sampled from its next wait on.
+ * Thread tid of a service's process (task) leaves a CPU, or exits: sample the wait it
+ * had before this run, from its sched_info. A thread seen for the first time is sampled
+ * only if this was its first run (a child a service process forked); an older one is
+ * sampled from its next wait on. The reads go through BPF_CORE_READ for every caller:
+ * the raw_tp and classic tracepoint ones hold no BTF-typed pointer.
  */
-static __always_inline void runq_depart(__u8 svc, __u32 tid, __u64 run_delay, __u64 pcount,
-					__u64 start_ns, bool dead, bool exiting)
+static __always_inline void runq_depart(__u8 svc, __u32 tid, struct task_struct *task,
+					bool dead, bool exiting)
 {
+	__u64 run_delay = BPF_CORE_READ(task, sched_info.run_delay);
+	__u64 pcount = BPF_CORE_READ(task, sched_info.pcount);
+	__u64 start_ns = BPF_CORE_READ(task, start_time);
 	struct runq_seen *s = bpf_map_lookup_elem(&runq_seen, &tid);
 	bool known = s && s->start_ns == start_ns && pcount >= s->pcount;
 	__u64 base_delay = known ? s->run_delay : 0, base_pcount = known ? s->pcount : 0;
@@ -239,43 +243,31 @@ static __always_inline void runq_depart(__u8 svc, __u32 tid, __u64 run_delay, __
 	runq_sample(svc, run_delay - base_delay);
 }
 
-/* tp_btf: task_struct fields are read directly (BTF-typed pointers), no probe_read */
-static __always_inline unsigned int task_state_btf(struct task_struct *t)
-{
-	if (bpf_core_field_exists(t->__state))
-		return t->__state;
-	return ((struct task_struct___pre514 *)t)->state;
-}
-
 /*
  * Runs on every context switch of the host: for a thread of no service, a read of its
  * process's byte in task_flags. The outgoing thread is still current at this tracepoint
  * (__schedule traces before context_switch), so its ids come from a helper.
  */
-SEC("tp_btf/sched_switch")
-int BPF_PROG(runq_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+static __always_inline void runq_switch_out(struct task_struct *prev)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u8 *svc = proc_task_lookup(id >> 32);
 
-	if (!svc)
-		return 0;
-	runq_depart(*svc, (__u32)id, prev->sched_info.run_delay, prev->sched_info.pcount,
-		    prev->start_time, task_state_btf(prev) == TASK_DEAD, false);
+	if (svc)
+		runq_depart(*svc, (__u32)id, prev, task_state(prev) == TASK_DEAD, false);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(runq_switch_btf, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	runq_switch_out(prev);
 	return 0;
 }
 
 SEC("raw_tp/sched_switch")
 int BPF_PROG(runq_switch_raw, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u8 *svc = proc_task_lookup(id >> 32);
-
-	if (!svc)
-		return 0;
-	runq_depart(*svc, (__u32)id, BPF_CORE_READ(prev, sched_info.run_delay),
-		    BPF_CORE_READ(prev, sched_info.pcount), BPF_CORE_READ(prev, start_time),
-		    task_state(prev) == TASK_DEAD, false);
+	runq_switch_out(prev);
 	return 0;
 }
 
@@ -289,9 +281,7 @@ static __always_inline void runq_exit(struct task_struct *task, __u32 tgid, __u3
 		return;
 	svc = bpf_map_lookup_elem(&proc_tasks, &tgid);
 	if (svc)
-		runq_depart(*svc, tid, BPF_CORE_READ(task, sched_info.run_delay),
-			    BPF_CORE_READ(task, sched_info.pcount), BPF_CORE_READ(task, start_time),
-			    true, true);
+		runq_depart(*svc, tid, task, true, true);
 	else
 		bpf_map_delete_elem(&runq_seen, &tid);
 }
