@@ -1118,8 +1118,12 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 	/* Sockets of no service (the ports say so) cost two inlined array reads. */
 	if (!(port_mask(bsk->src_port) | port_mask(bpf_ntohs(bsk->dst_port))))
 		return 1;
-	hdr = headers_len(skb, &flags, &ip_len);
 	h = bpf_sk_storage_get(&sk_hot, bsk, 0, 0);
+	/* With the kernel's counters an outbound packet of a known socket has nothing left
+	 * to do here: RTT and send queues are read on inbound ones. */
+	if (targ_sock_counters && dir == FP_TX && h && h->settled)
+		return 1;
+	hdr = headers_len(skb, &flags, &ip_len);
 	if (h && h->settled) {
 		svc = h->svc;
 		kind = h->kind;
@@ -1219,6 +1223,50 @@ int account_flows(struct bpf_iter__bpf_map_elem *ctx)
 	if (!f || f->start_ns != seen->start_ns)
 		return 0;
 	sock_account(f, &now);
+	return 0;
+}
+
+/*
+ * targ_sock_counters where iterators are refused: the daemon reads each live flow's
+ * socket through sock_diag (tcp_info, the same tcp_sock fields) after taking the flow's
+ * start_ns from the table, writes the readings to diag_recs and runs this program. A
+ * flow still there with that start_ns is the connection that was read: its socket
+ * lived from before the read to now, and no other socket had its 4-tuple in its netns
+ * meanwhile. Anything else (closed since: the close brought its counters) is skipped.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* the daemon writes the records in place */
+	__uint(max_entries, FP_DIAG_BATCH);
+	__type(key, __u32);
+	__type(value, struct fp_diag_rec);
+} diag_recs SEC(".maps");
+
+static long diag_one(__u32 i, void *ctx)
+{
+	struct fp_diag_rec *r = bpf_map_lookup_elem(&diag_recs, &i);
+	__u32 *accounted = ctx;
+	struct fp_flow *f;
+
+	if (!r)
+		return 1;
+	f = bpf_map_lookup_elem(&flows, &r->sk);
+	if (f && f->start_ns == r->start_ns) {
+		sock_account(f, &r->acct);
+		(*accounted)++;
+	}
+	return 0;
+}
+
+SEC("syscall")
+int account_diag(struct fp_diag_args *a)
+{
+	__u32 n = a->n, accounted = 0;
+
+	if (n > FP_DIAG_BATCH)
+		n = FP_DIAG_BATCH;
+	bpf_loop(n, diag_one, &accounted, 0);
+	a->accounted = accounted;
 	return 0;
 }
 

@@ -139,6 +139,24 @@ struct fp_sock_acct {
 	__u32 pad;
 };
 
+/*
+ * Where the kernel refuses iterators, the daemon reads the live sockets' counters itself
+ * (sock_diag's tcp_info) and hands them to account_diag in batches: value of diag_recs,
+ * one per socket, with the start_ns of the flow it was read for.
+ */
+#define FP_DIAG_BATCH 512
+struct fp_diag_rec {
+	__u64 sk; /* the flow's key */
+	__u64 start_ns; /* the flow's start_ns when the daemon took it */
+	struct fp_sock_acct acct;
+};
+
+/* account_diag's context: n records of diag_recs in; how many moved a flow, out */
+struct fp_diag_args {
+	__u32 n;
+	__u32 accounted;
+};
+
 /* Value of flows (LRU hash keyed by the kernel's struct sock address). */
 struct fp_flow {
 	__u64 start_ns; /* SYN_SENT for active opens, else first sight */

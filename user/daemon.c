@@ -15,6 +15,7 @@
 #include "collect/host.h"
 #include "collect/probe.h"
 #include "collect/proc.h"
+#include "collect/tcp.h"
 #include "collect/tls.h"
 #include "daemon.h"
 #include "export/alertmanager.h"
@@ -382,6 +383,9 @@ static void publish_probes(struct daemon *d)
  *   CAP_SYS_ADMIN       perf_event_open() of their uprobes: the kernel's uprobe PMU
  *                       refuses CAP_PERFMON alone (EACCES, measured on 6.18; it then
  *                       covers what CAP_PERFMON would)
+ * and where the socket counters are read through sock_diag (kernels that refuse
+ * iterators), CAP_SYS_ADMIN too: setns() into a network namespace that service sockets
+ * are in, for a sock_diag socket of its own.
  */
 static void drop_capabilities(struct daemon *d)
 {
@@ -391,7 +395,10 @@ static void drop_capabilities(struct daemon *d)
 	char names[256], bounding[512];
 	int e;
 
-	if (collectors__get(&d->collectors, &tls_collector_ops))
+	struct tcp_collector *tcp = collectors__get(&d->collectors, &tcp_collector_ops);
+
+	if (collectors__get(&d->collectors, &tls_collector_ops) ||
+	    (tcp && tcp__enters_netns(tcp)))
 		keep |= CAP_BIT(CAP_SYS_ADMIN_BIT);
 	e = caps__limit(keep, &kept);
 	if (e)

@@ -57,7 +57,7 @@ static const struct option_help options[] = {
 	OPT_ARG("disable-hooks", 256 + 'D', "LIST",
 		"comma-separated hook prefixes not to use, e.g.\n"
 		"tp_btf (forces the tracepoint fallbacks), iter,\n"
-		"uprobe, tracepoint/syscalls (see fogprobe check)"),
+		"syscall, uprobe, tracepoint/syscalls (see fogprobe check)"),
 	OPT_ARG("host-root", 256 + 'H', "DIR",
 		"the host's / as mounted here (e.g. /host in a pod):\n"
 		"host metrics read DIR/proc, DIR/sys and mounts under DIR"),

@@ -41,6 +41,25 @@ if ../../build/fogprobe check 2>/dev/null | grep -q '^.*tp_btf/.*yes *<- chosen'
 		[[ -f $t ]] && run_one "$t [tracepoint fallbacks]" "$t" "--disable-hooks tp_btf"
 	done
 fi
+# Bytes, segments and retransmits came from the kernel's per-socket counters above (the
+# flow iterator, else sock_diag): count them per packet too, and through sock_diag where
+# the iterator was chosen. COUNTER_TESTS replaces the list; TESTS narrows it.
+counter_runs() { # LABEL DISABLE
+	local t
+	for t in ${COUNTER_TESTS:-test_tcp.sh test_loss.sh test_unclosed.sh}; do
+		[[ -z "${COUNTER_TESTS:-}" && -n "${TESTS:-}" && " $TESTS " != *" $t "* ]] && continue
+		[[ -f $t ]] && run_one "$t [$1]" "$t" "--disable-hooks $2"
+	done
+}
+check_out=$(../../build/fogprobe check 2>/dev/null)
+if grep -Eq '^socket_counters *iter/.*yes *<- chosen|^ *syscall/sock_diag .*yes *<- chosen' \
+	<<<"$check_out"; then
+	counter_runs "per-packet counters" "iter,syscall"
+fi
+if grep -Eq '^socket_counters *iter/.*yes *<- chosen' <<<"$check_out" &&
+	grep -Eq '^ *syscall/sock_diag *yes' <<<"$check_out"; then
+	counter_runs "sock_diag counters" "iter"
+fi
 # message_queue_size without the map iterator: from the send queues the kernel keeps at
 # each inbound segment, read and write (the only path where iterators are refused).
 if [[ -z "${TESTS:-}" || " $TESTS " == *" test_websocket.sh "* ]] &&

@@ -204,14 +204,15 @@ check "held connection: retransmits never above ss -ti retrans (total_retrans)" 
 check "held connection: retransmitted bytes == ss -ti bytes_retrans" eq "$rb" "$sb"
 check "held connection: ss -ti retrans - probe's <= skipped retransmit runs" [ "$((sr - rs))" -le "$skr" ]
 # Bytes and segments against the same sockets' tcp_info: equal with the kernel's
-# counters (socket_counters: the flow iterator). Per packet too, but for the server end's
+# counters (socket_counters: the flow iterator or sock_diag). Per packet too, but for the server end's
 # SYN and last handshake ACK, which reach its listener, not its socket.
 echo "    ss -ti: bytes_sent $ssent, bytes_received $srecv, segs_out $sout, segs_in $sin;" \
 	"probe: $tx, $rx, $stx, $srx"
 check "held connection: tx bytes == ss -ti bytes_sent" eq "$tx" "$ssent"
 check "held connection: rx bytes == ss -ti bytes_received" eq "$rx" "$srecv"
 check "held connection: tx segments == ss -ti segs_out" eq "$stx" "$sout"
-if [[ $(metric fogprobe_probe_attached 'feature="socket_counters",hook="iter/bpf_map_elem"') == 1 ]]; then
+if [[ $(($(metric fogprobe_probe_attached 'feature="socket_counters",program="account_flows"') +
+	$(metric fogprobe_probe_attached 'feature="socket_counters",program="account_diag"'))) == 1 ]]; then
 	check "held connection: rx segments == ss -ti segs_in (socket counters)" eq "$srx" "$sin"
 else
 	check "held connection: rx segments == ss -ti segs_in - 2 (per packet)" eq "$srx" "$((sin - 2))"

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "collect/probe.h"
+#include "collect/sockdiag.h"
 #include "lib/log.h"
 
 static const char *const tracefs_paths[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
@@ -197,6 +198,10 @@ static bool probe_uncached(const char *spec)
 		return probe__cgroup_skb_available();
 	if (sscanf(spec, "tracepoint/%63[^/]/%63s", cat, ev) == 2)
 		return probe__tracepoint_exists(cat, ev);
+	if (!strcmp(spec, "syscall/sock_diag"))
+		return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) == 1 &&
+		       libbpf_probe_bpf_helper(BPF_PROG_TYPE_SYSCALL, BPF_FUNC_loop, NULL) == 1 &&
+		       sockdiag__available();
 	if (!strncmp(spec, "uprobe", 6))
 		return !access("/sys/bus/event_source/devices/uprobe/type", R_OK);
 	return false;

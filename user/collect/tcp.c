@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -14,6 +16,7 @@
 #include "collect/probe.h"
 #include "collect/proc.h"
 #include "collect/services.h"
+#include "collect/sockdiag.h"
 #include "lib/log.h"
 #include "tcp.skel.h"
 
@@ -24,6 +27,7 @@ _Static_assert(sizeof(struct fp_listener) == 40, "fp_listener layout");
 _Static_assert(sizeof(struct fp_tuple_key) == 40, "fp_tuple_key layout");
 _Static_assert(sizeof(struct fp_conn_event) == 144, "fp_conn_event layout");
 _Static_assert(sizeof(struct fp_svc_stats) % 8 == 0, "fp_svc_stats layout");
+_Static_assert(sizeof(struct fp_diag_rec) == 56, "fp_diag_rec layout");
 
 /* Best hook first. tp_btf reads the kernel's structs directly (no tracefs buffer copy). */
 static const struct hook_feature features[] = {
@@ -36,12 +40,14 @@ static const struct hook_feature features[] = {
 	{ "throughput_tx", true, { { "cgroup_skb/egress", { "count_egress" } } } },
 	{ "throughput_rx", true, { { "cgroup_skb/ingress", { "count_ingress" } } } },
 	/* Bytes, segments and retransmits of service sockets: the kernel's own per-socket
-	 * counters (tcp_info), brought in by an iterator over the flow table at each scrape
-	 * and by the lifecycle hook at close; else counted per packet by the programs
-	 * above (and the retransmit hooks below). */
+	 * counters (tcp_info), brought in at each scrape by an iterator over the flow table,
+	 * else by the daemon through sock_diag (handed to a BPF_PROG_TYPE_SYSCALL program),
+	 * and by the lifecycle hook at close; else counted per packet by the programs above
+	 * (and the retransmit hooks below). */
 	{ "socket_counters",
 	  false,
 	  { { "iter/bpf_map_elem", { "account_flows" } },
+	    { "syscall/sock_diag", { "account_diag" } },
 	    { "cgroup_skb/{egress,ingress}", { "count_egress" } } } },
 	{ "retransmits",
 	  false,
@@ -84,6 +90,14 @@ struct tcp_collector {
 	struct cgroup_net *cg; /* the last tcp__read_cgroups() */
 	size_t n_cg;
 	struct bpf_link *counters_iter; /* account_flows, when socket_counters chose it */
+	/* socket_counters through sock_diag: account_diag and its records */
+	struct sockdiag *diag;
+	int diag_prog_fd;
+	struct fp_diag_rec *diag_recs; /* diag_recs, mapped */
+	size_t diag_map_len;
+	struct diag_flow *diag_flows;
+	size_t n_diag_flows, cap_diag_flows;
+	__u64 diag_read, diag_accounted; /* sockets read, records that moved a flow */
 };
 
 size_t tcp__plan(struct hook *hooks, size_t max, const char *disable)
@@ -194,62 +208,283 @@ int tcp__set_services(struct tcp_collector *c, const struct service_tables *t)
 	return 0;
 }
 
+/* ---- socket counters through sock_diag ---- */
+
+/* What a sweep needs of a live flow: which socket to read, and which flow it was. */
+struct diag_flow {
+	__u64 sk;
+	__u64 start_ns;
+	__u32 netns;
+	__u32 pid;
+	__u16 lport, rport;
+	__u8 family;
+	__u8 pad[3];
+	__u8 laddr[16], raddr[16];
+};
+
+static int diag_open(struct tcp_collector *c, struct bpf_program *p)
+{
+	struct bpf_map *m = c->skel->maps.diag_recs;
+	long page = sysconf(_SC_PAGESIZE);
+	void *mem;
+
+	c->diag_map_len = (bpf_map__value_size(m) * bpf_map__max_entries(m) + page - 1) /
+			  page * page;
+	mem = mmap(NULL, c->diag_map_len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+	if (mem == MAP_FAILED) {
+		pr_warn("socket counters: mapping diag_recs: %s\n", strerror(errno));
+		return -errno;
+	}
+	c->diag = sockdiag__new();
+	if (!c->diag) {
+		munmap(mem, c->diag_map_len);
+		return -ENOMEM;
+	}
+	c->diag_recs = mem;
+	c->diag_prog_fd = bpf_program__fd(p);
+	return 0;
+}
+
+static void diag_close(struct tcp_collector *c)
+{
+	if (c->diag_recs)
+		munmap(c->diag_recs, c->diag_map_len);
+	c->diag_recs = NULL;
+	sockdiag__free(c->diag);
+	c->diag = NULL;
+	free(c->diag_flows);
+	c->diag_flows = NULL;
+	c->n_diag_flows = c->cap_diag_flows = 0;
+}
+
+static int diag_cmp(const void *a, const void *b)
+{
+	const struct diag_flow *x = a, *y = b;
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->lport != y->lport)
+		return x->lport < y->lport ? -1 : 1;
+	if (x->rport != y->rport)
+		return x->rport < y->rport ? -1 : 1;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	return memcmp(x->laddr, y->laddr, 32); /* laddr, then raddr */
+}
+
+/* The established flows, sorted by network namespace and 4-tuple. */
+static int diag_take_flows(struct tcp_collector *c)
+{
+	enum { CHUNK = 256 };
+	int fd = bpf_map__fd(c->skel->maps.flows);
+	static __u64 keys[CHUNK];
+	static struct fp_flow vals[CHUNK];
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u64 batch = 0;
+	void *in = NULL;
+	bool last = false;
+
+	c->n_diag_flows = 0;
+	while (!last) {
+		__u32 i, count = CHUNK;
+
+		if (bpf_map_lookup_batch(fd, in, &batch, keys, vals, &count, &opts)) {
+			if (errno != ENOENT)
+				return -errno;
+			last = true;
+		}
+		in = &batch;
+		for (i = 0; i < count; i++) {
+			const struct fp_flow *f = &vals[i];
+			struct diag_flow *d;
+
+			if (!f->established)
+				continue;
+			if (c->n_diag_flows == c->cap_diag_flows) {
+				size_t cap = c->cap_diag_flows ? c->cap_diag_flows * 2 : 256;
+				void *p = realloc(c->diag_flows, cap * sizeof(*d));
+
+				if (!p)
+					return -ENOMEM;
+				c->diag_flows = p;
+				c->cap_diag_flows = cap;
+			}
+			d = &c->diag_flows[c->n_diag_flows++];
+			*d = (struct diag_flow){ .sk = keys[i], .start_ns = f->start_ns,
+						 .netns = f->netns, .pid = f->pid, .lport = f->lport,
+						 .rport = f->rport, .family = f->family };
+			memcpy(d->laddr, f->laddr, 16);
+			memcpy(d->raddr, f->raddr, 16);
+		}
+	}
+	qsort(c->diag_flows, c->n_diag_flows, sizeof(*c->diag_flows), diag_cmp);
+	return 0;
+}
+
+struct diag_sweep {
+	struct tcp_collector *c;
+	__u32 netns;
+	__u64 before_ns; /* the dump began after this: flows that started later are left */
+	__u32 n; /* records in diag_recs */
+};
+
+static void diag_flush(struct diag_sweep *w)
+{
+	struct fp_diag_args a = { .n = w->n };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a, .ctx_size_in = sizeof(a));
+
+	if (!w->n)
+		return;
+	/* the program writes its context back in place */
+	if (bpf_prog_test_run_opts(w->c->diag_prog_fd, &o))
+		pr_debug("socket counters: account_diag: %s\n", strerror(errno));
+	else
+		w->c->diag_accounted += a.accounted;
+	w->n = 0;
+}
+
+static void diag_sock(void *ctx, const struct diag_sock *s)
+{
+	struct diag_sweep *w = ctx;
+	struct tcp_collector *c = w->c;
+	struct diag_flow key = { .netns = w->netns, .lport = s->lport, .rport = s->rport,
+				 .family = s->family };
+	const struct diag_flow *f;
+	struct fp_diag_rec *r;
+
+	memcpy(key.laddr, s->laddr, 16);
+	memcpy(key.raddr, s->raddr, 16);
+	f = bsearch(&key, c->diag_flows, c->n_diag_flows, sizeof(key), diag_cmp);
+	c->diag_read++;
+	if (!f || f->start_ns >= w->before_ns)
+		return;
+	r = &c->diag_recs[w->n++];
+	*r = (struct fp_diag_rec){
+		.sk = f->sk,
+		.start_ns = f->start_ns,
+		.acct = { .bytes_sent = s->bytes_sent,
+			  /* the peer's FIN, once received, is in bytes_received: as
+			   * payload_received() takes it out (tcp_fin() sets SOCK_DONE before the
+			   * state moves on, under the socket's lock) */
+			  .bytes_received = s->bytes_received -
+					    (s->bytes_received && (s->state == BPF_TCP_CLOSE_WAIT ||
+								   s->state == BPF_TCP_LAST_ACK ||
+								   s->state == BPF_TCP_CLOSING)),
+			  .bytes_retrans = s->bytes_retrans,
+			  .segs_out = s->segs_out,
+			  .segs_in = s->segs_in,
+			  .total_retrans = s->total_retrans },
+	};
+	if (w->n == FP_DIAG_BATCH)
+		diag_flush(w);
+}
+
+/*
+ * Bring the live sockets' counters into svc_stats through sock_diag: the flows are taken
+ * first, then each network namespace they are in is dumped, and each reading is handed
+ * to account_diag with the flow's start_ns. A failed dump delays the counts to the next
+ * sweep or the close, losing none.
+ */
+static void account_diag(struct tcp_collector *c)
+{
+	struct diag_sweep w = { .c = c };
+	struct timespec ts;
+	size_t i;
+	int err;
+
+	err = diag_take_flows(c);
+	if (err) {
+		pr_debug("socket counters: reading flows: %s\n", strerror(-err));
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	w.before_ns = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	sockdiag__begin(c->diag);
+	for (i = 0; i < c->n_diag_flows; i++) {
+		const struct diag_flow *f = &c->diag_flows[i];
+
+		if (i && f->netns == c->diag_flows[i - 1].netns)
+			continue;
+		w.netns = f->netns;
+		err = sockdiag__dump(c->diag, f->netns, f->pid, diag_sock, &w);
+		if (err < 0)
+			pr_debug("socket counters: network namespace %u: %s\n", f->netns,
+				 strerror(-err));
+	}
+	diag_flush(&w);
+	pr_debug("socket counters: %zu flows, %llu sockets read, %llu accounted so far\n",
+		 c->n_diag_flows, (unsigned long long)c->diag_read,
+		 (unsigned long long)c->diag_accounted);
+}
+
+static int attach_one(struct tcp_collector *c, size_t i)
+{
+	struct hook *h = &c->hooks[i];
+	struct bpf_program *p;
+	struct bpf_link *l;
+	size_t k;
+
+	if (h->chosen < 0) {
+		if (h->required) {
+			pr_warn("no usable hook for %s\n", h->feature);
+			return -EOPNOTSUPP;
+		}
+		return 0;
+	}
+	/* a program serving several features is attached once */
+	for (k = 0; k < i; k++)
+		if (c->hooks[k].chosen >= 0 &&
+		    !strcmp(c->hooks[k].program[c->hooks[k].chosen], h->program[h->chosen]))
+			break;
+	if (k < i) {
+		h->attached = c->hooks[k].attached;
+		return 0;
+	}
+	p = bpf_object__find_program_by_name(c->skel->obj, h->program[h->chosen]);
+	if (!p)
+		return -ENOENT;
+	if (!strncmp(h->hook[h->chosen], "cgroup_skb/", 11)) {
+		l = bpf_program__attach_cgroup(p, c->cgroup_fd);
+	} else if (!strncmp(h->hook[h->chosen], "syscall/", 8)) {
+		/* run by the daemon at each scrape: nothing to attach */
+		h->attached = diag_open(c, p) == 0;
+		if (h->attached)
+			pr_info("%s: %s\n", h->feature, h->hook[h->chosen]);
+		return 0;
+	} else if (!strncmp(h->hook[h->chosen], "iter/", 5)) {
+		union bpf_iter_link_info li = { .map.map_fd =
+							bpf_map__fd(c->skel->maps.flows) };
+		LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &li,
+			    .link_info_len = sizeof(li));
+
+		l = bpf_program__attach_iter(p, &io);
+		c->counters_iter = l;
+	} else {
+		l = bpf_program__attach(p);
+	}
+	if (!l) {
+		int err = -errno;
+
+		snprintf(h->error, sizeof(h->error), "%s", strerror(-err));
+		pr_warn("attaching %s (%s): %s\n", h->hook[h->chosen], h->feature,
+			strerror(-err));
+		return h->required ? err : 0;
+	}
+	c->links[i] = l;
+	h->attached = true;
+	pr_info("%s: %s\n", h->feature, h->hook[h->chosen]);
+	return 0;
+}
+
 static int attach_hooks(struct tcp_collector *c)
 {
 	size_t i;
+	int err;
 
 	for (i = 0; i < N_FEATURES; i++) {
-		struct hook *h = &c->hooks[i];
-		struct bpf_program *p;
-		struct bpf_link *l;
-
-		size_t k;
-
-		if (h->chosen < 0) {
-			if (h->required) {
-				pr_warn("no usable hook for %s\n", h->feature);
-				return -EOPNOTSUPP;
-			}
-			continue;
-		}
-		/* a program serving several features is attached once */
-		for (k = 0; k < i; k++)
-			if (c->hooks[k].chosen >= 0 &&
-			    !strcmp(c->hooks[k].program[c->hooks[k].chosen], h->program[h->chosen]))
-				break;
-		if (k < i) {
-			h->attached = c->hooks[k].attached;
-			continue;
-		}
-		p = bpf_object__find_program_by_name(c->skel->obj, h->program[h->chosen]);
-		if (!p)
-			return -ENOENT;
-		if (!strncmp(h->hook[h->chosen], "cgroup_skb/", 11)) {
-			l = bpf_program__attach_cgroup(p, c->cgroup_fd);
-		} else if (!strncmp(h->hook[h->chosen], "iter/", 5)) {
-			union bpf_iter_link_info li = { .map.map_fd =
-								bpf_map__fd(c->skel->maps.flows) };
-			LIBBPF_OPTS(bpf_iter_attach_opts, io, .link_info = &li,
-				    .link_info_len = sizeof(li));
-
-			l = bpf_program__attach_iter(p, &io);
-			c->counters_iter = l;
-		} else {
-			l = bpf_program__attach(p);
-		}
-		if (!l) {
-			int err = -errno;
-
-			snprintf(h->error, sizeof(h->error), "%s", strerror(-err));
-			pr_warn("attaching %s (%s): %s\n", h->hook[h->chosen], h->feature,
-				strerror(-err));
-			if (h->required)
-				return err;
-			continue;
-		}
-		c->links[i] = l;
-		h->attached = true;
-		pr_info("%s: %s\n", h->feature, h->hook[h->chosen]);
+		err = attach_one(c, i);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -269,7 +504,7 @@ static bool counters_chosen(struct tcp_collector *c)
 {
 	struct hook *h = counters_hook(c);
 
-	return h && h->chosen == 0;
+	return h && h->chosen >= 0 && strncmp(h->hook[h->chosen], "cgroup_skb/", 11);
 }
 
 static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
@@ -311,7 +546,8 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 	for (i = 0; i < N_FEATURES; i++) {
 		struct hook *h = &c->hooks[i];
 
-		if (h->chosen >= 0 && !strncmp(h->hook[h->chosen], "tp_btf/", 7)) {
+		if (h->chosen >= 0 && (!strncmp(h->hook[h->chosen], "tp_btf/", 7) ||
+				       !strncmp(h->hook[h->chosen], "syscall/", 8))) {
 			h->available[h->chosen] = false;
 			for (j = h->chosen + 1; j < h->n && !h->available[j]; j++)
 				;
@@ -359,6 +595,7 @@ static void stop(struct tcp_collector *c)
 		c->hooks[i].attached = false;
 	}
 	c->counters_iter = NULL;
+	diag_close(c);
 	ring_buffer__free(c->rb);
 	c->rb = NULL;
 	tcp_bpf__destroy(c->skel);
@@ -403,14 +640,18 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 			pr_warn("--bpf-stats: BPF_ENABLE_STATS refused: %s\n", strerror(errno));
 	}
 	err = start(c, opts, t);
-	if (!err && counters_chosen(c) && !c->counters_iter) {
-		/* counted neither per packet nor by the iterator: start again per packet */
+	while (!err && counters_chosen(c) && !c->counters_iter && !c->diag) {
+		/* counted neither per packet nor by the kernel's counters: next candidate */
 		struct hook *h = counters_hook(c);
+		int j;
 
-		pr_warn("socket counters: the flow iterator did not attach, counting per packet\n");
+		pr_warn("socket counters: %s did not attach, trying the next way\n",
+			h->hook[h->chosen]);
 		stop(c);
-		h->available[0] = false;
-		h->chosen = h->available[1] ? 1 : -1;
+		h->available[h->chosen] = false;
+		for (j = h->chosen + 1; j < h->n && (!h->available[j] || h->disabled[j]); j++)
+			;
+		h->chosen = j < h->n ? j : -1;
 		err = start(c, opts, t);
 	}
 	if (err)
@@ -604,6 +845,8 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 	int err, k;
 
 	account_flows(c);
+	if (c->diag)
+		account_diag(c);
 	err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.svc_stats),
 			      FP_MAX_SERVICES * FP_KINDS, sizeof(struct fp_svc_stats), stats);
 	if (!err)
@@ -717,6 +960,11 @@ size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u6
 int tcp__epoll_fd(const struct tcp_collector *c)
 {
 	return ring_buffer__epoll_fd(c->rb);
+}
+
+bool tcp__enters_netns(const struct tcp_collector *c)
+{
+	return c->diag != NULL;
 }
 
 size_t tcp__hooks(const struct tcp_collector *c, const struct hook **hooks)

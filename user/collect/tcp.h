@@ -62,6 +62,8 @@ size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u6
 			  void *ctx);
 
 size_t tcp__hooks(const struct tcp_collector *c, const struct hook **hooks);
+/* Does it enter other network namespaces (setns: CAP_SYS_ADMIN) to read sockets? */
+bool tcp__enters_netns(const struct tcp_collector *c);
 int tcp__epoll_fd(const struct tcp_collector *c);
 size_t tcp__prog_stats(const struct tcp_collector *c, struct prog_stats *out, size_t max);
 /* Losses as of the last tcp__read (ring, maps, LRU evictions). */
