@@ -746,6 +746,28 @@ static void socket_counters_case(const char *disable, int want_path)
 	ss = end_stats(f, true);
 	assert_like_tcp_info(&cs, &ci, want_path != PATH_PER_PACKET, false);
 	assert_like_tcp_info(&ss, &si, want_path != PATH_PER_PACKET, true);
+	if (want_path == 1) {
+		/* sock_diag dumps the service's two sockets and no other: a connection on
+		 * another port is left to the kernel's filter */
+		int ol, oc, oa, oport;
+		__u64 r0, a0, r1, a1;
+
+		ol = bind_ephemeral(&oport);
+		assert_true(ol >= 0);
+		assert_int_equal(listen(ol, 8), 0);
+		oc = connect_to(oport);
+		assert_true(oc >= 0);
+		oa = accept(ol, NULL, NULL);
+		assert_true(oa >= 0);
+		tcp__diag_counts(f->c, &r0, &a0);
+		fixture_read(f);
+		tcp__diag_counts(f->c, &r1, &a1);
+		assert_int_equal(r1 - r0, 2);
+		assert_int_equal(a1 - a0, 2);
+		close(oc);
+		close(oa);
+		close(ol);
+	}
 
 	close(cfd);
 	close(afd);

@@ -206,6 +206,12 @@ in_container() { # CMD...: run CMD in the container's cgroups (exec keeps the pi
 	bash -c 'for f in "${@:2:$1}"; do echo $$ >"$f/cgroup.procs"; done; shift $(($1 + 1)); exec "$@"' \
 		_ "${#CGS[@]}" "${CGS[@]}" "$@"
 }
+# The container's own process, alive throughout as a container's is: where container
+# bytes come from network namespaces (containers.network auto with the kernel's socket
+# counters), a cgroup with no process has no namespace to read.
+in_container ip netns exec "$NS_CLI" sleep 600 &
+HOLDER=$!
+on_exit "stop_pid $HOLDER"
 
 # Loss episode on Betanet: nftables drops 10% of the segments reaching the mixnode.
 ns_srv nft -f - <<NFT

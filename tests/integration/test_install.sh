@@ -189,7 +189,8 @@ check "systemd-analyze security exposure = the figure in deploy/README.md" expos
 # The trace of the served run against the rest of the sandbox:
 #   calls  SystemCallFilter= (an allow list; later ~ lines remove, later plain lines add
 #          back) expanded by systemd-analyze syscall-filter; socket families against
-#          RestrictAddressFamilies=; no namespace created or entered (RestrictNamespaces=)
+#          RestrictAddressFamilies=; no namespace created, and none entered but of the
+#          types RestrictNamespaces= allows
 #   files  only the devices a PrivateDevices= /dev holds; writes only where
 #          ProtectSystem=strict leaves them possible (API file systems, ReadWritePaths=,
 #          RuntimeDirectory=, PrivateTmp=)
@@ -234,11 +235,17 @@ unit_trace() {
 		    allowed |= {"execve", "exit", "exit_group", "rt_sigreturn"}
 		    families = set(" ".join(keys.get("RestrictAddressFamilies", [])).split())
 		    used, fams = {}, set()
+		    # RestrictNamespaces=: yes (none), or the types allowed
+		    ns_ok = set()
+		    for v in keys.get("RestrictNamespaces", []):
+		        ns_ok = set() if v.strip() in ("yes", "true") else set(v.split())
 		    for l in calls:
 		        name = re.match(r"\d+ +(?:<\.\.\. )?([a-z0-9_]+)", l).group(1)
 		        used[name] = used.get(name, 0) + 1
 		        if name in ("unshare", "setns") or "CLONE_NEW" in l:
-		            bad.append("namespace: " + l.strip())
+		            kinds = {k.lower() for k in re.findall(r"CLONE_NEW(\w+)", l)}
+		            if name == "unshare" or not kinds or not kinds <= ns_ok:
+		                bad.append("namespace: " + l.strip())
 		        f = re.match(r"\d+ +socket(?:pair)?\((\w+)", l)
 		        if f:
 		            fams.add(f.group(1))

@@ -287,8 +287,21 @@ attached >"$WORK/attached.caps"
 same_attached() {
 	[[ -s $WORK/attached.root ]] || { echo "    nothing attached under root"; return 1; }
 	grep -q ' 1$' "$WORK/attached.caps" || { echo "    no program attached"; return 1; }
-	diff "$WORK/attached.root" "$WORK/attached.caps" | sed 's/^/    /'
-	cmp -s "$WORK/attached.root" "$WORK/attached.caps"
+	# but for the socket counters: sock_diag enters network namespaces (CAP_SYS_ADMIN,
+	# which the overlay leaves out), so they are counted per packet there
+	local sd='feature="socket_counters",program="account_diag"'
+	local pp='feature="socket_counters",program="count_egress"'
+	if grep -q "$sd.* 1\$" "$WORK/attached.root"; then
+		grep -q "$pp.* 1\$" "$WORK/attached.caps" ||
+			{ echo "    socket counters: not per packet without CAP_SYS_ADMIN"; return 1; }
+		grep -v "$sd\|$pp" "$WORK/attached.root" >"$WORK/attached.root.cmp"
+		grep -v "$sd\|$pp" "$WORK/attached.caps" >"$WORK/attached.caps.cmp"
+	else
+		cp "$WORK/attached.root" "$WORK/attached.root.cmp"
+		cp "$WORK/attached.caps" "$WORK/attached.caps.cmp"
+	fi
+	diff "$WORK/attached.root.cmp" "$WORK/attached.caps.cmp" | sed 's/^/    /'
+	cmp -s "$WORK/attached.root.cmp" "$WORK/attached.caps.cmp"
 }
 check "fogprobe_probe_attached: every hook attached as under root ($(grep -c ' 1$' "$WORK/attached.root") of $(wc -l <"$WORK/attached.root"))" same_attached
 check "an older listener of another user (nobody) found: fogprobe_service_up 1" \

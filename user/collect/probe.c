@@ -13,6 +13,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "collect/host.h"
 #include "collect/probe.h"
 #include "collect/sockdiag.h"
 #include "lib/log.h"
@@ -201,7 +202,9 @@ static bool probe_uncached(const char *spec)
 	if (!strcmp(spec, "syscall/sock_diag"))
 		return libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) == 1 &&
 		       libbpf_probe_bpf_helper(BPF_PROG_TYPE_SYSCALL, BPF_FUNC_loop, NULL) == 1 &&
-		       sockdiag__available();
+		       sockdiag__available() &&
+		       /* every namespace is reached through a process of it */
+		       host__host_pids();
 	if (!strncmp(spec, "uprobe", 6))
 		return !access("/sys/bus/event_source/devices/uprobe/type", R_OK);
 	return false;

@@ -24,7 +24,7 @@
 #include "lib/log.h"
 
 /* Namespaces whose socket is kept between sweeps; one not asked for in a sweep goes. */
-#define DIAG_NS_MAX 256
+#define DIAG_NS_MAX 1024
 /* A namespace no process was found in is searched for again after this. */
 #define DIAG_RETRY_S 30
 
@@ -42,6 +42,8 @@ struct diag_ns {
 };
 
 struct sockdiag {
+	struct inet_diag_bc_op *bc; /* the port filter */
+	size_t bc_len; /* bytes */
 	struct diag_ns ns[DIAG_NS_MAX];
 	size_t n;
 	unsigned gen;
@@ -119,10 +121,22 @@ static int socket_search(uint32_t netns)
 
 bool sockdiag__available(void)
 {
-	/* tcp_info as the kernel fills it must reach the byte counters */
-	struct sockdiag *d = sockdiag__new();
-	int n;
+	struct sockdiag *d;
+	int n, self;
 
+	/* Entering a network namespace must be allowed (CAP_SYS_ADMIN, and no seccomp
+	 * filter refusing setns): entering our own is a no-op that says so. */
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return false;
+	n = setns(self, CLONE_NEWNET);
+	close(self);
+	if (n) {
+		pr_debug("sock_diag: setns: %s\n", strerror(errno));
+		return false;
+	}
+	/* tcp_info as the kernel fills it must reach the byte counters */
+	d = sockdiag__new();
 	if (!d)
 		return false;
 	n = sockdiag__dump(d, d->self_inum, 0, NULL, NULL);
@@ -148,7 +162,50 @@ void sockdiag__free(struct sockdiag *d)
 	for (i = 0; i < d->n; i++)
 		if (d->ns[i].fd >= 0)
 			close(d->ns[i].fd);
+	free(d->bc);
 	free(d);
+}
+
+/*
+ * A test per port and end (the comparison, then an op carrying the port in .no), as ss
+ * compiles "a or b or ...": a match goes on to the jump that follows it, which leaps to
+ * the end (the socket is dumped); a miss skips that jump to the next test. The last
+ * test's match reaches the end, its miss goes past it (not dumped). The kernel's audit
+ * follows the matches, so every target lies on that path.
+ */
+int sockdiag__ports(struct sockdiag *d, const uint16_t *ports, size_t n)
+{
+	const size_t op = sizeof(struct inet_diag_bc_op), tests = 2 * n;
+	size_t len = tests ? tests * 3 * op - op : 0, at = 0, i;
+	struct inet_diag_bc_op *bc = NULL;
+
+	if (len > 60000)
+		return -E2BIG;
+	if (n) {
+		bc = calloc(len / op, op);
+		if (!bc)
+			return -ENOMEM;
+	}
+	for (i = 0; i < tests; i++) {
+		struct inet_diag_bc_op *t = &bc[at / op];
+
+		t[0] =
+		    (struct inet_diag_bc_op){.code = i % 2 ? INET_DIAG_BC_D_EQ : INET_DIAG_BC_S_EQ,
+					     .yes = 2 * op,
+					     .no = 3 * op};
+		t[1] = (struct inet_diag_bc_op){.no = ports[i / 2]};
+		at += 2 * op;
+		if (i + 1 < tests) {
+			/* the jump: always its .no, to the end */
+			t[2] = (struct inet_diag_bc_op){
+			    .code = INET_DIAG_BC_JMP, .yes = op, .no = len - at};
+			at += op;
+		}
+	}
+	free(d->bc);
+	d->bc = bc;
+	d->bc_len = len;
+	return 0;
 }
 
 void sockdiag__begin(struct sockdiag *d)
@@ -189,7 +246,11 @@ static struct diag_ns *ns_get(struct sockdiag *d, uint32_t netns, uint32_t pid_h
 	else if ((n->fd = pid_hint ? socket_in(pid_hint, netns) : -ESRCH) == -ESRCH)
 		n->fd = socket_search(netns);
 	if (n->fd < 0) {
-		pr_debug("sock_diag: network namespace %u: %s\n", netns, strerror(-n->fd));
+		/* said once per namespace: its sockets' counts wait for their close */
+		if (!n->retry_after)
+			pr_warn("socket counters: network namespace %u unreachable (%s): its "
+				"sockets are counted at their close\n",
+				netns, strerror(-n->fd));
 		n->fd = -1;
 		n->retry_after = now + DIAG_RETRY_S;
 	}
@@ -235,8 +296,9 @@ static int dump_family(struct sockdiag *d, int fd, int family,
 	struct {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 r;
+		struct rtattr bc;
 	} req = {
-	    .nlh = {.nlmsg_len = sizeof(req),
+	    .nlh = {.nlmsg_len = NLMSG_LENGTH(sizeof(req.r)),
 		    .nlmsg_type = SOCK_DIAG_BY_FAMILY,
 		    .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
 		    .nlmsg_seq = ++d->seq},
@@ -250,7 +312,20 @@ static int dump_family(struct sockdiag *d, int fd, int family,
 	const size_t need = offsetof(struct tcp_info, tcpi_bytes_retrans) + 8;
 	int passed = 0;
 
-	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+	struct iovec iov[2] = {{.iov_base = &req, .iov_len = NLMSG_LENGTH(sizeof(req.r))},
+			       {.iov_base = d->bc, .iov_len = d->bc_len}};
+	struct msghdr msg = {
+	    .msg_name = &kernel, .msg_namelen = sizeof(kernel), .msg_iov = iov, .msg_iovlen = 1};
+
+	if (d->bc) {
+		/* the filter follows the request as an INET_DIAG_REQ_BYTECODE attribute */
+		req.bc.rta_type = INET_DIAG_REQ_BYTECODE;
+		req.bc.rta_len = RTA_LENGTH(d->bc_len);
+		iov[0].iov_len += sizeof(req.bc);
+		req.nlh.nlmsg_len = iov[0].iov_len + d->bc_len;
+		msg.msg_iovlen = 2;
+	}
+	if (sendmsg(fd, &msg, 0) < 0)
 		return -errno;
 	for (;;) {
 		ssize_t len = recv(fd, buf, sizeof(buf), 0);

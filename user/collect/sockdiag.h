@@ -5,6 +5,7 @@
 #define FP_COLLECT_SOCKDIAG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct diag_sock {
@@ -19,10 +20,14 @@ struct diag_sock {
 
 struct sockdiag;
 
-/* Can the kernel dump TCP sockets with tcp_info's byte counters (Linux 4.19)? */
+/* Can the kernel dump TCP sockets with tcp_info's byte counters (Linux 4.19), and may
+ * this process enter network namespaces (setns: CAP_SYS_ADMIN, no seccomp refusal)? */
 bool sockdiag__available(void);
 struct sockdiag *sockdiag__new(void);
 void sockdiag__free(struct sockdiag *d);
+/* Only sockets with one of these local or remote ports are dumped (a bytecode filter the
+ * kernel runs), none when n is 0. Returns 0 or -errno. */
+int sockdiag__ports(struct sockdiag *d, const uint16_t *ports, size_t n);
 /* Start a sweep: namespaces not asked for until the next one are let go then. */
 void sockdiag__begin(struct sockdiag *d);
 /* Every TCP socket of network namespace netns (its inode number) that is neither

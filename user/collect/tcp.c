@@ -98,6 +98,8 @@ struct tcp_collector {
 	struct diag_flow *diag_flows;
 	size_t n_diag_flows, cap_diag_flows;
 	__u64 diag_read, diag_accounted; /* sockets read, records that moved a flow */
+	__u16 *diag_ports; /* the services' ports: the dump's filter */
+	size_t n_diag_ports;
 };
 
 size_t tcp__plan(struct hook *hooks, size_t max, const char *disable)
@@ -189,6 +191,7 @@ int tcp__set_services(struct tcp_collector *c, const struct service_tables *t)
 {
 	int ports = bpf_map__fd(c->skel->maps.svc_ports);
 	int match = bpf_map__fd(c->skel->maps.svc_match);
+	size_t n;
 	__u32 k;
 
 	for (k = 0; k < FP_PORTS; k++) {
@@ -205,7 +208,18 @@ int tcp__set_services(struct tcp_collector *c, const struct service_tables *t)
 	for (k = 0; k < FP_MAX_SERVICES; k++)
 		if (bpf_map_update_elem(match, &k, &t->match[k], BPF_ANY))
 			return -errno;
-	return 0;
+	n = 0;
+	for (k = 0; k < FP_PORTS; k++)
+		n += !!t->port_mask[k];
+	free(c->diag_ports);
+	c->diag_ports = calloc(n ?: 1, sizeof(*c->diag_ports));
+	c->n_diag_ports = 0;
+	if (!c->diag_ports)
+		return -ENOMEM;
+	for (k = 0; k < FP_PORTS; k++)
+		if (t->port_mask[k])
+			c->diag_ports[c->n_diag_ports++] = k;
+	return c->diag ? sockdiag__ports(c->diag, c->diag_ports, c->n_diag_ports) : 0;
 }
 
 /* ---- socket counters through sock_diag ---- */
@@ -222,29 +236,6 @@ struct diag_flow {
 	__u8 laddr[16], raddr[16];
 };
 
-static int diag_open(struct tcp_collector *c, struct bpf_program *p)
-{
-	struct bpf_map *m = c->skel->maps.diag_recs;
-	long page = sysconf(_SC_PAGESIZE);
-	void *mem;
-
-	c->diag_map_len = (bpf_map__value_size(m) * bpf_map__max_entries(m) + page - 1) /
-			  page * page;
-	mem = mmap(NULL, c->diag_map_len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
-	if (mem == MAP_FAILED) {
-		pr_warn("socket counters: mapping diag_recs: %s\n", strerror(errno));
-		return -errno;
-	}
-	c->diag = sockdiag__new();
-	if (!c->diag) {
-		munmap(mem, c->diag_map_len);
-		return -ENOMEM;
-	}
-	c->diag_recs = mem;
-	c->diag_prog_fd = bpf_program__fd(p);
-	return 0;
-}
-
 static void diag_close(struct tcp_collector *c)
 {
 	if (c->diag_recs)
@@ -255,6 +246,36 @@ static void diag_close(struct tcp_collector *c)
 	free(c->diag_flows);
 	c->diag_flows = NULL;
 	c->n_diag_flows = c->cap_diag_flows = 0;
+}
+
+static int diag_open(struct tcp_collector *c, struct bpf_program *p)
+{
+	struct bpf_map *m = c->skel->maps.diag_recs;
+	long page = sysconf(_SC_PAGESIZE);
+	void *mem;
+	int err;
+
+	c->diag_map_len = (bpf_map__value_size(m) * bpf_map__max_entries(m) + page - 1) /
+			  page * page;
+	mem = mmap(NULL, c->diag_map_len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+	if (mem == MAP_FAILED) {
+		err = -errno;
+		pr_warn("socket counters: mapping diag_recs: %s\n", strerror(-err));
+		return err;
+	}
+	c->diag = sockdiag__new();
+	if (!c->diag) {
+		munmap(mem, c->diag_map_len);
+		return -ENOMEM;
+	}
+	c->diag_recs = mem;
+	c->diag_prog_fd = bpf_program__fd(p);
+	err = sockdiag__ports(c->diag, c->diag_ports, c->n_diag_ports);
+	if (err) {
+		pr_warn("socket counters: the sock_diag port filter: %s\n", strerror(-err));
+		diag_close(c);
+	}
+	return err;
 }
 
 static int diag_cmp(const void *a, const void *b)
@@ -679,6 +700,7 @@ void tcp__close(struct tcp_collector *c)
 		close(c->stats_fd);
 	for (i = 0; i < FP_DROP_REASONS; i++)
 		free(c->reason_names[i]);
+	free(c->diag_ports);
 	free(c->cg);
 	free(c);
 }
@@ -960,6 +982,12 @@ size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u6
 int tcp__epoll_fd(const struct tcp_collector *c)
 {
 	return ring_buffer__epoll_fd(c->rb);
+}
+
+void tcp__diag_counts(const struct tcp_collector *c, __u64 *read, __u64 *accounted)
+{
+	*read = c->diag_read;
+	*accounted = c->diag_accounted;
 }
 
 bool tcp__enters_netns(const struct tcp_collector *c)

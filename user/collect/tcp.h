@@ -62,6 +62,8 @@ size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u6
 			  void *ctx);
 
 size_t tcp__hooks(const struct tcp_collector *c, const struct hook **hooks);
+/* sock_diag socket counters: sockets read and readings that moved a flow, so far */
+void tcp__diag_counts(const struct tcp_collector *c, __u64 *read, __u64 *accounted);
 /* Does it enter other network namespaces (setns: CAP_SYS_ADMIN) to read sockets? */
 bool tcp__enters_netns(const struct tcp_collector *c);
 int tcp__epoll_fd(const struct tcp_collector *c);
