@@ -1385,6 +1385,44 @@ int BPF_PROG(handle_retransmit_synack_btf, const struct sock *sk, const struct r
 				    bpf_ntohs(req->__req_common.skc_dport));
 }
 
+/* ---- closes no lifecycle run saw ----------------------------------------------------- */
+
+/*
+ * A socket destroyed with its flow still in the table: the kernel skipped the lifecycle
+ * run that would have seen its CLOSE (recursion_misses: a softirq's transition on a CPU
+ * where handle_set_state_btf was already running for another socket, in task context).
+ * With the kernel's counters that run is where a closed socket's counts since the last
+ * scrape are read: the socket still holds them here (tcp_v4_destroy_sock traces first),
+ * so the flow is closed now, as at CLOSE, and a skipped run costs no connection its
+ * counts. Every other socket pays the two port reads.
+ */
+static __always_inline int on_destroy(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	/* the local port from inet_sport: CLOSE gave the bound port back (skc_num 0) */
+	if (!(port_mask(bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport))) |
+	      port_mask(bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)))))
+		return 0;
+	if (!bpf_map_lookup_elem(&flows, &key))
+		return 0;
+	/* the state it left is unknown: a flow never established is only taken out */
+	on_close(sk, TCP_CLOSE);
+	return 0;
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(handle_destroy_sock_btf, const struct sock *sk)
+{
+	return on_destroy(sk);
+}
+
+SEC("tracepoint/tcp/tcp_destroy_sock")
+int handle_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
+{
+	return on_destroy(BPF_CORE_READ(ctx, skaddr));
+}
+
 /* ---- resets ------------------------------------------------------------------------ */
 
 static __always_inline int on_receive_reset(const struct sock *sk)

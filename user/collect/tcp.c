@@ -37,6 +37,12 @@ static const struct hook_feature features[] = {
 	  true,
 	  { { "tp_btf/inet_sock_set_state", { "handle_set_state_btf" } },
 	    { "tracepoint/sock/inet_sock_set_state", { "handle_set_state" } } } },
+	/* A flow still there when its socket is destroyed: the close of a lifecycle run
+	 * the kernel skipped (bpf/tcp.bpf.c, on_destroy) */
+	{ "closes_missed",
+	  false,
+	  { { "tp_btf/tcp_destroy_sock", { "handle_destroy_sock_btf" } },
+	    { "tracepoint/tcp/tcp_destroy_sock", { "handle_destroy_sock" } } } },
 	{ "throughput_tx", true, { { "cgroup_skb/egress", { "count_egress" } } } },
 	{ "throughput_rx", true, { { "cgroup_skb/ingress", { "count_ingress" } } } },
 	/* Bytes, segments and retransmits of service sockets: the kernel's own per-socket
@@ -345,7 +351,6 @@ static int diag_take_flows(struct tcp_collector *c)
 struct diag_sweep {
 	struct tcp_collector *c;
 	__u32 netns;
-	__u64 before_ns; /* the dump began after this: flows that started later are left */
 	__u32 n; /* records in diag_recs */
 };
 
@@ -377,7 +382,7 @@ static void diag_sock(void *ctx, const struct diag_sock *s)
 	memcpy(key.raddr, s->raddr, 16);
 	f = bsearch(&key, c->diag_flows, c->n_diag_flows, sizeof(key), diag_cmp);
 	c->diag_read++;
-	if (!f || f->start_ns >= w->before_ns)
+	if (!f)
 		return;
 	r = &c->diag_recs[w->n++];
 	*r = (struct fp_diag_rec){
@@ -409,7 +414,6 @@ static void diag_sock(void *ctx, const struct diag_sock *s)
 static void account_diag(struct tcp_collector *c)
 {
 	struct diag_sweep w = { .c = c };
-	struct timespec ts;
 	size_t i;
 	int err;
 
@@ -418,8 +422,6 @@ static void account_diag(struct tcp_collector *c)
 		pr_debug("socket counters: reading flows: %s\n", strerror(-err));
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	w.before_ns = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 	sockdiag__begin(c->diag);
 	for (i = 0; i < c->n_diag_flows; i++) {
 		const struct diag_flow *f = &c->diag_flows[i];
@@ -670,7 +672,7 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 			h->hook[h->chosen]);
 		stop(c);
 		h->available[h->chosen] = false;
-		for (j = h->chosen + 1; j < h->n && (!h->available[j] || h->disabled[j]); j++)
+		for (j = h->chosen + 1; j < h->n && !h->available[j]; j++)
 			;
 		h->chosen = j < h->n ? j : -1;
 		err = start(c, opts, t);
@@ -988,6 +990,21 @@ void tcp__diag_counts(const struct tcp_collector *c, __u64 *read, __u64 *account
 {
 	*read = c->diag_read;
 	*accounted = c->diag_accounted;
+}
+
+int tcp__detach(struct tcp_collector *c, const char *feature)
+{
+	size_t i;
+
+	for (i = 0; i < N_FEATURES; i++) {
+		if (strcmp(c->hooks[i].feature, feature) || !c->links[i])
+			continue;
+		bpf_link__destroy(c->links[i]);
+		c->links[i] = NULL;
+		c->hooks[i].attached = false;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 bool tcp__enters_netns(const struct tcp_collector *c)

@@ -64,6 +64,9 @@ size_t tcp__prune_cgroups(struct tcp_collector *c, bool (*alive)(void *ctx, __u6
 size_t tcp__hooks(const struct tcp_collector *c, const struct hook **hooks);
 /* sock_diag socket counters: sockets read and readings that moved a flow, so far */
 void tcp__diag_counts(const struct tcp_collector *c, __u64 *read, __u64 *accounted);
+/* Detach one feature's program, as if the kernel skipped every run of it from now on
+ * (the tests' way to miss a transition). 0, or -ENOENT when it is not attached. */
+int tcp__detach(struct tcp_collector *c, const char *feature);
 /* Does it enter other network namespaces (setns: CAP_SYS_ADMIN) to read sockets? */
 bool tcp__enters_netns(const struct tcp_collector *c);
 int tcp__epoll_fd(const struct tcp_collector *c);
