@@ -1394,20 +1394,22 @@ int BPF_PROG(handle_retransmit_synack_btf, const struct sock *sk, const struct r
  * With the kernel's counters that run is where a closed socket's counts since the last
  * scrape are read: the socket still holds them here (tcp_v4_destroy_sock traces first),
  * so the flow is closed now, as at CLOSE, and a skipped run costs no connection its
- * counts. Every other socket pays the two port reads.
+ * counts. A listener still counted goes the same way. Every other socket pays the two
+ * port reads.
  */
 static __always_inline int on_destroy(const struct sock *sk)
 {
+	/* the local port from inet_sport: CLOSE gave the bound port back (skc_num 0) */
+	__u16 sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	__u64 key = (__u64)sk;
 
-	/* the local port from inet_sport: CLOSE gave the bound port back (skc_num 0) */
-	if (!(port_mask(bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport))) |
-	      port_mask(bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)))))
-		return 0;
-	if (!bpf_map_lookup_elem(&flows, &key))
+	if (!(port_mask(sport) | port_mask(bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)))))
 		return 0;
 	/* the state it left is unknown: a flow never established is only taken out */
-	on_close(sk, TCP_CLOSE);
+	if (bpf_map_lookup_elem(&flows, &key))
+		on_close(sk, TCP_CLOSE);
+	else if (bpf_map_lookup_elem(&listen_socks, &key)) /* a listener's, likewise */
+		on_unlisten(sk, sport, BPF_CORE_READ(sk, __sk_common.skc_family));
 	return 0;
 }
 

@@ -889,7 +889,8 @@ static void test_socket_counters(void **state)
 /*
  * A connection whose close no lifecycle run saw (the kernel skips a run that nests in
  * another on the same CPU: recursion_misses) is closed as its sockets are destroyed:
- * what they moved since the last read still arrives, and the flows go.
+ * what they moved since the last read still arrives, and the flows go; so does its
+ * listener.
  */
 static void close_missed_case(const char *disable, const char *want_hook)
 {
@@ -910,6 +911,7 @@ static void close_missed_case(const char *disable, const char *want_hook)
 	read_all(afd, 100000);
 	fixture_read(f);
 	assert_int_equal(f->s.open[0][FP_KIND_SERVER], 1);
+	assert_int_equal(f->s.listeners[0], 1);
 	assert_int_equal(tcp__detach(f->c, "lifecycle"), 0);
 	write_all(cfd, 50000);
 	read_all(afd, 50000);
@@ -935,6 +937,7 @@ static void close_missed_case(const char *disable, const char *want_hook)
 	assert_int_equal(ss.bytes[TCP_TX], 20000);
 	assert_int_equal(ss.bytes[TCP_RX], 150000);
 	assert_int_equal(f->s.open[0][FP_KIND_SERVER], 0);
+	assert_int_equal(f->s.listeners[0], 0);
 	fixture_close(f);
 }
 
