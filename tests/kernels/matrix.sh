@@ -17,7 +17,7 @@ out=build/kernels
 
 # name, Debian package, hook the retransmit and drop features must choose there ("any"
 # when the kernel may refuse BPF trampolines; Debian's kernels have them), and what runs
-# there when KERNELS_NARROW=1 (CI without KVM, emulated: tests/run_all.sh): "all" (the
+# there when KERNELS_NARROW=1 (emulated, to keep a whole run within an hour): "all" (the
 # suites, KERNELS_TESTS and their reruns on the tracepoint fallbacks), "no-fallbacks",
 # or "unit,bpf" (the host row is then a stand-in for the running kernel, whose own
 # suites are make test itself, and shares its source with debian-6.1).
@@ -159,7 +159,15 @@ for row in "${MATRIX[@]}"; do
 			f=$((f + gf))
 		else
 			echo "kernels: $name: no result (qemu exit $rc); console tail:"
-			tail -n 30 "$dir/console.log" 2>/dev/null | sed 's/^/  | /'
+			# a wedged or panicked guest: from its first report (with every CPU's
+			# backtrace), else the last lines
+			first=$(grep -n -m1 -E 'BUG: |Kernel panic|rcu: INFO' "$dir/console.log" 2>/dev/null |
+				cut -d: -f1)
+			if [[ -n "$first" ]]; then
+				tail -n +"$first" "$dir/console.log" | head -n 150
+			else
+				tail -n 30 "$dir/console.log" 2>/dev/null
+			fi | sed 's/^/  | /'
 			f=1
 		fi
 	fi
