@@ -767,18 +767,15 @@ static __always_inline __u8 connfail_reason(int err)
 	}
 }
 
-static __always_inline void on_close(const struct sock *sk, int oldstate)
+/* The flow f of sk ends: its counters are read, its close counted, its entries go. */
+static __always_inline void close_flow(const struct sock *sk, struct fp_flow *f, int oldstate)
 {
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
 	struct fp_flow_ref gone = {};
 	struct fp_svc_stats *s;
 	struct fp_tuple_key tk;
-	struct fp_flow *f;
 	int err;
 
-	f = bpf_map_lookup_elem(&flows, &key);
-	if (!f)
-		return;
 	if (targ_sock_counters) {
 		struct fp_sock_acct now;
 
@@ -822,6 +819,15 @@ static __always_inline void on_close(const struct sock *sk, int oldstate)
 			bpf_map_delete_elem(&sndq_now, &key);
 	}
 	flow_delete(key);
+}
+
+static __always_inline void on_close(const struct sock *sk, int oldstate)
+{
+	__u64 key = (__u64)sk;
+	struct fp_flow *f = bpf_map_lookup_elem(&flows, &key);
+
+	if (f)
+		close_flow(sk, f, oldstate);
 }
 
 /*
@@ -1401,14 +1407,18 @@ static __always_inline int on_destroy(const struct sock *sk)
 {
 	/* the local port from inet_sport: CLOSE gave the bound port back (skc_num 0) */
 	__u16 sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	__u64 key = (__u64)sk;
+	struct fp_flow *f;
 
-	if (!(port_mask(sport) | port_mask(bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport)))))
+	if (!(port_mask(sport) | port_mask(dport)))
 		return 0;
 	/* the state it left is unknown: a flow never established is only taken out */
-	if (bpf_map_lookup_elem(&flows, &key))
-		on_close(sk, TCP_CLOSE);
-	else if (bpf_map_lookup_elem(&listen_socks, &key)) /* a listener's, likewise */
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (f)
+		close_flow(sk, f, TCP_CLOSE);
+	/* a listener's, likewise; only a socket without a peer port ever listened */
+	else if (!dport && bpf_map_lookup_elem(&listen_socks, &key))
 		on_unlisten(sk, sport, BPF_CORE_READ(sk, __sk_common.skc_family));
 	return 0;
 }

@@ -838,11 +838,7 @@ static void older_socket_case(const char *disable, int want_path)
 
 	lfd = bind_ephemeral(&port);
 	assert_true(lfd >= 0);
-	assert_int_equal(listen(lfd, 8), 0);
-	cfd = connect_to(port);
-	assert_true(cfd >= 0);
-	afd = accept(lfd, NULL, NULL);
-	assert_true(afd >= 0);
+	open_pair(lfd, port, &cfd, &afd);
 	write_all(cfd, 50000);
 	read_all(afd, 50000);
 	write_all(afd, 30000);
