@@ -33,9 +33,12 @@ TEST_PKGS=(
 	libcap2-bin prometheus-alertmanager
 	# kernel matrix (tests/kernels): qemu with virtiofsd, the guest's initramfs
 	qemu-system-x86 busybox-static kmod
+	# test_loss: an independent program on the kernel's drop tracepoint; make bench:
+	# a peer doing the probe's work in the same run
+	bpftrace
 )
 # make bench (`tests/deps.sh --bench`): peers doing the probe's work in the same run
-BENCH_PKGS=(bpftrace bpfcc-tools)
+BENCH_PKGS=(bpfcc-tools)
 [[ "${1:-}" == --build ]] || PKGS+=("${TEST_PKGS[@]}")
 [[ "${1:-}" == --bench ]] && PKGS+=("${BENCH_PKGS[@]}")
 
