@@ -5,7 +5,7 @@
 # (retransmitted segments), and for one connection held open, ss -ti (bytes_retrans and
 # total_retrans of each end). The rule marks what it drops: bpftrace, an independent
 # program on the kernel's skb:kfree_skb tracepoint, counts the marked packets the kernel
-# reported there, which the probe must equal (bpf/README.md, "What no counter covers").
+# reported there, which the probe must reach (bpf/README.md, "What no counter covers").
 . "$(dirname "$0")/lib.sh"
 
 setup_netns
