@@ -116,24 +116,15 @@ printf '%-14s %-22s %-34s %-28s %s\n' host-native "$(uname -r)" \
 	"$(chosen "$out/host-native-check.txt" retransmits)" \
 	"$(chosen "$out/host-native-check.txt" drops)" "make test on the host" >>"$report"
 
-for row in "${MATRIX[@]}"; do
-	read -r name pkg expect narrow <<<"$row"
-	[[ -z "${KERNELS:-}" || " $KERNELS " == *" $name "* ]] || continue
-	echo "=== kernel $name"
+# One row: boot its kernel, read the guest's result and check the hooks it chose.
+# Prints its lines; its counts go to $dir/counts ("passed failed").
+run_row() { # ROW TREE REL NOTE
+	local name pkg expect narrow tree=$2 rel=$3 note=$4 dir start p=0 f=0 missing suites
+	local fallback rc first retr drops feat h dur line
+	read -r name pkg expect narrow <<<"$1"
 	dir=$out/$name
-	mkdir -p "$dir"
 	start=$(date +%s)
-	note=
-	if [[ $name == host && -f /boot/vmlinuz-$(uname -r) && -d /lib/modules/$(uname -r) ]]; then
-		tree=/ rel=$(uname -r)
-	else
-		[[ $name == host ]] && note=" (substitute: the running kernel's image is not on this machine)"
-		tree= rel=
-		if rel=$("$here/fetch.sh" "$pkg" "$out/cache"); then
-			tree=$out/cache/$rel
-		fi
-	fi
-	p=0 f=0
+	echo "=== kernel $name"
 	if [[ -z "$tree" ]]; then
 		echo "kernels: $name: cannot fetch $pkg"
 		f=1
@@ -190,7 +181,61 @@ for row in "${MATRIX[@]}"; do
 	line="$name ($rel$note): $p passed, $f failed, ${dur}s; retransmits: ${retr:-?}, drops: ${drops:-?}"
 	echo "$line" | tee "$dir/summary.txt"
 	printf '%-14s %-22s %-34s %-28s %s\n' "$name" "${rel:-?}" "${retr:-?}" "${drops:-?}" \
-		"$p passed, $f failed, ${dur}s" >>"$report"
+		"$p passed, $f failed, ${dur}s" >"$dir/report-row.txt"
+	echo "$p $f" >"$dir/counts"
+}
+
+# Fetch every kernel first, one after the other (apt), then boot them. Emulated, each
+# guest runs on one host thread (boot.sh), so the guests boot side by side, one per host
+# CPU, each with its output in build/kernels/<name>/matrix.log, printed in order when all
+# are done. With KVM they boot one after the other (each guest uses 2 CPUs).
+rows=() trees=() rels=() notes=()
+for row in "${MATRIX[@]}"; do
+	read -r name pkg _ <<<"$row"
+	[[ -z "${KERNELS:-}" || " $KERNELS " == *" $name "* ]] || continue
+	mkdir -p "$out/$name"
+	rm -f "$out/$name/counts" "$out/$name/report-row.txt"
+	note=
+	if [[ $name == host && -f /boot/vmlinuz-$(uname -r) && -d /lib/modules/$(uname -r) ]]; then
+		tree=/ rel=$(uname -r)
+	else
+		[[ $name == host ]] && note=" (substitute: the running kernel's image is not on this machine)"
+		tree= rel=
+		if rel=$("$here/fetch.sh" "$pkg" "$out/cache"); then
+			tree=$out/cache/$rel
+		fi
+	fi
+	rows+=("$row") trees+=("$tree") rels+=("$rel") notes+=("$note")
+done
+parallel=0
+if ! kvm_check >/dev/null && ((${#rows[@]} > 1)) && [[ "${KERNELS_SERIAL:-}" != 1 ]]; then
+	parallel=1
+	echo "kernels: emulated: ${#rows[@]} guests side by side, one host thread each"
+fi
+bg=()
+for i in "${!rows[@]}"; do
+	read -r name _ <<<"${rows[$i]}"
+	if ((parallel)); then
+		run_row "${rows[$i]}" "${trees[$i]}" "${rels[$i]}" "${notes[$i]}" \
+			>"$out/$name/matrix.log" 2>&1 &
+		bg+=($!)
+	else
+		run_row "${rows[$i]}" "${trees[$i]}" "${rels[$i]}" "${notes[$i]}"
+	fi
+done
+for pid in "${bg[@]}"; do
+	wait "$pid"
+done
+for i in "${!rows[@]}"; do
+	read -r name _ <<<"${rows[$i]}"
+	((parallel)) && cat "$out/$name/matrix.log"
+	if [[ -s $out/$name/counts ]]; then
+		read -r p f <"$out/$name/counts"
+		cat "$out/$name/report-row.txt" >>"$report"
+	else
+		echo "kernels: $name: no result from its run"
+		p=0 f=1
+	fi
 	total_p=$((total_p + p))
 	total_f=$((total_f + f))
 done
