@@ -45,8 +45,9 @@ want fuzz && suite fuzz ./tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
 # when asked with KERNELS=1. With KVM, every suite in every kernel. Without a /dev/kvm
 # that can run these kernels (none, or kvm_pvm), qemu emulates (TCG, some 15 times
 # slower): the Debian kernels run the load check (every program of every chain, on each
-# kernel's verifier) and the unit and BPF suites, side by side, some 7 minutes; the running kernel's
-# own suites are the ones above. `make test-kernels` runs the accuracy tests emulated.
+# kernel's verifier) and the unit and BPF suites, side by side, some 7 minutes; the
+# running kernel's own suites are the ones above. `make test-kernels` runs the accuracy
+# tests emulated.
 if want kernels && [[ "${CI:-}" == "true" || "${KERNELS:-}" == "1" ]]; then
 	if why=$(./tests/kernels/matrix.sh --kvm-check); then
 		suite kernels ./tests/kernels/matrix.sh
