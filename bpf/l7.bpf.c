@@ -610,11 +610,13 @@ int exit_accept(struct syscall_trace_exit *ctx)
 SEC("tracepoint/sched/sched_process_exit")
 int task_exit(void *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	/* the thread group leader's exit ends the process */
-	if ((__u32)id == tgid && bpf_map_lookup_elem(&l7_tasks, &tgid))
+	/* The process ends with its last thread (do_exit counted it out of signal->live
+	 * before this tracepoint), whichever thread that is: a leader that exits first
+	 * leaves the others serving. */
+	if (!task->signal->live.counter && bpf_map_lookup_elem(&l7_tasks, &tgid))
 		bpf_map_delete_elem(&l7_tasks, &tgid);
 	return 0;
 }
@@ -638,17 +640,32 @@ enum {
 	NR_RECVMSG = 47,
 };
 
+/* Does the current task's fd name socket sk? One read of the fd array, compared with
+ * the socket's own file: a file that is no socket is never sk's. */
+static __always_inline bool fd_names(__u32 fd, const struct sock *sk)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
+	struct socket *sock = sk->sk_socket;
+	struct file *file;
+
+	if (!sock || fd >= fdt->max_fds ||
+	    bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]))
+		return false;
+	return file && file == sock->file;
+}
+
 /*
  * The buffer of the syscall in progress, from the task's user registers (the syscall's
  * number and arguments as it entered): ARGS_NONE for any other way in (sendfile, splice,
  * io_uring, a kernel thread), whose bytes are accounted without a prefix. The fd must
  * name sk itself, so that a socket moved by the kernel inside an unrelated syscall never
- * takes that syscall's buffer.
+ * takes that syscall's buffer. The registers are a BTF pointer: plain loads.
  */
-static __always_inline void args_from_regs(struct l7_args *a, __u64 sk, __u8 dir)
+static __always_inline void args_from_regs(struct l7_args *a, const struct sock *sk, __u8 dir)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = regs->orig_ax;
 	__u8 how = ARGS_NONE;
 
 	a->dir = dir;
@@ -669,31 +686,39 @@ static __always_inline void args_from_regs(struct l7_args *a, __u64 sk, __u8 dir
 			how = ARGS_MSG;
 	}
 	if (how != ARGS_NONE) {
-		a->fd = BPF_CORE_READ(regs, di);
-		if (fd_to_sock(a->fd) != sk)
+		a->fd = regs->di;
+		if (!fd_names(a->fd, sk))
 			how = ARGS_NONE;
 	}
-	a->buf = BPF_CORE_READ(regs, si);
+	a->buf = regs->si;
 	if (how == ARGS_IOV)
-		a->iovcnt = BPF_CORE_READ(regs, dx);
+		a->iovcnt = regs->dx;
 	a->how = how;
 }
 
 /* Watch the process once it moves bytes on a socket of an L7 service: its SSL_read and
- * SSL_write calls are then followed (bpf/tls.bpf.c). */
-static __always_inline void watch_task(void)
+ * SSL_write calls are then followed (bpf/tls.bpf.c). t: the thread's l7_ssl storage, if
+ * it has one; a thread that found its process there once does not look again. */
+static __always_inline void watch_task(struct fp_l7_ssl_call *t)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u8 one = 1;
 
-	if (!bpf_map_lookup_elem(&l7_tasks, &tgid))
-		bpf_map_update_elem(&l7_tasks, &tgid, &one, BPF_ANY);
+	if (t && t->watched == tgid)
+		return;
+	if (!bpf_map_lookup_elem(&l7_tasks, &tgid) &&
+	    bpf_map_update_elem(&l7_tasks, &tgid, &one, BPF_ANY))
+		return;
+	t = t ?: bpf_task_storage_get(&l7_ssl, bpf_get_current_task_btf(), 0,
+				      BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (t)
+		t->watched = tgid;
 }
 
 /* order_ns: a send's start, 0 if unknown (the record's own time is its key then) */
 static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 order_ns)
 {
-	struct fp_l7_ssl_call *call;
+	struct fp_l7_ssl_call *t, *call;
 	struct l7_args a = {};
 	struct fp_flow_ref f;
 	struct fp_l7_svc *on;
@@ -701,31 +726,32 @@ static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 ord
 
 	if (ret <= 0 || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
+	/* the thread's state: inside an SSL call (ssl set), and whether it is watched */
+	t = bpf_task_storage_get(&l7_ssl, bpf_get_current_task_btf(), 0, 0);
+	call = t && t->ssl ? t : 0;
 	if (!flow_ref((__u64)sk, &f)) {
 		/* an SSL call on a socket of no service: named, so that its return is
 		 * known to be no service's (and not counted as an unknown socket) */
-		call = ssl_call();
 		if (call && call->buf && !call->sk)
 			call->sk = (__u64)sk;
 		return 0;
 	}
 	/* Ciphertext of an SSL call: the call's return emits the plaintext instead. */
-	call = ssl_call();
 	if (call) {
 		if (!call->sk)
 			call->sk = (__u64)sk;
-		watch_task();
+		watch_task(t);
 		return 0;
 	}
 	svc = f.svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
 	if (!on || !on->mode)
 		return 0;
-	watch_task();
+	watch_task(t);
 	/* The local-peer client end of a connection is parsed from its server end. */
 	if (f.kind == FP_KIND_CLIENT_LOCALPEER)
 		return 0;
-	args_from_regs(&a, (__u64)sk, dir);
+	args_from_regs(&a, sk, dir);
 	capture((__u64)sk, &f, on, &a, ret, a.how == ARGS_NONE ? FP_L7_ACCOUNT : FP_L7_DATA,
 		order_ns);
 	return 0;

@@ -84,9 +84,10 @@ static __always_inline int enter(void *ssl, void *buf, void *out, bool watched)
 
 	/* Every process's calls come here (pid -1): only those of tasks that hold a
 	 * socket of an L7 service (bpf/l7.bpf.c) are followed. */
-	if (watched && !bpf_map_lookup_elem(&l7_tasks, &tgid))
+	c = call_of_thread(false);
+	if (watched && !(c && c->watched == tgid) && !bpf_map_lookup_elem(&l7_tasks, &tgid))
 		return 0;
-	c = call_of_thread(true);
+	c = c ?: call_of_thread(true);
 	if (!c)
 		return 0;
 	c->ssl = (__u64)ssl;

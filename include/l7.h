@@ -80,6 +80,10 @@ struct fp_l7_ssl_call {
 	__u64 out; /* size_t * of the _ex variants (bytes done), 0 otherwise */
 	__u64 sk; /* socket of the first syscall made inside the call, 0 if none yet */
 	__u64 enter_ns; /* the call's entry */
+	__u32 watched; /* the process found in l7_tasks by this thread, 0 until then: the
+			* hooks then skip that lookup (the entry goes when the process's
+			* last thread exits, and the thread with it) */
+	__u32 pad;
 };
 
 /* Record of the send-queue dump (an iterator over the flow table, run at each scrape):
