@@ -763,10 +763,20 @@ static __always_inline int send_start(struct sock *sk)
 {
 	struct l7_args *a = bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0, 0);
 	__u64 key = (__u64)sk;
+	struct fp_l7_svc *on;
+	struct fp_flow *f;
+	__u32 svc;
 
 	if (a && a->valid && a->sk == key)
 		return 0;
-	if (!bpf_map_lookup_elem(&flows, &key))
+	/* only a send that will be captured needs its start: a socket of an L7 service,
+	 * not the local-peer client end (parsed from its server end) */
+	f = bpf_map_lookup_elem(&flows, &key);
+	if (!f || f->kind == FP_KIND_CLIENT_LOCALPEER)
+		return 0;
+	svc = f->svc;
+	on = bpf_map_lookup_elem(&l7_svc, &svc);
+	if (!on || !on->mode)
 		return 0;
 	a = a ?: args_new();
 	if (!a)

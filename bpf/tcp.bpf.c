@@ -940,8 +940,9 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	struct cls_ctx c = { .cg = sock_cgroup(sk) };
 	struct tcp_sock *tp = (struct tcp_sock *)sk; /* what bpf_skc_to_tcp_sock returned */
 	struct fp_tuple_key tk;
-	struct fp_flow f = {};
+	struct fp_flow f = {}, *peer;
 	__u32 state = bsk->state;
+	__u64 *peer_sk;
 
 	if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_SYN_SENT ||
 	    state == TCP_SYN_RECV || state == TCP_NEW_SYN_RECV)
@@ -965,6 +966,20 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	f.acct.total_retrans = tp->total_retrans;
 	tuple_of(&f, &tk, false);
 	bpf_map_update_elem(&tuples, &tk, &key, BPF_ANY);
+	/* Both ends on this host: as at a handshake (on_passive_established), the client
+	 * end becomes the local peer's, whichever end moves a packet first. Otherwise both
+	 * ends of an older connection would be parsed and each request counted twice. */
+	tuple_of(&f, &tk, true);
+	peer_sk = bpf_map_lookup_elem(&tuples, &tk);
+	if (peer_sk) {
+		__u64 pk = *peer_sk;
+
+		peer = bpf_map_lookup_elem(&flows, &pk);
+		if (peer && f.kind == FP_KIND_CLIENT && peer->kind == FP_KIND_SERVER)
+			f.kind = FP_KIND_CLIENT_LOCALPEER;
+		else if (peer && f.kind == FP_KIND_SERVER && peer->kind == FP_KIND_CLIENT)
+			peer->kind = FP_KIND_CLIENT_LOCALPEER;
+	}
 	return flow_insert(key, &f);
 }
 

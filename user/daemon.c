@@ -13,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "collect/host.h"
+#include "collect/l7.h"
 #include "collect/probe.h"
 #include "collect/proc.h"
 #include "collect/tcp.h"
@@ -164,10 +165,14 @@ static void add_preexisting(void *ctx, __u32 tgid, int svc)
 {
 	struct daemon *d = ctx;
 	struct proc_collector *proc = collectors__get(&d->collectors, &proc_collector_ops);
+	int e;
 
 	health__add_preexisting(d->health, svc, tgid);
 	if (proc)
 		proc__add_task(proc, tgid, (__u8)svc);
+	e = l7__watch_process(collectors__get(&d->collectors, &l7_collector_ops), tgid, svc);
+	if (e)
+		pr_warn("pid %u: its older connections are not parsed: %s\n", tgid, strerror(-e));
 }
 
 /* ---- HTTP handlers ---- */

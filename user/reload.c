@@ -191,7 +191,7 @@ int daemon__reload(struct daemon *d)
 	struct preexisting *pe = calloc(1, sizeof(*pe));
 	struct proc_collector *proc = collectors__get(&d->collectors, &proc_collector_ops);
 	bool fresh[CONFIG_MAX_SERVICES] = {false};
-	int slot_of[CONFIG_MAX_SERVICES], counts[3] = {0}, i, j, e;
+	int slot_of[CONFIG_MAX_SERVICES], counts[3] = {0}, i, j, e, e2;
 	char err[512];
 
 	if (!next || !m || !tables || !pe) {
@@ -288,6 +288,11 @@ int daemon__reload(struct daemon *d)
 			health__add_preexisting(d->health, pe->p[i].svc, pe->p[i].tgid);
 			if (proc)
 				proc__add_task(proc, pe->p[i].tgid, (__u8)pe->p[i].svc);
+			e2 = l7__watch_process(l7, pe->p[i].tgid, pe->p[i].svc);
+			if (e2)
+				pr_warn("reload: pid %u: its older connections are not parsed: "
+					"%s\n",
+					pe->p[i].tgid, strerror(-e2));
 		}
 		pthread_mutex_unlock(&d->lock);
 		if (pe->n)

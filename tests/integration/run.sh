@@ -36,7 +36,7 @@ done
 # ones on the syscall tracepoints instead of the socket hooks).
 # TESTS narrows these too; FALLBACK_TESTS replaces the list.
 if ../../build/fogprobe check 2>/dev/null | grep -q '^.*tp_btf/.*yes *<- chosen'; then
-	for t in ${FALLBACK_TESTS:-test_tcp.sh test_loss.sh test_unclosed.sh test_latency.sh test_crash.sh test_reuseport.sh test_http.sh test_tls.sh test_betanet.sh test_websocket.sh}; do
+	for t in ${FALLBACK_TESTS:-test_tcp.sh test_loss.sh test_unclosed.sh test_latency.sh test_crash.sh test_reuseport.sh test_http.sh test_http_older.sh test_tls.sh test_betanet.sh test_websocket.sh}; do
 		[[ -z "${FALLBACK_TESTS:-}" && -n "${TESTS:-}" && " $TESTS " != *" $t "* ]] && continue
 		[[ -f $t ]] && run_one "$t [tracepoint fallbacks]" "$t" "--disable-hooks tp_btf"
 	done

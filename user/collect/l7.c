@@ -486,6 +486,23 @@ int l7__set_service(struct l7_collector *c, int svc, const struct service_config
 	return 0;
 }
 
+int l7__watch_process(struct l7_collector *c, __u32 tgid, int svc)
+{
+	struct fp_l7_svc on;
+	__u32 k = (__u32)svc;
+	__u8 one = 1;
+
+	if (!c)
+		return 0;
+	if (svc < 0 || svc >= FP_MAX_SERVICES)
+		return -EINVAL;
+	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.l7_svc), &k, &on) || !on.mode)
+		return 0;
+	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.l7_tasks), &tgid, &one, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 static int ops_open(const struct collector_env *env, void **out)
 {
 	struct l7_collector_opts o = {

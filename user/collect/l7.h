@@ -44,6 +44,11 @@ void l7__close(struct l7_collector *c); /* accepts NULL */
 int l7__set_service(struct l7_collector *c, int svc, const struct service_config *sc,
 		    uint32_t capture_bytes);
 
+/* A process found holding a socket of service svc before the probe started (the /proc
+ * scan of listeners): its syscalls are followed from now on, as after an accept() seen,
+ * where the capture is on the syscall tracepoints (the socket hooks need no list). 0 also
+ * without a collector or when svc has no capture; -errno when the task table refused it. */
+int l7__watch_process(struct l7_collector *c, __u32 tgid, int svc);
 typedef void (*l7_sndq_fn)(void *ctx, uint64_t key, uint32_t sndq); /* streams__key() */
 
 /* The send queue of each established socket of the services that ask for it
