@@ -432,12 +432,16 @@ static __always_inline void capture(__u64 sk, const struct fp_flow_ref *f,
 		map_inc(&l7_stats, 1);
 }
 
-/* The thread's SSL call in progress (bpf/tls.bpf.c), NULL outside one. */
-static __always_inline struct fp_l7_ssl_call *ssl_call(void)
+/* The thread's state (l7_ssl): its SSL call, whether its process is watched. */
+static __always_inline struct fp_l7_ssl_call *thread_state(void)
 {
-	struct fp_l7_ssl_call *c = bpf_task_storage_get(&l7_ssl, bpf_get_current_task_btf(), 0, 0);
+	return bpf_task_storage_get(&l7_ssl, bpf_get_current_task_btf(), 0, 0);
+}
 
-	return c && c->ssl ? c : NULL;
+/* The thread's SSL call in progress (bpf/tls.bpf.c), NULL outside one. */
+static __always_inline struct fp_l7_ssl_call *ssl_call(struct fp_l7_ssl_call *t)
+{
+	return t && t->ssl ? t : NULL;
 }
 
 static __always_inline int emit(long ret, __u8 type)
@@ -461,7 +465,7 @@ static __always_inline int emit(long ret, __u8 type)
 	sk = fd_to_sock(a->fd);
 	/* Ciphertext of an SSL call: the call's return emits the plaintext instead, for
 	 * the socket recorded here (whatever it is: the return decides). */
-	call = sk ? ssl_call() : 0;
+	call = sk ? ssl_call(thread_state()) : 0;
 	if (call) {
 		if (!call->sk)
 			call->sk = sk;
@@ -727,8 +731,8 @@ static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 ord
 	if (ret <= 0 || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	/* the thread's state: inside an SSL call (ssl set), and whether it is watched */
-	t = bpf_task_storage_get(&l7_ssl, bpf_get_current_task_btf(), 0, 0);
-	call = t && t->ssl ? t : 0;
+	t = thread_state();
+	call = ssl_call(t);
 	if (!flow_ref((__u64)sk, &f)) {
 		/* an SSL call on a socket of no service: named, so that its return is
 		 * known to be no service's (and not counted as an unknown socket) */

@@ -292,9 +292,18 @@ static __always_inline __u8 fp_classify(__u16 lport, __u16 rport, const struct c
 	return l.svc;
 }
 
-static __always_inline __u32 sk_netns(const struct sock *sk)
+/*
+ * A field of the socket sk: loaded where sk is a pointer the verifier knows the type of
+ * (a tp_btf argument, what bpf_skc_to_tcp_sock returned): direct is then true, a literal,
+ * and the load costs an instruction. Elsewhere (a classic tracepoint's address) read with
+ * a helper call. Only struct sock's own fields: a tcp_sock's past it are read always.
+ */
+#define SK_FIELD(direct, sk, field) ((direct) ? (sk)->field : BPF_CORE_READ(sk, field))
+
+static __always_inline __u32 sk_netns(const struct sock *sk, bool direct)
 {
-	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	return direct ? sk->__sk_common.skc_net.net->ns.inum :
+			BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
 static __always_inline bool is_v4_mapped(const __u8 *a)
@@ -317,11 +326,11 @@ static __always_inline struct fp_listener *listener_find(__u32 netns, __u16 port
 	return l;
 }
 
-static __always_inline void sk_addrs(const struct sock *sk, struct fp_flow *f)
+static __always_inline void sk_addrs(const struct sock *sk, struct fp_flow *f, bool direct)
 {
-	f->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	f->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	f->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	f->family = SK_FIELD(direct, sk, __sk_common.skc_family);
+	f->lport = SK_FIELD(direct, sk, __sk_common.skc_num);
+	f->rport = bpf_ntohs(SK_FIELD(direct, sk, __sk_common.skc_dport));
 	if (f->family == AF_INET6) {
 		bpf_core_read(f->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 		bpf_core_read(f->raddr, 16, &sk->__sk_common.skc_v6_daddr);
@@ -335,8 +344,8 @@ static __always_inline void sk_addrs(const struct sock *sk, struct fp_flow *f)
 			__builtin_memset(f->raddr + 4, 0, 12);
 		}
 	} else {
-		bpf_core_read(f->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(f->raddr, 4, &sk->__sk_common.skc_daddr);
+		*(__be32 *)f->laddr = SK_FIELD(direct, sk, __sk_common.skc_rcv_saddr);
+		*(__be32 *)f->raddr = SK_FIELD(direct, sk, __sk_common.skc_daddr);
 	}
 }
 
@@ -366,8 +375,16 @@ static __always_inline void sock_counters(__u64 sk, struct fp_sock_acct *a)
 	a->pad = 0;
 }
 
+/* A closing socket's counters, read once for its accounting and its close event. */
+struct close_read {
+	struct fp_sock_acct a;
+	__u32 srtt_us;
+};
+
+/* close: the closing socket's counters (FP_EV_CLOSE), else NULL */
 static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, __u8 reason,
-				 __u64 duration_ns, __s32 sk_err, __u64 peer_cgroup_id)
+				 __u64 duration_ns, __s32 sk_err, __u64 peer_cgroup_id,
+				 const struct close_read *close)
 {
 	struct fp_conn_event *e;
 
@@ -395,17 +412,10 @@ static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, _
 	__builtin_memcpy(e->comm, f->comm, sizeof(e->comm));
 	__builtin_memcpy(e->laddr, f->laddr, sizeof(e->laddr));
 	__builtin_memcpy(e->raddr, f->raddr, sizeof(e->raddr));
-	e->bytes_sent = e->bytes_received = 0;
-	e->retrans_segs = e->srtt_us = 0;
-	if (type == FP_EV_CLOSE) {
-		struct fp_sock_acct a;
-
-		sock_counters(sk, &a);
-		e->bytes_sent = a.bytes_sent;
-		e->bytes_received = a.bytes_received;
-		e->retrans_segs = a.total_retrans;
-		e->srtt_us = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
-	}
+	e->bytes_sent = close ? close->a.bytes_sent : 0;
+	e->bytes_received = close ? close->a.bytes_received : 0;
+	e->retrans_segs = close ? close->a.total_retrans : 0;
+	e->srtt_us = close ? close->srtt_us : 0;
 	/* A new listener wakes the daemon at once: its process is about to serve, and the
 	 * OpenSSL binaries it maps are hooked from this event (user/collect/tls.c). */
 	bpf_ringbuf_submit(e, type == FP_EV_LISTEN ?
@@ -530,15 +540,39 @@ static __always_inline void sock_account(struct fp_flow *f, const struct fp_sock
  * counted in TcpRetransSegs never reached it) is then counted at the next, or at the
  * close, and a firing that bailed out before the kernel counted moves nothing.
  */
-static __always_inline void retrans_account(struct fp_flow *f, const struct sock *sk)
+static __always_inline void retrans_account(struct fp_flow *f, __u64 bytes_retrans,
+					    __u32 total_retrans)
 {
-	const struct tcp_sock *tp = (const void *)sk;
 	struct fp_svc_stats *s = stats_of(f->svc, f->kind);
 
 	if (!s)
 		return;
-	advance64(&f->acct.bytes_retrans, BPF_CORE_READ(tp, bytes_retrans), &s->retrans_bytes);
-	advance32(&f->acct.total_retrans, BPF_CORE_READ(tp, total_retrans), &s->retrans_segs);
+	advance64(&f->acct.bytes_retrans, bytes_retrans, &s->retrans_bytes);
+	advance32(&f->acct.total_retrans, total_retrans, &s->retrans_segs);
+}
+
+/* The counters of a closing socket: loaded through the tcp_sock the helper vouches for
+ * where sk is a BTF pointer (direct), else read (sock_counters). */
+static __always_inline void close_counters(const struct sock *sk, struct close_read *r,
+					   bool direct)
+{
+	const struct tcp_sock *tp = direct ? bpf_skc_to_tcp_sock((void *)sk) : 0;
+
+	if (tp) {
+		unsigned long flags = tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags;
+
+		r->a.bytes_received = payload_received(tp->bytes_received, flags);
+		r->a.bytes_sent = tp->bytes_sent;
+		r->a.bytes_retrans = tp->bytes_retrans;
+		r->a.segs_out = tp->segs_out;
+		r->a.segs_in = tp->segs_in;
+		r->a.total_retrans = tp->total_retrans;
+		r->a.pad = 0;
+		r->srtt_us = tp->srtt_us >> 3;
+	} else {
+		sock_counters((__u64)sk, &r->a);
+		r->srtt_us = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
+	}
 }
 
 static __always_inline void task_attrib(struct fp_flow *f)
@@ -557,6 +591,21 @@ static __always_inline void tuple_of(const struct fp_flow *f, struct fp_tuple_ke
 	k->family = f->family;
 }
 
+/* The flow of the other end of f's connection when that end is on this host too: the
+ * reversed 4-tuple names a socket with a flow. */
+static __always_inline struct fp_flow *local_peer(const struct fp_flow *f)
+{
+	struct fp_tuple_key tk;
+	__u64 *peer_sk, pk;
+
+	tuple_of(f, &tk, true);
+	peer_sk = bpf_map_lookup_elem(&tuples, &tk);
+	if (!peer_sk)
+		return 0;
+	pk = *peer_sk;
+	return bpf_map_lookup_elem(&flows, &pk);
+}
+
 /* ---- lifecycle -------------------------------------------------------------------- */
 
 /*
@@ -566,9 +615,11 @@ static __always_inline void tuple_of(const struct fp_flow *f, struct fp_tuple_ke
  * is the service's from this moment, before it forks (nginx forks its workers right
  * after listen(), sooner than userspace could add it).
  */
-static __always_inline void on_listen(const struct sock *sk, __u16 port, __u16 family)
+static __always_inline void on_listen(const struct sock *sk, __u16 port, __u16 family,
+				      bool direct)
 {
-	struct fp_listener_key k = { .netns = sk_netns(sk), .port = port, .family = family };
+	struct fp_listener_key k = { .netns = sk_netns(sk, direct), .port = port,
+				     .family = family };
 	struct cls_ctx c = { .current_cg = true };
 	struct fp_listener *l, init = {};
 	struct fp_flow f = {};
@@ -604,14 +655,16 @@ static __always_inline void on_listen(const struct sock *sk, __u16 port, __u16 f
 	f.lport = port;
 	f.family = family;
 	f.netns = k.netns;
-	emit(&f, skey, FP_EV_LISTEN, 0, 0, 0, 0);
+	emit(&f, skey, FP_EV_LISTEN, 0, 0, 0, 0, 0);
 }
 
 /* A counted listening socket closed (its owner's close or exit): one fewer on the
  * port; the entry goes with the last one. */
-static __always_inline void on_unlisten(const struct sock *sk, __u16 port, __u16 family)
+static __always_inline void on_unlisten(const struct sock *sk, __u16 port, __u16 family,
+					bool direct)
 {
-	struct fp_listener_key k = { .netns = sk_netns(sk), .port = port, .family = family };
+	struct fp_listener_key k = { .netns = sk_netns(sk, direct), .port = port,
+				     .family = family };
 	struct fp_listener *l;
 	struct fp_flow f = {};
 	__u64 skey = (__u64)sk;
@@ -631,12 +684,13 @@ static __always_inline void on_unlisten(const struct sock *sk, __u16 port, __u16
 		fp_add(&l->count, -1);
 	else
 		bpf_map_delete_elem(&listeners, &k);
-	emit(&f, skey, FP_EV_UNLISTEN, 0, 0, 0, 0);
+	emit(&f, skey, FP_EV_UNLISTEN, 0, 0, 0, 0, 0);
 }
 
 /* connect(): the task is the owner; the source port is not bound yet (tcp_v4_connect
  * sets SYN_SENT before inet_hash_connect), so the remote port classifies. */
-static __always_inline void on_syn_sent(const struct sock *sk, __u16 dport, __u16 family)
+static __always_inline void on_syn_sent(const struct sock *sk, __u16 dport, __u16 family,
+					bool direct)
 {
 	struct cls_ctx c = { .current_cg = true };
 	struct fp_flow f = {};
@@ -651,11 +705,11 @@ static __always_inline void on_syn_sent(const struct sock *sk, __u16 dport, __u1
 	f.start_ns = bpf_ktime_get_ns();
 	f.rport = dport;
 	f.family = family;
-	f.netns = sk_netns(sk);
+	f.netns = sk_netns(sk, direct);
 	flow_insert((__u64)sk, &f);
 }
 
-static __always_inline void on_active_established(const struct sock *sk)
+static __always_inline void on_active_established(const struct sock *sk, bool direct)
 {
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns(), us;
 	struct fp_svc_stats *s;
@@ -665,7 +719,7 @@ static __always_inline void on_active_established(const struct sock *sk)
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (!f)
 		return;
-	sk_addrs(sk, f);
+	sk_addrs(sk, f, direct);
 	f->established = 1;
 	us = (now - f->start_ns) / 1000;
 	s = stats_of(f->svc, f->kind);
@@ -677,21 +731,21 @@ static __always_inline void on_active_established(const struct sock *sk)
 	tuple_of(f, &tk, false);
 	if (bpf_map_update_elem(&tuples, &tk, &key, BPF_ANY))
 		count_lost(FP_LOST_TUPLE_INSERT);
-	emit(f, key, FP_EV_OPEN, 0, now - f->start_ns, 0, 0);
+	emit(f, key, FP_EV_OPEN, 0, now - f->start_ns, 0, 0, 0);
 }
 
 /* A child socket completed the handshake (softirq): it belongs to its listener. */
-static __always_inline void on_passive_established(const struct sock *sk)
+static __always_inline void on_passive_established(const struct sock *sk, bool direct)
 {
 	struct fp_svc_stats *s;
 	struct fp_tuple_key tk;
 	struct fp_listener *l;
 	struct fp_flow f = {}, *fp, *peer;
-	__u64 key = (__u64)sk, *peer_sk, peer_cg = 0;
+	__u64 key = (__u64)sk, peer_cg = 0;
 	__u8 local = 0;
 
-	sk_addrs(sk, &f);
-	f.netns = sk_netns(sk);
+	sk_addrs(sk, &f, direct);
+	f.netns = sk_netns(sk, direct);
 	l = listener_find(f.netns, f.lport, f.family);
 	if (l) {
 		f.svc = l->svc;
@@ -726,28 +780,22 @@ static __always_inline void on_passive_established(const struct sock *sk)
 
 	/* Is the client end on this host too? Then the server's view is the one that
 	 * counts once: move the client's open to the local-peer kind. */
-	tuple_of(&f, &tk, true);
-	peer_sk = bpf_map_lookup_elem(&tuples, &tk);
-	if (peer_sk) {
-		__u64 pk = *peer_sk;
-
-		peer = bpf_map_lookup_elem(&flows, &pk);
-		/* the client end's cgroup: the server end's spans make its client span */
-		if (peer && peer->kind != FP_KIND_SERVER) {
-			local = FP_OPEN_LOCAL_PEER;
-			peer_cg = peer->cgroup_id;
-		}
-		if (peer && peer->kind == FP_KIND_CLIENT) {
-			s = stats_of(peer->svc, FP_KIND_CLIENT);
-			if (s)
-				fp_add(&s->opens, -1);
-			peer->kind = FP_KIND_CLIENT_LOCALPEER;
-			s = stats_of(peer->svc, FP_KIND_CLIENT_LOCALPEER);
-			if (s)
-				fp_add(&s->opens, 1);
-		}
+	peer = local_peer(&f);
+	/* the client end's cgroup: the server end's spans make its client span */
+	if (peer && peer->kind != FP_KIND_SERVER) {
+		local = FP_OPEN_LOCAL_PEER;
+		peer_cg = peer->cgroup_id;
 	}
-	emit(fp, key, FP_EV_OPEN, local, 0, 0, peer_cg);
+	if (peer && peer->kind == FP_KIND_CLIENT) {
+		s = stats_of(peer->svc, FP_KIND_CLIENT);
+		if (s)
+			fp_add(&s->opens, -1);
+		peer->kind = FP_KIND_CLIENT_LOCALPEER;
+		s = stats_of(peer->svc, FP_KIND_CLIENT_LOCALPEER);
+		if (s)
+			fp_add(&s->opens, 1);
+	}
+	emit(fp, key, FP_EV_OPEN, local, 0, 0, peer_cg, 0);
 }
 
 static __always_inline __u8 connfail_reason(int err)
@@ -768,34 +816,33 @@ static __always_inline __u8 connfail_reason(int err)
 }
 
 /* The flow f of sk ends: its counters are read, its close counted, its entries go. */
-static __always_inline void close_flow(const struct sock *sk, struct fp_flow *f, int oldstate)
+static __always_inline void close_flow(const struct sock *sk, struct fp_flow *f, int oldstate,
+				       bool direct)
 {
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
 	struct fp_flow_ref gone = {};
+	struct close_read cr;
 	struct fp_svc_stats *s;
 	struct fp_tuple_key tk;
 	int err;
 
-	if (targ_sock_counters) {
-		struct fp_sock_acct now;
-
-		sock_counters(key, &now);
-		sock_account(f, &now);
-	} else {
-		retrans_account(f, sk);
-	}
+	close_counters(sk, &cr, direct);
+	if (targ_sock_counters)
+		sock_account(f, &cr.a);
+	else
+		retrans_account(f, cr.a.bytes_retrans, cr.a.total_retrans);
 	/* tcp_done_with_error() and tcp_write_err() set sk_err before tcp_done(). */
-	err = BPF_CORE_READ(sk, sk_err);
+	err = SK_FIELD(direct, sk, sk_err);
 	s = stats_of(f->svc, f->kind);
 	if (!f->established) {
 		if (oldstate == TCP_SYN_SENT) {
 			__u8 r = connfail_reason(err);
 
 			if (!f->lport)
-				sk_addrs(sk, f);
+				sk_addrs(sk, f, direct);
 			if (s)
 				fp_add(&s->conn_fail[r], 1);
-			emit(f, key, FP_EV_CONNECT_FAIL, r, now - f->start_ns, err, 0);
+			emit(f, key, FP_EV_CONNECT_FAIL, r, now - f->start_ns, err, 0, 0);
 		}
 	} else {
 		if (s) {
@@ -805,10 +852,10 @@ static __always_inline void close_flow(const struct sock *sk, struct fp_flow *f,
 		}
 		tuple_of(f, &tk, false);
 		bpf_map_delete_elem(&tuples, &tk);
-		emit(f, key, FP_EV_CLOSE, 0, now - f->start_ns, err, 0);
+		emit(f, key, FP_EV_CLOSE, 0, now - f->start_ns, err, 0, &cr);
 		/* Still owned (not orphaned by close()): its owner may read or write once
 		 * more, as after a reset from the peer. */
-		if (!(BPF_CORE_READ(sk, __sk_common.skc_flags) &
+		if (!(SK_FIELD(direct, sk, __sk_common.skc_flags) &
 		      (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DEAD)))) {
 			gone.start_ns = f->start_ns;
 			gone.svc = f->svc;
@@ -821,13 +868,13 @@ static __always_inline void close_flow(const struct sock *sk, struct fp_flow *f,
 	flow_delete(key);
 }
 
-static __always_inline void on_close(const struct sock *sk, int oldstate)
+static __always_inline void on_close(const struct sock *sk, int oldstate, bool direct)
 {
 	__u64 key = (__u64)sk;
 	struct fp_flow *f = bpf_map_lookup_elem(&flows, &key);
 
 	if (f)
-		close_flow(sk, f, oldstate);
+		close_flow(sk, f, oldstate, direct);
 }
 
 /*
@@ -857,7 +904,7 @@ static __always_inline void flow_unclosed(__u64 key)
 
 /* sport, dport: host order */
 static __always_inline int set_state(const struct sock *sk, int oldstate, int newstate,
-				     __u16 family, __u16 sport, __u16 dport)
+				     __u16 family, __u16 sport, __u16 dport, bool direct)
 {
 	/* A socket's life starts here (a child of a listener is created in SYN_RECV): its
 	 * address no longer names a connection that closed. Any socket: the address may
@@ -878,22 +925,22 @@ static __always_inline int set_state(const struct sock *sk, int oldstate, int ne
 		return 0;
 	switch (newstate) {
 	case TCP_LISTEN:
-		on_listen(sk, sport, family);
+		on_listen(sk, sport, family, direct);
 		break;
 	case TCP_SYN_SENT:
-		on_syn_sent(sk, dport, family);
+		on_syn_sent(sk, dport, family, direct);
 		break;
 	case TCP_ESTABLISHED:
 		if (oldstate == TCP_SYN_SENT)
-			on_active_established(sk);
+			on_active_established(sk, direct);
 		else if (oldstate == TCP_SYN_RECV)
-			on_passive_established(sk);
+			on_passive_established(sk, direct);
 		break;
 	case TCP_CLOSE:
 		if (oldstate == TCP_LISTEN)
-			on_unlisten(sk, sport, family);
+			on_unlisten(sk, sport, family, direct);
 		else
-			on_close(sk, oldstate);
+			on_close(sk, oldstate, direct);
 		break;
 	}
 	return 0;
@@ -910,13 +957,18 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
 	const struct inet_sock *inet = (const void *)sk;
+	__u16 sport;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	/* sk is typed struct sock: the inet_sock fields past it are read, not loaded */
-	return set_state(sk, oldstate, newstate, sk->__sk_common.skc_family,
-			 bpf_ntohs(BPF_CORE_READ(inet, inet_sport)),
-			 bpf_ntohs(sk->__sk_common.skc_dport));
+	/* The local port is inet_sport, as the classic tracepoint's. Before CLOSE it is the
+	 * bound port, skc_num, a load; CLOSE gives the port back first (inet_put_port sets
+	 * inet_num 0), and inet_sport, an inet_sock field past the struct sock that sk is
+	 * typed as, is read. */
+	sport = newstate == TCP_CLOSE ? bpf_ntohs(BPF_CORE_READ(inet, inet_sport)) :
+					sk->__sk_common.skc_num;
+	return set_state(sk, oldstate, newstate, sk->__sk_common.skc_family, sport,
+			 bpf_ntohs(sk->__sk_common.skc_dport), true);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -926,7 +978,7 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	return set_state(ctx->skaddr, ctx->oldstate, ctx->newstate, ctx->family, ctx->sport,
-			 ctx->dport);
+			 ctx->dport, false);
 }
 
 /* ---- throughput: cgroup_skb on the cgroup v2 root sees every socket's packets ---- */
@@ -942,7 +994,6 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	struct fp_tuple_key tk;
 	struct fp_flow f = {}, *peer;
 	__u32 state = bsk->state;
-	__u64 *peer_sk;
 
 	if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_SYN_SENT ||
 	    state == TCP_SYN_RECV || state == TCP_NEW_SYN_RECV)
@@ -950,8 +1001,8 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	f.svc = fp_classify(bsk->src_port, bpf_ntohs(bsk->dst_port), &c, &f.kind);
 	if (f.svc == FP_SVC_NONE)
 		return 0;
-	sk_addrs(sk, &f);
-	f.netns = sk_netns(sk);
+	sk_addrs(sk, &f, true);
+	f.netns = sk_netns(sk, true);
 	f.cgroup_id = bpf_skb_cgroup_id(skb);
 	f.start_ns = bpf_ktime_get_ns();
 	f.established = 1;
@@ -969,17 +1020,11 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	/* Both ends on this host: as at a handshake (on_passive_established), the client
 	 * end becomes the local peer's, whichever end moves a packet first. Otherwise both
 	 * ends of an older connection would be parsed and each request counted twice. */
-	tuple_of(&f, &tk, true);
-	peer_sk = bpf_map_lookup_elem(&tuples, &tk);
-	if (peer_sk) {
-		__u64 pk = *peer_sk;
-
-		peer = bpf_map_lookup_elem(&flows, &pk);
-		if (peer && f.kind == FP_KIND_CLIENT && peer->kind == FP_KIND_SERVER)
-			f.kind = FP_KIND_CLIENT_LOCALPEER;
-		else if (peer && f.kind == FP_KIND_SERVER && peer->kind == FP_KIND_CLIENT)
-			peer->kind = FP_KIND_CLIENT_LOCALPEER;
-	}
+	peer = local_peer(&f);
+	if (peer && f.kind == FP_KIND_CLIENT && peer->kind == FP_KIND_SERVER)
+		f.kind = FP_KIND_CLIENT_LOCALPEER;
+	else if (peer && f.kind == FP_KIND_SERVER && peer->kind == FP_KIND_CLIENT)
+		peer->kind = FP_KIND_CLIENT_LOCALPEER;
 	return flow_insert(key, &f);
 }
 
@@ -1333,7 +1378,8 @@ static __always_inline int on_retransmit(const struct sock *sk, const struct sk_
 	if (f) {
 		/* with targ_sock_counters the iterator and the close bring them */
 		if (!targ_sock_counters)
-			retrans_account(f, sk);
+			retrans_account(f, BPF_CORE_READ((const struct tcp_sock *)sk, bytes_retrans),
+					BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans));
 		return 0;
 	}
 	if (!retrans_counted(err))
@@ -1379,9 +1425,10 @@ int BPF_PROG(handle_retransmit_btf, const struct sock *sk, const struct sk_buff 
 
 /* tcp_rtx_synack counts one RETRANSSEGS per successful SYN-ACK resend; sk = listener. */
 static __always_inline int on_retransmit_synack(const struct sock *sk, __u16 family, __u16 sport,
-						__u16 dport)
+						__u16 dport, bool direct)
 {
-	struct fp_listener_key k = { .netns = sk_netns(sk), .port = sport, .family = family };
+	struct fp_listener_key k = { .netns = sk_netns(sk, direct), .port = sport,
+				     .family = family };
 	struct fp_listener *l = bpf_map_lookup_elem(&listeners, &k);
 	struct fp_svc_stats *s;
 
@@ -1395,7 +1442,7 @@ SEC("tracepoint/tcp/tcp_retransmit_synack")
 int handle_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
 {
 	return on_retransmit_synack(BPF_CORE_READ(ctx, skaddr), BPF_CORE_READ(ctx, family),
-				    BPF_CORE_READ(ctx, sport), BPF_CORE_READ(ctx, dport));
+				    BPF_CORE_READ(ctx, sport), BPF_CORE_READ(ctx, dport), false);
 }
 
 /* The tracepoint's ports: the request's local port (host order) and remote port. */
@@ -1403,7 +1450,7 @@ SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(handle_retransmit_synack_btf, const struct sock *sk, const struct request_sock *req)
 {
 	return on_retransmit_synack(sk, sk->__sk_common.skc_family, req->__req_common.skc_num,
-				    bpf_ntohs(req->__req_common.skc_dport));
+				    bpf_ntohs(req->__req_common.skc_dport), true);
 }
 
 /* ---- closes no lifecycle run saw ----------------------------------------------------- */
@@ -1418,11 +1465,11 @@ int BPF_PROG(handle_retransmit_synack_btf, const struct sock *sk, const struct r
  * counts. A listener still counted goes the same way. Every other socket pays the two
  * port reads.
  */
-static __always_inline int on_destroy(const struct sock *sk)
+static __always_inline int on_destroy(const struct sock *sk, bool direct)
 {
 	/* the local port from inet_sport: CLOSE gave the bound port back (skc_num 0) */
 	__u16 sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-	__u16 dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u16 dport = bpf_ntohs(SK_FIELD(direct, sk, __sk_common.skc_dport));
 	__u64 key = (__u64)sk;
 	struct fp_flow *f;
 
@@ -1431,23 +1478,23 @@ static __always_inline int on_destroy(const struct sock *sk)
 	/* the state it left is unknown: a flow never established is only taken out */
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (f)
-		close_flow(sk, f, TCP_CLOSE);
+		close_flow(sk, f, TCP_CLOSE, direct);
 	/* a listener's, likewise; only a socket without a peer port ever listened */
 	else if (!dport && bpf_map_lookup_elem(&listen_socks, &key))
-		on_unlisten(sk, sport, BPF_CORE_READ(sk, __sk_common.skc_family));
+		on_unlisten(sk, sport, SK_FIELD(direct, sk, __sk_common.skc_family), direct);
 	return 0;
 }
 
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(handle_destroy_sock_btf, const struct sock *sk)
 {
-	return on_destroy(sk);
+	return on_destroy(sk, true);
 }
 
 SEC("tracepoint/tcp/tcp_destroy_sock")
 int handle_destroy_sock(struct trace_event_raw_tcp_event_sk *ctx)
 {
-	return on_destroy(BPF_CORE_READ(ctx, skaddr));
+	return on_destroy(BPF_CORE_READ(ctx, skaddr), false);
 }
 
 /* ---- resets ------------------------------------------------------------------------ */
@@ -1464,7 +1511,7 @@ static __always_inline int on_receive_reset(const struct sock *sk)
 	s = stats_of(f->svc, f->kind);
 	if (s)
 		fp_add(&s->resets[FP_RX], 1);
-	emit(f, key, FP_EV_RESET, FP_RX, 0, 0, 0);
+	emit(f, key, FP_EV_RESET, FP_RX, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -1514,7 +1561,7 @@ int handle_send_reset(void *ctx)
 		s = stats_of(f->svc, f->kind);
 		if (s)
 			fp_add(&s->resets[FP_TX], 1);
-		emit(f, key, FP_EV_RESET, FP_TX, 0, 0, 0);
+		emit(f, key, FP_EV_RESET, FP_TX, 0, 0, 0, 0);
 		return 0;
 	}
 	/* No full socket (closed port, TIME_WAIT, request sock): the tracepoint already

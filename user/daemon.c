@@ -161,9 +161,8 @@ static void on_probe(void *ctx, int svc, bool ok, double seconds)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static void add_preexisting(void *ctx, __u32 tgid, int svc)
+void daemon__adopt_listener(struct daemon *d, uint32_t tgid, int svc, const char *when)
 {
-	struct daemon *d = ctx;
 	struct proc_collector *proc = collectors__get(&d->collectors, &proc_collector_ops);
 	int e;
 
@@ -172,7 +171,13 @@ static void add_preexisting(void *ctx, __u32 tgid, int svc)
 		proc__add_task(proc, tgid, (__u8)svc);
 	e = l7__watch_process(collectors__get(&d->collectors, &l7_collector_ops), tgid, svc);
 	if (e)
-		pr_warn("pid %u: its older connections are not parsed: %s\n", tgid, strerror(-e));
+		pr_warn("%spid %u: its older connections are not parsed: %s\n", when, tgid,
+			strerror(-e));
+}
+
+static void add_preexisting(void *ctx, __u32 tgid, int svc)
+{
+	daemon__adopt_listener(ctx, tgid, svc, "");
 }
 
 /* ---- HTTP handlers ---- */

@@ -87,6 +87,9 @@ void daemon__signals(void);
 /* Read the config file again and apply it (reload.c); on the loop's thread. 0 or -errno:
  * the running config then stays, or was applied in part (logged). */
 int daemon__reload(struct daemon *d);
+/* A process found listening on service svc's port at start or reload (lock held): its
+ * health, its tasks, its older connections' parsing. when prefixes the warning. */
+void daemon__adopt_listener(struct daemon *d, uint32_t tgid, int svc, const char *when);
 /* The synthetic checks of the config now (none configured: no thread). */
 void daemon__start_checker(struct daemon *d);
 /* Refresh every family from the kernel and the model (before each scrape). */

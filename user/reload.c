@@ -189,9 +189,8 @@ int daemon__reload(struct daemon *d)
 	struct config *next = malloc(sizeof(*next)), *m = malloc(sizeof(*m));
 	struct service_tables *tables = malloc(sizeof(*tables));
 	struct preexisting *pe = calloc(1, sizeof(*pe));
-	struct proc_collector *proc = collectors__get(&d->collectors, &proc_collector_ops);
 	bool fresh[CONFIG_MAX_SERVICES] = {false};
-	int slot_of[CONFIG_MAX_SERVICES], counts[3] = {0}, i, j, e, e2;
+	int slot_of[CONFIG_MAX_SERVICES], counts[3] = {0}, i, j, e;
 	char err[512];
 
 	if (!next || !m || !tables || !pe) {
@@ -284,16 +283,8 @@ int daemon__reload(struct daemon *d)
 		pe->fresh = fresh;
 		proc__scan_listeners(proc__procfs(), d->cgroot, &d->tables, on_listener, pe);
 		pthread_mutex_lock(&d->lock);
-		for (i = 0; i < (int)pe->n; i++) {
-			health__add_preexisting(d->health, pe->p[i].svc, pe->p[i].tgid);
-			if (proc)
-				proc__add_task(proc, pe->p[i].tgid, (__u8)pe->p[i].svc);
-			e2 = l7__watch_process(l7, pe->p[i].tgid, pe->p[i].svc);
-			if (e2)
-				pr_warn("reload: pid %u: its older connections are not parsed: "
-					"%s\n",
-					pe->p[i].tgid, strerror(-e2));
-		}
+		for (i = 0; i < (int)pe->n; i++)
+			daemon__adopt_listener(d, pe->p[i].tgid, pe->p[i].svc, "reload: ");
 		pthread_mutex_unlock(&d->lock);
 		if (pe->n)
 			pr_info("reload: %zu processes already listening on added services' "
