@@ -287,15 +287,16 @@ attached >"$WORK/attached.caps"
 same_attached() {
 	[[ -s $WORK/attached.root ]] || { echo "    nothing attached under root"; return 1; }
 	grep -q ' 1$' "$WORK/attached.caps" || { echo "    no program attached"; return 1; }
-	# but for the socket counters: sock_diag enters network namespaces (CAP_SYS_ADMIN,
-	# which the overlay leaves out), so they are counted per packet there
-	local sd='feature="socket_counters",program="account_diag"'
-	local pp='feature="socket_counters",program="count_egress"'
-	if grep -q "$sd.* 1\$" "$WORK/attached.root"; then
-		grep -q "$pp.* 1\$" "$WORK/attached.caps" ||
+	# but for the socket counters, and the sent bytes that come with them: sock_diag
+	# enters network namespaces (CAP_SYS_ADMIN, which the overlay leaves out), so they
+	# are counted per packet there
+	local sd='feature="(socket_counters|throughput_tx)",program="account_diag"'
+	local pp='feature="(socket_counters|throughput_tx)",program="count_egress"'
+	if grep -Eq "$sd.* 1\$" "$WORK/attached.root"; then
+		[[ $(grep -Ec "$pp.* 1\$" "$WORK/attached.caps") == 2 ]] ||
 			{ echo "    socket counters: not per packet without CAP_SYS_ADMIN"; return 1; }
-		grep -v "$sd\|$pp" "$WORK/attached.root" >"$WORK/attached.root.cmp"
-		grep -v "$sd\|$pp" "$WORK/attached.caps" >"$WORK/attached.caps.cmp"
+		grep -Ev "$sd|$pp" "$WORK/attached.root" >"$WORK/attached.root.cmp"
+		grep -Ev "$sd|$pp" "$WORK/attached.caps" >"$WORK/attached.caps.cmp"
 	else
 		cp "$WORK/attached.root" "$WORK/attached.root.cmp"
 		cp "$WORK/attached.caps" "$WORK/attached.caps.cmp"

@@ -43,7 +43,15 @@ static const struct hook_feature features[] = {
 	  false,
 	  { { "tp_btf/tcp_destroy_sock", { "handle_destroy_sock_btf" } },
 	    { "tracepoint/tcp/tcp_destroy_sock", { "handle_destroy_sock" } } } },
-	{ "throughput_tx", true, { { "cgroup_skb/egress", { "count_egress" } } } },
+	/* Sent bytes come with the socket counters wherever those are the kernel's: no
+	 * program then runs for outbound packets (tcp_follow_counters keeps the two
+	 * choices equal; the egress program only where the counting is per packet, or
+	 * for per-cgroup bytes). */
+	{ "throughput_tx",
+	  true,
+	  { { "iter/bpf_map_elem", { "account_flows" } },
+	    { "syscall/sock_diag", { "account_diag" } },
+	    { "cgroup_skb/egress", { "count_egress" } } } },
 	{ "throughput_rx", true, { { "cgroup_skb/ingress", { "count_ingress" } } } },
 	/* Bytes, segments and retransmits of service sockets: the kernel's own per-socket
 	 * counters (tcp_info), brought in at each scrape by an iterator over the flow table,
@@ -522,6 +530,37 @@ static struct hook *counters_hook(struct tcp_collector *c)
 	return NULL;
 }
 
+/* throughput_tx takes the hook socket_counters has, or the egress program where the
+ * counting is per packet, where there is no way to the socket counters, or where
+ * containers' bytes are counted per cgroup (per_packet). */
+static void tx_follow_counters(struct tcp_collector *c, bool per_packet)
+{
+	struct hook *sc = NULL, *tx = NULL;
+	size_t i;
+	int j;
+
+	for (i = 0; i < N_FEATURES; i++) {
+		if (!strcmp(c->hooks[i].feature, "socket_counters"))
+			sc = &c->hooks[i];
+		else if (!strcmp(c->hooks[i].feature, "throughput_tx"))
+			tx = &c->hooks[i];
+	}
+	if (!sc || !tx)
+		return;
+	per_packet = per_packet || sc->chosen < 0 ||
+		     !strncmp(sc->hook[sc->chosen], "cgroup_skb/", 11);
+	tx->chosen = -1;
+	for (j = 0; j < tx->n; j++) {
+		bool want = per_packet ? !strncmp(tx->hook[j], "cgroup_skb/", 11) :
+					 !strcmp(tx->hook[j], sc->hook[sc->chosen]);
+
+		if (want && tx->available[j] && !tx->disabled[j]) {
+			tx->chosen = j;
+			return;
+		}
+	}
+}
+
 /* The kernel's per-socket counters, not the per-packet ones, bring bytes and segments. */
 static bool counters_chosen(struct tcp_collector *c)
 {
@@ -582,6 +621,7 @@ static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
 	c->skel = NULL;
 	if (err != 1)
 		return -EINVAL;
+	tx_follow_counters(c, opts->cgroup_net == TCP_CGROUP_NET_ON);
 	pr_info("loading with fast hooks failed, retrying with tracepoints\n");
 	return load(c, opts);
 }
@@ -645,6 +685,7 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 		goto cleanup;
 	}
 	tcp__plan(c->hooks, N_FEATURES, opts->disable);
+	tx_follow_counters(c, opts->cgroup_net == TCP_CGROUP_NET_ON);
 	err = probe__cgroup2_root(cgroot, sizeof(cgroot));
 	if (err)
 		goto cleanup;
@@ -675,6 +716,7 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 		for (j = h->chosen + 1; j < h->n && !h->available[j]; j++)
 			;
 		h->chosen = j < h->n ? j : -1;
+		tx_follow_counters(c, opts->cgroup_net == TCP_CGROUP_NET_ON);
 		err = start(c, opts, t);
 	}
 	if (err)
