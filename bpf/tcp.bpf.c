@@ -137,6 +137,20 @@ struct {
 	__type(value, __u64);
 } tuples SEC(".maps");
 
+/*
+ * The sockets of services older than the probe, with their counters as sock_diag read
+ * them at the daemon's start, where no egress program runs (the kernel's counters bring
+ * the sent bytes): such a socket is classified at its first inbound segment, and what it
+ * sent before that, since the start, is counted from these. Taken by that classification.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, FP_MAX_OLDER);
+	__type(key, struct fp_older_key);
+	__type(value, struct fp_sock_acct);
+} older_socks SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, FP_RINGBUF_BYTES);
@@ -991,6 +1005,8 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 {
 	struct cls_ctx c = { .cg = sock_cgroup(sk) };
 	struct tcp_sock *tp = (struct tcp_sock *)sk; /* what bpf_skc_to_tcp_sock returned */
+	struct fp_older_key ok = {};
+	struct fp_sock_acct *base;
 	struct fp_tuple_key tk;
 	struct fp_flow f = {}, *peer;
 	__u32 state = bsk->state;
@@ -1006,16 +1022,26 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	f.cgroup_id = bpf_skb_cgroup_id(skb);
 	f.start_ns = bpf_ktime_get_ns();
 	f.established = 1;
-	/* What it moved before the probe saw it is not counted: its counters now are the
-	 * start. An outbound packet is in them already (__tcp_transmit_skb counts it before
-	 * the IP output runs this program), an inbound one not yet. */
-	f.acct.bytes_sent = tp->bytes_sent - sent;
-	f.acct.bytes_received = tp->bytes_received;
-	f.acct.bytes_retrans = tp->bytes_retrans;
-	f.acct.segs_out = tp->segs_out - sent_segs;
-	f.acct.segs_in = tp->segs_in;
-	f.acct.total_retrans = tp->total_retrans;
-	tuple_of(&f, &tk, false);
+	tuple_of(&f, &ok.t, false);
+	ok.netns = f.netns;
+	base = bpf_map_lookup_elem(&older_socks, &ok);
+	if (base) {
+		/* read at the daemon's start: what it moved since is counted */
+		f.acct = *base;
+		bpf_map_delete_elem(&older_socks, &ok);
+	} else {
+		/* What it moved before the probe saw it is not counted: its counters now
+		 * are the start. An outbound packet is in them already (__tcp_transmit_skb
+		 * counts it before the IP output runs this program), an inbound one not
+		 * yet. */
+		f.acct.bytes_sent = tp->bytes_sent - sent;
+		f.acct.bytes_received = tp->bytes_received;
+		f.acct.bytes_retrans = tp->bytes_retrans;
+		f.acct.segs_out = tp->segs_out - sent_segs;
+		f.acct.segs_in = tp->segs_in;
+		f.acct.total_retrans = tp->total_retrans;
+	}
+	tk = ok.t;
 	bpf_map_update_elem(&tuples, &tk, &key, BPF_ANY);
 	/* Both ends on this host: as at a handshake (on_passive_established), the client
 	 * end becomes the local peer's, whichever end moves a packet first. Otherwise both

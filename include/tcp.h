@@ -18,6 +18,7 @@
 #define FP_MAX_LISTENERS 4096 /* (netns, port, family) with a service's listener */
 #define FP_MAX_LISTEN_SOCKS 8192 /* listening sockets of services, SO_REUSEPORT ones each */
 #define FP_MAX_TUPLES 65536 /* LRU: 4-tuple -> client socket, for same-host dedup */
+#define FP_MAX_OLDER 65536 /* the counters of sockets older than the probe, at its start */
 #define FP_RINGBUF_BYTES (1U << 20)
 /* Wake userspace only once this much is queued; it also polls on a timer. */
 #define FP_RINGBUF_WAKEUP_BYTES (FP_RINGBUF_BYTES / 8)
@@ -224,6 +225,13 @@ struct fp_tuple_key {
 	__u16 lport;
 	__u16 rport;
 	__u32 family;
+};
+
+/* older_socks: a socket older than the probe, by its network namespace and 4-tuple */
+struct fp_older_key {
+	__u32 netns;
+	__u32 pad;
+	struct fp_tuple_key t;
 };
 
 enum fp_event_type {

@@ -838,12 +838,14 @@ static void assert_since(const struct tcp_service_stats *st, const struct tcp_in
 }
 
 /* A connection older than the probe counts from the probe's start, on each path. */
-static void older_socket_case(const char *disable, int want_path)
+/* reload: the service's port is added by a reload (tcp__set_services) after the start,
+ * with one other port */
+static void older_socket_case(const char *disable, int want_path, bool reload)
 {
 	struct tcp_collector_opts opts = { .disable = disable };
 	struct tcp_info c0, s0, c1, s1;
 	struct tcp_service_stats cs, ss;
-	int lfd, cfd, afd, port;
+	int lfd, cfd, afd, port, dfd = -1, other;
 	struct fixture *f;
 
 	lfd = bind_ephemeral(&port);
@@ -854,7 +856,15 @@ static void older_socket_case(const char *disable, int want_path)
 	write_all(afd, 30000);
 	read_all(cfd, 30000);
 	settled_tcp_info(cfd, afd, &c0, &s0);
-	f = fixture_open_opts(port, NULL, opts);
+	if (reload) {
+		dfd = bind_ephemeral(&other);
+		assert_true(dfd >= 0);
+		f = fixture_open_opts(other, NULL, opts);
+		f->t.port_mask[port] = 1;
+		assert_int_equal(tcp__set_services(f->c, &f->t), 0);
+	} else {
+		f = fixture_open_opts(port, NULL, opts);
+	}
 	assert_int_equal(counters_path(f), want_path);
 	write_all(afd, 20000); /* the server end speaks first, then the client */
 	read_all(cfd, 20000);
@@ -871,6 +881,8 @@ static void older_socket_case(const char *disable, int want_path)
 	close(cfd);
 	close(afd);
 	close(lfd);
+	if (dfd >= 0)
+		close(dfd);
 	fixture_close(f);
 }
 
@@ -887,9 +899,11 @@ static void test_socket_counters(void **state)
 	socket_counters_case(NULL, best);
 	socket_counters_case("iter", diag);
 	socket_counters_case("iter,syscall", PATH_PER_PACKET);
-	older_socket_case(NULL, best);
-	older_socket_case("iter", diag);
-	older_socket_case("iter,syscall", PATH_PER_PACKET);
+	older_socket_case(NULL, best, false);
+	older_socket_case("iter", diag, false);
+	older_socket_case("iter,syscall", PATH_PER_PACKET, false);
+	older_socket_case(NULL, best, true);
+	older_socket_case("iter,syscall", PATH_PER_PACKET, true);
 }
 
 /*

@@ -392,3 +392,66 @@ int sockdiag__dump(struct sockdiag *d, uint32_t netns, uint32_t pid_hint,
 		v6 = 0;
 	return v6 < 0 ? v6 : v4 + v6;
 }
+
+struct dump_all {
+	void (*fn)(void *ctx, uint32_t netns, const struct diag_sock *s);
+	void *ctx;
+	uint32_t netns;
+};
+
+static void dump_all_one(void *ctx, const struct diag_sock *s)
+{
+	struct dump_all *a = ctx;
+
+	a->fn(a->ctx, a->netns, s);
+}
+
+int sockdiag__dump_all(struct sockdiag *d,
+		       void (*fn)(void *ctx, uint32_t netns, const struct diag_sock *s), void *ctx,
+		       unsigned *unreachable)
+{
+	struct dump_all a = { .fn = fn, .ctx = ctx };
+	uint32_t *seen = NULL;
+	size_t n = 0, cap = 0, i;
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	int total = 0, got;
+
+	*unreachable = 0;
+	if (!dir)
+		return -errno;
+	sockdiag__begin(d);
+	while ((e = readdir(dir))) {
+		char path[64], *end;
+		unsigned long pid = strtoul(e->d_name, &end, 10);
+		uint32_t inum;
+
+		if (*end || !pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%lu/ns/net", pid);
+		inum = netns_of(path);
+		for (i = 0; i < n && seen[i] != inum; i++)
+			;
+		if (!inum || i < n)
+			continue;
+		if (n == cap) {
+			uint32_t *p = realloc(seen, (cap = cap ? cap * 2 : 64) * sizeof(*seen));
+
+			if (!p)
+				break;
+			seen = p;
+		}
+		seen[n++] = inum;
+		a.netns = inum;
+		got = sockdiag__dump(d, inum, (uint32_t)pid, dump_all_one, &a);
+		if (got < 0) {
+			pr_debug("sock_diag: network namespace %u: %s\n", inum, strerror(-got));
+			(*unreachable)++;
+		} else {
+			total += got;
+		}
+	}
+	closedir(dir);
+	free(seen);
+	return total;
+}

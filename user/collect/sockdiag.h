@@ -36,5 +36,11 @@ void sockdiag__begin(struct sockdiag *d);
  * the sockets passed, or a negative errno (-ESRCH: no process found in it). */
 int sockdiag__dump(struct sockdiag *d, uint32_t netns, uint32_t pid_hint,
 		   void (*fn)(void *ctx, const struct diag_sock *s), void *ctx);
+/* The same dump of every network namespace a process of this host is in, each once, fn
+ * told the namespace. Returns the sockets passed (a namespace that cannot be reached
+ * is left out and counted in *unreachable), or -errno if /proc cannot be read. */
+int sockdiag__dump_all(struct sockdiag *d,
+		       void (*fn)(void *ctx, uint32_t netns, const struct diag_sock *s), void *ctx,
+		       unsigned *unreachable);
 
 #endif

@@ -114,6 +114,10 @@ struct tcp_collector {
 	__u64 diag_read, diag_accounted; /* sockets read, records that moved a flow */
 	__u16 *diag_ports; /* the services' ports: the dump's filter */
 	size_t n_diag_ports;
+	/* older_socks: sockets older than the probe read at start (and reload), and those
+	 * the map had no room for (their sends before their first inbound segment are not
+	 * counted) */
+	__u64 older_kept, older_lost;
 };
 
 size_t tcp__plan(struct hook *hooks, size_t max, const char *disable)
@@ -201,6 +205,91 @@ const char *tcp__drop_reason_name(const struct tcp_collector *c, unsigned reason
 	return reason == FP_DROP_REASONS - 1 ? "SUBSYSTEM" : "UNKNOWN";
 }
 
+/* Sent bytes are counted per packet: the egress program is throughput_tx's hook. */
+static bool tx_per_packet(const struct tcp_collector *c)
+{
+	size_t i;
+
+	for (i = 0; i < N_FEATURES; i++)
+		if (!strcmp(c->hooks[i].feature, "throughput_tx"))
+			return c->hooks[i].chosen < 0 ||
+			       !strncmp(c->hooks[i].hook[c->hooks[i].chosen], "cgroup_skb/", 11);
+	return true;
+}
+
+struct older_sweep {
+	struct tcp_collector *c;
+	int fd; /* older_socks */
+	int tuples; /* a socket with a flow is in it (reload): no baseline is kept */
+};
+
+static void older_sock(void *ctx, uint32_t netns, const struct diag_sock *s)
+{
+	struct older_sweep *w = ctx;
+	struct fp_older_key k = { .netns = netns };
+	struct fp_sock_acct a = {
+		.bytes_sent = s->bytes_sent,
+		/* the peer's FIN out, as payload_received() does (diag_sock) */
+		.bytes_received = s->bytes_received -
+				  (s->bytes_received &&
+				   (s->state == BPF_TCP_CLOSE_WAIT || s->state == BPF_TCP_LAST_ACK ||
+				    s->state == BPF_TCP_CLOSING)),
+		.bytes_retrans = s->bytes_retrans,
+		.segs_out = s->segs_out,
+		.segs_in = s->segs_in,
+		.total_retrans = s->total_retrans,
+	};
+	__u64 sk;
+
+	memcpy(k.t.laddr, s->laddr, 16);
+	memcpy(k.t.raddr, s->raddr, 16);
+	k.t.lport = s->lport;
+	k.t.rport = s->rport;
+	k.t.family = s->family;
+	if (!bpf_map_lookup_elem(w->tuples, &k.t, &sk))
+		return;
+	/* a reading kept from before stays: what was moved since is still to count */
+	if (!bpf_map_update_elem(w->fd, &k, &a, BPF_NOEXIST))
+		w->c->older_kept++;
+	else if (errno != EEXIST)
+		w->c->older_lost++;
+}
+
+/*
+ * Where no egress program runs, a socket older than the probe is classified at its first
+ * inbound segment, and its counters then already hold what it sent before: the sockets
+ * of services are read now (sock_diag, every network namespace), before the hooks attach
+ * and at a reload, and older_socks keeps their counters as the baseline. A socket in a
+ * namespace that cannot be reached is counted from its first inbound segment.
+ */
+static void older_snapshot(struct tcp_collector *c)
+{
+	struct older_sweep w = { .c = c };
+	unsigned unreachable = 0;
+	struct sockdiag *d;
+	int n;
+
+	if (!c->skel || tx_per_packet(c) || !c->n_diag_ports)
+		return;
+	w.fd = bpf_map__fd(c->skel->maps.older_socks);
+	w.tuples = bpf_map__fd(c->skel->maps.tuples);
+	d = sockdiag__new();
+	if (!d)
+		return;
+	n = sockdiag__ports(d, c->diag_ports, c->n_diag_ports);
+	if (!n)
+		n = sockdiag__dump_all(d, older_sock, &w, &unreachable);
+	sockdiag__free(d);
+	if (n < 0)
+		pr_warn("sockets older than the probe: %s: what they send before their first "
+			"inbound segment is not counted\n",
+			strerror(-n));
+	else if (n || unreachable)
+		pr_info("sockets older than the probe: %d of services read, %llu kept in all, "
+			"%u network namespaces unreachable\n",
+			n, (unsigned long long)c->older_kept, unreachable);
+}
+
 int tcp__set_services(struct tcp_collector *c, const struct service_tables *t)
 {
 	int ports = bpf_map__fd(c->skel->maps.svc_ports);
@@ -233,6 +322,7 @@ int tcp__set_services(struct tcp_collector *c, const struct service_tables *t)
 	for (k = 0; k < FP_PORTS; k++)
 		if (t->port_mask[k])
 			c->diag_ports[c->n_diag_ports++] = k;
+	older_snapshot(c);
 	return c->diag ? sockdiag__ports(c->diag, c->diag_ports, c->n_diag_ports) : 0;
 }
 
@@ -547,8 +637,9 @@ static void tx_follow_counters(struct tcp_collector *c, bool per_packet)
 	}
 	if (!sc || !tx)
 		return;
+	/* the sockets older than the probe are read through sock_diag (older_snapshot) */
 	per_packet = per_packet || sc->chosen < 0 ||
-		     !strncmp(sc->hook[sc->chosen], "cgroup_skb/", 11);
+		     !strncmp(sc->hook[sc->chosen], "cgroup_skb/", 11) || !sockdiag__available();
 	tx->chosen = -1;
 	for (j = 0; j < tx->n; j++) {
 		bool want = per_packet ? !strncmp(tx->hook[j], "cgroup_skb/", 11) :
@@ -1089,6 +1180,7 @@ void tcp__losses(const struct tcp_collector *c, struct losses *l)
 	if (c->cgroup_net)
 		losses__set(l, LOSS_CGROUP_MAP_FULL, c->lost[FP_LOST_CGROUP_MAP]);
 	losses__set(l, LOSS_FLOW_UNCLOSED, c->lost[FP_LOST_FLOW_UNCLOSED]);
+	losses__set(l, LOSS_OLDER_SOCKET_MAP_FULL, c->older_lost);
 }
 
 /* ---- the collector interface ---- */

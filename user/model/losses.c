@@ -9,6 +9,7 @@ const char *const loss_reason_names[LOSS_REASONS] = {
 	[LOSS_FLOW_EVICTED] = "flow_evicted",
 	[LOSS_FLOW_UNCLOSED] = "flow_unclosed",
 	[LOSS_CGROUP_MAP_FULL] = "cgroup_map_full",
+	[LOSS_OLDER_SOCKET_MAP_FULL] = "older_socket_map_full",
 	[LOSS_L7_RINGBUF_FULL] = "l7_ringbuf_full",
 	[LOSS_L7_STREAM_TABLE_FULL] = "l7_stream_table_full",
 	[LOSS_L7_MALFORMED] = "l7_malformed",

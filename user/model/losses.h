@@ -17,6 +17,7 @@ enum loss_reason {
 	LOSS_FLOW_EVICTED, /* flows the LRU evicted without a close (the table was full) */
 	LOSS_FLOW_UNCLOSED, /* a dead socket's flow, its close skipped, met at a new socket */
 	LOSS_CGROUP_MAP_FULL, /* a cgroup's bytes not counted */
+	LOSS_OLDER_SOCKET_MAP_FULL, /* a socket older than the probe kept no baseline */
 	LOSS_L7_RINGBUF_FULL,
 	LOSS_L7_STREAM_TABLE_FULL,
 	LOSS_L7_MALFORMED,
