@@ -118,5 +118,5 @@ else
 	echo "  (kernel.bpf_stats_enabled=1 on this host: run time is measured anyway)"
 	check "run-time series when the node measures them" grep -q '^fogprobe_bpf_program_runs_total{' "$WORK/m0.txt"
 fi
-check "skipped runs still exported" grep -q '^fogprobe_bpf_program_misses_total{program="count_egress"}' "$WORK/m0.txt"
+check "skipped runs still exported" grep -q '^fogprobe_bpf_program_misses_total{program="count_ingress"}' "$WORK/m0.txt"
 finish
