@@ -1241,7 +1241,12 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 		}
 		svc = f->svc;
 		kind = f->kind;
-		if (!h) {
+		/* Per packet, the storage is made at the first (its rx_acct counts from
+		 * there). With the kernel's counters it only saves each packet the flow
+		 * lookup, and costs an allocation and a free: made once the socket has
+		 * shown it lives long enough (FP_HOT_AFTER packets), so that a connection
+		 * per request pays for neither. */
+		if (!h && (!targ_sock_counters || ++f->pkts >= FP_HOT_AFTER)) {
 			/* made once: a racing CPU gets the one made first, start included */
 			struct sk_hot init = { .rx_acct = f->acct.bytes_received };
 

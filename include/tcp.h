@@ -19,6 +19,9 @@
 #define FP_MAX_LISTEN_SOCKS 8192 /* listening sockets of services, SO_REUSEPORT ones each */
 #define FP_MAX_TUPLES 65536 /* LRU: 4-tuple -> client socket, for same-host dedup */
 #define FP_MAX_OLDER 65536 /* the counters of sockets older than the probe, at its start */
+/* With the kernel's counters a socket's storage (sk_hot) is made at its packet number
+ * FP_HOT_AFTER: a short connection does not pay for it. */
+#define FP_HOT_AFTER 12
 #define FP_RINGBUF_BYTES (1U << 20)
 /* Wake userspace only once this much is queued; it also polls on a timer. */
 #define FP_RINGBUF_WAKEUP_BYTES (FP_RINGBUF_BYTES / 8)
@@ -175,6 +178,8 @@ struct fp_flow {
 	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
 	__u8 raddr[16];
 	struct fp_sock_acct acct;
+	__u32 pkts; /* packets seen before its socket storage was made (sk_hot) */
+	__u32 pad;
 };
 
 /*

@@ -71,7 +71,8 @@ room the message names (group_id; the rooms of a subscribe are not one room) or 
 The server's ack_latency_ms is push sent -> ack received (what a probe on the server's
 socket can see); the client's is push received -> ack sent. pong_latency_ms (server only)
 is ping read -> pong written (a ping is answered aside: the messages behind it are read
-meanwhile). The server tells endings
+meanwhile). The server times a message it receives by the arrival of its last bytes
+(the socket read a probe sees), not by when the handler takes it from the queue. The server tells endings
 apart by what reached it: a close code (1000 normal, other abnormal_close), a reset
 (ECONNRESET) or end of stream without a close frame.
 """
@@ -89,6 +90,7 @@ import urllib.parse
 import uuid
 
 import websockets
+import websockets.legacy.server
 from websockets.extensions.permessage_deflate import (ClientPerMessageDeflateFactory,
                                                        ServerPerMessageDeflateFactory)
 
@@ -164,6 +166,31 @@ class Conn:
         self.ws = ws
         self.rooms = rooms
         self.sent_at = {}  # message_id -> (monotonic time of the push, room)
+
+
+class ReadTimes(websockets.legacy.server.WebSocketServerProtocol):
+    """Each message read, timed by the arrival of its last bytes: the socket read. The
+    handler takes it from the queue later, after whatever held the event loop (other
+    tasks, a descheduled vCPU): that wait is the application's, not the wire's."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.last_rx = time.monotonic()
+        self.read_at = collections.deque()
+
+    def data_received(self, data):
+        self.last_rx = time.monotonic()
+        super().data_received(data)
+
+    async def read_message(self):
+        m = await super().read_message()
+        if m is not None:
+            self.read_at.append(self.last_rx)
+        return m
+
+
+def read_time(ws):
+    return ws.read_at.popleft() if ws.read_at else time.monotonic()
 
 
 async def run_server(args):
@@ -268,12 +295,13 @@ async def run_server(args):
                 tally.errors += 1
             registered = url.path.startswith("/api/bitchat/ws/")
             async for raw in ws:
+                t_read = read_time(ws)
                 obj = json.loads(raw)
                 tally.msg(obj)
                 t = obj.get("type")
                 if t == "ping":
                     # answered aside: the acks behind it are read (and timed) meanwhile
-                    pongs.add(asyncio.create_task(pong(conn, time.monotonic())))
+                    pongs.add(asyncio.create_task(pong(conn, t_read)))
                 elif t == "ack":
                     ent = conn.sent_at.pop(obj.get("message_id"), None)
                     if ent is None:
@@ -281,7 +309,7 @@ async def run_server(args):
                         continue
                     tally.acks += 1
                     tally.acks_by_room[ent[1]] += 1
-                    tally.lat.append((time.monotonic() - ent[0]) * 1000.0)
+                    tally.lat.append((t_read - ent[0]) * 1000.0)
                 elif t == "subscribe" and not registered:
                     rooms.extend(obj.get("rooms", []))
                     registered = True
@@ -314,7 +342,7 @@ async def run_server(args):
     loop.add_signal_handler(signal.SIGUSR1, lambda: asyncio.ensure_future(late_push()))
     loop.add_signal_handler(signal.SIGUSR2, go.set)
     async with websockets.serve(handler, args.bind, args.port, ping_interval=None,
-                                close_timeout=2, max_queue=None,
+                                close_timeout=2, max_queue=None, create_protocol=ReadTimes,
                                 **compression_kwargs(args, True)):
         print("listening on %s:%d" % (args.bind, args.port), file=sys.stderr, flush=True)
         push = asyncio.create_task(pusher())

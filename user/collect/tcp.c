@@ -21,7 +21,7 @@
 #include "tcp.skel.h"
 
 _Static_assert(sizeof(struct fp_svc_match) == 80, "fp_svc_match layout");
-_Static_assert(sizeof(struct fp_flow) == 128, "fp_flow layout");
+_Static_assert(sizeof(struct fp_flow) == 136, "fp_flow layout");
 _Static_assert(sizeof(struct fp_listener_key) == 8, "fp_listener_key layout");
 _Static_assert(sizeof(struct fp_listener) == 40, "fp_listener layout");
 _Static_assert(sizeof(struct fp_tuple_key) == 40, "fp_tuple_key layout");
