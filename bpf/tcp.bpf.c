@@ -1007,7 +1007,6 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	struct tcp_sock *tp = (struct tcp_sock *)sk; /* what bpf_skc_to_tcp_sock returned */
 	struct fp_older_key ok = {};
 	struct fp_sock_acct *base;
-	struct fp_tuple_key tk;
 	struct fp_flow f = {}, *peer;
 	__u32 state = bsk->state;
 
@@ -1041,8 +1040,7 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 		f.acct.segs_in = tp->segs_in;
 		f.acct.total_retrans = tp->total_retrans;
 	}
-	tk = ok.t;
-	bpf_map_update_elem(&tuples, &tk, &key, BPF_ANY);
+	bpf_map_update_elem(&tuples, &ok.t, &key, BPF_ANY);
 	/* Both ends on this host: as at a handshake (on_passive_established), the client
 	 * end becomes the local peer's, whichever end moves a packet first. Otherwise both
 	 * ends of an older connection would be parsed and each request counted twice. */

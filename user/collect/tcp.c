@@ -205,16 +205,27 @@ const char *tcp__drop_reason_name(const struct tcp_collector *c, unsigned reason
 	return reason == FP_DROP_REASONS - 1 ? "SUBSYSTEM" : "UNKNOWN";
 }
 
-/* Sent bytes are counted per packet: the egress program is throughput_tx's hook. */
-static bool tx_per_packet(const struct tcp_collector *c)
+/* The plan's entry for a feature of features[]. */
+static struct hook *hook_named(struct tcp_collector *c, const char *feature)
 {
 	size_t i;
 
 	for (i = 0; i < N_FEATURES; i++)
-		if (!strcmp(c->hooks[i].feature, "throughput_tx"))
-			return c->hooks[i].chosen < 0 ||
-			       !strncmp(c->hooks[i].hook[c->hooks[i].chosen], "cgroup_skb/", 11);
-	return true;
+		if (!strcmp(c->hooks[i].feature, feature))
+			return &c->hooks[i];
+	return NULL;
+}
+
+/* No hook, or a cgroup_skb program: the feature is served per packet. */
+static bool per_packet_hook(const struct hook *h)
+{
+	return !h || h->chosen < 0 || !strncmp(h->hook[h->chosen], "cgroup_skb/", 11);
+}
+
+/* Sent bytes are counted per packet: the egress program is throughput_tx's hook. */
+static bool tx_per_packet(struct tcp_collector *c)
+{
+	return per_packet_hook(hook_named(c, "throughput_tx"));
 }
 
 struct older_sweep {
@@ -223,13 +234,14 @@ struct older_sweep {
 	int tuples; /* a socket with a flow is in it (reload): no baseline is kept */
 };
 
-static void older_sock(void *ctx, uint32_t netns, const struct diag_sock *s)
+/* A socket's counters as sock_diag read them, as the BPF side keeps them. */
+static struct fp_sock_acct diag_acct(const struct diag_sock *s)
 {
-	struct older_sweep *w = ctx;
-	struct fp_older_key k = { .netns = netns };
-	struct fp_sock_acct a = {
+	return (struct fp_sock_acct){
 		.bytes_sent = s->bytes_sent,
-		/* the peer's FIN out, as payload_received() does (diag_sock) */
+		/* the peer's FIN, once received, is in bytes_received: as payload_received()
+		 * takes it out (tcp_fin() sets SOCK_DONE before the state moves on, under the
+		 * socket's lock) */
 		.bytes_received = s->bytes_received -
 				  (s->bytes_received &&
 				   (s->state == BPF_TCP_CLOSE_WAIT || s->state == BPF_TCP_LAST_ACK ||
@@ -239,6 +251,13 @@ static void older_sock(void *ctx, uint32_t netns, const struct diag_sock *s)
 		.segs_in = s->segs_in,
 		.total_retrans = s->total_retrans,
 	};
+}
+
+static void older_sock(void *ctx, uint32_t netns, const struct diag_sock *s)
+{
+	struct older_sweep *w = ctx;
+	struct fp_older_key k = { .netns = netns };
+	struct fp_sock_acct a = diag_acct(s);
 	__u64 sk;
 
 	memcpy(k.t.laddr, s->laddr, 16);
@@ -486,18 +505,7 @@ static void diag_sock(void *ctx, const struct diag_sock *s)
 	*r = (struct fp_diag_rec){
 		.sk = f->sk,
 		.start_ns = f->start_ns,
-		.acct = { .bytes_sent = s->bytes_sent,
-			  /* the peer's FIN, once received, is in bytes_received: as
-			   * payload_received() takes it out (tcp_fin() sets SOCK_DONE before the
-			   * state moves on, under the socket's lock) */
-			  .bytes_received = s->bytes_received -
-					    (s->bytes_received && (s->state == BPF_TCP_CLOSE_WAIT ||
-								   s->state == BPF_TCP_LAST_ACK ||
-								   s->state == BPF_TCP_CLOSING)),
-			  .bytes_retrans = s->bytes_retrans,
-			  .segs_out = s->segs_out,
-			  .segs_in = s->segs_in,
-			  .total_retrans = s->total_retrans },
+		.acct = diag_acct(s),
 	};
 	if (w->n == FP_DIAG_BATCH)
 		diag_flush(w);
@@ -612,12 +620,7 @@ static int attach_hooks(struct tcp_collector *c)
 
 static struct hook *counters_hook(struct tcp_collector *c)
 {
-	size_t i;
-
-	for (i = 0; i < N_FEATURES; i++)
-		if (!strcmp(c->hooks[i].feature, "socket_counters"))
-			return &c->hooks[i];
-	return NULL;
+	return hook_named(c, "socket_counters");
 }
 
 /* throughput_tx takes the hook socket_counters has, or the egress program where the
@@ -625,21 +628,13 @@ static struct hook *counters_hook(struct tcp_collector *c)
  * containers' bytes are counted per cgroup (per_packet). */
 static void tx_follow_counters(struct tcp_collector *c, bool per_packet)
 {
-	struct hook *sc = NULL, *tx = NULL;
-	size_t i;
+	struct hook *sc = counters_hook(c), *tx = hook_named(c, "throughput_tx");
 	int j;
 
-	for (i = 0; i < N_FEATURES; i++) {
-		if (!strcmp(c->hooks[i].feature, "socket_counters"))
-			sc = &c->hooks[i];
-		else if (!strcmp(c->hooks[i].feature, "throughput_tx"))
-			tx = &c->hooks[i];
-	}
 	if (!sc || !tx)
 		return;
 	/* the sockets older than the probe are read through sock_diag (older_snapshot) */
-	per_packet = per_packet || sc->chosen < 0 ||
-		     !strncmp(sc->hook[sc->chosen], "cgroup_skb/", 11) || !sockdiag__available();
+	per_packet = per_packet || per_packet_hook(sc) || !sockdiag__available();
 	tx->chosen = -1;
 	for (j = 0; j < tx->n; j++) {
 		bool want = per_packet ? !strncmp(tx->hook[j], "cgroup_skb/", 11) :
@@ -655,9 +650,7 @@ static void tx_follow_counters(struct tcp_collector *c, bool per_packet)
 /* The kernel's per-socket counters, not the per-packet ones, bring bytes and segments. */
 static bool counters_chosen(struct tcp_collector *c)
 {
-	struct hook *h = counters_hook(c);
-
-	return h && h->chosen >= 0 && strncmp(h->hook[h->chosen], "cgroup_skb/", 11);
+	return !per_packet_hook(counters_hook(c));
 }
 
 static int load(struct tcp_collector *c, const struct tcp_collector_opts *opts)
