@@ -719,20 +719,17 @@ static __always_inline void watch_task(struct fp_l7_ssl_call *t)
 		t->watched = tgid;
 }
 
-/* order_ns: a send's start, 0 if unknown (the record's own time is its key then) */
-static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 order_ns)
+/* order_ns: a send's start, 0 if unknown (the record's own time is its key then).
+ * t: the thread's state, looked up by the caller. */
+static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 order_ns,
+				   struct fp_l7_ssl_call *t)
 {
-	struct fp_l7_ssl_call *t, *call;
+	struct fp_l7_ssl_call *call = ssl_call(t);
 	struct l7_args a = {};
 	struct fp_flow_ref f;
 	struct fp_l7_svc *on;
 	__u32 svc;
 
-	if (ret <= 0 || sk->sk_protocol != IPPROTO_TCP)
-		return 0;
-	/* the thread's state: inside an SSL call (ssl set), and whether it is watched */
-	t = thread_state();
-	call = ssl_call(t);
 	if (!flow_ref((__u64)sk, &f)) {
 		/* an SSL call on a socket of no service: named, so that its return is
 		 * known to be no service's (and not counted as an unknown socket) */
@@ -762,50 +759,51 @@ static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 ord
 }
 
 /* A TCP send's start: its record's order key (the write's entry, as for the syscall
- * path). Later rounds of the same call find the key set for their socket. */
+ * path), kept in the thread's state. Later rounds of the same call find the key set for
+ * their socket. Only a send that will be captured needs it: a socket of an L7 service,
+ * not the local-peer client end (parsed from its server end), nor a server end whose
+ * records userspace takes as they come. */
 static __always_inline int send_start(struct sock *sk)
 {
-	struct l7_args *a = bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0, 0);
 	__u64 key = (__u64)sk;
+	struct fp_l7_ssl_call *t;
 	struct fp_l7_svc *on;
 	struct fp_flow *f;
 	__u32 svc;
 
-	if (a && a->valid && a->sk == key)
-		return 0;
-	/* only a send that will be captured needs its start: a socket of an L7 service,
-	 * not the local-peer client end (parsed from its server end) */
 	f = bpf_map_lookup_elem(&flows, &key);
 	if (!f || f->kind == FP_KIND_CLIENT_LOCALPEER)
 		return 0;
 	svc = f->svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
-	if (!on || !on->mode)
+	if (!on || !on->mode || (on->server_in_order && f->kind == FP_KIND_SERVER))
 		return 0;
-	a = a ?: args_new();
-	if (!a)
+	t = bpf_task_storage_get(&l7_ssl, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t || t->send_sk == key)
 		return 0;
-	a->sk = key;
-	a->enter_ns = bpf_ktime_get_ns();
-	a->valid = 1;
+	t->send_sk = key;
+	t->send_ns = bpf_ktime_get_ns();
 	return 0;
 }
 
 static __always_inline int send_end(struct sock *sk, int ret)
 {
-	struct l7_args *a;
+	struct fp_l7_ssl_call *t;
 	__u64 order_ns = 0;
 
 	/* every socket's sends come here: a UNIX or UDP one stops at the first test */
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	a = bpf_task_storage_get(&l7_args, bpf_get_current_task_btf(), 0, 0);
-	if (a && a->valid) {
-		if (a->sk == (__u64)sk)
-			order_ns = a->enter_ns;
-		a->valid = 0;
+	t = thread_state();
+	if (t && t->send_sk) { /* the send is over, whatever it returned */
+		if (t->send_sk == (__u64)sk)
+			order_ns = t->send_ns;
+		t->send_sk = 0;
 	}
-	return sock_io(sk, ret, FP_TX, order_ns);
+	if (ret <= 0)
+		return 0;
+	return sock_io(sk, ret, FP_TX, order_ns, t);
 }
 
 SEC("tp_btf/tcp_sendmsg_locked")
@@ -823,9 +821,9 @@ int BPF_PROG(sock_send_exit, struct sock *sk, int ret)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sock_recv_exit, struct sock *sk, int ret, int flags)
 {
-	if (flags & FP_MSG_PEEK)
+	if (flags & FP_MSG_PEEK || ret <= 0 || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	return sock_io(sk, ret, FP_RX, 0);
+	return sock_io(sk, ret, FP_RX, 0, thread_state());
 }
 
 /*

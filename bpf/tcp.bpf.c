@@ -374,18 +374,19 @@ static __always_inline __u64 payload_received(__u64 got, unsigned long sk_flags)
 		       got;
 }
 
-/* The counters of the TCP socket at address sk, read from any context. */
-static __always_inline void sock_counters(__u64 sk, struct fp_sock_acct *a)
+/* The counters of TCP socket tp: loaded where tp is a pointer the verifier vouches for
+ * (direct), else read, which works from any context. */
+static __always_inline void sock_counters(const struct tcp_sock *tp, struct fp_sock_acct *a,
+					  bool direct)
 {
-	const struct tcp_sock *tp = (const void *)sk;
-	unsigned long flags = BPF_CORE_READ((const struct sock *)sk, __sk_common.skc_flags);
+	unsigned long flags = SK_FIELD(direct, tp, inet_conn.icsk_inet.sk.__sk_common.skc_flags);
 
-	a->bytes_received = payload_received(BPF_CORE_READ(tp, bytes_received), flags);
-	a->bytes_sent = BPF_CORE_READ(tp, bytes_sent);
-	a->bytes_retrans = BPF_CORE_READ(tp, bytes_retrans);
-	a->segs_out = BPF_CORE_READ(tp, segs_out);
-	a->segs_in = BPF_CORE_READ(tp, segs_in);
-	a->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	a->bytes_received = payload_received(SK_FIELD(direct, tp, bytes_received), flags);
+	a->bytes_sent = SK_FIELD(direct, tp, bytes_sent);
+	a->bytes_retrans = SK_FIELD(direct, tp, bytes_retrans);
+	a->segs_out = SK_FIELD(direct, tp, segs_out);
+	a->segs_in = SK_FIELD(direct, tp, segs_in);
+	a->total_retrans = SK_FIELD(direct, tp, total_retrans);
 	a->pad = 0;
 }
 
@@ -566,26 +567,19 @@ static __always_inline void retrans_account(struct fp_flow *f, __u64 bytes_retra
 }
 
 /* The counters of a closing socket: loaded through the tcp_sock the helper vouches for
- * where sk is a BTF pointer (direct), else read (sock_counters). */
+ * where sk is a BTF pointer (direct), else read. */
 static __always_inline void close_counters(const struct sock *sk, struct close_read *r,
 					   bool direct)
 {
 	const struct tcp_sock *tp = direct ? bpf_skc_to_tcp_sock((void *)sk) : 0;
 
 	if (tp) {
-		unsigned long flags = tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags;
-
-		r->a.bytes_received = payload_received(tp->bytes_received, flags);
-		r->a.bytes_sent = tp->bytes_sent;
-		r->a.bytes_retrans = tp->bytes_retrans;
-		r->a.segs_out = tp->segs_out;
-		r->a.segs_in = tp->segs_in;
-		r->a.total_retrans = tp->total_retrans;
-		r->a.pad = 0;
+		sock_counters(tp, &r->a, true);
 		r->srtt_us = tp->srtt_us >> 3;
 	} else {
-		sock_counters((__u64)sk, &r->a);
-		r->srtt_us = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
+		tp = (const struct tcp_sock *)sk;
+		sock_counters(tp, &r->a, false);
+		r->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
 	}
 }
 
@@ -1313,7 +1307,7 @@ int account_flows(struct bpf_iter__bpf_map_elem *ctx)
 	if (!key || !seen)
 		return 0;
 	k = *key;
-	sock_counters(k, &now);
+	sock_counters((const struct tcp_sock *)k, &now, false);
 	f = bpf_map_lookup_elem(&flows, &k);
 	if (!f || f->start_ns != seen->start_ns)
 		return 0;
@@ -1630,37 +1624,43 @@ static __always_inline bool skb_tuple(const struct sk_buff *skb, struct fp_tuple
 	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
 	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	__u8 vihl, l4;
-	__u32 off;
-	__be16 p[2];
+	/* One read of the headers: an IPv6 header or an IPv4 one without options, and the
+	 * TCP header's first 14 bytes (ports, flags). The linear area holds them, and the
+	 * head's allocation ends in skb_shared_info, past any short packet's bytes. */
+	__u8 h[60];
+	const __u8 *tcp;
 
-	if (nh == (__u16)~0U)
+	if (nh == (__u16)~0U || bpf_probe_read_kernel(h, sizeof(h), head + nh))
 		return false;
 	if (proto == ETH_P_IP) {
-		if (bpf_probe_read_kernel(&vihl, 1, head + nh) ||
-		    bpf_probe_read_kernel(&l4, 1, head + nh + 9) ||
-		    bpf_probe_read_kernel(t->laddr, 4, head + nh + 12) ||
-		    bpf_probe_read_kernel(t->raddr, 4, head + nh + 16))
+		__u32 ihl = (h[0] & 0x0f) * 4;
+
+		if (h[9] != IPPROTO_TCP || ihl < 20)
 			return false;
-		off = nh + (vihl & 0x0f) * 4;
+		__builtin_memcpy(t->laddr, h + 12, 4);
+		__builtin_memcpy(t->raddr, h + 16, 4);
 		t->family = AF_INET;
+		tcp = h + 20;
+		if (ihl != 20) { /* options: the TCP header starts further */
+			if (bpf_probe_read_kernel(h, 14, head + nh + ihl))
+				return false;
+			tcp = h;
+		}
 	} else if (proto == ETH_P_IPV6) {
-		if (bpf_probe_read_kernel(&l4, 1, head + nh + 6) ||
-		    bpf_probe_read_kernel(t->laddr, 16, head + nh + 8) ||
-		    bpf_probe_read_kernel(t->raddr, 16, head + nh + 24))
+		if (h[6] != IPPROTO_TCP)
 			return false;
-		off = nh + 40;
+		__builtin_memcpy(t->laddr, h + 8, 16);
+		__builtin_memcpy(t->raddr, h + 24, 16);
 		t->family = AF_INET6;
+		tcp = h + 40;
 	} else {
 		return false;
 	}
-	if (l4 != IPPROTO_TCP || bpf_probe_read_kernel(p, sizeof(p), head + off))
-		return false;
-	t->lport = bpf_ntohs(p[0]);
-	t->rport = bpf_ntohs(p[1]);
+	t->lport = (__u16)tcp[0] << 8 | tcp[1];
+	t->rport = (__u16)tcp[2] << 8 | tcp[3];
 	/* byte 13 of the TCP header holds the flags */
-	if (flags && bpf_probe_read_kernel(flags, 1, head + off + 13))
-		return false;
+	if (flags)
+		*flags = tcp[13];
 	return true;
 }
 

@@ -50,7 +50,9 @@ enum fp_l7_mode {
 struct fp_l7_svc {
 	__u8 mode; /* enum fp_l7_mode */
 	__u8 sndq; /* FP_L7_SNDQ_* bits (WebSocket services) */
-	__u8 pad[2];
+	__u8 server_in_order; /* userspace takes the server end's records as they come: its
+			       * sends need no start time (order_ns) */
+	__u8 pad;
 	__u32 cap; /* prefix bytes captured per buffer, <= FP_L7_CAP_MAX */
 };
 
@@ -84,6 +86,8 @@ struct fp_l7_ssl_call {
 			* hooks then skip that lookup (the entry goes when the process's
 			* last thread exits, and the thread with it) */
 	__u32 pad;
+	__u64 send_sk; /* socket hooks: the socket of the send in progress, 0 outside one */
+	__u64 send_ns; /* and that send's start (its record's order_ns) */
 };
 
 /* Record of the send-queue dump (an iterator over the flow table, run at each scrape):

@@ -265,6 +265,30 @@ static int connect_to(int port)
 	return fd;
 }
 
+/* A refused connect of another shape: over IPv6 (v6), or over IPv4 with IP options in
+ * its SYN's header (the TCP header further than 20 bytes in). -ECONNREFUSED expected. */
+static int connect_refused(int port, bool v6)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	unsigned char nops[4] = { 1, 1, 1, 0 }; /* IPOPT_NOOP x 3, IPOPT_END */
+	int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM, 0), err;
+
+	if (fd < 0)
+		return -errno;
+	if (!v6 && setsockopt(fd, IPPROTO_IP, IP_OPTIONS, nops, sizeof(nops))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	err = v6 ? connect(fd, (void *)&a6, sizeof(a6)) : connect(fd, (void *)&a, sizeof(a));
+	err = err ? -errno : 0;
+	close(fd);
+	return err;
+}
+
 static struct fixture *fixture_open_opts(int port, const char *comm,
 					 struct tcp_collector_opts opts)
 {
@@ -384,16 +408,19 @@ static void test_refused(void **state)
 		fd = connect_to(port);
 		assert_int_equal(fd, -ECONNREFUSED);
 	}
+	/* the headers' other shapes: IPv6, and IPv4 with options */
+	assert_int_equal(connect_refused(port, true), -ECONNREFUSED);
+	assert_int_equal(connect_refused(port, false), -ECONNREFUSED);
 	fixture_read(f);
-	assert_int_equal(f->s.stats[0][FP_KIND_CLIENT].conn_fail[FP_CONNFAIL_REFUSED], 5);
-	assert_int_equal(f->events[FP_EV_CONNECT_FAIL], 5);
+	assert_int_equal(f->s.stats[0][FP_KIND_CLIENT].conn_fail[FP_CONNFAIL_REFUSED], 7);
+	assert_int_equal(f->events[FP_EV_CONNECT_FAIL], 7);
 	/* The kernel sends a RST for each SYN that found no socket... */
-	assert_int_equal(f->s.stats[0][FP_KIND_SERVER].resets[FP_TX], 5);
+	assert_int_equal(f->s.stats[0][FP_KIND_SERVER].resets[FP_TX], 7);
 	/* ...and drops the SYN (NO_SOCKET): socketless, attributed by its headers. */
 	for (i = 0; i < FP_DROP_REASONS; i++)
 		if (!strcmp(tcp__drop_reason_name(f->c, i), "NO_SOCKET"))
 			drops = f->s.drops[0][i];
-	assert_int_equal(drops, 5);
+	assert_int_equal(drops, 7);
 	fixture_close(f);
 }
 

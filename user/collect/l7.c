@@ -460,6 +460,7 @@ static void svc_settings(const struct service_config *sc, uint32_t capture_bytes
 	/* a client may read a response before its request's write returns; a server
 	 * reads a request before it can answer. WebSocket and Betanet are duplex. */
 	*server_in_order = sc->protocol == FP_PROTO_HTTP;
+	on->server_in_order = *server_in_order;
 	on->cap = sc->capture		       ? sc->capture :
 		  capture_bytes		       ? capture_bytes :
 		  sc->protocol == FP_PROTO_WEBSOCKET ? FP_L7_CAP_WS_DEFAULT :

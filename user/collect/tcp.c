@@ -118,6 +118,7 @@ struct tcp_collector {
 	 * the map had no room for (their sends before their first inbound segment are not
 	 * counted) */
 	__u64 older_kept, older_lost;
+	bool diag_ok; /* sock_diag reaches the counters (sockdiag__available, asked once) */
 };
 
 size_t tcp__plan(struct hook *hooks, size_t max, const char *disable)
@@ -634,7 +635,7 @@ static void tx_follow_counters(struct tcp_collector *c, bool per_packet)
 	if (!sc || !tx)
 		return;
 	/* the sockets older than the probe are read through sock_diag (older_snapshot) */
-	per_packet = per_packet || per_packet_hook(sc) || !sockdiag__available();
+	per_packet = per_packet || per_packet_hook(sc) || !c->diag_ok;
 	tx->chosen = -1;
 	for (j = 0; j < tx->n; j++) {
 		bool want = per_packet ? !strncmp(tx->hook[j], "cgroup_skb/", 11) :
@@ -769,6 +770,7 @@ int tcp__open(const struct tcp_collector_opts *opts, const struct service_tables
 		goto cleanup;
 	}
 	tcp__plan(c->hooks, N_FEATURES, opts->disable);
+	c->diag_ok = sockdiag__available();
 	tx_follow_counters(c, opts->cgroup_net == TCP_CGROUP_NET_ON);
 	err = probe__cgroup2_root(cgroot, sizeof(cgroot));
 	if (err)
