@@ -428,8 +428,6 @@ static __always_inline void capture(__u64 sk, const struct fp_flow_ref *f,
 	if (bpf_ringbuf_output(&l7_events, e, size,
 			       rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8)))
 		map_inc(&l7_stats, 0);
-	else
-		map_inc(&l7_stats, 1);
 }
 
 /* The thread's state (l7_ssl): its SSL call, whether its process is watched. */

@@ -38,10 +38,10 @@ struct {
 	__uint(max_entries, FP_L7_RINGBUF_BYTES);
 } l7_events SEC(".maps");
 
-/* [0] ring buffer full, [1] events sent */
+/* [0] records the full ring buffer refused */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
 } l7_stats SEC(".maps");

@@ -148,7 +148,6 @@ static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct 
 			e->nsnip = 1;
 	}
 	bpf_ringbuf_submit(e, rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8));
-	map_inc(&l7_stats, 1);
 }
 
 /* ret: the call's return value; bytes: SSL_read/SSL_write: ret itself, the _ex

@@ -395,21 +395,19 @@ __u64 l7__released_until(const struct l7_collector *c)
 	return c->released_until;
 }
 
-int l7__stats(const struct l7_collector *c, __u64 out[2])
+int l7__ring_full(const struct l7_collector *c, __u64 *lost)
 {
 	__u64 v[256];
-	__u32 k;
+	__u32 k = 0;
 	int i;
 
 	if (c->ncpu > 256)
 		return -E2BIG;
-	for (k = 0; k < 2; k++) {
-		if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.l7_stats), &k, v))
-			return -errno;
-		out[k] = 0;
-		for (i = 0; i < c->ncpu; i++)
-			out[k] += v[i];
-	}
+	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.l7_stats), &k, v))
+		return -errno;
+	*lost = 0;
+	for (i = 0; i < c->ncpu; i++)
+		*lost += v[i];
 	return 0;
 }
 
@@ -433,10 +431,10 @@ size_t l7__prog_stats(const struct l7_collector *c, struct prog_stats *out, size
 
 void l7__losses(const struct l7_collector *c, struct losses *l)
 {
-	__u64 st[2];
+	__u64 full;
 
-	if (!l7__stats(c, st))
-		losses__set(l, LOSS_L7_RINGBUF_FULL, st[0]);
+	if (!l7__ring_full(c, &full))
+		losses__set(l, LOSS_L7_RINGBUF_FULL, full);
 	losses__set(l, LOSS_L7_MALFORMED, c->malformed);
 }
 

@@ -65,8 +65,8 @@ int l7__consume(struct l7_collector *c);
  * grace is measured against it, not against the clock) */
 __u64 l7__released_until(const struct l7_collector *c);
 
-/* [0] events lost (ring full), [1] events sent; cumulative. */
-int l7__stats(const struct l7_collector *c, __u64 out[2]);
+/* Records lost to a full ring, cumulative. */
+int l7__ring_full(const struct l7_collector *c, __u64 *lost);
 /* L7_RINGBUF_FULL and L7_MALFORMED */
 void l7__losses(const struct l7_collector *c, struct losses *l);
 size_t l7__hooks(const struct l7_collector *c, const struct hook **hooks);
