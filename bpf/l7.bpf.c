@@ -45,7 +45,6 @@ struct l7_args {
 	__u8 valid; /* set at a syscall's entry, cleared at its exit */
 	__u8 pad[5];
 	__u64 enter_ns; /* a write's entry (its record's order_ns) */
-	__u64 sk; /* socket hooks: the socket whose send set enter_ns */
 };
 
 /* The arguments of the syscall in progress, per thread: task-local storage is a pointer
