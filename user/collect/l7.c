@@ -242,7 +242,8 @@ int l7__open(const struct l7_collector_opts *opts, struct l7_collector **out)
 	if (!c)
 		return -ENOMEM;
 	c->sinks = opts->sinks;
-	memcpy(c->server_in_order, opts->server_in_order, sizeof(c->server_in_order));
+	for (k = 0; k < FP_MAX_SERVICES; k++)
+		c->server_in_order[k] = opts->svc[k].server_in_order;
 	c->sndq_iterator = opts->sndq_iterator;
 	c->ncpu = libbpf_num_possible_cpus();
 	c->order = reorder__new(REORDER_WINDOW_NS, REORDER_MAX_BYTES);
@@ -444,12 +445,11 @@ void l7__losses(const struct l7_collector *c, struct losses *l)
  * --capture-bytes, else what the protocol needs (an HTTP head, a Betanet header, a
  * whole compressed WebSocket message: see FP_L7_CAP_WS_DEFAULT). */
 static void svc_settings(const struct service_config *sc, uint32_t capture_bytes,
-			 bool sndq_iterator, struct fp_l7_svc *on, bool *server_in_order)
+			 bool sndq_iterator, struct fp_l7_svc *on)
 {
 	bool web = sc->protocol == FP_PROTO_HTTP || sc->protocol == FP_PROTO_WEBSOCKET;
 
 	memset(on, 0, sizeof(*on));
-	*server_in_order = false;
 	if (!config__l7(sc))
 		return;
 	on->mode = web ? FP_L7_TAIL : FP_L7_LENGTH_PREFIXED;
@@ -457,8 +457,7 @@ static void svc_settings(const struct service_config *sc, uint32_t capture_bytes
 		on->sndq = FP_L7_SNDQ_EVENT | (sndq_iterator ? 0 : FP_L7_SNDQ_KEEP);
 	/* a client may read a response before its request's write returns; a server
 	 * reads a request before it can answer. WebSocket and Betanet are duplex. */
-	*server_in_order = sc->protocol == FP_PROTO_HTTP;
-	on->server_in_order = *server_in_order;
+	on->server_in_order = sc->protocol == FP_PROTO_HTTP;
 	on->cap = sc->capture		       ? sc->capture :
 		  capture_bytes		       ? capture_bytes :
 		  sc->protocol == FP_PROTO_WEBSOCKET ? FP_L7_CAP_WS_DEFAULT :
@@ -473,13 +472,12 @@ int l7__set_service(struct l7_collector *c, int svc, const struct service_config
 {
 	struct fp_l7_svc on;
 	__u32 k = (__u32)svc;
-	bool in_order;
 
 	if (!c || svc < 0 || svc >= FP_MAX_SERVICES)
 		return -EINVAL;
-	svc_settings(sc, capture_bytes, c->sndq_iterator, &on, &in_order);
+	svc_settings(sc, capture_bytes, c->sndq_iterator, &on);
 	/* ordering first: the kernel captures as soon as the map says so */
-	c->server_in_order[svc] = in_order;
+	c->server_in_order[svc] = on.server_in_order;
 	if (bpf_map_update_elem(bpf_map__fd(c->skel->maps.l7_svc), &k, &on, BPF_ANY))
 		return -errno;
 	return 0;
@@ -517,8 +515,7 @@ static int ops_open(const struct collector_env *env, void **out)
 	for (i = 0; i < cfg->n_services && i < FP_MAX_SERVICES; i++) {
 		const struct service_config *sc = &cfg->services[i];
 
-		svc_settings(sc, env->capture_bytes, env->sndq_iterator, &o.svc[i],
-			     &o.server_in_order[i]);
+		svc_settings(sc, env->capture_bytes, env->sndq_iterator, &o.svc[i]);
 		any |= config__l7(sc);
 	}
 	if (!any)

@@ -21,11 +21,10 @@ struct l7_collector_opts {
 	int gone_flows_fd; /* and its flows of sockets gone to CLOSE */
 	int sndq_fd;	   /* and its send queues as of each socket's last segment */
 	bool sndq_iterator; /* l7__sndq_iterator(): probed once, by the caller */
-	/* per service: enum fp_l7_mode and the prefix in bytes (1..FP_L7_CAP_MAX) */
-	struct fp_l7_svc svc[FP_MAX_SERVICES];
-	/* per service: its server ends' records are handed over as they come, not held
+	/* per service: enum fp_l7_mode, the prefix in bytes (1..FP_L7_CAP_MAX), and
+	 * server_in_order: its server ends' records are handed over as they come, not held
 	 * for reordering (HTTP: a request is read before its response can be written) */
-	bool server_in_order[FP_MAX_SERVICES];
+	struct fp_l7_svc svc[FP_MAX_SERVICES];
 	const char *disable; /* hook prefixes not to use (see tcp__plan) */
 	struct collector_sinks sinks; /* chunk: each record, in its connection's order */
 };
