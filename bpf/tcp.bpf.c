@@ -1672,6 +1672,43 @@ static __always_inline __u8 svc_of_sock(__u64 sk)
 }
 
 /*
+ * Service of a dropped skb's socket when it has no flow (a socket closed already, as
+ * when its receive queue is purged at destruction, or one of no service): by its own
+ * ports, as its flow was classified (the listener of its local port, else the ports and
+ * its cgroup). A socket of no service costs two array reads and no header read. False
+ * for a request or time-wait socket (what they share with a full one ends before the
+ * protocol): the headers say then.
+ */
+static __always_inline bool svc_of_sock_ports(const struct sock *sk, __u8 *svc)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family), lport, rport;
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state), kind;
+	struct fp_listener *l;
+	struct cls_ctx c = {};
+
+	*svc = FP_SVC_NONE;
+	if (family != AF_INET && family != AF_INET6)
+		return true;
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		return false;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return true;
+	/* not skc_num: a socket gone to CLOSE released its port (inet_put_port zeroes it) */
+	lport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (!(port_mask(lport) | port_mask(rport)))
+		return true;
+	l = listener_find(sk_netns(sk, false), lport, family);
+	if (l) {
+		*svc = l->svc;
+		return true;
+	}
+	c.cg = sock_cgroup(sk);
+	*svc = fp_classify(lport, rport, &c, &kind);
+	return true;
+}
+
+/*
  * Service of a dropped skb without a socket: the connection it belongs to (either
  * direction), else the listener its destination port reaches in the device's
  * namespace, else the ports alone (a service with comm/cgroup matchers then cannot
@@ -1734,8 +1771,12 @@ static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 r
 	__u8 svc = FP_SVC_NONE;
 	__u64 *v;
 
-	/* SKB_NOT_DROPPED_YET and SKB_CONSUMED are normal frees, not drops */
-	if (reason <= SKB_CONSUMED)
+	/* SKB_NOT_DROPPED_YET and SKB_CONSUMED are normal frees, not drops. SKB_CONSUMED is
+	 * the running kernel's: before it existed (Linux 6.1) its value was
+	 * SKB_DROP_REASON_NOT_SPECIFIED's, a drop. */
+	if (reason <= (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) ?
+			       bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED) :
+			       SKB_NOT_DROPPED_YET))
 		return 0;
 	if (!bpf_core_type_exists(struct trace_event_raw_tcp_send_reset) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET))
@@ -1744,9 +1785,7 @@ static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 r
 	if (!sk && ctx &&
 	    bpf_core_field_exists(((struct trace_event_raw_kfree_skb___new *)ctx)->rx_sk))
 		sk = BPF_CORE_READ((struct trace_event_raw_kfree_skb___new *)ctx, rx_sk);
-	if (sk)
-		svc = svc_of_sock((__u64)sk);
-	if (svc == FP_SVC_NONE)
+	if (!sk || ((svc = svc_of_sock((__u64)sk)) == FP_SVC_NONE && !svc_of_sock_ports(sk, &svc)))
 		svc = svc_of_headers(skb);
 	if (svc < FP_MAX_SERVICES)
 		slot = svc;

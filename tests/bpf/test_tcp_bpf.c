@@ -392,11 +392,28 @@ static void test_loopback_connection(void **state)
 	fixture_close(f);
 }
 
+/* -1 where the kernel has no such drop reason */
+static int drop_reason(struct fixture *f, const char *name)
+{
+	int i;
+
+	for (i = 0; i < FP_DROP_REASONS; i++)
+		if (!strcmp(tcp__drop_reason_name(f->c, i), name))
+			return i;
+	return -1;
+}
+
+static __u64 drops_of(struct fixture *f, int svc, const char *reason)
+{
+	int i = drop_reason(f, reason);
+
+	return i < 0 ? 0 : f->s.drops[svc][i];
+}
+
 static void test_refused(void **state)
 {
 	struct fixture *f;
 	int lfd, port, i, fd;
-	__u64 drops = 0;
 
 	(void)state;
 	/* Find a free port, then close it: connects to it are refused. */
@@ -417,10 +434,7 @@ static void test_refused(void **state)
 	/* The kernel sends a RST for each SYN that found no socket... */
 	assert_int_equal(f->s.stats[0][FP_KIND_SERVER].resets[FP_TX], 7);
 	/* ...and drops the SYN (NO_SOCKET): socketless, attributed by its headers. */
-	for (i = 0; i < FP_DROP_REASONS; i++)
-		if (!strcmp(tcp__drop_reason_name(f->c, i), "NO_SOCKET"))
-			drops = f->s.drops[0][i];
-	assert_int_equal(drops, 7);
+	assert_int_equal(drops_of(f, 0, "NO_SOCKET"), 7);
 	fixture_close(f);
 }
 
@@ -655,6 +669,77 @@ static const struct hook *hook_of(struct fixture *f, const char *feature)
 		if (!strcmp(h[i].feature, feature))
 			return &h[i];
 	return NULL;
+}
+
+/* n connections to lfd's port; the server closes each first: its end is an orphan in
+ * FIN_WAIT2 when the client's FIN arrives, which closes it, and the kernel then purges
+ * its receive queue (that FIN: QUEUE_PURGE) after its flow has gone. A FIN_WAIT2
+ * timeout above TIME_WAIT's keeps the orphan a full socket until then (else the ACK of
+ * its FIN, when it comes alone, turns it into a time-wait socket: no purge). */
+static void server_closes_first(int lfd, int port, int n)
+{
+	int i, cfd, afd, linger2 = 120;
+	char buf[16];
+
+	for (i = 0; i < n; i++) {
+		cfd = connect_to(port);
+		assert_true(cfd >= 0);
+		afd = accept(lfd, NULL, NULL);
+		assert_true(afd >= 0);
+		assert_int_equal(setsockopt(afd, IPPROTO_TCP, TCP_LINGER2, &linger2,
+					    sizeof(linger2)), 0);
+		assert_int_equal(write(cfd, "GET", 3), 3);
+		assert_int_equal(read(afd, buf, sizeof(buf)), 3);
+		close(afd);
+		assert_int_equal(read(cfd, buf, sizeof(buf)), 0); /* the server's FIN */
+		close(cfd);
+	}
+}
+
+/* disable: the hooks to leave out (NULL: the best); want_hook: the drop hook then */
+static void orphan_purge_case(const char *disable, const char *want_hook)
+{
+	struct tcp_collector_opts opts = { .disable = disable };
+	int lfd, other, port, oport, i;
+	const struct hook *h;
+	const char *reason;
+	struct fixture *f;
+
+	lfd = bind_ephemeral(&port);
+	other = bind_ephemeral(&oport); /* a port of no service */
+	assert_true(lfd >= 0 && other >= 0);
+	f = fixture_open_opts(port, NULL, opts);
+	h = hook_of(f, "drops");
+	assert_true(h && h->attached);
+	assert_string_equal(h->hook[h->chosen], want_hook);
+	/* a kernel that names no such reason frees a purged skb as NOT_SPECIFIED */
+	reason = drop_reason(f, "QUEUE_PURGE") < 0 ? "NOT_SPECIFIED" : "QUEUE_PURGE";
+	assert_int_equal(listen(lfd, 8), 0);
+	assert_int_equal(listen(other, 8), 0);
+	server_closes_first(other, oport, 2);
+	server_closes_first(lfd, port, 3);
+	/* the last FIN is processed in softirq: wait for it, no longer than 5 s */
+	for (i = 0; i < 50; i++) {
+		fixture_read(f);
+		if (drops_of(f, 0, reason) >= 3)
+			break;
+		usleep(100000);
+	}
+	/* the service's three, by the closed socket's own ports; the other port's two
+	 * are no service's */
+	assert_int_equal(drops_of(f, 0, reason), 3);
+	assert_int_equal(f->s.stats[0][FP_KIND_SERVER].closes, 3);
+	close(lfd);
+	close(other);
+	fixture_close(f);
+}
+
+static void test_orphan_purge(void **state)
+{
+	(void)state;
+	orphan_purge_case(NULL, probe__available("tp_btf/kfree_skb") ? "tp_btf/kfree_skb" :
+								       "tracepoint/skb/kfree_skb");
+	orphan_purge_case("tp_btf", "tracepoint/skb/kfree_skb");
 }
 
 static int counters_path(struct fixture *f)
@@ -1008,6 +1093,7 @@ int main(void)
 		cmocka_unit_test(test_cgroup_net_counts),
 		cmocka_unit_test(test_loopback_connection),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_orphan_purge),
 		cmocka_unit_test(test_comm_matcher),
 		cmocka_unit_test(test_ringbuf_losses_counted),
 		cmocka_unit_test(test_reuseport_siblings),
