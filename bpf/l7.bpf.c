@@ -274,7 +274,9 @@ static long walk_step(__u32 i, void *ctx)
 		st->phase = PH_LEN;
 		return 0;
 	}
-	/* a length field starts here: past the prefix, keep the frame's first bytes */
+	/* A length field starts here. Past the prefix, keep the frame's first bytes: they
+	 * hold the length field too. Inside the prefix, the copy holds it. The buffer is
+	 * read only for what neither has. */
 	if (!st->have && pos >= e->cap) {
 		if (w->nsnip >= FP_L7_SNIPS)
 			return 1; /* the caller stops the walk: see walk_frames */
@@ -293,18 +295,32 @@ static long walk_step(__u32 i, void *ctx)
 		if (bpf_probe_read_user(sn->bytes, cnt, (void *)(w->buf + pos)))
 			return 1;
 		w->nsnip++;
+		if (cnt >= 4) {
+			__builtin_memcpy(st->len, sn->bytes, 4);
+			st->have = 4;
+			pos += 4;
+			goto have_len;
+		}
 	}
+	idx = pos;
+	barrier_var(idx);
+	idx &= FP_L7_CAP_MAX - 1;
 	if (!st->have && ret - pos >= 4) {
-		if (bpf_probe_read_user(st->len, 4, (void *)(w->buf + pos)))
+		if (pos + 4 <= e->cap)
+			__builtin_memcpy(st->len, e->data + idx, 4);
+		else if (bpf_probe_read_user(st->len, 4, (void *)(w->buf + pos)))
 			return 1;
 		st->have = 4;
 		pos += 4;
 	} else {
-		if (bpf_probe_read_user(&st->len[st->have & 3], 1, (void *)(w->buf + pos)))
+		if (pos < e->cap)
+			st->len[st->have & 3] = e->data[idx];
+		else if (bpf_probe_read_user(&st->len[st->have & 3], 1, (void *)(w->buf + pos)))
 			return 1;
 		st->have++;
 		pos++;
 	}
+have_len:
 	w->pos = pos;
 	if (st->have >= 4) {
 		n = (__u32)st->len[0] << 24 | (__u32)st->len[1] << 16 | (__u32)st->len[2] << 8 |
