@@ -1679,10 +1679,10 @@ static __always_inline __u8 svc_of_sock(__u64 sk)
  * for a request or time-wait socket (what they share with a full one ends before the
  * protocol): the headers say then.
  */
-static __always_inline bool svc_of_sock_ports(const struct sock *sk, __u8 *svc)
+static __always_inline bool svc_of_sock_ports(const struct sock *sk, __u8 *svc, bool direct)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family), lport, rport;
-	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state), kind;
+	__u16 family = SK_FIELD(direct, sk, __sk_common.skc_family), lport, rport;
+	__u8 state = SK_FIELD(direct, sk, __sk_common.skc_state), kind;
 	struct fp_listener *l;
 	struct cls_ctx c = {};
 
@@ -1691,14 +1691,15 @@ static __always_inline bool svc_of_sock_ports(const struct sock *sk, __u8 *svc)
 		return true;
 	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
 		return false;
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (SK_FIELD(direct, sk, sk_protocol) != IPPROTO_TCP)
 		return true;
-	/* not skc_num: a socket gone to CLOSE released its port (inet_put_port zeroes it) */
+	/* not skc_num: a socket gone to CLOSE released its port (inet_put_port zeroes it);
+	 * inet_sport lies past struct sock, read always */
 	lport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
-	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	rport = bpf_ntohs(SK_FIELD(direct, sk, __sk_common.skc_dport));
 	if (!(port_mask(lport) | port_mask(rport)))
 		return true;
-	l = listener_find(sk_netns(sk, false), lport, family);
+	l = listener_find(sk_netns(sk, direct), lport, family);
 	if (l) {
 		*svc = l->svc;
 		return true;
@@ -1764,7 +1765,9 @@ static __always_inline void socketless_reset(const struct sk_buff *skb)
 		fp_add(&s->resets[FP_TX], 1);
 }
 
-static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 reason)
+/* direct: skb is a BTF pointer (tp_btf), its socket then too: plain loads */
+static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 reason,
+				   bool direct)
 {
 	const struct sock *sk;
 	__u32 slot = FP_MAX_SERVICES, idx;
@@ -1781,11 +1784,12 @@ static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 r
 	if (!bpf_core_type_exists(struct trace_event_raw_tcp_send_reset) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NO_SOCKET))
 		socketless_reset(skb);
-	sk = BPF_CORE_READ(skb, sk);
-	if (!sk && ctx &&
+	sk = direct ? skb->sk : BPF_CORE_READ(skb, sk);
+	if (!sk && !direct &&
 	    bpf_core_field_exists(((struct trace_event_raw_kfree_skb___new *)ctx)->rx_sk))
 		sk = BPF_CORE_READ((struct trace_event_raw_kfree_skb___new *)ctx, rx_sk);
-	if (!sk || ((svc = svc_of_sock((__u64)sk)) == FP_SVC_NONE && !svc_of_sock_ports(sk, &svc)))
+	if (!sk ||
+	    ((svc = svc_of_sock((__u64)sk)) == FP_SVC_NONE && !svc_of_sock_ports(sk, &svc, direct)))
 		svc = svc_of_headers(skb);
 	if (svc < FP_MAX_SERVICES)
 		slot = svc;
@@ -1800,12 +1804,12 @@ static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 r
 SEC("tracepoint/skb/kfree_skb")
 int handle_kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 {
-	return on_drop(ctx, BPF_CORE_READ(ctx, skbaddr), BPF_CORE_READ(ctx, reason));
+	return on_drop(ctx, BPF_CORE_READ(ctx, skbaddr), BPF_CORE_READ(ctx, reason), false);
 }
 
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(handle_kfree_skb_btf, struct sk_buff *skb, void *location,
 	     enum skb_drop_reason reason)
 {
-	return on_drop(0, skb, reason);
+	return on_drop(0, skb, reason, true);
 }
