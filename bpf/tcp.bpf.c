@@ -1671,6 +1671,23 @@ static __always_inline __u8 svc_of_sock(__u64 sk)
 	return f ? f->svc : FP_SVC_NONE;
 }
 
+/* A dropped skb's service by the local and remote ports of its end on this host: the
+ * listener of the local port in netns, else the classification rule (with sk's cgroup
+ * when there is a socket to take it from). */
+static __always_inline __u8 svc_by_ports(__u32 netns, __u16 lport, __u16 rport, __u16 family,
+					 const struct sock *sk)
+{
+	struct fp_listener *l = listener_find(netns, lport, family);
+	struct cls_ctx c = {};
+	__u8 kind;
+
+	if (l)
+		return l->svc;
+	if (sk)
+		c.cg = sock_cgroup(sk);
+	return fp_classify(lport, rport, &c, &kind);
+}
+
 /*
  * Service of a dropped skb's socket when it has no flow (a socket closed already, as
  * when its receive queue is purged at destruction, or one of no service): by its own
@@ -1682,9 +1699,7 @@ static __always_inline __u8 svc_of_sock(__u64 sk)
 static __always_inline bool svc_of_sock_ports(const struct sock *sk, __u8 *svc, bool direct)
 {
 	__u16 family = SK_FIELD(direct, sk, __sk_common.skc_family), lport, rport;
-	__u8 state = SK_FIELD(direct, sk, __sk_common.skc_state), kind;
-	struct fp_listener *l;
-	struct cls_ctx c = {};
+	__u8 state = SK_FIELD(direct, sk, __sk_common.skc_state);
 
 	*svc = FP_SVC_NONE;
 	if (family != AF_INET && family != AF_INET6)
@@ -1697,15 +1712,8 @@ static __always_inline bool svc_of_sock_ports(const struct sock *sk, __u8 *svc, 
 	 * inet_sport lies past struct sock, read always */
 	lport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	rport = bpf_ntohs(SK_FIELD(direct, sk, __sk_common.skc_dport));
-	if (!(port_mask(lport) | port_mask(rport)))
-		return true;
-	l = listener_find(sk_netns(sk, direct), lport, family);
-	if (l) {
-		*svc = l->svc;
-		return true;
-	}
-	c.cg = sock_cgroup(sk);
-	*svc = fp_classify(lport, rport, &c, &kind);
+	if (port_mask(lport) | port_mask(rport))
+		*svc = svc_by_ports(sk_netns(sk, direct), lport, rport, family, sk);
 	return true;
 }
 
@@ -1718,10 +1726,8 @@ static __always_inline bool svc_of_sock_ports(const struct sock *sk, __u8 *svc, 
 static __always_inline __u8 svc_of_headers(const struct sk_buff *skb)
 {
 	struct fp_tuple_key t = {}, r = {};
-	struct fp_listener *l;
-	struct cls_ctx c = {};
 	__u64 *sk;
-	__u8 kind, svc;
+	__u8 svc;
 
 	if (!skb_tuple(skb, &t, 0))
 		return FP_SVC_NONE;
@@ -1736,10 +1742,8 @@ static __always_inline __u8 svc_of_headers(const struct sk_buff *skb)
 	sk = bpf_map_lookup_elem(&tuples, &r);
 	if (sk && (svc = svc_of_sock(*sk)) != FP_SVC_NONE)
 		return svc;
-	l = listener_find(BPF_CORE_READ(skb, dev, nd_net.net, ns.inum), t.rport, t.family);
-	if (l)
-		return l->svc;
-	return fp_classify(t.rport, t.lport, &c, &kind);
+	return svc_by_ports(BPF_CORE_READ(skb, dev, nd_net.net, ns.inum), t.rport, t.lport,
+			    t.family, 0);
 }
 
 /*

@@ -671,6 +671,23 @@ static const struct hook *hook_of(struct fixture *f, const char *feature)
 	return NULL;
 }
 
+static int counters_path(struct fixture *f)
+{
+	const struct hook *h = hook_of(f, "socket_counters");
+
+	return h && h->attached ? h->chosen : -1;
+}
+
+/* Listen on lfd, connect to it and accept: the two ends. */
+static void open_pair(int lfd, int port, int *cfd, int *afd)
+{
+	assert_int_equal(listen(lfd, 8), 0);
+	*cfd = connect_to(port);
+	assert_true(*cfd >= 0);
+	*afd = accept(lfd, NULL, NULL);
+	assert_true(*afd >= 0);
+}
+
 /* n connections to lfd's port; the server closes each first: its end is an orphan in
  * FIN_WAIT2 when the client's FIN arrives, which closes it, and the kernel then purges
  * its receive queue (that FIN: QUEUE_PURGE) after its flow has gone. A FIN_WAIT2
@@ -682,10 +699,7 @@ static void server_closes_first(int lfd, int port, int n)
 	char buf[16];
 
 	for (i = 0; i < n; i++) {
-		cfd = connect_to(port);
-		assert_true(cfd >= 0);
-		afd = accept(lfd, NULL, NULL);
-		assert_true(afd >= 0);
+		open_pair(lfd, port, &cfd, &afd);
 		assert_int_equal(setsockopt(afd, IPPROTO_TCP, TCP_LINGER2, &linger2,
 					    sizeof(linger2)), 0);
 		assert_int_equal(write(cfd, "GET", 3), 3);
@@ -714,8 +728,6 @@ static void orphan_purge_case(const char *disable, const char *want_hook)
 	assert_string_equal(h->hook[h->chosen], want_hook);
 	/* a kernel that names no such reason frees a purged skb as NOT_SPECIFIED */
 	reason = drop_reason(f, "QUEUE_PURGE") < 0 ? "NOT_SPECIFIED" : "QUEUE_PURGE";
-	assert_int_equal(listen(lfd, 8), 0);
-	assert_int_equal(listen(other, 8), 0);
 	server_closes_first(other, oport, 2);
 	server_closes_first(lfd, port, 3);
 	/* the last FIN is processed in softirq: wait for it, no longer than 5 s */
@@ -740,23 +752,6 @@ static void test_orphan_purge(void **state)
 	orphan_purge_case(NULL, probe__available("tp_btf/kfree_skb") ? "tp_btf/kfree_skb" :
 								       "tracepoint/skb/kfree_skb");
 	orphan_purge_case("tp_btf", "tracepoint/skb/kfree_skb");
-}
-
-static int counters_path(struct fixture *f)
-{
-	const struct hook *h = hook_of(f, "socket_counters");
-
-	return h && h->attached ? h->chosen : -1;
-}
-
-/* Listen on lfd, connect to it and accept: the two ends. */
-static void open_pair(int lfd, int port, int *cfd, int *afd)
-{
-	assert_int_equal(listen(lfd, 8), 0);
-	*cfd = connect_to(port);
-	assert_true(*cfd >= 0);
-	*afd = accept(lfd, NULL, NULL);
-	assert_true(*afd >= 0);
 }
 
 static void tcp_info_of(int fd, struct tcp_info *ti)
