@@ -21,16 +21,38 @@
 
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
+/*
+ * The encoder appends a few bytes at a time, some sixty times per span: the room is
+ * checked here, inline, and the buffer grows only when it is short. false once an
+ * allocation failed (b->oom): every later write is dropped and the caller reports it.
+ */
+static inline bool pb_room(struct strbuf *b, size_t n)
+{
+	return (!b->oom && b->len + n < b->cap) || !strbuf__grow(b, n);
+}
+
+static void pb_raw(struct strbuf *b, const void *p, size_t n)
+{
+	if (!pb_room(b, n))
+		return;
+	memcpy(b->buf + b->len, p, n);
+	b->len += n;
+	b->buf[b->len] = '\0'; /* the strbuf's terminator */
+}
+
 static void pb_varint(struct strbuf *b, uint64_t v)
 {
-	char t[10];
-	size_t n = 0;
+	char *p;
 
+	if (!pb_room(b, 10))
+		return;
+	p = b->buf + b->len;
 	do {
-		t[n++] = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		*p++ = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
 		v >>= 7;
 	} while (v);
-	strbuf__append(b, t, n);
+	b->len = (size_t)(p - b->buf);
+	*p = '\0';
 }
 
 static void pb_tag(struct strbuf *b, unsigned field, unsigned wt)
@@ -42,7 +64,7 @@ static void pb_bytes(struct strbuf *b, unsigned field, const void *p, size_t n)
 {
 	pb_tag(b, field, WT_LEN);
 	pb_varint(b, n);
-	strbuf__append(b, p, n);
+	pb_raw(b, p, n);
 }
 
 static void pb_str(struct strbuf *b, unsigned field, const char *s)
@@ -58,60 +80,70 @@ static void pb_fixed(struct strbuf *b, unsigned field, uint64_t v, unsigned size
 	pb_tag(b, field, size == 8 ? WT_I64 : WT_I32);
 	for (i = 0; i < size; i++)
 		t[i] = (char)(v >> (8 * i)); /* little-endian */
-	strbuf__append(b, t, size);
+	pb_raw(b, t, size);
 }
 
-/* A nested message: its tag and one length byte now; pb_end writes the length, moving
- * the body when the length needs more than one byte. */
-static size_t pb_begin(struct strbuf *b, unsigned field)
+/*
+ * A nested message: its tag and room for a length of `guess` bytes now (1: under 128
+ * bytes, 2: under 16 KiB, 3: under 2 MiB); pb_end writes the length, and moves the
+ * body only when the guess was wrong. The length is always the shortest varint.
+ */
+static size_t pb_begin(struct strbuf *b, unsigned field, size_t guess)
 {
 	pb_tag(b, field, WT_LEN);
-	strbuf__append(b, "", 1);
+	if (pb_room(b, guess)) {
+		memset(b->buf + b->len, 0, guess);
+		b->len += guess;
+		b->buf[b->len] = '\0';
+	}
 	return b->len;
 }
 
-static void pb_end(struct strbuf *b, size_t body)
+static void pb_end(struct strbuf *b, size_t body, size_t guess)
 {
 	size_t len, k = 1, t;
-	char pad[10] = { 0 };
+	char *p;
 
 	if (b->oom)
 		return;
 	len = b->len - body;
 	for (t = len; t > 0x7f; t >>= 7)
 		k++;
-	if (k > 1) {
-		if (strbuf__append(b, pad, k - 1))
+	if (k != guess) {
+		if (k > guess && !pb_room(b, k - guess))
 			return;
-		memmove(b->buf + body + k - 1, b->buf + body, len);
+		memmove(b->buf + body - guess + k, b->buf + body, len);
+		b->len = b->len - guess + k;
+		b->buf[b->len] = '\0';
 	}
+	p = b->buf + body - guess;
 	for (t = 0; t < k; t++)
-		b->buf[body - 1 + t] = (char)(((len >> (7 * t)) & 0x7f) | (t + 1 < k ? 0x80 : 0));
+		p[t] = (char)(((len >> (7 * t)) & 0x7f) | (t + 1 < k ? 0x80 : 0));
 }
 
 /* KeyValue{key, AnyValue{string_value}} */
 static void pb_attr_str(struct strbuf *b, unsigned field, const char *k, const char *v)
 {
-	size_t kv = pb_begin(b, field), av;
+	size_t kv = pb_begin(b, field, 1), av;
 
 	pb_str(b, 1, k);
-	av = pb_begin(b, 2);
+	av = pb_begin(b, 2, 1);
 	pb_str(b, 1, v);
-	pb_end(b, av);
-	pb_end(b, kv);
+	pb_end(b, av, 1);
+	pb_end(b, kv, 1);
 }
 
 /* KeyValue{key, AnyValue{int_value}} */
 static void pb_attr_int(struct strbuf *b, unsigned field, const char *k, int64_t v)
 {
-	size_t kv = pb_begin(b, field), av;
+	size_t kv = pb_begin(b, field, 1), av;
 
 	pb_str(b, 1, k);
-	av = pb_begin(b, 2);
+	av = pb_begin(b, 2, 1);
 	pb_tag(b, 3, WT_VARINT);
 	pb_varint(b, (uint64_t)v);
-	pb_end(b, av);
-	pb_end(b, kv);
+	pb_end(b, av, 1);
+	pb_end(b, kv, 1);
 }
 
 /* ---- what a span says, shared by both encodings ---- */
@@ -197,54 +229,62 @@ static uint32_t span_flags(const struct span *s)
 	return f;
 }
 
-static bool same_resource(const struct span *a, const struct span *b)
+static bool same_str(const char *a, const char *b)
 {
-	return a->svc == b->svc && !strcmp(a->origin.container_id, b->origin.container_id) &&
-	       !strcmp(a->origin.pod_uid, b->origin.pod_uid);
+	return a[0] == b[0] && (!a[0] || !strcmp(a, b));
 }
 
-/* The first span of each resource (service, container, pod), in order: how many. */
-static size_t resources_of(const struct span *spans, size_t n, size_t *first)
+static bool same_resource(const struct span *a, const struct span *b)
+{
+	return a->svc == b->svc && same_str(a->origin.container_id, b->origin.container_id) &&
+	       same_str(a->origin.pod_uid, b->origin.pod_uid);
+}
+
+/* The first span of each resource (service, container, pod), in order: how many.
+ * of[i]: the resource of span i, SIZE_MAX for a span of no service. */
+static size_t resources_of(const struct span *spans, size_t n, size_t *first, size_t *of)
 {
 	size_t i, j, k = 0;
 
 	for (i = 0; i < n; i++) {
+		of[i] = SIZE_MAX;
 		if (spans[i].svc < 0 || spans[i].svc >= CONFIG_MAX_SERVICES)
 			continue;
 		for (j = 0; j < k && !same_resource(&spans[first[j]], &spans[i]); j++)
 			;
 		if (j == k)
 			first[k++] = i;
+		of[i] = j;
 	}
 	return k;
 }
 
 static void encode_pb(const struct otlp_resource *res, const struct span *spans, size_t n,
-		      const size_t *first, size_t nr, struct strbuf *b)
+		      const size_t *first, const size_t *of, size_t nr, struct strbuf *b)
 {
 	struct attr a[SPAN_ATTRS_MAX + CONFIG_MAX_KV];
 	size_t k, i, j, na;
 
 	for (k = 0; k < nr; k++) {
-		size_t rs = pb_begin(b, 1), r, ss, sc;
+		size_t rs = pb_begin(b, 1, 3), r, ss, sc;
 
-		r = pb_begin(b, 1); /* Resource */
+		r = pb_begin(b, 1, 2); /* Resource */
 		na = resource_attrs(res, &spans[first[k]], a);
 		for (j = 0; j < na; j++)
 			pb_attr_str(b, 1, a[j].key, a[j].s);
-		pb_end(b, r);
-		ss = pb_begin(b, 2); /* ScopeSpans */
-		sc = pb_begin(b, 1); /* InstrumentationScope */
+		pb_end(b, r, 2);
+		ss = pb_begin(b, 2, 3); /* ScopeSpans */
+		sc = pb_begin(b, 1, 1); /* InstrumentationScope */
 		pb_str(b, 1, "fogprobe");
 		pb_str(b, 2, res->version);
-		pb_end(b, sc);
+		pb_end(b, sc, 1);
 		for (i = 0; i < n; i++) {
 			const struct span *s = &spans[i];
 			size_t sp, st;
 
-			if (!same_resource(s, &spans[first[k]]))
+			if (of[i] != k)
 				continue;
-			sp = pb_begin(b, 2);
+			sp = pb_begin(b, 2, 2);
 			pb_bytes(b, 1, s->trace_id, 16);
 			pb_bytes(b, 2, s->span_id, 8);
 			if (s->type == SPAN_HTTP && s->trace_state[0])
@@ -264,23 +304,23 @@ static void encode_pb(const struct otlp_resource *res, const struct span *spans,
 					pb_attr_int(b, 9, a[j].key, a[j].i);
 			}
 			if (s->event) { /* Span.Event: time_unix_nano = 1, name = 2 */
-				size_t ev = pb_begin(b, 11);
+				size_t ev = pb_begin(b, 11, 1);
 
 				pb_fixed(b, 1, s->event_ns, 8);
 				pb_str(b, 2, s->event);
-				pb_end(b, ev);
+				pb_end(b, ev, 1);
 			}
-			st = pb_begin(b, 15); /* Status */
+			st = pb_begin(b, 15, 1); /* Status */
 			if (s->status) {
 				pb_tag(b, 3, WT_VARINT);
 				pb_varint(b, s->status);
 			}
-			pb_end(b, st);
+			pb_end(b, st, 1);
 			pb_fixed(b, 16, span_flags(s), 4);
-			pb_end(b, sp);
+			pb_end(b, sp, 2);
 		}
-		pb_end(b, ss);
-		pb_end(b, rs);
+		pb_end(b, ss, 3);
+		pb_end(b, rs, 3);
 	}
 }
 
@@ -315,7 +355,7 @@ static json_t *json_u64(uint64_t v)
 }
 
 static int encode_json(const struct otlp_resource *res, const struct span *spans, size_t n,
-		       const size_t *first, size_t nr, struct strbuf *b)
+		       const size_t *first, const size_t *of, size_t nr, struct strbuf *b)
 {
 	struct attr a[SPAN_ATTRS_MAX + CONFIG_MAX_KV];
 	size_t k, i;
@@ -331,7 +371,7 @@ static int encode_json(const struct otlp_resource *res, const struct span *spans
 			char tid[33], sid[17], pid[17];
 			json_t *j, *status = json_object();
 
-			if (!same_resource(s, &spans[first[k]]))
+			if (of[i] != k)
 				continue;
 			trace__hex(s->trace_id, 16, tid);
 			trace__hex(s->span_id, 8, sid);
@@ -375,16 +415,16 @@ static int encode_json(const struct otlp_resource *res, const struct span *spans
 int otlp__encode(const struct otlp_resource *res, const struct span *spans, size_t n,
 		 enum otlp_protocol proto, struct strbuf *out)
 {
-	size_t *first = malloc((n ? n : 1) * sizeof(*first)), nr;
+	size_t *first = malloc((n ? 2 * n : 1) * sizeof(*first)), *of = first + n, nr;
 	int err = 0;
 
 	if (!first)
 		return -ENOMEM;
-	nr = resources_of(spans, n, first);
+	nr = resources_of(spans, n, first, of);
 	if (proto == OTLP_HTTP_JSON) {
-		err = encode_json(res, spans, n, first, nr, out);
+		err = encode_json(res, spans, n, first, of, nr, out);
 	} else {
-		encode_pb(res, spans, n, first, nr, out);
+		encode_pb(res, spans, n, first, of, nr, out);
 		if (!out->len)
 			strbuf__append(out, "", 0); /* an empty request is a valid one */
 		err = out->oom ? -ENOMEM : 0;

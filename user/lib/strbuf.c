@@ -34,8 +34,7 @@ void strbuf__reset(struct strbuf *sb)
 		sb->buf[0] = '\0';
 }
 
-/* Make room for extra bytes plus the terminating NUL. */
-static int strbuf__reserve(struct strbuf *sb, size_t extra)
+int strbuf__grow(struct strbuf *sb, size_t extra)
 {
 	size_t need, cap;
 	char *p;
@@ -66,7 +65,7 @@ int strbuf__append(struct strbuf *sb, const char *data, size_t n)
 {
 	int err;
 
-	err = strbuf__reserve(sb, n);
+	err = strbuf__grow(sb, n);
 	if (err)
 		return err;
 	if (n)
@@ -88,7 +87,7 @@ int strbuf__printf(struct strbuf *sb, const char *fmt, ...)
 	int n, err;
 
 	/* Try in the space already there; most calls fit and need no second pass. */
-	err = strbuf__reserve(sb, 64);
+	err = strbuf__grow(sb, 64);
 	if (err)
 		return err;
 	avail = sb->cap - sb->len;
@@ -100,7 +99,7 @@ int strbuf__printf(struct strbuf *sb, const char *fmt, ...)
 		return -EINVAL;
 	}
 	if ((size_t)n >= avail) {
-		err = strbuf__reserve(sb, (size_t)n);
+		err = strbuf__grow(sb, (size_t)n);
 		if (err) {
 			sb->buf[sb->len] = '\0';
 			return err;

@@ -15,6 +15,8 @@ struct strbuf {
 void strbuf__init(struct strbuf *sb);
 void strbuf__free(struct strbuf *sb); /* accepts a zeroed or freed buffer */
 void strbuf__reset(struct strbuf *sb); /* len = 0, keeps memory */
+/* Room for extra more bytes and the terminating NUL (cap > len + extra). 0 or -ENOMEM */
+int strbuf__grow(struct strbuf *sb, size_t extra);
 int strbuf__append(struct strbuf *sb, const char *data, size_t n); /* 0 or -ENOMEM */
 int strbuf__puts(struct strbuf *sb, const char *s);
 int strbuf__printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
