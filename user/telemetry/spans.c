@@ -246,6 +246,25 @@ static void copy(char *dst, const char *src, size_t size)
 	dst[n] = 0;
 }
 
+/* "a b" into dst, cut to size - 1 bytes as snprintf would (a span per request: no
+ * format parsing) */
+static void join(char *dst, size_t size, const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(dst, a, n);
+	if (n + 1 < size) {
+		dst[n++] = ' ';
+		if (m > size - 1 - n)
+			m = size - 1 - n;
+		memcpy(dst + n, b, m);
+		n += m;
+	}
+	dst[n] = 0;
+}
+
 /* "name", "name:port", "[v6]" or "[v6]:port" into the address (brackets dropped, as
  * server.address wants) and the port it names or the scheme's default; 0 and "" when
  * the value is not one of those. */
@@ -419,15 +438,19 @@ static void describe(struct spans *sp, int svc, bool is_server, bool tls,
 	copy(s->path, x->path, sizeof(s->path));
 	s->status_code = x->status;
 	s->tls = tls;
-	if (x->minor)
-		snprintf(s->version, sizeof(s->version), "1.%c", x->minor);
+	if (x->minor) {
+		s->version[0] = '1';
+		s->version[1] = '.';
+		s->version[2] = (char)x->minor;
+		s->version[3] = 0;
+	}
 	s->route[0] = 0;
 	if (is_server) {
 		http__route(x->path, sp->routes[svc], (size_t)sc->n_routes, s->route,
 			    sizeof(s->route));
-		snprintf(s->name, sizeof(s->name), "%s %s", s->method, s->route);
+		join(s->name, sizeof(s->name), s->method, s->route);
 	} else {
-		snprintf(s->name, sizeof(s->name), "%s", s->method);
+		copy(s->name, s->method, sizeof(s->method)); /* method fits in name */
 	}
 	s->error_type[0] = 0;
 	if (x->status >= (is_server ? 500 : 400))
