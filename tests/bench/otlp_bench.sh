@@ -85,6 +85,10 @@ node "$ROOT/tests/workloads/otlp_receiver.js" $OTLP_PORT $CTL_PORT --discard >"$
 RECEIVER_PID=$!
 on_exit "stop_pid $RECEIVER_PID"
 for _ in $(seq 1 100); do grep -q '^ready' "$WORK/receiver.out" && break; sleep 0.1; done
+grep -q '^ready' "$WORK/receiver.out" || {
+	fail "the OTLP receiver did not start: $(tail -n 3 "$WORK/receiver.out")"
+	exit 1
+}
 
 config() { # off | RATIO
 	if [[ $1 == off ]]; then
@@ -110,6 +114,12 @@ run() { # MODE
 		curl -sf -m 1 "http://127.0.0.1:$METRICS_PORT/readyz" >/dev/null 2>&1 && break
 		sleep 0.1
 	done
+	# a daemon that could not start (its port taken) leaves another's answers here
+	kill -0 "$DAEMON_PID" 2>/dev/null || {
+		fail "the daemon ($mode) exited: $(tail -n 3 "$WORK/daemon.log")"
+		DAEMON_PID=
+		return
+	}
 	n0=$(exported)
 	c0=$(proc_cpu "$DAEMON_PID")
 	t0=$(date +%s.%N)
@@ -134,6 +144,7 @@ run() { # MODE
 		-v n="${done:-0}" -v s="$((n1 - n0))" \
 		'BEGIN { printf "%s %.2f %d %.0f %d %d\n", m, c / hz / (t1 - t0) * 100, rss, n / (t1 - t0), n, s }' \
 		>>"$WORK/runs"
+	[[ $mode == off ]] || ((n1 > n0)) || fail "no span exported at sample_ratio $mode"
 	say "  $(tail -n 1 "$WORK/runs" | awk '{ printf "%-4s CPU %s %%, RSS %s KiB, %s req/s, %s requests, %s spans", $1, $2, $3, $4, $5, $6 }')"
 }
 
