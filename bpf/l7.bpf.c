@@ -111,6 +111,7 @@ struct {
 struct l7_scratch {
 	struct fp_l7_event e;
 	__u8 slack[FP_L7_CAP_MAX];
+	__u32 records; /* written by this CPU: every 8th looks at the ring's fill */
 };
 
 /* One slot per CPU (max_entries set to the CPU count at load): a per-CPU array caps
@@ -439,9 +440,13 @@ static __always_inline void capture(__u64 sk, const struct fp_flow_ref *f,
 	size &= 4 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= the scratch, then clamped */
 	if (size > sizeof(*scratch)) /* prefix + snippets: both can be at their maximum */
 		size = sizeof(*scratch);
-	/* batched wakeups, as for the lifecycle ring */
+	/* Batched wakeups, as for the lifecycle ring; the fill is a cache line the consumer
+	 * writes, read at every 8th record of a CPU (a wakeup comes at most 7 records
+	 * late; the daemon drains every 100 ms anyway). */
 	if (bpf_ringbuf_output(&l7_events, e, size,
-			       rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8)))
+			       ++scratch->records & 7 ?
+				       BPF_RB_NO_WAKEUP :
+				       rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8)))
 		map_inc(&l7_stats, 0);
 }
 
