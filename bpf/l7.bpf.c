@@ -438,8 +438,9 @@ static __always_inline void capture(__u64 sk, const struct fp_flow_ref *f,
 	       e->nsnip * sizeof(struct fp_l7_snip);
 	barrier_var(size);
 	size &= 4 * FP_L7_CAP_MAX - 1; /* a power-of-two mask >= the scratch, then clamped */
-	if (size > sizeof(*scratch)) /* prefix + snippets: both can be at their maximum */
-		size = sizeof(*scratch);
+	/* prefix + snippets: both can be at their maximum; the record ends with the slack */
+	if (size > offsetof(struct l7_scratch, records))
+		size = offsetof(struct l7_scratch, records);
 	/* Batched wakeups, as for the lifecycle ring; the fill is a cache line the consumer
 	 * writes, read at every 8th record of a CPU (a wakeup comes at most 7 records
 	 * late; the daemon drains every 100 ms anyway). */

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "export/otlp.h"
+#include "lib/ids.h"
 #include "telemetry/spans.h"
 
 /* ---- a minimal protobuf reader for the checks ---- */
@@ -607,7 +608,7 @@ static void exemplars(void **state)
 	struct metrics *m = metrics__new(0);
 	struct metric_family *f;
 	struct metrics_exemplar ex = { .ts = 1700000000.5 };
-	uint8_t other[1][8] = { { 9 } };
+	uint64_t other = 9, id;
 	struct strbuf out;
 
 	(void)state;
@@ -621,11 +622,12 @@ static void exemplars(void **state)
 	/* a candidate is not shown before its span was exported */
 	metrics__render(m, &out, METRICS_OPENMETRICS);
 	assert_null(strstr(out.buf, " # {"));
-	metrics__exemplars_confirm(m, (const uint8_t(*)[8])other, 1);
+	metrics__exemplars_confirm(m, &other, 1);
 	strbuf__reset(&out);
 	metrics__render(m, &out, METRICS_OPENMETRICS);
 	assert_null(strstr(out.buf, " # {"));
-	metrics__exemplars_confirm(m, (const uint8_t(*)[8])ex.span_id, 1);
+	id = ids__of(ex.span_id);
+	metrics__exemplars_confirm(m, &id, 1);
 	strbuf__reset(&out);
 	metrics__render(m, &out, METRICS_OPENMETRICS);
 	assert_non_null(strstr(out.buf,
@@ -705,7 +707,7 @@ static void connections(void **state)
 	struct span out[5];
 	struct strbuf buf;
 	json_t *root, *rs;
-	uint8_t ids[1][8];
+	uint64_t ids[3];
 	struct spans *sp;
 
 	(void)state;
@@ -751,8 +753,12 @@ static void connections(void **state)
 	spans__conn_close(sp, &close_d); /* no span on it */
 	assert_int_equal(given.n, 1);
 	/* b's span exported before b closes */
-	memcpy(ids[0], out[1].span_id, 8);
-	spans__confirm(sp, ids, 1);
+	/* in a batch with others, sorted as the exporter sorts it */
+	ids[0] = ids__of(out[1].span_id);
+	ids[1] = ids[0] + 1;
+	ids[2] = ids[0] - 1;
+	ids__sort(ids, 3);
+	spans__confirm(sp, ids, 3);
 	spans__conn_close(sp, &close_b);
 	assert_int_equal(given.n, 2);
 	assert_true(given.exported);
@@ -833,6 +839,7 @@ static void hist_exemplar(void **state)
 	struct metric_family *f;
 	struct metrics_exemplar ex = { .ts = 1700000000.5 };
 	const uint64_t counts[3] = { 0, 4, 0 };
+	uint64_t id;
 	struct strbuf out;
 
 	(void)state;
@@ -855,7 +862,8 @@ static void hist_exemplar(void **state)
 	strbuf__reset(&out);
 	metrics__render(m, &out, METRICS_OPENMETRICS);
 	assert_null(strstr(out.buf, "3333333333333333"));
-	metrics__exemplars_confirm(m, (const uint8_t(*)[8])ex.span_id, 1);
+	id = ids__of(ex.span_id);
+	metrics__exemplars_confirm(m, &id, 1);
 	strbuf__reset(&out);
 	metrics__render(m, &out, METRICS_OPENMETRICS);
 	assert_non_null(strstr(out.buf, "le=\"0.001\"} 0 # {trace_id=\"11111111111111111111111111111111\","

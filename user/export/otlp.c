@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "export/otlp.h"
+#include "lib/ids.h"
 #include "lib/log.h"
 
 #define RESP_MAX 65536 /* bytes of a collector's answer kept */
@@ -22,29 +23,15 @@
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
 /*
- * The encoder appends a few bytes at a time, some sixty times per span: the room is
- * checked here, inline, and the buffer grows only when it is short. false once an
- * allocation failed (b->oom): every later write is dropped and the caller reports it.
+ * The encoder appends a few bytes at a time, some sixty times per span (strbuf checks
+ * the room inline). Once an allocation failed (b->oom) every later write is dropped and
+ * the caller reports it.
  */
-static inline bool pb_room(struct strbuf *b, size_t n)
-{
-	return (!b->oom && b->len + n < b->cap) || !strbuf__grow(b, n);
-}
-
-static void pb_raw(struct strbuf *b, const void *p, size_t n)
-{
-	if (!pb_room(b, n))
-		return;
-	memcpy(b->buf + b->len, p, n);
-	b->len += n;
-	b->buf[b->len] = '\0'; /* the strbuf's terminator */
-}
-
 static void pb_varint(struct strbuf *b, uint64_t v)
 {
 	char *p;
 
-	if (!pb_room(b, 10))
+	if (strbuf__grow(b, 10))
 		return;
 	p = b->buf + b->len;
 	do {
@@ -64,7 +51,7 @@ static void pb_bytes(struct strbuf *b, unsigned field, const void *p, size_t n)
 {
 	pb_tag(b, field, WT_LEN);
 	pb_varint(b, n);
-	pb_raw(b, p, n);
+	strbuf__append(b, p, n);
 }
 
 static void pb_str(struct strbuf *b, unsigned field, const char *s)
@@ -80,7 +67,7 @@ static void pb_fixed(struct strbuf *b, unsigned field, uint64_t v, unsigned size
 	pb_tag(b, field, size == 8 ? WT_I64 : WT_I32);
 	for (i = 0; i < size; i++)
 		t[i] = (char)(v >> (8 * i)); /* little-endian */
-	pb_raw(b, t, size);
+	strbuf__append(b, t, size);
 }
 
 /*
@@ -91,8 +78,7 @@ static void pb_fixed(struct strbuf *b, unsigned field, uint64_t v, unsigned size
 static size_t pb_begin(struct strbuf *b, unsigned field, size_t guess)
 {
 	pb_tag(b, field, WT_LEN);
-	if (pb_room(b, guess)) {
-		memset(b->buf + b->len, 0, guess);
+	if (!strbuf__grow(b, guess)) { /* pb_end writes these bytes */
 		b->len += guess;
 		b->buf[b->len] = '\0';
 	}
@@ -110,7 +96,7 @@ static void pb_end(struct strbuf *b, size_t body, size_t guess)
 	for (t = len; t > 0x7f; t >>= 7)
 		k++;
 	if (k != guess) {
-		if (k > guess && !pb_room(b, k - guess))
+		if (k > guess && strbuf__grow(b, k - guess))
 			return;
 		memmove(b->buf + body - guess + k, b->buf + body, len);
 		b->len = b->len - guess + k;
@@ -590,7 +576,7 @@ struct otlp_exporter {
 	struct spans *sp;
 	struct metric_family *duration;
 	struct metrics *reg;
-	uint8_t (*ids)[8]; /* the batch's span ids, for exemplars */
+	uint64_t *ids; /* the batch's span ids (ids__of), sorted once for both confirmations */
 	struct otlp_resource res;
 	char host[256];
 	pthread_t thread;
@@ -766,11 +752,12 @@ static void *run(void *arg)
 				size_t i;
 
 				for (i = 0; i < n; i++)
-					memcpy(e->ids[i], e->batch[i].span_id, 8);
+					e->ids[i] = ids__of(e->batch[i].span_id);
+				ids__sort(e->ids, n);
 				/* the connections' first: one closing meanwhile then finds its
 				 * span exported, or leaves a candidate the registry confirms */
 				spans__confirm(e->sp, e->ids, n);
-				metrics__exemplars_confirm(e->reg, (const uint8_t(*)[8])e->ids, n);
+				metrics__exemplars_confirm(e->reg, e->ids, n);
 			}
 			e->nbatch = 0;
 		} else if (out == OTLP_FAIL) {

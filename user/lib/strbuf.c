@@ -34,7 +34,7 @@ void strbuf__reset(struct strbuf *sb)
 		sb->buf[0] = '\0';
 }
 
-int strbuf__grow(struct strbuf *sb, size_t extra)
+int strbuf__grow_slow(struct strbuf *sb, size_t extra)
 {
 	size_t need, cap;
 	char *p;
@@ -59,20 +59,6 @@ int strbuf__grow(struct strbuf *sb, size_t extra)
 fail:
 	sb->oom = 1;
 	return -ENOMEM;
-}
-
-int strbuf__append(struct strbuf *sb, const char *data, size_t n)
-{
-	int err;
-
-	err = strbuf__grow(sb, n);
-	if (err)
-		return err;
-	if (n)
-		memcpy(sb->buf + sb->len, data, n);
-	sb->len += n;
-	sb->buf[sb->len] = '\0';
-	return 0;
 }
 
 int strbuf__puts(struct strbuf *sb, const char *s)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/ids.h"
 #include "telemetry/metrics.h"
 
 /* Long enough for "-1.2345678901234567e-308" and any 64-bit integer. */
@@ -1058,34 +1059,12 @@ int metrics__hist_exemplar(struct metric_family *f, const char *const *label_val
 	return exemplar_at(f, label_values, v, ex, false, published);
 }
 
-static int cmp_u64(const void *a, const void *b)
+void metrics__exemplars_confirm(struct metrics *m, const uint64_t *sorted_ids, size_t n)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t id64(const uint8_t *b)
-{
-	uint64_t v;
-
-	memcpy(&v, b, 8);
-	return v;
-}
-
-void metrics__exemplars_confirm(struct metrics *m, const uint8_t (*span_ids)[8], size_t n)
-{
-	uint64_t *ids;
 	size_t i, j, k;
 
 	if (!m || !n)
 		return;
-	ids = malloc(n * sizeof(*ids));
-	if (!ids)
-		return;
-	for (i = 0; i < n; i++)
-		ids[i] = id64(span_ids[i]);
-	qsort(ids, n, sizeof(*ids), cmp_u64);
 	pthread_mutex_lock(&m->lock);
 	for (i = 0; i < m->n_fams; i++) {
 		struct metric_family *f = m->fams[i];
@@ -1094,15 +1073,12 @@ void metrics__exemplars_confirm(struct metrics *m, const uint8_t (*span_ids)[8],
 			continue;
 		for (j = 0; j < f->n_series; j++) {
 			struct series *s = f->series[j];
-			uint64_t id;
-
 			if (!s->ex)
 				continue;
 			for (k = 0; k <= f->n_buckets; k++) {
 				if (!s->ex[k].has_cand)
 					continue;
-				id = id64(s->ex[k].cand.span_id);
-				if (bsearch(&id, ids, n, sizeof(*ids), cmp_u64)) {
+				if (ids__has(sorted_ids, n, ids__of(s->ex[k].cand.span_id))) {
 					s->ex[k].pub = s->ex[k].cand;
 					s->ex[k].has_pub = true;
 					s->ex[k].has_cand = false;
@@ -1111,7 +1087,6 @@ void metrics__exemplars_confirm(struct metrics *m, const uint8_t (*span_ids)[8],
 		}
 	}
 	pthread_mutex_unlock(&m->lock);
-	free(ids);
 }
 
 int metrics__hist_set(struct metric_family *f, const char *const *label_values,

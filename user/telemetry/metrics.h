@@ -102,8 +102,9 @@ int metrics__observe_exemplar(struct metric_family *f, const char *const *label_
  */
 int metrics__hist_exemplar(struct metric_family *f, const char *const *label_values, double v,
 			   const struct metrics_exemplar *ex, bool published);
-/* The spans of span_ids were exported: their candidate exemplars become the published ones. */
-void metrics__exemplars_confirm(struct metrics *m, const uint8_t (*span_ids)[8], size_t n);
+/* These spans were exported (their ids as ids__of() gives them, sorted by ids__sort):
+ * their candidate exemplars become the published ones. */
+void metrics__exemplars_confirm(struct metrics *m, const uint64_t *sorted_ids, size_t n);
 /* Replace a histogram series: counts[n_buckets + 1] non-cumulative (last = +Inf). */
 int metrics__hist_set(struct metric_family *f, const char *const *label_values,
 		      const uint64_t *counts, double sum);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <arpa/inet.h>
 
+#include "lib/ids.h"
 #include "telemetry/spans.h"
 
 const char *const span_drop_names[SPAN_DROP_N] = {
@@ -401,22 +402,16 @@ void spans__conn_close(struct spans *sp, const struct conn_event *e)
 		give(sp, &done);
 }
 
-static int cmp_id(const void *a, const void *b)
-{
-	return memcmp(a, b, 8);
-}
-
-void spans__confirm(struct spans *sp, uint8_t (*span_ids)[8], size_t n)
+void spans__confirm(struct spans *sp, const uint64_t *sorted_ids, size_t n)
 {
 	size_t i;
 
 	if (!sp || !n)
 		return;
-	qsort(span_ids, n, 8, cmp_id);
 	pthread_mutex_lock(&sp->lock);
 	for (i = 0; i < SPANS_CONN_SLOTS; i++)
 		if (sp->conns[i].key && sp->conns[i].has_span && !sp->conns[i].exported &&
-		    bsearch(sp->conns[i].ex.span_id, span_ids, n, 8, cmp_id))
+		    ids__has(sorted_ids, n, ids__of(sp->conns[i].ex.span_id)))
 			sp->conns[i].exported = true;
 	pthread_mutex_unlock(&sp->lock);
 }

@@ -185,8 +185,9 @@ void spans__tcp(struct spans *sp, const struct conn_event *e);
  */
 #define SPANS_CONN_SLOTS 4096
 void spans__conn_close(struct spans *sp, const struct conn_event *e);
-/* The exporter's word that these spans reached the collector (sorts span_ids). */
-void spans__confirm(struct spans *sp, uint8_t (*span_ids)[8], size_t n);
+/* The exporter's word that these spans reached the collector: their ids as ids__of()
+ * gives them, sorted (ids__sort). */
+void spans__confirm(struct spans *sp, const uint64_t *sorted_ids, size_t n);
 
 /* The model's trace sinks, feeding spans__http and spans__other. */
 struct web_trace_sink spans__web_sink(struct spans *sp);
