@@ -232,6 +232,19 @@ static const char *method_label(const char *m)
 	return "other";
 }
 
+/* The status code as its decimal digits ("%u", without the formatter: one per request). */
+static const char *status_label(unsigned int st, char buf[12])
+{
+	char *p = buf + 11;
+
+	*p = 0;
+	do {
+		*--p = (char)('0' + st % 10);
+		st /= 10;
+	} while (st);
+	return p;
+}
+
 /* A page route of a Next.js app: not an API route, not a build asset or a file. */
 static bool is_page(const char *path)
 {
@@ -246,8 +259,8 @@ static void on_exchange(void *ctx, int svc, const struct http_exchange *x)
 {
 	struct web_metrics *wm = ctx;
 	const struct service_config *sc;
-	char route[HTTP_PATH_MAX], status[8];
-	const char *path, *method;
+	char route[HTTP_PATH_MAX], buf[12];
+	const char *path, *method, *status;
 	struct metrics_exemplar exb, *ex;
 	double secs;
 
@@ -256,7 +269,7 @@ static void on_exchange(void *ctx, int svc, const struct http_exchange *x)
 	sc = &wm->cfg->services[svc];
 	path = path_label(wm, svc, x->path, route, sizeof(route));
 	method = method_label(x->method);
-	snprintf(status, sizeof(status), "%u", x->status);
+	status = status_label(x->status, buf);
 	secs = x->end_ns > x->start_ns ? (x->end_ns - x->start_ns) / 1e9 : 0;
 	/* the span of this exchange, when one was kept: the buckets' exemplar */
 	ex = spans__exemplar_for(wm->spans, x, &exb) ? &exb : NULL;

@@ -149,12 +149,22 @@ static bool is_ows(char ch)
 	return ch == ' ' || ch == '\t';
 }
 
-/* RFC 9110 section 5.6.2 tchar. */
-static bool is_tchar(char ch)
+/* RFC 9110 section 5.6.2 tchar: ALPHA, DIGIT and "!#$%&'*+-.^_`|~", as two bitmaps
+ * of the ASCII codes 0-63 and 64-127 (every header name's byte is tested). */
+#define TBIT(ch) (1ULL << ((ch) & 63))
+static const uint64_t tchar_map[2] = {
+	TBIT('!') | TBIT('#') | TBIT('$') | TBIT('%') | TBIT('&') | TBIT('\'') | TBIT('*') |
+		TBIT('+') | TBIT('-') | TBIT('.') | 0x3ffULL << ('0' & 63),
+	0x3ffffffULL << ('A' & 63) | 0x3ffffffULL << ('a' & 63) | TBIT('^') | TBIT('_') |
+		TBIT('`') | TBIT('|') | TBIT('~'),
+};
+#undef TBIT
+
+static inline bool is_tchar(char ch)
 {
-	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || is_digit(ch))
-		return true;
-	return ch && strchr("!#$%&'*+-.^_`|~", ch);
+	unsigned char u = (unsigned char)ch;
+
+	return u < 128 && (tchar_map[u >> 6] >> (u & 63) & 1);
 }
 
 static void trim(const char **s, size_t *n)
@@ -767,7 +777,7 @@ static void keep_tracestate(const struct feed *f, const char *v, size_t vn)
 static void header_line(const struct feed *f)
 {
 	struct http_dir *d = f->d;
-	const char *l = d->line, *v;
+	const char *l = d->line, *v, *which;
 	size_t n = d->line_len, name, vn, i;
 	uint64_t len = 0;
 
@@ -780,20 +790,44 @@ static void header_line(const struct feed *f)
 		lose(f, HTTP_ERR_BAD_HEADER);
 		return;
 	}
-	/* only seven names matter: skip the others by their length */
-	if (name != 14 && name != 17 && name != 7 && name != 24 && name != 11 && name != 4 &&
-	    name != 10)
+	/* only seven names matter, each of its own length: one comparison at most */
+	switch (name) {
+	case 4:
+		which = "host";
+		break;
+	case 7:
+		which = "upgrade";
+		break;
+	case 10:
+		which = "tracestate";
+		break;
+	case 11:
+		which = "traceparent";
+		break;
+	case 14:
+		which = "content-length";
+		break;
+	case 17:
+		which = "transfer-encoding";
+		break;
+	case 24:
+		which = "sec-websocket-extensions";
+		break;
+	default:
+		return;
+	}
+	if (!word_is(l, name, which))
 		return;
 	v = l + name + 1;
 	vn = n - name - 1;
 	trim(&v, &vn);
-	if (word_is(l, name, "host")) {
+	if (name == 4) {
 		if (f->client)
 			keep_host(f, v, vn);
-	} else if (word_is(l, name, "tracestate")) {
+	} else if (name == 10) {
 		if (f->client)
 			keep_tracestate(f, v, vn);
-	} else if (word_is(l, name, "traceparent")) {
+	} else if (name == 11) {
 		/* W3C Trace Context: a request with two traceparent lines has none valid */
 		if (f->client) {
 			if (d->trace_seen || d->line_long)
@@ -802,10 +836,10 @@ static void header_line(const struct feed *f)
 				traceparent__parse(v, vn, &d->trace);
 			d->trace_seen = true;
 		}
-	} else if (word_is(l, name, "sec-websocket-extensions")) {
+	} else if (name == 24) {
 		if (!f->client)
 			ws_extensions(f->c, v, vn, d->line_long);
-	} else if (word_is(l, name, "content-length")) {
+	} else if (name == 14) {
 		if (d->line_long || !parse_length(v, vn, &len) ||
 		    (d->has_length && len != d->length)) {
 			lose(f, HTTP_ERR_BAD_HEADER);
@@ -813,7 +847,7 @@ static void header_line(const struct feed *f)
 		}
 		d->has_length = true;
 		d->length = len;
-	} else if (word_is(l, name, "transfer-encoding")) {
+	} else if (name == 17) {
 		/* the last coding decides (RFC 9112 section 6.3) */
 		for (i = vn; i > 0 && v[i - 1] != ','; i--)
 			;
@@ -822,7 +856,7 @@ static void header_line(const struct feed *f)
 		trim(&v, &vn);
 		d->te_seen = true;
 		d->chunked = word_is(v, vn, "chunked");
-	} else if (word_is(l, name, "upgrade")) {
+	} else { /* upgrade */
 		/* the first protocol name, without its version: "websocket", "h2c" */
 		for (i = 0; i < vn && i < HTTP_UPGRADE_MAX - 1 && is_tchar(v[i]) && v[i] != '/';
 		     i++)
