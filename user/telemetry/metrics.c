@@ -751,37 +751,54 @@ int metrics__register(struct metrics *m, void *owner, const struct metric_def *d
 
 /* ---- series ------------------------------------------------------------------------ */
 
-static uint64_t key_hash(const char *const *vals, size_t n)
+static uint64_t key_mix(uint64_t h, uint64_t w)
 {
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-	size_t i;
+	h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 31);
+}
+
+/* Every series update hashes its label values: eight bytes a step, each value's length
+ * first (("ab","c") and ("a","bc") differ). lens gets the lengths, for key_equal. */
+static uint64_t key_hash(const char *const *vals, size_t n, size_t *lens)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL, w;
+	size_t i, len;
 
 	for (i = 0; i < n; i++) {
-		const unsigned char *p = (const unsigned char *)vals[i];
+		const char *p = vals[i];
 
-		/* The terminating NUL goes in too: ("ab","c") and ("a","bc") must differ. */
-		do {
-			h ^= *p;
-			h *= 0x100000001b3ULL;
-		} while (*p++);
+		len = lens[i] = strlen(p);
+		h = key_mix(h, len);
+		for (; len >= 8; len -= 8, p += 8) {
+			memcpy(&w, p, 8);
+			h = key_mix(h, w);
+		}
+		if (len) { /* in a register: a short copy to memory read back whole stalls */
+			for (w = 0; len; len--)
+				w = w << 8 | (unsigned char)p[len - 1];
+			h = key_mix(h, w);
+		}
 	}
 	return h;
 }
 
-static bool key_equal(const struct series *s, const char *const *vals, size_t n)
+/* The series' key holds the values one after another, each with its NUL. */
+static bool key_equal(const struct series *s, const char *const *vals, const size_t *lens,
+		      size_t n)
 {
 	const char *p = s->key;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (strcmp(p, vals[i]))
+		if (memcmp(p, vals[i], lens[i] + 1))
 			return false;
-		p += strlen(p) + 1;
+		p += lens[i] + 1;
 	}
 	return true;
 }
 
-static struct series *family__lookup(struct metric_family *f, const char *const *vals, uint64_t h)
+static struct series *family__lookup(struct metric_family *f, const char *const *vals,
+				     const size_t *lens, uint64_t h)
 {
 	size_t mask = f->n_slots - 1, i;
 	struct series *s;
@@ -790,7 +807,7 @@ static struct series *family__lookup(struct metric_family *f, const char *const 
 		return NULL;
 	for (i = h & mask; f->slots[i]; i = (i + 1) & mask) {
 		s = f->series[f->slots[i] - 1];
-		if (s->hash == h && key_equal(s, vals, f->n_labels))
+		if (s->hash == h && key_equal(s, vals, lens, f->n_labels))
 			return s;
 	}
 	return NULL;
@@ -897,6 +914,7 @@ static int family__series(struct metric_family *f, const char *const *vals, stru
 {
 	const char *clean[METRICS_MAX_LABELS];
 	char *owned[METRICS_MAX_LABELS] = { 0 };
+	size_t lens[METRICS_MAX_LABELS];
 	bool dirty = false;
 	size_t i;
 	uint64_t h;
@@ -908,8 +926,8 @@ static int family__series(struct metric_family *f, const char *const *vals, stru
 		if (!vals[i])
 			return -EINVAL;
 
-	h = key_hash(vals, f->n_labels);
-	*out = family__lookup(f, vals, h);
+	h = key_hash(vals, f->n_labels, lens);
+	*out = family__lookup(f, vals, lens, h);
 	if (*out)
 		return 0;
 
@@ -928,8 +946,8 @@ static int family__series(struct metric_family *f, const char *const *vals, stru
 	}
 	if (dirty) {
 		vals = clean;
-		h = key_hash(vals, f->n_labels);
-		*out = family__lookup(f, vals, h);
+		h = key_hash(vals, f->n_labels, lens);
+		*out = family__lookup(f, vals, lens, h);
 		if (*out)
 			goto cleanup;
 	}
