@@ -103,7 +103,7 @@ static __always_inline int enter(void *ssl, void *buf, void *out, bool watched)
  * prefix (a constant at each call site, want <= room) and one snippet. No scratch copy:
  * uprobe programs run preemptibly, a per-CPU scratch could be reused under them.
  */
-static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct fp_flow_ref *f,
+static __always_inline void submit(struct fp_l7_ssl_call *c, const struct fp_flow_ref *f,
 				   const struct fp_l7_svc *on, __u64 sk, __u64 moved,
 				   __u64 want, __u8 dir, __u32 sndq, const __u32 room)
 {
@@ -147,7 +147,11 @@ static __always_inline void submit(const struct fp_l7_ssl_call *c, const struct 
 					 (void *)(c->buf + moved - FP_L7_SNIP_BYTES)))
 			e->nsnip = 1;
 	}
-	bpf_ringbuf_submit(e, rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8));
+	/* as bpf/l7.bpf.c: the fill is a cache line the consumer writes, read at every 8th
+	 * record (of this thread: uprobes run preemptibly, a per-CPU count could race) */
+	bpf_ringbuf_submit(e, ++c->records & 7 ?
+				      BPF_RB_NO_WAKEUP :
+				      rb_wakeup_flags(&l7_events, FP_L7_RINGBUF_BYTES / 8));
 }
 
 /* ret: the call's return value; bytes: SSL_read/SSL_write: ret itself, the _ex

@@ -85,7 +85,7 @@ struct fp_l7_ssl_call {
 	__u32 watched; /* the process found in l7_tasks by this thread, 0 until then: the
 			* hooks then skip that lookup (the entry goes when the process's
 			* last thread exits, and the thread with it) */
-	__u32 pad;
+	__u32 records; /* SSL records this thread wrote: every 8th reads the ring's fill */
 	__u64 send_sk; /* socket hooks: the socket of the send in progress, 0 outside one */
 	__u64 send_ns; /* and that send's start (its record's order_ns) */
 };
