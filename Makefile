@@ -95,6 +95,12 @@ $(BUILD)/fogprobe: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
+# make bench's programs of the daemon's code alone: render, HTTP exchanges replayed
+$(BUILD)/bench/bench_%: tests/bench/bench_%.c $(LIB_OBJS) Makefile
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $< $(LIB_OBJS) -o $@ $(LDLIBS)
+
 $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_OBJS) Makefile
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

@@ -11,7 +11,8 @@
 #      read/write traffic, next to empty programs on the syscall tracepoints of the
 #      capture's fallback (tests/bench/null_tp.bpf.c, tp_floor.c)
 #   5. daemon VmRSS/VmHWM after load; daemon CPU% during the runs
-#   6. /metrics scrape time (default config) and a synthetic 10k-series render benchmark
+#   6. /metrics scrape time (default config), a synthetic 10k-series render benchmark and
+#      HTTP exchanges replayed through the daemon's parser and metrics (bench_parse.c)
 #   7. a report table (also written to build/bench/report.txt)
 # Also recorded: the bpf_stats floor (an empty cgroup_skb program, tests/bench/null.bpf.c,
 # in a cgroup of the bench's own) and whether other BPF programs or fogprobe daemons were
@@ -771,13 +772,12 @@ human() {
 
 # ---- main -------------------------------------------------------------------------------
 
-say "bench: building build/bench/bench_render"
+say "bench: building build/bench/bench_render and bench_parse (the daemon's objects)"
 mkdir -p "$OUT"
-if ! (cd "$ROOT" && gcc -O2 -std=gnu11 -Wall -Iinclude -Iuser -o "$OUT/bench_render" \
-	tests/bench/bench_render.c user/telemetry/metrics.c user/lib/strbuf.c \
-	user/export/http.c user/lib/log.c user/lib/digest.c -lmicrohttpd -lz -lm -pthread); then
-	fail "building bench_render failed"
-fi
+for prog in bench_render bench_parse; do
+	make --no-print-directory -C "$ROOT" "build/bench/$prog" >/dev/null ||
+		fail "building $prog failed"
+done
 # The tracepoint floor of the unrelated-traffic runs; skipped (not an error) without clang.
 if command -v clang >/dev/null; then
 	say "bench: building build/bench/tp_floor"
@@ -914,6 +914,10 @@ fi
 say "bench: synthetic render, 10k series x $RENDER_ROUNDS"
 if [[ -x "$OUT/bench_render" ]]; then
 	"$OUT/bench_render" "$RENDER_ROUNDS" >"$WORK/render" || fail "bench_render failed"
+fi
+say "bench: HTTP exchanges replayed through the daemon's parser and metrics"
+if [[ -x "$OUT/bench_parse" ]]; then
+	"$OUT/bench_parse" >"$WORK/parse" || fail "bench_parse failed"
 fi
 
 # ---- report -----------------------------------------------------------------------------
@@ -1071,6 +1075,17 @@ if [[ -s "$WORK/render" ]]; then
 	row "gzip of that text, level 1 (best/median)" "$(r gzip_best_ms) / $(r gzip_median_ms) ms"
 	row "render + gzip (median)" "$(calc %.3f "$(r text_median_ms) + $(r gzip_median_ms)") ms" \
 		"$(calc %.3f "$(r text_median_ms) + $(r gzip_median_ms)")" "<=" 5 "<= 5 ms"
+fi
+if [[ -s "$WORK/parse" ]]; then
+	section "the daemon's share of an HTTP exchange, replayed: streams, parser, metrics ($(
+		awk '$1 == "exchanges" { print $2 }' "$WORK/parse") exchanges a client)"
+	for c in wrk_nginx browser_uvicorn; do
+		p() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/parse"; }
+		row "  ${c/_/ request, } response (best/median)" \
+			"$(p "${c}_best_ns") / $(p "${c}_median_ns") ns"
+		summary_row "parse_$c" "the daemon's share of an HTTP exchange, replayed: ${c/_/ request, } response" \
+			"$(p "${c}_median_ns")" "ns" "" ""
+	done
 fi
 
 {

@@ -164,6 +164,9 @@ probe() { # ROUND SIDE
 	if [[ $2 == probe ]]; then
 		awk -v c="$((c1 - c0))" -v hz="$HZ" -v t0="$t0" -v t1="$t1" \
 			'BEGIN { printf "%.2f\n", c / hz / (t1 - t0) * 100 }' >>"$WORK/cpu"
+		# the daemon's CPU time per request wrk completed (its user + system)
+		awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="$n" \
+			'BEGIN { printf "%.0f\n", c / hz / n * 1e9 }' >>"$WORK/cpu_ns"
 		say "  round $1 probe:    ${r% *} req/s, probe counted $(tail -n 1 "$WORK/counted" | awk '{ print $1 " of " $2 }')"
 		return 0
 	fi
@@ -251,6 +254,7 @@ ratio() { awk -v b="$1" -v p="$2" 'BEGIN { if (b > 0 && p > 0) printf "%.4f", p 
 	printf '%-46s %s\n' "events lost (sum)" "$(awk '{ s += $1 } END { print s + 0 }' "$WORK/lost" 2>/dev/null)"
 	printf '%-46s %s %% of a core   (target <= 5 at 10k req/s)\n' "daemon CPU (median)" \
 		"$(median <"$WORK/cpu" 2>/dev/null)"
+	printf '%-46s %s ns\n' "  per request wrk completed (median)" "$(median <"$WORK/cpu_ns" 2>/dev/null)"
 	printf '%-46s %s\n' "other fogprobe processes during baselines" \
 		"$(sort -g "$WORK/foreign" 2>/dev/null | tail -n 1) (they attach to every task's syscalls too)"
 	printf '%-46s %s\n' "[runs] baseline" "$(tr '\n' ' ' <"$WORK/base" 2>/dev/null)"
@@ -262,6 +266,8 @@ ratio() { awk -v b="$1" -v p="$2" 'BEGIN { if (b > 0 && p > 0) printf "%.4f", p 
 summary_row wrk_rps "wrk against nginx, L7 on: probe/baseline" "$(ratio "$b" "$p")" "" ">=" 0.97
 summary_row wrk_bpf_ns "  BPF time per request, every program (--bpf-stats)" \
 	"$(awk '{ print $1 }' "$WORK/ns" 2>/dev/null | median)" ns "<=" 500 "aim 300"
+summary_row wrk_daemon_ns "  the daemon's CPU time per request (user + system)" \
+	"$(median <"$WORK/cpu_ns" 2>/dev/null)" ns "" ""
 summary_row wrk_rps_stats "  the same with --bpf-stats" "$(ratio "$b" "$st")" "" "" ""
 summary_row wrk_rps_bpftrace "  peer: bpftrace, bytes and payload prefixes of nginx on the syscall tracepoints" \
 	"$(ratio "$b" "$pe")" "" "" "" "$(command -v bpftrace >/dev/null || echo "bpftrace not installed")"
