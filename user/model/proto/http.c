@@ -149,22 +149,22 @@ static bool is_ows(char ch)
 	return ch == ' ' || ch == '\t';
 }
 
-/* RFC 9110 section 5.6.2 tchar: ALPHA, DIGIT and "!#$%&'*+-.^_`|~", as two bitmaps
- * of the ASCII codes 0-63 and 64-127 (every header name's byte is tested). */
-#define TBIT(ch) (1ULL << ((ch) & 63))
-static const uint64_t tchar_map[2] = {
-	TBIT('!') | TBIT('#') | TBIT('$') | TBIT('%') | TBIT('&') | TBIT('\'') | TBIT('*') |
-		TBIT('+') | TBIT('-') | TBIT('.') | 0x3ffULL << ('0' & 63),
-	0x3ffffffULL << ('A' & 63) | 0x3ffffffULL << ('a' & 63) | TBIT('^') | TBIT('_') |
-		TBIT('`') | TBIT('|') | TBIT('~'),
+/* RFC 9110 section 5.6.2 tchar (ALPHA, DIGIT and "!#$%&'*+-.^_`|~"), and the colon that
+ * ends a header name: one load per byte of every header name. */
+enum { CH_OTHER = 0, CH_TCHAR, CH_COLON };
+static const uint8_t ch_class[256] = {
+	['0' ... '9'] = CH_TCHAR, ['A' ... 'Z'] = CH_TCHAR, ['a' ... 'z'] = CH_TCHAR,
+	['!'] = CH_TCHAR,	  ['#'] = CH_TCHAR,	    ['$'] = CH_TCHAR,
+	['%'] = CH_TCHAR,	  ['&'] = CH_TCHAR,	    ['\''] = CH_TCHAR,
+	['*'] = CH_TCHAR,	  ['+'] = CH_TCHAR,	    ['-'] = CH_TCHAR,
+	['.'] = CH_TCHAR,	  ['^'] = CH_TCHAR,	    ['_'] = CH_TCHAR,
+	['`'] = CH_TCHAR,	  ['|'] = CH_TCHAR,	    ['~'] = CH_TCHAR,
+	[':'] = CH_COLON,
 };
-#undef TBIT
 
 static inline bool is_tchar(char ch)
 {
-	unsigned char u = (unsigned char)ch;
-
-	return u < 128 && (tchar_map[u >> 6] >> (u & 63) & 1);
+	return ch_class[(unsigned char)ch] == CH_TCHAR;
 }
 
 static void trim(const char **s, size_t *n)
@@ -783,10 +783,10 @@ static void header_line(const struct feed *f)
 
 	if (is_ows(l[0]))
 		return; /* obs-fold continuation: no header of interest is folded */
-	for (name = 0; name < n && l[name] != ':'; name++)
-		if (!is_tchar(l[name]))
-			break;
-	if (name == 0 || name == n || l[name] != ':') {
+	/* the name: tchars up to the colon (the line ends in a NUL, which stops it) */
+	for (name = 0; ch_class[(unsigned char)l[name]] == CH_TCHAR; name++)
+		;
+	if (name == 0 || name >= n || l[name] != ':') {
 		lose(f, HTTP_ERR_BAD_HEADER);
 		return;
 	}
