@@ -149,22 +149,20 @@ static bool is_ows(char ch)
 	return ch == ' ' || ch == '\t';
 }
 
-/* RFC 9110 section 5.6.2 tchar (ALPHA, DIGIT and "!#$%&'*+-.^_`|~"), and the colon that
- * ends a header name: one load per byte of every header name. */
-enum { CH_OTHER = 0, CH_TCHAR, CH_COLON };
-static const uint8_t ch_class[256] = {
-	['0' ... '9'] = CH_TCHAR, ['A' ... 'Z'] = CH_TCHAR, ['a' ... 'z'] = CH_TCHAR,
-	['!'] = CH_TCHAR,	  ['#'] = CH_TCHAR,	    ['$'] = CH_TCHAR,
-	['%'] = CH_TCHAR,	  ['&'] = CH_TCHAR,	    ['\''] = CH_TCHAR,
-	['*'] = CH_TCHAR,	  ['+'] = CH_TCHAR,	    ['-'] = CH_TCHAR,
-	['.'] = CH_TCHAR,	  ['^'] = CH_TCHAR,	    ['_'] = CH_TCHAR,
-	['`'] = CH_TCHAR,	  ['|'] = CH_TCHAR,	    ['~'] = CH_TCHAR,
-	[':'] = CH_COLON,
+/* RFC 9110 section 5.6.2 tchar (ALPHA, DIGIT and "!#$%&'*+-.^_`|~"): one load per byte
+ * of every header name. */
+static const bool tchar[256] = {
+	['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true,
+	['!'] = true,	      ['#'] = true,	    ['$'] = true,
+	['%'] = true,	      ['&'] = true,	    ['\''] = true,
+	['*'] = true,	      ['+'] = true,	    ['-'] = true,
+	['.'] = true,	      ['^'] = true,	    ['_'] = true,
+	['`'] = true,	      ['|'] = true,	    ['~'] = true,
 };
 
 static inline bool is_tchar(char ch)
 {
-	return ch_class[(unsigned char)ch] == CH_TCHAR;
+	return tchar[(unsigned char)ch];
 }
 
 static void trim(const char **s, size_t *n)
@@ -566,15 +564,15 @@ static void set_path(struct http_exchange *x, const char *t, size_t n, bool cut)
 }
 
 /* "METHOD SP request-target SP HTTP/1.x"; the line may be cut when line_long. */
-static void request_line(const struct feed *f)
+static void request_line(const struct feed *f, const char *l, size_t n)
 {
 	struct http_conn *c = f->c;
 	struct http_dir *d = f->d;
-	const char *l = d->line;
-	size_t n = d->line_len, m, t, te;
+	size_t m, t, te;
 	const char *method;
-	struct http_pending *e;
-	struct http_exchange x = { 0 };
+	struct http_pending *e = NULL;
+	struct http_exchange lone, *x;
+	uint8_t minor = 0;
 
 	for (m = 0; m < n && l[m] != ' '; m++)
 		;
@@ -603,24 +601,31 @@ static void request_line(const struct feed *f)
 			start_error(f);
 			return;
 		}
-		x.minor = (uint8_t)v[7];
+		minor = (uint8_t)v[7];
 	}
 	d->synced_once = true;
-	memcpy(x.method, method, strlen(method) + 1);
-	set_path(&x, l + t, te - t, te == n);
-	x.start_ns = d->start_ns;
+	/* the exchange is built where it is kept: the queue's next entry, if there is room */
+	if (q_room(c)) {
+		e = &Q(c)[c->nq++];
+		memset(e, 0, sizeof(*e));
+		x = &e->x;
+	} else {
+		memset(&lone, 0, sizeof(lone));
+		x = &lone;
+	}
+	x->minor = minor;
+	memcpy(x->method, method, strlen(method) + 1);
+	set_path(x, l + t, te - t, te == n);
+	x->start_ns = d->start_ns;
 	if (!strcmp(method, "CONNECT"))
 		d->want_upgrade = true;
-	if (!q_room(c)) {
-		x.req_bytes = d->msg_bytes; /* the request line, so far */
-		emit(f, HTTP_EV_ERROR, &x, HTTP_ERR_TOO_MANY_PIPELINED);
+	if (!e) {
+		x->req_bytes = d->msg_bytes; /* the request line, so far */
+		emit(f, HTTP_EV_ERROR, x, HTTP_ERR_TOO_MANY_PIPELINED);
 		if (c->tail_skip < UINT16_MAX)
 			c->tail_skip++;
 		d->seq = SEQ_SKIPPED;
 	} else {
-		e = &Q(c)[c->nq++];
-		memset(e, 0, sizeof(*e));
-		e->x = x;
 		if (++c->next_seq == SEQ_SKIPPED)
 			c->next_seq = 1;
 		e->seq = c->next_seq;
@@ -634,11 +639,9 @@ static void request_line(const struct feed *f)
 }
 
 /* "HTTP/1.x SP NNN [SP reason]" */
-static void status_line(const struct feed *f)
+static void status_line(const struct feed *f, const char *l, size_t n)
 {
 	struct http_dir *d = f->d;
-	const char *l = d->line;
-	size_t n = d->line_len;
 	unsigned int st;
 
 	if (n < 12 || memcmp(l, status_prefix, STATUS_PREFIX_LEN) || !is_digit(l[7]) ||
@@ -774,17 +777,30 @@ static void keep_tracestate(const struct feed *f, const char *v, size_t vn)
 	}
 }
 
-static void header_line(const struct feed *f)
+/* Is the header line l's name (name bytes, before the colon) w? Then *v, *vn: its value,
+ * trimmed. */
+static bool header_is(const char *l, size_t n, size_t name, const char *w, const char **v,
+		      size_t *vn)
+{
+	if (!word_is(l, name, w))
+		return false;
+	*v = l + name + 1;
+	*vn = n - name - 1;
+	trim(v, vn);
+	return true;
+}
+
+static void header_line(const struct feed *f, const char *l, size_t n)
 {
 	struct http_dir *d = f->d;
-	const char *l = d->line, *v, *which;
-	size_t n = d->line_len, name, vn, i;
+	const char *v;
+	size_t name, vn, i;
 	uint64_t len = 0;
 
 	if (is_ows(l[0]))
 		return; /* obs-fold continuation: no header of interest is folded */
-	/* the name: tchars up to the colon (the line ends in a NUL, which stops it) */
-	for (name = 0; ch_class[(unsigned char)l[name]] == CH_TCHAR; name++)
+	/* the name: tchars up to the colon (the line ends in a NUL, CR or LF, which stops it) */
+	for (name = 0; is_tchar(l[name]); name++)
 		;
 	if (name == 0 || name >= n || l[name] != ':') {
 		lose(f, HTTP_ERR_BAD_HEADER);
@@ -793,53 +809,37 @@ static void header_line(const struct feed *f)
 	/* only seven names matter, each of its own length: one comparison at most */
 	switch (name) {
 	case 4:
-		which = "host";
-		break;
-	case 7:
-		which = "upgrade";
-		break;
-	case 10:
-		which = "tracestate";
-		break;
-	case 11:
-		which = "traceparent";
-		break;
-	case 14:
-		which = "content-length";
-		break;
-	case 17:
-		which = "transfer-encoding";
-		break;
-	case 24:
-		which = "sec-websocket-extensions";
-		break;
-	default:
-		return;
-	}
-	if (!word_is(l, name, which))
-		return;
-	v = l + name + 1;
-	vn = n - name - 1;
-	trim(&v, &vn);
-	if (name == 4) {
-		if (f->client)
+		if (f->client && header_is(l, n, name, "host", &v, &vn))
 			keep_host(f, v, vn);
-	} else if (name == 10) {
-		if (f->client)
+		return;
+	case 7:
+		if (!header_is(l, n, name, "upgrade", &v, &vn))
+			return;
+		/* the first protocol name, without its version: "websocket", "h2c" */
+		for (i = 0; i < vn && i < HTTP_UPGRADE_MAX - 1 && is_tchar(v[i]) && v[i] != '/';
+		     i++)
+			d->upgrade[i] = lower(v[i]);
+		d->upgrade[i] = 0;
+		if (f->client && i)
+			d->want_upgrade = true;
+		return;
+	case 10:
+		if (f->client && header_is(l, n, name, "tracestate", &v, &vn))
 			keep_tracestate(f, v, vn);
-	} else if (name == 11) {
+		return;
+	case 11:
 		/* W3C Trace Context: a request with two traceparent lines has none valid */
-		if (f->client) {
-			if (d->trace_seen || d->line_long)
-				d->trace.valid = false;
-			else
-				traceparent__parse(v, vn, &d->trace);
-			d->trace_seen = true;
-		}
-	} else if (name == 24) {
-		if (!f->client)
-			ws_extensions(f->c, v, vn, d->line_long);
-	} else if (name == 14) {
+		if (!f->client || !header_is(l, n, name, "traceparent", &v, &vn))
+			return;
+		if (d->trace_seen || d->line_long)
+			d->trace.valid = false;
+		else
+			traceparent__parse(v, vn, &d->trace);
+		d->trace_seen = true;
+		return;
+	case 14:
+		if (!header_is(l, n, name, "content-length", &v, &vn))
+			return;
 		if (d->line_long || !parse_length(v, vn, &len) ||
 		    (d->has_length && len != d->length)) {
 			lose(f, HTTP_ERR_BAD_HEADER);
@@ -847,7 +847,10 @@ static void header_line(const struct feed *f)
 		}
 		d->has_length = true;
 		d->length = len;
-	} else if (name == 17) {
+		return;
+	case 17:
+		if (!header_is(l, n, name, "transfer-encoding", &v, &vn))
+			return;
 		/* the last coding decides (RFC 9112 section 6.3) */
 		for (i = vn; i > 0 && v[i - 1] != ','; i--)
 			;
@@ -856,14 +859,11 @@ static void header_line(const struct feed *f)
 		trim(&v, &vn);
 		d->te_seen = true;
 		d->chunked = word_is(v, vn, "chunked");
-	} else { /* upgrade */
-		/* the first protocol name, without its version: "websocket", "h2c" */
-		for (i = 0; i < vn && i < HTTP_UPGRADE_MAX - 1 && is_tchar(v[i]) && v[i] != '/';
-		     i++)
-			d->upgrade[i] = lower(v[i]);
-		d->upgrade[i] = 0;
-		if (f->client && i)
-			d->want_upgrade = true;
+		return;
+	case 24:
+		if (!f->client && header_is(l, n, name, "sec-websocket-extensions", &v, &vn))
+			ws_extensions(f->c, v, vn, d->line_long);
+		return;
 	}
 }
 
@@ -935,11 +935,10 @@ static void response_head_done(const struct feed *f)
 }
 
 /* chunk-size [ chunk-ext ] */
-static void chunk_size_line(const struct feed *f)
+static void chunk_size_line(const struct feed *f, const char *l, size_t n)
 {
 	struct http_dir *d = f->d;
-	const char *l = d->line;
-	size_t n = d->line_len, i;
+	size_t i;
 	uint64_t size = 0;
 
 	for (i = 0; i < n && hex_val(l[i]) >= 0; i++) {
@@ -959,39 +958,40 @@ static void chunk_size_line(const struct feed *f)
 	}
 }
 
-/* A whole line (without its CR LF) is in d->line. */
-static void line_done(const struct feed *f)
+/* A whole line, l (n bytes, without its CR LF, followed by a byte that is no tchar): in
+ * d->line, or where it was captured when it lay whole in one chunk. */
+static void line_done(const struct feed *f, const char *l, size_t n)
 {
 	struct http_dir *d = f->d;
 
 	switch (d->state) {
 	case ST_START:
 		if (f->client)
-			request_line(f);
+			request_line(f, l, n);
 		else
-			status_line(f);
+			status_line(f, l, n);
 		break;
 	case ST_HEADER:
-		if (d->line_len == 0 && !d->line_long) {
+		if (n == 0 && !d->line_long) {
 			if (f->client)
 				request_head_done(f);
 			else
 				response_head_done(f);
 		} else {
-			header_line(f);
+			header_line(f, l, n);
 		}
 		break;
 	case ST_CHUNK_SIZE:
-		chunk_size_line(f);
+		chunk_size_line(f, l, n);
 		break;
 	case ST_CHUNK_CRLF:
-		if (d->line_len || d->line_long)
+		if (n || d->line_long)
 			lose(f, HTTP_ERR_DESYNC); /* chunk data longer than its size */
 		else
 			d->state = ST_CHUNK_SIZE;
 		break;
 	case ST_TRAILER:
-		if (d->line_len == 0 && !d->line_long)
+		if (n == 0 && !d->line_long)
 			message_done(f, f->ts);
 		break;
 	}
@@ -1022,6 +1022,20 @@ static size_t step_line(const struct feed *f, const uint8_t *b, size_t n)
 	k = lf ? (size_t)(lf - b) + 1 : n;
 	d->msg_bytes += k;
 	take = lf ? k - 1 : k;
+	/* A line whole in this chunk is parsed where it lies: no copy. It ends in CR or
+	 * LF, neither of them a tchar, as a NUL ends d->line. */
+	if (lf && d->line_len == 0 && !d->line_long && take <= HTTP_LINE_MAX - 1) {
+		const char *l = (const char *)b;
+
+		if (start && !start_prefix_ok(f->client, l, take)) {
+			start_error(f);
+			return k;
+		}
+		if (take && l[take - 1] == '\r')
+			take--;
+		line_done(f, l, take);
+		return k;
+	}
 	room = HTTP_LINE_MAX - 1 - d->line_len;
 	if (take > room) {
 		take = room;
@@ -1037,7 +1051,7 @@ static size_t step_line(const struct feed *f, const uint8_t *b, size_t n)
 		if (!d->line_long && d->line_len && d->line[d->line_len - 1] == '\r')
 			d->line_len--;
 		d->line[d->line_len] = 0;
-		line_done(f);
+		line_done(f, d->line, d->line_len);
 	}
 	return k;
 }
