@@ -41,6 +41,7 @@
 #include "telemetry/web_metrics.h"
 
 #define DAEMON_MMAP_THRESHOLD (256 << 10) /* blocks this large are mapped, unmapped at free */
+#define CHUNKS_PER_LOCK 64
 
 /* ---- sinks: typed events of the collectors, on the loop's thread ---- */
 
@@ -127,13 +128,29 @@ static void on_conn(void *ctx, const struct conn_event *e)
 			 (unsigned long long)e->ts_ns);
 }
 
+/* The loop's thread takes the lock once for up to CHUNKS_PER_LOCK chunks of a drain, not
+ * once each: a scrape waits for that many at most. */
 static void on_chunk(void *ctx, uint64_t key, int svc, const struct stream_chunk *ch)
 {
 	struct daemon *d = ctx;
 
-	pthread_mutex_lock(&d->lock);
+	if (!d->chunks_locked) {
+		pthread_mutex_lock(&d->lock);
+		d->chunks_locked = CHUNKS_PER_LOCK;
+	}
 	streams__data(d->streams, key, svc, ch);
-	pthread_mutex_unlock(&d->lock);
+	if (!--d->chunks_locked)
+		pthread_mutex_unlock(&d->lock);
+}
+
+static void on_chunks_done(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (d->chunks_locked) {
+		d->chunks_locked = 0;
+		pthread_mutex_unlock(&d->lock);
+	}
 }
 
 static void on_process(void *ctx, const struct proc_exit *x)
@@ -442,7 +459,8 @@ int daemon__start(struct daemon *d)
 		.cgroot = d->cgroot,
 		.capture_bytes = d->opts.capture_bytes,
 		.bpf_stats = d->opts.bpf_stats,
-		.sinks = { .conn = on_conn, .chunk = on_chunk, .process = on_process, .ctx = d },
+		.sinks = { .conn = on_conn, .chunk = on_chunk, .chunks_done = on_chunks_done,
+			   .process = on_process, .ctx = d },
 	};
 	char err[256];
 	int e, i, n;
