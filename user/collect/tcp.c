@@ -99,6 +99,8 @@ struct tcp_collector {
 	const char *reason_view[FP_DROP_REASONS]; /* every code named (tcp_snapshot) */
 	__u64 lost[FP_LOST_SLOTS]; /* as of the last tcp__read */
 	__u64 flows_live;
+	__u64 flows_inserted, flows_deleted; /* read before and after the walk that counted
+					       * flows_live */
 	__u64 evicted_max; /* inserted - deleted - live is read racily: kept monotonic */
 	struct fp_svc_stats raw_stats[FP_MAX_SERVICES * FP_KINDS]; /* tcp__read's buffer */
 	struct cgroup_net *cg; /* the last tcp__read_cgroups() */
@@ -994,6 +996,7 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 	int fd_lis = bpf_map__fd(c->skel->maps.listeners);
 	struct fp_listener_key lk, lnext, *lkp = NULL;
 	struct fp_listener l;
+	__u64 after[FP_LOST_SLOTS];
 	int err, k;
 
 	account_flows(c);
@@ -1017,6 +1020,15 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 	if (err)
 		return err;
 	c->flows_live = s->flows_live;
+	/* Deletions as of after the walk, insertions (c->lost) from before it: then
+	 * inserted - deleted - live never exceeds the evictions. Both from before, a
+	 * connection closed during the walk read as one. */
+	err = read_percpu_sum(c, bpf_map__fd(c->skel->maps.lost_stats), FP_LOST_SLOTS,
+			      sizeof(__u64), after);
+	if (err)
+		return err;
+	c->flows_inserted = c->lost[FP_STAT_FLOWS_INSERTED];
+	c->flows_deleted = after[FP_STAT_FLOWS_DELETED];
 	/* listeners: a few entries, plain iteration */
 	while (!bpf_map_get_next_key(fd_lis, lkp, &lnext)) {
 		lk = lnext;
@@ -1160,14 +1172,15 @@ void tcp__losses(const struct tcp_collector *c, struct losses *l)
 		[FP_LOST_TUPLE_INSERT] = LOSS_TUPLE_MAP_UPDATE,
 	};
 	struct tcp_collector *w = (struct tcp_collector *)c; /* the monotonic maximum */
-	__u64 in = c->lost[FP_STAT_FLOWS_INSERTED], out = c->lost[FP_STAT_FLOWS_DELETED];
+	__u64 in = c->flows_inserted, out = c->flows_deleted;
 	__u64 evicted;
 	int i;
 
 	for (i = 0; i < FP_LOSTS; i++)
 		losses__set(l, slot[i], c->lost[i]);
-	/* Flows the LRU evicted without a close: inserted - deleted - live. Evictions only
-	 * happen when the table is full, so this is the map-full loss count. */
+	/* Flows the LRU evicted without a close: inserted - deleted - live, a lower bound
+	 * (see tcp__read). Evictions only happen when the table is full, so this is the
+	 * map-full loss count. */
 	evicted = in > out + c->flows_live ? in - out - c->flows_live : 0;
 	if (evicted > w->evicted_max)
 		w->evicted_max = evicted;
