@@ -40,7 +40,6 @@
 #include "telemetry/tls_metrics.h"
 #include "telemetry/web_metrics.h"
 
-#define DAEMON_MMAP_THRESHOLD (256 << 10) /* blocks this large are mapped, unmapped at free */
 #define CHUNKS_PER_LOCK 64
 
 /* ---- sinks: typed events of the collectors, on the loop's thread ---- */

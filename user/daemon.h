@@ -24,6 +24,10 @@
 #include "model/process.h"
 #include "model/tcp_stats.h"
 
+/* malloc's M_MMAP_THRESHOLD, fixed at start (daemon__start): blocks this large are mapped
+ * and unmapped at free, never left in the heap (make bench's render uses it too) */
+#define DAEMON_MMAP_THRESHOLD (256 << 10)
+
 struct daemon_opts {
 	const char *config_path; /* --config, NULL: the built-in one */
 	const char *listen; /* --listen, overrides the config's */

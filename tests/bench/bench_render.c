@@ -8,6 +8,7 @@
  * Output: one "key value" line per figure, for tests/bench/bench.sh to parse.
  * Built by bench.sh: gcc -O2 -std=gnu11 -Iinclude -Iuser ... -lmicrohttpd -lz -lm.
  */
+#include <malloc.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon.h" /* DAEMON_MMAP_THRESHOLD: the daemon's allocator, not glibc's default */
 #include "export/http.h"
 #include "lib/strbuf.h"
 #include "telemetry/metrics.h"
@@ -115,6 +117,7 @@ int main(int argc, char **argv)
 
 	if (rounds < 1)
 		rounds = DEFAULT_ROUNDS;
+	mallopt(M_MMAP_THRESHOLD, DAEMON_MMAP_THRESHOLD);
 	m = metrics__new(0);
 	if (!m)
 		return 1;
