@@ -53,7 +53,8 @@ static bool nul_within(const char *s, size_t n)
 static bool known_reason(const char *r)
 {
 	return r == HTTP_ERR_NOT_HTTP || r == HTTP_ERR_DESYNC || r == HTTP_ERR_BAD_HEADER ||
-	       r == HTTP_ERR_TOO_MANY_PIPELINED || r == HTTP_ERR_NO_RESPONSE;
+	       r == HTTP_ERR_TOO_MANY_PIPELINED || r == HTTP_ERR_NO_RESPONSE ||
+	       r == HTTP_ERR_NO_MEMORY;
 }
 
 static bool same_event(const struct http_event *a, const struct http_event *b)

@@ -164,6 +164,7 @@ static size_t feed_s(bool client, const char *s, uint64_t ts)
 
 static void reset(void)
 {
+	http__free(&conn);
 	http__init(&conn);
 	memset(&rec, 0, sizeof(rec));
 }

@@ -135,6 +135,7 @@ static void http_header(void **state)
 	assert_false(g.x[1].trace.valid); /* none: not inherited from the previous request */
 	assert_false(g.x[2].trace.valid); /* two traceparent lines: none valid */
 	assert_false(g.x[3].trace.valid);
+	http__free(&c);
 }
 
 struct kept {
@@ -206,6 +207,7 @@ static void host_and_tracestate(void **state)
 
 	/* pipelined: the connection keeps the last request's, the first gets none */
 	memset(&k, 0, sizeof(k));
+	http__free(&c);
 	http__init(&c);
 	snprintf(req, sizeof(req), "GET /1 HTTP/1.1\r\nHost: one\r\n\r\n"
 				   "GET /2 HTTP/1.1\r\nHost: two\r\n\r\n");
@@ -215,6 +217,7 @@ static void host_and_tracestate(void **state)
 	assert_int_equal(k.n, 2);
 	assert_false(k.has_host[0]);
 	assert_string_equal(k.host[1], "two");
+	http__free(&c);
 }
 
 int main(void)

@@ -62,6 +62,7 @@ const char HTTP_ERR_DESYNC[] = "desync";
 const char HTTP_ERR_BAD_HEADER[] = "bad_header";
 const char HTTP_ERR_TOO_MANY_PIPELINED[] = "too_many_pipelined";
 const char HTTP_ERR_NO_RESPONSE[] = "no_response";
+const char HTTP_ERR_NO_MEMORY[] = "no_memory";
 
 enum {
 	ST_START = 0, /* zero: a zeroed direction expects a start line */
@@ -1036,6 +1037,10 @@ static size_t step_line(const struct feed *f, const uint8_t *b, size_t n)
 		line_done(f, l, take);
 		return k;
 	}
+	if (!d->line && !(d->line = malloc(HTTP_LINE_MAX))) {
+		lose(f, HTTP_ERR_NO_MEMORY);
+		return k;
+	}
 	room = HTTP_LINE_MAX - 1 - d->line_len;
 	if (take > room) {
 		take = room;
@@ -1209,6 +1214,9 @@ void http__free(struct http_conn *c)
 {
 	free(c->q_heap);
 	c->q_heap = NULL;
+	free(c->dir[0].line);
+	free(c->dir[1].line);
+	c->dir[0].line = c->dir[1].line = NULL;
 }
 
 size_t http__feed(struct http_conn *c, bool from_client, const uint8_t *data, size_t captured,

@@ -10,7 +10,7 @@
  *
  * Events: each request observed ends in exactly one event: EXCHANGE (request and final
  * response complete), UPGRADE (101, or a 2xx answer to CONNECT), or ERROR with x filled in
- * (desync, bad_header, too_many_pipelined, no_response). An ERROR that concerns no
+ * (desync, bad_header, too_many_pipelined, no_response, no_memory). An ERROR that concerns no
  * request (not_http; desync or bad_header with no request read) has an empty x.
  *
  * Gaps: body bytes in a gap are counted off (lengths are known). A chunked body whose
@@ -45,6 +45,9 @@
  *                        path), its bytes are still parsed for framing and its
  *                        response, when it comes, is skipped
  *   "no_response"        the connection closed before the request's response completed
+ *   "no_memory"          a line split between chunks found no memory for the direction's
+ *                        line buffer (allocated at the first such line): the direction
+ *                        then waits for a new start line as after "desync"
  */
 #ifndef FOGPROBE_MODEL_PROTO_HTTP_H
 #define FOGPROBE_MODEL_PROTO_HTTP_H
@@ -70,6 +73,7 @@ extern const char HTTP_ERR_DESYNC[]; /* "desync" */
 extern const char HTTP_ERR_BAD_HEADER[]; /* "bad_header" */
 extern const char HTTP_ERR_TOO_MANY_PIPELINED[]; /* "too_many_pipelined" */
 extern const char HTTP_ERR_NO_RESPONSE[]; /* "no_response" */
+extern const char HTTP_ERR_NO_MEMORY[]; /* "no_memory" */
 
 enum http_event_type {
 	HTTP_EV_EXCHANGE, /* a request and its response both complete */
@@ -152,7 +156,7 @@ struct http_dir {
 	bool trace_seen; /* request: a traceparent line was read */
 	struct trace_ctx trace;
 	char upgrade[HTTP_UPGRADE_MAX];
-	char line[HTTP_LINE_MAX];
+	char *line; /* HTTP_LINE_MAX bytes, allocated for the first line split between chunks */
 };
 
 /* Outstanding requests held in the connection itself; more (up to HTTP_PIPELINE_MAX, a
