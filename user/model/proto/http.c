@@ -1007,7 +1007,8 @@ static size_t step_line(const struct feed *f, const uint8_t *b, size_t n)
 {
 	struct http_dir *d = f->d;
 	const uint8_t *lf;
-	size_t k, take, room;
+	const char *l;
+	size_t k, take, room, len;
 	bool start = d->state == ST_START;
 
 	if (start && d->line_len == 0 && !d->line_long) {
@@ -1024,39 +1025,35 @@ static size_t step_line(const struct feed *f, const uint8_t *b, size_t n)
 	d->msg_bytes += k;
 	take = lf ? k - 1 : k;
 	/* A line whole in this chunk is parsed where it lies: no copy. It ends in CR or
-	 * LF, neither of them a tchar, as a NUL ends d->line. */
-	if (lf && d->line_len == 0 && !d->line_long && take <= HTTP_LINE_MAX - 1) {
-		const char *l = (const char *)b;
-
-		if (start && !start_prefix_ok(f->client, l, take)) {
-			start_error(f);
+	 * LF, neither of them a tchar, as a NUL ends d->line. Any other piece of a line is
+	 * kept in d->line. */
+	l = (const char *)b;
+	len = take;
+	if (!lf || d->line_len || d->line_long || take > HTTP_LINE_MAX - 1) {
+		if (!d->line && !(d->line = malloc(HTTP_LINE_MAX))) {
+			lose(f, HTTP_ERR_NO_MEMORY);
 			return k;
 		}
-		if (take && l[take - 1] == '\r')
-			take--;
-		line_done(f, l, take);
-		return k;
+		room = HTTP_LINE_MAX - 1 - d->line_len;
+		if (take > room) {
+			take = room;
+			d->line_long = true;
+		}
+		memcpy(&d->line[d->line_len], b, take);
+		d->line_len = (uint16_t)(d->line_len + take);
+		l = d->line;
+		len = d->line_len;
 	}
-	if (!d->line && !(d->line = malloc(HTTP_LINE_MAX))) {
-		lose(f, HTTP_ERR_NO_MEMORY);
-		return k;
-	}
-	room = HTTP_LINE_MAX - 1 - d->line_len;
-	if (take > room) {
-		take = room;
-		d->line_long = true;
-	}
-	memcpy(&d->line[d->line_len], b, take);
-	d->line_len = (uint16_t)(d->line_len + take);
-	if (start && !start_prefix_ok(f->client, d->line, d->line_len)) {
+	if (start && !start_prefix_ok(f->client, l, len)) {
 		start_error(f);
 		return k;
 	}
 	if (lf) {
-		if (!d->line_long && d->line_len && d->line[d->line_len - 1] == '\r')
-			d->line_len--;
-		d->line[d->line_len] = 0;
-		line_done(f, d->line, d->line_len);
+		if (!d->line_long && len && l[len - 1] == '\r')
+			len--;
+		if (l == d->line)
+			d->line[len] = 0;
+		line_done(f, l, len);
 	}
 	return k;
 }
