@@ -212,6 +212,8 @@ check_timed() {
 # between V LO HI: LO <= V <= HI, to 0.1 ms (the clocks' and the printouts' rounding)
 between() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo - 0.1 && v <= hi + 0.1) }'; }
 eq() { [[ "$1" == "$2" ]] || { echo "    got $1, want $2"; return 1; }; }
+# le A B: A <= B (A may be a number or "timeout", which never is)
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "timeout" && a <= b) }' || { echo "    got $1, want <= $2"; return 1; }; }
 
 # nstat counter of a namespace, absolute (no history file is touched)
 nstat_of() { ip netns exec "$1" nstat -asz "$2" 2>/dev/null | awk -v k="$2" '$1 == k { print $2 }'; }

@@ -31,7 +31,6 @@ up_observed() {
 		/^fogprobe_service_observed_seconds_total\{service="web"\}/ { o = $2 }
 		END { print u, o }'
 }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "timeout" && a <= b) }' || { echo "    got $1, want <= $2"; return 1; }; }
 
 # "early" listens before the probe starts: only the /proc scan can know it
 $PY "$W" serve 7501 --end none >"$WORK/early" 2>&1 &

@@ -54,7 +54,6 @@ wait_metric() {
 	done
 	awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f\n", b - a }'
 }
-le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "timeout" && a <= b) }' || { echo "    got $1, want <= $2"; return 1; }; }
 # kill_ours PID: SIGKILL PID if it is still a crasher.py of this test (cleanup)
 kill_ours() { grep -qs crasher.py "/proc/$1/cmdline" && kill -KILL "$1"; }
 # ups SERVICE: service_up sampled 10 times over a second
