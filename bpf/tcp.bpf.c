@@ -717,29 +717,39 @@ static __always_inline void on_syn_sent(const struct sock *sk, __u16 dport, __u1
 	flow_insert((__u64)sk, &f);
 }
 
-static __always_inline void on_active_established(const struct sock *sk, bool direct)
+/* f, sk's flow since SYN_SENT, is established. late: found so by a later packet (the
+ * lifecycle run of ESTABLISHED skipped), when the connect's duration is not known. */
+static __always_inline void active_established(const struct sock *sk, struct fp_flow *f,
+					       bool direct, bool late)
 {
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns(), us;
 	struct fp_svc_stats *s;
 	struct fp_tuple_key tk;
-	struct fp_flow *f;
 
-	f = bpf_map_lookup_elem(&flows, &key);
-	if (!f)
-		return;
 	sk_addrs(sk, f, direct);
 	f->established = 1;
 	us = (now - f->start_ns) / 1000;
 	s = stats_of(f->svc, f->kind);
 	if (s) {
 		fp_add(&s->opens, 1);
-		fp_add(&s->conn_bucket[lat_bucket(us)], 1);
-		fp_add(&s->conn_sum_us, us);
+		if (!late) {
+			fp_add(&s->conn_bucket[lat_bucket(us)], 1);
+			fp_add(&s->conn_sum_us, us);
+		}
 	}
 	tuple_of(f, &tk, false);
 	if (bpf_map_update_elem(&tuples, &tk, &key, BPF_ANY))
 		count_lost(FP_LOST_TUPLE_INSERT);
-	emit(f, key, FP_EV_OPEN, 0, now - f->start_ns, 0, 0, 0);
+	emit(f, key, FP_EV_OPEN, 0, late ? 0 : now - f->start_ns, 0, 0, 0);
+}
+
+static __always_inline void on_active_established(const struct sock *sk, bool direct)
+{
+	__u64 key = (__u64)sk;
+	struct fp_flow *f = bpf_map_lookup_elem(&flows, &key);
+
+	if (f)
+		active_established(sk, f, direct, false);
 }
 
 /* A child socket completed the handshake (softirq): it belongs to its listener. */
@@ -959,7 +969,8 @@ static __always_inline int set_state(const struct sock *sk, int oldstate, int ne
  * against itself. The classic tracepoint is skipped (recursion_misses) whenever any
  * perf-event program is already running on the CPU (bpf_prog_active), e.g. a syscall
  * tracepoint's program interrupted by the softirq that completes a handshake, or the
- * daemon inside a bpf() map call: a missed ESTABLISHED is a connection never seen.
+ * daemon inside a bpf() map call. A missed ESTABLISHED is made up at the socket's next
+ * packet (count_skb, flow_from_skb), a missed CLOSE at its destruction (on_destroy).
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(handle_set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
@@ -991,8 +1002,11 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* ---- throughput: cgroup_skb on the cgroup v2 root sees every socket's packets ---- */
 
-/* A socket that predates the probe: classify it on its first packet. sent, sent_segs:
- * that packet's payload and segments if outbound (the socket's counters include them). */
+/*
+ * A socket with no flow: one that predates the probe, or one whose ESTABLISHED run the
+ * kernel skipped (recursion_misses); classified on its first packet. sent, sent_segs:
+ * that packet's payload and segments if outbound (the socket's counters include them).
+ */
 static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, struct bpf_sock *bsk,
 						     struct sock *sk, __u64 key, __u32 sent,
 						     __u32 sent_segs)
@@ -1000,9 +1014,12 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 	struct cls_ctx c = { .cg = sock_cgroup(sk) };
 	struct tcp_sock *tp = (struct tcp_sock *)sk; /* what bpf_skc_to_tcp_sock returned */
 	struct fp_older_key ok = {};
+	struct fp_listener *l = 0;
 	struct fp_sock_acct *base;
-	struct fp_flow f = {}, *peer;
+	struct fp_flow f = {}, *fp, *peer;
 	__u32 state = bsk->state;
+	__u64 peer_cg = 0;
+	__u8 local = 0;
 
 	if (state == TCP_LISTEN || state == TCP_CLOSE || state == TCP_SYN_SENT ||
 	    state == TCP_SYN_RECV || state == TCP_NEW_SYN_RECV)
@@ -1022,6 +1039,15 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 		/* read at the daemon's start: what it moved since is counted */
 		f.acct = *base;
 		bpf_map_delete_elem(&older_socks, &ok);
+	} else if (f.kind == FP_KIND_SERVER && (l = listener_find(f.netns, f.lport, f.family))) {
+		/* Not read at the start, and accepted through a listener whose LISTEN ran
+		 * here: accepted since, its ESTABLISHED run skipped. Counted from its start,
+		 * as on_passive_established would have: its retransmits so far are the
+		 * SYN-ACKs resent, which their own program counted. */
+		f.acct.bytes_retrans = tp->bytes_retrans;
+		f.acct.total_retrans = tp->total_retrans;
+		f.pid = l->pid;
+		__builtin_memcpy(f.comm, l->comm, sizeof(f.comm));
 	} else {
 		/* What it moved before the probe saw it is not counted: its counters now
 		 * are the start. An outbound packet is in them already (__tcp_transmit_skb
@@ -1043,7 +1069,21 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 		f.kind = FP_KIND_CLIENT_LOCALPEER;
 	else if (peer && f.kind == FP_KIND_SERVER && peer->kind == FP_KIND_CLIENT)
 		peer->kind = FP_KIND_CLIENT_LOCALPEER;
-	return flow_insert(key, &f);
+	if (peer && peer->kind != FP_KIND_SERVER) {
+		local = FP_OPEN_LOCAL_PEER;
+		peer_cg = peer->cgroup_id;
+	}
+	fp = flow_insert(key, &f);
+	/* the open of a connection accepted since the probe started, once (a flow another
+	 * CPU inserted first has its own start_ns) */
+	if (l && fp && fp->start_ns == f.start_ns) {
+		struct fp_svc_stats *s = stats_of(f.svc, f.kind);
+
+		if (s)
+			fp_add(&s->opens, 1);
+		emit(fp, key, FP_EV_OPEN, local, 0, 0, peer_cg, 0);
+	}
+	return fp;
 }
 
 /*
@@ -1230,6 +1270,14 @@ static __always_inline int count_skb(struct __sk_buff *skb, int dir)
 					  dir == FP_TX ? (skb->gso_segs ?: 1) : 0);
 			if (!f)
 				return 1;
+		} else if (!f->established && bsk->state == TCP_ESTABLISHED) {
+			/* A client's flow from SYN_SENT whose ESTABLISHED run was skipped: the
+			 * state is stored after that run, so none is under way. */
+			struct bpf_sock *full = bpf_sk_fullsock(bsk);
+			struct tcp_sock *tp = full ? bpf_skc_to_tcp_sock(full) : 0;
+
+			if (tp)
+				active_established((struct sock *)tp, f, true, true);
 		}
 		svc = f->svc;
 		kind = f->kind;
