@@ -438,24 +438,6 @@ static __always_inline void emit(const struct fp_flow *f, __u64 sk, __u8 type, _
 				      rb_wakeup_flags(&events, FP_RINGBUF_WAKEUP_BYTES));
 }
 
-static __always_inline struct fp_flow *flow_insert(__u64 key, const struct fp_flow *init)
-{
-	__u32 slot = FP_STAT_FLOWS_INSERTED;
-	__u64 *n;
-
-	if (bpf_map_update_elem(&flows, &key, init, BPF_NOEXIST)) {
-		struct fp_flow *f = bpf_map_lookup_elem(&flows, &key);
-
-		if (!f)
-			count_lost(FP_LOST_FLOW_INSERT);
-		return f;
-	}
-	n = bpf_map_lookup_elem(&lost_stats, &slot);
-	if (n)
-		fp_add(n, 1);
-	return bpf_map_lookup_elem(&flows, &key);
-}
-
 /* true if the flow was there */
 static __always_inline bool flow_delete(__u64 key)
 {
@@ -463,6 +445,34 @@ static __always_inline bool flow_delete(__u64 key)
 		return false;
 	count_lost(FP_STAT_FLOWS_DELETED);
 	return true;
+}
+
+/*
+ * fresh: the socket's connection starts now (SYN_SENT, an accepted socket), so a flow
+ * already under its key is a former socket's at that address whose CLOSE and
+ * destruction runs the kernel both skipped: it goes. Otherwise (a socket's first packet
+ * on two CPUs at once) the flow inserted first is the one.
+ */
+static __always_inline struct fp_flow *flow_insert(__u64 key, const struct fp_flow *init,
+						   bool fresh)
+{
+	__u32 slot = FP_STAT_FLOWS_INSERTED;
+	__u64 *n;
+
+	if (bpf_map_update_elem(&flows, &key, init, BPF_NOEXIST)) {
+		if (!fresh || bpf_map_update_elem(&flows, &key, init, BPF_EXIST)) {
+			struct fp_flow *f = bpf_map_lookup_elem(&flows, &key);
+
+			if (!f)
+				count_lost(FP_LOST_FLOW_INSERT);
+			return f;
+		}
+		count_lost(FP_STAT_FLOWS_DELETED); /* the stale one, replaced */
+	}
+	n = bpf_map_lookup_elem(&lost_stats, &slot);
+	if (n)
+		fp_add(n, 1);
+	return bpf_map_lookup_elem(&flows, &key);
 }
 
 /* ---- the kernel's per-socket counters (targ_sock_counters) ----------------------- */
@@ -714,7 +724,7 @@ static __always_inline void on_syn_sent(const struct sock *sk, __u16 dport, __u1
 	f.rport = dport;
 	f.family = family;
 	f.netns = sk_netns(sk, direct);
-	flow_insert((__u64)sk, &f);
+	flow_insert((__u64)sk, &f, true);
 }
 
 /* f, sk's flow since SYN_SENT, is established. late: found so by a later packet (the
@@ -786,7 +796,7 @@ static __always_inline void on_passive_established(const struct sock *sk, bool d
 	/* tcp_create_openreq_child() starts total_retrans at the SYN-ACKs resent, which
 	 * handle_retransmit_synack counted */
 	f.acct.total_retrans = BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans);
-	fp = flow_insert(key, &f);
+	fp = flow_insert(key, &f, true);
 	if (!fp)
 		return;
 	s = stats_of(f.svc, f.kind);
@@ -1073,7 +1083,7 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 		local = FP_OPEN_LOCAL_PEER;
 		peer_cg = peer->cgroup_id;
 	}
-	fp = flow_insert(key, &f);
+	fp = flow_insert(key, &f, false);
 	/* the open of a connection accepted since the probe started, once (a flow another
 	 * CPU inserted first has its own start_ns) */
 	if (l && fp && fp->start_ns == f.start_ns) {

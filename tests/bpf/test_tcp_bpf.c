@@ -1152,6 +1152,80 @@ static void client_established_missed_case(const char *disable, int want_path)
 	fixture_close(f);
 }
 
+/* The flow table's key of the socket whose local port is lport. */
+static __u64 flow_key_of(struct fixture *f, __u16 lport)
+{
+	int fd = tcp__flows_fd(f->c);
+	__u64 k, next, *kp = NULL;
+	struct fp_flow v;
+
+	while (!bpf_map_get_next_key(fd, kp, &next)) {
+		k = next;
+		kp = &k;
+		if (!bpf_map_lookup_elem(fd, &k, &v) && v.lport == lport)
+			return k;
+	}
+	return 0;
+}
+
+/*
+ * A flow left under a socket's address by a former connection whose CLOSE and
+ * destruction runs were both skipped is replaced when a connection starts on that
+ * address (here the same socket, disconnected and connected again): its counts are
+ * the new connection's, not moved from the stale entry's.
+ */
+static void stale_flow_case(const char *disable, int want_path)
+{
+	struct tcp_collector_opts opts = { .disable = disable };
+	struct sockaddr_in me, to = { .sin_family = AF_INET,
+				      .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	struct tcp_service_stats c0, c1;
+	struct fp_flow stale = { .start_ns = 1, .established = 1, .kind = FP_KIND_CLIENT };
+	socklen_t mlen = sizeof(me);
+	struct tcp_info ci, si;
+	int lfd, cfd, afd, port, fd;
+	struct fixture *f;
+	__u64 key;
+
+	lfd = bind_ephemeral(&port);
+	assert_true(lfd >= 0);
+	f = fixture_open_opts(port, NULL, opts);
+	assert_int_equal(counters_path(f), want_path);
+	open_pair(lfd, port, &cfd, &afd);
+	assert_int_equal(getsockname(cfd, (void *)&me, &mlen), 0);
+	key = flow_key_of(f, ntohs(me.sin_port));
+	assert_true(key != 0);
+	assert_int_equal(connect(cfd, &unspec, sizeof(unspec)), 0); /* CLOSE: the flow goes */
+	close(afd);
+	fixture_read(f);
+	c0 = end_stats(f, false);
+	/* what two skipped runs would have left: a flow whose counters are far ahead */
+	stale.acct.bytes_sent = stale.acct.bytes_received = 1ULL << 40;
+	stale.acct.segs_out = stale.acct.segs_in = 1U << 30;
+	fd = tcp__flows_fd(f->c);
+	assert_int_equal(bpf_map_update_elem(fd, &key, &stale, BPF_NOEXIST), 0);
+	to.sin_port = htons(port);
+	assert_int_equal(connect(cfd, (void *)&to, sizeof(to)), 0);
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+	write_all(cfd, 40000);
+	read_all(afd, 40000);
+	write_all(afd, 10000);
+	read_all(cfd, 10000);
+	settled_tcp_info(cfd, afd, &ci, &si);
+	fixture_read(f);
+	c1 = end_stats(f, false);
+	/* tcp_disconnect() zeroed the socket's counters: all of them are this connection's */
+	assert_int_equal(c1.bytes[TCP_TX] - c0.bytes[TCP_TX], ci.tcpi_bytes_sent);
+	assert_int_equal(c1.bytes[TCP_RX] - c0.bytes[TCP_RX], ci.tcpi_bytes_received);
+	assert_int_equal(c1.segs[TCP_TX] - c0.segs[TCP_TX], ci.tcpi_segs_out);
+	close(cfd);
+	close(afd);
+	close(lfd);
+	fixture_close(f);
+}
+
 static void test_established_missed(void **state)
 {
 	int diag = probe__available("syscall/sock_diag") ? 1 : PATH_PER_PACKET;
@@ -1163,6 +1237,8 @@ static void test_established_missed(void **state)
 	client_established_missed_case(NULL, probe__available("iter/bpf_map_elem") ? 0 : diag);
 	client_established_missed_case("iter", diag);
 	client_established_missed_case("iter,syscall", PATH_PER_PACKET);
+	stale_flow_case(NULL, probe__available("iter/bpf_map_elem") ? 0 : diag);
+	stale_flow_case("iter", diag);
 }
 
 /*

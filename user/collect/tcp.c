@@ -1147,6 +1147,11 @@ int tcp__detach(struct tcp_collector *c, const char *feature)
 	return -ENOENT;
 }
 
+int tcp__flows_fd(const struct tcp_collector *c)
+{
+	return bpf_map__fd(c->skel->maps.flows);
+}
+
 bool tcp__enters_netns(const struct tcp_collector *c)
 {
 	return c->diag != NULL;

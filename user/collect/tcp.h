@@ -67,6 +67,9 @@ void tcp__diag_counts(const struct tcp_collector *c, __u64 *read, __u64 *account
 /* Detach one feature's program, as if the kernel skipped every run of it from now on
  * (the tests' way to miss a transition). 0, or -ENOENT when it is not attached. */
 int tcp__detach(struct tcp_collector *c, const char *feature);
+/* The flow table (struct fp_flow by socket address): the tests' way to leave a stale
+ * entry, as runs the kernel skipped would. */
+int tcp__flows_fd(const struct tcp_collector *c);
 /* Does it enter other network namespaces (setns: CAP_SYS_ADMIN) to read sockets? */
 bool tcp__enters_netns(const struct tcp_collector *c);
 int tcp__epoll_fd(const struct tcp_collector *c);
