@@ -1012,6 +1012,12 @@ int handle_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /* ---- throughput: cgroup_skb on the cgroup v2 root sees every socket's packets ---- */
 
+/* An accepted socket's segs_in before any segment reached it (not its listener): the SYN
+ * (tcp_create_openreq_child starts it at 1) and the handshake's last ACK
+ * (tcp_child_process). A first data segment that completes the handshake instead (its
+ * ACK lost) counts its GRO segments: that socket is left counted from its next packet. */
+#define FP_CHILD_SEGS_IN 2
+
 /*
  * A socket with no flow: one that predates the probe, or one whose ESTABLISHED run the
  * kernel skipped (recursion_misses); classified on its first packet. sent, sent_segs:
@@ -1049,11 +1055,15 @@ static __always_inline struct fp_flow *flow_from_skb(struct __sk_buff *skb, stru
 		/* read at the daemon's start: what it moved since is counted */
 		f.acct = *base;
 		bpf_map_delete_elem(&older_socks, &ok);
-	} else if (f.kind == FP_KIND_SERVER && (l = listener_find(f.netns, f.lport, f.family))) {
-		/* Not read at the start, and accepted through a listener whose LISTEN ran
-		 * here: accepted since, its ESTABLISHED run skipped. Counted from its start,
-		 * as on_passive_established would have: its retransmits so far are the
-		 * SYN-ACKs resent, which their own program counted. */
+	} else if (f.kind == FP_KIND_SERVER && tp->segs_in <= FP_CHILD_SEGS_IN &&
+		   (l = listener_find(f.netns, f.lport, f.family))) {
+		/* Not read at the start, accepted through a listener whose LISTEN ran here,
+		 * and no segment through its own socket yet: accepted just now, its
+		 * ESTABLISHED run skipped. (A flow the full table evicted from a socket
+		 * that has lived is not this: counting it from its start would count its
+		 * past twice.) Counted from its start, as on_passive_established would
+		 * have: its retransmits so far are the SYN-ACKs resent, which their own
+		 * program counted. */
 		f.acct.bytes_retrans = tp->bytes_retrans;
 		f.acct.total_retrans = tp->total_retrans;
 		f.pid = l->pid;
