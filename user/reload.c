@@ -252,6 +252,7 @@ int daemon__reload(struct daemon *d)
 	pthread_mutex_lock(&d->lock);
 	d->cfg = *m;
 	d->tables = *tables;
+	web_metrics__routes_changed(d->wm);
 	e = tcp ? tcp__set_services(tcp, &d->tables) : 0;
 	if (e)
 		pr_warn("reload: updating the kernel's service tables: %s\n", strerror(-e));

@@ -426,6 +426,78 @@ static void series_dropped(void **state)
 	metrics__free(m);
 }
 
+static void request(struct web_sink *sink, int svc, const char *path)
+{
+	struct http_exchange x = { .method = "GET", .status = 200, .start_ns = 1000,
+				   .end_ns = 2000 };
+
+	strcpy(x.path, path);
+	sink->exchange(sink->ctx, svc, &x);
+}
+
+#define REQS(service, path)                                                                \
+	"http_requests_total{service=\"" service "\",status=\"200\",method=\"GET\",path=\"" path \
+	"\"}"
+#define OVERFLOW(service) "fogprobe_http_path_overflow_total{service=\"" service "\"}"
+
+/* A path's label is its route template, the same each time it comes (the service's recent
+ * paths keep theirs), "other" past max_paths (each such request counted), and taken
+ * afresh once a reload changed the routes. */
+static void http_paths(void **state)
+{
+	struct metrics *m = metrics__new(0);
+	struct web_metrics *wm;
+	struct web_sink sink;
+	char path[32];
+	int i;
+
+	(void)state;
+	two_services();
+	strcpy(cfg.services[0].name, "panel");
+	cfg.services[0].protocol = FP_PROTO_HTTP;
+	cfg.services[0].max_paths = 2;
+	wm = web_metrics__new(m, &cfg);
+	assert_non_null(wm);
+	sink = web_metrics__sink(wm);
+	for (i = 0; i < 3; i++)
+		request(&sink, 0, "/nodes/4f1c2a9e-7b3d-4e8f-9a01-23456789abcd");
+	request(&sink, 0, "/nodes/1234");
+	request(&sink, 0, "/health");
+	request(&sink, 0, "/metrics");
+	request(&sink, 0, "/metrics");
+	request(&sink, 0, "/nodes/77");
+	expect_sample(m, REQS("panel", "/nodes/:id"), 5);
+	expect_sample(m, REQS("panel", "/health"), 1);
+	expect_sample(m, REQS("panel", "other"), 2);
+	expect_sample(m, OVERFLOW("panel"), 2);
+	/* more distinct paths than the service's recent ones, each asked twice */
+	for (i = 0; i < 100; i++) {
+		snprintf(path, sizeof(path), "/nodes/%d", i);
+		request(&sink, 0, path);
+		request(&sink, 0, path);
+		request(&sink, 0, "/metrics");
+	}
+	expect_sample(m, REQS("panel", "/nodes/:id"), 205);
+	expect_sample(m, REQS("panel", "other"), 102);
+	expect_sample(m, OVERFLOW("panel"), 102);
+	/* the other service's paths are its own */
+	request(&sink, 1, "/metrics");
+	expect_sample(m, REQS("backend", "/metrics"), 1);
+	expect_sample(m, OVERFLOW("backend"), 0);
+
+	/* a reload: /nodes/[node] is a route of the backend now */
+	request(&sink, 1, "/nodes/77");
+	strcpy(cfg.services[1].routes[0], "/nodes/[node]");
+	cfg.services[1].n_routes = 1;
+	web_metrics__routes_changed(wm);
+	request(&sink, 1, "/nodes/77");
+	request(&sink, 1, "/nodes/4f1c2a9e-7b3d-4e8f-9a01-23456789abcd");
+	expect_sample(m, REQS("backend", "/nodes/:node"), 2);
+	expect_sample(m, REQS("backend", "/nodes/:id"), 1);
+	web_metrics__free(wm);
+	metrics__free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +506,7 @@ int main(void)
 		cmocka_unit_test(betanet_from_tcp),
 		cmocka_unit_test(probe_families),
 		cmocka_unit_test(series_dropped),
+		cmocka_unit_test(http_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,6 +119,38 @@ static void test_strbuf(void **state)
 	assert_null(sb.buf);
 }
 
+/* Updates in a row reuse the series found last: it must be that very label set, and
+ * none after a clear. */
+static void test_series_in_a_row(void **state)
+{
+	const char *labels[] = { "a", "b" };
+	struct metric_family *c;
+	struct metrics *m;
+	char *out;
+
+	(void)state;
+	m = metrics__new(0);
+	assert_non_null(m);
+	c = metrics__family(m, "x_total", "X", METRIC_COUNTER, labels, 2, NULL, 0);
+	assert_non_null(c);
+	assert_int_equal(metrics__add(c, (const char *[]){ "ab", "c" }, 1), 0);
+	assert_int_equal(metrics__add(c, (const char *[]){ "ab", "c" }, 1), 0);
+	assert_int_equal(metrics__add(c, (const char *[]){ "a", "bc" }, 10), 0);
+	assert_int_equal(metrics__add(c, (const char *[]){ "ab", "" }, 100), 0);
+	assert_int_equal(metrics__add(c, (const char *[]){ "ab", "cd" }, 1000), 0);
+	expect_render(m, METRICS_TEXT_004,
+		      "# HELP x_total X\n# TYPE x_total counter\n"
+		      "x_total{a=\"ab\",b=\"c\"} 2\nx_total{a=\"a\",b=\"bc\"} 10\n"
+		      "x_total{a=\"ab\",b=\"\"} 100\nx_total{a=\"ab\",b=\"cd\"} 1000\n");
+	metrics__clear(c);
+	assert_int_equal(metrics__add(c, (const char *[]){ "ab", "cd" }, 5), 0);
+	out = render(m, METRICS_TEXT_004);
+	if (!strstr(out, "x_total{a=\"ab\",b=\"cd\"} 5\n") || strstr(out, "b=\"c\""))
+		fail_msg("after the clear:\n%s", out);
+	free(out);
+	metrics__free(m);
+}
+
 static void test_counter_gauge_text(void **state)
 {
 	const char *labels[] = { "service", "role" };
@@ -979,6 +1011,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strbuf),
 		cmocka_unit_test(test_counter_gauge_text),
+		cmocka_unit_test(test_series_in_a_row),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_histogram),

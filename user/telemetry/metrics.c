@@ -65,6 +65,8 @@ struct metric_family {
 	uint32_t *slots; /* index into series + 1; 0 = empty */
 	size_t n_slots; /* power of two, at least twice n_series */
 	uint64_t dropped; /* new series refused at the cap: which family lost data */
+	struct series *last; /* the series found last: a busy one is updated many times in a
+				row, and its key compared costs less than a hash and a probe */
 };
 
 struct metrics {
@@ -493,6 +495,7 @@ static void family__free_series(struct metric_family *f)
 		free(f->series[i]);
 	}
 	f->n_series = 0;
+	f->last = NULL;
 	if (f->slots)
 		memset(f->slots, 0, f->n_slots * sizeof(*f->slots));
 }
@@ -909,6 +912,18 @@ static int family__insert(struct metric_family *f, const char *const *vals, uint
 	return 0;
 }
 
+/* Is s's key vals? */
+static bool key_is(const struct series *s, const char *const *vals, size_t n)
+{
+	const char *p = s->key;
+	size_t i;
+
+	for (i = 0; i < n; i++, p += strlen(p) + 1)
+		if (strcmp(p, vals[i]))
+			return false;
+	return true;
+}
+
 /* Find or create the series for vals; registry lock held. */
 static int family__series(struct metric_family *f, const char *const *vals, struct series **out)
 {
@@ -926,10 +941,16 @@ static int family__series(struct metric_family *f, const char *const *vals, stru
 		if (!vals[i])
 			return -EINVAL;
 
+	if (f->last && key_is(f->last, vals, f->n_labels)) {
+		*out = f->last;
+		return 0;
+	}
 	h = key_hash(vals, f->n_labels, lens);
 	*out = family__lookup(f, vals, lens, h);
-	if (*out)
+	if (*out) {
+		f->last = *out;
 		return 0;
+	}
 
 	/* Rare path: invalid UTF-8 values are stored (and found) under their cleaned form. */
 	for (i = 0; i < f->n_labels; i++) {
@@ -958,6 +979,8 @@ static int family__series(struct metric_family *f, const char *const *vals, stru
 		goto cleanup;
 	}
 	err = family__insert(f, vals, h, out);
+	if (!err)
+		f->last = *out;
 cleanup:
 	for (i = 0; i < f->n_labels; i++)
 		free(owned[i]);

@@ -62,12 +62,29 @@ static const char *labelset_get(struct labelset *ls, const char *v, bool *overfl
 	return v;
 }
 
+/*
+ * The route labels of a service's recent paths. Templating a path (http__route over the
+ * service's patterns, then the label set) costs more than the rest of a request's
+ * accounting, and clients repeat paths: keep-alive clients, polling dashboards. Direct
+ * mapped; a path's label never changes while the routes stay (the label set only grows),
+ * and a reload forgets them all (web_metrics__routes_changed).
+ */
+#define PATH_MEMO 16 /* a power of two */
+
+struct path_memo {
+	uint16_t len; /* the path's length + 1; 0: empty */
+	bool over; /* the label is "other": the cap was reached */
+	char path[HTTP_PATH_MAX];
+	char label[HTTP_PATH_MAX];
+};
+
 struct web_metrics {
 	const struct config *cfg;
 	struct metric_family *requests, *duration, *next_api, *next_page, *overflow,
 		*parse_errors, *clients, *rooms, *messages, *dropped, *queue, *msg_lat,
 		*room_size, *p2p;
 	struct labelset paths[CONFIG_MAX_SERVICES];
+	struct path_memo *memo[CONFIG_MAX_SERVICES]; /* PATH_MEMO each, with paths[] */
 	struct labelset room_ids, types;
 	struct spans *spans; /* NULL: spans off, no exemplars */
 };
@@ -154,7 +171,8 @@ struct web_metrics *web_metrics__new(struct metrics *reg, const struct config *c
 
 		if (sc->protocol != FP_PROTO_HTTP && sc->protocol != FP_PROTO_WEBSOCKET)
 			continue;
-		if (labelset_init(&wm->paths[i], sc->max_paths))
+		if (labelset_init(&wm->paths[i], sc->max_paths) ||
+		    !(wm->memo[i] = calloc(PATH_MEMO, sizeof(*wm->memo[i]))))
 			goto fail;
 		metrics__add(wm->overflow, METRICS_LABELS(sc->name), 0);
 		if (sc->protocol == FP_PROTO_WEBSOCKET && sc->max_rooms > max_rooms)
@@ -184,6 +202,11 @@ int web_metrics__add_service(struct web_metrics *wm, int svc)
 		return 0;
 	if (labelset_init(&wm->paths[svc], sc->max_paths))
 		return -ENOMEM;
+	wm->memo[svc] = calloc(PATH_MEMO, sizeof(*wm->memo[svc]));
+	if (!wm->memo[svc]) {
+		labelset_free(&wm->paths[svc]);
+		return -ENOMEM;
+	}
 	metrics__add(wm->overflow, METRICS_LABELS(sc->name), 0);
 	return 0;
 }
@@ -194,32 +217,48 @@ void web_metrics__free(struct web_metrics *wm)
 
 	if (!wm)
 		return;
-	for (i = 0; i < CONFIG_MAX_SERVICES; i++)
+	for (i = 0; i < CONFIG_MAX_SERVICES; i++) {
 		labelset_free(&wm->paths[i]);
+		free(wm->memo[i]);
+	}
 	labelset_free(&wm->room_ids);
 	labelset_free(&wm->types);
 	free(wm);
 }
 
+void web_metrics__routes_changed(struct web_metrics *wm)
+{
+	int i, j;
+
+	for (i = 0; wm && i < CONFIG_MAX_SERVICES; i++)
+		for (j = 0; wm->memo[i] && j < PATH_MEMO; j++)
+			wm->memo[i][j].len = 0;
+}
+
 /* The label a request path gets: its route template, or "other" past the service's cap. */
-static const char *path_label(struct web_metrics *wm, int svc, const char *path, char *buf,
-			      size_t len)
+static const char *path_label(struct web_metrics *wm, int svc, const char *path)
 {
 	const struct service_config *sc = &wm->cfg->services[svc];
 	const char *routes[CONFIG_MAX_ROUTES];
-	const char *label;
-	bool over;
+	size_t len = strlen(path);
+	struct path_memo *m;
 	int i;
 
-	for (i = 0; i < sc->n_routes; i++)
-		routes[i] = sc->routes[i];
-	http__route(path, routes, sc->n_routes, buf, len);
-	if (!wm->paths[svc].slot)
+	if (!wm->paths[svc].slot || len >= HTTP_PATH_MAX)
 		return "other";
-	label = labelset_get(&wm->paths[svc], buf, &over);
-	if (over)
+	m = &wm->memo[svc][(len + (uint8_t)path[len >> 1] * 7 + (len ? (uint8_t)path[len - 1] : 0)) &
+			   (PATH_MEMO - 1)];
+	if (m->len != len + 1 || memcmp(m->path, path, len)) {
+		for (i = 0; i < sc->n_routes; i++)
+			routes[i] = sc->routes[i];
+		http__route(path, routes, sc->n_routes, m->label, sizeof(m->label));
+		labelset_get(&wm->paths[svc], m->label, &m->over);
+		memcpy(m->path, path, len + 1);
+		m->len = (uint16_t)(len + 1);
+	}
+	if (m->over)
 		metrics__add(wm->overflow, METRICS_LABELS(sc->name), 1);
-	return label;
+	return m->over ? "other" : m->label;
 }
 
 static const char *method_label(const char *m)
@@ -259,7 +298,7 @@ static void on_exchange(void *ctx, int svc, const struct http_exchange *x)
 {
 	struct web_metrics *wm = ctx;
 	const struct service_config *sc;
-	char route[HTTP_PATH_MAX], buf[12];
+	char buf[12];
 	const char *path, *method, *status;
 	struct metrics_exemplar exb, *ex;
 	double secs;
@@ -267,7 +306,7 @@ static void on_exchange(void *ctx, int svc, const struct http_exchange *x)
 	if (svc < 0 || svc >= wm->cfg->n_services)
 		return;
 	sc = &wm->cfg->services[svc];
-	path = path_label(wm, svc, x->path, route, sizeof(route));
+	path = path_label(wm, svc, x->path);
 	method = method_label(x->method);
 	status = status_label(x->status, buf);
 	secs = x->end_ns > x->start_ns ? (x->end_ns - x->start_ns) / 1e9 : 0;

@@ -20,6 +20,8 @@ struct web_metrics *web_metrics__new(struct metrics *reg, const struct config *c
 void web_metrics__free(struct web_metrics *wm); /* accepts NULL */
 /* A service added by a reload (its config is in place): its path labels. 0 or -errno. */
 int web_metrics__add_service(struct web_metrics *wm, int svc);
+/* A reload put new routes in place: the labels of the paths seen are taken again. */
+void web_metrics__routes_changed(struct web_metrics *wm);
 
 /* The sink to hand to streams__new(). */
 struct web_sink web_metrics__sink(struct web_metrics *wm);

@@ -166,6 +166,11 @@ static inline bool is_tchar(char ch)
 	return tchar[(unsigned char)ch];
 }
 
+/* A Host value's bytes: visible ASCII but '/' and '@' (a host[:port], no userinfo). */
+static const bool host_char[256] = {
+	['!' ... '.'] = true, ['0' ... '?'] = true, ['A' ... '~'] = true,
+};
+
 static void trim(const char **s, size_t *n)
 {
 	while (*n && is_ows(**s)) {
@@ -528,6 +533,7 @@ static void upgrade(const struct feed *f, const char *proto)
 static void set_path(struct http_exchange *x, const char *t, size_t n, bool cut)
 {
 	size_t i, k, len;
+	const char *q;
 
 	if (n && t[0] != '/') {
 		for (i = 0; i < n && i < 16 && (t[i] != ':'); i++)
@@ -552,8 +558,10 @@ static void set_path(struct http_exchange *x, const char *t, size_t n, bool cut)
 			}
 		}
 	}
-	for (len = 0; len < n && t[len] != '?' && t[len] != '#'; len++)
-		;
+	q = memchr(t, '?', n);
+	len = q ? (size_t)(q - t) : n;
+	q = memchr(t, '#', len);
+	len = q ? (size_t)(q - t) : len;
 	if (len == n && cut)
 		x->path_truncated = true;
 	if (len > HTTP_PATH_MAX - 1) {
@@ -570,7 +578,7 @@ static void request_line(const struct feed *f, const char *l, size_t n)
 	struct http_conn *c = f->c;
 	struct http_dir *d = f->d;
 	size_t m, t, te;
-	const char *method;
+	const char *method, *sp;
 	struct http_pending *e = NULL;
 	struct http_exchange lone, *x;
 	uint8_t minor = 0;
@@ -583,8 +591,8 @@ static void request_line(const struct feed *f, const char *l, size_t n)
 		return;
 	}
 	t = m + 1;
-	for (te = t; te < n && l[te] != ' '; te++)
-		;
+	sp = memchr(l + t, ' ', n - t);
+	te = sp ? (size_t)(sp - l) : n;
 	if (te == t) {
 		start_error(f);
 		return;
@@ -728,6 +736,7 @@ static void keep_host(const struct feed *f, const char *v, size_t vn)
 {
 	struct http_conn *c = f->c;
 	size_t i;
+	bool ok;
 
 	if (f->d->seq == SEQ_NONE || f->d->seq == SEQ_SKIPPED || c->host_seq == f->d->seq)
 		return;
@@ -735,9 +744,10 @@ static void keep_host(const struct feed *f, const char *v, size_t vn)
 	c->host[0] = 0;
 	if (f->d->line_long || !vn || vn >= sizeof(c->host))
 		return;
-	for (i = 0; i < vn; i++)
-		if (v[i] <= ' ' || v[i] >= 0x7f || v[i] == '/' || v[i] == '@')
-			return; /* not a host[:port] */
+	for (i = 0, ok = true; i < vn; i++)
+		ok &= host_char[(unsigned char)v[i]];
+	if (!ok)
+		return; /* not a host[:port] */
 	memcpy(c->host, v, vn);
 	c->host[vn] = 0;
 }
@@ -779,11 +789,17 @@ static void keep_tracestate(const struct feed *f, const char *v, size_t vn)
 }
 
 /* Is the header line l's name (name bytes, before the colon) w? Then *v, *vn: its value,
- * trimmed. */
+ * trimmed. w is lowercase letters and '-'. The name's bytes are tchars, and of those only
+ * w's own letter in either case ORs with 0x20 into it ('-' only with CR). */
 static bool header_is(const char *l, size_t n, size_t name, const char *w, const char **v,
 		      size_t *vn)
 {
-	if (!word_is(l, name, w))
+	size_t i;
+
+	for (i = 0; i < name; i++)
+		if ((l[i] | 0x20) != w[i])
+			return false;
+	if (w[name])
 		return false;
 	*v = l + name + 1;
 	*vn = n - name - 1;
