@@ -40,9 +40,36 @@
 #include "telemetry/tls_metrics.h"
 #include "telemetry/web_metrics.h"
 
-#define CHUNKS_PER_LOCK 64
+#define EVENTS_PER_LOCK 64
 
 /* ---- sinks: typed events of the collectors, on the loop's thread ---- */
+
+/* The loop's thread takes the lock once for up to EVENTS_PER_LOCK events of a drain
+ * (connections' and L7 chunks), not once each: a scrape waits for that many at most. */
+static void hold(struct daemon *d)
+{
+	if (!d->events_locked) {
+		pthread_mutex_lock(&d->lock);
+		d->events_locked = EVENTS_PER_LOCK;
+	}
+}
+
+static void held(struct daemon *d)
+{
+	if (!--d->events_locked)
+		pthread_mutex_unlock(&d->lock);
+}
+
+/* The drain is over (or a sink is about to take the lock itself). */
+static void on_drained(void *ctx)
+{
+	struct daemon *d = ctx;
+
+	if (d->events_locked) {
+		d->events_locked = 0;
+		pthread_mutex_unlock(&d->lock);
+	}
+}
 
 static const char *const connfail_names[TCP_CONNFAILS] = {
 	[TCP_CONNFAIL_REFUSED] = "refused", [TCP_CONNFAIL_TIMEOUT] = "timeout",
@@ -57,19 +84,23 @@ static void on_conn(void *ctx, const struct conn_event *e)
 
 	if (svc && e->type == CONN_CLOSE && d->spans)
 		spans__tcp(d->spans, e);
-	/* the event log: no peer address, the service and why */
-	if (svc && e->type == CONN_CONNECT_FAIL && d->events)
+	/* the event log: no peer address, the service and why (written without the
+	 * lock) */
+	if (svc && e->type == CONN_CONNECT_FAIL && d->events) {
+		on_drained(d);
 		events__emit(d->events, "connect_failure", d->cfg.services[e->svc].name,
 			     json_pack("{s:s}", "reason",
 				       e->reason < TCP_CONNFAILS ? connfail_names[e->reason] :
 								   "other"),
 			     NULL, NULL);
+	}
 
 	/* Each process that listens on a service's port serves it (SO_REUSEPORT siblings
 	 * each listen): its liveness is the service's. The kernel made it a process of the
 	 * service at its listen() already (crashes, exits, run-queue latency); adding it
 	 * here, up to 100 ms later, could bring back one that exited meanwhile. */
 	if (svc && (e->type == CONN_LISTEN || e->type == CONN_UNLISTEN)) {
+		on_drained(d);
 		pthread_mutex_lock(&d->lock);
 		if (e->type == CONN_LISTEN)
 			health__listen(d->health, e->svc, e->pid);
@@ -87,7 +118,7 @@ static void on_conn(void *ctx, const struct conn_event *e)
 		bool server = e->end == TCP_END_SERVER;
 		bool closing = e->type == CONN_CLOSE || e->type == CONN_CONNECT_FAIL;
 
-		pthread_mutex_lock(&d->lock);
+		hold(d);
 		/* A client opens before its server end (if on this host) is established,
 		 * so only its close says whether it was the local-peer end. */
 		if (closing && e->end == TCP_END_CLIENT_LOCALPEER)
@@ -115,7 +146,7 @@ static void on_conn(void *ctx, const struct conn_event *e)
 		}
 		if (e->type == CONN_CLOSE)
 			spans__conn_close(d->spans, e);
-		pthread_mutex_unlock(&d->lock);
+		held(d);
 	}
 	if (log__level() >= LOG_DEBUG)
 		pr_debug("event %s service=%s comm=%s pid=%u netns=%u lport=%u rport=%u "
@@ -127,29 +158,13 @@ static void on_conn(void *ctx, const struct conn_event *e)
 			 (unsigned long long)e->ts_ns);
 }
 
-/* The loop's thread takes the lock once for up to CHUNKS_PER_LOCK chunks of a drain, not
- * once each: a scrape waits for that many at most. */
 static void on_chunk(void *ctx, uint64_t key, int svc, const struct stream_chunk *ch)
 {
 	struct daemon *d = ctx;
 
-	if (!d->chunks_locked) {
-		pthread_mutex_lock(&d->lock);
-		d->chunks_locked = CHUNKS_PER_LOCK;
-	}
+	hold(d);
 	streams__data(d->streams, key, svc, ch);
-	if (!--d->chunks_locked)
-		pthread_mutex_unlock(&d->lock);
-}
-
-static void on_chunks_done(void *ctx)
-{
-	struct daemon *d = ctx;
-
-	if (d->chunks_locked) {
-		d->chunks_locked = 0;
-		pthread_mutex_unlock(&d->lock);
-	}
+	held(d);
 }
 
 static void on_process(void *ctx, const struct proc_exit *x)
@@ -458,7 +473,7 @@ int daemon__start(struct daemon *d)
 		.cgroot = d->cgroot,
 		.capture_bytes = d->opts.capture_bytes,
 		.bpf_stats = d->opts.bpf_stats,
-		.sinks = { .conn = on_conn, .chunk = on_chunk, .chunks_done = on_chunks_done,
+		.sinks = { .conn = on_conn, .chunk = on_chunk, .drained = on_drained,
 			   .process = on_process, .ctx = d },
 	};
 	char err[256];

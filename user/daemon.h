@@ -66,7 +66,7 @@ struct daemon {
 	atomic_bool ready;
 
 	pthread_mutex_t lock;
-	unsigned int chunks_locked; /* the loop holds lock for this many more L7 chunks */
+	unsigned int events_locked; /* the loop holds lock for this many more events */
 	struct collector_set collectors;
 	struct streams *streams; /* NULL: no service with a payload parser */
 	struct health *health;

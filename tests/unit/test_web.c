@@ -256,6 +256,44 @@ static void http_exchange_client_end(void **state)
 	streams__free(s);
 }
 
+/* Connections that ended mid-request (a line cut between two reads, a pipelined queue,
+ * SSL plaintext) leave nothing to the ones after them, which reuse their places. */
+static void conns_start_clean(void **state)
+{
+	struct streams *s = table();
+	const char *cut = "GET /a HTTP/1.1\r\nGET /a HTTP/1.1\r\n\r\nGET /a HTTP/1.1\r\nHo";
+	struct stream_chunk ch = { .is_server = true, .tls = true, .data = (const void *)cut,
+				   .captured = strlen(cut), .total = strlen(cut) };
+	uint64_t t = 0;
+	int i, errors;
+
+	(void)state;
+	for (i = 0; i < 200; i++, t += 1 * S) {
+		streams__open(s, 100 + i, 0, true, t);
+		ch.ts_ns = t + 1 * MS;
+		streams__data(s, 100 + i, 0, &ch);
+		streams__close(s, 100 + i, t + 2 * MS, true);
+		streams__tick(s, t + 2 * MS + STREAMS_CLOSE_GRACE_NS + 1);
+	}
+	assert_int_equal(got.exchanges, 0);
+	errors = got.errors;
+	assert_true(errors >= 200);
+	for (i = 0; i < 200; i++, t += 1 * S) {
+		streams__open(s, 1000 + i, 0, true, t);
+		feed_str(s, 1000 + i, 0, false, "GET /b HTTP/1.1\r\nHost: b\r\n\r\n", t + 1 * MS);
+		feed_str(s, 1000 + i, 0, true, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+			 t + 2 * MS);
+		assert_int_equal(got.exchanges, i + 1);
+		assert_string_equal(got.last.path, "/b");
+		assert_int_equal(got.last.status, 200);
+		assert_int_equal(got.last.end_ns - got.last.start_ns, 1 * MS);
+		streams__close(s, 1000 + i, t + 3 * MS, true);
+		streams__tick(s, t + 3 * MS + STREAMS_CLOSE_GRACE_NS + 1);
+	}
+	assert_int_equal(got.errors, errors);
+	streams__free(s);
+}
+
 /* A reset closes the client's socket with the answer still unread: the read comes after
  * the close (and the reset) and is that connection's. Once finished, late bytes are not. */
 static void answer_read_after_reset(void **state)
@@ -632,6 +670,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(http_exchange_server_end),
 		cmocka_unit_test(http_exchange_client_end),
+		cmocka_unit_test(conns_start_clean),
 		cmocka_unit_test(answer_read_after_reset), cmocka_unit_test(close_grace),
 		cmocka_unit_test(pipelined_answer_in_the_tail),
 		cmocka_unit_test(bitchat_session),

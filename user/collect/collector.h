@@ -29,8 +29,9 @@ struct collector_sinks {
 	void (*conn)(void *ctx, const struct conn_event *e);
 	/* a read or write of an L7 connection (key: streams__key()) */
 	void (*chunk)(void *ctx, uint64_t key, int svc, const struct stream_chunk *ch);
-	/* the drain that gave chunks is over: none comes until the next */
-	void (*chunks_done)(void *ctx);
+	/* a drain that gave connection events or chunks is over: none comes until the
+	 * next */
+	void (*drained)(void *ctx);
 	void (*process)(void *ctx, const struct proc_exit *e);
 	void *ctx;
 };

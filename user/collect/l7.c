@@ -387,8 +387,8 @@ int l7__consume(struct l7_collector *c)
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	n = ring_buffer__consume(c->rb);
 	reorder__drain(c->order, (__u64)t.tv_sec * 1000000000ULL + t.tv_nsec, release, c);
-	if (c->sinks.chunks_done)
-		c->sinks.chunks_done(c->sinks.ctx);
+	if (c->sinks.drained)
+		c->sinks.drained(c->sinks.ctx);
 	c->released_until = (__u64)t.tv_sec * 1000000000ULL + t.tv_nsec - REORDER_WINDOW_NS;
 	return n;
 }

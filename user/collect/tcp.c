@@ -843,9 +843,11 @@ int tcp__poll(struct tcp_collector *c, int timeout_ms)
 
 	/* Producers wake us only when the ring is filling; drain what is there anyway. */
 	n = ring_buffer__poll(c->rb, timeout_ms);
+	m = n < 0 && n != -EINTR ? 0 : ring_buffer__consume(c->rb);
+	if (c->sinks.drained)
+		c->sinks.drained(c->sinks.ctx);
 	if (n < 0 && n != -EINTR)
 		return n;
-	m = ring_buffer__consume(c->rb);
 	if (m < 0)
 		return m;
 	return (n > 0 ? n : 0) + m;

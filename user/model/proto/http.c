@@ -93,6 +93,8 @@ static const char *const methods[] = {
 	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
 	"MKCALENDAR", "PURGE",
 };
+#define METHOD_HEAD (methods[1]) /* known_method() gives these very pointers */
+#define METHOD_CONNECT (methods[5])
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define METHOD_MAXLEN 10 /* "MKCALENDAR" */
@@ -626,7 +628,7 @@ static void request_line(const struct feed *f, const char *l, size_t n)
 	memcpy(x->method, method, strlen(method) + 1);
 	set_path(x, l + t, te - t, te == n);
 	x->start_ns = d->start_ns;
-	if (!strcmp(method, "CONNECT"))
+	if (method == METHOD_CONNECT)
 		d->want_upgrade = true;
 	if (!e) {
 		x->req_bytes = d->msg_bytes; /* the request line, so far */
@@ -640,8 +642,8 @@ static void request_line(const struct feed *f, const char *l, size_t n)
 		e->seq = c->next_seq;
 		e->skip_before = c->tail_skip;
 		c->tail_skip = 0;
-		e->head = !strcmp(method, "HEAD");
-		e->connect = !strcmp(method, "CONNECT");
+		e->head = method == METHOD_HEAD;
+		e->connect = method == METHOD_CONNECT;
 		d->seq = e->seq;
 	}
 	d->state = ST_HEADER;
