@@ -116,6 +116,21 @@ struct feed {
 
 /* ---- small helpers ---- */
 
+/* libc's memset and memcpy: GCC expands a fixed or bounded size of a few hundred bytes
+ * inline as rep stos / rep movs, whose start costs more than the short paths and the
+ * pending entries they move. The empty asm hides the bound. */
+static void zero(void *p, size_t n)
+{
+	__asm__("" : "+r"(n));
+	memset(p, 0, n);
+}
+
+static void copy(void *d, const void *s, size_t n)
+{
+	__asm__("" : "+r"(n));
+	memcpy(d, s, n);
+}
+
 static char lower(char ch)
 {
 	return ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
@@ -257,16 +272,17 @@ static void emit(const struct feed *f, enum http_event_type type, const struct h
 }
 
 /* The exchange of pending entry e, with the Host and tracestate its request carried. */
-static void emit_exchange(const struct feed *f, const struct http_pending *e)
+static void emit_exchange(const struct feed *f, struct http_pending *e)
 {
 	const struct http_conn *c = f->c;
-	struct http_event ev = { .type = HTTP_EV_EXCHANGE, .x = e->x };
+	struct http_event *ev = &e->ev;
 
-	ev.x.host = c->host_seq == e->seq && c->host[0] ? c->host : NULL;
-	ev.x.tracestate =
+	ev->type = HTTP_EV_EXCHANGE;
+	ev->x.host = c->host_seq == e->seq && c->host[0] ? c->host : NULL;
+	ev->x.tracestate =
 		c->tracestate_seq == e->seq && c->tracestate[0] ? c->tracestate : NULL;
 	if (f->fn)
-		f->fn(f->ctx, &ev);
+		f->fn(f->ctx, ev);
 }
 
 /* ---- the request FIFO ---- */
@@ -315,7 +331,7 @@ static bool q_room(struct http_conn *c)
 static void q_sync(struct http_conn *c, struct http_pending *e)
 {
 	if (c->dir[0].seq == e->seq && !e->req_done)
-		e->x.req_bytes = c->dir[0].msg_bytes;
+		e->ev.x.req_bytes = c->dir[0].msg_bytes;
 }
 
 /* The request is complete on both sides: report it. */
@@ -394,7 +410,7 @@ static void lose(const struct feed *f, const char *reason)
 			bool answering = s->seq == e->seq && s->state != ST_SKIP;
 
 			q_sync(c, e);
-			emit(f, HTTP_EV_ERROR, &e->x, reason);
+			emit(f, HTTP_EV_ERROR, &e->ev.x, reason);
 			/* e is the newest entry: tail_skip was moved into it */
 			c->tail_skip = e->skip_before + (!e->resp_done && !answering);
 			q_remove(c, e);
@@ -410,7 +426,7 @@ static void lose(const struct feed *f, const char *reason)
 									   : d->seq);
 		if (e) {
 			q_sync(c, e);
-			emit(f, HTTP_EV_ERROR, &e->x, reason);
+			emit(f, HTTP_EV_ERROR, &e->ev.x, reason);
 			q_remove(c, e);
 		} else if (say) {
 			emit(f, HTTP_EV_ERROR, NULL, reason);
@@ -432,7 +448,7 @@ static void request_done(const struct feed *f)
 	bool wait = d->want_upgrade;
 
 	if (e) {
-		e->x.req_bytes = d->msg_bytes;
+		e->ev.x.req_bytes = d->msg_bytes;
 		e->req_done = true;
 		if (e->resp_done) {
 			q_exchange(f, e);
@@ -454,9 +470,9 @@ static void response_done(const struct feed *f, uint64_t end_ns)
 	if (c->dir[0].state == ST_UPGRADE_WAIT && (!e || e == &Q(c)[c->nq - 1]))
 		c->dir[0].state = ST_START;
 	if (e) {
-		e->x.status = d->status;
-		e->x.resp_bytes = d->msg_bytes;
-		e->x.end_ns = end_ns;
+		e->ev.x.status = d->status;
+		e->ev.x.resp_bytes = d->msg_bytes;
+		e->ev.x.end_ns = end_ns;
 		e->resp_done = true;
 		if (e->req_done)
 			q_exchange(f, e);
@@ -511,7 +527,7 @@ static void upgrade(const struct feed *f, const char *proto)
 
 	if (e) {
 		q_sync(c, e);
-		x = e->x;
+		x = e->ev.x;
 		q_remove(c, e);
 	}
 	x.status = d->status;
@@ -570,7 +586,7 @@ static void set_path(struct http_exchange *x, const char *t, size_t n, bool cut)
 		len = HTTP_PATH_MAX - 1;
 		x->path_truncated = true;
 	}
-	memcpy(x->path, t, len);
+	copy(x->path, t, len);
 	x->path[len] = 0;
 }
 
@@ -618,8 +634,11 @@ static void request_line(const struct feed *f, const char *l, size_t n)
 	/* the exchange is built where it is kept: the queue's next entry, if there is room */
 	if (q_room(c)) {
 		e = &Q(c)[c->nq++];
-		memset(e, 0, sizeof(*e));
-		x = &e->x;
+		/* all but the path, which set_path() writes (a short one in a long array) */
+		zero(e, offsetof(struct http_pending, ev.x.path));
+		zero(&e->ev.x.path_truncated,
+		     sizeof(*e) - offsetof(struct http_pending, ev.x.path_truncated));
+		x = &e->ev.x;
 	} else {
 		memset(&lone, 0, sizeof(lone));
 		x = &lone;
@@ -892,10 +911,10 @@ static void request_head_done(const struct feed *f)
 	struct http_pending *e = q_find(f->c, d->seq);
 
 	if (e)
-		e->x.trace = d->trace;
+		e->ev.x.trace = d->trace;
 	/* what the client asked for: the 101 may not repeat it */
 	if (e && d->want_upgrade)
-		memcpy(e->x.upgrade_proto, d->upgrade, sizeof(e->x.upgrade_proto));
+		memcpy(e->ev.x.upgrade_proto, d->upgrade, sizeof(e->ev.x.upgrade_proto));
 
 	if (d->te_seen && !d->chunked) {
 		lose(f, HTTP_ERR_BAD_HEADER); /* RFC 9112 section 6.3, rule 4 */
@@ -1222,7 +1241,7 @@ static bool skip_gap(const struct feed *f, uint64_t gap)
 
 void http__init(struct http_conn *c)
 {
-	memset(c, 0, sizeof(*c));
+	zero(c, sizeof(*c));
 }
 
 void http__free(struct http_conn *c)
@@ -1321,7 +1340,7 @@ void http__close(struct http_conn *c, uint64_t ts_ns, http_event_fn fn, void *ct
 			if (e->resp_done)
 				emit_exchange(&f, e);
 			else
-				emit(&f, HTTP_EV_ERROR, &e->x, HTTP_ERR_NO_RESPONSE);
+				emit(&f, HTTP_EV_ERROR, &e->ev.x, HTTP_ERR_NO_RESPONSE);
 		}
 	}
 	http__free(c);

@@ -123,9 +123,10 @@ struct http_event {
 
 typedef void (*http_event_fn)(void *ctx, const struct http_event *ev);
 
-/* A request seen, waiting for its response (internal; sized so the conn embeds). */
+/* A request seen, waiting for its response (internal; sized so the conn embeds). Its
+ * exchange is kept in the event that reports it: handed to the callback where it lies. */
 struct http_pending {
-	struct http_exchange x;
+	struct http_event ev; /* ev.x: the exchange */
 	uint32_t seq; /* identifies the entry for the direction parsing its message */
 	uint16_t skip_before; /* responses of dropped requests due before this one's */
 	bool req_done;
