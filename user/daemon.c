@@ -101,16 +101,18 @@ static void on_conn(void *ctx, const struct conn_event *e)
 	 * here, up to 100 ms later, could bring back one that exited meanwhile. */
 	if (svc && (e->type == CONN_LISTEN || e->type == CONN_UNLISTEN)) {
 		on_drained(d);
+		/* It is about to serve: the OpenSSL it maps is hooked now, not at the next
+		 * periodic scan (the kernel woke us for this event), and before anything
+		 * that waits for the lock (a scrape may hold it): its first clients race
+		 * the hooks. */
+		if (e->type == CONN_LISTEN && e->pid)
+			tls__scan_pid(collectors__get(&d->collectors, &tls_collector_ops), e->pid);
 		pthread_mutex_lock(&d->lock);
 		if (e->type == CONN_LISTEN)
 			health__listen(d->health, e->svc, e->pid);
 		else
 			health__unlisten(d->health, e->svc);
 		pthread_mutex_unlock(&d->lock);
-		/* It is about to serve: the OpenSSL it maps is hooked now, not at the next
-		 * periodic scan (the kernel woke us for this event). */
-		if (e->type == CONN_LISTEN && e->pid)
-			tls__scan_pid(collectors__get(&d->collectors, &tls_collector_ops), e->pid);
 	}
 	/* Connections of L7 services: the local-peer client end is parsed from its
 	 * server end (the kernel does not capture it). */
