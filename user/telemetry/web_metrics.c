@@ -153,6 +153,20 @@ static const struct metric_def web_defs[] = {
 	  .buckets = p2p_buckets, .n_buckets = ARRAY_LEN(p2p_buckets), .offset = AT(p2p) },
 };
 
+/* An HTTP or WebSocket service's path labels and their memo. 0 or -ENOMEM. */
+static int paths_init(struct web_metrics *wm, int svc)
+{
+	if (labelset_init(&wm->paths[svc], wm->cfg->services[svc].max_paths))
+		return -ENOMEM;
+	wm->memo[svc] = calloc(PATH_MEMO, sizeof(*wm->memo[svc]));
+	if (!wm->memo[svc]) {
+		labelset_free(&wm->paths[svc]);
+		return -ENOMEM;
+	}
+	metrics__add(wm->overflow, METRICS_LABELS(wm->cfg->services[svc].name), 0);
+	return 0;
+}
+
 struct web_metrics *web_metrics__new(struct metrics *reg, const struct config *cfg)
 {
 	struct web_metrics *wm = calloc(1, sizeof(*wm));
@@ -171,10 +185,8 @@ struct web_metrics *web_metrics__new(struct metrics *reg, const struct config *c
 
 		if (sc->protocol != FP_PROTO_HTTP && sc->protocol != FP_PROTO_WEBSOCKET)
 			continue;
-		if (labelset_init(&wm->paths[i], sc->max_paths) ||
-		    !(wm->memo[i] = calloc(PATH_MEMO, sizeof(*wm->memo[i]))))
+		if (paths_init(wm, i))
 			goto fail;
-		metrics__add(wm->overflow, METRICS_LABELS(sc->name), 0);
 		if (sc->protocol == FP_PROTO_WEBSOCKET && sc->max_rooms > max_rooms)
 			max_rooms = sc->max_rooms;
 	}
@@ -200,15 +212,7 @@ int web_metrics__add_service(struct web_metrics *wm, int svc)
 	if ((sc->protocol != FP_PROTO_HTTP && sc->protocol != FP_PROTO_WEBSOCKET) ||
 	    wm->paths[svc].slot)
 		return 0;
-	if (labelset_init(&wm->paths[svc], sc->max_paths))
-		return -ENOMEM;
-	wm->memo[svc] = calloc(PATH_MEMO, sizeof(*wm->memo[svc]));
-	if (!wm->memo[svc]) {
-		labelset_free(&wm->paths[svc]);
-		return -ENOMEM;
-	}
-	metrics__add(wm->overflow, METRICS_LABELS(sc->name), 0);
-	return 0;
+	return paths_init(wm, svc);
 }
 
 void web_metrics__free(struct web_metrics *wm)

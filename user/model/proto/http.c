@@ -636,8 +636,8 @@ static void request_line(const struct feed *f, const char *l, size_t n)
 		e = &Q(c)[c->nq++];
 		/* all but the path, which set_path() writes (a short one in a long array) */
 		zero(e, offsetof(struct http_pending, ev.x.path));
-		zero(&e->ev.x.path_truncated,
-		     sizeof(*e) - offsetof(struct http_pending, ev.x.path_truncated));
+		zero(&e->ev.x.path[HTTP_PATH_MAX],
+		     sizeof(*e) - offsetof(struct http_pending, ev.x.path[HTTP_PATH_MAX]));
 		x = &e->ev.x;
 	} else {
 		memset(&lone, 0, sizeof(lone));
