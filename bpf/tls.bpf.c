@@ -165,6 +165,7 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	struct fp_l7_svc *on;
 	struct fp_flow_ref f;
 	__u32 svc, sndq;
+	bool joined = false;
 
 	c = call_of_thread(false);
 	if (!c || !c->ssl)
@@ -172,6 +173,8 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	k.ssl = c->ssl;
 	sk = c->sk;
 	if (sk) {
+		/* the first call seen for this SSL *, and no handshake before it */
+		joined = !bpf_map_lookup_elem(&ssl_sk, &k);
 		remember(&k, sk);
 	} else {
 		known = bpf_map_lookup_elem(&ssl_sk, &k);
@@ -207,6 +210,8 @@ static __always_inline int leave(long ret, bool ex, __u8 dir)
 	/* as in bpf/l7.bpf.c: the local-peer client end is parsed from its server end */
 	if (!on || !on->mode || f.kind == FP_KIND_CLIENT_LOCALPEER)
 		goto out;
+	if (joined)
+		map_inc(&tls_stats, FP_TLS_SESSION_JOINED);
 	want = moved < on->cap ? moved : on->cap;
 	/* once here, not in each inlined size class below (6.1's verifier refused the
 	 * object with a map update in each) */

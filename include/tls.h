@@ -31,7 +31,10 @@ enum fp_tls_stat {
 				    * stayed unknown (no syscall seen for that SSL * on the
 				    * connection it moves bytes on) */
 	FP_TLS_EXEC_LOST = 1, /* an exec record dropped: ring buffer full */
-	FP_TLS_STATS = 2,
+	FP_TLS_SESSION_JOINED = 2, /* an SSL * of a service's connection first seen in a data
+				    * call, its handshake unseen: it began before its binary
+				    * was hooked, what it carried before is not captured */
+	FP_TLS_STATS = 3,
 };
 
 #endif /* FOGPROBE_TLS_H */

@@ -106,7 +106,8 @@ static void on_conn(void *ctx, const struct conn_event *e)
 		 * that waits for the lock (a scrape may hold it): its first clients race
 		 * the hooks. */
 		if (e->type == CONN_LISTEN && e->pid)
-			tls__scan_pid(collectors__get(&d->collectors, &tls_collector_ops), e->pid);
+			tls__scan_pid(collectors__get(&d->collectors, &tls_collector_ops), e->pid,
+				      e->ts_ns);
 		pthread_mutex_lock(&d->lock);
 		if (e->type == CONN_LISTEN)
 			health__listen(d->health, e->svc, e->pid);

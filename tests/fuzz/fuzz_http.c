@@ -11,8 +11,8 @@
  * their size so that ASan sees any read past captured or tail_len.
  *
  * Checked besides memory errors: feed returns at most total, and 0 once upgraded; strings
- * in every event are NUL-terminated within their arrays; ERROR reasons are one of the five
- * static strings and other events have none; an exchange's byte counts never exceed the
+ * in every event are NUL-terminated within their arrays; ERROR reasons are one of the
+ * HTTP_ERR_* static strings and other events have none; an exchange's byte counts never exceed the
  * bytes fed in its direction since the connection began, its status is final (>= 200)
  * and its start is not after its end; UPGRADE is 101 or a 2xx and leaves the conn
  * upgraded, and nothing follows it; a chunk yields at most captured + HTTP_PIPELINE_MAX +
@@ -54,7 +54,7 @@ static bool known_reason(const char *r)
 {
 	return r == HTTP_ERR_NOT_HTTP || r == HTTP_ERR_DESYNC || r == HTTP_ERR_BAD_HEADER ||
 	       r == HTTP_ERR_TOO_MANY_PIPELINED || r == HTTP_ERR_NO_RESPONSE ||
-	       r == HTTP_ERR_NO_MEMORY;
+	       r == HTTP_ERR_NO_MEMORY || r == HTTP_ERR_NO_REQUEST;
 }
 
 static bool same_event(const struct http_event *a, const struct http_event *b)

@@ -524,6 +524,32 @@ static void test_no_response_at_close(void **state)
 	assert_int_equal(rec.ev[0].x.status, 0);
 }
 
+/* A response whose request was never seen (an SSL_read before its binary was hooked, a
+ * connection older than the capture): one "no_request", and the next exchange pairs. */
+static void test_response_without_request(void **state)
+{
+	(void)state;
+	build_nginx(&resp);
+	feed_n(SERVER, resp.b, resp.n, 1);
+	expect_n(&rec, 1);
+	check_error(&rec, 0, "no_request", "", "");
+	assert_int_equal(rec.ev[0].x.status, 0);
+	feed_s(CLIENT, CURL_REQ, 2);
+	feed_n(SERVER, resp.b, resp.n, 3);
+	expect_n(&rec, 2);
+	check_exchange(&rec, 1, "GET", "/index.html", 200, strlen(CURL_REQ), NGINX_RESP_LEN);
+	/* a 100 Continue is interim, not a response without a request */
+	feed_s(CLIENT, "POST /u HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n", 4);
+	feed_s(SERVER, "HTTP/1.1 100 Continue\r\n\r\n", 5);
+	feed_s(CLIENT, "ab", 6);
+	feed_s(SERVER, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", 7);
+	expect_n(&rec, 3);
+	assert_int_equal(rec.ev[2].type, HTTP_EV_EXCHANGE);
+	assert_int_equal(rec.ev[2].x.status, 201);
+	http__close(&conn, 8, on_event, &rec);
+	expect_n(&rec, 3);
+}
+
 /* ---- gaps ---- */
 
 /* A 100000-byte response body mostly uncaptured, in chunks of 65536 with 256 captured. */
@@ -1217,6 +1243,7 @@ int main(void)
 		cmocka_unit_test_setup(test_expect_100_continue, setup),
 		cmocka_unit_test_setup(test_close_delimited, setup),
 		cmocka_unit_test_setup(test_no_response_at_close, setup),
+		cmocka_unit_test_setup(test_response_without_request, setup),
 		cmocka_unit_test_setup(test_gap_in_body, setup),
 		cmocka_unit_test_setup(test_chunked_gap_with_tail, setup),
 		cmocka_unit_test_setup(test_desync_resync, setup),

@@ -390,6 +390,7 @@ static int attach_binary(struct tls_collector *c, const char *path, const char *
 		TLS_SSL_WRITE,	      TLS_SSL_READ,   TLS_SSL_WRITE_EX, TLS_SSL_READ_EX,
 	};
 	struct tls_binary *b = bin_add(c, path, TLS_HOOKED);
+	uint64_t t0 = now_ns();
 	size_t idx;
 	int i, f, r, n = 0, err = 0;
 
@@ -430,7 +431,8 @@ static int attach_binary(struct tls_collector *c, const char *path, const char *
 		pr_warn("tls: attaching to %s: %s\n", path, strerror(-err));
 		return 0;
 	}
-	pr_info("tls: hooked %s (%d uprobes; found by %s)\n", path, n, found);
+	pr_info("tls: hooked %s (%d uprobes in %llu ms; found by %s)\n", path, n,
+		(unsigned long long)(now_ns() - t0) / 1000000, found);
 	return 0;
 }
 
@@ -551,6 +553,7 @@ static int elf_info_path(const char *open_path, struct tls_elf_info *info)
 struct scan_ctx {
 	struct tls_collector *c;
 	const char *why; /* what made us look: the log says it */
+	uint64_t since_ns; /* when it happened (CLOCK_MONOTONIC), if known */
 	int added;
 	bool libssl; /* the process maps a libssl (hooked now or before) */
 	bool needs_libssl; /* its executable names libssl in DT_NEEDED */
@@ -575,7 +578,12 @@ static void on_candidate(void *ctx, int pid, const char *path, const char *open_
 		if (info.offset[TLS_SSL_WRITE] && info.offset[TLS_SSL_READ]) {
 			char found[64];
 
-			snprintf(found, sizeof(found), "%s of pid %d", sc->why, pid);
+			if (sc->since_ns)
+				snprintf(found, sizeof(found), "%s of pid %d, %llu ms after it",
+					 sc->why, pid,
+					 (unsigned long long)(now_ns() - sc->since_ns) / 1000000);
+			else
+				snprintf(found, sizeof(found), "%s of pid %d", sc->why, pid);
 			if (attach_binary(c, path, stable_path(path, open_path, dev, ino),
 					  &info, found))
 				return;
@@ -624,9 +632,9 @@ static void scan_pid(struct tls_collector *c, int pid, bool maps_too, struct sca
 	free(line);
 }
 
-int tls__scan_pid(struct tls_collector *c, int pid)
+int tls__scan_pid(struct tls_collector *c, int pid, uint64_t since_ns)
 {
-	struct scan_ctx sc = { .c = c, .why = "the listen()" };
+	struct scan_ctx sc = { .c = c, .why = "the listen()", .since_ns = since_ns };
 
 	if (!c || pid <= 0)
 		return 0;
@@ -791,6 +799,7 @@ void tls__losses(const struct tls_collector *c, struct losses *l)
 {
 	losses__set(l, LOSS_TLS_UNKNOWN_SOCKET, tls__unknown_socket(c));
 	losses__set(l, LOSS_TLS_RINGBUF_FULL, stat_sum(c, FP_TLS_EXEC_LOST));
+	losses__set(l, LOSS_TLS_SESSION_JOINED, stat_sum(c, FP_TLS_SESSION_JOINED));
 }
 
 /* ---- the collector interface ---- */

@@ -71,8 +71,10 @@ void tls__close(struct tls_collector *c); /* detaches everything; accepts NULL *
  * number of binaries newly reported, or -errno. */
 int tls__scan(struct tls_collector *c);
 /* The same for one process, at once: one that starts to listen on a service's port
- * (its libssl is mapped by then) is hooked before it serves. Accepts NULL. */
-int tls__scan_pid(struct tls_collector *c, int pid);
+ * (its libssl is mapped by then) is hooked before it serves, it is hoped: its first
+ * clients race the hooks. SINCE_NS: the listen()'s time (CLOCK_MONOTONIC, the
+ * kernel's event time), logged with the hooking. Accepts NULL. */
+int tls__scan_pid(struct tls_collector *c, int pid, uint64_t since_ns);
 /* Handle the exec records (each exec'd program is looked at, and the libssl its loader
  * maps, as soon as it is mapped). Records handled or -errno. */
 int tls__consume(struct tls_collector *c);

@@ -20,6 +20,7 @@ const char *const loss_reason_names[LOSS_REASONS] = {
 	[LOSS_RUNQUEUE_WAITS_MERGED] = "runqueue_waits_merged",
 	[LOSS_PROC_MALFORMED] = "proc_malformed",
 	[LOSS_TLS_UNKNOWN_SOCKET] = "tls_unknown_socket",
+	[LOSS_TLS_SESSION_JOINED] = "tls_session_joined",
 	[LOSS_TLS_RINGBUF_FULL] = "tls_ringbuf_full",
 	[LOSS_BPF_RECURSION] = "bpf_recursion",
 	[LOSS_WS_INFLATE_EVICTED] = "ws_inflate_evicted",

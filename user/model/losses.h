@@ -29,6 +29,7 @@ enum loss_reason {
 	LOSS_PROC_MALFORMED,
 	LOSS_TLS_UNKNOWN_SOCKET, /* an SSL call whose socket stayed unknown */
 	LOSS_TLS_RINGBUF_FULL, /* an exec record: that process waits for the rescan */
+	LOSS_TLS_SESSION_JOINED, /* a TLS session first seen after its handshake */
 	LOSS_BPF_RECURSION, /* program runs the kernel skipped (recursion_misses) */
 	LOSS_WS_INFLATE_EVICTED, /* permessage-deflate connections no longer inflated */
 	LOSS_WS_INFLATE_TOO_BIG, /* compressed messages dropped past inflate_max_message */

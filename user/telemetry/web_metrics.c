@@ -123,7 +123,7 @@ static const struct metric_def web_defs[] = {
 	  "Requests counted under path=\"other\": the service's max_paths distinct route templates were taken.",
 	  METRIC_COUNTER, { "service" }, .offset = AT(overflow) },
 	{ "fogprobe_l7_parse_errors_total",
-	  "A direction of a connection that stopped parsing (not that protocol, framing lost in uncaptured bytes, protocol violation).",
+	  "A direction of a connection that stopped parsing (not that protocol, framing lost in uncaptured bytes, protocol violation), or a response whose request was not seen (no_request).",
 	  METRIC_COUNTER, { "service", "protocol", "reason" }, .offset = AT(parse_errors) },
 	{ "fogcompute_bitchat_connected_clients",
 	  "Open WebSocket connections on the BitChat paths, each counted once.", METRIC_GAUGE,

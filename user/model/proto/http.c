@@ -63,6 +63,7 @@ const char HTTP_ERR_BAD_HEADER[] = "bad_header";
 const char HTTP_ERR_TOO_MANY_PIPELINED[] = "too_many_pipelined";
 const char HTTP_ERR_NO_RESPONSE[] = "no_response";
 const char HTTP_ERR_NO_MEMORY[] = "no_memory";
+const char HTTP_ERR_NO_REQUEST[] = "no_request";
 
 enum {
 	ST_START = 0, /* zero: a zeroed direction expects a start line */
@@ -464,8 +465,12 @@ static void response_done(const struct feed *f, uint64_t end_ns)
 	struct http_dir *d = f->d;
 	struct http_pending *e = q_find(c, d->seq);
 
-	if (d->seq == SEQ_NONE)
+	/* its request was not seen (sent before the capture began, or its bytes went
+	 * uncaptured): a request lost, said once per response */
+	if (d->seq == SEQ_NONE) {
 		c->orphan_responses++;
+		emit(f, HTTP_EV_ERROR, NULL, HTTP_ERR_NO_REQUEST);
+	}
 	/* the client waited for an upgrade that this final response refused */
 	if (c->dir[0].state == ST_UPGRADE_WAIT && (!e || e == &Q(c)[c->nq - 1]))
 		c->dir[0].state = ST_START;

@@ -11,7 +11,8 @@
  * Events: each request observed ends in exactly one event: EXCHANGE (request and final
  * response complete), UPGRADE (101, or a 2xx answer to CONNECT), or ERROR with x filled in
  * (desync, bad_header, too_many_pipelined, no_response, no_memory). An ERROR that concerns no
- * request (not_http; desync or bad_header with no request read) has an empty x.
+ * request (not_http; desync or bad_header with no request read; no_request, a response
+ * whose request was not seen) has an empty x.
  *
  * Gaps: body bytes in a gap are counted off (lengths are known). A chunked body whose
  * size line falls in a gap ends with the chunk whose known last bytes (all of a captured
@@ -48,6 +49,10 @@
  *   "no_memory"          a line split between chunks found no memory for the direction's
  *                        line buffer (allocated at the first such line): the direction
  *                        then waits for a new start line as after "desync"
+ *   "no_request"         a response completed with no request to pair with (its request
+ *                        came before the capture began, or in bytes not captured, e.g. an
+ *                        SSL_read before its binary was hooked); x is empty. Parsing
+ *                        goes on
  */
 #ifndef FOGPROBE_MODEL_PROTO_HTTP_H
 #define FOGPROBE_MODEL_PROTO_HTTP_H
@@ -74,6 +79,7 @@ extern const char HTTP_ERR_BAD_HEADER[]; /* "bad_header" */
 extern const char HTTP_ERR_TOO_MANY_PIPELINED[]; /* "too_many_pipelined" */
 extern const char HTTP_ERR_NO_RESPONSE[]; /* "no_response" */
 extern const char HTTP_ERR_NO_MEMORY[]; /* "no_memory" */
+extern const char HTTP_ERR_NO_REQUEST[]; /* "no_request" */
 
 enum http_event_type {
 	HTTP_EV_EXCHANGE, /* a request and its response both complete */
