@@ -763,14 +763,16 @@ static __always_inline int sock_io(struct sock *sk, int ret, __u8 dir, __u64 ord
 		watch_task(t);
 		return 0;
 	}
+	/* The local-peer client end of a connection is parsed from its server end (its
+	 * process is watched through its SSL calls above, if it makes any: their plaintext
+	 * is not captured either). */
+	if (f.kind == FP_KIND_CLIENT_LOCALPEER)
+		return 0;
 	svc = f.svc;
 	on = bpf_map_lookup_elem(&l7_svc, &svc);
 	if (!on || !on->mode)
 		return 0;
 	watch_task(t);
-	/* The local-peer client end of a connection is parsed from its server end. */
-	if (f.kind == FP_KIND_CLIENT_LOCALPEER)
-		return 0;
 	args_from_regs(&a, sk, dir);
 	capture((__u64)sk, &f, on, &a, ret, a.how == ARGS_NONE ? FP_L7_ACCOUNT : FP_L7_DATA,
 		order_ns);
