@@ -103,7 +103,7 @@ print(d["by_status"].get("200", 0), int(d.get("sent_ms", 1e9)))' "$dir/py$i.json
 			"responses without a request, sessions joined after their handshake)"
 		check "$name: no request counted twice (http_requests_total <= nginx's $want)" \
 			[ "$(probe_delta)" -le "$want" ]
-		check "$name: every request counted or its loss counted (+ $lost >= $want)" \
+		check "$name: every request counted or its loss counted ($(probe_delta) + $lost >= $want)" \
 			[ $(($(probe_delta) + lost)) -ge "$want" ]
 	fi
 	[[ $(probe_delta) == "$want" ]] || miss_report "$name"
