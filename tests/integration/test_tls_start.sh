@@ -30,18 +30,34 @@ chmod a+x "$WORK"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 completed() { awk -v p="$PORT" '$1 == p && $5 == "OK"' "$1" | wc -l; }
 
+# new_copy DIR WORKERS [SSL_PROTOCOLS]: a fresh libssl copy in DIR/lib (all kept to the
+# end: each its own inode, never seen before), an nginx config on it and a certificate
+new_copy() {
+	mkdir -p "$1/lib"
+	cp "$LIBSSL" "$1/lib/"
+	NGINX_WORKERS=$2 NGINX_SSL_PROTOCOLS=${3:-} _nginx_conf "$1" "$SRV_IP" tls $PORT || return 1
+	openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-keyout "$1/key.pem" -out "$1/cert.pem" -days 2 -subj "/CN=fogprobe-test" \
+		>/dev/null 2>&1
+}
+
+# run_copy DIR: nginx on DIR's copy, its pid in NGX once it listens (not through ns_srv:
+# $! of a function run with & names a subshell)
+run_copy() {
+	ip netns exec "$NS_SRV" env LD_LIBRARY_PATH="$1/lib" nginx -p "$1" -c "$1/nginx.conf" \
+		-e "$1/error.log" >"$1/stdout" 2>&1 &
+	NGX=$!
+	on_exit "stop_pid $NGX"
+	until ns_srv ss -ltnH "sport = :$PORT" | grep -q .; do
+		kill -0 $NGX 2>/dev/null || { echo "  nginx exited: $(tail -n 3 "$1/error.log")"; return 1; }
+	done
+}
+
 # one_start NAME: a fresh libssl copy, nginx on it, clients at its first listen()
 one_start() {
-	local name=$1 dir=$WORK/$1 lib=$WORK/$1/lib pids="" p t_start t_listen t_last i
-	local m0 n_py=0 n_curl n_hey want sent=0
-	mkdir -p "$lib"
-	# a copy per start (all kept to the end: each its own inode, never seen before)
-	cp "$LIBSSL" "$lib/"
-	NGINX_WORKERS=2 NGINX_SSL_PROTOCOLS="TLSv1.2 TLSv1.3" \
-		_nginx_conf "$dir" "$SRV_IP" tls $PORT || return 1
-	openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-		-keyout "$dir/key.pem" -out "$dir/cert.pem" -days 2 -subj "/CN=fogprobe-test" \
-		>/dev/null 2>&1 || return 1
+	local name=$1 dir=$WORK/$1 pids="" t_start t_listen t_last i
+	local m0 l0 lost n_py=0 n_curl n_hey want sent=0
+	new_copy "$dir" 2 "TLSv1.2 TLSv1.3" || return 1
 	m0=$(metric http_requests_total 'service="web-tls"')
 	l0=$(said_lost)
 	# the Python clients first: they connect again every millisecond until it listens
@@ -51,14 +67,7 @@ one_start() {
 		pids+=" $!"
 	done
 	t_start=$(now_ms)
-	# not through ns_srv: $! of a function run with & names a subshell
-	ip netns exec "$NS_SRV" env LD_LIBRARY_PATH="$lib" nginx -p "$dir" -c "$dir/nginx.conf" \
-		-e "$dir/error.log" >"$dir/stdout" 2>&1 &
-	p=$!
-	on_exit "stop_pid $p"
-	until ns_srv ss -ltnH "sport = :$PORT" | grep -q .; do
-		kill -0 $p 2>/dev/null || { echo "  nginx exited: $(tail -n 3 "$dir/error.log")"; return 1; }
-	done
+	run_copy "$dir" || return 1
 	t_listen=$(now_ms)
 	ns_cli curl -sk -w '%{http_code}\n' -o /dev/null -o /dev/null -o /dev/null \
 		"https://$SRV_IP:$PORT/$name/curl" "https://$SRV_IP:$PORT/$name/curl" \
@@ -92,7 +101,7 @@ print(d["by_status"].get("200", 0), int(d.get("sent_ms", 1e9)))' "$dir/py$i.json
 	[[ "$sent" -lt 100 && "$n_py" -eq 12 ]] && PREMISE=yes
 	check "$name: the clients' counts = nginx's completed requests" \
 		eq "$((n_py + n_curl + ${n_hey:-0}))" "$want"
-	if [[ $MODE == exec ]]; then
+	if [[ $mode == exec ]]; then
 		check "$name: every request counted (http_requests_total = nginx's $want)" \
 			eq "$(probe_delta)" "$want"
 	else
@@ -107,7 +116,7 @@ print(d["by_status"].get("200", 0), int(d.get("sent_ms", 1e9)))' "$dir/py$i.json
 			[ $(($(probe_delta) + lost)) -ge "$want" ]
 	fi
 	[[ $(probe_delta) == "$want" ]] || miss_report "$name"
-	stop_pid $p
+	stop_pid $NGX
 }
 
 # the losses a request missed at a late hooking shows up in
@@ -137,7 +146,6 @@ hooked_by() { # COPY -> how the daemon found it ("exec", "loader", "listen()", "
 
 CONFIG='{"services": [{"name": "web-tls", "protocol": "http", "ports": [8443, 9444]}]}'
 for mode in exec listen; do
-	MODE=$mode
 	if [[ $mode == listen ]]; then
 		FOGPROBE_ARGS="--disable-hooks tracepoint/sched/sched_process_exec" start_daemon "$CONFIG" ||
 			exit 1
@@ -186,17 +194,8 @@ done
 # the same connection sends two more. Those two are counted, and the session is said to
 # be joined after its handshake (what it carried before was not captured).
 dir=$WORK/older
-mkdir -p "$dir/lib"
-cp "$LIBSSL" "$dir/lib/"
-NGINX_WORKERS=1 _nginx_conf "$dir" "$SRV_IP" tls $PORT || exit 1
-openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
-	-keyout "$dir/key.pem" -out "$dir/cert.pem" -days 2 -subj "/CN=fogprobe-test" \
-	>/dev/null 2>&1 || exit 1
-ip netns exec "$NS_SRV" env LD_LIBRARY_PATH="$dir/lib" nginx -p "$dir" -c "$dir/nginx.conf" \
-	-e "$dir/error.log" >"$dir/stdout" 2>&1 &
-ngx=$!
-on_exit "stop_pid $ngx"
-until ns_srv ss -ltnH "sport = :$PORT" | grep -q .; do sleep 0.01; done
+new_copy "$dir" 1 || exit 1
+run_copy "$dir" || exit 1
 mkfifo "$dir/go"
 ns_cli "$L7_PY" -c 'import http.client, ssl, sys
 c = http.client.HTTPSConnection(sys.argv[1], int(sys.argv[2]), timeout=20,
@@ -227,7 +226,7 @@ check "the 2 after the probe's start counted" eq "$(older_delta)" 2
 check "the session said joined after its handshake (tls_session_joined 1)" \
 	eq "$(metric fogprobe_events_lost_total 'reason="tls_session_joined"')" 1
 check "the daemon stops cleanly" stop_daemon
-stop_pid $ngx
+stop_pid $NGX
 
 # OpenSSL linked into the executable, started after the probe: found at its exec
 start_daemon "$CONFIG" || exit 1
