@@ -12,11 +12,11 @@
  *
  * Checked besides memory errors: feed returns at most total, and 0 once upgraded; strings
  * in every event are NUL-terminated within their arrays; ERROR reasons are one of the
- * HTTP_ERR_* static strings and other events have none; an exchange's byte counts never exceed the
- * bytes fed in its direction since the connection began, its status is final (>= 200)
- * and its start is not after its end; UPGRADE is 101 or a 2xx and leaves the conn
- * upgraded, and nothing follows it; a chunk yields at most captured + HTTP_PIPELINE_MAX +
- * 2 events. When a run had no gap, no short return and no ERROR, feeding every chunk one
+ * HTTP_ERR_* static strings and other events have none; an exchange's byte counts never
+ * exceed the bytes fed in its direction since the connection began, its status is final
+ * (>= 200) and its start is not after its end; UPGRADE is 101 or a 2xx and leaves the
+ * conn upgraded, and nothing follows it; a chunk yields at most captured +
+ * HTTP_PIPELINE_MAX + 2 events. When a run had no gap, no short return and no ERROR, feeding every chunk one
  * byte at a time must give the same events. http__route: output NUL-terminated within
  * outlen, and a shorter outlen gives a prefix of the longer output.
  */
