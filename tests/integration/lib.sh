@@ -35,6 +35,11 @@ cleanup() {
 		# children of the test may still be exiting
 		for i in $(seq 1 20); do rmdir "$TEST_CG_DIR" 2>/dev/null && break; sleep 0.1; done
 	fi
+	# the test's cgroups in every hierarchy (v1 ones where a test made them) are gone
+	local left
+	left=$(awk '$3 == "cgroup" || $3 == "cgroup2" { print $2 }' /proc/mounts | sort -u |
+		while read -r m; do [[ -d "$m$TEST_CG" ]] && find "$m$TEST_CG" -type d; done)
+	[[ -z "$left" ]] || echo "  cgroups left behind: $(echo $left)" >&2
 	ip netns del "$NS_SRV" 2>/dev/null
 	ip netns del "$NS_CLI" 2>/dev/null
 	if ((FAILS > 0)) && [[ "${KEEP_WORK:-}" == /* ]]; then
@@ -51,6 +56,21 @@ cleanup() {
 trap cleanup EXIT
 
 on_exit() { CLEANUPS+=("$*"); }
+
+# cg_rmdir DIR: remove a cgroup the test made, once its last member has left (a killed
+# process leaves its cgroups only as it exits, a moment after kill returns); a cgroup
+# that stays is named, not left behind silently.
+cg_rmdir() {
+	local i
+	for i in $(seq 1 30); do
+		if rmdir "$1" 2>/dev/null || [[ ! -d "$1" ]]; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "  cgroup $1 left behind: members $(tr '\n' ' ' <"$1/cgroup.procs" 2>/dev/null)" >&2
+	return 1
+}
 
 # A check that failed is reported with what differed; the test keeps going.
 check() {

@@ -30,11 +30,11 @@ done
 mkcg() {
 	local d
 	MKCG=()
-	mkdir "$TEST_CG_DIR/$1" && on_exit "rmdir '$TEST_CG_DIR/$1'"
+	mkdir "$TEST_CG_DIR/$1" && on_exit "cg_rmdir '$TEST_CG_DIR/$1'"
 	MKCG+=("$TEST_CG_DIR/$1")
 	for d in "${V1_ROOTS[@]}"; do
-		[[ -d "$d$TEST_CG" ]] || { mkdir "$d$TEST_CG" && on_exit "rmdir '$d$TEST_CG'"; }
-		mkdir "$d$TEST_CG/$1" && on_exit "rmdir '$d$TEST_CG/$1'"
+		[[ -d "$d$TEST_CG" ]] || { mkdir "$d$TEST_CG" && on_exit "cg_rmdir '$d$TEST_CG'"; }
+		mkdir "$d$TEST_CG/$1" && on_exit "cg_rmdir '$d$TEST_CG/$1'"
 		MKCG+=("$d$TEST_CG/$1")
 	done
 }
@@ -142,7 +142,7 @@ b = b\"\\1\" * (64 << 20)
 print(\"ready\", flush=True)
 time.sleep(30)"' _ "${CGS[@]}" >"$WORK/hog.out" &
 HOG=$!
-on_exit "kill $HOG"
+on_exit "kill $HOG; wait $HOG"
 for i in $(seq 1 50); do grep -q ready "$WORK/hog.out" && break; sleep 0.1; done
 anon=$(awk '/^RssAnon:/ { print $2 * 1024 }' /proc/$HOG/status)
 ws=$(metric container_memory_working_set_bytes "$sel")
@@ -205,7 +205,7 @@ exec ip netns exec '"$NS_CLI"' sleep 60' _ "${CG2[@]}" &
 HOLD2=$!
 bash -c 'for f in "$@"; do echo $$ >"$f/cgroup.procs"; done; exec sleep 60' _ "${CGS[@]}" &
 HOLD1=$!
-on_exit "kill $HOLD2 $HOLD1"
+on_exit "kill $HOLD2 $HOLD1; wait $HOLD2 $HOLD1"
 # every interface of the client's namespace but lo, as /proc/<pid>/net/dev counts them
 # (and its transmitted packets), and the TCP segments it retransmitted (/proc/net/snmp)
 netns_bytes() { ns_cli cat /proc/net/dev | awk 'NR > 2 { sub(/:/, " "); if ($1 != "lo") { rx += $2; tx += $10; txp += $11 } } END { print tx, rx, txp }'; }
@@ -250,7 +250,7 @@ FOGPROBE=$WORK/pidns start_daemon '{"services": [{"name": "sink", "protocol": "t
 # unshare ignores SIGTERM while it waits for its child: the daemon is the one to stop
 UNSHARE=$DAEMON_PID
 DAEMON_PID=$(pgrep -P "$UNSHARE" -x fogprobe)
-on_exit "kill -KILL $UNSHARE" # --kill-child: the daemon gets SIGTERM
+on_exit "kill -KILL $UNSHARE; wait $UNSHARE" # --kill-child: the daemon gets SIGTERM
 check "the daemon says so" grep -q "not in the host's pid namespace (hostPID): network bytes per cgroup" "$WORK/daemon.log"
 check "and counts per cgroup" grep -q "container network bytes: per cgroup" "$WORK/daemon.log"
 check "so the container in the host's namespace has its series again" has_series \

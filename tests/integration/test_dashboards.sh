@@ -196,20 +196,20 @@ for ctl in memory cpuacct; do
 done
 CID=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
 CGS=("$TEST_CG_DIR/docker-$CID.scope")
-mkdir "${CGS[0]}" && on_exit "rmdir '${CGS[0]}'"
+mkdir "${CGS[0]}" && on_exit "cg_rmdir '${CGS[0]}'"
 for d in "${V1_ROOTS[@]}"; do
-	[[ -d "$d$TEST_CG" ]] || { mkdir "$d$TEST_CG" && on_exit "rmdir '$d$TEST_CG'"; }
-	mkdir "$d$TEST_CG/docker-$CID.scope" && on_exit "rmdir '$d$TEST_CG/docker-$CID.scope'"
+	[[ -d "$d$TEST_CG" ]] || { mkdir "$d$TEST_CG" && on_exit "cg_rmdir '$d$TEST_CG'"; }
+	mkdir "$d$TEST_CG/docker-$CID.scope" && on_exit "cg_rmdir '$d$TEST_CG/docker-$CID.scope'"
 	CGS+=("$d$TEST_CG/docker-$CID.scope")
 done
-in_container() { # CMD...: run CMD in the container's cgroups (exec keeps the pid)
-	bash -c 'for f in "${@:2:$1}"; do echo $$ >"$f/cgroup.procs"; done; shift $(($1 + 1)); exec "$@"' \
-		_ "${#CGS[@]}" "${CGS[@]}" "$@"
-}
+# bash -c "$JOIN" _ N CGROUP... CMD...: CMD in those cgroups (exec keeps the pid)
+JOIN='for f in "${@:2:$1}"; do echo $$ >"$f/cgroup.procs"; done; shift $(($1 + 1)); exec "$@"'
+in_container() { bash -c "$JOIN" _ "${#CGS[@]}" "${CGS[@]}" "$@"; } # CMD...
 # The container's own process, alive throughout as a container's is: where container
 # bytes come from network namespaces (containers.network auto with the kernel's socket
-# counters), a cgroup with no process has no namespace to read.
-in_container ip netns exec "$NS_CLI" sleep 600 &
+# counters), a cgroup with no process has no namespace to read. Not through in_container:
+# a function run with & is a subshell, and $! would name it, not the holder.
+bash -c "$JOIN" _ "${#CGS[@]}" "${CGS[@]}" ip netns exec "$NS_CLI" sleep 600 &
 HOLDER=$!
 on_exit "stop_pid $HOLDER"
 
@@ -225,7 +225,8 @@ NFT
 
 # Betanet: a mixnode that answers after 5 ms and drops a fifth of its responses (routing
 # failures); serves every round.
-ns_srv $PY "$ROOT/tests/workloads/betanet.py" server $BETANET_PORT --duration 90 \
+# (ip netns exec itself, not ns_srv: $! names the server, which stop_pid then ends)
+ip netns exec "$NS_SRV" $PY "$ROOT/tests/workloads/betanet.py" server $BETANET_PORT --duration 90 \
 	--response-delay-ms 5 --handshake-delay-ms 10 --drop-prob 0.2 \
 	>"$WORK/betanet-server.json" 2>"$WORK/betanet-server.err" &
 BSRV=$!
