@@ -70,6 +70,11 @@ struct {
 	__type(value, __u64);
 } drop_stats SEC(".maps");
 
+/* The slots of drop_stats that ever counted a drop, a byte each (no read-modify-write to
+ * race on), set before the slot's first count and never cleared: userspace reads those
+ * slots alone, FP_DROP_REASONS keys each, not all 8,448 per-CPU keys at every refresh. */
+__u8 drop_slots[FP_MAX_SERVICES + 1];
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FP_LOST_SLOTS);
@@ -1865,6 +1870,11 @@ static __always_inline int on_drop(void *ctx, const struct sk_buff *skb, __u32 r
 		svc = svc_of_headers(skb);
 	if (svc < FP_MAX_SERVICES)
 		slot = svc;
+	barrier_var(slot);
+	if (slot > FP_MAX_SERVICES)
+		return 0;
+	if (!drop_slots[slot])
+		drop_slots[slot] = 1;
 	/* Subsystem reasons (high 16 bits) share the last slot. */
 	idx = slot * FP_DROP_REASONS + (reason < FP_DROP_REASONS ? reason : FP_DROP_REASONS - 1);
 	v = bpf_map_lookup_elem(&drop_stats, &idx);

@@ -854,14 +854,16 @@ int tcp__poll(struct tcp_collector *c, int timeout_ms)
 }
 
 /*
- * Read a per-CPU array of n values of vsize bytes (a whole number of u64 counters) in
- * one batch syscall and sum over CPUs into out. One syscall per scrape instead of one
- * per key: drop_stats alone has 8448 keys.
+ * Read keys first .. first + n - 1 of a per-CPU array of values of vsize bytes (a whole
+ * number of u64 counters) in one batch syscall and sum over CPUs into out (out[0] is
+ * key first's). One syscall per range instead of one per key. A batch starts after the
+ * key it is given (in_batch is the previous batch's last): first - 1, none for key 0.
  */
-static int read_percpu_sum(struct tcp_collector *c, int fd, __u32 n, size_t vsize, void *out)
+static int read_percpu_range(struct tcp_collector *c, int fd, __u32 first, __u32 n,
+			     size_t vsize, void *out)
 {
 	size_t words = vsize / sizeof(__u64), stride = words * c->ncpu;
-	__u32 count = n, out_batch = 0, *keys;
+	__u32 count = n, in_batch = first - 1, out_batch = 0, *keys;
 	__u64 *vals, *sum = out;
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	size_t k, cpu, w;
@@ -873,23 +875,30 @@ static int read_percpu_sum(struct tcp_collector *c, int fd, __u32 n, size_t vsiz
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	if (bpf_map_lookup_batch(fd, NULL, &out_batch, keys, vals, &count, &opts) &&
+	if (bpf_map_lookup_batch(fd, first ? &in_batch : NULL, &out_batch, keys, vals, &count,
+				 &opts) &&
 	    errno != ENOENT) {
 		err = -errno;
 		goto cleanup;
 	}
 	memset(out, 0, (size_t)n * vsize);
 	for (k = 0; k < count; k++) {
-		if (keys[k] >= n)
+		if (keys[k] < first || keys[k] - first >= n)
 			continue;
 		for (cpu = 0; cpu < (size_t)c->ncpu; cpu++)
 			for (w = 0; w < words; w++)
-				sum[keys[k] * words + w] += vals[k * stride + cpu * words + w];
+				sum[(keys[k] - first) * words + w] += vals[k * stride + cpu * words + w];
 	}
 cleanup:
 	free(keys);
 	free(vals);
 	return err;
+}
+
+/* The whole per-CPU array of n values, summed over CPUs. */
+static int read_percpu_sum(struct tcp_collector *c, int fd, __u32 n, size_t vsize, void *out)
+{
+	return read_percpu_range(c, fd, 0, n, vsize, out);
 }
 
 /* Fold every live flow into the snapshot, a batch of entries per syscall. */
@@ -1041,11 +1050,27 @@ int tcp__read(struct tcp_collector *c, struct tcp_snapshot *s)
 	return 0;
 }
 
+/* Only the slots (a service's, or none's) that ever counted a drop (drop_slots): the
+ * others are zero. A slot's flag is set before its first count: one that a refresh
+ * finds unset has nothing that refresh would miss for longer than until the next. */
 int tcp__read_drops(struct tcp_collector *c, struct tcp_snapshot *s)
 {
+	const volatile __u8 *used = c->skel->bss->drop_slots;
+	int fd = bpf_map__fd(c->skel->maps.drop_stats), err;
+	__u32 slot;
+
 	s->drop_reason_names = c->reason_view;
-	return read_percpu_sum(c, bpf_map__fd(c->skel->maps.drop_stats),
-			       (FP_MAX_SERVICES + 1) * FP_DROP_REASONS, sizeof(__u64), s->drops);
+	for (slot = 0; slot <= FP_MAX_SERVICES; slot++) {
+		if (!used[slot]) {
+			memset(s->drops[slot], 0, sizeof(s->drops[slot]));
+			continue;
+		}
+		err = read_percpu_range(c, fd, slot * FP_DROP_REASONS, FP_DROP_REASONS,
+					sizeof(__u64), s->drops[slot]);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 bool tcp__counts_cgroups(const struct tcp_collector *c)
