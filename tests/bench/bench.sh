@@ -8,8 +8,9 @@
 #   4. L7 capture: a pipelined Betanet workload (tests/workloads/betanet.py) with and
 #      without the probe, alternating; ns/event of the capture's programs
 #      (bpf/l7.bpf.c: socket hooks by default); and the cost of the daemon on unrelated
-#      read/write traffic, next to empty programs on the syscall tracepoints of the
-#      capture's fallback (tests/bench/null_tp.bpf.c, tp_floor.c)
+#      read/write traffic, next to empty programs on the default chain's BTF
+#      tracepoints and on the syscall tracepoints of the capture's fallback
+#      (tests/bench/null_hooks.bpf.c, null_tp.bpf.c, tp_floor.c)
 #   5. daemon VmRSS/VmHWM after load; daemon CPU% during the runs
 #   6. /metrics scrape time (default config), a synthetic 10k-series render benchmark and
 #      HTTP exchanges replayed through the daemon's parser and metrics (bench_parse.c)
@@ -542,7 +543,7 @@ l7_probe() {
 
 # Unrelated read/write traffic (no service, no socket of one): a dd pipe of 64-byte
 # records and a python socketpair ping-pong, both in the host namespace. Appends the dd
-# records/s to $WORK/unrel.dd.SIDE and the round trips/s to $WORK/unrel.pp.SIDE.
+# records/s to $WORK/unrel.dd.SIDE and the round trips/s to $WORK/unrel.{pp,pp2}.SIDE.
 PINGPONG='import socket, sys, time
 n = int(sys.argv[1])
 a, b = socket.socketpair()
@@ -566,7 +567,7 @@ for _ in range(n):
     a.send(m); a.recv(64)
 os.wait()
 print("%.1f" % (n / (time.monotonic() - t0)))'
-unrel_load() { # SIDE (base|probe)
+unrel_load() { # SIDE (base|probe|stats|peer|floor|hooks)
 	local t0 t1 r
 	t0=$(now)
 	timeout 60 sh -c 'dd if=/dev/zero bs=64 count="$1" 2>/dev/null | cat >/dev/null' sh "$UNREL_DD" ||
@@ -580,13 +581,17 @@ unrel_load() { # SIDE (base|probe)
 	echo "$r" >>"$WORK/unrel.pp2.$1"
 }
 
-# The same load with empty programs on the same syscall tracepoints and bpf_stats on, no
-# daemon (tests/bench/null_tp.bpf.c, tests/bench/tp_floor.c): what the attach mechanism
-# costs by itself. Appends to $WORK/unrel.{dd,pp}.floor and $WORK/unrel.floorprogs.
-unrel_floor() {
-	local pid i
-	[[ -x "$OUT/tp_floor" && -s "$OUT/null_tp.bpf.o" ]] || return 0
-	"$OUT/tp_floor" "$OUT/null_tp.bpf.o" >"$WORK/tp_floor.out" 2>"$WORK/tp_floor.err" &
+# The same load with empty programs and no daemon (tests/bench/tp_floor.c): what the
+# attach mechanism costs by itself. SIDE floor: on the syscall tracepoints of the
+# capture's fallback, bpf_stats on (tests/bench/null_tp.bpf.c; the programs' ns/event
+# to $WORK/unrel.floorprogs); SIDE hooks: on the BTF tracepoints of the default chain,
+# without bpf_stats as the daemon runs by default (tests/bench/null_hooks.bpf.c).
+# Appends to $WORK/unrel.{dd,pp,pp2}.SIDE.
+unrel_floor() { # SIDE
+	local pid i obj=$OUT/null_tp.bpf.o opt=
+	[[ $1 == hooks ]] && obj=$OUT/null_hooks.bpf.o opt=--no-stats
+	[[ -x "$OUT/tp_floor" && -s "$obj" ]] || return 0
+	"$OUT/tp_floor" $opt "$obj" >"$WORK/tp_floor.out" 2>"$WORK/tp_floor.err" &
 	pid=$!
 	BG_PIDS+=($pid)
 	for i in $(seq 1 50); do
@@ -595,14 +600,14 @@ unrel_floor() {
 		sleep 0.1
 	done
 	if grep -q '^ready' "$WORK/tp_floor.out"; then
-		unrel_load floor
+		unrel_load "$1"
 	else
-		fail "tp_floor did not attach: $(head -c 300 "$WORK/tp_floor.err")"
+		fail "tp_floor did not attach $obj: $(head -c 300 "$WORK/tp_floor.err")"
 	fi
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	for i in "${!BG_PIDS[@]}"; do [[ ${BG_PIDS[i]} == "$pid" ]] && unset 'BG_PIDS[i]'; done
-	grep -v '^ready' "$WORK/tp_floor.out" >>"$WORK/unrel.floorprogs"
+	[[ $1 == floor ]] && grep -v '^ready' "$WORK/tp_floor.out" >>"$WORK/unrel.floorprogs"
 }
 
 # SIDE probe: the daemon as operators run it (no bpf_stats); stats: with --bpf-stats,
@@ -778,10 +783,11 @@ for prog in bench_render bench_parse; do
 	make --no-print-directory -C "$ROOT" "build/bench/$prog" >/dev/null ||
 		fail "building $prog failed"
 done
-# The tracepoint floor of the unrelated-traffic runs; skipped (not an error) without clang.
+# The empty-program floors of the unrelated-traffic runs; skipped (not an error) without clang.
 if command -v clang >/dev/null; then
 	say "bench: building build/bench/tp_floor"
 	if ! clang -O2 -g -target bpf -c "$ROOT/tests/bench/null_tp.bpf.c" -o "$OUT/null_tp.bpf.o" ||
+		! clang -O2 -g -target bpf -c "$ROOT/tests/bench/null_hooks.bpf.c" -o "$OUT/null_hooks.bpf.o" ||
 		! gcc -O2 -std=gnu11 -Wall -o "$OUT/tp_floor" "$ROOT/tests/bench/tp_floor.c" -lbpf; then
 		fail "building tp_floor failed"
 		rm -f "$OUT/tp_floor"
@@ -881,9 +887,11 @@ for ((i = 1; i <= UNREL_PAIRS; i++)); do
 		unrel_probe probe "$i"
 		unrel_probe stats "$i"
 		unrel_peer
-		unrel_floor
+		unrel_floor floor
+		unrel_floor hooks
 	else
-		unrel_floor
+		unrel_floor hooks
+		unrel_floor floor
 		unrel_peer
 		unrel_probe stats "$i"
 		unrel_probe probe "$i"
@@ -891,9 +899,9 @@ for ((i = 1; i <= UNREL_PAIRS; i++)); do
 		unrel_load base
 	fi
 	last() { tail -n 1 "$WORK/unrel.$1.$2" 2>/dev/null; }
-	say "  run $i: dd $(last dd base) / $(last dd probe) / $(last dd stats) / $(last dd peer) / $(last dd floor) records/s," \
-		"ping-pong $(last pp base) / $(last pp probe) / $(last pp stats) / $(last pp peer) / $(last pp floor) round trips/s" \
-		"(baseline / probe / probe --bpf-stats / bpftrace peer / empty programs)"
+	sides() { local s o=; for s in base probe stats peer floor hooks; do o+="${o:+ / }$(last "$1" "$s")"; done; echo "$o"; }
+	say "  run $i: dd $(sides dd) records/s, ping-pong $(sides pp), one CPU $(sides pp2) round trips/s" \
+		"(baseline / probe / probe --bpf-stats / bpftrace peer / empty programs: syscall tracepoints, default hooks)"
 done
 
 say "bench: /metrics scrape time, default config, $SCRAPES scrapes"
@@ -1023,6 +1031,7 @@ for w in dd pp pp2; do
 	st=$(median <"$WORK/unrel.$w.stats" 2>/dev/null)
 	pe=$(median <"$WORK/unrel.$w.peer" 2>/dev/null)
 	f=$(median <"$WORK/unrel.$w.floor" 2>/dev/null)
+	h=$(median <"$WORK/unrel.$w.hooks" 2>/dev/null)
 	row "$what, baseline / probe" "$(human "$b") / $(human "$p")"
 	row "  ratio probe/baseline (median of $UNREL_PAIRS)" "$(ratio_of "$b" "$p")" \
 		"$(ratio_of "$b" "$p")" ">=" 0.99 ">= 0.99"
@@ -1031,11 +1040,16 @@ for w in dd pp pp2; do
 	row "  ratio probe --bpf-stats/baseline" "$(ratio_of "$b" "$st")"
 	row "  ratio bpftrace peer/baseline" "$(ratio_of "$b" "$pe")"
 	[[ -s "$WORK/unrel.$w.floor" ]] &&
-		row "  ratio empty programs/baseline (no daemon)" "$(ratio_of "$b" "$f")"
+		row "  ratio empty programs on the syscall tracepoints/baseline (bpf_stats on, no daemon)" \
+			"$(ratio_of "$b" "$f")"
+	[[ -s "$WORK/unrel.$w.hooks" ]] &&
+		row "  ratio empty programs on the default hooks/baseline (no daemon)" "$(ratio_of "$b" "$h")"
 	summary_row "unrelated_$w" "unrelated $what: probe/baseline" "$(ratio_of "$b" "$p")" "" ">=" 0.99
 	summary_row "unrelated_${w}_stats" "  the same with --bpf-stats" "$(ratio_of "$b" "$st")" "" "" ""
 	summary_row "unrelated_${w}_bpftrace" "  peer: bpftrace, bytes and payload prefixes on the syscall tracepoints" \
 		"$(ratio_of "$b" "$pe")" "" "" "" "$(cat "$WORK/peer.skip" 2>/dev/null)"
+	summary_row "unrelated_${w}_hooks" "  empty programs on the same hooks, no daemon: the attach's own price" \
+		"$(ratio_of "$b" "$h")" "" "" "" "$([[ -s "$WORK/unrel.$w.hooks" ]] || echo "not measured (no clang, or a hook missing)")"
 done
 report_l7_progs "$WORK/unrel.progs"
 row "BPF time during that load, l7 programs" "$(median <"$WORK/unrel.bpfcpu" 2>/dev/null) % of a core"
@@ -1099,10 +1113,8 @@ fi
 	echo
 	echo "[runs]"
 	for f in def.base def.probe fb.base fb.probe conn.base conn.probe def.cpu fb.cpu conn.cpu \
-		def.stats fb.stats conn.stats l7.stats l7.base l7.probe l7.cpu l7alt.stats unrel.dd.base unrel.dd.probe unrel.dd.floor \
-		unrel.dd.stats unrel.dd.peer unrel.pp.base unrel.pp.probe unrel.pp.stats unrel.pp.peer \
-		unrel.pp.floor unrel.pp2.base unrel.pp2.probe unrel.pp2.stats unrel.pp2.peer unrel.pp2.floor \
-		foreign foreign.daemons; do
+		def.stats fb.stats conn.stats l7.stats l7.base l7.probe l7.cpu l7alt.stats \
+		unrel.{dd,pp,pp2}.{base,probe,stats,peer,floor,hooks} foreign foreign.daemons; do
 		[[ -s "$WORK/$f" ]] && printf '%-12s %s\n' "$f" "$(tr '\n' ' ' <"$WORK/$f")"
 	done
 	if [[ -s "$WORK/daemon-warnings" ]]; then

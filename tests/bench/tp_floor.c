@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * tp_floor OBJ: loads the BPF object (tests/bench/null_tp.bpf.c), attaches every program,
- * turns bpf_stats on as the daemon does, prints "ready" on stdout and waits for SIGTERM
- * or SIGINT; then prints "program ns_per_event runs" for each program that ran.
+ * tp_floor [--no-stats] OBJ: loads the BPF object (tests/bench/null_tp.bpf.c,
+ * null_hooks.bpf.c), attaches every program, turns bpf_stats on as the daemon's
+ * --bpf-stats does (not with --no-stats: as the daemon runs by default), prints "ready"
+ * on stdout and waits for SIGTERM or SIGINT; then prints "program ns_per_event runs" for
+ * each program that ran (with stats only).
  * At most 120 s: bounded even if nobody stops it.
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
@@ -23,15 +27,20 @@ int main(int argc, char **argv)
 {
 	struct bpf_object *obj;
 	struct bpf_program *p;
-	int stats_fd, i;
+	bool stats = true;
+	const char *path;
+	int stats_fd = -1, i;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: tp_floor OBJ\n");
+	if (argc == 3 && !strcmp(argv[1], "--no-stats"))
+		stats = false;
+	else if (argc != 2) {
+		fprintf(stderr, "usage: tp_floor [--no-stats] OBJ\n");
 		return 2;
 	}
-	obj = bpf_object__open_file(argv[1], NULL);
+	path = argv[argc - 1];
+	obj = bpf_object__open_file(path, NULL);
 	if (!obj || bpf_object__load(obj)) {
-		fprintf(stderr, "tp_floor: cannot load %s\n", argv[1]);
+		fprintf(stderr, "tp_floor: cannot load %s\n", path);
 		return 1;
 	}
 	bpf_object__for_each_program(p, obj)
@@ -41,8 +50,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (stats_fd < 0)
+	if (stats)
+		stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats && stats_fd < 0)
 		fprintf(stderr, "tp_floor: bpf_enable_stats failed (run times will be 0)\n");
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
