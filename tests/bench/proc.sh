@@ -7,10 +7,9 @@ proc_cpu() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13
 # pages are mapped twice in a row (a record that wraps reads as one), and VmRSS counts
 # both mappings: their Rss less their Pss (half of each such page) is the second count.
 proc_rss_once() {
-	awk '/^[0-9a-f]+-[0-9a-f]+ / { map = ($6 == "anon_inode:bpf-map") }
-		map && /^Rss:/ { rss += $2 }
-		map && /^Pss:/ { pss += $2 }
-		END { print rss - pss }' "/proc/$1/smaps" 2>/dev/null |
-		awk -v t="$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null)" \
-			'NF && t { print t - $1 }'
+	awk 'FNR == NR { if ($1 == "VmRSS:") t = $2; next }
+		/^[0-9a-f]+-[0-9a-f]+ / { map = ($6 == "anon_inode:bpf-map") }
+		map && /^Rss:/ { dup += $2 }
+		map && /^Pss:/ { dup -= $2 }
+		END { if (t) print t - dup }' "/proc/$1/status" "/proc/$1/smaps" 2>/dev/null
 }
